@@ -1,0 +1,112 @@
+//! The catalog: streams and tables, their columns, topics and formats.
+
+pub mod types;
+
+use crate::format::FormatSpec;
+use crate::sql::ast::SourceKind;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use types::SqlType;
+
+/// Pseudocolumns every source exposes to queries, in this order at the start of each batch.
+pub const ROWTIME: &str = "ROWTIME";
+pub const ROWPARTITION: &str = "ROWPARTITION";
+pub const ROWOFFSET: &str = "ROWOFFSET";
+pub const PSEUDO_COLUMNS: usize = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnKind {
+    Key,
+    Value,
+    Headers,
+    Header(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub ty: SqlType,
+    pub kind: ColumnKind,
+}
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub kind: SourceKind,
+    pub topic: String,
+    pub columns: Vec<Column>,
+    pub key_format: FormatSpec,
+    pub value_format: FormatSpec,
+    /// The column event time comes from, and its format for STRING columns.
+    pub timestamp: Option<(String, Option<String>)>,
+    pub is_source: bool,
+    pub statement: String,
+    /// The persistent query writing this source, for CSAS/CTAS sinks.
+    pub writer: Option<String>,
+}
+
+impl Source {
+    pub fn keys(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| c.kind == ColumnKind::Key)
+    }
+    pub fn values(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| c.kind == ColumnKind::Value)
+    }
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The Arrow schema queries see: pseudocolumns, then keys, values and headers.
+    pub fn row_schema(&self) -> SchemaRef {
+        let mut fields = vec![
+            Field::new(ROWTIME, DataType::Int64, false),
+            Field::new(ROWPARTITION, DataType::Int32, false),
+            Field::new(ROWOFFSET, DataType::Int64, false),
+        ];
+        let ordered = self.keys().chain(self.values()).chain(self.columns.iter().filter(|c| {
+            matches!(c.kind, ColumnKind::Headers | ColumnKind::Header(_))
+        }));
+        fields.extend(ordered.map(|c| Field::new(&c.name, c.ty.to_arrow(), true)));
+        Arc::new(Schema::new(fields))
+    }
+
+    /// ksqlDB's schema string: `ID BIGINT KEY, NAME STRING`.
+    pub fn schema_string(&self) -> String {
+        let key_word = match self.kind {
+            SourceKind::Stream => "KEY",
+            SourceKind::Table => "PRIMARY KEY",
+        };
+        self.columns
+            .iter()
+            .map(|c| match &c.kind {
+                ColumnKind::Key => format!("`{}` {} {key_word}", c.name, c.ty),
+                ColumnKind::Value => format!("`{}` {}", c.name, c.ty),
+                ColumnKind::Headers => format!("`{}` {} HEADERS", c.name, c.ty),
+                ColumnKind::Header(k) => format!("`{}` {} HEADER('{k}')", c.name, c.ty),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Streams and tables by name.
+#[derive(Debug, Default, Clone)]
+pub struct Catalog {
+    sources: BTreeMap<String, Arc<Source>>,
+}
+
+impl Catalog {
+    pub fn get(&self, name: &str) -> Option<&Arc<Source>> {
+        self.sources.get(name)
+    }
+    pub fn insert(&mut self, source: Source) {
+        self.sources.insert(source.name.clone(), Arc::new(source));
+    }
+    pub fn remove(&mut self, name: &str) -> Option<Arc<Source>> {
+        self.sources.remove(name)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Source>> {
+        self.sources.values()
+    }
+}

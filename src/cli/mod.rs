@@ -1,0 +1,188 @@
+//! Front-ends over one engine: batch files (`brooklet run`) and the interactive shell.
+
+pub mod render;
+
+use crate::engine::{Engine, Output, Session};
+use crate::error::Error;
+use crate::exec::push::PushEvent;
+use render::{OutputMode, QueryBox};
+use std::io::Write;
+use std::sync::Arc;
+
+/// How statements are run and shown.
+pub struct Frontend {
+    pub engine: Arc<Engine>,
+    pub session: Session,
+    pub mode: OutputMode,
+    /// Batch mode: push queries end when their input is exhausted.
+    pub batch: bool,
+    pub width: usize,
+}
+
+fn emit(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}
+
+fn json_line(v: serde_json::Value) {
+    emit(&v.to_string());
+}
+
+impl Frontend {
+    pub fn new(engine: Arc<Engine>, mode: OutputMode, batch: bool) -> Self {
+        Frontend { engine, session: Session::default(), mode, batch, width: 120 }
+    }
+
+    pub fn report_error(&self, e: &Error, statement: Option<&str>) {
+        match self.mode {
+            OutputMode::Json => json_line(serde_json::json!({"@type": "error", "kind": format!("{:?}", e.kind), "message": e.message, "statement": statement})),
+            OutputMode::Tabular => {
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "{}", e.message);
+            }
+        }
+    }
+
+    /// Runs every statement of `sql` in order; returns false at the first error.
+    pub async fn run_script(&mut self, sql: &str) -> bool {
+        let parsed = match crate::sql::parse(sql) {
+            Ok(p) => p,
+            Err(e) => {
+                self.report_error(&e, None);
+                return false;
+            }
+        };
+        for p in parsed {
+            let result = self.engine.execute_parsed(&p, &mut self.session);
+            match result {
+                Ok(out) => self.show(out, &p.text).await,
+                Err(e) => {
+                    self.report_error(&e, Some(&p.text));
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    async fn show(&mut self, out: Output, statement: &str) {
+        match out {
+            Output::Message { text, query_id } => match self.mode {
+                OutputMode::Json => json_line(serde_json::json!({"@type": "currentStatus", "statementText": statement, "message": text, "queryId": query_id})),
+                OutputMode::Tabular if text.is_empty() => {}
+                OutputMode::Tabular => {
+                    let l = crate::engine::Listing {
+                        kind: "message",
+                        title: None,
+                        headers: vec!["Message".into()],
+                        rows: vec![vec![text]],
+                        footer: None,
+                        json: serde_json::Value::Null,
+                    };
+                    emit(&render::listing(&l));
+                }
+            },
+            Output::Listing(l) => match self.mode {
+                OutputMode::Json => {
+                    let mut j = l.json.clone();
+                    if let Some(o) = j.as_object_mut() {
+                        o.insert("@type".into(), l.kind.into());
+                        o.insert("statementText".into(), statement.into());
+                    }
+                    json_line(j)
+                }
+                OutputMode::Tabular => emit(&render::listing(&l)),
+            },
+            Output::Push(mut q) => {
+                let qbox = QueryBox::new(&q.columns, self.width);
+                match self.mode {
+                    OutputMode::Json => {
+                        let schema: Vec<String> = q.columns.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect();
+                        json_line(serde_json::json!({"header": {"queryId": q.id, "schema": schema.join(", ")}}))
+                    }
+                    OutputMode::Tabular => emit(&qbox.header()),
+                }
+                let drainer = self.batch.then(|| {
+                    let engine = self.engine.clone();
+                    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                    tokio::spawn(async move {
+                        engine.quiesce().await;
+                        let _ = tx.send(());
+                    });
+                    rx
+                });
+                let mut drainer = drainer;
+                loop {
+                    let event = tokio::select! {
+                        ev = q.rows.recv() => ev,
+                        _ = async { match drainer.as_mut() { Some(rx) => { let _ = rx.await; } None => std::future::pending().await } } => {
+                            drainer = None;
+                            q.drain();
+                            continue;
+                        }
+                        _ = tokio::signal::ctrl_c(), if !self.batch => { q.cancel(); None }
+                    };
+                    match event {
+                        Some(PushEvent::Rows(batch)) => match self.mode {
+                            OutputMode::Json => {
+                                for r in 0..batch.num_rows() {
+                                    json_line(serde_json::json!({"row": {"columns": render::row_json(&batch, r, &q.columns)}}));
+                                }
+                            }
+                            OutputMode::Tabular => qbox.rows(&batch).iter().for_each(|l| emit(l)),
+                        },
+                        Some(PushEvent::End(msg)) => {
+                            match self.mode {
+                                OutputMode::Json => json_line(serde_json::json!({"finalMessage": msg})),
+                                OutputMode::Tabular => emit(&format!("{msg}\nQuery terminated")),
+                            }
+                            break;
+                        }
+                        Some(PushEvent::Error(e)) => {
+                            self.report_error(&Error::runtime(e), Some(statement));
+                            break;
+                        }
+                        None => {
+                            if self.mode == OutputMode::Tabular {
+                                emit("Query terminated");
+                            }
+                            break;
+                        }
+                    }
+                }
+            }
+            Output::Print(mut p) => {
+                let mut drainer = self.batch.then(|| {
+                    let engine = self.engine.clone();
+                    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                    tokio::spawn(async move {
+                        engine.quiesce().await;
+                        let _ = tx.send(());
+                    });
+                    rx
+                });
+                loop {
+                    let line = tokio::select! {
+                        l = p.lines.recv() => l,
+                        _ = async { match drainer.as_mut() { Some(rx) => { let _ = rx.await; } None => std::future::pending().await } } => {
+                            drainer = None;
+                            p.drain();
+                            continue;
+                        }
+                        _ = tokio::signal::ctrl_c(), if !self.batch => { p.cancel(); None }
+                    };
+                    match line {
+                        Some(l) => match self.mode {
+                            OutputMode::Json => json_line(serde_json::json!({"record": l})),
+                            OutputMode::Tabular => emit(&l),
+                        },
+                        None => break,
+                    }
+                }
+                if self.mode == OutputMode::Tabular {
+                    emit("Topic printing ceased");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The engine: executes statements against the catalog and the log, runs persistent queries,
+//! and keeps the catalog durable by writing every catalog command to a command topic that is
+//! replayed on start (as ksqlDB does with its command topic).
+
+mod ddl;
+mod insert;
+pub mod output;
+mod props;
+mod show;
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+use crate::exec::persistent::{QueryHandle, StartAt};
+use crate::exec::processing_log::{self, ProcessingLog};
+use crate::log::{EmbeddedLog, FsyncPolicy, Record, SharedLog};
+use crate::plan::expr::ExprCompiler;
+use crate::sql::ast::Statement;
+use crate::sql::{self, ast::Parsed};
+pub use output::{Listing, Output};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+pub const COMMAND_TOPIC: &str = "_brooklet_commands";
+
+/// Engine-wide settings.
+#[derive(Debug, Clone, Default)]
+pub struct EngineConfig {
+    /// Create a missing topic named by CREATE STREAM/TABLE instead of failing (the QTT harness).
+    pub auto_create_topics: bool,
+    /// Defaults every session starts from (`ksql.*` and `auto.offset.reset`).
+    pub properties: BTreeMap<String, String>,
+}
+
+/// Per-client state: property overrides set with SET.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    pub properties: BTreeMap<String, String>,
+}
+
+pub(crate) struct Inner {
+    pub catalog: Catalog,
+    pub queries: BTreeMap<String, QueryHandle>,
+    pub next_query: u64,
+    pub next_transient: u64,
+    pub replaying: bool,
+}
+
+pub struct Engine {
+    pub(crate) log: SharedLog,
+    pub(crate) plog: ProcessingLog,
+    pub(crate) compiler: ExprCompiler,
+    pub(crate) config: EngineConfig,
+    inner: Mutex<Inner>,
+}
+
+impl Engine {
+    /// An engine over the durable log in `dir`; the catalog and persistent queries come back.
+    pub fn open(dir: &Path, fsync: FsyncPolicy, config: EngineConfig) -> Result<Arc<Engine>> {
+        let log: SharedLog = Arc::new(EmbeddedLog::open(dir, fsync)?);
+        Self::with_log(log, config)
+    }
+
+    pub fn in_memory(config: EngineConfig) -> Result<Arc<Engine>> {
+        Self::with_log(Arc::new(EmbeddedLog::in_memory()), config)
+    }
+
+    /// An engine over any log; must be called inside a tokio runtime.
+    pub fn with_log(log: SharedLog, config: EngineConfig) -> Result<Arc<Engine>> {
+        for topic in [COMMAND_TOPIC, processing_log::TOPIC] {
+            if log.topic(topic).is_none() {
+                log.create_topic(topic, 1)?;
+            }
+        }
+        let engine = Arc::new(Engine {
+            plog: ProcessingLog::new(log.clone()),
+            log,
+            compiler: ExprCompiler::new(),
+            config,
+            inner: Mutex::new(Inner { catalog: Catalog::default(), queries: BTreeMap::new(), next_query: 0, next_transient: 0, replaying: false }),
+        });
+        engine.lock().replaying = true;
+        let registered = engine.register_processing_log();
+        engine.lock().replaying = false;
+        registered?;
+        engine.replay()?;
+        Ok(engine)
+    }
+
+    pub fn log(&self) -> &SharedLog {
+        &self.log
+    }
+
+    pub fn processing_errors(&self) -> u64 {
+        self.plog.error_count()
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn register_processing_log(&self) -> Result<()> {
+        let sql = format!(
+            "CREATE STREAM {} ({}) WITH (KAFKA_TOPIC='{}', VALUE_FORMAT='JSON');",
+            processing_log::STREAM,
+            processing_log::COLUMNS,
+            processing_log::TOPIC
+        );
+        let parsed = sql::parse(&sql)?.remove(0);
+        self.execute_parsed(&parsed, &mut Session::default()).map(|_| ())
+    }
+
+    /// Re-executes the command topic: every stream, table and persistent query comes back;
+    /// queries resume from their committed offsets.
+    fn replay(&self) -> Result<()> {
+        self.lock().replaying = true;
+        let mut offset = 0;
+        let result = (|| loop {
+            let recs = self.log.read(COMMAND_TOPIC, 0, offset, 1024)?;
+            let Some(last) = recs.last() else { return Ok(()) };
+            offset = last.offset + 1;
+            for r in &recs {
+                let Some(value) = &r.record.value else { continue };
+                let cmd: serde_json::Value = serde_json::from_slice(value).map_err(|e| Error::generic(format!("corrupt command: {e}")))?;
+                let mut session = Session::default();
+                if let Some(props) = cmd["properties"].as_object() {
+                    for (k, v) in props {
+                        session.properties.insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+                    }
+                }
+                let text = cmd["statement"].as_str().unwrap_or_default();
+                for parsed in sql::parse(text)? {
+                    if let Err(e) = self.execute_parsed(&parsed, &mut session) {
+                        tracing::warn!("replaying '{}' failed: {e}", parsed.text);
+                    }
+                }
+            }
+        })();
+        self.lock().replaying = false;
+        result
+    }
+
+    /// Parses and executes a script; stops at the first error.
+    pub fn execute(&self, sql: &str, session: &mut Session) -> Result<Vec<Output>> {
+        let mut out = Vec::new();
+        for parsed in sql::parse(sql)? {
+            out.push(self.execute_parsed(&parsed, session)?);
+        }
+        Ok(out)
+    }
+
+    pub fn execute_parsed(&self, parsed: &Parsed, session: &mut Session) -> Result<Output> {
+        let out = match &parsed.statement {
+            Statement::CreateSource { .. } => ddl::create_source(self, parsed, session)?,
+            Statement::CreateAs { .. } | Statement::InsertSelect { .. } => ddl::create_as(self, parsed, session)?,
+            Statement::Drop { .. } => ddl::drop_source(self, parsed)?,
+            Statement::Terminate(id) => ddl::terminate(self, id.as_deref())?,
+            Statement::InsertValues { target, columns, values } => insert::insert_values(self, target, columns.as_deref(), values)?,
+            Statement::Select(q) => ddl::push_query(self, q, session)?,
+            Statement::Show(kind, _) => Output::Listing(show::show(self, kind, session)),
+            Statement::Describe { name, extended } => Output::Listing(show::describe(self, name, *extended)?),
+            Statement::Set(k, v) => {
+                let old = session.properties.insert(k.clone(), v.clone());
+                let text = match old {
+                    Some(o) => format!("Successfully changed local property '{k}' from '{o}' to '{v}'."),
+                    None => format!("Successfully changed local property '{k}' to '{v}'."),
+                };
+                Output::Message { text, query_id: None }
+            }
+            Statement::Unset(k) => match session.properties.remove(k) {
+                Some(v) => Output::Message { text: format!("Successfully unset local property '{k}' (value was '{v}')."), query_id: None },
+                None => Output::Message { text: format!("Property '{k}' was not set."), query_id: None },
+            },
+            Statement::Print { topic, from_beginning, limit } => {
+                Output::Print(crate::exec::print::start(self.log.clone(), topic.clone(), *from_beginning, *limit)?)
+            }
+        };
+        if parsed.statement.is_persistent_command() && !self.lock().replaying {
+            let cmd = serde_json::json!({"statement": parsed.text, "properties": session.properties});
+            let record = Record { value: Some(cmd.to_string().into_bytes()), ..Default::default() };
+            self.log.append(COMMAND_TOPIC, 0, &[record])?;
+        }
+        Ok(out)
+    }
+
+    /// A property's value for a session: its override, else the engine default.
+    pub(crate) fn property(&self, session: &Session, name: &str) -> Option<String> {
+        session.properties.get(name).or_else(|| self.config.properties.get(name)).cloned()
+    }
+
+    pub(crate) fn start_at(&self, session: &Session) -> StartAt {
+        match self.property(session, "auto.offset.reset").as_deref() {
+            Some(v) if v.eq_ignore_ascii_case("earliest") => StartAt::Earliest,
+            _ => StartAt::Latest,
+        }
+    }
+
+    /// Waits until every persistent query has processed all input that exists (and so nothing
+    /// more will arrive unless someone writes).
+    pub async fn quiesce(&self) {
+        let mut stable = 0;
+        while stable < 2 {
+            let idle = {
+                let inner = self.lock();
+                inner.queries.values().all(|q| q.caught_up(&self.log))
+            };
+            stable = if idle { stable + 1 } else { 0 };
+            tokio::time::sleep(Duration::from_millis(if idle { 2 } else { 5 })).await;
+        }
+    }
+
+    /// Ids and states of the persistent queries.
+    pub fn query_states(&self) -> Vec<(String, crate::exec::persistent::QueryState)> {
+        self.lock().queries.values().map(|q| (q.id.clone(), q.state())).collect()
+    }
+
+    pub fn source(&self, name: &str) -> Option<Arc<crate::catalog::Source>> {
+        self.lock().catalog.get(name).cloned()
+    }
+
+    /// Stops every query task (the catalog and offsets stay on disk).
+    pub fn shutdown(&self) {
+        for q in self.lock().queries.values() {
+            q.stop();
+        }
+    }
+}

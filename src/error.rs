@@ -1,0 +1,64 @@
+//! Errors with ksqlDB's kinds: a parse error is a statement error is a generic error.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A syntax error (ksqlDB's ParseFailedException).
+    Parse,
+    /// A statement that parses but is not valid (KsqlStatementException).
+    Statement,
+    /// Any other engine error (KsqlException).
+    Generic,
+    /// A failure while processing records (StreamsException).
+    Runtime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl Error {
+    pub fn parse(line: u64, col: u64, message: impl fmt::Display) -> Self {
+        Error { kind: ErrorKind::Parse, message: format!("line {line}:{col}: {message}") }
+    }
+    pub fn statement(message: impl Into<String>) -> Self {
+        Error { kind: ErrorKind::Statement, message: message.into() }
+    }
+    pub fn generic(message: impl Into<String>) -> Self {
+        Error { kind: ErrorKind::Generic, message: message.into() }
+    }
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Error { kind: ErrorKind::Runtime, message: message.into() }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<crate::log::LogError> for Error {
+    fn from(e: crate::log::LogError) -> Self {
+        Error::generic(e.to_string())
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        Error::statement(e.strip_backtrace())
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for Error {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        Error::runtime(e.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,266 @@
+//! Persistent queries (CSAS, INSERT INTO ... SELECT): a task per query that reads its source
+//! from committed offsets, writes its sink, then commits. Output records carry their origin
+//! (query, input partition, input offset); after a crash the query skips the outputs it had
+//! already written past its last commit, so the sink holds every result exactly once.
+
+use super::processing_log::ProcessingLog;
+use super::{decode, encode, evaluate, BATCH};
+use crate::catalog::Source;
+use crate::error::{Error, Result};
+use crate::log::{Record, SharedLog};
+use crate::plan::StreamPlan;
+use hashbrown::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryState {
+    Running,
+    Error(String),
+    Terminated,
+}
+
+/// Where a query without committed offsets starts (`auto.offset.reset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    Earliest,
+    Latest,
+}
+
+/// What the engine keeps of a running persistent query.
+pub struct QueryHandle {
+    pub id: String,
+    pub statement: String,
+    pub sink: String,
+    pub sink_topic: String,
+    pub source: String,
+    pub input_topic: String,
+    pub state: Arc<Mutex<QueryState>>,
+    busy: Arc<AtomicBool>,
+    positions: Arc<Mutex<Vec<u64>>>,
+    stop: watch::Sender<bool>,
+}
+
+impl QueryHandle {
+    pub fn state(&self) -> QueryState {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// True when the query has processed everything its input holds right now.
+    pub fn caught_up(&self, log: &SharedLog) -> bool {
+        if self.state() != QueryState::Running {
+            return true;
+        }
+        if self.busy.load(Ordering::SeqCst) {
+            return false;
+        }
+        let positions = self.positions.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        positions.iter().enumerate().all(|(p, pos)| log.end_offset(&self.input_topic, p as u32).map_or(true, |end| *pos >= end))
+    }
+
+    /// Stops the task, leaving the query in the catalog (shutdown).
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    pub fn terminate(&self) {
+        self.stop.send_replace(true);
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if *s == QueryState::Running {
+            *s = QueryState::Terminated;
+        }
+    }
+}
+
+pub fn producer_id(query_id: &str) -> u64 {
+    // FNV-1a: stable across runs and builds.
+    query_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+}
+
+pub fn consumer_group(query_id: &str) -> String {
+    format!("_brooklet_query_{query_id}")
+}
+
+/// Prefix of the committed entries that record the sink's end offsets.
+const SINK_MARK: &str = ">";
+
+pub struct QuerySpec {
+    pub id: String,
+    pub statement: String,
+    pub plan: StreamPlan,
+    pub sink: Arc<Source>,
+    pub start: StartAt,
+}
+
+pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<QueryHandle> {
+    let source = spec.plan.source.clone();
+    let topic = source.topic.clone();
+    let parts = log.topic(&topic).ok_or_else(|| Error::generic(format!("Topic '{topic}' does not exist")))?.partitions;
+    let sink_parts = log
+        .topic(&spec.sink.topic)
+        .ok_or_else(|| Error::generic(format!("Topic '{}' does not exist", spec.sink.topic)))?
+        .partitions;
+    let group = consumer_group(&spec.id);
+    let committed = log.committed(&group)?;
+    let mut positions = vec![0u64; parts as usize];
+    let mut sink_ends: Vec<Option<u64>> = vec![None; sink_parts as usize];
+    let fresh = committed.is_empty();
+    for (t, p, o) in &committed {
+        if t == &topic && (*p as usize) < positions.len() {
+            positions[*p as usize] = *o;
+        } else if t.strip_prefix(SINK_MARK) == Some(spec.sink.topic.as_str()) && (*p as usize) < sink_ends.len() {
+            sink_ends[*p as usize] = Some(*o);
+        }
+    }
+    if fresh {
+        for (p, pos) in positions.iter_mut().enumerate() {
+            *pos = match spec.start {
+                StartAt::Earliest => 0,
+                StartAt::Latest => log.end_offset(&topic, p as u32)?,
+            };
+        }
+    }
+    let producer = producer_id(&spec.id);
+    // Outputs written after the last commit: (sink partition, input partition) -> last input offset.
+    let mut written: HashMap<(u32, u32), u64> = HashMap::new();
+    for (sp, end) in sink_ends.iter_mut().enumerate() {
+        let mut at = end.unwrap_or(0);
+        loop {
+            let recs = log.read(&spec.sink.topic, sp as u32, at, BATCH)?;
+            let Some(last) = recs.last() else { break };
+            at = last.offset + 1;
+            for r in recs.iter().filter_map(|r| r.record.origin.filter(|o| o.producer == producer)) {
+                let e = written.entry((sp as u32, r.partition)).or_insert(r.offset);
+                *e = (*e).max(r.offset);
+            }
+        }
+        *end = Some(at);
+    }
+    let mut commit: Vec<(String, u32, u64)> =
+        positions.iter().enumerate().map(|(p, o)| (topic.clone(), p as u32, *o)).collect();
+    commit.extend(sink_ends.iter().enumerate().map(|(p, o)| (format!("{SINK_MARK}{}", spec.sink.topic), p as u32, o.unwrap_or(0))));
+    log.commit(&group, &commit)?;
+
+    let (stop, stop_rx) = watch::channel(false);
+    let handle = QueryHandle {
+        id: spec.id.clone(),
+        statement: spec.statement.clone(),
+        sink: spec.sink.name.clone(),
+        sink_topic: spec.sink.topic.clone(),
+        source: source.name.clone(),
+        input_topic: topic.clone(),
+        state: Arc::new(Mutex::new(QueryState::Running)),
+        busy: Arc::new(AtomicBool::new(false)),
+        positions: Arc::new(Mutex::new(positions.clone())),
+        stop,
+    };
+    let runner = Runner {
+        spec,
+        log,
+        plog,
+        topic,
+        group,
+        producer,
+        written,
+        sink_parts,
+        busy: handle.busy.clone(),
+        shared_positions: handle.positions.clone(),
+        state: handle.state.clone(),
+    };
+    tokio::spawn(runner.run(positions, stop_rx));
+    Ok(handle)
+}
+
+struct Runner {
+    spec: QuerySpec,
+    log: SharedLog,
+    plog: ProcessingLog,
+    topic: String,
+    group: String,
+    producer: u64,
+    written: HashMap<(u32, u32), u64>,
+    sink_parts: u32,
+    busy: Arc<AtomicBool>,
+    shared_positions: Arc<Mutex<Vec<u64>>>,
+    state: Arc<Mutex<QueryState>>,
+}
+
+impl Runner {
+    async fn run(mut self, mut positions: Vec<u64>, mut stop: watch::Receiver<bool>) {
+        let mut rxs = Vec::new();
+        for p in 0..positions.len() {
+            match self.log.subscribe(&self.topic, p as u32) {
+                Ok(rx) => rxs.push(rx),
+                Err(e) => return self.fail(e.into()),
+            }
+        }
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            self.busy.store(true, Ordering::SeqCst);
+            let mut progressed = false;
+            for (p, rx) in rxs.iter_mut().enumerate() {
+                rx.borrow_and_update();
+                match self.step(p as u32, positions[p]) {
+                    Ok(Some(next)) => {
+                        positions[p] = next;
+                        progressed = true;
+                        *self.shared_positions.lock().unwrap_or_else(|e| e.into_inner()) = positions.clone();
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.busy.store(false, Ordering::SeqCst);
+                        return self.fail(e);
+                    }
+                }
+            }
+            self.busy.store(false, Ordering::SeqCst);
+            if progressed {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            let changed = futures::future::select_all(rxs.iter_mut().map(|rx| Box::pin(rx.changed())));
+            tokio::select! {
+                _ = changed => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    fn fail(&self, e: Error) {
+        tracing::error!(query = %self.spec.id, "query failed: {e}");
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = QueryState::Error(e.message);
+    }
+
+    /// Processes one batch of partition `p` from `pos`; returns the new position if it read any.
+    fn step(&mut self, p: u32, pos: u64) -> Result<Option<u64>> {
+        let recs = self.log.read(&self.topic, p, pos, BATCH)?;
+        let Some(last) = recs.last() else { return Ok(None) };
+        let next = last.offset + 1;
+        let source = &self.spec.plan.source;
+        let mut by_partition: Vec<Vec<Record>> = vec![Vec::new(); self.sink_parts as usize];
+        if let Some(batch) = decode::decode(source, &recs, &self.plog, &self.spec.id) {
+            if let Some(out) = evaluate(&self.spec.plan, &batch, &self.plog, &self.spec.id) {
+                for (sp, rec) in encode(&out, &self.spec.sink, self.sink_parts, Some(self.producer))? {
+                    let origin = rec.origin.expect("persistent outputs carry an origin");
+                    if self.written.get(&(sp, origin.partition)).is_some_and(|w| origin.offset <= *w) {
+                        continue;
+                    }
+                    by_partition[sp as usize].push(rec);
+                }
+            }
+        }
+        let mut commit = vec![(self.topic.clone(), p, next)];
+        for (sp, records) in by_partition.iter().enumerate() {
+            if !records.is_empty() {
+                self.log.append(&self.spec.sink.topic, sp as u32, records)?;
+                let end = self.log.end_offset(&self.spec.sink.topic, sp as u32)?;
+                commit.push((format!("{SINK_MARK}{}", self.spec.sink.topic), sp as u32, end));
+            }
+        }
+        self.log.commit(&self.group, &commit)?;
+        Ok(Some(next))
+    }
+}

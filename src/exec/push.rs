@@ -1,0 +1,126 @@
+//! Transient push queries: stream a query's rows to one client until LIMIT, cancel, or (when
+//! asked to drain) the end of the input that exists.
+
+use super::persistent::StartAt;
+use super::processing_log::ProcessingLog;
+use super::{decode, evaluate, BATCH};
+use crate::catalog::Column;
+use crate::log::SharedLog;
+use crate::plan::StreamPlan;
+use datafusion::arrow::array::RecordBatch;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+
+#[derive(Debug)]
+pub enum PushEvent {
+    /// Rows: the query's output columns only.
+    Rows(RecordBatch),
+    /// The query ended: "Limit Reached" or "Query Completed".
+    End(&'static str),
+    Error(String),
+}
+
+pub struct PushQuery {
+    pub id: String,
+    pub columns: Vec<Column>,
+    pub rows: mpsc::Receiver<PushEvent>,
+    stop: watch::Sender<bool>,
+    drain: Arc<AtomicBool>,
+}
+
+impl PushQuery {
+    /// Stops the query; the stream ends.
+    pub fn cancel(&self) {
+        self.stop.send_replace(true);
+    }
+    /// Ends the query once it has read everything its input holds now (batch files).
+    pub fn drain(&self) {
+        self.drain.store(true, Ordering::SeqCst);
+        self.stop.send_modify(|_| {});
+    }
+}
+
+impl Drop for PushQuery {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+pub fn start(id: String, plan: StreamPlan, start: StartAt, log: SharedLog, plog: ProcessingLog) -> crate::error::Result<PushQuery> {
+    let topic = plan.source.topic.clone();
+    let parts = log
+        .topic(&topic)
+        .ok_or_else(|| crate::error::Error::generic(format!("Topic '{topic}' does not exist")))?
+        .partitions;
+    let mut positions = Vec::with_capacity(parts as usize);
+    let mut rxs = Vec::with_capacity(parts as usize);
+    for p in 0..parts {
+        positions.push(match start {
+            StartAt::Earliest => 0,
+            StartAt::Latest => log.end_offset(&topic, p)?,
+        });
+        rxs.push(log.subscribe(&topic, p)?);
+    }
+    let (tx, rows) = mpsc::channel(16);
+    let (stop, mut stop_rx) = watch::channel(false);
+    let drain = Arc::new(AtomicBool::new(false));
+    let columns = plan.output.iter().map(|c| c.column.clone()).collect();
+    let q = PushQuery { id: id.clone(), columns, rows, stop, drain: drain.clone() };
+    tokio::spawn(async move {
+        let mut remaining = plan.limit;
+        if remaining == Some(0) {
+            let _ = tx.send(PushEvent::End("Limit Reached")).await;
+            return;
+        }
+        loop {
+            if *stop_rx.borrow_and_update() {
+                return;
+            }
+            let mut progressed = false;
+            for (p, rx) in rxs.iter_mut().enumerate() {
+                rx.borrow_and_update();
+                let recs = match log.read(&topic, p as u32, positions[p], BATCH) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx.send(PushEvent::Error(e.to_string())).await;
+                        return;
+                    }
+                };
+                let Some(last) = recs.last() else { continue };
+                positions[p] = last.offset + 1;
+                progressed = true;
+                let Some(batch) = decode::decode(&plan.source, &recs, &plog, &id) else { continue };
+                let Some(out) = evaluate(&plan, &batch, &plog, &id) else { continue };
+                let mut out = out.project(&(0..plan.output.len()).collect::<Vec<_>>()).unwrap_or(out);
+                if let Some(r) = remaining {
+                    let take = (r as usize).min(out.num_rows());
+                    out = out.slice(0, take);
+                    remaining = Some(r - take as u64);
+                }
+                if out.num_rows() > 0 && tx.send(PushEvent::Rows(out)).await.is_err() {
+                    return;
+                }
+                if remaining == Some(0) {
+                    let _ = tx.send(PushEvent::End("Limit Reached")).await;
+                    return;
+                }
+            }
+            if progressed {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            if drain.load(Ordering::SeqCst) {
+                let _ = tx.send(PushEvent::End("Query Completed")).await;
+                return;
+            }
+            let changed = futures::future::select_all(rxs.iter_mut().map(|rx| Box::pin(rx.changed())));
+            tokio::select! {
+                _ = changed => {}
+                _ = stop_rx.changed() => {}
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    Ok(q)
+}

@@ -1,0 +1,197 @@
+//! The JSON format, written the way ksqlDB writes it (doubles as Java prints them, decimals
+//! with their scale, bytes in base64, timestamps as epoch milliseconds).
+
+use crate::catalog::types::SqlType;
+use crate::error::{Error, Result};
+use base64::Engine;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::datatypes::*;
+use serde_json::Value;
+
+/// Decodes a JSON record into one value per column; field names match case-insensitively.
+pub fn decode(bytes: &[u8], cols: &[(&str, &SqlType)], wrapped: bool) -> Result<Vec<Value>, String> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| format!("Failed to deserialize JSON: {e}"))?;
+    if !wrapped {
+        return Ok(vec![v]);
+    }
+    match v {
+        Value::Object(map) => Ok(cols.iter().map(|(name, _)| lookup(&map, name).cloned().unwrap_or(Value::Null)).collect()),
+        Value::Null => Ok(vec![Value::Null; cols.len()]),
+        other => Err(format!("Can't convert type. sourceType: {}, requiredType: STRUCT", json_type(&other))),
+    }
+}
+
+/// A field by exact name, else case-insensitively.
+pub fn lookup<'a>(map: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
+    map.get(name).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+}
+
+pub fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "NULL",
+        Value::Bool(_) => "BOOLEAN",
+        Value::Number(_) => "NUMBER",
+        Value::String(_) => "STRING",
+        Value::Array(_) => "ARRAY",
+        Value::Object(_) => "OBJECT",
+    }
+}
+
+pub fn encode_row(arrays: &[(&str, &SqlType, &ArrayRef)], row: usize, wrapped: bool, out: &mut Vec<u8>) -> Result<()> {
+    if !wrapped {
+        let (_, ty, a) = arrays[0];
+        return write_value(a, row, ty, out);
+    }
+    out.push(b'{');
+    for (i, (name, ty, a)) in arrays.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(name, out);
+        out.push(b':');
+        write_value(a, row, ty, out)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+pub fn write_str(s: &str, out: &mut Vec<u8>) {
+    // serde_json's escaping into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Java's `Double.toString`: `1.0`, `0.001`, `1.0E7`, `1.234E-5`.
+pub fn java_double(d: f64, out: &mut Vec<u8>) {
+    use std::io::Write;
+    if d.is_nan() {
+        out.extend_from_slice(b"\"NaN\"");
+    } else if d.is_infinite() {
+        out.extend_from_slice(if d > 0.0 { b"\"Infinity\"" } else { b"\"-Infinity\"" });
+    } else if d == 0.0 || (1e-3..1e7).contains(&d.abs()) {
+        let s = format!("{d}");
+        out.extend_from_slice(s.as_bytes());
+        if !s.contains('.') {
+            out.extend_from_slice(b".0");
+        }
+    } else {
+        let s = format!("{d:E}");
+        let (mantissa, exp) = s.split_once('E').unwrap_or((&s, "0"));
+        let _ = write!(out, "{mantissa}{}E{exp}", if mantissa.contains('.') { "" } else { ".0" });
+    }
+}
+
+/// Writes an unscaled decimal with its scale: `1230, 2` → `12.30`.
+pub fn decimal_text(v: i128, scale: i8) -> String {
+    if scale <= 0 {
+        return (v * 10i128.pow((-scale) as u32)).to_string();
+    }
+    let neg = v < 0;
+    let digits = v.unsigned_abs().to_string();
+    let s = scale as usize;
+    let padded = if digits.len() <= s { format!("{}{}", "0".repeat(s - digits.len() + 1), digits) } else { digits };
+    let (int, frac) = padded.split_at(padded.len() - s);
+    format!("{}{int}.{frac}", if neg { "-" } else { "" })
+}
+
+pub fn write_value(a: &ArrayRef, row: usize, ty: &SqlType, out: &mut Vec<u8>) -> Result<()> {
+    use std::io::Write;
+    if a.is_null(row) {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    }
+    match ty {
+        SqlType::Boolean => out.extend_from_slice(if a.as_boolean().value(row) { b"true" } else { b"false" }),
+        SqlType::Int => {
+            let _ = write!(out, "{}", a.as_primitive::<Int32Type>().value(row));
+        }
+        SqlType::Bigint => {
+            let _ = write!(out, "{}", a.as_primitive::<Int64Type>().value(row));
+        }
+        SqlType::Double => java_double(a.as_primitive::<Float64Type>().value(row), out),
+        SqlType::Decimal(_, s) => out.extend_from_slice(decimal_text(a.as_primitive::<Decimal128Type>().value(row), *s).as_bytes()),
+        SqlType::String => write_str(a.as_string::<i32>().value(row), out),
+        SqlType::Bytes => write_str(&base64::engine::general_purpose::STANDARD.encode(a.as_binary::<i32>().value(row)), out),
+        SqlType::Timestamp => {
+            let _ = write!(out, "{}", a.as_primitive::<TimestampMillisecondType>().value(row));
+        }
+        SqlType::Date => {
+            let _ = write!(out, "{}", a.as_primitive::<Date32Type>().value(row));
+        }
+        SqlType::Time => {
+            let _ = write!(out, "{}", a.as_primitive::<Time32MillisecondType>().value(row));
+        }
+        SqlType::Array(elem) => {
+            let list = a.as_list::<i32>();
+            let values = list.value(row);
+            out.push(b'[');
+            for i in 0..values.len() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(&values, i, elem, out)?;
+            }
+            out.push(b']');
+        }
+        SqlType::Map(kt, vt) => {
+            let map = a.as_map();
+            let entries = map.value(row);
+            let (keys, values) = (entries.column(0), entries.column(1));
+            out.push(b'{');
+            for i in 0..entries.len() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let mut key = Vec::new();
+                write_value(keys, i, kt, &mut key)?;
+                if key.first() == Some(&b'"') {
+                    out.extend_from_slice(&key);
+                } else {
+                    write_str(&String::from_utf8_lossy(&key), out);
+                }
+                out.push(b':');
+                write_value(values, i, vt, out)?;
+            }
+            out.push(b'}');
+        }
+        SqlType::Struct(fields) => {
+            let s = a.as_struct();
+            out.push(b'{');
+            for (i, (name, fty)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(name, out);
+                out.push(b':');
+                let col = s.column(i);
+                write_value(col, row, fty, out)?;
+            }
+            out.push(b'}');
+        }
+    }
+    if a.data_type() != &ty.to_arrow() && ty.is_primitive() {
+        return Err(Error::generic(format!("internal: column type {} does not match {ty}", a.data_type())));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_print_like_java() {
+        let p = |d: f64| {
+            let mut v = Vec::new();
+            java_double(d, &mut v);
+            String::from_utf8(v).unwrap()
+        };
+        assert_eq!(p(1.0), "1.0");
+        assert_eq!(p(-2.5), "-2.5");
+        assert_eq!(p(1e10), "1.0E10");
+        assert_eq!(p(1.234e-5), "1.234E-5");
+        assert_eq!(p(0.0), "0.0");
+        assert_eq!(decimal_text(1230, 2), "12.30");
+        assert_eq!(decimal_text(-5, 3), "-0.005");
+        assert_eq!(decimal_text(7, 0), "7");
+    }
+}

@@ -1,0 +1,130 @@
+//! Serialization formats for keys and values: JSON, DELIMITED, KAFKA and NONE.
+//!
+//! Decoding turns each record's bytes into one JSON value per column (the common currency of
+//! every format), then [`build`] turns a batch of them into Arrow arrays. Encoding writes one
+//! row of Arrow arrays straight to bytes.
+
+pub mod build;
+mod delimited;
+pub mod json;
+mod kafka;
+
+use crate::catalog::types::SqlType;
+use crate::error::{Error, Result};
+use datafusion::arrow::array::ArrayRef;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Delimited,
+    Kafka,
+    None,
+}
+
+impl Format {
+    pub fn parse(name: &str) -> Result<Format> {
+        match name.to_ascii_uppercase().as_str() {
+            "JSON" => Ok(Format::Json),
+            "DELIMITED" => Ok(Format::Delimited),
+            "KAFKA" => Ok(Format::Kafka),
+            "NONE" => Ok(Format::None),
+            "AVRO" | "PROTOBUF" | "JSON_SR" | "PROTOBUF_NOSR" => Err(Error::generic(format!(
+                "Format {} needs a schema registry, which Brooklet does not support yet",
+                name.to_ascii_uppercase()
+            ))),
+            other => Err(Error::generic(format!("Unknown format: {other}"))),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "JSON",
+            Format::Delimited => "DELIMITED",
+            Format::Kafka => "KAFKA",
+            Format::None => "NONE",
+        }
+    }
+}
+
+/// A format with its options, for a key or for a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatSpec {
+    pub format: Format,
+    pub delimiter: char,
+    /// Whether a single column is wrapped in an object (JSON) — keys default to unwrapped.
+    pub wrap_single: bool,
+}
+
+impl FormatSpec {
+    pub fn new(format: Format, wrap_single: bool) -> Self {
+        FormatSpec { format, delimiter: ',', wrap_single }
+    }
+
+    /// Checks that this format can carry these columns.
+    pub fn validate(&self, cols: &[(&str, &SqlType)], what: &str) -> Result<()> {
+        match self.format {
+            Format::None if !cols.is_empty() => Err(Error::generic(format!(
+                "The '{}' format does not support any {what} columns, but found: {}",
+                self.format.name(),
+                cols.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            ))),
+            Format::Kafka if cols.len() > 1 => Err(Error::generic(format!(
+                "The 'KAFKA' format only supports a single field. Got: [{}]",
+                cols.iter().map(|(n, t)| format!("`{n}` {t}")).collect::<Vec<_>>().join(", ")
+            ))),
+            Format::Kafka => match cols.first().map(|c| c.1) {
+                None | Some(SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::String | SqlType::Bytes) => Ok(()),
+                Some(t) => Err(Error::generic(format!("The 'KAFKA' format does not support type '{t}'"))),
+            },
+            Format::Delimited => match cols.iter().find(|c| !c.1.is_primitive()) {
+                Some((n, t)) => Err(Error::generic(format!(
+                    "The 'DELIMITED' format does not support type '{}', column: `{n}`",
+                    match t {
+                        SqlType::Array(_) => "ARRAY",
+                        SqlType::Map(_, _) => "MAP",
+                        _ => "STRUCT",
+                    }
+                ))),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// Decodes one record's bytes into one value per column (null bytes give all nulls).
+    pub fn decode(&self, bytes: Option<&[u8]>, cols: &[(&str, &SqlType)]) -> Result<Vec<Value>, String> {
+        let Some(bytes) = bytes else {
+            return Ok(vec![Value::Null; cols.len()]);
+        };
+        if cols.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.format {
+            Format::Json => json::decode(bytes, cols, self.wrap_single || cols.len() > 1),
+            Format::Delimited => delimited::decode(bytes, cols, self.delimiter),
+            Format::Kafka => kafka::decode(bytes, cols[0].1).map(|v| vec![v]),
+            Format::None => Ok(Vec::new()),
+        }
+    }
+
+    /// Encodes one row; `None` when there are no columns (no key) or for NONE.
+    pub fn encode(&self, arrays: &[(&str, &SqlType, &ArrayRef)], row: usize) -> Result<Option<Vec<u8>>> {
+        if arrays.is_empty() || self.format == Format::None {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(64);
+        match self.format {
+            Format::Json => json::encode_row(arrays, row, self.wrap_single || arrays.len() > 1, &mut out)?,
+            Format::Delimited => delimited::encode_row(arrays, row, self.delimiter, &mut out)?,
+            Format::Kafka => {
+                let (_, ty, a) = arrays[0];
+                if a.is_null(row) {
+                    return Ok(None);
+                }
+                kafka::encode(a, row, ty, &mut out)?
+            }
+            Format::None => {}
+        }
+        Ok(Some(out))
+    }
+}

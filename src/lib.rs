@@ -1,0 +1,17 @@
+//! Brooklet: a streaming SQL engine that speaks ksqlDB's language, in one binary.
+//!
+//! See `docs/ARCHITECTURE.md` for how the modules fit together.
+
+pub mod catalog;
+pub mod cli;
+pub mod engine;
+pub mod error;
+pub mod exec;
+pub mod format;
+pub mod functions;
+pub mod log;
+pub mod plan;
+pub mod sql;
+
+pub use engine::{Engine, EngineConfig, Output, Session};
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,110 @@
+//! The embedded durable log: topics of partitions of framed records.
+//!
+//! The engine reaches the log only through [`Log`], so that another backend (Kafka) can stand in
+//! for the embedded one. Records are framed with a length and a CRC32 (see [`frame`]); a torn or
+//! corrupt tail is truncated to the last valid record when a partition is opened.
+
+pub mod frame;
+mod partition;
+mod store;
+
+pub use store::{EmbeddedLog, FsyncPolicy};
+
+use std::sync::Arc;
+
+/// A record header: a key and optional bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub key: String,
+    pub value: Option<Vec<u8>>,
+}
+
+/// Where an output record came from: the producing query and the input position that caused it.
+/// Used to make persistent queries idempotent across crashes (like Kafka's idempotent producer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub producer: u64,
+    pub partition: u32,
+    pub offset: u64,
+}
+
+/// A record to append.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Record {
+    pub key: Option<Vec<u8>>,
+    /// `None` is a tombstone.
+    pub value: Option<Vec<u8>>,
+    pub timestamp: i64,
+    pub headers: Vec<Header>,
+    pub origin: Option<Origin>,
+}
+
+/// A record read back, with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub partition: u32,
+    pub offset: u64,
+    pub record: Record,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    pub name: String,
+    pub partitions: u32,
+}
+
+/// Errors of the log.
+#[derive(Debug)]
+pub enum LogError {
+    UnknownTopic(String),
+    UnknownPartition(String, u32),
+    TopicExists(String),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for LogError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogError::UnknownTopic(t) => write!(f, "Topic '{t}' does not exist"),
+            LogError::UnknownPartition(t, p) => write!(f, "Topic '{t}' has no partition {p}"),
+            LogError::TopicExists(t) => write!(f, "Topic '{t}' already exists"),
+            LogError::Io(e) => write!(f, "log I/O error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LogError {}
+
+impl From<std::io::Error> for LogError {
+    fn from(e: std::io::Error) -> Self {
+        LogError::Io(e)
+    }
+}
+
+pub type LogResult<T> = Result<T, LogError>;
+
+/// The small interface the engine uses. Implementations are cheap to share (`Arc<dyn Log>`).
+pub trait Log: Send + Sync {
+    /// Creates a topic; an existing topic with the same name is an error.
+    fn create_topic(&self, name: &str, partitions: u32) -> LogResult<()>;
+    /// Deletes a topic and its data.
+    fn delete_topic(&self, name: &str) -> LogResult<()>;
+    fn topic(&self, name: &str) -> Option<TopicInfo>;
+    fn topics(&self) -> Vec<TopicInfo>;
+    /// Appends records to one partition, returning the offset of the first one.
+    fn append(&self, topic: &str, partition: u32, records: &[Record]) -> LogResult<u64>;
+    /// Reads up to `max` records starting at `offset` (an offset past the end gives none).
+    fn read(&self, topic: &str, partition: u32, offset: u64, max: usize) -> LogResult<Vec<StoredRecord>>;
+    /// The offset the next appended record will get.
+    fn end_offset(&self, topic: &str, partition: u32) -> LogResult<u64>;
+    /// A receiver that changes whenever the partition grows (readers wait on it, never poll).
+    fn subscribe(&self, topic: &str, partition: u32) -> LogResult<tokio::sync::watch::Receiver<u64>>;
+    /// Stores a consumer group's positions (next offset to read) for a topic's partitions.
+    fn commit(&self, group: &str, offsets: &[(String, u32, u64)]) -> LogResult<()>;
+    /// The positions a consumer group committed last.
+    fn committed(&self, group: &str) -> LogResult<Vec<(String, u32, u64)>>;
+    /// Forgets a consumer group.
+    fn delete_group(&self, group: &str) -> LogResult<()>;
+}
+
+pub type SharedLog = Arc<dyn Log>;

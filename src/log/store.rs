@@ -1,0 +1,380 @@
+//! [`EmbeddedLog`]: the default [`Log`], on disk under a data directory or in memory.
+
+use super::partition::Partition;
+use super::{Log, LogError, LogResult, Record, StoredRecord, TopicInfo};
+use hashbrown::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// When appended data is forced to disk. A process crash never loses written data (the page
+/// cache survives it); fsync protects against power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    Always,
+    Interval(Duration),
+    Never,
+}
+
+impl std::str::FromStr for FsyncPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Ok(FsyncPolicy::Always),
+            "never" => Ok(FsyncPolicy::Never),
+            other => other
+                .strip_suffix("ms")
+                .and_then(|n| n.parse().ok())
+                .map(|ms| FsyncPolicy::Interval(Duration::from_millis(ms)))
+                .ok_or_else(|| format!("fsync policy must be always, never or <n>ms, not '{s}'")),
+        }
+    }
+}
+
+struct PartitionSlot {
+    data: RwLock<Partition>,
+    notify: watch::Sender<u64>,
+    scratch: Mutex<Vec<u8>>,
+    last_sync: Mutex<Instant>,
+}
+
+struct Topic {
+    partitions: Vec<Arc<PartitionSlot>>,
+}
+
+/// The embedded log. Topic metadata lives in `<dir>/topics/<name>/meta`, partitions in
+/// `<dir>/topics/<name>/<p>/`, consumer group offsets in `<dir>/groups/<group>`.
+pub struct EmbeddedLog {
+    dir: Option<PathBuf>,
+    fsync: FsyncPolicy,
+    segment_bytes: u64,
+    topics: RwLock<HashMap<String, Topic>>,
+    groups: Mutex<HashMap<String, Vec<(String, u32, u64)>>>,
+}
+
+fn valid_topic_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 249
+        && name != "."
+        && name != ".."
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+fn slot(p: Partition) -> Arc<PartitionSlot> {
+    let (notify, _) = watch::channel(p.next_offset());
+    Arc::new(PartitionSlot {
+        data: RwLock::new(p),
+        notify,
+        scratch: Mutex::new(Vec::new()),
+        last_sync: Mutex::new(Instant::now()),
+    })
+}
+
+impl EmbeddedLog {
+    /// A log that lives only in memory (tests, QTT).
+    pub fn in_memory() -> Self {
+        EmbeddedLog {
+            dir: None,
+            fsync: FsyncPolicy::Never,
+            segment_bytes: 64 << 20,
+            topics: RwLock::new(HashMap::new()),
+            groups: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Opens the log under `dir`, recovering every partition.
+    pub fn open(dir: &Path, fsync: FsyncPolicy) -> LogResult<Self> {
+        let log = EmbeddedLog {
+            dir: Some(dir.to_path_buf()),
+            fsync,
+            segment_bytes: 64 << 20,
+            topics: RwLock::new(HashMap::new()),
+            groups: Mutex::new(HashMap::new()),
+        };
+        let topics_dir = dir.join("topics");
+        std::fs::create_dir_all(&topics_dir)?;
+        std::fs::create_dir_all(dir.join("groups"))?;
+        let mut topics = HashMap::new();
+        for entry in std::fs::read_dir(&topics_dir)? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else { continue };
+            let Ok(meta) = std::fs::read_to_string(entry.path().join("meta")) else { continue };
+            let Ok(count) = meta.trim().parse::<u32>() else { continue };
+            let mut partitions = Vec::new();
+            for p in 0..count {
+                partitions.push(slot(Partition::open(&entry.path().join(p.to_string()), log.segment_bytes)?));
+            }
+            topics.insert(name, Topic { partitions });
+        }
+        *log.topics.write().unwrap_or_else(|e| e.into_inner()) = topics;
+        let mut groups = HashMap::new();
+        for entry in std::fs::read_dir(dir.join("groups"))? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else { continue };
+            if name.ends_with(".tmp") {
+                continue;
+            }
+            let text = std::fs::read_to_string(entry.path())?;
+            let offsets = text
+                .lines()
+                .filter_map(|l| {
+                    let mut it = l.rsplitn(3, ' ');
+                    let off = it.next()?.parse().ok()?;
+                    let part = it.next()?.parse().ok()?;
+                    Some((it.next()?.to_string(), part, off))
+                })
+                .collect();
+            groups.insert(decode_group(&name), offsets);
+        }
+        *log.groups.lock().unwrap_or_else(|e| e.into_inner()) = groups;
+        Ok(log)
+    }
+
+    fn partition(&self, topic: &str, partition: u32) -> LogResult<Arc<PartitionSlot>> {
+        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
+        let t = topics.get(topic).ok_or_else(|| LogError::UnknownTopic(topic.to_string()))?;
+        t.partitions
+            .get(partition as usize)
+            .cloned()
+            .ok_or_else(|| LogError::UnknownPartition(topic.to_string(), partition))
+    }
+}
+
+fn encode_group(g: &str) -> String {
+    g.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_group(s: &str) -> String {
+    let bytes: Vec<u8> =
+        (0..s.len() / 2).filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, contents)?;
+    std::fs::File::open(&tmp)?.sync_data()?;
+    std::fs::rename(&tmp, path)
+}
+
+impl Log for EmbeddedLog {
+    fn create_topic(&self, name: &str, partitions: u32) -> LogResult<()> {
+        if !valid_topic_name(name) {
+            return Err(LogError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("Invalid topic name '{name}': use letters, digits, '.', '_' and '-'"),
+            )));
+        }
+        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        if topics.contains_key(name) {
+            return Err(LogError::TopicExists(name.to_string()));
+        }
+        let partitions = partitions.max(1);
+        let mut slots = Vec::new();
+        match &self.dir {
+            Some(dir) => {
+                let tdir = dir.join("topics").join(name);
+                std::fs::create_dir_all(&tdir)?;
+                for p in 0..partitions {
+                    slots.push(slot(Partition::open(&tdir.join(p.to_string()), self.segment_bytes)?));
+                }
+                write_atomically(&tdir.join("meta"), partitions.to_string().as_bytes())?;
+            }
+            None => slots.extend((0..partitions).map(|_| slot(Partition::memory(self.segment_bytes)))),
+        }
+        topics.insert(name.to_string(), Topic { partitions: slots });
+        Ok(())
+    }
+
+    fn delete_topic(&self, name: &str) -> LogResult<()> {
+        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        let t = topics.remove(name).ok_or_else(|| LogError::UnknownTopic(name.to_string()))?;
+        if let Some(dir) = &self.dir {
+            for p in &t.partitions {
+                p.data.read().unwrap_or_else(|e| e.into_inner()).delete_files()?;
+            }
+            std::fs::remove_dir_all(dir.join("topics").join(name))?;
+        }
+        Ok(())
+    }
+
+    fn topic(&self, name: &str) -> Option<TopicInfo> {
+        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
+        topics.get(name).map(|t| TopicInfo { name: name.to_string(), partitions: t.partitions.len() as u32 })
+    }
+
+    fn topics(&self) -> Vec<TopicInfo> {
+        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = topics
+            .iter()
+            .map(|(n, t)| TopicInfo { name: n.clone(), partitions: t.partitions.len() as u32 })
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    fn append(&self, topic: &str, partition: u32, records: &[Record]) -> LogResult<u64> {
+        let slot = self.partition(topic, partition)?;
+        let mut scratch = slot.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let mut data = slot.data.write().unwrap_or_else(|e| e.into_inner());
+        let first = data.append(records, &mut scratch)?;
+        let sync = match self.fsync {
+            FsyncPolicy::Always => true,
+            FsyncPolicy::Never => false,
+            FsyncPolicy::Interval(d) => {
+                let mut last = slot.last_sync.lock().unwrap_or_else(|e| e.into_inner());
+                let due = last.elapsed() >= d;
+                if due {
+                    *last = Instant::now();
+                }
+                due
+            }
+        };
+        if sync {
+            data.sync()?;
+        }
+        let end = data.next_offset();
+        drop(data);
+        slot.notify.send_replace(end);
+        Ok(first)
+    }
+
+    fn read(&self, topic: &str, partition: u32, offset: u64, max: usize) -> LogResult<Vec<StoredRecord>> {
+        let slot = self.partition(topic, partition)?;
+        let data = slot.data.read().unwrap_or_else(|e| e.into_inner());
+        data.read(partition, offset, max)
+    }
+
+    fn end_offset(&self, topic: &str, partition: u32) -> LogResult<u64> {
+        let slot = self.partition(topic, partition)?;
+        let end = slot.data.read().unwrap_or_else(|e| e.into_inner()).next_offset();
+        Ok(end)
+    }
+
+    fn subscribe(&self, topic: &str, partition: u32) -> LogResult<watch::Receiver<u64>> {
+        Ok(self.partition(topic, partition)?.notify.subscribe())
+    }
+
+    fn commit(&self, group: &str, offsets: &[(String, u32, u64)]) -> LogResult<()> {
+        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = groups.entry(group.to_string()).or_default();
+        for (t, p, o) in offsets {
+            match entry.iter_mut().find(|(et, ep, _)| et == t && ep == p) {
+                Some(e) => e.2 = *o,
+                None => entry.push((t.clone(), *p, *o)),
+            }
+        }
+        if let Some(dir) = &self.dir {
+            let text: String = entry.iter().map(|(t, p, o)| format!("{t} {p} {o}\n")).collect();
+            write_atomically(&dir.join("groups").join(encode_group(group)), text.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn committed(&self, group: &str) -> LogResult<Vec<(String, u32, u64)>> {
+        let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(groups.get(group).cloned().unwrap_or_default())
+    }
+
+    fn delete_group(&self, group: &str) -> LogResult<()> {
+        self.groups.lock().unwrap_or_else(|e| e.into_inner()).remove(group);
+        if let Some(dir) = &self.dir {
+            let path = dir.join("groups").join(encode_group(group));
+            if path.exists() {
+                std::fs::remove_file(path)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn rec(i: i64) -> Record {
+        Record { key: Some(i.to_string().into_bytes()), value: Some(vec![b'v'; 100]), timestamp: i, ..Default::default() }
+    }
+
+    #[test]
+    fn appends_and_reads_back_across_segments_and_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut log = EmbeddedLog::open(dir.path(), FsyncPolicy::Never).unwrap();
+            log.segment_bytes = 10_000;
+            log.create_topic("t", 2).unwrap();
+            for i in 0..500 {
+                log.append("t", (i % 2) as u32, &[rec(i)]).unwrap();
+            }
+            assert_eq!(log.end_offset("t", 0).unwrap(), 250);
+            let got = log.read("t", 1, 100, 10).unwrap();
+            assert_eq!(got.len(), 10);
+            assert_eq!(got[0].offset, 100);
+            assert_eq!(got[0].record.timestamp, 201);
+            log.commit("g", &[("t".into(), 0, 17)]).unwrap();
+        }
+        let log = EmbeddedLog::open(dir.path(), FsyncPolicy::Never).unwrap();
+        assert_eq!(log.end_offset("t", 1).unwrap(), 250);
+        let all = log.read("t", 0, 0, 1000).unwrap();
+        assert_eq!(all.len(), 250);
+        assert!(all.iter().enumerate().all(|(i, r)| r.offset == i as u64 && r.record.timestamp == 2 * i as i64));
+        assert_eq!(log.committed("g").unwrap(), vec![("t".to_string(), 0, 17)]);
+    }
+
+    #[test]
+    fn torn_tail_is_truncated_to_last_valid_record() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = EmbeddedLog::open(dir.path(), FsyncPolicy::Always).unwrap();
+            log.create_topic("t", 1).unwrap();
+            log.append("t", 0, &(0..10).map(rec).collect::<Vec<_>>()).unwrap();
+        }
+        let seg = dir.path().join("topics/t/0").join(format!("{:020}.log", 0));
+        let len = std::fs::metadata(&seg).unwrap().len();
+        // Tear the last record in half and add garbage after it.
+        let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+        f.set_len(len - 30).unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
+        f.write_all(b"garbage").unwrap();
+        drop(f);
+        let log = EmbeddedLog::open(dir.path(), FsyncPolicy::Always).unwrap();
+        assert_eq!(log.end_offset("t", 0).unwrap(), 9);
+        log.append("t", 0, &[rec(99)]).unwrap();
+        let all = log.read("t", 0, 0, 100).unwrap();
+        assert_eq!(all.len(), 10);
+        assert_eq!(all[9].record.timestamp, 99);
+        assert_eq!(all[9].offset, 9);
+    }
+
+    #[test]
+    fn corrupt_byte_in_tail_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = EmbeddedLog::open(dir.path(), FsyncPolicy::Never).unwrap();
+            log.create_topic("t", 1).unwrap();
+            log.append("t", 0, &(0..5).map(rec).collect::<Vec<_>>()).unwrap();
+        }
+        let seg = dir.path().join("topics/t/0").join(format!("{:020}.log", 0));
+        let mut bytes = std::fs::read(&seg).unwrap();
+        let n = bytes.len();
+        bytes[n - 10] ^= 0x55;
+        std::fs::write(&seg, bytes).unwrap();
+        let log = EmbeddedLog::open(dir.path(), FsyncPolicy::Never).unwrap();
+        assert_eq!(log.end_offset("t", 0).unwrap(), 4);
+    }
+
+    #[test]
+    fn memory_log_notifies_readers() {
+        let log = EmbeddedLog::in_memory();
+        log.create_topic("t", 1).unwrap();
+        let mut rx = log.subscribe("t", 0).unwrap();
+        assert!(!rx.has_changed().unwrap());
+        log.append("t", 0, &[rec(1)]).unwrap();
+        assert!(rx.has_changed().unwrap());
+        assert_eq!(*rx.borrow_and_update(), 1);
+        assert!(log.create_topic("bad/name", 1).is_err());
+        assert!(matches!(log.create_topic("t", 1), Err(LogError::TopicExists(_))));
+    }
+}

@@ -1,0 +1,18 @@
+//! The ksqlDB dialect, parsed with sqlparser's tokenizer and expression parser.
+//! ksqlDB-only clauses (WITH, WINDOW, EMIT, WITHIN, PARTITION BY) are parsed on top of it.
+
+pub mod ast;
+mod dialect;
+mod parser;
+mod types;
+
+pub use dialect::KsqlDialect;
+pub use parser::{parse, parse_expression};
+
+/// The name an identifier stands for: unquoted names are upper-cased, quoted ones kept.
+pub fn ident_name(ident: &ast::Ident) -> String {
+    match ident.quote_style {
+        None => ident.value.to_uppercase(),
+        Some(_) => ident.value.clone(),
+    }
+}
