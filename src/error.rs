@@ -22,16 +22,28 @@ pub struct Error {
 
 impl Error {
     pub fn parse(line: u64, col: u64, message: impl fmt::Display) -> Self {
-        Error { kind: ErrorKind::Parse, message: format!("line {line}:{col}: {message}") }
+        Error {
+            kind: ErrorKind::Parse,
+            message: format!("line {line}:{col}: {message}"),
+        }
     }
     pub fn statement(message: impl Into<String>) -> Self {
-        Error { kind: ErrorKind::Statement, message: message.into() }
+        Error {
+            kind: ErrorKind::Statement,
+            message: message.into(),
+        }
     }
     pub fn generic(message: impl Into<String>) -> Self {
-        Error { kind: ErrorKind::Generic, message: message.into() }
+        Error {
+            kind: ErrorKind::Generic,
+            message: message.into(),
+        }
     }
     pub fn runtime(message: impl Into<String>) -> Self {
-        Error { kind: ErrorKind::Runtime, message: message.into() }
+        Error {
+            kind: ErrorKind::Runtime,
+            message: message.into(),
+        }
     }
 }
 

@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "brooklet", version, about = "A streaming SQL engine that speaks ksqlDB's language")]
+#[command(
+    name = "brooklet",
+    version,
+    about = "A streaming SQL engine that speaks ksqlDB's language"
+)]
 struct Cli {
     /// Where the durable log lives.
     #[arg(long, global = true, default_value = "./brooklet-data")]
@@ -55,11 +59,17 @@ impl brooklet_repl::Handler for Shell {
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BROOKLET_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BROOKLET_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => Arc::new(rt),
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -70,7 +80,9 @@ fn main() -> std::process::ExitCode {
         Mode::Tabular => OutputMode::Tabular,
         Mode::Json => OutputMode::Json,
     };
-    let engine = match rt.block_on(async { Engine::open(&cli.data_dir, cli.fsync, EngineConfig::default()) }) {
+    let engine = match rt
+        .block_on(async { Engine::open(&cli.data_dir, cli.fsync, EngineConfig::default()) })
+    {
         Ok(e) => e,
         Err(e) => {
             eprintln!("cannot open {}: {e}", cli.data_dir.display());
@@ -106,7 +118,10 @@ fn main() -> std::process::ExitCode {
                 env!("CARGO_PKG_VERSION"),
                 cli.data_dir.display()
             );
-            let mut shell = Shell { rt: rt.clone(), frontend: Frontend::new(engine.clone(), mode, false) };
+            let mut shell = Shell {
+                rt: rt.clone(),
+                frontend: Frontend::new(engine.clone(), mode, false),
+            };
             match brooklet_repl::run(&mut shell, &banner, brooklet_repl::default_history()) {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(e) => {

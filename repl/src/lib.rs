@@ -72,7 +72,13 @@ enum Command {
 }
 
 fn command(line: &str) -> Option<Command> {
-    match line.trim().trim_end_matches(';').trim().to_ascii_lowercase().as_str() {
+    match line
+        .trim()
+        .trim_end_matches(';')
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "exit" | "quit" => Some(Command::Exit),
         "help" => Some(Command::Help),
         "history" => Some(Command::History),
@@ -88,8 +94,15 @@ pub fn default_history() -> Option<PathBuf> {
 }
 
 /// Reads statements until Ctrl-D or `exit`.
-pub fn run(handler: &mut dyn Handler, banner: &str, history: Option<PathBuf>) -> rustyline::Result<()> {
-    let config = rustyline::Config::builder().history_ignore_dups(true)?.auto_add_history(false).build();
+pub fn run(
+    handler: &mut dyn Handler,
+    banner: &str,
+    history: Option<PathBuf>,
+) -> rustyline::Result<()> {
+    let config = rustyline::Config::builder()
+        .history_ignore_dups(true)?
+        .auto_add_history(false)
+        .build();
     let mut editor = DefaultEditor::with_config(config)?;
     if let Some(h) = &history {
         let _ = editor.load_history(h);

@@ -64,9 +64,11 @@ impl Source {
             Field::new(ROWPARTITION, DataType::Int32, false),
             Field::new(ROWOFFSET, DataType::Int64, false),
         ];
-        let ordered = self.keys().chain(self.values()).chain(self.columns.iter().filter(|c| {
-            matches!(c.kind, ColumnKind::Headers | ColumnKind::Header(_))
-        }));
+        let ordered = self.keys().chain(self.values()).chain(
+            self.columns
+                .iter()
+                .filter(|c| matches!(c.kind, ColumnKind::Headers | ColumnKind::Header(_))),
+        );
         fields.extend(ordered.map(|c| Field::new(&c.name, c.ty.to_arrow(), true)));
         Arc::new(Schema::new(fields))
     }

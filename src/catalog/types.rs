@@ -47,7 +47,11 @@ impl SqlType {
                 false,
             ),
             SqlType::Struct(fields) => DataType::Struct(
-                fields.iter().map(|(n, t)| Field::new(n, t.to_arrow(), true)).collect::<Vec<_>>().into(),
+                fields
+                    .iter()
+                    .map(|(n, t)| Field::new(n, t.to_arrow(), true))
+                    .collect::<Vec<_>>()
+                    .into(),
             ),
         }
     }
@@ -56,15 +60,20 @@ impl SqlType {
     pub fn from_arrow(dt: &DataType) -> Option<SqlType> {
         Some(match dt {
             DataType::Boolean => SqlType::Boolean,
-            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 => SqlType::Int,
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::UInt8
+            | DataType::UInt16 => SqlType::Int,
             DataType::Int64 | DataType::UInt32 | DataType::UInt64 => SqlType::Bigint,
             DataType::Float16 | DataType::Float32 | DataType::Float64 => SqlType::Double,
             DataType::Decimal128(p, s) => SqlType::Decimal(*p, *s),
             DataType::Decimal256(p, s) => SqlType::Decimal((*p).min(38), *s),
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => SqlType::String,
-            DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
-                SqlType::Bytes
-            }
+            DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::FixedSizeBinary(_) => SqlType::Bytes,
             DataType::Timestamp(_, _) => SqlType::Timestamp,
             DataType::Date32 | DataType::Date64 => SqlType::Date,
             DataType::Time32(_) | DataType::Time64(_) => SqlType::Time,
@@ -91,7 +100,10 @@ impl SqlType {
     }
 
     pub fn is_primitive(&self) -> bool {
-        !matches!(self, SqlType::Array(_) | SqlType::Map(_, _) | SqlType::Struct(_))
+        !matches!(
+            self,
+            SqlType::Array(_) | SqlType::Map(_, _) | SqlType::Struct(_)
+        )
     }
 }
 
@@ -132,10 +144,19 @@ mod tests {
     #[test]
     fn arrow_round_trip_and_display() {
         let t = SqlType::Struct(vec![
-            ("A".into(), SqlType::Array(Box::new(SqlType::Decimal(10, 2)))),
-            ("M".into(), SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::Timestamp))),
+            (
+                "A".into(),
+                SqlType::Array(Box::new(SqlType::Decimal(10, 2))),
+            ),
+            (
+                "M".into(),
+                SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::Timestamp)),
+            ),
         ]);
         assert_eq!(SqlType::from_arrow(&t.to_arrow()), Some(t.clone()));
-        assert_eq!(t.to_string(), "STRUCT<`A` ARRAY<DECIMAL(10, 2)>, `M` MAP<STRING, TIMESTAMP>>");
+        assert_eq!(
+            t.to_string(),
+            "STRUCT<`A` ARRAY<DECIMAL(10, 2)>, `M` MAP<STRING, TIMESTAMP>>"
+        );
     }
 }

@@ -30,12 +30,20 @@ fn json_line(v: serde_json::Value) {
 
 impl Frontend {
     pub fn new(engine: Arc<Engine>, mode: OutputMode, batch: bool) -> Self {
-        Frontend { engine, session: Session::default(), mode, batch, width: 120 }
+        Frontend {
+            engine,
+            session: Session::default(),
+            mode,
+            batch,
+            width: 120,
+        }
     }
 
     pub fn report_error(&self, e: &Error, statement: Option<&str>) {
         match self.mode {
-            OutputMode::Json => json_line(serde_json::json!({"@type": "error", "kind": format!("{:?}", e.kind), "message": e.message, "statement": statement})),
+            OutputMode::Json => json_line(
+                serde_json::json!({"@type": "error", "kind": format!("{:?}", e.kind), "message": e.message, "statement": statement}),
+            ),
             OutputMode::Tabular => {
                 let mut err = std::io::stderr().lock();
                 let _ = writeln!(err, "{}", e.message);
@@ -68,7 +76,9 @@ impl Frontend {
     async fn show(&mut self, out: Output, statement: &str) {
         match out {
             Output::Message { text, query_id } => match self.mode {
-                OutputMode::Json => json_line(serde_json::json!({"@type": "currentStatus", "statementText": statement, "message": text, "queryId": query_id})),
+                OutputMode::Json => json_line(
+                    serde_json::json!({"@type": "currentStatus", "statementText": statement, "message": text, "queryId": query_id}),
+                ),
                 OutputMode::Tabular if text.is_empty() => {}
                 OutputMode::Tabular => {
                     let l = crate::engine::Listing {
@@ -97,8 +107,14 @@ impl Frontend {
                 let qbox = QueryBox::new(&q.columns, self.width);
                 match self.mode {
                     OutputMode::Json => {
-                        let schema: Vec<String> = q.columns.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect();
-                        json_line(serde_json::json!({"header": {"queryId": q.id, "schema": schema.join(", ")}}))
+                        let schema: Vec<String> = q
+                            .columns
+                            .iter()
+                            .map(|c| format!("`{}` {}", c.name, c.ty))
+                            .collect();
+                        json_line(
+                            serde_json::json!({"header": {"queryId": q.id, "schema": schema.join(", ")}}),
+                        )
                     }
                     OutputMode::Tabular => emit(&qbox.header()),
                 }
@@ -126,14 +142,18 @@ impl Frontend {
                         Some(PushEvent::Rows(batch)) => match self.mode {
                             OutputMode::Json => {
                                 for r in 0..batch.num_rows() {
-                                    json_line(serde_json::json!({"row": {"columns": render::row_json(&batch, r, &q.columns)}}));
+                                    json_line(
+                                        serde_json::json!({"row": {"columns": render::row_json(&batch, r, &q.columns)}}),
+                                    );
                                 }
                             }
                             OutputMode::Tabular => qbox.rows(&batch).iter().for_each(|l| emit(l)),
                         },
                         Some(PushEvent::End(msg)) => {
                             match self.mode {
-                                OutputMode::Json => json_line(serde_json::json!({"finalMessage": msg})),
+                                OutputMode::Json => {
+                                    json_line(serde_json::json!({"finalMessage": msg}))
+                                }
                                 OutputMode::Tabular => emit(&format!("{msg}\nQuery terminated")),
                             }
                             break;

@@ -20,10 +20,22 @@ pub fn listing(l: &Listing) -> String {
         out.push('\n');
     }
     let widths: Vec<usize> = (0..l.headers.len())
-        .map(|i| l.rows.iter().map(|r| r.get(i).map_or(0, |c| c.chars().count())).chain([l.headers[i].len()]).max().unwrap_or(0))
+        .map(|i| {
+            l.rows
+                .iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .chain([l.headers[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |cells: &[String]| -> String {
-        cells.iter().zip(&widths).map(|(c, w)| format!(" {c:<w$} ")).collect::<Vec<_>>().join("|")
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!(" {c:<w$} "))
+            .collect::<Vec<_>>()
+            .join("|")
     };
     let header = line(&l.headers);
     let rule = "-".repeat(header.chars().count());
@@ -75,19 +87,30 @@ pub struct QueryBox {
 
 impl QueryBox {
     pub fn new(cols: &[Column], terminal_width: usize) -> Self {
-        let width = (terminal_width / cols.len().max(1)).saturating_sub(2).max(5);
-        QueryBox { width, cols: cols.to_vec() }
+        let width = (terminal_width / cols.len().max(1))
+            .saturating_sub(2)
+            .max(5);
+        QueryBox {
+            width,
+            cols: cols.to_vec(),
+        }
     }
 
     fn rule(&self) -> String {
-        format!("+{}+", vec!["-".repeat(self.width); self.cols.len()].join("+"))
+        format!(
+            "+{}+",
+            vec!["-".repeat(self.width); self.cols.len()].join("+")
+        )
     }
 
     fn line(&self, cells: &[String]) -> String {
         let w = self.width;
         let fit = |c: &String| -> String {
             if c.chars().count() > w {
-                format!("{}...", c.chars().take(w.saturating_sub(3)).collect::<String>())
+                format!(
+                    "{}...",
+                    c.chars().take(w.saturating_sub(3)).collect::<String>()
+                )
             } else {
                 format!("{c:<w$}")
             }
@@ -103,7 +126,12 @@ impl QueryBox {
     pub fn rows(&self, batch: &RecordBatch) -> Vec<String> {
         (0..batch.num_rows())
             .map(|r| {
-                let cells: Vec<String> = self.cols.iter().enumerate().map(|(i, c)| cell(batch.column(i).as_ref(), r, &c.ty)).collect();
+                let cells: Vec<String> = self
+                    .cols
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| cell(batch.column(i).as_ref(), r, &c.ty))
+                    .collect();
                 self.line(&cells)
             })
             .collect()

@@ -29,7 +29,13 @@ fn capitalized(kind: SourceKind) -> &'static str {
 }
 
 /// Ensures `topic` exists with `partitions` (creating it when allowed).
-fn ensure_topic(engine: &Engine, topic: &str, partitions: Option<u32>, create: bool, kind: SourceKind) -> Result<()> {
+fn ensure_topic(
+    engine: &Engine,
+    topic: &str,
+    partitions: Option<u32>,
+    create: bool,
+    kind: SourceKind,
+) -> Result<()> {
     match engine.log.topic(topic) {
         Some(t) => {
             if let Some(p) = partitions.filter(|p| *p != t.partitions) {
@@ -53,13 +59,25 @@ fn ensure_topic(engine: &Engine, topic: &str, partitions: Option<u32>, create: b
 }
 
 pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<Output> {
-    let Statement::CreateSource { kind, or_replace, if_not_exists, is_source, name, columns, props } = &parsed.statement else {
+    let Statement::CreateSource {
+        kind,
+        or_replace,
+        if_not_exists,
+        is_source,
+        name,
+        columns,
+        props,
+    } = &parsed.statement
+    else {
         unreachable!("create_source takes CREATE STREAM/TABLE")
     };
     let with = With::new(props, PropsFor::Create)?;
     if let Some(existing) = engine.lock().catalog.get(name) {
         if *if_not_exists {
-            return Ok(Output::Message { text: format!("Cannot add {} {name}: already exists", kind_word(*kind)), query_id: None });
+            return Ok(Output::Message {
+                text: format!("Cannot add {} {name}: already exists", kind_word(*kind)),
+                query_id: None,
+            });
         }
         if !*or_replace {
             return Err(Error::statement(format!(
@@ -72,14 +90,30 @@ pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Res
     if columns.is_empty() {
         return Err(Error::generic("No columns supplied."));
     }
-    let topic = with.text("KAFKA_TOPIC").ok_or_else(|| Error::statement("Missing required property \"KAFKA_TOPIC\" which has no default value."))?;
+    let topic = with.text("KAFKA_TOPIC").ok_or_else(|| {
+        Error::statement("Missing required property \"KAFKA_TOPIC\" which has no default value.")
+    })?;
     let mut cols = Vec::new();
     for c in columns {
-        if ["ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"].contains(&c.name.as_str()) {
-            return Err(Error::statement(format!("'{}' is a reserved column name.", c.name)));
+        if [
+            "ROWTIME",
+            "ROWPARTITION",
+            "ROWOFFSET",
+            "WINDOWSTART",
+            "WINDOWEND",
+        ]
+        .contains(&c.name.as_str())
+        {
+            return Err(Error::statement(format!(
+                "'{}' is a reserved column name.",
+                c.name
+            )));
         }
         if cols.iter().any(|x: &Column| x.name == c.name) {
-            return Err(Error::statement(format!("Duplicate column names:\n\t- {}", c.name)));
+            return Err(Error::statement(format!(
+                "Duplicate column names:\n\t- {}",
+                c.name
+            )));
         }
         let kind = match &c.role {
             ColumnRole::Key | ColumnRole::PrimaryKey => ColumnKind::Key,
@@ -87,21 +121,42 @@ pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Res
             ColumnRole::Headers => ColumnKind::Headers,
             ColumnRole::Header(k) => ColumnKind::Header(k.clone()),
         };
-        cols.push(Column { name: c.name.clone(), ty: c.ty.clone(), kind });
+        cols.push(Column {
+            name: c.name.clone(),
+            ty: c.ty.clone(),
+            kind,
+        });
     }
-    let key_cols: Vec<(&str, &SqlType)> = cols.iter().filter(|c| c.kind == ColumnKind::Key).map(|c| (c.name.as_str(), &c.ty)).collect();
-    let value_cols: Vec<(&str, &SqlType)> = cols.iter().filter(|c| c.kind == ColumnKind::Value).map(|c| (c.name.as_str(), &c.ty)).collect();
+    let key_cols: Vec<(&str, &SqlType)> = cols
+        .iter()
+        .filter(|c| c.kind == ColumnKind::Key)
+        .map(|c| (c.name.as_str(), &c.ty))
+        .collect();
+    let value_cols: Vec<(&str, &SqlType)> = cols
+        .iter()
+        .filter(|c| c.kind == ColumnKind::Value)
+        .map(|c| (c.name.as_str(), &c.ty))
+        .collect();
     if *kind == SourceKind::Table && key_cols.is_empty() {
-        return Err(Error::statement("Tables require a PRIMARY KEY. Please define the PRIMARY KEY."));
+        return Err(Error::statement(
+            "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.",
+        ));
     }
-    let (mut key_format, value_format) = with.format_specs(engine, session, None, value_cols.len())?;
+    let (mut key_format, value_format) =
+        with.format_specs(engine, session, None, value_cols.len())?;
     if key_cols.is_empty() && with.formats()?.0.is_none() {
         key_format.format = Format::None;
     }
     key_format.validate(&key_cols, "key")?;
     value_format.validate(&value_cols, "value")?;
     let timestamp = timestamp_column(&with, &cols)?;
-    ensure_topic(engine, &topic, with.int("PARTITIONS")?, engine.config.auto_create_topics, *kind)?;
+    ensure_topic(
+        engine,
+        &topic,
+        with.int("PARTITIONS")?,
+        engine.config.auto_create_topics,
+        *kind,
+    )?;
     let source = Source {
         name: name.clone(),
         kind: *kind,
@@ -115,15 +170,26 @@ pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Res
         writer: None,
     };
     engine.lock().catalog.insert(source);
-    Ok(Output::Message { text: format!("{} created", capitalized(*kind)), query_id: None })
+    Ok(Output::Message {
+        text: format!("{} created", capitalized(*kind)),
+        query_id: None,
+    })
 }
 
 fn timestamp_column(with: &With, cols: &[Column]) -> Result<Option<(String, Option<String>)>> {
-    let Some(ts) = with.text("TIMESTAMP") else { return Ok(None) };
+    let Some(ts) = with.text("TIMESTAMP") else {
+        return Ok(None);
+    };
     let name = ts.trim_matches('`').to_string();
-    let name = if ts.starts_with('`') { name } else { name.to_uppercase() };
+    let name = if ts.starts_with('`') {
+        name
+    } else {
+        name.to_uppercase()
+    };
     let col = cols.iter().find(|c| c.name == name).ok_or_else(|| {
-        Error::statement(format!("The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'"))
+        Error::statement(format!(
+            "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'"
+        ))
     })?;
     let format = with.text("TIMESTAMP_FORMAT");
     match (&col.ty, &format) {
@@ -140,11 +206,29 @@ fn timestamp_column(with: &With, cols: &[Column]) -> Result<Option<(String, Opti
 /// CREATE STREAM ... AS SELECT and INSERT INTO ... SELECT.
 pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<Output> {
     let (kind, if_not_exists, name, props, query, insert) = match &parsed.statement {
-        Statement::CreateAs { kind, if_not_exists, name, props, query, .. } => (*kind, *if_not_exists, name, props, query, false),
-        Statement::InsertSelect { target, props, query } => (SourceKind::Stream, false, target, props, query, true),
+        Statement::CreateAs {
+            kind,
+            if_not_exists,
+            name,
+            props,
+            query,
+            ..
+        } => (*kind, *if_not_exists, name, props, query, false),
+        Statement::InsertSelect {
+            target,
+            props,
+            query,
+        } => (SourceKind::Stream, false, target, props, query, true),
         _ => unreachable!("create_as takes CSAS/CTAS/INSERT INTO"),
     };
-    let with = With::new(props, if insert { PropsFor::Insert } else { PropsFor::CreateAs })?;
+    let with = With::new(
+        props,
+        if insert {
+            PropsFor::Insert
+        } else {
+            PropsFor::CreateAs
+        },
+    )?;
     let input = engine
         .lock()
         .catalog
@@ -152,29 +236,57 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         .cloned()
         .ok_or_else(|| Error::statement(format!("{} does not exist.", query.from.name)))?;
     if query.emit == Some(crate::sql::ast::Emit::Final) && query.window.is_none() {
-        return Err(Error::statement("EMIT FINAL is only supported for windowed aggregations."));
+        return Err(Error::statement(
+            "EMIT FINAL is only supported for windowed aggregations.",
+        ));
     }
     if kind == SourceKind::Table || input.kind == SourceKind::Table {
-        return Err(Error::statement("Tables (CREATE TABLE AS SELECT and queries over tables) are not supported yet"));
+        return Err(Error::statement(
+            "Tables (CREATE TABLE AS SELECT and queries over tables) are not supported yet",
+        ));
     }
     let plan = plan_query(&engine.compiler, query, input.clone(), true)?;
     let mut inner = engine.lock();
     let existing = inner.catalog.get(name).cloned();
     let sink = if insert {
-        let target = existing.ok_or_else(|| Error::statement(format!("Source `{name}` does not exist.")))?;
+        let target =
+            existing.ok_or_else(|| Error::statement(format!("Source `{name}` does not exist.")))?;
         if target.kind == SourceKind::Table {
-            return Err(Error::statement(format!("INSERT INTO can only be used to insert into a stream. {name} is a table.")));
+            return Err(Error::statement(format!(
+                "INSERT INTO can only be used to insert into a stream. {name} is a table."
+            )));
         }
         if target.is_source {
-            return Err(Error::statement(format!("Cannot insert into read-only stream: {name}")));
+            return Err(Error::statement(format!(
+                "Cannot insert into read-only stream: {name}"
+            )));
         }
         if target.name == input.name {
             return Err(Error::statement(format!("Cannot insert into {name} from {name}: a query cannot read from and write to the same source")));
         }
-        let produced: Vec<(String, SqlType, bool)> = plan.output.iter().map(|c| (c.column.name.clone(), c.column.ty.clone(), c.column.kind == ColumnKind::Key)).collect();
-        let expected: Vec<(String, SqlType, bool)> = target.keys().chain(target.values()).map(|c| (c.name.clone(), c.ty.clone(), c.kind == ColumnKind::Key)).collect();
+        let produced: Vec<(String, SqlType, bool)> = plan
+            .output
+            .iter()
+            .map(|c| {
+                (
+                    c.column.name.clone(),
+                    c.column.ty.clone(),
+                    c.column.kind == ColumnKind::Key,
+                )
+            })
+            .collect();
+        let expected: Vec<(String, SqlType, bool)> = target
+            .keys()
+            .chain(target.values())
+            .map(|c| (c.name.clone(), c.ty.clone(), c.kind == ColumnKind::Key))
+            .collect();
         if produced != expected {
-            let show = |v: &[(String, SqlType, bool)]| v.iter().map(|(n, t, k)| format!("`{n}` {t}{}", if *k { " KEY" } else { "" })).collect::<Vec<_>>().join(", ");
+            let show = |v: &[(String, SqlType, bool)]| {
+                v.iter()
+                    .map(|(n, t, k)| format!("`{n}` {t}{}", if *k { " KEY" } else { "" }))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             return Err(Error::statement(format!(
                 "Incompatible schema between results and sink.\nResult schema is {}\nSink schema is {}",
                 show(&produced),
@@ -185,7 +297,10 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
     } else {
         if let Some(e) = existing {
             if if_not_exists {
-                return Ok(Output::Message { text: format!("Cannot add {} {name}: already exists", kind_word(kind)), query_id: None });
+                return Ok(Output::Message {
+                    text: format!("Cannot add {} {name}: already exists", kind_word(kind)),
+                    query_id: None,
+                });
             }
             return Err(Error::statement(format!(
                 "Cannot add {} '{name}': A {} with the same name already exists",
@@ -193,13 +308,33 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
                 kind_word(e.kind)
             )));
         }
-        let prefix = engine.property(session, "ksql.output.topic.name.prefix").unwrap_or_default();
-        let topic = with.text("KAFKA_TOPIC").unwrap_or_else(|| format!("{prefix}{name}"));
+        let prefix = engine
+            .property(session, "ksql.output.topic.name.prefix")
+            .unwrap_or_default();
+        let topic = with
+            .text("KAFKA_TOPIC")
+            .unwrap_or_else(|| format!("{prefix}{name}"));
         let columns: Vec<Column> = plan.output.iter().map(|c| c.column.clone()).collect();
-        let value_count = columns.iter().filter(|c| c.kind == ColumnKind::Value).count();
-        let (mut key_format, value_format) = with.format_specs(engine, session, Some((&input.key_format, &input.value_format)), value_count)?;
-        let keys: Vec<(&str, &SqlType)> = columns.iter().filter(|c| c.kind == ColumnKind::Key).map(|c| (c.name.as_str(), &c.ty)).collect();
-        let values: Vec<(&str, &SqlType)> = columns.iter().filter(|c| c.kind == ColumnKind::Value).map(|c| (c.name.as_str(), &c.ty)).collect();
+        let value_count = columns
+            .iter()
+            .filter(|c| c.kind == ColumnKind::Value)
+            .count();
+        let (mut key_format, value_format) = with.format_specs(
+            engine,
+            session,
+            Some((&input.key_format, &input.value_format)),
+            value_count,
+        )?;
+        let keys: Vec<(&str, &SqlType)> = columns
+            .iter()
+            .filter(|c| c.kind == ColumnKind::Key)
+            .map(|c| (c.name.as_str(), &c.ty))
+            .collect();
+        let values: Vec<(&str, &SqlType)> = columns
+            .iter()
+            .filter(|c| c.kind == ColumnKind::Value)
+            .map(|c| (c.name.as_str(), &c.ty))
+            .collect();
         if keys.is_empty() && with.formats()?.0.is_none() {
             key_format.format = Format::None;
         } else if !keys.is_empty() && key_format.format == Format::None {
@@ -208,7 +343,9 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         key_format.validate(&keys, "key")?;
         value_format.validate(&values, "value")?;
         let timestamp = timestamp_column(&with, &columns)?;
-        let partitions = with.int("PARTITIONS")?.or_else(|| engine.log.topic(&input.topic).map(|t| t.partitions));
+        let partitions = with
+            .int("PARTITIONS")?
+            .or_else(|| engine.log.topic(&input.topic).map(|t| t.partitions));
         drop(inner);
         ensure_topic(engine, &topic, partitions, true, kind)?;
         inner = engine.lock();
@@ -235,7 +372,13 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
     if inner.queries.contains_key(&id) {
         return Err(Error::statement(format!("Query ID '{id}' already exists.")));
     }
-    let spec = QuerySpec { id: id.clone(), statement: parsed.text.clone(), plan, sink: sink.clone(), start: engine.start_at(session) };
+    let spec = QuerySpec {
+        id: id.clone(),
+        statement: parsed.text.clone(),
+        plan,
+        sink: sink.clone(),
+        start: engine.start_at(session),
+    };
     let handle = persistent::start(spec, engine.log.clone(), engine.plog.clone())?;
     if !insert {
         let mut s = (*sink).clone();
@@ -243,15 +386,29 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         inner.catalog.insert(s);
     }
     inner.queries.insert(id.clone(), handle);
-    Ok(Output::Message { text: format!("Created query with ID {id}"), query_id: Some(id) })
+    Ok(Output::Message {
+        text: format!("Created query with ID {id}"),
+        query_id: Some(id),
+    })
 }
 
 pub fn drop_source(engine: &Engine, parsed: &Parsed) -> Result<Output> {
-    let Statement::Drop { kind, if_exists, name, delete_topic } = &parsed.statement else { unreachable!("drop") };
+    let Statement::Drop {
+        kind,
+        if_exists,
+        name,
+        delete_topic,
+    } = &parsed.statement
+    else {
+        unreachable!("drop")
+    };
     let mut inner = engine.lock();
     let Some(source) = inner.catalog.get(name).cloned() else {
         if *if_exists {
-            return Ok(Output::Message { text: format!("Source `{name}` does not exist."), query_id: None });
+            return Ok(Output::Message {
+                text: format!("Source `{name}` does not exist."),
+                query_id: None,
+            });
         }
         return Err(Error::statement(format!("Source {name} does not exist.")));
     };
@@ -262,8 +419,18 @@ pub fn drop_source(engine: &Engine, parsed: &Parsed) -> Result<Output> {
             kind.name()
         )));
     }
-    let readers: Vec<String> = inner.queries.values().filter(|q| &q.source == name).map(|q| q.id.clone()).collect();
-    let writers: Vec<String> = inner.queries.values().filter(|q| &q.sink == name).map(|q| q.id.clone()).collect();
+    let readers: Vec<String> = inner
+        .queries
+        .values()
+        .filter(|q| &q.source == name)
+        .map(|q| q.id.clone())
+        .collect();
+    let writers: Vec<String> = inner
+        .queries
+        .values()
+        .filter(|q| &q.sink == name)
+        .map(|q| q.id.clone())
+        .collect();
     if !readers.is_empty() || !writers.is_empty() {
         return Err(Error::statement(format!(
             "Cannot drop {name}.\nThe following queries read from this source: [{}].\nThe following queries write into this source: [{}].\nYou need to terminate them before dropping {name}.",
@@ -272,7 +439,9 @@ pub fn drop_source(engine: &Engine, parsed: &Parsed) -> Result<Output> {
         )));
     }
     if *delete_topic && source.is_source {
-        return Err(Error::statement(format!("Cannot delete topic for read-only source: {name}")));
+        return Err(Error::statement(format!(
+            "Cannot delete topic for read-only source: {name}"
+        )));
     }
     inner.catalog.remove(name);
     if *delete_topic && !inner.catalog.iter().any(|s| s.topic == source.topic) {
@@ -281,7 +450,10 @@ pub fn drop_source(engine: &Engine, parsed: &Parsed) -> Result<Output> {
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(Output::Message { text: format!("Source `{name}` (topic: {}) was dropped.", source.topic), query_id: None })
+    Ok(Output::Message {
+        text: format!("Source `{name}` (topic: {}) was dropped.", source.topic),
+        query_id: None,
+    })
 }
 
 pub fn terminate(engine: &Engine, id: Option<&str>) -> Result<Output> {
@@ -289,7 +461,11 @@ pub fn terminate(engine: &Engine, id: Option<&str>) -> Result<Output> {
     let ids: Vec<String> = match id {
         None => inner.queries.keys().cloned().collect(),
         Some(id) => {
-            let found = inner.queries.keys().find(|k| k.eq_ignore_ascii_case(id)).cloned();
+            let found = inner
+                .queries
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case(id))
+                .cloned();
             vec![found.ok_or_else(|| Error::statement(format!("Unknown queryId: {id}")))?]
         }
     };
@@ -298,14 +474,22 @@ pub fn terminate(engine: &Engine, id: Option<&str>) -> Result<Output> {
             q.terminate();
             engine.log.delete_group(&persistent::consumer_group(id))?;
             let sink = q.sink.clone();
-            if let Some(s) = inner.catalog.get(&sink).filter(|s| s.writer.as_deref() == Some(id.as_str())).cloned() {
+            if let Some(s) = inner
+                .catalog
+                .get(&sink)
+                .filter(|s| s.writer.as_deref() == Some(id.as_str()))
+                .cloned()
+            {
                 let mut s = (*s).clone();
                 s.writer = None;
                 inner.catalog.insert(s);
             }
         }
     }
-    Ok(Output::Message { text: "Query terminated.".to_string(), query_id: None })
+    Ok(Output::Message {
+        text: "Query terminated.".to_string(),
+        query_id: None,
+    })
 }
 
 pub fn push_query(engine: &Engine, query: &Query, session: &Session) -> Result<Output> {
@@ -316,10 +500,14 @@ pub fn push_query(engine: &Engine, query: &Query, session: &Session) -> Result<O
         .cloned()
         .ok_or_else(|| Error::statement(format!("{} does not exist.", query.from.name)))?;
     if query.emit.is_none() {
-        return Err(Error::statement("Pull queries are not supported yet: add EMIT CHANGES to run a push query."));
+        return Err(Error::statement(
+            "Pull queries are not supported yet: add EMIT CHANGES to run a push query.",
+        ));
     }
     if source.kind == SourceKind::Table {
-        return Err(Error::statement("Push queries over tables are not supported yet"));
+        return Err(Error::statement(
+            "Push queries over tables are not supported yet",
+        ));
     }
     let plan = plan_query(&engine.compiler, query, source.clone(), false)?;
     let id = {
@@ -327,6 +515,12 @@ pub fn push_query(engine: &Engine, query: &Query, session: &Session) -> Result<O
         inner.next_transient += 1;
         format!("transient_{}_{}", source.name, inner.next_transient)
     };
-    let q = push::start(id, plan, engine.start_at(session), engine.log.clone(), engine.plog.clone())?;
+    let q = push::start(
+        id,
+        plan,
+        engine.start_at(session),
+        engine.log.clone(),
+        engine.plog.clone(),
+    )?;
     Ok(Output::Push(q))
 }

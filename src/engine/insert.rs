@@ -8,15 +8,29 @@ use crate::exec::partition_for;
 use crate::log::Record;
 use crate::plan::expr::ExprCompiler;
 use crate::sql::ast::Expr;
-use datafusion::arrow::array::{new_null_array, Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::array::{
+    new_null_array, Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions,
+};
 use datafusion::arrow::compute::{cast_with_options, CastOptions};
 use datafusion::arrow::datatypes::{DataType, Int64Type, Schema};
 use std::sync::Arc;
 
-pub fn insert_values(engine: &Engine, target: &str, columns: Option<&[String]>, values: &[Expr]) -> Result<Output> {
-    let source = engine.source(target).ok_or_else(|| Error::statement(format!("Cannot insert values into an unknown stream/table: {target}")))?;
+pub fn insert_values(
+    engine: &Engine,
+    target: &str,
+    columns: Option<&[String]>,
+    values: &[Expr],
+) -> Result<Output> {
+    let source = engine.source(target).ok_or_else(|| {
+        Error::statement(format!(
+            "Cannot insert values into an unknown stream/table: {target}"
+        ))
+    })?;
     if source.is_source {
-        return Err(Error::statement(format!("Cannot insert values into read-only {}: {target}", source.kind.name().to_lowercase())));
+        return Err(Error::statement(format!(
+            "Cannot insert values into read-only {}: {target}",
+            source.kind.name().to_lowercase()
+        )));
     }
     let names: Vec<String> = match columns {
         Some(c) => c.to_vec(),
@@ -35,46 +49,95 @@ pub fn insert_values(engine: &Engine, target: &str, columns: Option<&[String]>, 
         )));
     }
     let empty = Arc::new(Schema::empty());
-    let one_row = RecordBatch::try_new_with_options(empty.clone(), vec![], &RecordBatchOptions::new().with_row_count(Some(1)))?;
+    let one_row = RecordBatch::try_new_with_options(
+        empty.clone(),
+        vec![],
+        &RecordBatchOptions::new().with_row_count(Some(1)),
+    )?;
     let mut given: Vec<(String, ArrayRef)> = Vec::new();
     for (name, expr) in names.iter().zip(values) {
         let ty = if name == "ROWTIME" {
             SqlType::Bigint
         } else {
-            let col = source.column(name).ok_or_else(|| Error::statement(format!("Column name {name} does not exist.")))?;
+            let col = source
+                .column(name)
+                .ok_or_else(|| Error::statement(format!("Column name {name} does not exist.")))?;
             if !matches!(col.kind, ColumnKind::Key | ColumnKind::Value) {
-                return Err(Error::statement(format!("Cannot insert into HEADER columns: {name}")));
+                return Err(Error::statement(format!(
+                    "Cannot insert into HEADER columns: {name}"
+                )));
             }
             col.ty.clone()
         };
-        let compiled = engine.compiler.compile(&ExprCompiler::normalize(expr, &[]), &empty)?;
+        let compiled = engine
+            .compiler
+            .compile(&ExprCompiler::normalize(expr, &[]), &empty)?;
         let value = compiled.evaluate(&one_row)?.into_array(1)?;
         let target_type = ty.to_arrow();
         let value = if value.data_type() == &target_type || value.data_type() == &DataType::Null {
-            if value.data_type() == &DataType::Null { new_null_array(&target_type, 1) } else { value }
+            if value.data_type() == &DataType::Null {
+                new_null_array(&target_type, 1)
+            } else {
+                value
+            }
         } else {
-            let opts = CastOptions { safe: false, ..Default::default() };
+            let opts = CastOptions {
+                safe: false,
+                ..Default::default()
+            };
             cast_with_options(&value, &target_type, &opts).map_err(|_| {
-                Error::statement(format!("Expected type {ty} for field {name} but got {expr}({})", value.data_type()))
+                Error::statement(format!(
+                    "Expected type {ty} for field {name} but got {expr}({})",
+                    value.data_type()
+                ))
             })?
         };
         given.push((name.clone(), value));
     }
     let column = |name: &str, ty: &SqlType| -> ArrayRef {
-        given.iter().find(|(n, _)| n == name).map_or_else(|| new_null_array(&ty.to_arrow(), 1), |(_, a)| a.clone())
+        given
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or_else(|| new_null_array(&ty.to_arrow(), 1), |(_, a)| a.clone())
     };
-    let keys: Vec<(String, SqlType, ArrayRef)> = source.keys().map(|c| (c.name.clone(), c.ty.clone(), column(&c.name, &c.ty))).collect();
-    let vals: Vec<(String, SqlType, ArrayRef)> = source.values().map(|c| (c.name.clone(), c.ty.clone(), column(&c.name, &c.ty))).collect();
-    let key_refs: Vec<(&str, &SqlType, &ArrayRef)> = keys.iter().map(|(n, t, a)| (n.as_str(), t, a)).collect();
-    let val_refs: Vec<(&str, &SqlType, &ArrayRef)> = vals.iter().map(|(n, t, a)| (n.as_str(), t, a)).collect();
+    let keys: Vec<(String, SqlType, ArrayRef)> = source
+        .keys()
+        .map(|c| (c.name.clone(), c.ty.clone(), column(&c.name, &c.ty)))
+        .collect();
+    let vals: Vec<(String, SqlType, ArrayRef)> = source
+        .values()
+        .map(|c| (c.name.clone(), c.ty.clone(), column(&c.name, &c.ty)))
+        .collect();
+    let key_refs: Vec<(&str, &SqlType, &ArrayRef)> =
+        keys.iter().map(|(n, t, a)| (n.as_str(), t, a)).collect();
+    let val_refs: Vec<(&str, &SqlType, &ArrayRef)> =
+        vals.iter().map(|(n, t, a)| (n.as_str(), t, a)).collect();
     let key = source.key_format.encode(&key_refs, 0)?;
-    let value = source.value_format.encode(&val_refs, 0)?.or_else(|| Some(Vec::new()));
+    let value = source
+        .value_format
+        .encode(&val_refs, 0)?
+        .or_else(|| Some(Vec::new()));
     let timestamp = match given.iter().find(|(n, _)| n == "ROWTIME") {
         Some((_, a)) if !a.is_null(0) => a.as_primitive::<Int64Type>().value(0),
-        _ => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64),
+        _ => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
     };
     let partitions = engine.log.topic(&source.topic).map_or(1, |t| t.partitions);
     let partition = partition_for(key.as_deref(), partitions, 0);
-    engine.log.append(&source.topic, partition, &[Record { key, value, timestamp, headers: Vec::new(), origin: None }])?;
-    Ok(Output::Message { text: String::new(), query_id: None })
+    engine.log.append(
+        &source.topic,
+        partition,
+        &[Record {
+            key,
+            value,
+            timestamp,
+            headers: Vec::new(),
+            origin: None,
+        }],
+    )?;
+    Ok(Output::Message {
+        text: String::new(),
+        query_id: None,
+    })
 }

@@ -78,7 +78,13 @@ impl Engine {
             log,
             compiler: ExprCompiler::new(),
             config,
-            inner: Mutex::new(Inner { catalog: Catalog::default(), queries: BTreeMap::new(), next_query: 0, next_transient: 0, replaying: false }),
+            inner: Mutex::new(Inner {
+                catalog: Catalog::default(),
+                queries: BTreeMap::new(),
+                next_query: 0,
+                next_transient: 0,
+                replaying: false,
+            }),
         });
         engine.lock().replaying = true;
         let registered = engine.register_processing_log();
@@ -108,7 +114,8 @@ impl Engine {
             processing_log::TOPIC
         );
         let parsed = sql::parse(&sql)?.remove(0);
-        self.execute_parsed(&parsed, &mut Session::default()).map(|_| ())
+        self.execute_parsed(&parsed, &mut Session::default())
+            .map(|_| ())
     }
 
     /// Re-executes the command topic: every stream, table and persistent query comes back;
@@ -118,15 +125,22 @@ impl Engine {
         let mut offset = 0;
         let result = (|| loop {
             let recs = self.log.read(COMMAND_TOPIC, 0, offset, 1024)?;
-            let Some(last) = recs.last() else { return Ok(()) };
+            let Some(last) = recs.last() else {
+                return Ok(());
+            };
             offset = last.offset + 1;
             for r in &recs {
-                let Some(value) = &r.record.value else { continue };
-                let cmd: serde_json::Value = serde_json::from_slice(value).map_err(|e| Error::generic(format!("corrupt command: {e}")))?;
+                let Some(value) = &r.record.value else {
+                    continue;
+                };
+                let cmd: serde_json::Value = serde_json::from_slice(value)
+                    .map_err(|e| Error::generic(format!("corrupt command: {e}")))?;
                 let mut session = Session::default();
                 if let Some(props) = cmd["properties"].as_object() {
                     for (k, v) in props {
-                        session.properties.insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+                        session
+                            .properties
+                            .insert(k.clone(), v.as_str().unwrap_or_default().to_string());
                     }
                 }
                 let text = cmd["statement"].as_str().unwrap_or_default();
@@ -153,32 +167,62 @@ impl Engine {
     pub fn execute_parsed(&self, parsed: &Parsed, session: &mut Session) -> Result<Output> {
         let out = match &parsed.statement {
             Statement::CreateSource { .. } => ddl::create_source(self, parsed, session)?,
-            Statement::CreateAs { .. } | Statement::InsertSelect { .. } => ddl::create_as(self, parsed, session)?,
+            Statement::CreateAs { .. } | Statement::InsertSelect { .. } => {
+                ddl::create_as(self, parsed, session)?
+            }
             Statement::Drop { .. } => ddl::drop_source(self, parsed)?,
             Statement::Terminate(id) => ddl::terminate(self, id.as_deref())?,
-            Statement::InsertValues { target, columns, values } => insert::insert_values(self, target, columns.as_deref(), values)?,
+            Statement::InsertValues {
+                target,
+                columns,
+                values,
+            } => insert::insert_values(self, target, columns.as_deref(), values)?,
             Statement::Select(q) => ddl::push_query(self, q, session)?,
             Statement::Show(kind, _) => Output::Listing(show::show(self, kind, session)),
-            Statement::Describe { name, extended } => Output::Listing(show::describe(self, name, *extended)?),
+            Statement::Describe { name, extended } => {
+                Output::Listing(show::describe(self, name, *extended)?)
+            }
             Statement::Set(k, v) => {
                 let old = session.properties.insert(k.clone(), v.clone());
                 let text = match old {
-                    Some(o) => format!("Successfully changed local property '{k}' from '{o}' to '{v}'."),
+                    Some(o) => {
+                        format!("Successfully changed local property '{k}' from '{o}' to '{v}'.")
+                    }
                     None => format!("Successfully changed local property '{k}' to '{v}'."),
                 };
-                Output::Message { text, query_id: None }
+                Output::Message {
+                    text,
+                    query_id: None,
+                }
             }
             Statement::Unset(k) => match session.properties.remove(k) {
-                Some(v) => Output::Message { text: format!("Successfully unset local property '{k}' (value was '{v}')."), query_id: None },
-                None => Output::Message { text: format!("Property '{k}' was not set."), query_id: None },
+                Some(v) => Output::Message {
+                    text: format!("Successfully unset local property '{k}' (value was '{v}')."),
+                    query_id: None,
+                },
+                None => Output::Message {
+                    text: format!("Property '{k}' was not set."),
+                    query_id: None,
+                },
             },
-            Statement::Print { topic, from_beginning, limit } => {
-                Output::Print(crate::exec::print::start(self.log.clone(), topic.clone(), *from_beginning, *limit)?)
-            }
+            Statement::Print {
+                topic,
+                from_beginning,
+                limit,
+            } => Output::Print(crate::exec::print::start(
+                self.log.clone(),
+                topic.clone(),
+                *from_beginning,
+                *limit,
+            )?),
         };
         if parsed.statement.is_persistent_command() && !self.lock().replaying {
-            let cmd = serde_json::json!({"statement": parsed.text, "properties": session.properties});
-            let record = Record { value: Some(cmd.to_string().into_bytes()), ..Default::default() };
+            let cmd =
+                serde_json::json!({"statement": parsed.text, "properties": session.properties});
+            let record = Record {
+                value: Some(cmd.to_string().into_bytes()),
+                ..Default::default()
+            };
             self.log.append(COMMAND_TOPIC, 0, &[record])?;
         }
         Ok(out)
@@ -186,7 +230,11 @@ impl Engine {
 
     /// A property's value for a session: its override, else the engine default.
     pub(crate) fn property(&self, session: &Session, name: &str) -> Option<String> {
-        session.properties.get(name).or_else(|| self.config.properties.get(name)).cloned()
+        session
+            .properties
+            .get(name)
+            .or_else(|| self.config.properties.get(name))
+            .cloned()
     }
 
     pub(crate) fn start_at(&self, session: &Session) -> StartAt {
@@ -212,7 +260,11 @@ impl Engine {
 
     /// Ids and states of the persistent queries.
     pub fn query_states(&self) -> Vec<(String, crate::exec::persistent::QueryState)> {
-        self.lock().queries.values().map(|q| (q.id.clone(), q.state())).collect()
+        self.lock()
+            .queries
+            .values()
+            .map(|q| (q.id.clone(), q.state()))
+            .collect()
     }
 
     pub fn source(&self, name: &str) -> Option<Arc<crate::catalog::Source>> {

@@ -16,7 +16,10 @@ pub struct Listing {
 
 pub enum Output {
     /// A status message (`Stream created`), with the query it started, if any.
-    Message { text: String, query_id: Option<String> },
+    Message {
+        text: String,
+        query_id: Option<String>,
+    },
     Listing(Listing),
     Push(PushQuery),
     /// PRINT: formatted records.

@@ -6,15 +6,45 @@ use crate::format::{Format, FormatSpec};
 use crate::sql::ast::{PropValue, Props};
 
 const CREATE_PROPS: &[&str] = &[
-    "KAFKA_TOPIC", "VALUE_FORMAT", "KEY_FORMAT", "FORMAT", "PARTITIONS", "REPLICAS", "TIMESTAMP",
-    "TIMESTAMP_FORMAT", "WRAP_SINGLE_VALUE", "VALUE_DELIMITER", "KEY_DELIMITER", "WINDOW_TYPE", "WINDOW_SIZE",
-    "RETENTION_MS", "KEY_SCHEMA_ID", "VALUE_SCHEMA_ID", "KEY_SCHEMA_FULL_NAME", "VALUE_SCHEMA_FULL_NAME",
-    "VALUE_AVRO_SCHEMA_FULL_NAME", "KEY_PROTOBUF_NULLABLE_REPRESENTATION", "VALUE_PROTOBUF_NULLABLE_REPRESENTATION",
+    "KAFKA_TOPIC",
+    "VALUE_FORMAT",
+    "KEY_FORMAT",
+    "FORMAT",
+    "PARTITIONS",
+    "REPLICAS",
+    "TIMESTAMP",
+    "TIMESTAMP_FORMAT",
+    "WRAP_SINGLE_VALUE",
+    "VALUE_DELIMITER",
+    "KEY_DELIMITER",
+    "WINDOW_TYPE",
+    "WINDOW_SIZE",
+    "RETENTION_MS",
+    "KEY_SCHEMA_ID",
+    "VALUE_SCHEMA_ID",
+    "KEY_SCHEMA_FULL_NAME",
+    "VALUE_SCHEMA_FULL_NAME",
+    "VALUE_AVRO_SCHEMA_FULL_NAME",
+    "KEY_PROTOBUF_NULLABLE_REPRESENTATION",
+    "VALUE_PROTOBUF_NULLABLE_REPRESENTATION",
 ];
 const AS_PROPS: &[&str] = &[
-    "KAFKA_TOPIC", "VALUE_FORMAT", "KEY_FORMAT", "FORMAT", "PARTITIONS", "REPLICAS", "TIMESTAMP",
-    "TIMESTAMP_FORMAT", "WRAP_SINGLE_VALUE", "VALUE_DELIMITER", "KEY_DELIMITER", "RETENTION_MS",
-    "KEY_SCHEMA_ID", "VALUE_SCHEMA_ID", "KEY_SCHEMA_FULL_NAME", "VALUE_SCHEMA_FULL_NAME",
+    "KAFKA_TOPIC",
+    "VALUE_FORMAT",
+    "KEY_FORMAT",
+    "FORMAT",
+    "PARTITIONS",
+    "REPLICAS",
+    "TIMESTAMP",
+    "TIMESTAMP_FORMAT",
+    "WRAP_SINGLE_VALUE",
+    "VALUE_DELIMITER",
+    "KEY_DELIMITER",
+    "RETENTION_MS",
+    "KEY_SCHEMA_ID",
+    "VALUE_SCHEMA_ID",
+    "KEY_SCHEMA_FULL_NAME",
+    "VALUE_SCHEMA_FULL_NAME",
     "VALUE_AVRO_SCHEMA_FULL_NAME",
 ];
 const INSERT_PROPS: &[&str] = &["QUERY_ID"];
@@ -36,9 +66,16 @@ impl<'a> With<'a> {
             PropsFor::CreateAs => AS_PROPS,
             PropsFor::Insert => INSERT_PROPS,
         };
-        let unknown: Vec<&str> = props.iter().map(|(k, _)| k.as_str()).filter(|k| !allowed.contains(k)).collect();
+        let unknown: Vec<&str> = props
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !allowed.contains(k))
+            .collect();
         if !unknown.is_empty() {
-            return Err(Error::statement(format!("Invalid config variable(s) in the WITH clause: {}", unknown.join(","))));
+            return Err(Error::statement(format!(
+                "Invalid config variable(s) in the WITH clause: {}",
+                unknown.join(",")
+            )));
         }
         for (i, (k, _)) in props.iter().enumerate() {
             if props[..i].iter().any(|(k2, _)| k2 == k) {
@@ -65,7 +102,9 @@ impl<'a> With<'a> {
                 .ok()
                 .filter(|n| *n > 0)
                 .map(Some)
-                .ok_or_else(|| Error::statement(format!("Invalid value for {name}: {}", v.as_text()))),
+                .ok_or_else(|| {
+                    Error::statement(format!("Invalid value for {name}: {}", v.as_text()))
+                }),
         }
     }
 
@@ -76,7 +115,9 @@ impl<'a> With<'a> {
             Some(v) => match v.as_text().to_ascii_lowercase().as_str() {
                 "true" => Ok(Some(true)),
                 "false" => Ok(Some(false)),
-                other => Err(Error::statement(format!("Invalid value for {name}: {other}"))),
+                other => Err(Error::statement(format!(
+                    "Invalid value for {name}: {other}"
+                ))),
             },
         }
     }
@@ -98,7 +139,9 @@ impl<'a> With<'a> {
     }
 
     pub fn delimiter(&self, name: &str) -> Result<Option<char>> {
-        let Some(d) = self.text(name) else { return Ok(None) };
+        let Some(d) = self.text(name) else {
+            return Ok(None);
+        };
         let c = match d.to_ascii_uppercase().as_str() {
             "TAB" | "\\T" => '\t',
             "SPACE" => ' ',
@@ -144,19 +187,31 @@ impl<'a> With<'a> {
         };
         let wrap = self.bool("WRAP_SINGLE_VALUE")?;
         if wrap.is_some() && value_columns != 1 {
-            return Err(Error::statement("'WRAP_SINGLE_VALUE' is only valid for single-field value schemas"));
+            return Err(Error::statement(
+                "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas",
+            ));
         }
         if wrap == Some(false) && value == Format::Kafka {
             // KAFKA values are never wrapped; accepting `false` keeps statements portable.
         } else if wrap == Some(true) && matches!(value, Format::Kafka | Format::None) {
-            return Err(Error::statement(format!("Format '{}' does not support 'WRAP_SINGLE_VALUE' set to 'true'.", value.name())));
+            return Err(Error::statement(format!(
+                "Format '{}' does not support 'WRAP_SINGLE_VALUE' set to 'true'.",
+                value.name()
+            )));
         }
-        let default_wrap = !matches!(engine.property(session, "ksql.persistence.wrap.single.values").as_deref(), Some("false"));
+        let default_wrap = !matches!(
+            engine
+                .property(session, "ksql.persistence.wrap.single.values")
+                .as_deref(),
+            Some("false")
+        );
         let mut value_spec = FormatSpec::new(value, wrap.unwrap_or(default_wrap));
         let mut key_spec = FormatSpec::new(key, false);
         if let Some(d) = self.delimiter("VALUE_DELIMITER")? {
             if value != Format::Delimited {
-                return Err(Error::statement("VALUE_DELIMITER can only be used with VALUE_FORMAT='DELIMITED'"));
+                return Err(Error::statement(
+                    "VALUE_DELIMITER can only be used with VALUE_FORMAT='DELIMITED'",
+                ));
             }
             value_spec.delimiter = d;
         } else if let Some((_, v)) = inherit.filter(|(_, v)| v.format == value) {
@@ -164,7 +219,9 @@ impl<'a> With<'a> {
         }
         if let Some(d) = self.delimiter("KEY_DELIMITER")? {
             if key != Format::Delimited {
-                return Err(Error::statement("KEY_DELIMITER can only be used with KEY_FORMAT='DELIMITED'"));
+                return Err(Error::statement(
+                    "KEY_DELIMITER can only be used with KEY_FORMAT='DELIMITED'",
+                ));
             }
             key_spec.delimiter = d;
         }

@@ -7,21 +7,46 @@ use crate::sql::ast::{ShowKind, SourceKind};
 use serde_json::json;
 
 fn source_row(s: &Source) -> Vec<String> {
-    vec![s.name.clone(), s.topic.clone(), s.key_format.format.name().into(), s.value_format.format.name().into(), "false".into()]
+    vec![
+        s.name.clone(),
+        s.topic.clone(),
+        s.key_format.format.name().into(),
+        s.value_format.format.name().into(),
+        "false".into(),
+    ]
 }
 
 pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
     let inner = engine.lock();
     match kind {
         ShowKind::Streams | ShowKind::Tables => {
-            let want = if *kind == ShowKind::Streams { SourceKind::Stream } else { SourceKind::Table };
-            let sources: Vec<&std::sync::Arc<Source>> = inner.catalog.iter().filter(|s| s.kind == want).collect();
-            let label = if want == SourceKind::Stream { "Stream" } else { "Table" };
-            let json_key = if want == SourceKind::Stream { "streams" } else { "tables" };
+            let want = if *kind == ShowKind::Streams {
+                SourceKind::Stream
+            } else {
+                SourceKind::Table
+            };
+            let sources: Vec<&std::sync::Arc<Source>> =
+                inner.catalog.iter().filter(|s| s.kind == want).collect();
+            let label = if want == SourceKind::Stream {
+                "Stream"
+            } else {
+                "Table"
+            };
+            let json_key = if want == SourceKind::Stream {
+                "streams"
+            } else {
+                "tables"
+            };
             Listing {
                 kind: json_key,
                 title: None,
-                headers: vec![format!("{label} Name"), "Kafka Topic".into(), "Key Format".into(), "Value Format".into(), "Windowed".into()],
+                headers: vec![
+                    format!("{label} Name"),
+                    "Kafka Topic".into(),
+                    "Key Format".into(),
+                    "Value Format".into(),
+                    "Windowed".into(),
+                ],
                 rows: sources.iter().map(|s| source_row(s)).collect(),
                 footer: None,
                 json: json!({json_key: sources.iter().map(|s| json!({
@@ -38,16 +63,34 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
                     let status = match q.state() {
                         crate::exec::persistent::QueryState::Running => "RUNNING:1".to_string(),
                         crate::exec::persistent::QueryState::Error(_) => "ERROR:1".to_string(),
-                        crate::exec::persistent::QueryState::Terminated => "TERMINATED:1".to_string(),
+                        crate::exec::persistent::QueryState::Terminated => {
+                            "TERMINATED:1".to_string()
+                        }
                     };
                     let text = q.statement.split_whitespace().collect::<Vec<_>>().join(" ");
-                    vec![q.id.clone(), "PERSISTENT".into(), status, q.sink.clone(), q.sink_topic.clone(), text]
+                    vec![
+                        q.id.clone(),
+                        "PERSISTENT".into(),
+                        status,
+                        q.sink.clone(),
+                        q.sink_topic.clone(),
+                        text,
+                    ]
                 })
                 .collect();
             Listing {
                 kind: "queries",
                 title: None,
-                headers: ["Query ID", "Query Type", "Status", "Sink Name", "Sink Kafka Topic", "Query String"].map(String::from).to_vec(),
+                headers: [
+                    "Query ID",
+                    "Query Type",
+                    "Status",
+                    "Sink Name",
+                    "Sink Kafka Topic",
+                    "Query String",
+                ]
+                .map(String::from)
+                .to_vec(),
                 json: json!({"queries": rows.iter().map(|r| json!({"id": r[0], "queryType": r[1], "state": r[2].trim_end_matches(":1"),
                     "sinks": [r[3]], "sinkKafkaTopics": [r[4]], "queryString": r[5]})).collect::<Vec<_>>()}),
                 rows,
@@ -55,12 +98,24 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
             }
         }
         ShowKind::Topics => {
-            let topics: Vec<_> = engine.log.topics().into_iter().filter(|t| !t.name.starts_with('_')).collect();
+            let topics: Vec<_> = engine
+                .log
+                .topics()
+                .into_iter()
+                .filter(|t| !t.name.starts_with('_'))
+                .collect();
             Listing {
                 kind: "kafka_topics",
                 title: None,
-                headers: vec!["Kafka Topic".into(), "Partitions".into(), "Partition Replicas".into()],
-                rows: topics.iter().map(|t| vec![t.name.clone(), t.partitions.to_string(), "1".into()]).collect(),
+                headers: vec![
+                    "Kafka Topic".into(),
+                    "Partitions".into(),
+                    "Partition Replicas".into(),
+                ],
+                rows: topics
+                    .iter()
+                    .map(|t| vec![t.name.clone(), t.partitions.to_string(), "1".into()])
+                    .collect(),
                 footer: None,
                 json: json!({"topics": topics.iter().map(|t| json!({"name": t.name, "replicaInfo": vec![1; t.partitions as usize]})).collect::<Vec<_>>()}),
             }
@@ -68,15 +123,25 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
         ShowKind::Properties => {
             let mut all = engine.config.properties.clone();
             all.extend(session.properties.clone());
-            all.entry("auto.offset.reset".into()).or_insert_with(|| "latest".into());
+            all.entry("auto.offset.reset".into())
+                .or_insert_with(|| "latest".into());
             Listing {
                 kind: "properties",
                 title: None,
-                headers: vec!["Property".into(), "Scope".into(), "Default override".into(), "Effective Value".into()],
+                headers: vec![
+                    "Property".into(),
+                    "Scope".into(),
+                    "Default override".into(),
+                    "Effective Value".into(),
+                ],
                 rows: all
                     .iter()
                     .map(|(k, v)| {
-                        let overridden = if session.properties.contains_key(k) { "SESSION" } else { "" };
+                        let overridden = if session.properties.contains_key(k) {
+                            "SESSION"
+                        } else {
+                            ""
+                        };
                         vec![k.clone(), "SERVICE".into(), overridden.into(), v.clone()]
                     })
                     .collect(),
@@ -91,7 +156,10 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
                 kind: "function_names",
                 title: None,
                 headers: vec!["Function Name".into(), "Category".into()],
-                rows: names.iter().map(|n| vec![n.clone(), "SCALAR".into()]).collect(),
+                rows: names
+                    .iter()
+                    .map(|n| vec![n.clone(), "SCALAR".into()])
+                    .collect(),
                 footer: None,
                 json: json!({"functions": names.iter().map(|n| json!({"name": n, "type": "SCALAR"})).collect::<Vec<_>>()}),
             }
@@ -101,8 +169,16 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
 
 pub fn describe(engine: &Engine, name: &str, extended: bool) -> Result<Listing> {
     let inner = engine.lock();
-    let s = inner.catalog.get(name).ok_or_else(|| Error::statement(format!("Could not find STREAM/TABLE '{name}' in the Metastore")))?;
-    let key_word = if s.kind == SourceKind::Stream { "(key)" } else { "(primary key)" };
+    let s = inner.catalog.get(name).ok_or_else(|| {
+        Error::statement(format!(
+            "Could not find STREAM/TABLE '{name}' in the Metastore"
+        ))
+    })?;
+    let key_word = if s.kind == SourceKind::Stream {
+        "(key)"
+    } else {
+        "(primary key)"
+    };
     let rows: Vec<Vec<String>> = s
         .columns
         .iter()
@@ -117,7 +193,10 @@ pub fn describe(engine: &Engine, name: &str, extended: bool) -> Result<Listing> 
                 "STRING" => "VARCHAR(STRING)".to_string(),
                 t => t.to_string(),
             };
-            vec![c.name.clone(), format!("{ty} {role}").trim_end().to_string()]
+            vec![
+                c.name.clone(),
+                format!("{ty} {role}").trim_end().to_string(),
+            ]
         })
         .collect();
     let mut title = format!("Name                 : {}", s.name);
@@ -133,8 +212,18 @@ pub fn describe(engine: &Engine, name: &str, extended: bool) -> Result<Listing> 
             s.statement
         ));
     }
-    let readers: Vec<String> = inner.queries.values().filter(|q| q.source == s.name).map(|q| format!("{} (RUNNING) : {}", q.id, q.statement)).collect();
-    let writers: Vec<String> = inner.queries.values().filter(|q| q.sink == s.name).map(|q| format!("{} (RUNNING) : {}", q.id, q.statement)).collect();
+    let readers: Vec<String> = inner
+        .queries
+        .values()
+        .filter(|q| q.source == s.name)
+        .map(|q| format!("{} (RUNNING) : {}", q.id, q.statement))
+        .collect();
+    let writers: Vec<String> = inner
+        .queries
+        .values()
+        .filter(|q| q.sink == s.name)
+        .map(|q| format!("{} (RUNNING) : {}", q.id, q.statement))
+        .collect();
     let footer = if extended {
         format!(
             "\nQueries that read from this {kind}\n-----------------------------------\n{}\n\nQueries that write from this {kind}\n-----------------------------------\n{}\n\nProcessing errors (all queries): {}",
@@ -144,7 +233,8 @@ pub fn describe(engine: &Engine, name: &str, extended: bool) -> Result<Listing> 
             kind = s.kind.name()
         )
     } else {
-        "For runtime statistics and query details run: DESCRIBE <Stream,Table> EXTENDED;".to_string()
+        "For runtime statistics and query details run: DESCRIBE <Stream,Table> EXTENDED;"
+            .to_string()
     };
     Ok(Listing {
         kind: "sourceDescription",

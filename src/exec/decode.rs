@@ -12,11 +12,19 @@ use std::sync::Arc;
 
 /// Decodes `records` of `source`; records that cannot be decoded go to the processing log.
 /// Stream records with a null value are dropped, as ksqlDB does.
-pub fn decode(source: &Source, records: &[StoredRecord], plog: &ProcessingLog, query_id: &str) -> Option<RecordBatch> {
+pub fn decode(
+    source: &Source,
+    records: &[StoredRecord],
+    plog: &ProcessingLog,
+    query_id: &str,
+) -> Option<RecordBatch> {
     let keys: Vec<(&str, &SqlType)> = source.keys().map(|c| (c.name.as_str(), &c.ty)).collect();
     let values: Vec<(&str, &SqlType)> = source.values().map(|c| (c.name.as_str(), &c.ty)).collect();
-    let headers: Vec<&crate::catalog::Column> =
-        source.columns.iter().filter(|c| matches!(c.kind, ColumnKind::Headers | ColumnKind::Header(_))).collect();
+    let headers: Vec<&crate::catalog::Column> = source
+        .columns
+        .iter()
+        .filter(|c| matches!(c.kind, ColumnKind::Headers | ColumnKind::Header(_)))
+        .collect();
     let mut rows: Vec<(usize, Vec<Value>)> = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
         if r.record.value.is_none() && source.kind == SourceKind::Stream {
@@ -25,14 +33,29 @@ pub fn decode(source: &Source, records: &[StoredRecord], plog: &ProcessingLog, q
         let k = match source.key_format.decode(r.record.key.as_deref(), &keys) {
             Ok(k) => k,
             Err(e) => {
-                plog.deserialization_error(query_id, &source.topic, "key", &e, r.record.key.as_deref());
+                plog.deserialization_error(
+                    query_id,
+                    &source.topic,
+                    "key",
+                    &e,
+                    r.record.key.as_deref(),
+                );
                 continue;
             }
         };
-        let v = match source.value_format.decode(r.record.value.as_deref(), &values) {
+        let v = match source
+            .value_format
+            .decode(r.record.value.as_deref(), &values)
+        {
             Ok(v) => v,
             Err(e) => {
-                plog.deserialization_error(query_id, &source.topic, "value", &e, r.record.value.as_deref());
+                plog.deserialization_error(
+                    query_id,
+                    &source.topic,
+                    "value",
+                    &e,
+                    r.record.value.as_deref(),
+                );
                 continue;
             }
         };
@@ -41,7 +64,12 @@ pub fn decode(source: &Source, records: &[StoredRecord], plog: &ProcessingLog, q
         row.extend(headers.iter().map(|c| header_value(&c.kind, r)));
         rows.push((i, row));
     }
-    let types: Vec<&SqlType> = keys.iter().chain(values.iter()).map(|c| c.1).chain(headers.iter().map(|c| &c.ty)).collect();
+    let types: Vec<&SqlType> = keys
+        .iter()
+        .chain(values.iter())
+        .map(|c| c.1)
+        .chain(headers.iter().map(|c| &c.ty))
+        .collect();
     loop {
         match build(source, records, &rows, &types) {
             Ok(batch) => return (batch.num_rows() > 0).then_some(batch),
@@ -49,7 +77,11 @@ pub fn decode(source: &Source, records: &[StoredRecord], plog: &ProcessingLog, q
                 let (rec_idx, _) = rows.remove(row);
                 let r = &records[rec_idx].record;
                 let target = if col < keys.len() { "key" } else { "value" };
-                let bytes = if target == "key" { r.key.as_deref() } else { r.value.as_deref() };
+                let bytes = if target == "key" {
+                    r.key.as_deref()
+                } else {
+                    r.value.as_deref()
+                };
                 plog.deserialization_error(query_id, &source.topic, target, &msg, bytes);
             }
         }
@@ -58,9 +90,19 @@ pub fn decode(source: &Source, records: &[StoredRecord], plog: &ProcessingLog, q
 
 fn header_value(kind: &ColumnKind, r: &StoredRecord) -> Value {
     use base64::Engine;
-    let b64 = |b: &Option<Vec<u8>>| b.as_ref().map_or(Value::Null, |b| Value::String(base64::engine::general_purpose::STANDARD.encode(b)));
+    let b64 = |b: &Option<Vec<u8>>| {
+        b.as_ref().map_or(Value::Null, |b| {
+            Value::String(base64::engine::general_purpose::STANDARD.encode(b))
+        })
+    };
     match kind {
-        ColumnKind::Header(k) => r.record.headers.iter().rev().find(|h| &h.key == k).map_or(Value::Null, |h| b64(&h.value)),
+        ColumnKind::Header(k) => r
+            .record
+            .headers
+            .iter()
+            .rev()
+            .find(|h| &h.key == k)
+            .map_or(Value::Null, |h| b64(&h.value)),
         _ => Value::Array(
             r.record
                 .headers
@@ -73,7 +115,12 @@ fn header_value(kind: &ColumnKind, r: &StoredRecord) -> Value {
 
 type BuildError = (usize, usize, String);
 
-fn build(source: &Source, records: &[StoredRecord], rows: &[(usize, Vec<Value>)], types: &[&SqlType]) -> Result<RecordBatch, BuildError> {
+fn build(
+    source: &Source,
+    records: &[StoredRecord],
+    rows: &[(usize, Vec<Value>)],
+    types: &[&SqlType],
+) -> Result<RecordBatch, BuildError> {
     let schema = source.row_schema();
     let n = rows.len();
     let mut rowtime = Vec::with_capacity(n);
@@ -83,7 +130,10 @@ fn build(source: &Source, records: &[StoredRecord], rows: &[(usize, Vec<Value>)]
         cols.push(build_column(&vals, ty).map_err(|(row, msg)| (row, c, msg))?);
     }
     let ts_col = source.timestamp.as_ref().and_then(|(name, _)| {
-        let idx = source.keys().chain(source.values()).position(|c| &c.name == name)?;
+        let idx = source
+            .keys()
+            .chain(source.values())
+            .position(|c| &c.name == name)?;
         Some(idx)
     });
     for (row, (i, values)) in rows.iter().enumerate() {
@@ -93,15 +143,28 @@ fn build(source: &Source, records: &[StoredRecord], rows: &[(usize, Vec<Value>)]
                 _ => None,
             }
             .filter(|t| *t >= 0)
-            .ok_or_else(|| (row, c, format!("Invalid timestamp in column {}", source.timestamp.as_ref().map_or("", |t| t.0.as_str()))))?,
+            .ok_or_else(|| {
+                (
+                    row,
+                    c,
+                    format!(
+                        "Invalid timestamp in column {}",
+                        source.timestamp.as_ref().map_or("", |t| t.0.as_str())
+                    ),
+                )
+            })?,
             None => records[*i].record.timestamp,
         };
         rowtime.push(ts);
     }
     let mut all: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(rowtime)),
-        Arc::new(Int32Array::from_iter_values(rows.iter().map(|(i, _)| records[*i].partition as i32))),
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|(i, _)| records[*i].offset as i64))),
+        Arc::new(Int32Array::from_iter_values(
+            rows.iter().map(|(i, _)| records[*i].partition as i32),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|(i, _)| records[*i].offset as i64),
+        )),
     ];
     all.extend(cols);
     RecordBatch::try_new(schema, all).map_err(|e| (0, 0, e.to_string()))

@@ -3,8 +3,8 @@
 
 pub mod decode;
 pub mod persistent;
-pub mod processing_log;
 pub mod print;
+pub mod processing_log;
 pub mod push;
 
 use crate::catalog::{ColumnKind, Source, PSEUDO_COLUMNS};
@@ -23,12 +23,18 @@ pub const BATCH: usize = 2048;
 /// Filters and projects a decoded batch. The result has the plan's output columns followed by
 /// the input's ROWTIME, ROWPARTITION and ROWOFFSET. A batch whose evaluation fails is evaluated
 /// row by row, so that only the failing rows are skipped (and logged).
-pub fn evaluate(plan: &StreamPlan, batch: &RecordBatch, plog: &ProcessingLog, query_id: &str) -> Option<RecordBatch> {
+pub fn evaluate(
+    plan: &StreamPlan,
+    batch: &RecordBatch,
+    plog: &ProcessingLog,
+    query_id: &str,
+) -> Option<RecordBatch> {
     match evaluate_batch(plan, batch) {
         Ok(b) => Some(b),
         Err(_) if batch.num_rows() > 1 => {
-            let parts: Vec<RecordBatch> =
-                (0..batch.num_rows()).filter_map(|i| evaluate(plan, &batch.slice(i, 1), plog, query_id)).collect();
+            let parts: Vec<RecordBatch> = (0..batch.num_rows())
+                .filter_map(|i| evaluate(plan, &batch.slice(i, 1), plog, query_id))
+                .collect();
             let first = parts.first()?;
             datafusion::arrow::compute::concat_batches(&first.schema(), &parts).ok()
         }
@@ -44,9 +50,11 @@ fn evaluate_batch(plan: &StreamPlan, batch: &RecordBatch) -> Result<RecordBatch>
     let input = match &plan.filter {
         Some(f) => {
             let mask = f.evaluate(batch)?.into_array(n)?;
-            let mask = mask.as_any().downcast_ref::<BooleanArray>().cloned().unwrap_or_else(|| {
-                BooleanArray::from(vec![false; n])
-            });
+            let mask = mask
+                .as_any()
+                .downcast_ref::<BooleanArray>()
+                .cloned()
+                .unwrap_or_else(|| BooleanArray::from(vec![false; n]));
             filter_record_batch(batch, &mask)?
         }
         None => batch.clone(),
@@ -57,7 +65,11 @@ fn evaluate_batch(plan: &StreamPlan, batch: &RecordBatch) -> Result<RecordBatch>
     for out in &plan.output {
         let a = out.expr.evaluate(&input)?.into_array(rows)?;
         let target = out.column.ty.to_arrow();
-        let a = if a.data_type() == &target { a } else { cast(&a, &target)? };
+        let a = if a.data_type() == &target {
+            a
+        } else {
+            cast(&a, &target)?
+        };
         fields.push(Field::new(&out.column.name, target, true));
         arrays.push(a);
     }
@@ -120,7 +132,12 @@ fn empty_value(sink: &Source) -> Option<Vec<u8>> {
 }
 
 /// Encodes an evaluated batch for `sink`: one (partition, record) per row.
-pub fn encode(out: &RecordBatch, sink: &Source, partitions: u32, producer: Option<u64>) -> Result<Vec<(u32, Record)>> {
+pub fn encode(
+    out: &RecordBatch,
+    sink: &Source,
+    partitions: u32,
+    producer: Option<u64>,
+) -> Result<Vec<(u32, Record)>> {
     let cols = |kind: ColumnKind| -> Vec<(&str, &crate::catalog::types::SqlType, &ArrayRef)> {
         sink.columns
             .iter()
@@ -133,7 +150,11 @@ pub fn encode(out: &RecordBatch, sink: &Source, partitions: u32, producer: Optio
     let rowtime = out.column(n - 3).as_primitive::<Int64Type>();
     let in_part = out.column(n - 2).as_primitive::<Int32Type>();
     let in_off = out.column(n - 1).as_primitive::<Int64Type>();
-    let ts_col = sink.timestamp.as_ref().and_then(|(c, _)| out.column_by_name(c)).and_then(|a| cast(a, &datafusion::arrow::datatypes::DataType::Int64).ok());
+    let ts_col = sink
+        .timestamp
+        .as_ref()
+        .and_then(|(c, _)| out.column_by_name(c))
+        .and_then(|a| cast(a, &datafusion::arrow::datatypes::DataType::Int64).ok());
     let mut records = Vec::with_capacity(out.num_rows());
     for row in 0..out.num_rows() {
         let key = sink.key_format.encode(&keys, row)?;
@@ -149,7 +170,16 @@ pub fn encode(out: &RecordBatch, sink: &Source, partitions: u32, producer: Optio
             offset: in_off.value(row) as u64,
         });
         let value = value.or_else(|| empty_value(sink));
-        records.push((partition, Record { key, value, timestamp, headers: Vec::new(), origin }));
+        records.push((
+            partition,
+            Record {
+                key,
+                value,
+                timestamp,
+                headers: Vec::new(),
+                origin,
+            },
+        ));
     }
     Ok(records)
 }
@@ -161,6 +191,9 @@ mod tests {
         // Values from Kafka's own partitioner tests (Utils.murmur2).
         assert_eq!(super::murmur2(b"21") as i32, -973932308);
         assert_eq!(super::murmur2(b"foobar") as i32, -790332482);
-        assert_eq!(super::murmur2(b"a-little-bit-long-string") as i32, -985981536);
+        assert_eq!(
+            super::murmur2(b"a-little-bit-long-string") as i32,
+            -985981536
+        );
     }
 }

@@ -55,8 +55,15 @@ impl QueryHandle {
         if self.busy.load(Ordering::SeqCst) {
             return false;
         }
-        let positions = self.positions.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        positions.iter().enumerate().all(|(p, pos)| log.end_offset(&self.input_topic, p as u32).map_or(true, |end| *pos >= end))
+        let positions = self
+            .positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        positions.iter().enumerate().all(|(p, pos)| {
+            log.end_offset(&self.input_topic, p as u32)
+                .map_or(true, |end| *pos >= end)
+        })
     }
 
     /// Stops the task, leaving the query in the catalog (shutdown).
@@ -75,7 +82,9 @@ impl QueryHandle {
 
 pub fn producer_id(query_id: &str) -> u64 {
     // FNV-1a: stable across runs and builds.
-    query_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    query_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 pub fn consumer_group(query_id: &str) -> String {
@@ -96,7 +105,10 @@ pub struct QuerySpec {
 pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<QueryHandle> {
     let source = spec.plan.source.clone();
     let topic = source.topic.clone();
-    let parts = log.topic(&topic).ok_or_else(|| Error::generic(format!("Topic '{topic}' does not exist")))?.partitions;
+    let parts = log
+        .topic(&topic)
+        .ok_or_else(|| Error::generic(format!("Topic '{topic}' does not exist")))?
+        .partitions;
     let sink_parts = log
         .topic(&spec.sink.topic)
         .ok_or_else(|| Error::generic(format!("Topic '{}' does not exist", spec.sink.topic)))?
@@ -109,7 +121,9 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
     for (t, p, o) in &committed {
         if t == &topic && (*p as usize) < positions.len() {
             positions[*p as usize] = *o;
-        } else if t.strip_prefix(SINK_MARK) == Some(spec.sink.topic.as_str()) && (*p as usize) < sink_ends.len() {
+        } else if t.strip_prefix(SINK_MARK) == Some(spec.sink.topic.as_str())
+            && (*p as usize) < sink_ends.len()
+        {
             sink_ends[*p as usize] = Some(*o);
         }
     }
@@ -130,16 +144,28 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
             let recs = log.read(&spec.sink.topic, sp as u32, at, BATCH)?;
             let Some(last) = recs.last() else { break };
             at = last.offset + 1;
-            for r in recs.iter().filter_map(|r| r.record.origin.filter(|o| o.producer == producer)) {
+            for r in recs
+                .iter()
+                .filter_map(|r| r.record.origin.filter(|o| o.producer == producer))
+            {
                 let e = written.entry((sp as u32, r.partition)).or_insert(r.offset);
                 *e = (*e).max(r.offset);
             }
         }
         *end = Some(at);
     }
-    let mut commit: Vec<(String, u32, u64)> =
-        positions.iter().enumerate().map(|(p, o)| (topic.clone(), p as u32, *o)).collect();
-    commit.extend(sink_ends.iter().enumerate().map(|(p, o)| (format!("{SINK_MARK}{}", spec.sink.topic), p as u32, o.unwrap_or(0))));
+    let mut commit: Vec<(String, u32, u64)> = positions
+        .iter()
+        .enumerate()
+        .map(|(p, o)| (topic.clone(), p as u32, *o))
+        .collect();
+    commit.extend(sink_ends.iter().enumerate().map(|(p, o)| {
+        (
+            format!("{SINK_MARK}{}", spec.sink.topic),
+            p as u32,
+            o.unwrap_or(0),
+        )
+    }));
     log.commit(&group, &commit)?;
 
     let (stop, stop_rx) = watch::channel(false);
@@ -207,7 +233,10 @@ impl Runner {
                     Ok(Some(next)) => {
                         positions[p] = next;
                         progressed = true;
-                        *self.shared_positions.lock().unwrap_or_else(|e| e.into_inner()) = positions.clone();
+                        *self
+                            .shared_positions
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner()) = positions.clone();
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -221,7 +250,8 @@ impl Runner {
                 tokio::task::yield_now().await;
                 continue;
             }
-            let changed = futures::future::select_all(rxs.iter_mut().map(|rx| Box::pin(rx.changed())));
+            let changed =
+                futures::future::select_all(rxs.iter_mut().map(|rx| Box::pin(rx.changed())));
             tokio::select! {
                 _ = changed => {}
                 _ = stop.changed() => {}
@@ -237,15 +267,23 @@ impl Runner {
     /// Processes one batch of partition `p` from `pos`; returns the new position if it read any.
     fn step(&mut self, p: u32, pos: u64) -> Result<Option<u64>> {
         let recs = self.log.read(&self.topic, p, pos, BATCH)?;
-        let Some(last) = recs.last() else { return Ok(None) };
+        let Some(last) = recs.last() else {
+            return Ok(None);
+        };
         let next = last.offset + 1;
         let source = &self.spec.plan.source;
         let mut by_partition: Vec<Vec<Record>> = vec![Vec::new(); self.sink_parts as usize];
         if let Some(batch) = decode::decode(source, &recs, &self.plog, &self.spec.id) {
             if let Some(out) = evaluate(&self.spec.plan, &batch, &self.plog, &self.spec.id) {
-                for (sp, rec) in encode(&out, &self.spec.sink, self.sink_parts, Some(self.producer))? {
+                for (sp, rec) in
+                    encode(&out, &self.spec.sink, self.sink_parts, Some(self.producer))?
+                {
                     let origin = rec.origin.expect("persistent outputs carry an origin");
-                    if self.written.get(&(sp, origin.partition)).is_some_and(|w| origin.offset <= *w) {
+                    if self
+                        .written
+                        .get(&(sp, origin.partition))
+                        .is_some_and(|w| origin.offset <= *w)
+                    {
                         continue;
                     }
                     by_partition[sp as usize].push(rec);
@@ -257,7 +295,11 @@ impl Runner {
             if !records.is_empty() {
                 self.log.append(&self.spec.sink.topic, sp as u32, records)?;
                 let end = self.log.end_offset(&self.spec.sink.topic, sp as u32)?;
-                commit.push((format!("{SINK_MARK}{}", self.spec.sink.topic), sp as u32, end));
+                commit.push((
+                    format!("{SINK_MARK}{}", self.spec.sink.topic),
+                    sp as u32,
+                    end,
+                ));
             }
         }
         self.log.commit(&self.group, &commit)?;

@@ -50,7 +50,13 @@ fn format_time(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}.{:03} Z", rem / 3600, rem % 3600 / 60, rem % 60, ms.rem_euclid(1000))
+    format!(
+        "{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}.{:03} Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
 }
 
 pub fn format_record(r: &StoredRecord) -> String {
@@ -63,7 +69,12 @@ pub fn format_record(r: &StoredRecord) -> String {
     )
 }
 
-pub fn start(log: SharedLog, topic: String, from_beginning: bool, limit: Option<u64>) -> crate::error::Result<PrintStream> {
+pub fn start(
+    log: SharedLog,
+    topic: String,
+    from_beginning: bool,
+    limit: Option<u64>,
+) -> crate::error::Result<PrintStream> {
     let parts = log
         .topic(&topic)
         .ok_or_else(|| crate::error::Error::statement(format!("Could not find topic '{topic}', or the KSQL user does not have permissions to list the topic. Topic names are case-sensitive.")))?
@@ -71,7 +82,11 @@ pub fn start(log: SharedLog, topic: String, from_beginning: bool, limit: Option<
     let mut positions = Vec::new();
     let mut rxs = Vec::new();
     for p in 0..parts {
-        positions.push(if from_beginning { 0 } else { log.end_offset(&topic, p)? });
+        positions.push(if from_beginning {
+            0
+        } else {
+            log.end_offset(&topic, p)?
+        });
         rxs.push(log.subscribe(&topic, p)?);
     }
     let (tx, lines) = mpsc::channel(256);
@@ -87,7 +102,9 @@ pub fn start(log: SharedLog, topic: String, from_beginning: bool, limit: Option<
             let mut progressed = false;
             for (p, rx) in rxs.iter_mut().enumerate() {
                 rx.borrow_and_update();
-                let Ok(recs) = log.read(&topic, p as u32, positions[p], 1024) else { return };
+                let Ok(recs) = log.read(&topic, p as u32, positions[p], 1024) else {
+                    return;
+                };
                 if let Some(last) = recs.last() {
                     positions[p] = last.offset + 1;
                     progressed = true;
@@ -111,7 +128,8 @@ pub fn start(log: SharedLog, topic: String, from_beginning: bool, limit: Option<
             if d.load(Ordering::SeqCst) {
                 return;
             }
-            let changed = futures::future::select_all(rxs.iter_mut().map(|rx| Box::pin(rx.changed())));
+            let changed =
+                futures::future::select_all(rxs.iter_mut().map(|rx| Box::pin(rx.changed())));
             tokio::select! {
                 _ = changed => {}
                 _ = stop_rx.changed() => {}
@@ -127,6 +145,9 @@ mod tests {
     #[test]
     fn formats_times_like_ksql() {
         assert_eq!(super::format_time(0), "1970/01/01 00:00:00.000 Z");
-        assert_eq!(super::format_time(1_588_327_200_123), "2020/05/01 10:00:00.123 Z");
+        assert_eq!(
+            super::format_time(1_588_327_200_123),
+            "2020/05/01 10:00:00.123 Z"
+        );
     }
 }

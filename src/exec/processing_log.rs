@@ -18,7 +18,10 @@ pub struct ProcessingLog {
 
 impl ProcessingLog {
     pub fn new(log: SharedLog) -> Self {
-        ProcessingLog { log, errors: Arc::new(AtomicU64::new(0)) }
+        ProcessingLog {
+            log,
+            errors: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     pub fn error_count(&self) -> u64 {
@@ -27,7 +30,9 @@ impl ProcessingLog {
 
     fn write(&self, query_id: &str, message: serde_json::Value) {
         self.errors.fetch_add(1, Ordering::Relaxed);
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         let value = serde_json::json!({
             "LOGGER": format!("processing.{query_id}"),
             "LEVEL": "ERROR",
@@ -35,13 +40,24 @@ impl ProcessingLog {
             "MESSAGE": message,
         });
         tracing::warn!(query = query_id, "processing error: {message}");
-        let record = Record { value: Some(value.to_string().into_bytes()), timestamp: now, ..Default::default() };
+        let record = Record {
+            value: Some(value.to_string().into_bytes()),
+            timestamp: now,
+            ..Default::default()
+        };
         if let Err(e) = self.log.append(TOPIC, 0, &[record]) {
             tracing::error!("cannot write to the processing log: {e}");
         }
     }
 
-    pub fn deserialization_error(&self, query_id: &str, topic: &str, target: &str, msg: &str, bytes: Option<&[u8]>) {
+    pub fn deserialization_error(
+        &self,
+        query_id: &str,
+        topic: &str,
+        target: &str,
+        msg: &str,
+        bytes: Option<&[u8]>,
+    ) {
         let b64 = bytes.map(|b| base64::engine::general_purpose::STANDARD.encode(b));
         self.write(
             query_id,

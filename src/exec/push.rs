@@ -47,7 +47,13 @@ impl Drop for PushQuery {
     }
 }
 
-pub fn start(id: String, plan: StreamPlan, start: StartAt, log: SharedLog, plog: ProcessingLog) -> crate::error::Result<PushQuery> {
+pub fn start(
+    id: String,
+    plan: StreamPlan,
+    start: StartAt,
+    log: SharedLog,
+    plog: ProcessingLog,
+) -> crate::error::Result<PushQuery> {
     let topic = plan.source.topic.clone();
     let parts = log
         .topic(&topic)
@@ -66,7 +72,13 @@ pub fn start(id: String, plan: StreamPlan, start: StartAt, log: SharedLog, plog:
     let (stop, mut stop_rx) = watch::channel(false);
     let drain = Arc::new(AtomicBool::new(false));
     let columns = plan.output.iter().map(|c| c.column.clone()).collect();
-    let q = PushQuery { id: id.clone(), columns, rows, stop, drain: drain.clone() };
+    let q = PushQuery {
+        id: id.clone(),
+        columns,
+        rows,
+        stop,
+        drain: drain.clone(),
+    };
     tokio::spawn(async move {
         let mut remaining = plan.limit;
         if remaining == Some(0) {
@@ -90,9 +102,15 @@ pub fn start(id: String, plan: StreamPlan, start: StartAt, log: SharedLog, plog:
                 let Some(last) = recs.last() else { continue };
                 positions[p] = last.offset + 1;
                 progressed = true;
-                let Some(batch) = decode::decode(&plan.source, &recs, &plog, &id) else { continue };
-                let Some(out) = evaluate(&plan, &batch, &plog, &id) else { continue };
-                let mut out = out.project(&(0..plan.output.len()).collect::<Vec<_>>()).unwrap_or(out);
+                let Some(batch) = decode::decode(&plan.source, &recs, &plog, &id) else {
+                    continue;
+                };
+                let Some(out) = evaluate(&plan, &batch, &plog, &id) else {
+                    continue;
+                };
+                let mut out = out
+                    .project(&(0..plan.output.len()).collect::<Vec<_>>())
+                    .unwrap_or(out);
                 if let Some(r) = remaining {
                     let take = (r as usize).min(out.num_rows());
                     out = out.slice(0, take);
@@ -114,7 +132,8 @@ pub fn start(id: String, plan: StreamPlan, start: StartAt, log: SharedLog, plog:
                 let _ = tx.send(PushEvent::End("Query Completed")).await;
                 return;
             }
-            let changed = futures::future::select_all(rxs.iter_mut().map(|rx| Box::pin(rx.changed())));
+            let changed =
+                futures::future::select_all(rxs.iter_mut().map(|rx| Box::pin(rx.changed())));
             tokio::select! {
                 _ = changed => {}
                 _ = stop_rx.changed() => {}

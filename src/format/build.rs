@@ -14,12 +14,17 @@ use std::sync::Arc;
 pub type RowError = (usize, String);
 
 fn cannot(v: &Value, ty: &SqlType) -> String {
-    format!("Can't convert type. sourceType: {}, requiredType: {ty}", super::json::json_type(v))
+    format!(
+        "Can't convert type. sourceType: {}, requiredType: {ty}",
+        super::json::json_type(v)
+    )
 }
 
 fn as_i64(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -44,7 +49,9 @@ pub fn parse_decimal(text: &str, precision: u8, scale: i8) -> Option<i128> {
     let neg = mantissa.starts_with('-');
     let mantissa = mantissa.trim_start_matches(['-', '+']);
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int.is_empty() && frac.is_empty() || !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
+    if int.is_empty() && frac.is_empty()
+        || !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
+    {
         return None;
     }
     let digits: String = format!("{int}{frac}");
@@ -96,12 +103,18 @@ pub fn build_column(values: &[&Value], ty: &SqlType) -> Result<ArrayRef, RowErro
             }
             Arc::new(b.finish())
         }
-        SqlType::Int => prim::<t::Int32Type, _>(values, ty, |v| as_i64(v).and_then(|x| i32::try_from(x).ok()))?,
+        SqlType::Int => prim::<t::Int32Type, _>(values, ty, |v| {
+            as_i64(v).and_then(|x| i32::try_from(x).ok())
+        })?,
         SqlType::Bigint => prim::<t::Int64Type, _>(values, ty, as_i64)?,
         SqlType::Double => prim::<t::Float64Type, _>(values, ty, as_f64)?,
         SqlType::Timestamp => prim::<t::TimestampMillisecondType, _>(values, ty, as_i64)?,
-        SqlType::Date => prim::<t::Date32Type, _>(values, ty, |v| as_i64(v).and_then(|x| i32::try_from(x).ok()))?,
-        SqlType::Time => prim::<t::Time32MillisecondType, _>(values, ty, |v| as_i64(v).and_then(|x| i32::try_from(x).ok()))?,
+        SqlType::Date => prim::<t::Date32Type, _>(values, ty, |v| {
+            as_i64(v).and_then(|x| i32::try_from(x).ok())
+        })?,
+        SqlType::Time => prim::<t::Time32MillisecondType, _>(values, ty, |v| {
+            as_i64(v).and_then(|x| i32::try_from(x).ok())
+        })?,
         SqlType::Decimal(p, s) => prim::<t::Decimal128Type, _>(values, ty, |v| match v {
             Value::Number(n) => parse_decimal(&n.to_string(), *p, *s),
             Value::String(x) => parse_decimal(x, *p, *s),
@@ -124,7 +137,9 @@ pub fn build_column(values: &[&Value], ty: &SqlType) -> Result<ArrayRef, RowErro
                 match v {
                     Value::Null => b.append_null(),
                     Value::String(s) => b.append_value(
-                        base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| (i, format!("Invalid base64: {e}")))?,
+                        base64::engine::general_purpose::STANDARD
+                            .decode(s)
+                            .map_err(|e| (i, format!("Invalid base64: {e}")))?,
                     ),
                     v => return Err((i, cannot(v, ty))),
                 }
@@ -151,7 +166,12 @@ pub fn build_column(values: &[&Value], ty: &SqlType) -> Result<ArrayRef, RowErro
             }
             let child = build_column(&flat, elem).map_err(|(j, m)| (rows[j], m))?;
             let field = Arc::new(Field::new("item", elem.to_arrow(), true));
-            Arc::new(ListArray::new(field, OffsetBuffer::new(offsets.into()), child, nulls(values)))
+            Arc::new(ListArray::new(
+                field,
+                OffsetBuffer::new(offsets.into()),
+                child,
+                nulls(values),
+            ))
         }
         SqlType::Map(kt, vt) => {
             let mut offsets = vec![0i32];
@@ -173,10 +193,20 @@ pub fn build_column(values: &[&Value], ty: &SqlType) -> Result<ArrayRef, RowErro
             let key_refs: Vec<&Value> = keys.iter().collect();
             let k = build_column(&key_refs, kt).map_err(|(j, m)| (rows[j], m))?;
             let v = build_column(&vals, vt).map_err(|(j, m)| (rows[j], m))?;
-            let DataType::Map(entries_field, _) = ty.to_arrow() else { unreachable!("a map type") };
-            let DataType::Struct(kv) = entries_field.data_type().clone() else { unreachable!("map entries") };
+            let DataType::Map(entries_field, _) = ty.to_arrow() else {
+                unreachable!("a map type")
+            };
+            let DataType::Struct(kv) = entries_field.data_type().clone() else {
+                unreachable!("map entries")
+            };
             let entries = StructArray::new(kv, vec![k, v], None);
-            Arc::new(MapArray::new(entries_field, OffsetBuffer::new(offsets.into()), entries, nulls(values), false))
+            Arc::new(MapArray::new(
+                entries_field,
+                OffsetBuffer::new(offsets.into()),
+                entries,
+                nulls(values),
+                false,
+            ))
         }
         SqlType::Struct(fields) => {
             let mut children = Vec::with_capacity(fields.len());
@@ -190,10 +220,16 @@ pub fn build_column(values: &[&Value], ty: &SqlType) -> Result<ArrayRef, RowErro
                     .collect();
                 children.push(build_column(&col, fty)?);
             }
-            if let Some(i) = values.iter().position(|v| !matches!(v, Value::Null | Value::Object(_))) {
+            if let Some(i) = values
+                .iter()
+                .position(|v| !matches!(v, Value::Null | Value::Object(_)))
+            {
                 return Err((i, cannot(values[i], ty)));
             }
-            let arrow_fields: Fields = fields.iter().map(|(n, t)| Field::new(n, t.to_arrow(), true)).collect();
+            let arrow_fields: Fields = fields
+                .iter()
+                .map(|(n, t)| Field::new(n, t.to_arrow(), true))
+                .collect();
             if arrow_fields.is_empty() {
                 Arc::new(StructArray::new_empty_fields(values.len(), nulls(values)))
             } else {
@@ -224,12 +260,19 @@ mod tests {
     #[test]
     fn nested_columns_build_and_bad_rows_are_named() {
         let ty = SqlType::Array(Box::new(SqlType::Struct(vec![("A".into(), SqlType::Int)])));
-        let rows: Vec<Value> = vec![serde_json::json!([{"a": 1}, {"A": 2}]), Value::Null, serde_json::json!([])];
+        let rows: Vec<Value> = vec![
+            serde_json::json!([{"a": 1}, {"A": 2}]),
+            Value::Null,
+            serde_json::json!([]),
+        ];
         let refs: Vec<&Value> = rows.iter().collect();
         let arr = build_column(&refs, &ty).unwrap();
         assert_eq!(arr.len(), 3);
         assert!(arr.is_null(1));
-        let bad: Vec<Value> = vec![serde_json::json!([{"a": 1}]), serde_json::json!([{"a": "x"}])];
+        let bad: Vec<Value> = vec![
+            serde_json::json!([{"a": 1}]),
+            serde_json::json!([{"a": "x"}]),
+        ];
         let refs: Vec<&Value> = bad.iter().collect();
         assert_eq!(build_column(&refs, &ty).unwrap_err().0, 1);
     }

@@ -25,18 +25,27 @@ fn split(line: &str, delim: char) -> Vec<Option<String>> {
             in_quotes = true;
             quoted = true;
         } else if c == delim {
-            fields.push(if cur.is_empty() && !quoted { None } else { Some(std::mem::take(&mut cur)) });
+            fields.push(if cur.is_empty() && !quoted {
+                None
+            } else {
+                Some(std::mem::take(&mut cur))
+            });
             quoted = false;
         } else {
             cur.push(c);
         }
     }
-    fields.push(if cur.is_empty() && !quoted { None } else { Some(cur) });
+    fields.push(if cur.is_empty() && !quoted {
+        None
+    } else {
+        Some(cur)
+    });
     fields
 }
 
 pub fn decode(bytes: &[u8], cols: &[(&str, &SqlType)], delim: char) -> Result<Vec<Value>, String> {
-    let line = std::str::from_utf8(bytes).map_err(|e| format!("Failed to deserialize delimited data: {e}"))?;
+    let line = std::str::from_utf8(bytes)
+        .map_err(|e| format!("Failed to deserialize delimited data: {e}"))?;
     let fields = split(line.trim_end_matches(['\r', '\n']), delim);
     if fields.len() != cols.len() {
         return Err(format!(
@@ -45,10 +54,18 @@ pub fn decode(bytes: &[u8], cols: &[(&str, &SqlType)], delim: char) -> Result<Ve
             cols.len()
         ));
     }
-    Ok(fields.into_iter().map(|f| f.map_or(Value::Null, Value::String)).collect())
+    Ok(fields
+        .into_iter()
+        .map(|f| f.map_or(Value::Null, Value::String))
+        .collect())
 }
 
-pub fn encode_row(arrays: &[(&str, &SqlType, &ArrayRef)], row: usize, delim: char, out: &mut Vec<u8>) -> Result<()> {
+pub fn encode_row(
+    arrays: &[(&str, &SqlType, &ArrayRef)],
+    row: usize,
+    delim: char,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     for (i, (_, ty, a)) in arrays.iter().enumerate() {
         if i > 0 {
             let mut b = [0u8; 4];
@@ -60,7 +77,9 @@ pub fn encode_row(arrays: &[(&str, &SqlType, &ArrayRef)], row: usize, delim: cha
         let mut v = Vec::new();
         super::json::write_value(a, row, ty, &mut v)?;
         let text = match ty {
-            SqlType::String | SqlType::Bytes => serde_json::from_slice::<String>(&v).unwrap_or_default(),
+            SqlType::String | SqlType::Bytes => {
+                serde_json::from_slice::<String>(&v).unwrap_or_default()
+            }
             _ => String::from_utf8_lossy(&v).into_owned(),
         };
         if text.contains(delim) || text.contains('"') || text.contains('\n') {

@@ -9,21 +9,36 @@ use datafusion::arrow::datatypes::*;
 use serde_json::Value;
 
 /// Decodes a JSON record into one value per column; field names match case-insensitively.
-pub fn decode(bytes: &[u8], cols: &[(&str, &SqlType)], wrapped: bool) -> Result<Vec<Value>, String> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| format!("Failed to deserialize JSON: {e}"))?;
+pub fn decode(
+    bytes: &[u8],
+    cols: &[(&str, &SqlType)],
+    wrapped: bool,
+) -> Result<Vec<Value>, String> {
+    let v: Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("Failed to deserialize JSON: {e}"))?;
     if !wrapped {
         return Ok(vec![v]);
     }
     match v {
-        Value::Object(map) => Ok(cols.iter().map(|(name, _)| lookup(&map, name).cloned().unwrap_or(Value::Null)).collect()),
+        Value::Object(map) => Ok(cols
+            .iter()
+            .map(|(name, _)| lookup(&map, name).cloned().unwrap_or(Value::Null))
+            .collect()),
         Value::Null => Ok(vec![Value::Null; cols.len()]),
-        other => Err(format!("Can't convert type. sourceType: {}, requiredType: STRUCT", json_type(&other))),
+        other => Err(format!(
+            "Can't convert type. sourceType: {}, requiredType: STRUCT",
+            json_type(&other)
+        )),
     }
 }
 
 /// A field by exact name, else case-insensitively.
 pub fn lookup<'a>(map: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
-    map.get(name).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+    map.get(name).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
 }
 
 pub fn json_type(v: &Value) -> &'static str {
@@ -37,7 +52,12 @@ pub fn json_type(v: &Value) -> &'static str {
     }
 }
 
-pub fn encode_row(arrays: &[(&str, &SqlType, &ArrayRef)], row: usize, wrapped: bool, out: &mut Vec<u8>) -> Result<()> {
+pub fn encode_row(
+    arrays: &[(&str, &SqlType, &ArrayRef)],
+    row: usize,
+    wrapped: bool,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     if !wrapped {
         let (_, ty, a) = arrays[0];
         return write_value(a, row, ty, out);
@@ -66,7 +86,11 @@ pub fn java_double(d: f64, out: &mut Vec<u8>) {
     if d.is_nan() {
         out.extend_from_slice(b"\"NaN\"");
     } else if d.is_infinite() {
-        out.extend_from_slice(if d > 0.0 { b"\"Infinity\"" } else { b"\"-Infinity\"" });
+        out.extend_from_slice(if d > 0.0 {
+            b"\"Infinity\""
+        } else {
+            b"\"-Infinity\""
+        });
     } else if d == 0.0 || (1e-3..1e7).contains(&d.abs()) {
         let s = format!("{d}");
         out.extend_from_slice(s.as_bytes());
@@ -76,7 +100,11 @@ pub fn java_double(d: f64, out: &mut Vec<u8>) {
     } else {
         let s = format!("{d:E}");
         let (mantissa, exp) = s.split_once('E').unwrap_or((&s, "0"));
-        let _ = write!(out, "{mantissa}{}E{exp}", if mantissa.contains('.') { "" } else { ".0" });
+        let _ = write!(
+            out,
+            "{mantissa}{}E{exp}",
+            if mantissa.contains('.') { "" } else { ".0" }
+        );
     }
 }
 
@@ -88,7 +116,11 @@ pub fn decimal_text(v: i128, scale: i8) -> String {
     let neg = v < 0;
     let digits = v.unsigned_abs().to_string();
     let s = scale as usize;
-    let padded = if digits.len() <= s { format!("{}{}", "0".repeat(s - digits.len() + 1), digits) } else { digits };
+    let padded = if digits.len() <= s {
+        format!("{}{}", "0".repeat(s - digits.len() + 1), digits)
+    } else {
+        digits
+    };
     let (int, frac) = padded.split_at(padded.len() - s);
     format!("{}{int}.{frac}", if neg { "-" } else { "" })
 }
@@ -100,7 +132,11 @@ pub fn write_value(a: &ArrayRef, row: usize, ty: &SqlType, out: &mut Vec<u8>) ->
         return Ok(());
     }
     match ty {
-        SqlType::Boolean => out.extend_from_slice(if a.as_boolean().value(row) { b"true" } else { b"false" }),
+        SqlType::Boolean => out.extend_from_slice(if a.as_boolean().value(row) {
+            b"true"
+        } else {
+            b"false"
+        }),
         SqlType::Int => {
             let _ = write!(out, "{}", a.as_primitive::<Int32Type>().value(row));
         }
@@ -108,17 +144,30 @@ pub fn write_value(a: &ArrayRef, row: usize, ty: &SqlType, out: &mut Vec<u8>) ->
             let _ = write!(out, "{}", a.as_primitive::<Int64Type>().value(row));
         }
         SqlType::Double => java_double(a.as_primitive::<Float64Type>().value(row), out),
-        SqlType::Decimal(_, s) => out.extend_from_slice(decimal_text(a.as_primitive::<Decimal128Type>().value(row), *s).as_bytes()),
+        SqlType::Decimal(_, s) => out.extend_from_slice(
+            decimal_text(a.as_primitive::<Decimal128Type>().value(row), *s).as_bytes(),
+        ),
         SqlType::String => write_str(a.as_string::<i32>().value(row), out),
-        SqlType::Bytes => write_str(&base64::engine::general_purpose::STANDARD.encode(a.as_binary::<i32>().value(row)), out),
+        SqlType::Bytes => write_str(
+            &base64::engine::general_purpose::STANDARD.encode(a.as_binary::<i32>().value(row)),
+            out,
+        ),
         SqlType::Timestamp => {
-            let _ = write!(out, "{}", a.as_primitive::<TimestampMillisecondType>().value(row));
+            let _ = write!(
+                out,
+                "{}",
+                a.as_primitive::<TimestampMillisecondType>().value(row)
+            );
         }
         SqlType::Date => {
             let _ = write!(out, "{}", a.as_primitive::<Date32Type>().value(row));
         }
         SqlType::Time => {
-            let _ = write!(out, "{}", a.as_primitive::<Time32MillisecondType>().value(row));
+            let _ = write!(
+                out,
+                "{}",
+                a.as_primitive::<Time32MillisecondType>().value(row)
+            );
         }
         SqlType::Array(elem) => {
             let list = a.as_list::<i32>();
@@ -169,7 +218,10 @@ pub fn write_value(a: &ArrayRef, row: usize, ty: &SqlType, out: &mut Vec<u8>) ->
         }
     }
     if a.data_type() != &ty.to_arrow() && ty.is_primitive() {
-        return Err(Error::generic(format!("internal: column type {} does not match {ty}", a.data_type())));
+        return Err(Error::generic(format!(
+            "internal: column type {} does not match {ty}",
+            a.data_type()
+        )));
     }
     Ok(())
 }

@@ -57,7 +57,11 @@ pub struct FormatSpec {
 
 impl FormatSpec {
     pub fn new(format: Format, wrap_single: bool) -> Self {
-        FormatSpec { format, delimiter: ',', wrap_single }
+        FormatSpec {
+            format,
+            delimiter: ',',
+            wrap_single,
+        }
     }
 
     /// Checks that this format can carry these columns.
@@ -66,15 +70,30 @@ impl FormatSpec {
             Format::None if !cols.is_empty() => Err(Error::generic(format!(
                 "The '{}' format does not support any {what} columns, but found: {}",
                 self.format.name(),
-                cols.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                cols.iter()
+                    .map(|(n, _)| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
             Format::Kafka if cols.len() > 1 => Err(Error::generic(format!(
                 "The 'KAFKA' format only supports a single field. Got: [{}]",
-                cols.iter().map(|(n, t)| format!("`{n}` {t}")).collect::<Vec<_>>().join(", ")
+                cols.iter()
+                    .map(|(n, t)| format!("`{n}` {t}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
             Format::Kafka => match cols.first().map(|c| c.1) {
-                None | Some(SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::String | SqlType::Bytes) => Ok(()),
-                Some(t) => Err(Error::generic(format!("The 'KAFKA' format does not support type '{t}'"))),
+                None
+                | Some(
+                    SqlType::Int
+                    | SqlType::Bigint
+                    | SqlType::Double
+                    | SqlType::String
+                    | SqlType::Bytes,
+                ) => Ok(()),
+                Some(t) => Err(Error::generic(format!(
+                    "The 'KAFKA' format does not support type '{t}'"
+                ))),
             },
             Format::Delimited => match cols.iter().find(|c| !c.1.is_primitive()) {
                 Some((n, t)) => Err(Error::generic(format!(
@@ -92,7 +111,11 @@ impl FormatSpec {
     }
 
     /// Decodes one record's bytes into one value per column (null bytes give all nulls).
-    pub fn decode(&self, bytes: Option<&[u8]>, cols: &[(&str, &SqlType)]) -> Result<Vec<Value>, String> {
+    pub fn decode(
+        &self,
+        bytes: Option<&[u8]>,
+        cols: &[(&str, &SqlType)],
+    ) -> Result<Vec<Value>, String> {
         let Some(bytes) = bytes else {
             return Ok(vec![Value::Null; cols.len()]);
         };
@@ -108,13 +131,19 @@ impl FormatSpec {
     }
 
     /// Encodes one row; `None` when there are no columns (no key) or for NONE.
-    pub fn encode(&self, arrays: &[(&str, &SqlType, &ArrayRef)], row: usize) -> Result<Option<Vec<u8>>> {
+    pub fn encode(
+        &self,
+        arrays: &[(&str, &SqlType, &ArrayRef)],
+        row: usize,
+    ) -> Result<Option<Vec<u8>>> {
         if arrays.is_empty() || self.format == Format::None {
             return Ok(None);
         }
         let mut out = Vec::with_capacity(64);
         match self.format {
-            Format::Json => json::encode_row(arrays, row, self.wrap_single || arrays.len() > 1, &mut out)?,
+            Format::Json => {
+                json::encode_row(arrays, row, self.wrap_single || arrays.len() > 1, &mut out)?
+            }
             Format::Delimited => delimited::encode_row(arrays, row, self.delimiter, &mut out)?,
             Format::Kafka => {
                 let (_, ty, a) = arrays[0];

@@ -106,7 +106,10 @@ pub fn decode(buf: &[u8]) -> Decoded {
 }
 
 fn parse_payload(payload: &[u8]) -> Option<(u64, Record)> {
-    let mut c = Cursor { buf: payload, pos: 0 };
+    let mut c = Cursor {
+        buf: payload,
+        pos: 0,
+    };
     let offset = c.u64()?;
     let timestamp = c.u64()? as i64;
     let flags = c.take(1)?[0];
@@ -117,14 +120,30 @@ fn parse_payload(payload: &[u8]) -> Option<(u64, Record)> {
     for _ in 0..n {
         let klen = c.u32()? as usize;
         let key = String::from_utf8(c.take(klen)?.to_vec()).ok()?;
-        headers.push(Header { key, value: c.bytes()? });
+        headers.push(Header {
+            key,
+            value: c.bytes()?,
+        });
     }
     let origin = if flags & 1 == 1 {
-        Some(Origin { producer: c.u64()?, partition: c.u32()?, offset: c.u64()? })
+        Some(Origin {
+            producer: c.u64()?,
+            partition: c.u32()?,
+            offset: c.u64()?,
+        })
     } else {
         None
     };
-    (c.pos == payload.len()).then_some((offset, Record { key, value, timestamp, headers, origin }))
+    (c.pos == payload.len()).then_some((
+        offset,
+        Record {
+            key,
+            value,
+            timestamp,
+            headers,
+            origin,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -136,8 +155,15 @@ mod tests {
             key: Some(b"k".to_vec()),
             value: None,
             timestamp: -5,
-            headers: vec![Header { key: "h".into(), value: Some(vec![1, 2]) }],
-            origin: Some(Origin { producer: 7, partition: 1, offset: 9 }),
+            headers: vec![Header {
+                key: "h".into(),
+                value: Some(vec![1, 2]),
+            }],
+            origin: Some(Origin {
+                producer: 7,
+                partition: 1,
+                offset: 9,
+            }),
         }
     }
 

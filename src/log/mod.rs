@@ -83,6 +83,9 @@ impl From<std::io::Error> for LogError {
 
 pub type LogResult<T> = Result<T, LogError>;
 
+/// Committed positions of a consumer group: (topic, partition, next offset to read).
+pub type GroupOffsets = Vec<(String, u32, u64)>;
+
 /// The small interface the engine uses. Implementations are cheap to share (`Arc<dyn Log>`).
 pub trait Log: Send + Sync {
     /// Creates a topic; an existing topic with the same name is an error.
@@ -94,15 +97,25 @@ pub trait Log: Send + Sync {
     /// Appends records to one partition, returning the offset of the first one.
     fn append(&self, topic: &str, partition: u32, records: &[Record]) -> LogResult<u64>;
     /// Reads up to `max` records starting at `offset` (an offset past the end gives none).
-    fn read(&self, topic: &str, partition: u32, offset: u64, max: usize) -> LogResult<Vec<StoredRecord>>;
+    fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        max: usize,
+    ) -> LogResult<Vec<StoredRecord>>;
     /// The offset the next appended record will get.
     fn end_offset(&self, topic: &str, partition: u32) -> LogResult<u64>;
     /// A receiver that changes whenever the partition grows (readers wait on it, never poll).
-    fn subscribe(&self, topic: &str, partition: u32) -> LogResult<tokio::sync::watch::Receiver<u64>>;
+    fn subscribe(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> LogResult<tokio::sync::watch::Receiver<u64>>;
     /// Stores a consumer group's positions (next offset to read) for a topic's partitions.
     fn commit(&self, group: &str, offsets: &[(String, u32, u64)]) -> LogResult<()>;
     /// The positions a consumer group committed last.
-    fn committed(&self, group: &str) -> LogResult<Vec<(String, u32, u64)>>;
+    fn committed(&self, group: &str) -> LogResult<GroupOffsets>;
     /// Forgets a consumer group.
     fn delete_group(&self, group: &str) -> LogResult<()>;
 }

@@ -70,7 +70,10 @@ pub(crate) struct Partition {
 }
 
 fn segment_paths(dir: &Path, base: u64) -> (PathBuf, PathBuf) {
-    (dir.join(format!("{base:020}.log")), dir.join(format!("{base:020}.index")))
+    (
+        dir.join(format!("{base:020}.log")),
+        dir.join(format!("{base:020}.index")),
+    )
 }
 
 impl Partition {
@@ -82,7 +85,12 @@ impl Partition {
             last_indexed_pos: 0,
             bytes: Bytes::Memory(Vec::new()),
         };
-        Partition { dir: None, segments: vec![seg], next_offset: 0, segment_bytes }
+        Partition {
+            dir: None,
+            segments: vec![seg],
+            next_offset: 0,
+            segment_bytes,
+        }
     }
 
     /// Opens (or creates) a partition directory, recovering a torn or corrupt tail.
@@ -99,7 +107,12 @@ impl Partition {
         if bases.is_empty() {
             bases.push(0);
         }
-        let mut p = Partition { dir: Some(dir.to_path_buf()), segments: Vec::new(), next_offset: 0, segment_bytes };
+        let mut p = Partition {
+            dir: Some(dir.to_path_buf()),
+            segments: Vec::new(),
+            next_offset: 0,
+            segment_bytes,
+        };
         let last = bases.len() - 1;
         for (i, base) in bases.into_iter().enumerate() {
             let seg = open_segment(dir, base)?;
@@ -142,7 +155,8 @@ impl Partition {
                     Decoded::Incomplete if buf.len() == READ_CHUNK && at > 0 => break,
                     Decoded::Incomplete if buf.len() == READ_CHUNK && at == 0 => {
                         // A frame larger than one chunk: read it whole.
-                        let len = u32::from_le_bytes(buf[0..4].try_into().unwrap_or_default()) as usize;
+                        let len =
+                            u32::from_le_bytes(buf[0..4].try_into().unwrap_or_default()) as usize;
                         let whole = seg.read_at(pos, len + frame::FRAME_HEADER)?;
                         match frame::decode(&whole) {
                             Decoded::Frame(o, _, size) if o == offset => {
@@ -190,7 +204,11 @@ impl Partition {
 
     pub fn append(&mut self, records: &[Record], buf: &mut Vec<u8>) -> LogResult<u64> {
         let first = self.next_offset;
-        if self.segments.last().is_some_and(|s| s.size >= self.segment_bytes) {
+        if self
+            .segments
+            .last()
+            .is_some_and(|s| s.size >= self.segment_bytes)
+        {
             self.roll()?;
         }
         let seg = self.segments.last_mut().expect("a partition has a segment");
@@ -212,7 +230,11 @@ impl Partition {
     }
 
     pub fn sync(&self) -> LogResult<()> {
-        if let Some(Segment { bytes: Bytes::File { log, index }, .. }) = self.segments.last() {
+        if let Some(Segment {
+            bytes: Bytes::File { log, index },
+            ..
+        }) = self.segments.last()
+        {
             log.sync_data()?;
             index.sync_data()?;
         }
@@ -223,7 +245,13 @@ impl Partition {
         let base = self.next_offset;
         let seg = match &self.dir {
             Some(dir) => open_segment(dir, base)?,
-            None => Segment { base, size: 0, index: Vec::new(), last_indexed_pos: 0, bytes: Bytes::Memory(Vec::new()) },
+            None => Segment {
+                base,
+                size: 0,
+                index: Vec::new(),
+                last_indexed_pos: 0,
+                bytes: Bytes::Memory(Vec::new()),
+            },
         };
         self.segments.push(seg);
         Ok(())
@@ -234,7 +262,10 @@ impl Partition {
         if offset >= self.next_offset || max == 0 {
             return Ok(out);
         }
-        let first = self.segments.partition_point(|s| s.base <= offset).saturating_sub(1);
+        let first = self
+            .segments
+            .partition_point(|s| s.base <= offset)
+            .saturating_sub(1);
         let mut want = offset;
         for seg in &self.segments[first..] {
             let mut pos = seg.scan_start(want);
@@ -245,17 +276,26 @@ impl Partition {
                     match frame::decode(&buf[at..]) {
                         Decoded::Frame(o, record, size) => {
                             if o >= want {
-                                out.push(StoredRecord { partition, offset: o, record });
+                                out.push(StoredRecord {
+                                    partition,
+                                    offset: o,
+                                    record,
+                                });
                                 want = o + 1;
                             }
                             at += size;
                         }
                         Decoded::Incomplete if at == 0 => {
-                            let len = u32::from_le_bytes(buf[0..4].try_into().unwrap_or_default()) as usize;
+                            let len = u32::from_le_bytes(buf[0..4].try_into().unwrap_or_default())
+                                as usize;
                             let whole = seg.read_at(pos, len + frame::FRAME_HEADER)?;
                             if let Decoded::Frame(o, record, size) = frame::decode(&whole) {
                                 if o >= want {
-                                    out.push(StoredRecord { partition, offset: o, record });
+                                    out.push(StoredRecord {
+                                        partition,
+                                        offset: o,
+                                        record,
+                                    });
                                     want = o + 1;
                                 }
                                 at = size;
@@ -294,8 +334,16 @@ fn corrupt(base: u64, pos: u64) -> super::LogError {
 
 fn open_segment(dir: &Path, base: u64) -> LogResult<Segment> {
     let (log_path, index_path) = segment_paths(dir, base);
-    let log = OpenOptions::new().create(true).read(true).append(true).open(&log_path)?;
-    let mut index_file = OpenOptions::new().create(true).read(true).append(true).open(&index_path)?;
+    let log = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(&log_path)?;
+    let mut index_file = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(&index_path)?;
     let size = log.metadata()?.len();
     let raw = std::fs::read(&index_path)?;
     let mut index: Vec<(u64, u64)> = raw
@@ -307,7 +355,10 @@ fn open_segment(dir: &Path, base: u64) -> LogResult<Segment> {
         })
         .collect();
     // Keep only a consistent, ascending prefix.
-    let good = index.windows(2).position(|w| w[1].0 <= w[0].0 || w[1].1 <= w[0].1).map_or(index.len(), |i| i + 1);
+    let good = index
+        .windows(2)
+        .position(|w| w[1].0 <= w[0].0 || w[1].1 <= w[0].1)
+        .map_or(index.len(), |i| i + 1);
     index.truncate(good);
     if index.first().is_some_and(|&(o, p)| o != base || p != 0) {
         index.clear();
@@ -317,7 +368,16 @@ fn open_segment(dir: &Path, base: u64) -> LogResult<Segment> {
         index_file.flush()?;
     }
     let last_indexed_pos = index.last().map_or(0, |e| e.1);
-    Ok(Segment { base, size, index, last_indexed_pos, bytes: Bytes::File { log, index: index_file } })
+    Ok(Segment {
+        base,
+        size,
+        index,
+        last_indexed_pos,
+        bytes: Bytes::File {
+            log,
+            index: index_file,
+        },
+    })
 }
 
 /// The next offset after a complete segment: scan from its last index entry.

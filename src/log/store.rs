@@ -1,7 +1,7 @@
 //! [`EmbeddedLog`]: the default [`Log`], on disk under a data directory or in memory.
 
 use super::partition::Partition;
-use super::{Log, LogError, LogResult, Record, StoredRecord, TopicInfo};
+use super::{GroupOffsets, Log, LogError, LogResult, Record, StoredRecord, TopicInfo};
 use hashbrown::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -50,7 +50,7 @@ pub struct EmbeddedLog {
     fsync: FsyncPolicy,
     segment_bytes: u64,
     topics: RwLock<HashMap<String, Topic>>,
-    groups: Mutex<HashMap<String, Vec<(String, u32, u64)>>>,
+    groups: Mutex<HashMap<String, GroupOffsets>>,
 }
 
 fn valid_topic_name(name: &str) -> bool {
@@ -58,7 +58,9 @@ fn valid_topic_name(name: &str) -> bool {
         && name.len() <= 249
         && name != "."
         && name != ".."
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 fn slot(p: Partition) -> Arc<PartitionSlot> {
@@ -98,12 +100,21 @@ impl EmbeddedLog {
         let mut topics = HashMap::new();
         for entry in std::fs::read_dir(&topics_dir)? {
             let entry = entry?;
-            let Ok(name) = entry.file_name().into_string() else { continue };
-            let Ok(meta) = std::fs::read_to_string(entry.path().join("meta")) else { continue };
-            let Ok(count) = meta.trim().parse::<u32>() else { continue };
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            let Ok(meta) = std::fs::read_to_string(entry.path().join("meta")) else {
+                continue;
+            };
+            let Ok(count) = meta.trim().parse::<u32>() else {
+                continue;
+            };
             let mut partitions = Vec::new();
             for p in 0..count {
-                partitions.push(slot(Partition::open(&entry.path().join(p.to_string()), log.segment_bytes)?));
+                partitions.push(slot(Partition::open(
+                    &entry.path().join(p.to_string()),
+                    log.segment_bytes,
+                )?));
             }
             topics.insert(name, Topic { partitions });
         }
@@ -111,7 +122,9 @@ impl EmbeddedLog {
         let mut groups = HashMap::new();
         for entry in std::fs::read_dir(dir.join("groups"))? {
             let entry = entry?;
-            let Ok(name) = entry.file_name().into_string() else { continue };
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
             if name.ends_with(".tmp") {
                 continue;
             }
@@ -133,7 +146,9 @@ impl EmbeddedLog {
 
     fn partition(&self, topic: &str, partition: u32) -> LogResult<Arc<PartitionSlot>> {
         let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
-        let t = topics.get(topic).ok_or_else(|| LogError::UnknownTopic(topic.to_string()))?;
+        let t = topics
+            .get(topic)
+            .ok_or_else(|| LogError::UnknownTopic(topic.to_string()))?;
         t.partitions
             .get(partition as usize)
             .cloned()
@@ -146,8 +161,9 @@ fn encode_group(g: &str) -> String {
 }
 
 fn decode_group(s: &str) -> String {
-    let bytes: Vec<u8> =
-        (0..s.len() / 2).filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()).collect();
+    let bytes: Vec<u8> = (0..s.len() / 2)
+        .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
@@ -177,11 +193,16 @@ impl Log for EmbeddedLog {
                 let tdir = dir.join("topics").join(name);
                 std::fs::create_dir_all(&tdir)?;
                 for p in 0..partitions {
-                    slots.push(slot(Partition::open(&tdir.join(p.to_string()), self.segment_bytes)?));
+                    slots.push(slot(Partition::open(
+                        &tdir.join(p.to_string()),
+                        self.segment_bytes,
+                    )?));
                 }
                 write_atomically(&tdir.join("meta"), partitions.to_string().as_bytes())?;
             }
-            None => slots.extend((0..partitions).map(|_| slot(Partition::memory(self.segment_bytes)))),
+            None => {
+                slots.extend((0..partitions).map(|_| slot(Partition::memory(self.segment_bytes))))
+            }
         }
         topics.insert(name.to_string(), Topic { partitions: slots });
         Ok(())
@@ -189,10 +210,15 @@ impl Log for EmbeddedLog {
 
     fn delete_topic(&self, name: &str) -> LogResult<()> {
         let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
-        let t = topics.remove(name).ok_or_else(|| LogError::UnknownTopic(name.to_string()))?;
+        let t = topics
+            .remove(name)
+            .ok_or_else(|| LogError::UnknownTopic(name.to_string()))?;
         if let Some(dir) = &self.dir {
             for p in &t.partitions {
-                p.data.read().unwrap_or_else(|e| e.into_inner()).delete_files()?;
+                p.data
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .delete_files()?;
             }
             std::fs::remove_dir_all(dir.join("topics").join(name))?;
         }
@@ -201,14 +227,20 @@ impl Log for EmbeddedLog {
 
     fn topic(&self, name: &str) -> Option<TopicInfo> {
         let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
-        topics.get(name).map(|t| TopicInfo { name: name.to_string(), partitions: t.partitions.len() as u32 })
+        topics.get(name).map(|t| TopicInfo {
+            name: name.to_string(),
+            partitions: t.partitions.len() as u32,
+        })
     }
 
     fn topics(&self) -> Vec<TopicInfo> {
         let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
         let mut v: Vec<_> = topics
             .iter()
-            .map(|(n, t)| TopicInfo { name: n.clone(), partitions: t.partitions.len() as u32 })
+            .map(|(n, t)| TopicInfo {
+                name: n.clone(),
+                partitions: t.partitions.len() as u32,
+            })
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
@@ -240,7 +272,13 @@ impl Log for EmbeddedLog {
         Ok(first)
     }
 
-    fn read(&self, topic: &str, partition: u32, offset: u64, max: usize) -> LogResult<Vec<StoredRecord>> {
+    fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        max: usize,
+    ) -> LogResult<Vec<StoredRecord>> {
         let slot = self.partition(topic, partition)?;
         let data = slot.data.read().unwrap_or_else(|e| e.into_inner());
         data.read(partition, offset, max)
@@ -248,7 +286,11 @@ impl Log for EmbeddedLog {
 
     fn end_offset(&self, topic: &str, partition: u32) -> LogResult<u64> {
         let slot = self.partition(topic, partition)?;
-        let end = slot.data.read().unwrap_or_else(|e| e.into_inner()).next_offset();
+        let end = slot
+            .data
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_offset();
         Ok(end)
     }
 
@@ -266,19 +308,28 @@ impl Log for EmbeddedLog {
             }
         }
         if let Some(dir) = &self.dir {
-            let text: String = entry.iter().map(|(t, p, o)| format!("{t} {p} {o}\n")).collect();
-            write_atomically(&dir.join("groups").join(encode_group(group)), text.as_bytes())?;
+            let text: String = entry
+                .iter()
+                .map(|(t, p, o)| format!("{t} {p} {o}\n"))
+                .collect();
+            write_atomically(
+                &dir.join("groups").join(encode_group(group)),
+                text.as_bytes(),
+            )?;
         }
         Ok(())
     }
 
-    fn committed(&self, group: &str) -> LogResult<Vec<(String, u32, u64)>> {
+    fn committed(&self, group: &str) -> LogResult<GroupOffsets> {
         let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
         Ok(groups.get(group).cloned().unwrap_or_default())
     }
 
     fn delete_group(&self, group: &str) -> LogResult<()> {
-        self.groups.lock().unwrap_or_else(|e| e.into_inner()).remove(group);
+        self.groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(group);
         if let Some(dir) = &self.dir {
             let path = dir.join("groups").join(encode_group(group));
             if path.exists() {
@@ -295,7 +346,12 @@ mod tests {
     use std::io::Write;
 
     fn rec(i: i64) -> Record {
-        Record { key: Some(i.to_string().into_bytes()), value: Some(vec![b'v'; 100]), timestamp: i, ..Default::default() }
+        Record {
+            key: Some(i.to_string().into_bytes()),
+            value: Some(vec![b'v'; 100]),
+            timestamp: i,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -319,7 +375,10 @@ mod tests {
         assert_eq!(log.end_offset("t", 1).unwrap(), 250);
         let all = log.read("t", 0, 0, 1000).unwrap();
         assert_eq!(all.len(), 250);
-        assert!(all.iter().enumerate().all(|(i, r)| r.offset == i as u64 && r.record.timestamp == 2 * i as i64));
+        assert!(all
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r.offset == i as u64 && r.record.timestamp == 2 * i as i64));
         assert_eq!(log.committed("g").unwrap(), vec![("t".to_string(), 0, 17)]);
     }
 
@@ -329,7 +388,8 @@ mod tests {
         {
             let log = EmbeddedLog::open(dir.path(), FsyncPolicy::Always).unwrap();
             log.create_topic("t", 1).unwrap();
-            log.append("t", 0, &(0..10).map(rec).collect::<Vec<_>>()).unwrap();
+            log.append("t", 0, &(0..10).map(rec).collect::<Vec<_>>())
+                .unwrap();
         }
         let seg = dir.path().join("topics/t/0").join(format!("{:020}.log", 0));
         let len = std::fs::metadata(&seg).unwrap().len();
@@ -354,7 +414,8 @@ mod tests {
         {
             let log = EmbeddedLog::open(dir.path(), FsyncPolicy::Never).unwrap();
             log.create_topic("t", 1).unwrap();
-            log.append("t", 0, &(0..5).map(rec).collect::<Vec<_>>()).unwrap();
+            log.append("t", 0, &(0..5).map(rec).collect::<Vec<_>>())
+                .unwrap();
         }
         let seg = dir.path().join("topics/t/0").join(format!("{:020}.log", 0));
         let mut bytes = std::fs::read(&seg).unwrap();
@@ -375,6 +436,9 @@ mod tests {
         assert!(rx.has_changed().unwrap());
         assert_eq!(*rx.borrow_and_update(), 1);
         assert!(log.create_topic("bad/name", 1).is_err());
-        assert!(matches!(log.create_topic("t", 1), Err(LogError::TopicExists(_))));
+        assert!(matches!(
+            log.create_topic("t", 1),
+            Err(LogError::TopicExists(_))
+        ));
     }
 }

@@ -35,7 +35,10 @@ impl ExprCompiler {
         let sql = &mut config.options_mut().sql_parser;
         sql.enable_ident_normalization = false;
         sql.parse_float_as_decimal = true;
-        let state = SessionStateBuilder::new().with_config(config).with_default_features().build();
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .build();
         ExprCompiler { state }
     }
 
@@ -53,7 +56,11 @@ impl ExprCompiler {
                     let first = it.next().cloned().unwrap_or_default();
                     *e = it.fold(Expr::Identifier(quoted(first)), |acc, f| get_field(acc, f));
                 }
-                Expr::BinaryOp { left, op: BinaryOperator::Arrow, right } => {
+                Expr::BinaryOp {
+                    left,
+                    op: BinaryOperator::Arrow,
+                    right,
+                } => {
                     if let Expr::Identifier(id) = right.as_ref() {
                         let field = ident_name(id);
                         *e = get_field((**left).clone(), &field);
@@ -71,7 +78,13 @@ impl ExprCompiler {
         let df_schema = DFSchema::try_from(schema.clone())?;
         let logical = self
             .state
-            .create_logical_expr_from_sql_expr(ExprWithAlias { expr: expr.clone(), alias: None }, &df_schema)
+            .create_logical_expr_from_sql_expr(
+                ExprWithAlias {
+                    expr: expr.clone(),
+                    alias: None,
+                },
+                &df_schema,
+            )
             .map_err(|e| Error::statement(describe_plan_error(e, expr)))?;
         Ok(self.state.create_physical_expr(logical, &df_schema)?)
     }
@@ -85,7 +98,11 @@ impl ExprCompiler {
 fn describe_plan_error(e: datafusion::error::DataFusionError, expr: &Expr) -> String {
     let msg = e.strip_backtrace();
     if let Some(rest) = msg.split("No field named ").nth(1) {
-        let name = rest.split(['.', ' ']).next().unwrap_or(rest).trim_matches(['"', '\'']);
+        let name = rest
+            .split(['.', ' '])
+            .next()
+            .unwrap_or(rest)
+            .trim_matches(['"', '\'']);
         return format!("Column '{name}' cannot be resolved.");
     }
     format!("Invalid expression {expr}: {msg}")
@@ -97,7 +114,9 @@ fn quoted(name: String) -> Ident {
 
 fn get_field(base: Expr, field: &str) -> Expr {
     let arg = |e: Expr| FunctionArg::Unnamed(FunctionArgExpr::Expr(e));
-    let lit = Expr::Value(ValueWithSpan::from(Value::SingleQuotedString(field.to_string())));
+    let lit = Expr::Value(ValueWithSpan::from(Value::SingleQuotedString(
+        field.to_string(),
+    )));
     Expr::Function(Function {
         name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new("get_field"))]),
         uses_odbc_syntax: false,
@@ -123,19 +142,33 @@ mod tests {
 
     #[test]
     fn evaluates_ksql_expressions_over_batches() {
-        let schema = Schema::new(vec![Field::new("ID", DataType::Int32, true), Field::new("v", DataType::Int32, true)]);
+        let schema = Schema::new(vec![
+            Field::new("ID", DataType::Int32, true),
+            Field::new("v", DataType::Int32, true),
+        ]);
         let batch = RecordBatch::try_new(
             Arc::new(schema.clone()),
-            vec![Arc::new(Int32Array::from(vec![1, 5, 10])), Arc::new(Int32Array::from(vec![Some(2), Some(0), None]))],
+            vec![
+                Arc::new(Int32Array::from(vec![1, 5, 10])),
+                Arc::new(Int32Array::from(vec![Some(2), Some(0), None])),
+            ],
         )
         .unwrap();
         let c = ExprCompiler::new();
-        let e = ExprCompiler::normalize(&parse_expression("s.id * 2 + `v` > 5").unwrap(), &["S".to_string()]);
+        let e = ExprCompiler::normalize(
+            &parse_expression("s.id * 2 + `v` > 5").unwrap(),
+            &["S".to_string()],
+        );
         let p = c.compile(&e, &schema).unwrap();
         let out = p.evaluate(&batch).unwrap().into_array(3).unwrap();
         let b = out.as_boolean();
         assert!(!b.value(0) && b.value(1) && b.is_null(2));
-        let err = c.compile(&ExprCompiler::normalize(&parse_expression("nope + 1").unwrap(), &[]), &schema).unwrap_err();
+        let err = c
+            .compile(
+                &ExprCompiler::normalize(&parse_expression("nope + 1").unwrap(), &[]),
+                &schema,
+            )
+            .unwrap_err();
         assert!(err.message.contains("NOPE"), "{}", err.message);
         assert_eq!(out.null_count(), 1);
     }

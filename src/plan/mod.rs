@@ -34,24 +34,38 @@ pub struct StreamPlan {
 
 impl StreamPlan {
     pub fn keys(&self) -> impl Iterator<Item = &OutputColumn> {
-        self.output.iter().filter(|c| c.column.kind == ColumnKind::Key)
+        self.output
+            .iter()
+            .filter(|c| c.column.kind == ColumnKind::Key)
     }
     pub fn values(&self) -> impl Iterator<Item = &OutputColumn> {
-        self.output.iter().filter(|c| c.column.kind == ColumnKind::Value)
+        self.output
+            .iter()
+            .filter(|c| c.column.kind == ColumnKind::Value)
     }
 }
 
 fn is_reserved_alias(name: &str) -> bool {
-    matches!(name, "ROWTIME" | "ROWPARTITION" | "ROWOFFSET" | "WINDOWSTART" | "WINDOWEND")
+    matches!(
+        name,
+        "ROWTIME" | "ROWPARTITION" | "ROWOFFSET" | "WINDOWSTART" | "WINDOWEND"
+    )
 }
 
 /// Plans `query` over `source`. `persistent` queries (CSAS) must project their key columns.
-pub fn plan_query(compiler: &ExprCompiler, query: &Query, source: Arc<Source>, persistent: bool) -> Result<StreamPlan> {
+pub fn plan_query(
+    compiler: &ExprCompiler,
+    query: &Query,
+    source: Arc<Source>,
+    persistent: bool,
+) -> Result<StreamPlan> {
     if !query.joins.is_empty() {
         return Err(Error::statement("Joins are not supported yet"));
     }
     if query.window.is_some() || !query.group_by.is_empty() || query.having.is_some() {
-        return Err(Error::statement("Aggregations and windows are not supported yet"));
+        return Err(Error::statement(
+            "Aggregations and windows are not supported yet",
+        ));
     }
     let schema = source.row_schema();
     let mut qualifiers = vec![source.name.clone()];
@@ -66,7 +80,9 @@ pub fn plan_query(compiler: &ExprCompiler, query: &Query, source: Arc<Source>, p
         match item {
             SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(_, _) => {
                 for (i, field) in schema.fields().iter().enumerate().skip(PSEUDO_COLUMNS) {
-                    let col: PhysExpr = Arc::new(datafusion::physical_expr::expressions::Column::new(field.name(), i));
+                    let col: PhysExpr = Arc::new(
+                        datafusion::physical_expr::expressions::Column::new(field.name(), i),
+                    );
                     items.push((field.name().clone(), col, Some(field.name().clone())));
                 }
             }
@@ -96,19 +112,33 @@ pub fn plan_query(compiler: &ExprCompiler, query: &Query, source: Arc<Source>, p
                 };
                 items.push((name, compiler.compile(&normalized, &schema)?, copies));
             }
-            other => return Err(Error::statement(format!("Unsupported select item: {other}"))),
+            other => {
+                return Err(Error::statement(format!(
+                    "Unsupported select item: {other}"
+                )))
+            }
         }
     }
     for (i, (name, _, _)) in items.iter().enumerate() {
         if items[..i].iter().any(|(n, _, _)| n == name) {
-            return Err(Error::statement(format!("Duplicate column name '{name}' in the projection")));
+            return Err(Error::statement(format!(
+                "Duplicate column name '{name}' in the projection"
+            )));
         }
     }
 
     let typed = |name: &str, e: &PhysExpr, kind: ColumnKind| -> Result<OutputColumn> {
         let dt = e.data_type(&schema)?;
-        let ty = SqlType::from_arrow(&dt).ok_or_else(|| Error::statement(format!("Unsupported type {dt} for column {name}")))?;
-        Ok(OutputColumn { column: Column { name: name.to_string(), ty, kind }, expr: e.clone() })
+        let ty = SqlType::from_arrow(&dt)
+            .ok_or_else(|| Error::statement(format!("Unsupported type {dt} for column {name}")))?;
+        Ok(OutputColumn {
+            column: Column {
+                name: name.to_string(),
+                ty,
+                kind,
+            },
+            expr: e.clone(),
+        })
     };
 
     let mut output = Vec::new();
@@ -136,7 +166,12 @@ pub fn plan_query(compiler: &ExprCompiler, query: &Query, source: Arc<Source>, p
                 output.push(typed(&name, &compiled, ColumnKind::Key)?);
             }
         }
-        output.extend(items.iter().map(|(n, e, _)| typed(n, e, ColumnKind::Value)).collect::<Result<Vec<_>>>()?);
+        output.extend(
+            items
+                .iter()
+                .map(|(n, e, _)| typed(n, e, ColumnKind::Value))
+                .collect::<Result<Vec<_>>>()?,
+        );
     } else {
         let key_names: Vec<String> = source.keys().map(|c| c.name.clone()).collect();
         let mut values = Vec::new();
@@ -151,7 +186,11 @@ pub fn plan_query(compiler: &ExprCompiler, query: &Query, source: Arc<Source>, p
             }
         }
         if persistent && keys_found.len() < key_names.len() {
-            let missing: Vec<String> = key_names.iter().filter(|k| !keys_found.contains(k)).map(|k| format!("`{k}`")).collect();
+            let missing: Vec<String> = key_names
+                .iter()
+                .filter(|k| !keys_found.contains(k))
+                .map(|k| format!("`{k}`"))
+                .collect();
             return Err(Error::statement(format!(
                 "Key missing from projection (ie, SELECT).\nThe query used to build `{}` must include the key columns {} in its projection (eg, SELECT {}...).",
                 "the sink",
@@ -161,13 +200,24 @@ pub fn plan_query(compiler: &ExprCompiler, query: &Query, source: Arc<Source>, p
         }
         output.extend(values);
     }
-    Ok(StreamPlan { source, input_schema: schema, filter, output, limit: query.limit, rekeyed })
+    Ok(StreamPlan {
+        source,
+        input_schema: schema,
+        filter,
+        output,
+        limit: query.limit,
+        rekeyed,
+    })
 }
 
 /// The field name of a dereference (`a->b`, `a.b.c`), which names its output column.
 fn right_ident(e: &Expr) -> Option<String> {
     match e {
-        Expr::BinaryOp { op: datafusion::sql::sqlparser::ast::BinaryOperator::Arrow, right, .. } => match right.as_ref() {
+        Expr::BinaryOp {
+            op: datafusion::sql::sqlparser::ast::BinaryOperator::Arrow,
+            right,
+            ..
+        } => match right.as_ref() {
             Expr::Identifier(id) => Some(ident_name(id)),
             _ => None,
         },

@@ -35,7 +35,9 @@ impl Dialect for KsqlDialect {
     }
     fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {
         match parser.peek_token_ref().token {
-            Token::Arrow => Some(Ok(self.prec_value(datafusion::sql::sqlparser::dialect::Precedence::Period))),
+            Token::Arrow => Some(Ok(
+                self.prec_value(datafusion::sql::sqlparser::dialect::Precedence::Period)
+            )),
             _ => None,
         }
     }

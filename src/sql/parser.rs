@@ -60,7 +60,10 @@ fn expect_word(p: &mut P, w: &str) -> Result<()> {
         Ok(())
     } else {
         let t = p.peek_token();
-        Err(err_at(&t, format!("Syntax error at or near '{}'\nExpecting '{w}'", t.token)))
+        Err(err_at(
+            &t,
+            format!("Syntax error at or near '{}'\nExpecting '{w}'", t.token),
+        ))
     }
 }
 
@@ -69,7 +72,10 @@ fn expect_tok(p: &mut P, tok: Token) -> Result<()> {
         Ok(())
     } else {
         let t = p.peek_token();
-        Err(err_at(&t, format!("Syntax error at or near '{}'\nExpecting '{tok}'", t.token)))
+        Err(err_at(
+            &t,
+            format!("Syntax error at or near '{}'\nExpecting '{tok}'", t.token),
+        ))
     }
 }
 
@@ -90,38 +96,64 @@ fn name(p: &mut P) -> Result<String> {
 
 /// Words that must be quoted to be names (ksqlDB's reserved words, as far as they matter here).
 const RESERVED: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "WINDOW", "GROUP", "BY", "HAVING", "LIMIT", "AS", "WITH", "AND", "OR", "NOT",
-    "JOIN", "ON", "INNER", "LEFT", "RIGHT", "FULL", "OUTER", "WITHIN", "CREATE", "INSERT", "INTO", "VALUES",
-    "DROP", "SIZE", "NULL", "TRUE", "FALSE", "CASE", "WHEN", "THEN", "ELSE", "END", "IN", "IS", "BETWEEN",
-    "LIKE", "CAST", "EXISTS", "TOPIC", "LOAD",
+    "SELECT", "FROM", "WHERE", "WINDOW", "GROUP", "BY", "HAVING", "LIMIT", "AS", "WITH", "AND",
+    "OR", "NOT", "JOIN", "ON", "INNER", "LEFT", "RIGHT", "FULL", "OUTER", "WITHIN", "CREATE",
+    "INSERT", "INTO", "VALUES", "DROP", "SIZE", "NULL", "TRUE", "FALSE", "CASE", "WHEN", "THEN",
+    "ELSE", "END", "IN", "IS", "BETWEEN", "LIKE", "CAST", "EXISTS", "TOPIC", "LOAD",
 ];
 
 /// Parses a script: every statement, each ending in `;` (the last one may omit it).
 pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
-    let tokens = Tokenizer::new(&DIALECT, sql).tokenize_with_location().map_err(|e| {
-        Error::parse(e.location.line.max(1), e.location.column.max(1), format!("Syntax Error\n{}", e.message))
-    })?;
-    let line_starts: Vec<usize> =
-        std::iter::once(0).chain(sql.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let tokens = Tokenizer::new(&DIALECT, sql)
+        .tokenize_with_location()
+        .map_err(|e| {
+            Error::parse(
+                e.location.line.max(1),
+                e.location.column.max(1),
+                format!("Syntax Error\n{}", e.message),
+            )
+        })?;
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
     let byte_at = |line: u64, col: u64| -> usize {
-        let start = line_starts.get(line.saturating_sub(1) as usize).copied().unwrap_or(sql.len());
-        sql[start..].char_indices().nth(col.saturating_sub(1) as usize).map_or(sql.len(), |(i, _)| start + i)
+        let start = line_starts
+            .get(line.saturating_sub(1) as usize)
+            .copied()
+            .unwrap_or(sql.len());
+        sql[start..]
+            .char_indices()
+            .nth(col.saturating_sub(1) as usize)
+            .map_or(sql.len(), |(i, _)| start + i)
     };
     let mut out = Vec::new();
     let mut chunk: Vec<TokenWithSpan> = Vec::new();
-    for tok in tokens.into_iter().chain(std::iter::once(TokenWithSpan::wrap(Token::EOF))) {
+    for tok in tokens
+        .into_iter()
+        .chain(std::iter::once(TokenWithSpan::wrap(Token::EOF)))
+    {
         let end = matches!(tok.token, Token::SemiColon | Token::EOF);
         if !end {
             chunk.push(tok);
             continue;
         }
-        let meaningful: Vec<&TokenWithSpan> = chunk.iter().filter(|t| !matches!(t.token, Token::Whitespace(_))).collect();
+        let meaningful: Vec<&TokenWithSpan> = chunk
+            .iter()
+            .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+            .collect();
         if let (Some(first), Some(last)) = (meaningful.first(), meaningful.last()) {
-            let (start, stop) = (byte_at(first.span.start.line, first.span.start.column), byte_at(last.span.end.line, last.span.end.column));
+            let (start, stop) = (
+                byte_at(first.span.start.line, first.span.start.column),
+                byte_at(last.span.end.line, last.span.end.column),
+            );
             let text = format!("{};", sql[start..stop.max(start)].trim_end());
             let line = first.span.start.line;
             let statement = parse_one(std::mem::take(&mut chunk))?;
-            out.push(Parsed { statement, text, line });
+            out.push(Parsed {
+                statement,
+                text,
+                line,
+            });
         }
         chunk.clear();
     }
@@ -130,19 +162,31 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
 
 /// Parses one expression (used for `INSERT VALUES` defaults and tests).
 pub fn parse_expression(sql: &str) -> Result<Expr> {
-    let mut p = Parser::new(&DIALECT).try_with_sql(sql).map_err(|e| Error::parse(1, 1, e))?;
+    let mut p = Parser::new(&DIALECT)
+        .try_with_sql(sql)
+        .map_err(|e| Error::parse(1, 1, e))?;
     p.parse_expr().map_err(|e| from_sqlparser(&p, e))
 }
 
 fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement> {
     let tokens: Vec<TokenWithSpan> = tokens
         .into_iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_))))
+        .filter(|t| {
+            !matches!(
+                t.token,
+                Token::Whitespace(
+                    Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_)
+                )
+            )
+        })
         .collect();
     let mut p = Parser::new(&DIALECT).with_tokens_with_locations(tokens);
     let first = p.peek_token();
     let Some(head) = word_upper(&first.token) else {
-        return Err(err_at(&first, format!("Syntax Error\nUnknown statement '{}'", first.token)));
+        return Err(err_at(
+            &first,
+            format!("Syntax Error\nUnknown statement '{}'", first.token),
+        ));
     };
     let stmt = match head.as_str() {
         "CREATE" => create(&mut p)?,
@@ -153,7 +197,10 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement> {
         "DESCRIBE" => {
             p.next_token();
             let name = name(&mut p)?;
-            Statement::Describe { name, extended: eat(&mut p, "EXTENDED") }
+            Statement::Describe {
+                name,
+                extended: eat(&mut p, "EXTENDED"),
+            }
         }
         "TERMINATE" => {
             p.next_token();
@@ -179,12 +226,25 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement> {
         }
         "PRINT" => print(&mut p)?,
         _ => {
-            let hint = ["SHOW", "SELECT", "CREATE", "INSERT", "DROP", "DESCRIBE", "TERMINATE", "PRINT", "LIST"]
-                .iter()
-                .find(|k| edit_distance(k, &head) <= 1)
-                .map(|k| format!("\nDid you mean '{k}'?"))
-                .unwrap_or_default();
-            return Err(err_at(&first, format!("Syntax Error\nUnknown statement '{}'{hint}", first.token)));
+            let hint = [
+                "SHOW",
+                "SELECT",
+                "CREATE",
+                "INSERT",
+                "DROP",
+                "DESCRIBE",
+                "TERMINATE",
+                "PRINT",
+                "LIST",
+            ]
+            .iter()
+            .find(|k| edit_distance(k, &head) <= 1)
+            .map(|k| format!("\nDid you mean '{k}'?"))
+            .unwrap_or_default();
+            return Err(err_at(
+                &first,
+                format!("Syntax Error\nUnknown statement '{}'{hint}", first.token),
+            ));
         }
     };
     let t = p.peek_token();
@@ -200,7 +260,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -211,7 +275,10 @@ fn string(p: &mut P) -> Result<String> {
     let t = p.next_token();
     match &t.token {
         Token::SingleQuotedString(s) => Ok(s.clone()),
-        _ => Err(err_at(&t, format!("Syntax error at or near '{}'\nExpecting a string", t.token))),
+        _ => Err(err_at(
+            &t,
+            format!("Syntax error at or near '{}'\nExpecting a string", t.token),
+        )),
     }
 }
 
@@ -228,7 +295,13 @@ fn create(p: &mut P) -> Result<Statement> {
         SourceKind::Table
     } else {
         let t = p.peek_token();
-        return Err(err_at(&t, format!("Syntax error at or near '{}'\nExpecting STREAM or TABLE", t.token)));
+        return Err(err_at(
+            &t,
+            format!(
+                "Syntax error at or near '{}'\nExpecting STREAM or TABLE",
+                t.token
+            ),
+        ));
     };
     let if_not_exists = is_word(p, 0, "IF") && {
         p.next_token();
@@ -238,7 +311,13 @@ fn create(p: &mut P) -> Result<Statement> {
     };
     if is_word(p, 0, "AS") {
         let t = p.peek_token();
-        return Err(err_at(&t, format!("Syntax error at or near 'AS' at line {}:{}", t.span.start.line, t.span.start.column)));
+        return Err(err_at(
+            &t,
+            format!(
+                "Syntax error at or near 'AS' at line {}:{}",
+                t.span.start.line, t.span.start.column
+            ),
+        ));
     }
     let name = name(p)?;
     let mut columns = Vec::new();
@@ -251,16 +330,38 @@ fn create(p: &mut P) -> Result<Statement> {
         }
         expect_tok(p, Token::RParen)?;
     }
-    let props = if eat(p, "WITH") { props(p)? } else { Vec::new() };
+    let props = if eat(p, "WITH") {
+        props(p)?
+    } else {
+        Vec::new()
+    };
     if eat(p, "AS") {
         if !columns.is_empty() || is_source {
             let t = p.peek_token();
-            return Err(err_at(&t, "Syntax Error\nA CREATE ... AS SELECT cannot declare columns"));
+            return Err(err_at(
+                &t,
+                "Syntax Error\nA CREATE ... AS SELECT cannot declare columns",
+            ));
         }
         let query = Box::new(query(p)?);
-        return Ok(Statement::CreateAs { kind, or_replace, if_not_exists, name, props, query });
+        return Ok(Statement::CreateAs {
+            kind,
+            or_replace,
+            if_not_exists,
+            name,
+            props,
+            query,
+        });
     }
-    Ok(Statement::CreateSource { kind, or_replace, if_not_exists, is_source, name, columns, props })
+    Ok(Statement::CreateSource {
+        kind,
+        or_replace,
+        if_not_exists,
+        is_source,
+        name,
+        columns,
+        props,
+    })
 }
 
 fn column_def(p: &mut P, kind: SourceKind) -> Result<ColumnDef> {
@@ -300,7 +401,15 @@ fn props(p: &mut P) -> Result<Props> {
         let key = match &t.token {
             Token::Word(w) => w.value.to_uppercase(),
             Token::SingleQuotedString(s) => s.to_uppercase(),
-            _ => return Err(err_at(&t, format!("Syntax error at or near '{}'\nExpecting a property name", t.token))),
+            _ => {
+                return Err(err_at(
+                    &t,
+                    format!(
+                        "Syntax error at or near '{}'\nExpecting a property name",
+                        t.token
+                    ),
+                ))
+            }
         };
         expect_tok(p, Token::Eq)?;
         let v = p.next_token();
@@ -313,7 +422,12 @@ fn props(p: &mut P) -> Result<Props> {
             },
             Token::Word(w) if w.keyword == Keyword::TRUE => PropValue::Bool(true),
             Token::Word(w) if w.keyword == Keyword::FALSE => PropValue::Bool(false),
-            _ => return Err(err_at(&v, format!("Syntax error at or near '{}'\nExpecting a literal", v.token))),
+            _ => {
+                return Err(err_at(
+                    &v,
+                    format!("Syntax error at or near '{}'\nExpecting a literal", v.token),
+                ))
+            }
         };
         out.push((key, value));
         if !p.consume_token(&Token::Comma) {
@@ -329,8 +443,16 @@ fn insert(p: &mut P) -> Result<Statement> {
     expect_word(p, "INTO")?;
     let target = name(p)?;
     if is_word(p, 0, "SELECT") || is_word(p, 0, "WITH") {
-        let props = if eat(p, "WITH") { props(p)? } else { Vec::new() };
-        return Ok(Statement::InsertSelect { target, props, query: Box::new(query(p)?) });
+        let props = if eat(p, "WITH") {
+            props(p)?
+        } else {
+            Vec::new()
+        };
+        return Ok(Statement::InsertSelect {
+            target,
+            props,
+            query: Box::new(query(p)?),
+        });
     }
     let mut columns = None;
     if p.consume_token(&Token::LParen) {
@@ -346,9 +468,15 @@ fn insert(p: &mut P) -> Result<Statement> {
     }
     expect_word(p, "VALUES")?;
     expect_tok(p, Token::LParen)?;
-    let values = p.parse_comma_separated(Parser::parse_expr).map_err(|e| from_sqlparser(p, e))?;
+    let values = p
+        .parse_comma_separated(Parser::parse_expr)
+        .map_err(|e| from_sqlparser(p, e))?;
     expect_tok(p, Token::RParen)?;
-    Ok(Statement::InsertValues { target, columns, values })
+    Ok(Statement::InsertValues {
+        target,
+        columns,
+        values,
+    })
 }
 
 fn drop_stmt(p: &mut P) -> Result<Statement> {
@@ -369,7 +497,12 @@ fn drop_stmt(p: &mut P) -> Result<Statement> {
         expect_word(p, "TOPIC")?;
         true
     };
-    Ok(Statement::Drop { kind, if_exists, name, delete_topic })
+    Ok(Statement::Drop {
+        kind,
+        if_exists,
+        name,
+        delete_topic,
+    })
 }
 
 fn show(p: &mut P) -> Result<Statement> {
@@ -403,8 +536,16 @@ fn print(p: &mut P) -> Result<Statement> {
     if eat(p, "INTERVAL") || eat(p, "SAMPLE") {
         p.parse_literal_uint().map_err(|e| from_sqlparser(p, e))?;
     }
-    let limit = if eat(p, "LIMIT") { Some(p.parse_literal_uint().map_err(|e| from_sqlparser(p, e))?) } else { None };
-    Ok(Statement::Print { topic, from_beginning, limit })
+    let limit = if eat(p, "LIMIT") {
+        Some(p.parse_literal_uint().map_err(|e| from_sqlparser(p, e))?)
+    } else {
+        None
+    };
+    Ok(Statement::Print {
+        topic,
+        from_beginning,
+        limit,
+    })
 }
 
 fn relation(p: &mut P) -> Result<Relation> {
@@ -413,8 +554,12 @@ fn relation(p: &mut P) -> Result<Relation> {
         Some(name_of_alias(p)?)
     } else {
         match word_upper(&p.peek_token_ref().token) {
-            Some(w) if !CLAUSE_WORDS.contains(&w.as_str()) && !RESERVED.contains(&w.as_str()) => Some(name_of_alias(p)?),
-            _ if matches!(&p.peek_token_ref().token, Token::Word(w) if w.quote_style.is_some()) => Some(name_of_alias(p)?),
+            Some(w) if !CLAUSE_WORDS.contains(&w.as_str()) && !RESERVED.contains(&w.as_str()) => {
+                Some(name_of_alias(p)?)
+            }
+            _ if matches!(&p.peek_token_ref().token, Token::Word(w) if w.quote_style.is_some()) => {
+                Some(name_of_alias(p)?)
+            }
             _ => None,
         }
     };
@@ -426,13 +571,28 @@ fn name_of_alias(p: &mut P) -> Result<String> {
 }
 
 const CLAUSE_WORDS: &[&str] = &[
-    "WINDOW", "WHERE", "GROUP", "PARTITION", "HAVING", "EMIT", "LIMIT", "JOIN", "INNER", "LEFT", "RIGHT",
-    "FULL", "ON", "WITHIN", "GRACE",
+    "WINDOW",
+    "WHERE",
+    "GROUP",
+    "PARTITION",
+    "HAVING",
+    "EMIT",
+    "LIMIT",
+    "JOIN",
+    "INNER",
+    "LEFT",
+    "RIGHT",
+    "FULL",
+    "ON",
+    "WITHIN",
+    "GRACE",
 ];
 
 fn query(p: &mut P) -> Result<Query> {
     expect_word(p, "SELECT")?;
-    let select = p.parse_comma_separated(Parser::parse_select_item).map_err(|e| from_sqlparser(p, e))?;
+    let select = p
+        .parse_comma_separated(Parser::parse_select_item)
+        .map_err(|e| from_sqlparser(p, e))?;
     expect_word(p, "FROM")?;
     let from = relation(p)?;
     if p.peek_token_ref().token == Token::Comma {
@@ -480,13 +640,29 @@ fn query(p: &mut P) -> Result<Query> {
         };
         expect_word(p, "ON")?;
         let on = p.parse_expr().map_err(|e| from_sqlparser(p, e))?;
-        joins.push(Join { kind, source, within, grace_ms, on });
+        joins.push(Join {
+            kind,
+            source,
+            within,
+            grace_ms,
+            on,
+        });
     }
-    let window = if eat(p, "WINDOW") { Some(window(p)?) } else { None };
+    let window = if eat(p, "WINDOW") {
+        Some(window(p)?)
+    } else {
+        None
+    };
     let expr = |p: &mut P| p.parse_expr().map_err(|e| from_sqlparser(p, e));
-    let selection = if eat(p, "WHERE") { Some(expr(p)?) } else { None };
+    let selection = if eat(p, "WHERE") {
+        Some(expr(p)?)
+    } else {
+        None
+    };
     let exprs = |p: &mut P| -> Result<Vec<Expr>> {
-        let list = p.parse_comma_separated(Parser::parse_expr).map_err(|e| from_sqlparser(p, e))?;
+        let list = p
+            .parse_comma_separated(Parser::parse_expr)
+            .map_err(|e| from_sqlparser(p, e))?;
         // `GROUP BY (a, b)` is the same as `GROUP BY a, b`.
         Ok(match <[Expr; 1]>::try_from(list) {
             Ok([Expr::Tuple(items)]) => items,
@@ -506,7 +682,11 @@ fn query(p: &mut P) -> Result<Query> {
     } else {
         Vec::new()
     };
-    let having = if eat(p, "HAVING") { Some(expr(p)?) } else { None };
+    let having = if eat(p, "HAVING") {
+        Some(expr(p)?)
+    } else {
+        None
+    };
     let emit = if eat(p, "EMIT") {
         if eat(p, "CHANGES") {
             Some(Emit::Changes)
@@ -517,21 +697,52 @@ fn query(p: &mut P) -> Result<Query> {
     } else {
         None
     };
-    let limit = if eat(p, "LIMIT") { Some(p.parse_literal_uint().map_err(|e| from_sqlparser(p, e))?) } else { None };
-    Ok(Query { select, from, joins, window, selection, group_by, partition_by, having, emit, limit })
+    let limit = if eat(p, "LIMIT") {
+        Some(p.parse_literal_uint().map_err(|e| from_sqlparser(p, e))?)
+    } else {
+        None
+    };
+    Ok(Query {
+        select,
+        from,
+        joins,
+        window,
+        selection,
+        group_by,
+        partition_by,
+        having,
+        emit,
+        limit,
+    })
 }
 
 /// `n unit`, in milliseconds.
 pub(crate) fn duration(p: &mut P) -> Result<i64> {
     let t = p.next_token();
     let n: i64 = match &t.token {
-        Token::Number(n, _) => n.parse().map_err(|_| err_at(&t, format!("Invalid duration: {n}")))?,
-        _ => return Err(err_at(&t, format!("Syntax error at or near '{}'\nExpecting a number", t.token))),
+        Token::Number(n, _) => n
+            .parse()
+            .map_err(|_| err_at(&t, format!("Invalid duration: {n}")))?,
+        _ => {
+            return Err(err_at(
+                &t,
+                format!("Syntax error at or near '{}'\nExpecting a number", t.token),
+            ))
+        }
     };
     let u = p.next_token();
     let unit = word_upper(&u.token).unwrap_or_default();
-    let ms = unit_ms(&unit).ok_or_else(|| err_at(&u, format!("Syntax error at or near '{}'\nExpecting a time unit", u.token)))?;
-    n.checked_mul(ms).ok_or_else(|| err_at(&t, "Duration out of range"))
+    let ms = unit_ms(&unit).ok_or_else(|| {
+        err_at(
+            &u,
+            format!(
+                "Syntax error at or near '{}'\nExpecting a time unit",
+                u.token
+            ),
+        )
+    })?;
+    n.checked_mul(ms)
+        .ok_or_else(|| err_at(&t, "Duration out of range"))
 }
 
 pub(crate) fn unit_ms(unit: &str) -> Option<i64> {
@@ -556,7 +767,9 @@ fn window(p: &mut P) -> Result<WindowSpec> {
     let kind = match kind_word.as_str() {
         "TUMBLING" => {
             expect_word(p, "SIZE")?;
-            WindowKind::Tumbling { size_ms: duration(p)? }
+            WindowKind::Tumbling {
+                size_ms: duration(p)?,
+            }
         }
         "HOPPING" => {
             expect_word(p, "SIZE")?;
@@ -564,10 +777,20 @@ fn window(p: &mut P) -> Result<WindowSpec> {
             expect_tok(p, Token::Comma)?;
             expect_word(p, "ADVANCE")?;
             expect_word(p, "BY")?;
-            WindowKind::Hopping { size_ms, advance_ms: duration(p)? }
+            WindowKind::Hopping {
+                size_ms,
+                advance_ms: duration(p)?,
+            }
         }
-        "SESSION" => WindowKind::Session { gap_ms: duration(p)? },
-        _ => return Err(err_at(&t, "Syntax Error\nExpecting TUMBLING, HOPPING or SESSION")),
+        "SESSION" => WindowKind::Session {
+            gap_ms: duration(p)?,
+        },
+        _ => {
+            return Err(err_at(
+                &t,
+                "Syntax Error\nExpecting TUMBLING, HOPPING or SESSION",
+            ))
+        }
     };
     let (mut retention_ms, mut grace_ms) = (None, None);
     while p.consume_token(&Token::Comma) {
@@ -580,7 +803,11 @@ fn window(p: &mut P) -> Result<WindowSpec> {
         }
     }
     expect_tok(p, Token::RParen)?;
-    Ok(WindowSpec { kind, retention_ms, grace_ms })
+    Ok(WindowSpec {
+        kind,
+        retention_ms,
+        grace_ms,
+    })
 }
 
 #[cfg(test)]
@@ -595,12 +822,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.len(), 2);
-        let Statement::CreateSource { columns, props, .. } = &s[0].statement else { panic!() };
+        let Statement::CreateSource { columns, props, .. } = &s[0].statement else {
+            panic!()
+        };
         assert_eq!(columns[0].name, "ID");
         assert_eq!(columns[1].name, "v");
-        assert_eq!(columns[1].ty.to_string(), "ARRAY<MAP<STRING, STRUCT<`A` INTEGER>>>");
+        assert_eq!(
+            columns[1].ty.to_string(),
+            "ARRAY<MAP<STRING, STRUCT<`A` INTEGER>>>"
+        );
         assert_eq!(props[0].0, "KAFKA_TOPIC");
-        let Statement::Select(q) = &s[1].statement else { panic!() };
+        let Statement::Select(q) = &s[1].statement else {
+            panic!()
+        };
         assert_eq!(q.limit, Some(3));
         assert_eq!(q.emit, Some(Emit::Changes));
         assert_eq!(q.window.as_ref().unwrap().grace_ms, Some(0));
@@ -615,6 +849,10 @@ mod tests {
         let e = parse("sho streams;").unwrap_err();
         assert!(e.message.contains("Did you mean 'SHOW'?"), "{}", e.message);
         let e = parse("CREATE STREAM ORDERS (c1 VARCHAR, size INTEGER) WITH (kafka_topic='o', value_format='json');").unwrap_err();
-        assert!(e.message.starts_with("line 1:35:") && e.message.contains("reserved keyword"), "{}", e.message);
+        assert!(
+            e.message.starts_with("line 1:35:") && e.message.contains("reserved keyword"),
+            "{}",
+            e.message
+        );
     }
 }

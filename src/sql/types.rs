@@ -36,7 +36,10 @@ pub(crate) fn parse_type(p: &mut P, pending_gt: &mut u32) -> Result<SqlType> {
             let scale = number(p)?;
             expect(p, Token::RParen)?;
             if !(1..=38).contains(&precision) || scale > precision {
-                return Err(err_at(&tok, format!("Invalid DECIMAL({precision}, {scale})")));
+                return Err(err_at(
+                    &tok,
+                    format!("Invalid DECIMAL({precision}, {scale})"),
+                ));
             }
             SqlType::Decimal(precision as u8, scale as i8)
         }
@@ -59,7 +62,9 @@ pub(crate) fn parse_type(p: &mut P, pending_gt: &mut u32) -> Result<SqlType> {
             let mut fields = Vec::new();
             if !p.consume_token(&Token::Gt) {
                 loop {
-                    let field = p.parse_identifier().map_err(|e| super::parser::from_sqlparser(p, e))?;
+                    let field = p
+                        .parse_identifier()
+                        .map_err(|e| super::parser::from_sqlparser(p, e))?;
                     fields.push((crate::sql::ident_name(&field), parse_type(p, pending_gt)?));
                     if *pending_gt > 0 || !p.consume_token(&Token::Comma) {
                         break;
@@ -76,7 +81,9 @@ pub(crate) fn parse_type(p: &mut P, pending_gt: &mut u32) -> Result<SqlType> {
 fn number(p: &mut P) -> Result<u64> {
     let t = p.next_token();
     match &t.token {
-        Token::Number(n, _) => n.parse().map_err(|_| err_at(&t, "Syntax Error\nExpecting an integer")),
+        Token::Number(n, _) => n
+            .parse()
+            .map_err(|_| err_at(&t, "Syntax Error\nExpecting an integer")),
         _ => Err(err_at(&t, "Syntax Error\nExpecting an integer")),
     }
 }

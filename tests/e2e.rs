@@ -1,0 +1,224 @@
+//! End-to-end tests through the `brooklet` binary: batch files, the shell, restarts, crashes.
+
+mod common;
+
+use brooklet::log::{EmbeddedLog, FsyncPolicy, Log, Record};
+use common::{repl, rows, run_file};
+use serde_json::json;
+
+const PAGEVIEWS: &str = "SET 'auto.offset.reset'='earliest';
+CREATE STREAM pageviews (user_id STRING KEY, page STRING, ms INT) WITH (KAFKA_TOPIC='pageviews', PARTITIONS=1, VALUE_FORMAT='JSON');
+INSERT INTO pageviews (user_id, page, ms) VALUES ('alice', '/home', 1200);
+INSERT INTO pageviews (user_id, page, ms) VALUES ('bob', '/cart', 300);
+INSERT INTO pageviews (user_id, page, ms) VALUES ('alice', '/buy', 4500);
+INSERT INTO pageviews (user_id, page, ms) VALUES ('carol', '/home', 50);
+";
+
+fn read_topic(dir: &std::path::Path, topic: &str) -> Vec<Record> {
+    let log = EmbeddedLog::open(dir, FsyncPolicy::Never).unwrap();
+    let parts = log.topic(topic).unwrap().partitions;
+    (0..parts)
+        .flat_map(|p| log.read(topic, p, 0, 1_000_000).unwrap())
+        .map(|r| r.record)
+        .collect()
+}
+
+fn value_json(r: &Record) -> serde_json::Value {
+    serde_json::from_slice(r.value.as_ref().unwrap()).unwrap()
+}
+
+#[test]
+fn csas_with_filter_and_projection_writes_its_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let sql = format!(
+        "{PAGEVIEWS}CREATE STREAM long_views AS SELECT user_id, UCASE(page) AS page, ms * 2 AS double_ms FROM pageviews WHERE ms >= 1000;"
+    );
+    let sql = sql.replace("UCASE", "UPPER");
+    let (ok, lines, err) = run_file(&data, &sql);
+    assert!(ok, "{err}");
+    assert!(
+        lines.iter().any(|l| l["queryId"] == "CSAS_LONG_VIEWS_0"),
+        "{lines:?}"
+    );
+    let out = read_topic(&data, "LONG_VIEWS");
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].key.as_deref(), Some(&b"alice"[..]));
+    assert_eq!(
+        value_json(&out[0]),
+        json!({"PAGE": "/HOME", "DOUBLE_MS": 2400})
+    );
+    assert_eq!(
+        value_json(&out[1]),
+        json!({"PAGE": "/BUY", "DOUBLE_MS": 9000})
+    );
+    // Output records keep the input records' timestamps.
+    let input = read_topic(&data, "pageviews");
+    assert_eq!(out[1].timestamp, input[2].timestamp);
+}
+
+#[test]
+fn push_query_with_limit_returns_exactly_those_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let sql = format!("{PAGEVIEWS}SELECT user_id, page FROM pageviews WHERE ms > 100 EMIT CHANGES LIMIT 2;\nSHOW STREAMS;");
+    let (ok, lines, err) = run_file(&data, &sql);
+    assert!(ok, "{err}");
+    assert_eq!(
+        rows(&lines),
+        vec![json!(["alice", "/home"]), json!(["bob", "/cart"])]
+    );
+    assert!(lines.iter().any(|l| l["finalMessage"] == "Limit Reached"));
+    let header = lines.iter().find_map(|l| l.get("header")).unwrap();
+    assert_eq!(header["schema"], "`USER_ID` STRING, `PAGE` STRING");
+    // Without LIMIT a batch file's push query ends when the input is consumed.
+    let (ok, lines, _) = run_file(
+        &data,
+        "SET 'auto.offset.reset'='earliest';\nSELECT page FROM pageviews EMIT CHANGES;",
+    );
+    assert!(ok);
+    assert_eq!(rows(&lines).len(), 4);
+    assert!(lines.iter().any(|l| l["finalMessage"] == "Query Completed"));
+}
+
+#[test]
+fn catalog_and_queries_survive_a_restart_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (ok, _, err) = run_file(
+        &data,
+        &format!("{PAGEVIEWS}CREATE STREAM copy AS SELECT * FROM pageviews;"),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(read_topic(&data, "COPY").len(), 4);
+    // Second run: the stream and query come back; new input is processed once.
+    let (ok, lines, err) =
+        run_file(&data, "INSERT INTO pageviews (user_id, page, ms) VALUES ('dave', '/x', 1);\nSHOW QUERIES;\nDESCRIBE copy;");
+    assert!(ok, "{err}");
+    let queries = lines.iter().find(|l| l["@type"] == "queries").unwrap();
+    assert_eq!(queries["queries"][0]["id"], "CSAS_COPY_0");
+    let out = read_topic(&data, "COPY");
+    assert_eq!(
+        out.len(),
+        5,
+        "{:?}",
+        out.iter().map(value_json).collect::<Vec<_>>()
+    );
+    assert_eq!(value_json(&out[4]), json!({"PAGE": "/x", "MS": 1}));
+}
+
+#[test]
+fn statement_errors_and_syntax_errors_are_reported_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (ok, lines, _) = run_file(&data, "SHOW STREAMS;\nSELECT * FORM t EMIT CHANGES;");
+    assert!(!ok);
+    let err = lines.iter().find(|l| l["@type"] == "error").unwrap();
+    assert_eq!(err["kind"], "Parse");
+    assert!(
+        err["message"].as_str().unwrap().starts_with("line 2:10:"),
+        "{err}"
+    );
+    let (ok, lines, _) = run_file(&data, "SELECT * FROM nope EMIT CHANGES;");
+    assert!(!ok);
+    assert_eq!(lines[0]["kind"], "Statement");
+    assert_eq!(lines[0]["message"], "NOPE does not exist.");
+}
+
+#[test]
+fn malformed_records_go_to_the_processing_log_and_the_query_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        let log = EmbeddedLog::open(&data, FsyncPolicy::Never).unwrap();
+        log.create_topic("raw", 1).unwrap();
+        let rec = |v: &str| Record {
+            value: Some(v.as_bytes().to_vec()),
+            timestamp: 7,
+            ..Default::default()
+        };
+        log.append(
+            "raw",
+            0,
+            &[
+                rec(r#"{"id": 1}"#),
+                rec("{not json"),
+                rec(r#"{"id": "x"}"#),
+                rec(r#"{"ID": 4}"#),
+            ],
+        )
+        .unwrap();
+    }
+    let sql = "SET 'auto.offset.reset'='earliest';
+CREATE STREAM raw (id INT) WITH (KAFKA_TOPIC='raw', VALUE_FORMAT='JSON');
+CREATE STREAM ids AS SELECT id * 10 AS id10 FROM raw;
+SELECT MESSAGE->DESERIALIZATIONERROR->TOPIC AS topic, MESSAGE->DESERIALIZATIONERROR->ERRORMESSAGE AS msg FROM KSQL_PROCESSING_LOG EMIT CHANGES;";
+    let (ok, lines, err) = run_file(&data, sql);
+    assert!(ok, "{err}");
+    let out: Vec<serde_json::Value> = read_topic(&data, "IDS").iter().map(value_json).collect();
+    assert_eq!(out, vec![json!({"ID10": 10}), json!({"ID10": 40})]);
+    let errors = rows(&lines);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors.iter().all(|e| e[0] == "raw"));
+    assert!(
+        errors[0][1].as_str().unwrap().contains("JSON"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn torn_log_tail_is_recovered_on_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        let log = EmbeddedLog::open(&data, FsyncPolicy::Always).unwrap();
+        log.create_topic("t", 1).unwrap();
+        let recs: Vec<Record> = (0..5)
+            .map(|i| Record {
+                value: Some(format!(r#"{{"N": {i}}}"#).into_bytes()),
+                ..Default::default()
+            })
+            .collect();
+        log.append("t", 0, &recs).unwrap();
+    }
+    let seg = data.join("topics/t/0").join(format!("{:020}.log", 0));
+    let len = std::fs::metadata(&seg).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+    let sql = "SET 'auto.offset.reset'='earliest';
+CREATE STREAM t (n INT) WITH (KAFKA_TOPIC='t', VALUE_FORMAT='JSON');
+SELECT n FROM t EMIT CHANGES;";
+    let (ok, lines, err) = run_file(&data, sql);
+    assert!(ok, "{err}");
+    assert_eq!(
+        rows(&lines),
+        vec![json!([0]), json!([1]), json!([2]), json!([3])]
+    );
+    assert!(err.contains("truncated a torn or corrupt tail"), "{err}");
+}
+
+#[test]
+fn the_shell_runs_multi_line_statements() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let input = "SET 'auto.offset.reset'='earliest';
+CREATE STREAM s (id INT KEY, name STRING)
+  WITH (KAFKA_TOPIC='s', PARTITIONS=2, VALUE_FORMAT='JSON');
+INSERT INTO s (id, name) VALUES (1, 'one'); INSERT INTO s (id, name) VALUES (2, 'two');
+SELECT name FROM s
+  WHERE id = 2 EMIT CHANGES LIMIT 1;
+help
+SELECT * FORM s;
+exit
+";
+    let (ok, out, err) = repl(&data, input);
+    assert!(ok, "{err}");
+    assert!(out.contains("Stream created"), "{out}");
+    assert!(out.contains("|two"), "{out}");
+    assert!(out.contains("Limit Reached"), "{out}");
+    assert!(err.contains("line 1:10"), "{err}");
+}
