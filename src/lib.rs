@@ -11,6 +11,7 @@ pub mod format;
 pub mod functions;
 pub mod log;
 pub mod plan;
+pub mod qtt;
 pub mod sql;
 
 pub use engine::{Engine, EngineConfig, Output, Session};

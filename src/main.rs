@@ -43,6 +43,22 @@ enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// Runs ksqlDB query-validation-test (QTT) files or directories.
+    Qtt {
+        paths: Vec<PathBuf>,
+        /// Only cases whose full name contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Write a machine-readable report (per case: file, name, status, reason).
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Exit 0 even when cases fail.
+        #[arg(long)]
+        report_only: bool,
+        /// Seconds a case may take.
+        #[arg(long, default_value_t = 20)]
+        timeout: u64,
+    },
 }
 
 struct Shell {
@@ -76,6 +92,23 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Qtt {
+        paths,
+        filter,
+        json,
+        report_only,
+        timeout,
+    }) = &cli.command
+    {
+        return run_qtt(
+            &rt,
+            paths,
+            filter.as_deref(),
+            json.as_deref(),
+            *report_only,
+            *timeout,
+        );
+    }
     let mode = match cli.output {
         Mode::Tabular => OutputMode::Tabular,
         Mode::Json => OutputMode::Json,
@@ -112,6 +145,7 @@ fn main() -> std::process::ExitCode {
                 }
             })
         }
+        Some(Command::Qtt { .. }) => unreachable!("handled above"),
         None => {
             let banner = format!(
                 "Brooklet {} — ksqlDB-compatible streaming SQL. Data: {}\nType 'help' for help, Ctrl-D to exit.",
@@ -133,4 +167,53 @@ fn main() -> std::process::ExitCode {
     };
     engine.shutdown();
     code
+}
+
+fn run_qtt(
+    rt: &tokio::runtime::Runtime,
+    paths: &[PathBuf],
+    filter: Option<&str>,
+    json: Option<&std::path::Path>,
+    report_only: bool,
+    timeout: u64,
+) -> std::process::ExitCode {
+    use brooklet::qtt::{self, MessageMatch, Status};
+    let results = match rt.block_on(qtt::run_paths(
+        paths,
+        filter,
+        std::time::Duration::from_secs(timeout),
+    )) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    for r in &results {
+        if let Status::Fail(why) = &r.status {
+            println!("FAIL {}: {}", r.name, why.replace('\n', " "));
+        }
+    }
+    let with_message = results
+        .iter()
+        .filter(|r| r.message != MessageMatch::NotApplicable)
+        .count();
+    let matched = results
+        .iter()
+        .filter(|r| r.message == MessageMatch::Matched)
+        .count();
+    println!("expected errors: {with_message} raised as expected, {matched} of them with ksqlDB's message text");
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&qtt::report_json(&results)).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("cannot write {}: {e}", path.display());
+        }
+    }
+    println!("{}", qtt::summary(&results));
+    let failed = results.iter().any(|r| matches!(r.status, Status::Fail(_)));
+    if failed && !report_only {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
 }

@@ -267,6 +267,10 @@ impl Engine {
             .collect()
     }
 
+    pub fn sources(&self) -> Vec<Arc<crate::catalog::Source>> {
+        self.lock().catalog.iter().cloned().collect()
+    }
+
     pub fn source(&self, name: &str) -> Option<Arc<crate::catalog::Source>> {
         self.lock().catalog.get(name).cloned()
     }

@@ -150,8 +150,7 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
             }
         }
         ShowKind::Functions => {
-            let mut names: Vec<String> = crate::functions::names();
-            names.sort();
+            let names: Vec<String> = crate::functions::names();
             Listing {
                 kind: "function_names",
                 title: None,

@@ -1,11 +1,36 @@
-//! ksqlDB's function library. Functions are DataFusion UDFs or aliases of DataFusion
-//! functions; this module lists what the expression compiler can call.
+//! ksqlDB's function library. Functions are DataFusion UDFs (one file per family) or
+//! DataFusion's own functions where their semantics match ksqlDB's; [`register`] installs ours
+//! over DataFusion's defaults, replacing any of the same name.
+
+mod string;
+
+use datafusion::execution::session_state::SessionState;
+use datafusion::execution::FunctionRegistry;
+use datafusion::logical_expr::ScalarUDF;
+use std::sync::Arc;
+
+/// ksqlDB's functions that DataFusion lacks or defines differently.
+pub fn udfs() -> Vec<ScalarUDF> {
+    string::udfs()
+}
+
+/// Installs ksqlDB's functions into a session.
+pub fn register(state: &mut SessionState) -> datafusion::error::Result<()> {
+    for udf in udfs() {
+        state.register_udf(Arc::new(udf))?;
+    }
+    Ok(())
+}
 
 /// Names of the scalar functions available to queries.
 pub fn names() -> Vec<String> {
-    datafusion::functions::all_default_functions()
+    let mut names: Vec<String> = datafusion::functions::all_default_functions()
         .iter()
         .chain(datafusion::functions_nested::all_default_nested_functions().iter())
         .map(|f| f.name().to_uppercase())
-        .collect()
+        .chain(udfs().iter().map(|f| f.name().to_uppercase()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }

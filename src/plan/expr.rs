@@ -35,10 +35,13 @@ impl ExprCompiler {
         let sql = &mut config.options_mut().sql_parser;
         sql.enable_ident_normalization = false;
         sql.parse_float_as_decimal = true;
-        let state = SessionStateBuilder::new()
+        let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
             .build();
+        if let Err(e) = crate::functions::register(&mut state) {
+            tracing::error!("cannot register ksqlDB functions: {e}");
+        }
         ExprCompiler { state }
     }
 

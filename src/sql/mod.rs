@@ -3,11 +3,13 @@
 
 pub mod ast;
 mod dialect;
+mod display;
 mod parser;
 mod types;
 
 pub use dialect::KsqlDialect;
-pub use parser::{parse, parse_expression};
+pub use display::Quoted;
+pub use parser::{parse, parse_columns, parse_expression};
 
 /// The name an identifier stands for: unquoted names are upper-cased, quoted ones kept.
 pub fn ident_name(ident: &ast::Ident) -> String {

@@ -6,6 +6,7 @@ use super::dialect::KsqlDialect;
 use super::ident_name;
 use super::types::parse_type;
 use crate::error::{Error, Result};
+use datafusion::sql::sqlparser::dialect::{Dialect, Precedence};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
@@ -148,7 +149,12 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             );
             let text = format!("{};", sql[start..stop.max(start)].trim_end());
             let line = first.span.start.line;
-            let statement = parse_one(std::mem::take(&mut chunk))?;
+            // The `;` goes with the statement, so an error at its end points at it.
+            let mut tokens = std::mem::take(&mut chunk);
+            if tok.token == Token::SemiColon {
+                tokens.push(tok);
+            }
+            let statement = parse_one(tokens)?;
             out.push(Parsed {
                 statement,
                 text,
@@ -158,6 +164,20 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
         chunk.clear();
     }
     Ok(out)
+}
+
+/// Parses a schema string such as `ID BIGINT KEY, NAME STRING` (KEY and PRIMARY KEY alike).
+pub fn parse_columns(schema: &str) -> Result<Vec<ColumnDef>> {
+    let as_kind = |kind: &str| {
+        parse(&format!(
+            "CREATE {kind} X ({schema}) WITH (KAFKA_TOPIC='x');"
+        ))
+    };
+    let parsed = as_kind("STREAM").or_else(|_| as_kind("TABLE"))?;
+    match parsed.into_iter().next().map(|p| p.statement) {
+        Some(Statement::CreateSource { columns, .. }) => Ok(columns),
+        _ => Err(Error::parse(1, 1, "not a schema")),
+    }
 }
 
 /// Parses one expression (used for `INSERT VALUES` defaults and tests).
@@ -225,6 +245,19 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement> {
             Statement::Unset(string(&mut p)?)
         }
         "PRINT" => print(&mut p)?,
+        "ASSERT" => {
+            // ASSERT TOPIC/SCHEMA are ksqlDB statements Brooklet does not run yet; anything else is
+            // a syntax error at the word after ASSERT.
+            p.next_token();
+            let t = p.peek_token();
+            let msg = match word_upper(&t.token).as_deref() {
+                Some("TOPIC" | "SCHEMA" | "NOT") => {
+                    "ASSERT TOPIC and ASSERT SCHEMA are not supported yet".to_string()
+                }
+                _ => format!("Syntax error at or near '{}'", t.token),
+            };
+            return Err(err_at(&t, msg));
+        }
         _ => {
             let hint = [
                 "SHOW",
@@ -247,6 +280,7 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement> {
             ));
         }
     };
+    let _ = p.consume_token(&Token::SemiColon);
     let t = p.peek_token();
     if t.token != Token::EOF {
         return Err(err_at(&t, format!("Syntax error at or near '{}'", t.token)));
@@ -660,8 +694,10 @@ fn query(p: &mut P) -> Result<Query> {
         None
     };
     let exprs = |p: &mut P| -> Result<Vec<Expr>> {
+        // ksqlDB groups and partitions by value expressions: no comparisons or AND/OR.
+        let value_expr = |p: &mut P| p.parse_subexpr(KsqlDialect.prec_value(Precedence::Eq));
         let list = p
-            .parse_comma_separated(Parser::parse_expr)
+            .parse_comma_separated(value_expr)
             .map_err(|e| from_sqlparser(p, e))?;
         // `GROUP BY (a, b)` is the same as `GROUP BY a, b`.
         Ok(match <[Expr; 1]>::try_from(list) {

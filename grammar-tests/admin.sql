@@ -1,0 +1,66 @@
+-- ok Show
+SHOW STREAMS;
+
+-- ok Show
+LIST TABLES EXTENDED;
+
+-- ok Show
+SHOW ALL TOPICS EXTENDED;
+
+-- ok Show
+SHOW QUERIES EXTENDED;
+
+-- ok Show
+SHOW FUNCTIONS;
+
+-- ok Show
+SHOW PROPERTIES;
+
+-- ok Describe
+DESCRIBE pageviews EXTENDED;
+
+-- ok TerminateQuery
+TERMINATE `CSAS-foo_2`;
+
+-- ok TerminateQuery
+TERMINATE ALL;
+
+-- ok PrintTopic
+PRINT 'topic_name_in_lower_case' FROM BEGINNING INTERVAL 2 LIMIT 10;
+
+-- ok SetProperty
+SET 'auto.offset.reset'='earliest';
+
+-- ok UnsetProperty
+UNSET 'auto.offset.reset';
+
+-- ok Show
+SHOW -- inline comment
+STREAMS;
+
+-- ok Show
+SHOW /* inline */ STREAMS;
+
+-- todo ok Show
+SHOW TYPES;
+
+-- todo ok Show
+SHOW VARIABLES;
+
+-- todo ok DescribeStreams
+DESCRIBE STREAMS;
+
+-- todo ok DescribeFunction
+DESCRIBE FUNCTION SUBSTRING;
+
+-- todo ok Explain
+EXPLAIN CSAS_OUTPUT_0;
+
+-- todo ok DefineVariable
+DEFINE topicName = 'pageviews';
+
+-- todo ok AssertTopic
+ASSERT TOPIC foo WITH (partitions=3) TIMEOUT 3 SECONDS;
+
+-- todo ok PauseQuery
+PAUSE ALL;

@@ -1,0 +1,54 @@
+-- error parse 1:21
+SELECT ONLY, COLUMNS;
+
+-- error parse 1:12
+SELECT A B C FROM address;
+
+-- error parse 1:35 "reserved keyword"
+CREATE STREAM ORDERS (c1 VARCHAR, size INTEGER) WITH (kafka_topic='ords', value_format='json');
+
+-- error parse 1:22
+SELECT * FROM address, itemid;
+
+-- error parse 1:10
+SELECT * FORM TEST_TOPIC;
+
+-- error parse 1:14 "Syntax error at or near 'AS'"
+CREATE TABLE AS SELECT x, count(*) FROM TEST_TOPIC GROUP BY x;
+
+-- error parse 1:1 "Did you mean 'SHOW'?"
+sho streams;
+
+-- error parse 1:1 "Unknown statement 'RUN'"
+RUN SCRIPT 'foo';
+
+-- error parse 1:8 "Syntax error at or near 'VALUES'"
+ASSERT VALUES foo (id INT) VALUES (123);
+
+-- error parse 1:21 "please use 'PRIMARY KEY' for tables"
+CREATE TABLE INPUT (ID INT KEY, NAME STRING) WITH (kafka_topic='input',value_format='JSON');
+
+-- error parse 1:22 "please use 'KEY' for streams"
+CREATE STREAM INPUT (ID INT PRIMARY KEY, NAME STRING) WITH (kafka_topic='input',value_format='JSON');
+
+-- error parse 1:59
+CREATE STREAM OUTPUT AS SELECT * FROM INPUT WHERE ID IN ( );
+
+-- error parse 1:64 "Syntax error at or near 'AND'"
+CREATE TABLE OUTPUT AS SELECT COUNT(*) FROM TEST GROUP BY DATA AND ID;
+
+-- error parse 2:10
+SELECT a
+FROM s t x EMIT CHANGES;
+
+-- todo error parse 1:19 "Syntax Error"
+SELECT * FROM artist WHERE first_name = 'Vincent' and (last_name = 'Monet' or last_name = 'Da Vinci';
+
+-- todo error parse 1:45 "Syntax error at or near 'NULL'"
+CREATE STREAM OUTPUT AS SELECT ID, cast(f0 as NULL) FROM TEST;
+
+-- todo error parse 1:40
+CREATE STREAM OUTPUT AS SELECT * FROM EXPLODE(MY_ARR);
+
+-- todo error parse 1:39 "Invalid numeric literal: 9223372036854775808"
+CREATE STREAM OUTPUT AS select K, id, 9223372036854775808 FROM INPUT;

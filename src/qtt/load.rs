@@ -1,0 +1,186 @@
+//! Loading QTT files: lenient JSON (comments allowed, unknown keys ignored, numbers exact) and
+//! the expansion of each case into its `format` × `config` variants.
+
+use serde_json::Value;
+use std::path::Path;
+
+/// One runnable variant of a test case.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub file: String,
+    /// `<file> - <case>[ - <FORMAT>][ - prop=value]`
+    pub name: String,
+    pub statements: Vec<String>,
+    pub inputs: Vec<Value>,
+    pub outputs: Option<Vec<Value>>,
+    pub expected_exception: Option<Value>,
+    pub properties: Vec<(String, String)>,
+    pub topics: Vec<Value>,
+    pub post: Option<Value>,
+    /// Why the variant is not run, if it is not.
+    pub skip: Option<String>,
+}
+
+/// Removes `//` and `/* */` comments outside string literals.
+pub fn strip_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            if c == '\\' {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match (c, chars.peek()) {
+            ('"', _) => {
+                in_string = true;
+                out.push(c);
+            }
+            ('/', Some('/')) => {
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            ('/', Some('*')) => {
+                chars.next();
+                let mut prev = ' ';
+                for n in chars.by_ref() {
+                    if prev == '*' && n == '/' {
+                        break;
+                    }
+                    prev = n;
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+const SR_FORMATS: &[&str] = &["AVRO", "PROTOBUF", "PROTOBUF_NOSR", "JSON_SR"];
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Loads every case variant of one file.
+pub fn load_file(path: &Path) -> Result<Vec<Case>, String> {
+    let raw = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let doc: Value = serde_json::from_str(&strip_comments(&raw))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tests = doc["tests"]
+        .as_array()
+        .ok_or_else(|| format!("{}: no \"tests\" array", path.display()))?;
+    let mut cases = Vec::new();
+    for t in tests {
+        let base = format!("{file} - {}", t["name"].as_str().unwrap_or("?"));
+        let statements: Vec<String> = t["statements"]
+            .as_array()
+            .map(|a| a.iter().map(text).collect())
+            .unwrap_or_default();
+        let properties: Vec<(String, String)> = t["properties"]
+            .as_object()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+            .unwrap_or_default();
+        let formats: Vec<Option<String>> = match t["format"].as_array() {
+            Some(f) => f.iter().map(|v| Some(text(v))).collect(),
+            None => vec![None],
+        };
+        let configs: Vec<Option<String>> = match t["config"].as_array() {
+            Some(c) => c.iter().map(|v| Some(text(v))).collect(),
+            None => vec![None],
+        };
+        for format in &formats {
+            for config in &configs {
+                let mut name = base.clone();
+                let mut props = properties.clone();
+                if let Some(f) = format {
+                    name.push_str(&format!(" - {f}"));
+                }
+                if let Some(c) = config {
+                    if let Some(p) = props.iter_mut().find(|(_, v)| v == "{CONFIG}") {
+                        name.push_str(&format!(" - {}={c}", p.0));
+                        p.1 = c.clone();
+                    }
+                }
+                let subst = |s: &str| match format {
+                    Some(f) => s.replace("{FORMAT}", f),
+                    None => s.to_string(),
+                };
+                let statements: Vec<String> = statements.iter().map(|s| subst(s)).collect();
+                let topics: Vec<Value> = t["topics"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|v| {
+                                serde_json::from_str(&subst(&v.to_string())).unwrap_or(v.clone())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut skip = None;
+                if t["enabled"] == Value::Bool(false) {
+                    skip = Some("disabled".to_string());
+                }
+                let uses_sr = |s: &str| {
+                    let up = s.to_uppercase();
+                    SR_FORMATS
+                        .iter()
+                        .any(|f| up.contains(&format!("'{f}'")) || up.contains(&format!("\"{f}\"")))
+                };
+                if format.as_deref().is_some_and(|f| SR_FORMATS.contains(&f))
+                    || statements.iter().any(|s| uses_sr(s))
+                    || topics.iter().any(|t| uses_sr(&t.to_string()))
+                    || props.iter().any(|(_, v)| SR_FORMATS.contains(&v.as_str()))
+                {
+                    skip = Some(
+                        "needs a schema registry format (AVRO, PROTOBUF, JSON_SR)".to_string(),
+                    );
+                }
+                cases.push(Case {
+                    file: file.clone(),
+                    name,
+                    statements,
+                    inputs: t["inputs"].as_array().cloned().unwrap_or_default(),
+                    outputs: t["outputs"].as_array().cloned(),
+                    expected_exception: t.get("expectedException").cloned(),
+                    properties: props,
+                    topics,
+                    post: t.get("post").cloned(),
+                    skip,
+                });
+            }
+        }
+    }
+    Ok(cases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_outside_strings_are_removed() {
+        let s = strip_comments("{\"a\": \"x//y\", // c\n \"b\": /* z */ 1}");
+        let v: Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["a"], "x//y");
+        assert_eq!(v["b"], 1);
+    }
+}
