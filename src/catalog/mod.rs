@@ -13,7 +13,17 @@ use types::SqlType;
 pub const ROWTIME: &str = "ROWTIME";
 pub const ROWPARTITION: &str = "ROWPARTITION";
 pub const ROWOFFSET: &str = "ROWOFFSET";
-pub const PSEUDO_COLUMNS: usize = 3;
+/// A hidden column: true where the record's value is null (a tombstone on a table).
+pub const TOMBSTONE: &str = "\u{1}TOMBSTONE";
+pub const PSEUDO_COLUMNS: usize = 4;
+
+/// Names that cannot be used as column names.
+pub fn is_reserved_column(name: &str) -> bool {
+    matches!(
+        name,
+        ROWTIME | ROWPARTITION | ROWOFFSET | "WINDOWSTART" | "WINDOWEND"
+    )
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ColumnKind {
@@ -63,6 +73,7 @@ impl Source {
             Field::new(ROWTIME, DataType::Int64, false),
             Field::new(ROWPARTITION, DataType::Int32, false),
             Field::new(ROWOFFSET, DataType::Int64, false),
+            Field::new(TOMBSTONE, DataType::Boolean, false),
         ];
         let ordered = self.keys().chain(self.values()).chain(
             self.columns

@@ -245,7 +245,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
             "Tables (CREATE TABLE AS SELECT and queries over tables) are not supported yet",
         ));
     }
-    let plan = plan_query(&engine.compiler, query, input.clone(), true)?;
+    let plan = plan_query(&engine.compiler, query, input.clone(), true, name)?;
     let mut inner = engine.lock();
     let existing = inner.catalog.get(name).cloned();
     let sink = if insert {
@@ -509,7 +509,7 @@ pub fn push_query(engine: &Engine, query: &Query, session: &Session) -> Result<O
             "Push queries over tables are not supported yet",
         ));
     }
-    let plan = plan_query(&engine.compiler, query, source.clone(), false)?;
+    let plan = plan_query(&engine.compiler, query, source.clone(), false, "")?;
     let id = {
         let mut inner = engine.lock();
         inner.next_transient += 1;

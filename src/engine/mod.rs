@@ -164,7 +164,18 @@ impl Engine {
         Ok(out)
     }
 
+    /// Executes one statement. Every error a statement raises is a statement error (ksqlDB
+    /// wraps them likewise), except syntax errors.
     pub fn execute_parsed(&self, parsed: &Parsed, session: &mut Session) -> Result<Output> {
+        self.execute_statement(parsed, session).map_err(|mut e| {
+            if e.kind == crate::error::ErrorKind::Generic {
+                e.kind = crate::error::ErrorKind::Statement;
+            }
+            e
+        })
+    }
+
+    fn execute_statement(&self, parsed: &Parsed, session: &mut Session) -> Result<Output> {
         let out = match &parsed.statement {
             Statement::CreateSource { .. } => ddl::create_source(self, parsed, session)?,
             Statement::CreateAs { .. } | Statement::InsertSelect { .. } => {

@@ -5,13 +5,13 @@ use crate::catalog::types::SqlType;
 use crate::catalog::{ColumnKind, Source};
 use crate::format::build::build_column;
 use crate::log::StoredRecord;
-use crate::sql::ast::SourceKind;
-use datafusion::arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch};
+use datafusion::arrow::array::{ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch};
 use serde_json::Value;
 use std::sync::Arc;
 
 /// Decodes `records` of `source`; records that cannot be decoded go to the processing log.
-/// Stream records with a null value are dropped, as ksqlDB does.
+/// A record with a null value keeps its key; its value columns are null and its tombstone flag
+/// is set (a stream query passes it on with a null value; a table deletes the key).
 pub fn decode(
     source: &Source,
     records: &[StoredRecord],
@@ -27,9 +27,6 @@ pub fn decode(
         .collect();
     let mut rows: Vec<(usize, Vec<Value>)> = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
-        if r.record.value.is_none() && source.kind == SourceKind::Stream {
-            continue;
-        }
         let k = match source.key_format.decode(r.record.key.as_deref(), &keys) {
             Ok(k) => k,
             Err(e) => {
@@ -164,6 +161,10 @@ fn build(
         )),
         Arc::new(Int64Array::from_iter_values(
             rows.iter().map(|(i, _)| records[*i].offset as i64),
+        )),
+        Arc::new(BooleanArray::from_iter(
+            rows.iter()
+                .map(|(i, _)| Some(records[*i].record.value.is_none())),
         )),
     ];
     all.extend(cols);

@@ -21,7 +21,7 @@ use std::sync::Arc;
 pub const BATCH: usize = 2048;
 
 /// Filters and projects a decoded batch. The result has the plan's output columns followed by
-/// the input's ROWTIME, ROWPARTITION and ROWOFFSET. A batch whose evaluation fails is evaluated
+/// the input's pseudocolumns (ROWTIME, ROWPARTITION, ROWOFFSET, tombstone flag). A batch whose evaluation fails is evaluated
 /// row by row, so that only the failing rows are skipped (and logged).
 pub fn evaluate(
     plan: &StreamPlan,
@@ -58,6 +58,39 @@ fn evaluate_batch(plan: &StreamPlan, batch: &RecordBatch) -> Result<RecordBatch>
             filter_record_batch(batch, &mask)?
         }
         None => batch.clone(),
+    };
+    let input = match &plan.rekey {
+        Some(r) => {
+            let mut columns: Vec<ArrayRef> = input.columns()[..PSEUDO_COLUMNS].to_vec();
+            for k in &r.keys {
+                columns.push(k.evaluate(&input)?.into_array(input.num_rows())?);
+            }
+            for (i, &c) in r.carry.iter().enumerate() {
+                let target = r
+                    .schema
+                    .field(PSEUDO_COLUMNS + r.keys.len() + i)
+                    .data_type();
+                let a = input.column(c).clone();
+                columns.push(if a.data_type() == target {
+                    a
+                } else {
+                    cast(&a, target)?
+                });
+            }
+            for (i, a) in columns
+                .iter_mut()
+                .enumerate()
+                .skip(PSEUDO_COLUMNS)
+                .take(r.keys.len())
+            {
+                let target = r.schema.field(i).data_type();
+                if a.data_type() != target {
+                    *a = cast(a, target)?;
+                }
+            }
+            RecordBatch::try_new(r.schema.clone(), columns)?
+        }
+        None => input,
     };
     let rows = input.num_rows();
     let mut fields = Vec::with_capacity(plan.output.len() + PSEUDO_COLUMNS);
@@ -146,10 +179,11 @@ pub fn encode(
             .collect()
     };
     let (keys, values) = (cols(ColumnKind::Key), cols(ColumnKind::Value));
-    let n = out.num_columns();
-    let rowtime = out.column(n - 3).as_primitive::<Int64Type>();
-    let in_part = out.column(n - 2).as_primitive::<Int32Type>();
-    let in_off = out.column(n - 1).as_primitive::<Int64Type>();
+    let n = out.num_columns() - PSEUDO_COLUMNS;
+    let rowtime = out.column(n).as_primitive::<Int64Type>();
+    let in_part = out.column(n + 1).as_primitive::<Int32Type>();
+    let in_off = out.column(n + 2).as_primitive::<Int64Type>();
+    let tombstone = out.column(n + 3).as_boolean();
     let ts_col = sink
         .timestamp
         .as_ref()
@@ -158,10 +192,27 @@ pub fn encode(
     let mut records = Vec::with_capacity(out.num_rows());
     for row in 0..out.num_rows() {
         let key = sink.key_format.encode(&keys, row)?;
-        let value = sink.value_format.encode(&values, row)?;
+        let value = if tombstone.value(row) {
+            None
+        } else {
+            sink.value_format
+                .encode(&values, row)?
+                .or_else(|| empty_value(sink))
+        };
         let timestamp = match &ts_col {
-            Some(a) if !a.is_null(row) => a.as_primitive::<Int64Type>().value(row),
-            _ => rowtime.value(row),
+            // ksqlDB drops a record whose timestamp column is null or negative.
+            Some(a) => match Some(row)
+                .filter(|r| !a.is_null(*r))
+                .map(|r| a.as_primitive::<Int64Type>().value(r))
+                .filter(|t| *t >= 0)
+            {
+                Some(t) => t,
+                None => {
+                    tracing::warn!(sink = %sink.name, "dropped a record with an invalid timestamp");
+                    continue;
+                }
+            },
+            None => rowtime.value(row),
         };
         let partition = partition_for(key.as_deref(), partitions, in_part.value(row) as u32);
         let origin = producer.map(|producer| Origin {
@@ -169,7 +220,6 @@ pub fn encode(
             partition: in_part.value(row) as u32,
             offset: in_off.value(row) as u64,
         });
-        let value = value.or_else(|| empty_value(sink));
         records.push((
             partition,
             Record {

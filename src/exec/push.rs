@@ -7,7 +7,7 @@ use super::{decode, evaluate, BATCH};
 use crate::catalog::Column;
 use crate::log::SharedLog;
 use crate::plan::StreamPlan;
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{AsArray, RecordBatch};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
@@ -108,6 +108,12 @@ pub fn start(
                 let Some(out) = evaluate(&plan, &batch, &plog, &id) else {
                     continue;
                 };
+                // Records with a null value carry no row for a push query over a stream.
+                let tombstone = out.column(out.num_columns() - 1).as_boolean().clone();
+                let kept = datafusion::arrow::compute::not(&tombstone).ok();
+                let out = kept
+                    .and_then(|k| datafusion::arrow::compute::filter_record_batch(&out, &k).ok())
+                    .unwrap_or(out);
                 let mut out = out
                     .project(&(0..plan.output.len()).collect::<Vec<_>>())
                     .unwrap_or(out);

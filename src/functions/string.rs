@@ -13,7 +13,39 @@ pub fn udfs() -> Vec<ScalarUDF> {
     vec![
         ScalarUDF::from(Pad::new(true)),
         ScalarUDF::from(Pad::new(false)),
+        datafusion::functions::string::upper()
+            .as_ref()
+            .clone()
+            .with_aliases(["ucase"]),
+        datafusion::functions::string::lower()
+            .as_ref()
+            .clone()
+            .with_aliases(["lcase"]),
+        ScalarUDF::from(AsValue {
+            signature: Signature::any(1, Volatility::Immutable),
+        }),
     ]
+}
+
+/// `AS_VALUE(col)`: the column's value, as a value column (used to copy a key into the value).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct AsValue {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for AsValue {
+    fn name(&self) -> &str {
+        "as_value"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok(arg_types[0].clone())
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        Ok(args.args[0].clone())
+    }
 }
 
 /// `LPAD(s, len, pad)` / `RPAD(s, len, pad)`: pads `s` to `len` characters with `pad` repeated

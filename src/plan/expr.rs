@@ -10,8 +10,9 @@ use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::sqlparser::ast::{
-    visit_expressions_mut, BinaryOperator, ExprWithAlias, Function, FunctionArg, FunctionArgExpr,
-    FunctionArgumentList, FunctionArguments, ObjectName, ObjectNamePart, Value, ValueWithSpan,
+    visit_expressions_mut, BinaryOperator, CastKind, DataType as SqlDataType, ExprWithAlias,
+    Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, ObjectName,
+    ObjectNamePart, Value, ValueWithSpan,
 };
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -69,11 +70,35 @@ impl ExprCompiler {
                         *e = get_field((**left).clone(), &field);
                     }
                 }
+                Expr::Value(v) => {
+                    // ksqlDB types an integer literal INT when it fits, BIGINT otherwise.
+                    if let Value::Number(n, _) = &v.value {
+                        if n.parse::<i32>().is_ok() {
+                            *e = Expr::Cast {
+                                kind: CastKind::Cast,
+                                expr: Box::new(e.clone()),
+                                data_type: SqlDataType::Int(None),
+                                array: false,
+                                format: None,
+                            };
+                        }
+                    }
+                }
+                Expr::Function(f) => {
+                    if let Some(rewritten) = constructor(f) {
+                        *e = rewritten;
+                    }
+                }
                 _ => {}
             }
             ControlFlow::<()>::Continue(())
         });
         e
+    }
+
+    /// `base->field`, normalized.
+    pub fn field_access(base: Expr, field: &str) -> Expr {
+        get_field(base, field)
     }
 
     /// Compiles a normalized expression over `schema`.
@@ -115,18 +140,72 @@ fn quoted(name: String) -> Ident {
     Ident::with_quote('"', name)
 }
 
+/// `STRUCT(a := x, ...)` becomes `named_struct('A', x, ...)`; `MAP(k := v, ...)` becomes
+/// `map(make_array(k, ...), make_array(v, ...))`.
+fn constructor(f: &Function) -> Option<Expr> {
+    let name = f.name.to_string().to_uppercase();
+    if name != "STRUCT" && name != "MAP" {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    let mut pairs = Vec::new();
+    for a in &list.args {
+        match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Assignment,
+                right,
+            })) => pairs.push(((**left).clone(), (**right).clone())),
+            FunctionArg::Named {
+                name,
+                arg: FunctionArgExpr::Expr(v),
+                ..
+            } => pairs.push((Expr::Identifier(name.clone()), v.clone())),
+            FunctionArg::ExprNamed {
+                name,
+                arg: FunctionArgExpr::Expr(v),
+                ..
+            } => pairs.push((name.clone(), v.clone())),
+            _ => return None,
+        }
+    }
+    if name == "STRUCT" {
+        let mut args = Vec::new();
+        for (k, v) in pairs {
+            let Expr::Identifier(id) = k else { return None };
+            args.push(Expr::Value(ValueWithSpan::from(Value::SingleQuotedString(
+                ident_name(&id),
+            ))));
+            args.push(v);
+        }
+        Some(call("named_struct", args))
+    } else {
+        let (keys, values): (Vec<Expr>, Vec<Expr>) = pairs.into_iter().unzip();
+        Some(call(
+            "map",
+            vec![call("make_array", keys), call("make_array", values)],
+        ))
+    }
+}
+
 fn get_field(base: Expr, field: &str) -> Expr {
-    let arg = |e: Expr| FunctionArg::Unnamed(FunctionArgExpr::Expr(e));
     let lit = Expr::Value(ValueWithSpan::from(Value::SingleQuotedString(
         field.to_string(),
     )));
+    call("get_field", vec![base, lit])
+}
+
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    let arg = |e: Expr| FunctionArg::Unnamed(FunctionArgExpr::Expr(e));
     Expr::Function(Function {
-        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new("get_field"))]),
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
         uses_odbc_syntax: false,
         parameters: FunctionArguments::None,
         args: FunctionArguments::List(FunctionArgumentList {
             duplicate_treatment: None,
-            args: vec![arg(base), arg(lit)],
+            args: args.into_iter().map(arg).collect(),
             clauses: vec![],
         }),
         filter: None,

@@ -1,14 +1,15 @@
-//! Planning: a SELECT over a source becomes a [`StreamPlan`]: a filter and a projection of
-//! compiled expressions, the output's key and value columns, and its limit.
+//! Planning: a SELECT over a source becomes a [`StreamPlan`]: a filter, an optional re-key
+//! (PARTITION BY), and a projection of compiled expressions into key and value columns, named
+//! and checked as ksqlDB does.
 
 pub mod expr;
+mod projection;
 
 use crate::catalog::types::SqlType;
-use crate::catalog::{Column, ColumnKind, Source, PSEUDO_COLUMNS};
+use crate::catalog::{Column, Source, PSEUDO_COLUMNS};
 use crate::error::{Error, Result};
-use crate::sql::ast::{Expr, Query, SelectItem};
-use crate::sql::ident_name;
-use datafusion::arrow::datatypes::SchemaRef;
+use crate::sql::ast::{Expr, Query};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use expr::{ExprCompiler, PhysExpr};
 use std::sync::Arc;
 
@@ -19,45 +20,78 @@ pub struct OutputColumn {
     pub expr: PhysExpr,
 }
 
-/// A stateless continuous query: filter, then project (and re-key) each record.
+/// PARTITION BY: new key columns computed over the input, followed by the input columns that
+/// stay (value columns, then the old key columns, which move into the value).
+#[derive(Debug, Clone)]
+pub struct Rekey {
+    pub keys: Vec<PhysExpr>,
+    /// Input column indices carried after the new keys.
+    pub carry: Vec<usize>,
+    /// Pseudocolumns, new keys, carried columns.
+    pub schema: SchemaRef,
+}
+
+/// A stateless continuous query: filter, re-key, project.
 #[derive(Debug, Clone)]
 pub struct StreamPlan {
     pub source: Arc<Source>,
     pub input_schema: SchemaRef,
     pub filter: Option<PhysExpr>,
-    /// Key columns first, then value columns.
+    pub rekey: Option<Rekey>,
+    /// Key columns first, then value columns; compiled over the re-keyed schema if any.
     pub output: Vec<OutputColumn>,
     pub limit: Option<u64>,
-    /// Whether the output key differs from the input key (PARTITION BY).
-    pub rekeyed: bool,
 }
 
-impl StreamPlan {
-    pub fn keys(&self) -> impl Iterator<Item = &OutputColumn> {
-        self.output
-            .iter()
-            .filter(|c| c.column.kind == ColumnKind::Key)
+/// Names generated for unaliased expressions: `KSQL_COL_n`, skipping names already taken.
+pub(crate) struct NameGenerator {
+    next: usize,
+    taken: Vec<String>,
+}
+
+impl NameGenerator {
+    fn new(taken: Vec<String>) -> Self {
+        NameGenerator { next: 0, taken }
     }
-    pub fn values(&self) -> impl Iterator<Item = &OutputColumn> {
-        self.output
-            .iter()
-            .filter(|c| c.column.kind == ColumnKind::Value)
+    fn next(&mut self) -> String {
+        loop {
+            let n = format!("KSQL_COL_{}", self.next);
+            self.next += 1;
+            if !self.taken.contains(&n) {
+                self.taken.push(n.clone());
+                return n;
+            }
+        }
     }
 }
 
-fn is_reserved_alias(name: &str) -> bool {
-    matches!(
-        name,
-        "ROWTIME" | "ROWPARTITION" | "ROWOFFSET" | "WINDOWSTART" | "WINDOWEND"
-    )
+fn is_null_literal(e: &Expr) -> bool {
+    matches!(e, Expr::Value(v) if matches!(v.value, datafusion::sql::sqlparser::ast::Value::Null))
 }
 
-/// Plans `query` over `source`. `persistent` queries (CSAS) must project their key columns.
+fn contains_map(t: &SqlType) -> bool {
+    match t {
+        SqlType::Map(_, _) => true,
+        SqlType::Array(e) => contains_map(e),
+        SqlType::Struct(f) => f.iter().any(|(_, t)| contains_map(t)),
+        _ => false,
+    }
+}
+
+pub(crate) fn sql_type(e: &PhysExpr, schema: &Schema, name: &str) -> Result<SqlType> {
+    let dt = e.data_type(schema)?;
+    SqlType::from_arrow(&dt)
+        .ok_or_else(|| Error::statement(format!("Unsupported type {dt} for column {name}")))
+}
+
+/// Plans `query` over `source`. `persistent` queries (CSAS) are held to ksqlDB's rules on
+/// key columns in the projection.
 pub fn plan_query(
     compiler: &ExprCompiler,
     query: &Query,
     source: Arc<Source>,
     persistent: bool,
+    sink: &str,
 ) -> Result<StreamPlan> {
     if !query.joins.is_empty() {
         return Err(Error::statement("Joins are not supported yet"));
@@ -70,158 +104,112 @@ pub fn plan_query(
     let schema = source.row_schema();
     let mut qualifiers = vec![source.name.clone()];
     qualifiers.extend(query.from.alias.clone());
-    let compile = |e: &Expr| compiler.compile(&ExprCompiler::normalize(e, &qualifiers), &schema);
-    let filter = query.selection.as_ref().map(compile).transpose()?;
+    let normalize = |e: &Expr| ExprCompiler::normalize(e, &qualifiers);
+    let filter = query
+        .selection
+        .as_ref()
+        .map(|e| compiler.compile(&normalize(e), &schema))
+        .transpose()?;
+    let mut names = NameGenerator::new(source.columns.iter().map(|c| c.name.clone()).collect());
 
-    // The select list, expanded: (name, expression, source column it copies if any).
-    let mut items: Vec<(String, PhysExpr, Option<String>)> = Vec::new();
-    let mut generated = 0usize;
-    for item in &query.select {
-        match item {
-            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(_, _) => {
-                for (i, field) in schema.fields().iter().enumerate().skip(PSEUDO_COLUMNS) {
-                    let col: PhysExpr = Arc::new(
-                        datafusion::physical_expr::expressions::Column::new(field.name(), i),
-                    );
-                    items.push((field.name().clone(), col, Some(field.name().clone())));
-                }
-            }
-            SelectItem::UnnamedExpr(e) => {
-                let normalized = ExprCompiler::normalize(e, &qualifiers);
-                let (name, copies) = if let Expr::Identifier(id) = &normalized {
-                    (id.value.clone(), Some(id.value.clone()))
-                } else if let Some(field) = right_ident(e) {
-                    (field, None)
-                } else {
-                    generated += 1;
-                    (format!("KSQL_COL_{}", generated - 1), None)
-                };
-                items.push((name, compiler.compile(&normalized, &schema)?, copies));
-            }
-            SelectItem::ExprWithAlias { expr, alias } => {
-                let name = ident_name(alias);
-                if is_reserved_alias(&name) {
-                    return Err(Error::statement(format!(
-                        "`{name}` is a reserved column name. You cannot use it as an alias for a column."
-                    )));
-                }
-                let normalized = ExprCompiler::normalize(expr, &qualifiers);
-                let copies = match &normalized {
-                    Expr::Identifier(id) => Some(id.value.clone()),
-                    _ => None,
-                };
-                items.push((name, compiler.compile(&normalized, &schema)?, copies));
-            }
-            other => {
-                return Err(Error::statement(format!(
-                    "Unsupported select item: {other}"
-                )))
-            }
-        }
-    }
-    for (i, (name, _, _)) in items.iter().enumerate() {
-        if items[..i].iter().any(|(n, _, _)| n == name) {
-            return Err(Error::statement(format!(
-                "Duplicate column name '{name}' in the projection"
-            )));
-        }
-    }
-
-    let typed = |name: &str, e: &PhysExpr, kind: ColumnKind| -> Result<OutputColumn> {
-        let dt = e.data_type(&schema)?;
-        let ty = SqlType::from_arrow(&dt)
-            .ok_or_else(|| Error::statement(format!("Unsupported type {dt} for column {name}")))?;
-        Ok(OutputColumn {
-            column: Column {
-                name: name.to_string(),
-                ty,
-                kind,
-            },
-            expr: e.clone(),
-        })
-    };
-
-    let mut output = Vec::new();
-    let rekeyed = !query.partition_by.is_empty();
-    if rekeyed {
-        let is_null = |e: &Expr| matches!(e, Expr::Value(v) if matches!(v.value, datafusion::sql::sqlparser::ast::Value::Null));
-        if !(query.partition_by.len() == 1 && is_null(&query.partition_by[0])) {
-            let mut key_generated = 0usize;
-            for pe in &query.partition_by {
-                let normalized = ExprCompiler::normalize(pe, &qualifiers);
-                let compiled = compiler.compile(&normalized, &schema)?;
-                // The key is named after the select item that computes it, else the column, else KSQL_COL_n.
-                let matching = items.iter().position(|(_, e, copies)| {
-                    e.to_string() == compiled.to_string() || matches!((&normalized, copies), (Expr::Identifier(id), Some(c)) if &id.value == c)
-                });
-                let name = match (matching, &normalized) {
-                    (Some(i), _) => items.remove(i).0,
-                    (None, Expr::Identifier(id)) => id.value.clone(),
-                    _ => {
-                        let n = format!("KSQL_COL_{key_generated}");
-                        key_generated += 1;
-                        n
-                    }
-                };
-                output.push(typed(&name, &compiled, ColumnKind::Key)?);
-            }
-        }
-        output.extend(
-            items
-                .iter()
-                .map(|(n, e, _)| typed(n, e, ColumnKind::Value))
-                .collect::<Result<Vec<_>>>()?,
-        );
+    // The schema the projection sees, its key columns, and the key expressions (normalized).
+    let (rekey, key_exprs) = if query.partition_by.is_empty() {
+        (None, Vec::new())
     } else {
-        let key_names: Vec<String> = source.keys().map(|c| c.name.clone()).collect();
-        let mut values = Vec::new();
-        let mut keys_found = Vec::new();
-        for (name, e, copies) in &items {
-            match copies {
-                Some(c) if key_names.contains(c) && !keys_found.contains(c) => {
-                    keys_found.push(c.clone());
-                    output.push(typed(name, e, ColumnKind::Key)?);
-                }
-                _ => values.push(typed(name, e, ColumnKind::Value)?),
-            }
-        }
-        if persistent && keys_found.len() < key_names.len() {
-            let missing: Vec<String> = key_names
-                .iter()
-                .filter(|k| !keys_found.contains(k))
-                .map(|k| format!("`{k}`"))
-                .collect();
-            return Err(Error::statement(format!(
-                "Key missing from projection (ie, SELECT).\nThe query used to build `{}` must include the key columns {} in its projection (eg, SELECT {}...).",
-                "the sink",
-                missing.join(", "),
-                missing.join(", ")
-            )));
-        }
-        output.extend(values);
-    }
+        let (rekey, exprs) =
+            plan_rekey(compiler, query, &source, &schema, &qualifiers, &mut names)?;
+        (Some(rekey), exprs)
+    };
+    let proj_schema = rekey.as_ref().map_or(schema.clone(), |r| r.schema.clone());
+    let key_names: Vec<String> = match &rekey {
+        Some(r) => r.schema.fields()[PSEUDO_COLUMNS..PSEUDO_COLUMNS + r.keys.len()]
+            .iter()
+            .map(|f| f.name().clone())
+            .collect(),
+        None => source.keys().map(|c| c.name.clone()).collect(),
+    };
+    let ctx = projection::Context {
+        compiler,
+        schema: &proj_schema,
+        qualifiers: &qualifiers,
+        persistent,
+        sink,
+    };
+    let output = projection::project(&ctx, &query.select, &key_names, &key_exprs, &mut names)?;
     Ok(StreamPlan {
         source,
         input_schema: schema,
         filter,
+        rekey,
         output,
         limit: query.limit,
-        rekeyed,
     })
 }
 
-/// The field name of a dereference (`a->b`, `a.b.c`), which names its output column.
-fn right_ident(e: &Expr) -> Option<String> {
-    match e {
-        Expr::BinaryOp {
-            op: datafusion::sql::sqlparser::ast::BinaryOperator::Arrow,
-            right,
-            ..
-        } => match right.as_ref() {
-            Expr::Identifier(id) => Some(ident_name(id)),
-            _ => None,
-        },
-        Expr::CompoundIdentifier(parts) => parts.last().map(ident_name),
-        _ => None,
+fn plan_rekey(
+    compiler: &ExprCompiler,
+    query: &Query,
+    source: &Source,
+    schema: &SchemaRef,
+    qualifiers: &[String],
+    names: &mut NameGenerator,
+) -> Result<(Rekey, Vec<(String, Expr)>)> {
+    let partition = &query.partition_by;
+    if partition.iter().any(is_null_literal) && partition.len() > 1 {
+        return Err(Error::statement(
+            "Cannot PARTITION BY multiple columns including NULL",
+        ));
     }
+    let mut keys = Vec::new();
+    let mut fields: Vec<Field> = schema.fields()[..PSEUDO_COLUMNS]
+        .iter()
+        .map(|f| (**f).clone())
+        .collect();
+    let mut exprs = Vec::new();
+    let mut moved: Vec<String> = Vec::new();
+    if !(partition.len() == 1 && is_null_literal(&partition[0])) {
+        for pe in partition {
+            let normalized = ExprCompiler::normalize(pe, qualifiers);
+            let compiled = compiler.compile(&normalized, schema)?;
+            let name = match &normalized {
+                Expr::Identifier(id) => {
+                    moved.push(id.value.clone());
+                    id.value.clone()
+                }
+                _ => match projection::field_name(pe) {
+                    Some(f) => f,
+                    None => projection::alias_of(&query.select, &normalized, qualifiers)
+                        .unwrap_or_else(|| names.next()),
+                },
+            };
+            let ty = sql_type(&compiled, schema, &name)?;
+            if contains_map(&ty) {
+                return Err(Error::statement(format!(
+                    "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{name}`. Column type: {ty}. See https://github.com/confluentinc/ksql/issues/6621 for more."
+                )));
+            }
+            fields.push(Field::new(&name, ty.to_arrow(), true));
+            keys.push(compiled);
+            exprs.push((name, normalized));
+        }
+    }
+    // Value columns stay, then the old key columns move into the value.
+    let mut carry = Vec::new();
+    for c in source.values().chain(source.keys()) {
+        if moved.contains(&c.name) {
+            continue;
+        }
+        if let Ok(i) = schema.index_of(&c.name) {
+            carry.push(i);
+            fields.push(schema.field(i).clone());
+        }
+    }
+    Ok((
+        Rekey {
+            keys,
+            carry,
+            schema: Arc::new(Schema::new(fields)),
+        },
+        exprs,
+    ))
 }

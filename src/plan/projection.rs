@@ -1,0 +1,253 @@
+//! The select list: expanding `*` and `struct->*`, naming columns as ksqlDB does (aliases,
+//! column names, struct field names, `KSQL_COL_n`), and sorting them into key and value columns
+//! with ksqlDB's checks.
+
+use super::expr::{ExprCompiler, PhysExpr};
+use super::{sql_type, NameGenerator, OutputColumn};
+use crate::catalog::types::SqlType;
+use crate::catalog::{is_reserved_column, Column, ColumnKind, PSEUDO_COLUMNS};
+use crate::error::{Error, Result};
+use crate::sql::ast::{Expr, SelectItem};
+use crate::sql::ident_name;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::physical_expr::expressions::Column as ColumnExpr;
+use datafusion::sql::sqlparser::ast::{BinaryOperator, SelectItemQualifiedWildcardKind};
+use std::sync::Arc;
+
+pub(crate) struct Context<'a> {
+    pub compiler: &'a ExprCompiler,
+    pub schema: &'a SchemaRef,
+    pub qualifiers: &'a [String],
+    pub persistent: bool,
+    pub sink: &'a str,
+}
+
+struct Item {
+    name: String,
+    expr: PhysExpr,
+    normalized: Option<Expr>,
+    /// The column this item copies unchanged, if it is a plain column reference.
+    copies: Option<String>,
+}
+
+/// The field a dereference names: `a->b` and `a.b` give `B`.
+pub(crate) fn field_name(e: &Expr) -> Option<String> {
+    match e {
+        Expr::BinaryOp {
+            op: BinaryOperator::Arrow,
+            right,
+            ..
+        } => match right.as_ref() {
+            Expr::Identifier(id) => Some(ident_name(id)),
+            _ => None,
+        },
+        Expr::CompoundIdentifier(parts) if parts.len() > 1 => parts.last().map(ident_name),
+        _ => None,
+    }
+}
+
+/// The alias the select list gives to an expression, if it has one.
+pub(crate) fn alias_of(
+    select: &[SelectItem],
+    normalized: &Expr,
+    qualifiers: &[String],
+) -> Option<String> {
+    select.iter().find_map(|s| match s {
+        SelectItem::ExprWithAlias { expr, alias }
+            if &ExprCompiler::normalize(expr, qualifiers) == normalized =>
+        {
+            Some(ident_name(alias))
+        }
+        _ => None,
+    })
+}
+
+fn column_item(ctx: &Context, i: usize) -> Item {
+    let name = ctx.schema.field(i).name().clone();
+    Item {
+        expr: Arc::new(ColumnExpr::new(&name, i)),
+        normalized: None,
+        copies: Some(name.clone()),
+        name,
+    }
+}
+
+fn expand(
+    ctx: &Context,
+    select: &[SelectItem],
+    key_exprs: &[(String, Expr)],
+    names: &mut NameGenerator,
+) -> Result<Vec<Item>> {
+    let mut items = Vec::new();
+    for item in select {
+        match item {
+            SelectItem::Wildcard(_)
+            | SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(_), _) => {
+                items.extend(
+                    (PSEUDO_COLUMNS..ctx.schema.fields().len()).map(|i| column_item(ctx, i)),
+                );
+            }
+            SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::Expr(e), _) => {
+                let normalized = ExprCompiler::normalize(e, ctx.qualifiers);
+                let compiled = ctx.compiler.compile(&normalized, ctx.schema)?;
+                let SqlType::Struct(fields) = sql_type(&compiled, ctx.schema, "struct")? else {
+                    return Err(Error::statement(format!(
+                        "Expression {e} is not a STRUCT: '->*' needs a struct"
+                    )));
+                };
+                for (field, _) in fields {
+                    let access = ExprCompiler::field_access(normalized.clone(), &field);
+                    let expr = ctx.compiler.compile(&access, ctx.schema)?;
+                    items.push(Item {
+                        name: field,
+                        expr,
+                        normalized: Some(access),
+                        copies: None,
+                    });
+                }
+            }
+            SelectItem::UnnamedExpr(e) => {
+                let normalized = ExprCompiler::normalize(e, ctx.qualifiers);
+                let expr = ctx.compiler.compile(&normalized, ctx.schema)?;
+                let (name, copies) = if let Expr::Identifier(id) = &normalized {
+                    if ctx.persistent && is_reserved_column(&id.value) {
+                        return Err(Error::statement(format!(
+                            "Reserved column name in select: `{}`. Please remove or alias the column.",
+                            id.value
+                        )));
+                    }
+                    (id.value.clone(), Some(id.value.clone()))
+                } else if let Some((key, _)) = key_exprs.iter().find(|(_, k)| k == &normalized) {
+                    (key.clone(), None)
+                } else if let Some(field) = field_name(e) {
+                    (field, None)
+                } else {
+                    (names.next(), None)
+                };
+                items.push(Item {
+                    name,
+                    expr,
+                    normalized: Some(normalized),
+                    copies,
+                });
+            }
+            SelectItem::ExprWithAlias { expr, alias } => {
+                let name = ident_name(alias);
+                if is_reserved_column(&name) {
+                    return Err(Error::statement(format!(
+                        "`{name}` is a reserved column name. You cannot use it as an alias for a column."
+                    )));
+                }
+                let normalized = ExprCompiler::normalize(expr, ctx.qualifiers);
+                let copies = match &normalized {
+                    Expr::Identifier(id) => Some(id.value.clone()),
+                    _ => None,
+                };
+                let compiled = ctx.compiler.compile(&normalized, ctx.schema)?;
+                items.push(Item {
+                    name,
+                    expr: compiled,
+                    normalized: Some(normalized),
+                    copies,
+                });
+            }
+            other => {
+                return Err(Error::statement(format!(
+                    "Unsupported select item: {other}"
+                )))
+            }
+        }
+    }
+    for (i, it) in items.iter().enumerate() {
+        if items[..i].iter().any(|o| o.name == it.name) {
+            return Err(Error::statement(format!(
+                "Duplicate column name '{}' in the projection",
+                it.name
+            )));
+        }
+    }
+    Ok(items)
+}
+
+/// Builds the output columns: keys (in key order) then values (in select order).
+pub(crate) fn project(
+    ctx: &Context,
+    select: &[SelectItem],
+    key_names: &[String],
+    key_exprs: &[(String, Expr)],
+    names: &mut NameGenerator,
+) -> Result<Vec<OutputColumn>> {
+    let items = expand(ctx, select, key_exprs, names)?;
+    let mut keys: Vec<Option<OutputColumn>> = vec![None; key_names.len()];
+    let mut values = Vec::new();
+    for it in items {
+        let represents = key_names.iter().position(|k| {
+            it.copies.as_ref() == Some(k)
+                || key_exprs
+                    .iter()
+                    .any(|(name, e)| name == k && it.normalized.as_ref() == Some(e))
+        });
+        let ty = sql_type(&it.expr, ctx.schema, &it.name)?;
+        match represents {
+            Some(k) if keys[k].is_none() => {
+                keys[k] = Some(OutputColumn {
+                    column: Column {
+                        name: it.name,
+                        ty,
+                        kind: ColumnKind::Key,
+                    },
+                    expr: it.expr,
+                });
+            }
+            Some(k) if ctx.persistent => {
+                let first = keys[k]
+                    .as_ref()
+                    .map_or(String::new(), |c| c.column.name.clone());
+                return Err(Error::statement(format!(
+                    "The projection contains a key column (`{}`) more than once, aliased as: {first} and {}.",
+                    key_names[k], it.name
+                )));
+            }
+            _ => values.push(OutputColumn {
+                column: Column {
+                    name: it.name,
+                    ty,
+                    kind: ColumnKind::Value,
+                },
+                expr: it.expr,
+            }),
+        }
+    }
+    if ctx.persistent {
+        let missing: Vec<usize> = (0..key_names.len())
+            .filter(|k| keys[*k].is_none())
+            .collect();
+        if let Some(&k) = missing.first() {
+            if let Some((_, e)) = key_exprs
+                .iter()
+                .find(|(n, e)| n == &key_names[k] && !matches!(e, Expr::Identifier(_)))
+            {
+                return Err(Error::statement(format!(
+                    "The query used to build `{}` must include the partitioning expression {e} in its projection (eg, SELECT {e}...).",
+                    ctx.sink
+                )));
+            }
+            let list = missing
+                .iter()
+                .map(|k| format!("`{}`", key_names[*k]))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(Error::statement(format!(
+                "Key missing from projection (ie, SELECT).\nThe query used to build `{}` must include the key columns {list} in its projection (eg, SELECT {}...).",
+                ctx.sink,
+                missing.iter().map(|k| key_names[*k].clone()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        if values.is_empty() {
+            return Err(Error::statement(
+                "The projection contains no value columns.",
+            ));
+        }
+    }
+    Ok(keys.into_iter().flatten().chain(values).collect())
+}
