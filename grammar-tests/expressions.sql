@@ -31,8 +31,8 @@ SELECT 6 % 4 / 2 * 6 AS VAL, 6 / 2 % 2 * 2 AS VAL2, 2 * 3 % 4 AS VAL3 FROM INPUT
 -- ok Query
 SELECT `Quoted Name`, "dq" FROM `Input` EMIT CHANGES;
 
--- todo ok Query
-SELECT k1, v1->* FROM INPUT EMIT CHANGES;
+-- ok Query
+SELECT k1, v1->*, a->b->* FROM INPUT EMIT CHANGES;
 
 -- todo ok Query
 SELECT ID, TRANSFORM(TRANSFORM(VALUE, (x,y) => x, (x,y) => FIlTER(y, z => z < 5)), (x,y) => UCASE(x) , (k,v) => ARRAY_MAX(v)) as FILTERED_TRANSFORMED from TEST emit changes;

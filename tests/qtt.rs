@@ -33,7 +33,7 @@ fn listed_qtt_cases_pass() {
         .unwrap();
     let mut broken = Vec::new();
     for name in &listed {
-        match results.iter().find(|r| &r.name == name) {
+        match results.iter().find(|r| r.name.trim() == name) {
             None => broken.push(format!("{name}: no such case")),
             Some(r) if r.status != Status::Pass => broken.push(format!("{name}: {:?}", r.status)),
             Some(_) => {}
@@ -41,7 +41,7 @@ fn listed_qtt_cases_pass() {
     }
     let newly: Vec<&str> = results
         .iter()
-        .filter(|r| r.status == Status::Pass && !listed.contains(&r.name))
+        .filter(|r| r.status == Status::Pass && !listed.iter().any(|l| l == r.name.trim()))
         .map(|r| r.name.as_str())
         .collect();
     if !newly.is_empty() {

@@ -72,7 +72,15 @@ pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Res
         unreachable!("create_source takes CREATE STREAM/TABLE")
     };
     let with = With::new(props, PropsFor::Create)?;
-    if let Some(existing) = engine.lock().catalog.get(name) {
+    let existing = engine.lock().catalog.get(name).cloned();
+    if *or_replace && (*is_source || existing.as_ref().is_some_and(|e| e.is_source)) {
+        return Err(Error::statement(format!(
+            "Cannot add {} '{name}': CREATE OR REPLACE is not supported on source {}s.",
+            kind_word(*kind),
+            kind_word(*kind)
+        )));
+    }
+    if let Some(existing) = existing {
         if *if_not_exists {
             return Ok(Output::Message {
                 text: format!("Cannot add {} {name}: already exists", kind_word(*kind)),
@@ -137,6 +145,9 @@ pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Res
         .filter(|c| c.kind == ColumnKind::Value)
         .map(|c| (c.name.as_str(), &c.ty))
         .collect();
+    if key_cols.is_empty() && with.text("WINDOW_TYPE").is_some() {
+        return Err(Error::statement("Windowed sources require a key column."));
+    }
     if *kind == SourceKind::Table && key_cols.is_empty() {
         return Err(Error::statement(
             "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.",
@@ -335,7 +346,12 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
             .filter(|c| c.kind == ColumnKind::Value)
             .map(|c| (c.name.as_str(), &c.ty))
             .collect();
-        if keys.is_empty() && with.formats()?.0.is_none() {
+        if keys.is_empty() && with.formats()?.0.is_some_and(|f| f != Format::None) {
+            return Err(Error::statement(
+                "Key format specified for stream without key columns.",
+            ));
+        }
+        if keys.is_empty() {
             key_format.format = Format::None;
         } else if !keys.is_empty() && key_format.format == Format::None {
             key_format.format = Format::Kafka;

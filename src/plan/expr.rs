@@ -7,6 +7,8 @@ use crate::sql::ident_name;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::common::DFSchema;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::logical_expr::simplify::SimplifyContext;
+use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::sqlparser::ast::{
@@ -89,6 +91,42 @@ impl ExprCompiler {
                         *e = rewritten;
                     }
                 }
+                Expr::Struct { values, .. } => {
+                    if let Some(rewritten) = struct_literal(values) {
+                        *e = rewritten;
+                    }
+                }
+                // ksqlDB compares to false, not NULL, when either side is NULL.
+                Expr::BinaryOp { op, .. }
+                    if matches!(
+                        op,
+                        BinaryOperator::Eq
+                            | BinaryOperator::NotEq
+                            | BinaryOperator::Lt
+                            | BinaryOperator::LtEq
+                            | BinaryOperator::Gt
+                            | BinaryOperator::GtEq
+                    ) =>
+                {
+                    let fals = Expr::Value(ValueWithSpan::from(Value::Boolean(false)));
+                    *e = call("coalesce", vec![e.clone(), fals]);
+                }
+                Expr::Like {
+                    pattern,
+                    escape_char,
+                    ..
+                } => {
+                    if let (Some(esc), Expr::Value(p)) = (escape_char.as_ref(), pattern.as_mut()) {
+                        if let (Value::SingleQuotedString(c), Value::SingleQuotedString(text)) =
+                            (&esc.value, &mut p.value)
+                        {
+                            if let Some(c) = c.chars().next().filter(|c| *c != '\\') {
+                                *text = with_backslash_escapes(text, c);
+                                *escape_char = None;
+                            }
+                        }
+                    }
+                }
                 _ => {}
             }
             ControlFlow::<()>::Continue(())
@@ -114,6 +152,15 @@ impl ExprCompiler {
                 &df_schema,
             )
             .map_err(|e| Error::statement(describe_plan_error(e, expr)))?;
+        // Coerce and simplify (DataFusion's physical planner expects simplified expressions,
+        // e.g. COALESCE rewritten to CASE), then plan.
+        let context = SimplifyContext::builder()
+            .with_schema(Arc::new(df_schema.clone()))
+            .with_config_options(Arc::clone(self.state.config_options()))
+            .build();
+        let simplifier = ExprSimplifier::new(context);
+        let logical = simplifier.coerce(logical, &df_schema)?;
+        let logical = simplifier.simplify(logical)?;
         Ok(self.state.create_physical_expr(logical, &df_schema)?)
     }
 
@@ -140,6 +187,49 @@ fn quoted(name: String) -> Ident {
     Ident::with_quote('"', name)
 }
 
+/// A LIKE pattern escaped with `c`, rewritten to escape with a backslash.
+fn with_backslash_escapes(pattern: &str, c: char) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(ch) = chars.next() {
+        if ch == c {
+            if let Some(next) = chars.next() {
+                out.push('\\');
+                out.push(next);
+            }
+        } else if ch == '\\' {
+            out.push_str("\\\\");
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// `STRUCT(a := x)` as parsed into `Expr::Struct`.
+fn struct_literal(values: &[Expr]) -> Option<Expr> {
+    let mut args = Vec::new();
+    for v in values {
+        let (name, value) = match v {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Assignment,
+                right,
+            } => match left.as_ref() {
+                Expr::Identifier(id) => (ident_name(id), (**right).clone()),
+                _ => return None,
+            },
+            Expr::Named { expr, name } => (ident_name(name), (**expr).clone()),
+            _ => return None,
+        };
+        args.push(Expr::Value(ValueWithSpan::from(Value::SingleQuotedString(
+            name,
+        ))));
+        args.push(value);
+    }
+    Some(call("named_struct", args))
+}
+
 /// `STRUCT(a := x, ...)` becomes `named_struct('A', x, ...)`; `MAP(k := v, ...)` becomes
 /// `map(make_array(k, ...), make_array(v, ...))`.
 fn constructor(f: &Function) -> Option<Expr> {
@@ -162,7 +252,15 @@ fn constructor(f: &Function) -> Option<Expr> {
                 name,
                 arg: FunctionArgExpr::Expr(v),
                 ..
-            } => pairs.push((Expr::Identifier(name.clone()), v.clone())),
+            } => {
+                let key = match name.quote_style {
+                    Some('\'') => Expr::Value(ValueWithSpan::from(Value::SingleQuotedString(
+                        name.value.clone(),
+                    ))),
+                    _ => Expr::Identifier(name.clone()),
+                };
+                pairs.push((key, v.clone()))
+            }
             FunctionArg::ExprNamed {
                 name,
                 arg: FunctionArgExpr::Expr(v),
@@ -244,7 +342,8 @@ mod tests {
         let p = c.compile(&e, &schema).unwrap();
         let out = p.evaluate(&batch).unwrap().into_array(3).unwrap();
         let b = out.as_boolean();
-        assert!(!b.value(0) && b.value(1) && b.is_null(2));
+        // ksqlDB: a comparison with NULL is false, not NULL.
+        assert!(!b.value(0) && b.value(1) && !b.value(2));
         let err = c
             .compile(
                 &ExprCompiler::normalize(&parse_expression("nope + 1").unwrap(), &[]),
@@ -252,6 +351,6 @@ mod tests {
             )
             .unwrap_err();
         assert!(err.message.contains("NOPE"), "{}", err.message);
-        assert_eq!(out.null_count(), 1);
+        assert_eq!(out.null_count(), 0);
     }
 }

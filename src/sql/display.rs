@@ -2,6 +2,7 @@
 //! in milliseconds, expressions as sqlparser prints them).
 
 use super::ast::*;
+use datafusion::sql::sqlparser::ast::SelectItemQualifiedWildcardKind;
 use std::fmt::{self, Display, Formatter, Write};
 
 /// A name in back-quotes, so that it keeps its case when parsed again.
@@ -91,12 +92,13 @@ impl Display for WindowSpec {
 
 impl Display for Query {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "SELECT {} FROM {}",
-            list(&self.select, |s| s.to_string()),
-            self.from
-        )?;
+        let item = |s: &SelectItem| match s {
+            SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::Expr(e), _) => {
+                format!("{e}->*")
+            }
+            other => other.to_string(),
+        };
+        write!(f, "SELECT {} FROM {}", list(&self.select, item), self.from)?;
         for j in &self.joins {
             let k = match j.kind {
                 JoinKind::Inner => "INNER JOIN",

@@ -6,6 +6,9 @@ use super::dialect::KsqlDialect;
 use super::ident_name;
 use super::types::parse_type;
 use crate::error::{Error, Result};
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, SelectItemQualifiedWildcardKind, WildcardAdditionalOptions,
+};
 use datafusion::sql::sqlparser::dialect::{Dialect, Precedence};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
@@ -625,7 +628,7 @@ const CLAUSE_WORDS: &[&str] = &[
 fn query(p: &mut P) -> Result<Query> {
     expect_word(p, "SELECT")?;
     let select = p
-        .parse_comma_separated(Parser::parse_select_item)
+        .parse_comma_separated(select_item)
         .map_err(|e| from_sqlparser(p, e))?;
     expect_word(p, "FROM")?;
     let from = relation(p)?;
@@ -750,6 +753,51 @@ fn query(p: &mut P) -> Result<Query> {
         emit,
         limit,
     })
+}
+
+/// A select item, including ksqlDB's `struct->*` (all fields of a struct).
+fn select_item(p: &mut P) -> Result<SelectItem, ParserError> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    let star = loop {
+        match &p.peek_nth_token_ref(i).token {
+            Token::LParen | Token::LBracket => depth += 1,
+            Token::RParen | Token::RBracket => depth = depth.saturating_sub(1),
+            Token::Comma | Token::EOF | Token::SemiColon if depth == 0 => break false,
+            Token::Word(w)
+                if depth == 0
+                    && w.quote_style.is_none()
+                    && w.value.eq_ignore_ascii_case("FROM") =>
+            {
+                break false
+            }
+            Token::Arrow if depth == 0 && p.peek_nth_token_ref(i + 1).token == Token::Mul => {
+                break true
+            }
+            _ => {}
+        }
+        i += 1;
+    };
+    if !star {
+        return p.parse_select_item();
+    }
+    let mut expr = p.parse_subexpr(KsqlDialect.prec_value(Precedence::Period))?;
+    loop {
+        p.expect_token(&Token::Arrow)?;
+        if p.consume_token(&Token::Mul) {
+            break;
+        }
+        let field = p.parse_identifier()?;
+        expr = Expr::BinaryOp {
+            left: Box::new(expr),
+            op: BinaryOperator::Arrow,
+            right: Box::new(Expr::Identifier(field)),
+        };
+    }
+    Ok(SelectItem::QualifiedWildcard(
+        SelectItemQualifiedWildcardKind::Expr(expr),
+        WildcardAdditionalOptions::default(),
+    ))
 }
 
 /// `n unit`, in milliseconds.
