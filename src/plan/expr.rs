@@ -97,17 +97,16 @@ impl ExprCompiler {
                     }
                 }
                 // ksqlDB compares to false, not NULL, when either side is NULL.
-                Expr::BinaryOp { op, .. }
-                    if matches!(
-                        op,
+                Expr::BinaryOp {
+                    op:
                         BinaryOperator::Eq
-                            | BinaryOperator::NotEq
-                            | BinaryOperator::Lt
-                            | BinaryOperator::LtEq
-                            | BinaryOperator::Gt
-                            | BinaryOperator::GtEq
-                    ) =>
-                {
+                        | BinaryOperator::NotEq
+                        | BinaryOperator::Lt
+                        | BinaryOperator::LtEq
+                        | BinaryOperator::Gt
+                        | BinaryOperator::GtEq,
+                    ..
+                } => {
                     let fals = Expr::Value(ValueWithSpan::from(Value::Boolean(false)));
                     *e = call("coalesce", vec![e.clone(), fals]);
                 }
