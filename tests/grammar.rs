@@ -195,3 +195,36 @@ fn grammar_corpus() {
         failures.join("\n")
     );
 }
+
+/// No input makes the parser panic: every prefix of every corpus statement, and of every QTT
+/// statement, parses or fails with an error.
+#[test]
+fn parser_never_panics_on_truncated_statements() {
+    let corpus: Vec<String> = load().into_iter().map(|c| c.sql).collect();
+    let mut statements = Vec::new();
+    let qtt = match std::env::var_os("BROOKLET_QTT_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/qtt"),
+    };
+    for f in brooklet::qtt::files(&[qtt]).unwrap_or_default() {
+        for case in brooklet::qtt::load::load_file(&f).unwrap_or_default() {
+            statements.extend(case.statements);
+        }
+    }
+    assert!(
+        statements.len() > 500,
+        "too few statements: {}",
+        statements.len()
+    );
+    let mut checked = 0;
+    // Every prefix of every statement.
+    for s in corpus.iter().chain(statements.iter()) {
+        for (i, _) in s.char_indices() {
+            let prefix = &s[..i];
+            let outcome = std::panic::catch_unwind(|| brooklet::sql::parse(prefix).map(|_| ()));
+            assert!(outcome.is_ok(), "the parser panicked on: {prefix}");
+            checked += 1;
+        }
+    }
+    eprintln!("parsed {checked} prefixes without a panic");
+}

@@ -763,7 +763,8 @@ fn select_item(p: &mut P) -> Result<SelectItem, ParserError> {
         match &p.peek_nth_token_ref(i).token {
             Token::LParen | Token::LBracket => depth += 1,
             Token::RParen | Token::RBracket => depth = depth.saturating_sub(1),
-            Token::Comma | Token::EOF | Token::SemiColon if depth == 0 => break false,
+            Token::EOF => break false,
+            Token::Comma | Token::SemiColon if depth == 0 => break false,
             Token::Word(w)
                 if depth == 0
                     && w.quote_style.is_none()
