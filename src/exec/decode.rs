@@ -4,6 +4,7 @@ use super::processing_log::ProcessingLog;
 use crate::catalog::types::SqlType;
 use crate::catalog::{ColumnKind, Source};
 use crate::format::build::build_column;
+use crate::functions::datetime::JavaPattern;
 use crate::log::StoredRecord;
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch};
 use serde_json::Value;
@@ -112,6 +113,25 @@ fn header_value(kind: &ColumnKind, r: &StoredRecord) -> Value {
 
 type BuildError = (usize, usize, String);
 
+/// The event time a timestamp column gives a row: BIGINT or TIMESTAMP milliseconds, or a STRING
+/// in the source's TIMESTAMP_FORMAT. `None` for null, negative or unparsable values.
+fn event_time(col: &ArrayRef, row: usize, pattern: Option<&JavaPattern>) -> Option<i64> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{DataType, Int64Type, TimestampMillisecondType};
+    if col.is_null(row) {
+        return None;
+    }
+    let ms = match col.data_type() {
+        DataType::Int64 => col.as_primitive::<Int64Type>().value(row),
+        DataType::Timestamp(_, _) => col.as_primitive::<TimestampMillisecondType>().value(row),
+        DataType::Utf8 => pattern?
+            .parse_millis(col.as_string::<i32>().value(row), chrono_tz::Tz::UTC)
+            .ok()?,
+        _ => return None,
+    };
+    (ms >= 0).then_some(ms)
+}
+
 fn build(
     source: &Source,
     records: &[StoredRecord],
@@ -127,28 +147,20 @@ fn build(
         cols.push(build_column(&vals, ty).map_err(|(row, msg)| (row, c, msg))?);
     }
     let ts_col = source.timestamp.as_ref().and_then(|(name, _)| {
-        let idx = source
+        source
             .keys()
             .chain(source.values())
-            .position(|c| &c.name == name)?;
-        Some(idx)
+            .position(|c| &c.name == name)
     });
-    for (row, (i, values)) in rows.iter().enumerate() {
+    let pattern = match source.timestamp.as_ref().and_then(|(_, f)| f.as_deref()) {
+        Some(f) => Some(JavaPattern::new(f).map_err(|e| (0, 0, e))?),
+        None => None,
+    };
+    for (row, (i, _)) in rows.iter().enumerate() {
         let ts = match ts_col {
-            Some(c) => match &values[c] {
-                Value::Number(n) => n.as_i64(),
-                _ => None,
-            }
-            .filter(|t| *t >= 0)
-            .ok_or_else(|| {
-                (
-                    row,
-                    c,
-                    format!(
-                        "Invalid timestamp in column {}",
-                        source.timestamp.as_ref().map_or("", |t| t.0.as_str())
-                    ),
-                )
+            Some(c) => event_time(&cols[c], row, pattern.as_ref()).ok_or_else(|| {
+                let name = source.timestamp.as_ref().map_or("", |t| t.0.as_str());
+                (row, c, format!("Invalid timestamp in column {name}: null, negative or not in the TIMESTAMP_FORMAT"))
             })?,
             None => records[*i].record.timestamp,
         };

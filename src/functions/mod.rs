@@ -2,6 +2,7 @@
 //! DataFusion's own functions where their semantics match ksqlDB's; [`register`] installs ours
 //! over DataFusion's defaults, replacing any of the same name.
 
+pub mod datetime;
 mod string;
 
 use datafusion::execution::session_state::SessionState;
@@ -11,7 +12,9 @@ use std::sync::Arc;
 
 /// ksqlDB's functions that DataFusion lacks or defines differently.
 pub fn udfs() -> Vec<ScalarUDF> {
-    string::udfs()
+    let mut all = string::udfs();
+    all.extend(datetime::udfs());
+    all
 }
 
 /// Installs ksqlDB's functions into a session.
