@@ -69,6 +69,35 @@ pub fn strip_comments(text: &str) -> String {
 
 const SR_FORMATS: &[&str] = &["AVRO", "PROTOBUF", "PROTOBUF_NOSR", "JSON_SR"];
 
+/// Functions that exist only in ksqlDB's test function registry.
+const TEST_ONLY_FUNCTIONS: &[&str] = &[
+    "TEST_UDF",
+    "TEST_UDAF",
+    "TEST_UDTF",
+    "MULTI_ARG",
+    "FOUR_ARG",
+    "FIVE_ARG",
+    "VAR_ARG",
+    "GENERIC_VAR_ARG",
+    "MID_VAR_ARG",
+    "OBJ_COL_ARG",
+    "WHENCONDITION",
+    "WHENRESULT",
+    "BAD_UDF",
+];
+
+/// The test-only function a statement calls, if any.
+fn test_only_function(statement: &str) -> Option<&'static str> {
+    let up = statement.to_uppercase();
+    TEST_ONLY_FUNCTIONS.iter().copied().find(|f| {
+        up.match_indices(f).any(|(i, _)| {
+            let before = up[..i].chars().next_back();
+            let after = up[i + f.len()..].trim_start().chars().next();
+            !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') && after == Some('(')
+        })
+    })
+}
+
 fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -153,6 +182,8 @@ pub fn load_file(path: &Path) -> Result<Vec<Case>, String> {
                     skip = Some(
                         "needs a schema registry format (AVRO, PROTOBUF, JSON_SR)".to_string(),
                     );
+                } else if let Some(f) = statements.iter().find_map(|s| test_only_function(s)) {
+                    skip = Some(format!("uses {f}, a function of ksqlDB's test registry"));
                 }
                 cases.push(Case {
                     file: file.clone(),
