@@ -103,6 +103,14 @@ impl Source {
     }
 }
 
+/// The (name, type) pairs of the columns of one kind, in order.
+pub fn typed_columns<'a>(cols: &'a [Column], kind: &ColumnKind) -> Vec<(&'a str, &'a SqlType)> {
+    cols.iter()
+        .filter(|c| &c.kind == kind)
+        .map(|c| (c.name.as_str(), &c.ty))
+        .collect()
+}
+
 /// Streams and tables by name.
 #[derive(Debug, Default, Clone)]
 pub struct Catalog {

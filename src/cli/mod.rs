@@ -73,6 +73,20 @@ impl Frontend {
         true
     }
 
+    /// In batch mode, fires once every persistent query has caught up: a push query or PRINT
+    /// then ends after the input that exists.
+    fn drain_signal(&self) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        self.batch.then(|| {
+            let engine = self.engine.clone();
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            tokio::spawn(async move {
+                engine.quiesce().await;
+                let _ = tx.send(());
+            });
+            rx
+        })
+    }
+
     async fn show(&mut self, out: Output, statement: &str) {
         match out {
             Output::Message { text, query_id } => match self.mode {
@@ -118,16 +132,7 @@ impl Frontend {
                     }
                     OutputMode::Tabular => emit(&qbox.header()),
                 }
-                let drainer = self.batch.then(|| {
-                    let engine = self.engine.clone();
-                    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-                    tokio::spawn(async move {
-                        engine.quiesce().await;
-                        let _ = tx.send(());
-                    });
-                    rx
-                });
-                let mut drainer = drainer;
+                let mut drainer = self.drain_signal();
                 loop {
                     let event = tokio::select! {
                         ev = q.rows.recv() => ev,
@@ -172,15 +177,7 @@ impl Frontend {
                 }
             }
             Output::Print(mut p) => {
-                let mut drainer = self.batch.then(|| {
-                    let engine = self.engine.clone();
-                    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-                    tokio::spawn(async move {
-                        engine.quiesce().await;
-                        let _ = tx.send(());
-                    });
-                    rx
-                });
+                let mut drainer = self.drain_signal();
                 loop {
                     let line = tokio::select! {
                         l = p.lines.recv() => l,

@@ -4,7 +4,7 @@
 use super::props::{PropsFor, With};
 use super::{Engine, Output, Session};
 use crate::catalog::types::SqlType;
-use crate::catalog::{Column, ColumnKind, Source};
+use crate::catalog::{typed_columns, Column, ColumnKind, Source};
 use crate::error::{Error, Result};
 use crate::exec::persistent::{self, QuerySpec};
 use crate::exec::push;
@@ -135,16 +135,8 @@ pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Res
             kind,
         });
     }
-    let key_cols: Vec<(&str, &SqlType)> = cols
-        .iter()
-        .filter(|c| c.kind == ColumnKind::Key)
-        .map(|c| (c.name.as_str(), &c.ty))
-        .collect();
-    let value_cols: Vec<(&str, &SqlType)> = cols
-        .iter()
-        .filter(|c| c.kind == ColumnKind::Value)
-        .map(|c| (c.name.as_str(), &c.ty))
-        .collect();
+    let key_cols = typed_columns(&cols, &ColumnKind::Key);
+    let value_cols = typed_columns(&cols, &ColumnKind::Value);
     if key_cols.is_empty() && with.text("WINDOW_TYPE").is_some() {
         return Err(Error::statement("Windowed sources require a key column."));
     }
@@ -336,16 +328,8 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
             Some((&input.key_format, &input.value_format)),
             value_count,
         )?;
-        let keys: Vec<(&str, &SqlType)> = columns
-            .iter()
-            .filter(|c| c.kind == ColumnKind::Key)
-            .map(|c| (c.name.as_str(), &c.ty))
-            .collect();
-        let values: Vec<(&str, &SqlType)> = columns
-            .iter()
-            .filter(|c| c.kind == ColumnKind::Value)
-            .map(|c| (c.name.as_str(), &c.ty))
-            .collect();
+        let keys = typed_columns(&columns, &ColumnKind::Key);
+        let values = typed_columns(&columns, &ColumnKind::Value);
         if keys.is_empty() && with.formats()?.0.is_some_and(|f| f != Format::None) {
             return Err(Error::statement(
                 "Key format specified for stream without key columns.",
