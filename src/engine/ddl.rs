@@ -10,7 +10,8 @@ use crate::exec::persistent::{self, QuerySpec};
 use crate::exec::push;
 use crate::format::Format;
 use crate::log::LogError;
-use crate::plan::plan_query;
+use crate::plan::aggregate::plan_aggregate;
+use crate::plan::{plan_query, QueryPlan};
 use crate::sql::ast::{ColumnRole, Parsed, Query, SourceKind, Statement};
 use std::sync::Arc;
 
@@ -243,12 +244,39 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
             "EMIT FINAL is only supported for windowed aggregations.",
         ));
     }
-    if kind == SourceKind::Table || input.kind == SourceKind::Table {
+    if input.kind == SourceKind::Table {
         return Err(Error::statement(
-            "Tables (CREATE TABLE AS SELECT and queries over tables) are not supported yet",
+            "Queries over tables are not supported yet",
         ));
     }
-    let plan = plan_query(&engine.compiler, query, input.clone(), true, name)?;
+    let aggregating = !query.group_by.is_empty();
+    if query.window.is_some() {
+        return Err(Error::statement(
+            "Windowed aggregations are not supported yet",
+        ));
+    }
+    match (aggregating, kind, insert) {
+        (true, _, true) => return Err(Error::statement(format!("INSERT INTO can only be used to insert into a stream. {name} would be a table."))),
+        (true, SourceKind::Stream, _) => return Err(Error::statement("Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.")),
+        (false, SourceKind::Table, _) => return Err(Error::statement("Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.")),
+        _ => {}
+    }
+    let plan = if aggregating {
+        QueryPlan::Aggregate(plan_aggregate(
+            &engine.compiler,
+            query,
+            input.clone(),
+            name,
+        )?)
+    } else {
+        QueryPlan::Stream(plan_query(
+            &engine.compiler,
+            query,
+            input.clone(),
+            true,
+            name,
+        )?)
+    };
     let mut inner = engine.lock();
     let existing = inner.catalog.get(name).cloned();
     let sink = if insert {
@@ -268,7 +296,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
             return Err(Error::statement(format!("Cannot insert into {name} from {name}: a query cannot read from and write to the same source")));
         }
         let produced: Vec<(String, SqlType, bool)> = plan
-            .output
+            .output()
             .iter()
             .map(|c| {
                 (
@@ -317,7 +345,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         let topic = with
             .text("KAFKA_TOPIC")
             .unwrap_or_else(|| format!("{prefix}{name}"));
-        let columns: Vec<Column> = plan.output.iter().map(|c| c.column.clone()).collect();
+        let columns: Vec<Column> = plan.output().iter().map(|c| c.column.clone()).collect();
         let value_count = columns
             .iter()
             .filter(|c| c.kind == ColumnKind::Value)
@@ -367,6 +395,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
     let id = match with.text("QUERY_ID") {
         Some(id) => id.to_uppercase(),
         None if insert => format!("INSERTQUERY_{n}"),
+        None if kind == SourceKind::Table => format!("CTAS_{name}_{n}"),
         None => format!("CSAS_{name}_{n}"),
     };
     if inner.queries.contains_key(&id) {

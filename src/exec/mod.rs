@@ -1,6 +1,7 @@
 //! Execution: continuous queries as tokio tasks over the log. Each batch of records is decoded
 //! into Arrow, filtered and projected with compiled expressions, encoded and appended.
 
+pub mod aggregate;
 pub mod decode;
 pub mod persistent;
 pub mod print;

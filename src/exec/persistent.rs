@@ -4,11 +4,12 @@
 //! already written past its last commit, so the sink holds every result exactly once.
 
 use super::processing_log::ProcessingLog;
-use super::{decode, encode, evaluate, BATCH};
+use super::{aggregate, decode, encode, evaluate, BATCH};
 use crate::catalog::Source;
 use crate::error::{Error, Result};
 use crate::log::{Record, SharedLog};
-use crate::plan::StreamPlan;
+use crate::plan::QueryPlan;
+use aggregate::Aggregator;
 use hashbrown::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -97,13 +98,13 @@ const SINK_MARK: &str = ">";
 pub struct QuerySpec {
     pub id: String,
     pub statement: String,
-    pub plan: StreamPlan,
+    pub plan: QueryPlan,
     pub sink: Arc<Source>,
     pub start: StartAt,
 }
 
 pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<QueryHandle> {
-    let source = spec.plan.source.clone();
+    let source = spec.plan.source().clone();
     let topic = source.topic.clone();
     let parts = log
         .topic(&topic)
@@ -181,7 +182,29 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         positions: Arc::new(Mutex::new(positions.clone())),
         stop,
     };
+    let mut processor = match &spec.plan {
+        QueryPlan::Stream(p) => Processor::Stream(p.clone()),
+        QueryPlan::Aggregate(p) => Processor::Aggregate(Box::new(Aggregator::new(p.clone())?)),
+    };
+    if let Processor::Aggregate(agg) = &mut processor {
+        // Aggregation state is rebuilt by replaying the input up to the committed positions,
+        // emitting nothing (its outputs were written before).
+        let muted = plog.muted();
+        for (p, end) in positions.iter().enumerate() {
+            let mut at = 0;
+            while at < *end {
+                let want = BATCH.min((*end - at) as usize);
+                let recs = log.read(&topic, p as u32, at, want)?;
+                let Some(last) = recs.last() else { break };
+                at = last.offset + 1;
+                if let Some(batch) = decode::decode(&source, &recs, &muted, &spec.id) {
+                    agg.process(&batch, false)?;
+                }
+            }
+        }
+    }
     let runner = Runner {
+        processor,
         spec,
         log,
         plog,
@@ -198,7 +221,13 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
     Ok(handle)
 }
 
+enum Processor {
+    Stream(crate::plan::StreamPlan),
+    Aggregate(Box<Aggregator>),
+}
+
 struct Runner {
+    processor: Processor,
     spec: QuerySpec,
     log: SharedLog,
     plog: ProcessingLog,
@@ -271,10 +300,14 @@ impl Runner {
             return Ok(None);
         };
         let next = last.offset + 1;
-        let source = &self.spec.plan.source;
+        let source = self.spec.plan.source().clone();
         let mut by_partition: Vec<Vec<Record>> = vec![Vec::new(); self.sink_parts as usize];
-        if let Some(batch) = decode::decode(source, &recs, &self.plog, &self.spec.id) {
-            if let Some(out) = evaluate(&self.spec.plan, &batch, &self.plog, &self.spec.id) {
+        if let Some(batch) = decode::decode(&source, &recs, &self.plog, &self.spec.id) {
+            let out = match &mut self.processor {
+                Processor::Stream(plan) => evaluate(plan, &batch, &self.plog, &self.spec.id),
+                Processor::Aggregate(agg) => agg.process(&batch, true)?,
+            };
+            if let Some(out) = out {
                 for (sp, rec) in
                     encode(&out, &self.spec.sink, self.sink_parts, Some(self.producer))?
                 {

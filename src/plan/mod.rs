@@ -2,6 +2,7 @@
 //! (PARTITION BY), and a projection of compiled expressions into key and value columns, named
 //! and checked as ksqlDB does.
 
+pub mod aggregate;
 pub mod expr;
 mod projection;
 
@@ -41,6 +42,28 @@ pub struct StreamPlan {
     /// Key columns first, then value columns; compiled over the re-keyed schema if any.
     pub output: Vec<OutputColumn>,
     pub limit: Option<u64>,
+}
+
+/// What a persistent query runs.
+#[derive(Debug, Clone)]
+pub enum QueryPlan {
+    Stream(StreamPlan),
+    Aggregate(aggregate::AggregatePlan),
+}
+
+impl QueryPlan {
+    pub fn source(&self) -> &Arc<Source> {
+        match self {
+            QueryPlan::Stream(p) => &p.source,
+            QueryPlan::Aggregate(p) => &p.source,
+        }
+    }
+    pub fn output(&self) -> &[OutputColumn] {
+        match self {
+            QueryPlan::Stream(p) => &p.output,
+            QueryPlan::Aggregate(p) => &p.output,
+        }
+    }
 }
 
 /// Names generated for unaliased expressions: `KSQL_COL_n`, skipping names already taken.

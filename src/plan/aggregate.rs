@@ -1,0 +1,262 @@
+//! GROUP BY: group key expressions and aggregate calls over the input, and the projection and
+//! HAVING compiled over the aggregated row (the group keys, then one column per aggregate).
+
+use super::expr::{ExprCompiler, PhysExpr};
+use super::projection::{self, field_name};
+use super::{sql_type, NameGenerator, OutputColumn};
+use crate::catalog::types::SqlType;
+use crate::catalog::Source;
+use crate::error::{Error, Result};
+use crate::sql::ast::{Expr, Ident, Query, SelectItem};
+use crate::sql::ident_name;
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::sql::sqlparser::ast::{
+    visit_expressions_mut, FunctionArg, FunctionArgExpr, FunctionArguments,
+};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+/// The aggregate functions Brooklet computes (ksqlDB's semantics, see `exec::aggregate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggKind {
+    /// COUNT(*) or COUNT(): rows.
+    CountRows,
+    /// COUNT(x): rows where x is not NULL.
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+}
+
+impl AggKind {
+    fn from_name(name: &str, args: usize) -> Option<AggKind> {
+        Some(match (name.to_ascii_uppercase().as_str(), args) {
+            ("COUNT", 0) => AggKind::CountRows,
+            ("COUNT", _) => AggKind::Count,
+            ("SUM", _) => AggKind::Sum,
+            ("MIN", _) => AggKind::Min,
+            ("MAX", _) => AggKind::Max,
+            ("AVG", _) => AggKind::Avg,
+            _ => return None,
+        })
+    }
+
+    /// The result type for an argument type, as ksqlDB types it.
+    pub fn result_type(self, arg: Option<&SqlType>) -> Result<SqlType> {
+        Ok(match (self, arg) {
+            (AggKind::CountRows | AggKind::Count, _) => SqlType::Bigint,
+            (AggKind::Avg, _) => SqlType::Double,
+            (
+                AggKind::Sum,
+                Some(
+                    t @ (SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::Decimal(_, _)),
+                ),
+            ) => t.clone(),
+            (AggKind::Min | AggKind::Max, Some(t)) if t.is_primitive() => t.clone(),
+            (k, t) => {
+                return Err(Error::statement(format!(
+                    "Function '{k:?}' does not accept parameters ({}).",
+                    t.map_or("none".to_string(), |t| t.to_string())
+                )))
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AggCall {
+    pub kind: AggKind,
+    /// The argument, evaluated over the input (none for COUNT(*)).
+    pub arg: Option<PhysExpr>,
+    pub result: SqlType,
+}
+
+#[derive(Debug, Clone)]
+pub struct AggregatePlan {
+    pub source: Arc<Source>,
+    pub input_schema: SchemaRef,
+    pub filter: Option<PhysExpr>,
+    /// Group key expressions over the input, with their output names and types.
+    pub keys: Vec<(String, PhysExpr, SqlType)>,
+    pub aggregates: Vec<AggCall>,
+    /// Keys then aggregate results.
+    pub agg_schema: SchemaRef,
+    pub output: Vec<OutputColumn>,
+    pub having: Option<PhysExpr>,
+}
+
+fn agg_column(i: usize) -> String {
+    format!("\u{1}AGG_{i}")
+}
+
+fn function_args(f: &datafusion::sql::sqlparser::ast::Function) -> Vec<Expr> {
+    match &f.args {
+        FunctionArguments::List(l) => l
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Replaces aggregate calls in `e` with references to their result columns, collecting them.
+fn extract_aggregates(e: &mut Expr, found: &mut Vec<(AggKind, Option<Expr>)>) {
+    let _ = visit_expressions_mut(e, |node: &mut Expr| {
+        if let Expr::Function(f) = node {
+            let args = function_args(f);
+            if let Some(kind) = AggKind::from_name(&f.name.to_string(), args.len()) {
+                let call = (kind, args.into_iter().next());
+                let i = found.iter().position(|c| c == &call).unwrap_or_else(|| {
+                    found.push(call);
+                    found.len() - 1
+                });
+                *node = Expr::Identifier(Ident::with_quote('"', agg_column(i)));
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// Replaces occurrences of the group expressions in `e` with their key columns.
+fn replace_keys(e: &mut Expr, keys: &[(String, Expr)]) {
+    let _ = visit_expressions_mut(e, |node: &mut Expr| {
+        if let Some((name, _)) = keys.iter().find(|(_, k)| k == node) {
+            *node = Expr::Identifier(Ident::with_quote('"', name.clone()));
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+pub fn plan_aggregate(
+    compiler: &ExprCompiler,
+    query: &Query,
+    source: Arc<Source>,
+    sink: &str,
+) -> Result<AggregatePlan> {
+    let schema = source.row_schema();
+    let mut qualifiers = vec![source.name.clone()];
+    qualifiers.extend(query.from.alias.clone());
+    let normalize = |e: &Expr| ExprCompiler::normalize(e, &qualifiers);
+    let filter = query
+        .selection
+        .as_ref()
+        .map(|e| compiler.compile(&normalize(e), &schema))
+        .transpose()?;
+    let mut names = NameGenerator::new(source.columns.iter().map(|c| c.name.clone()).collect());
+
+    let mut keys = Vec::new();
+    let mut key_exprs: Vec<(String, Expr)> = Vec::new();
+    for g in &query.group_by {
+        let normalized = normalize(g);
+        let compiled = compiler.compile(&normalized, &schema)?;
+        let name = match &normalized {
+            Expr::Identifier(id) => id.value.clone(),
+            _ => match field_name(g) {
+                Some(f) => f,
+                None => projection::alias_of(&query.select, &normalized, &qualifiers)
+                    .unwrap_or_else(|| names.next()),
+            },
+        };
+        let ty = sql_type(&compiled, &schema, &name)?;
+        keys.push((name.clone(), compiled, ty));
+        key_exprs.push((name, normalized));
+    }
+
+    // The select list and HAVING over the aggregated row.
+    let mut calls = Vec::new();
+    let mut select = Vec::new();
+    for item in &query.select {
+        let (expr, alias) = match item {
+            SelectItem::UnnamedExpr(e) => (e, None),
+            SelectItem::ExprWithAlias { expr, alias } => (expr, Some(ident_name(alias))),
+            other => {
+                return Err(Error::statement(format!(
+                    "{other} is not supported in an aggregation's SELECT"
+                )))
+            }
+        };
+        let mut rewritten = normalize(expr);
+        let name = match (&alias, &rewritten) {
+            (Some(a), _) => a.clone(),
+            (None, Expr::Identifier(id)) => id.value.clone(),
+            (None, n) => key_exprs
+                .iter()
+                .find(|(_, k)| k == n)
+                .map(|(name, _)| name.clone())
+                .or_else(|| field_name(expr))
+                .unwrap_or_else(|| names.next()),
+        };
+        extract_aggregates(&mut rewritten, &mut calls);
+        replace_keys(&mut rewritten, &key_exprs);
+        select.push(SelectItem::ExprWithAlias {
+            expr: rewritten,
+            alias: Ident::with_quote('"', name),
+        });
+    }
+    let having = query.having.as_ref().map(|h| {
+        let mut rewritten = normalize(h);
+        extract_aggregates(&mut rewritten, &mut calls);
+        replace_keys(&mut rewritten, &key_exprs);
+        rewritten
+    });
+
+    let mut aggregates = Vec::new();
+    let mut fields: Vec<Field> = keys
+        .iter()
+        .map(|(n, _, t)| Field::new(n, t.to_arrow(), true))
+        .collect();
+    for (i, (kind, arg)) in calls.iter().enumerate() {
+        let arg = arg
+            .as_ref()
+            .map(|a| compiler.compile(a, &schema))
+            .transpose()?;
+        let arg_type = arg
+            .as_ref()
+            .map(|a| sql_type(a, &schema, "argument"))
+            .transpose()?;
+        let result = kind.result_type(arg_type.as_ref())?;
+        fields.push(Field::new(agg_column(i), result.to_arrow(), true));
+        aggregates.push(AggCall {
+            kind: *kind,
+            arg,
+            result,
+        });
+    }
+    let agg_schema = Arc::new(Schema::new(fields));
+    let ctx = projection::Context {
+        compiler,
+        schema: &agg_schema,
+        qualifiers: &[],
+        persistent: true,
+        sink,
+    };
+    let key_names: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+    let output = projection::project(&ctx, &select, &key_names, &[], &mut names).map_err(|e| {
+        if e.message.contains("cannot be resolved") {
+            Error::statement(format!(
+                "Non-aggregate SELECT expression(s) not part of GROUP BY: {}",
+                e.message
+            ))
+        } else {
+            e
+        }
+    })?;
+    let having = having
+        .map(|h| compiler.compile(&h, &agg_schema))
+        .transpose()?;
+    Ok(AggregatePlan {
+        source,
+        input_schema: schema,
+        filter,
+        keys,
+        aggregates,
+        agg_schema,
+        output,
+        having,
+    })
+}
