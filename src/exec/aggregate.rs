@@ -10,18 +10,23 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int64Array, RecordBatch,
 };
 use datafusion::arrow::compute::{cast, filter_record_batch, not};
-use datafusion::arrow::datatypes::{Field, Int32Type, Int64Type, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::ScalarValue;
 use hashbrown::HashMap;
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 enum Acc {
     Count(i64),
     Sum(ScalarValue),
-    Min(Option<ScalarValue>),
-    Max(Option<ScalarValue>),
+    /// The least (`Less`) or greatest (`Greater`) value seen.
+    Extreme(Option<ScalarValue>, Ordering),
     Avg(f64, i64),
+    /// COLLECT_LIST, or COLLECT_SET when `distinct`.
+    Collect(Vec<ScalarValue>, bool),
+    /// The first (EARLIEST_BY_OFFSET) or last (LATEST_BY_OFFSET) non-null value.
+    ByOffset(Option<ScalarValue>, bool),
 }
 
 impl Acc {
@@ -29,13 +34,24 @@ impl Acc {
         Ok(match kind {
             AggKind::CountRows | AggKind::Count => Acc::Count(0),
             AggKind::Sum => Acc::Sum(ScalarValue::new_zero(&result.to_arrow())?),
-            AggKind::Min => Acc::Min(None),
-            AggKind::Max => Acc::Max(None),
+            AggKind::Min => Acc::Extreme(None, Ordering::Less),
+            AggKind::Max => Acc::Extreme(None, Ordering::Greater),
             AggKind::Avg => Acc::Avg(0.0, 0),
+            AggKind::CollectList => Acc::Collect(Vec::new(), false),
+            AggKind::CollectSet => Acc::Collect(Vec::new(), true),
+            AggKind::EarliestByOffset => Acc::ByOffset(None, false),
+            AggKind::LatestByOffset => Acc::ByOffset(None, true),
         })
     }
 
     fn update(&mut self, kind: AggKind, v: Option<ScalarValue>) -> Result<()> {
+        // Collections keep NULLs, as ksqlDB's COLLECT_LIST and COLLECT_SET do.
+        if let (Acc::Collect(items, distinct), Some(v)) = (&mut *self, &v) {
+            if !*distinct || !items.contains(v) {
+                items.push(v.clone());
+            }
+            return Ok(());
+        }
         let v = v.filter(|v| !v.is_null());
         match (self, v) {
             (Acc::Count(n), _) if kind == AggKind::CountRows => *n += 1,
@@ -47,28 +63,18 @@ impl Acc {
                     .map_err(|e| Error::runtime(format!("Numeric field overflow: {e}")))?
                     .cast_to(&dt)?;
             }
-            (Acc::Min(m), Some(v)) => {
-                if m.as_ref()
-                    .is_none_or(|m| v.partial_cmp(m) == Some(std::cmp::Ordering::Less))
-                {
-                    *m = Some(v);
-                }
-            }
-            (Acc::Max(m), Some(v)) => {
-                if m.as_ref()
-                    .is_none_or(|m| v.partial_cmp(m) == Some(std::cmp::Ordering::Greater))
-                {
-                    *m = Some(v);
-                }
+            (Acc::Extreme(m, want), Some(v))
+                if m.as_ref().is_none_or(|m| v.partial_cmp(m) == Some(*want)) =>
+            {
+                *m = Some(v)
             }
             (Acc::Avg(sum, n), Some(v)) => {
-                if let ScalarValue::Float64(Some(x)) =
-                    v.cast_to(&datafusion::arrow::datatypes::DataType::Float64)?
-                {
+                if let ScalarValue::Float64(Some(x)) = v.cast_to(&DataType::Float64)? {
                     *sum += x;
                     *n += 1;
                 }
             }
+            (Acc::ByOffset(slot, latest), Some(v)) if *latest || slot.is_none() => *slot = Some(v),
             _ => {}
         }
         Ok(())
@@ -79,10 +85,18 @@ impl Acc {
         Ok(match self {
             Acc::Count(n) => ScalarValue::Int64(Some(*n)),
             Acc::Sum(s) => s.clone(),
-            Acc::Min(m) | Acc::Max(m) => {
+            Acc::Extreme(m, _) | Acc::ByOffset(m, _) => {
                 m.clone().map_or_else(|| ScalarValue::try_from(&dt), Ok)?
             }
             Acc::Avg(sum, n) => ScalarValue::Float64((*n > 0).then(|| sum / *n as f64)),
+            Acc::Collect(items, _) => {
+                let SqlType::Array(elem) = result else {
+                    return Err(Error::generic(
+                        "internal: a collection's result is an array",
+                    ));
+                };
+                ScalarValue::List(ScalarValue::new_list(items, &elem.to_arrow(), true))
+            }
         })
     }
 }

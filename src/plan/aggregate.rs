@@ -27,19 +27,40 @@ pub enum AggKind {
     Min,
     Max,
     Avg,
+    CollectList,
+    CollectSet,
+    EarliestByOffset,
+    LatestByOffset,
 }
 
 impl AggKind {
-    fn from_name(name: &str, args: usize) -> Option<AggKind> {
-        Some(match (name.to_ascii_uppercase().as_str(), args) {
+    /// The aggregate a call names, if it is one; an error for forms not supported yet.
+    fn from_call(name: &str, args: usize) -> Result<Option<AggKind>> {
+        let kind = match (name.to_ascii_uppercase().as_str(), args) {
             ("COUNT", 0) => AggKind::CountRows,
-            ("COUNT", _) => AggKind::Count,
-            ("SUM", _) => AggKind::Sum,
-            ("MIN", _) => AggKind::Min,
-            ("MAX", _) => AggKind::Max,
-            ("AVG", _) => AggKind::Avg,
-            _ => return None,
-        })
+            ("COUNT", 1) => AggKind::Count,
+            ("SUM", 1) => AggKind::Sum,
+            ("MIN", 1) => AggKind::Min,
+            ("MAX", 1) => AggKind::Max,
+            ("AVG", 1) => AggKind::Avg,
+            ("COLLECT_LIST", 1) => AggKind::CollectList,
+            ("COLLECT_SET", 1) => AggKind::CollectSet,
+            ("EARLIEST_BY_OFFSET", 1) => AggKind::EarliestByOffset,
+            ("LATEST_BY_OFFSET", 1) => AggKind::LatestByOffset,
+            (
+                n @ ("COUNT" | "SUM" | "MIN" | "MAX" | "AVG" | "COLLECT_LIST" | "COLLECT_SET"
+                | "EARLIEST_BY_OFFSET" | "LATEST_BY_OFFSET" | "COUNT_DISTINCT" | "TOPK"
+                | "TOPKDISTINCT" | "HISTOGRAM" | "STDDEV_SAMP" | "STDDEV_SAMPLE"
+                | "STDDEV_POP" | "VARIANCE" | "CORRELATION" | "ATTR"),
+                _,
+            ) => {
+                return Err(Error::statement(format!(
+                    "The aggregate {n} with {args} argument(s) is not supported yet"
+                )))
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(kind))
     }
 
     /// The result type for an argument type, as ksqlDB types it.
@@ -54,6 +75,10 @@ impl AggKind {
                 ),
             ) => t.clone(),
             (AggKind::Min | AggKind::Max, Some(t)) if t.is_primitive() => t.clone(),
+            (AggKind::CollectList | AggKind::CollectSet, Some(t)) => {
+                SqlType::Array(Box::new(t.clone()))
+            }
+            (AggKind::EarliestByOffset | AggKind::LatestByOffset, Some(t)) => t.clone(),
             (k, t) => {
                 return Err(Error::statement(format!(
                     "Function '{k:?}' does not accept parameters ({}).",
@@ -105,21 +130,30 @@ fn function_args(f: &datafusion::sql::sqlparser::ast::Function) -> Vec<Expr> {
 }
 
 /// Replaces aggregate calls in `e` with references to their result columns, collecting them.
-fn extract_aggregates(e: &mut Expr, found: &mut Vec<(AggKind, Option<Expr>)>) {
+fn extract_aggregates(e: &mut Expr, found: &mut Vec<(AggKind, Option<Expr>)>) -> Result<()> {
+    let mut error = None;
     let _ = visit_expressions_mut(e, |node: &mut Expr| {
         if let Expr::Function(f) = node {
             let args = function_args(f);
-            if let Some(kind) = AggKind::from_name(&f.name.to_string(), args.len()) {
-                let call = (kind, args.into_iter().next());
-                let i = found.iter().position(|c| c == &call).unwrap_or_else(|| {
-                    found.push(call);
-                    found.len() - 1
-                });
-                *node = Expr::Identifier(Ident::with_quote('"', agg_column(i)));
+            match AggKind::from_call(&f.name.to_string(), args.len()) {
+                Ok(Some(kind)) => {
+                    let call = (kind, args.into_iter().next());
+                    let i = found.iter().position(|c| c == &call).unwrap_or_else(|| {
+                        found.push(call);
+                        found.len() - 1
+                    });
+                    *node = Expr::Identifier(Ident::with_quote('"', agg_column(i)));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    error = Some(e);
+                    return ControlFlow::Break(());
+                }
             }
         }
-        ControlFlow::<()>::Continue(())
+        ControlFlow::Continue(())
     });
+    error.map_or(Ok(()), Err)
 }
 
 /// Replaces occurrences of the group expressions in `e` with their key columns.
@@ -191,19 +225,22 @@ pub fn plan_aggregate(
                 .or_else(|| field_name(expr))
                 .unwrap_or_else(|| names.next()),
         };
-        extract_aggregates(&mut rewritten, &mut calls);
+        extract_aggregates(&mut rewritten, &mut calls)?;
         replace_keys(&mut rewritten, &key_exprs);
         select.push(SelectItem::ExprWithAlias {
             expr: rewritten,
             alias: Ident::with_quote('"', name),
         });
     }
-    let having = query.having.as_ref().map(|h| {
-        let mut rewritten = normalize(h);
-        extract_aggregates(&mut rewritten, &mut calls);
-        replace_keys(&mut rewritten, &key_exprs);
-        rewritten
-    });
+    let having = match &query.having {
+        Some(h) => {
+            let mut rewritten = normalize(h);
+            extract_aggregates(&mut rewritten, &mut calls)?;
+            replace_keys(&mut rewritten, &key_exprs);
+            Some(rewritten)
+        }
+        None => None,
+    };
 
     let mut aggregates = Vec::new();
     let mut fields: Vec<Field> = keys
