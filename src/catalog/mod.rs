@@ -16,6 +16,10 @@ pub const ROWOFFSET: &str = "ROWOFFSET";
 /// A hidden column: true where the record's value is null (a tombstone on a table).
 pub const TOMBSTONE: &str = "\u{1}TOMBSTONE";
 pub const PSEUDO_COLUMNS: usize = 4;
+/// A hidden output column of windowed aggregations: the window start of each row.
+pub const WINDOW_START: &str = "\u{1}WINDOW_START";
+pub const WINDOWSTART: &str = "WINDOWSTART";
+pub const WINDOWEND: &str = "WINDOWEND";
 
 /// Names that cannot be used as column names.
 pub fn is_reserved_column(name: &str) -> bool {
@@ -54,6 +58,34 @@ pub struct Source {
     pub statement: String,
     /// The persistent query writing this source, for CSAS/CTAS sinks.
     pub writer: Option<String>,
+    /// Windowed keys: the window each key belongs to is part of the key.
+    pub window: Option<WindowInfo>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowType {
+    Tumbling,
+    Hopping,
+    Session,
+}
+
+impl WindowType {
+    pub fn name(self) -> &'static str {
+        match self {
+            WindowType::Tumbling => "TUMBLING",
+            WindowType::Hopping => "HOPPING",
+            WindowType::Session => "SESSION",
+        }
+    }
+}
+
+/// How a windowed source's keys are windowed. A time window's key bytes end with the window
+/// start (8 bytes, big-endian); a session key's with its end and start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowInfo {
+    pub kind: WindowType,
+    /// Window size for time windows.
+    pub size_ms: Option<i64>,
 }
 
 impl Source {

@@ -4,7 +4,7 @@
 use super::props::{PropsFor, With};
 use super::{Engine, Output, Session};
 use crate::catalog::types::SqlType;
-use crate::catalog::{typed_columns, Column, ColumnKind, Source};
+use crate::catalog::{typed_columns, Column, ColumnKind, Source, WindowInfo, WindowType};
 use crate::error::{Error, Result};
 use crate::exec::persistent::{self, QuerySpec};
 use crate::exec::push;
@@ -172,12 +172,58 @@ pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Res
         is_source: *is_source,
         statement: parsed.text.clone(),
         writer: None,
+        window: window_info(&with)?,
     };
     engine.lock().catalog.insert(source);
     Ok(Output::Message {
         text: format!("{} created", capitalized(*kind)),
         query_id: None,
     })
+}
+
+/// WINDOW_TYPE and WINDOW_SIZE of a windowed source.
+fn window_info(with: &With) -> Result<Option<WindowInfo>> {
+    let Some(t) = with.text("WINDOW_TYPE") else {
+        return Ok(None);
+    };
+    let kind = match t.to_uppercase().as_str() {
+        "TUMBLING" => WindowType::Tumbling,
+        "HOPPING" => WindowType::Hopping,
+        "SESSION" => WindowType::Session,
+        other => {
+            return Err(Error::statement(format!(
+                "Unknown window type: '{other}'. Expected one of: SESSION, HOPPING, TUMBLING"
+            )))
+        }
+    };
+    let size_ms = match (kind, with.text("WINDOW_SIZE")) {
+        (WindowType::Session, Some(_)) => {
+            return Err(Error::statement(
+                "'WINDOW_SIZE' should not be set for SESSION windows.",
+            ))
+        }
+        (WindowType::Session, None) => None,
+        (_, None) => {
+            return Err(Error::statement(format!(
+                "'WINDOW_SIZE' must be set for {} windows.",
+                kind.name()
+            )))
+        }
+        (_, Some(s)) => {
+            let mut it = s.split_whitespace();
+            let n: Option<i64> = it.next().and_then(|n| n.parse().ok());
+            let unit = it.next().unwrap_or_default().to_uppercase();
+            match (n, crate::sql::unit_ms(&unit)) {
+                (Some(n), Some(ms)) => Some(n * ms),
+                _ => {
+                    return Err(Error::statement(format!(
+                        "Invalid duration: '{s}'. Unknown time unit: '{unit}'"
+                    )))
+                }
+            }
+        }
+    };
+    Ok(Some(WindowInfo { kind, size_ms }))
 }
 
 fn timestamp_column(with: &With, cols: &[Column]) -> Result<Option<(String, Option<String>)>> {
@@ -250,11 +296,6 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         ));
     }
     let aggregating = !query.group_by.is_empty();
-    if query.window.is_some() {
-        return Err(Error::statement(
-            "Windowed aggregations are not supported yet",
-        ));
-    }
     match (aggregating, kind, insert) {
         (true, _, true) => return Err(Error::statement(format!("INSERT INTO can only be used to insert into a stream. {name} would be a table."))),
         (true, SourceKind::Stream, _) => return Err(Error::statement("Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.")),
@@ -388,6 +429,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
             is_source: false,
             statement: parsed.text.clone(),
             writer: None,
+            window: plan.window(),
         })
     };
     let n = inner.next_query;

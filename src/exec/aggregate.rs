@@ -6,6 +6,7 @@ use crate::catalog::types::SqlType;
 use crate::error::{Error, Result};
 use crate::plan::aggregate::{AggKind, AggregatePlan};
 use crate::plan::expr::PhysExpr;
+use crate::sql::ast::{WindowKind, WindowSpec};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int64Array, RecordBatch,
 };
@@ -104,12 +105,61 @@ impl Acc {
 struct Group {
     accs: Vec<Acc>,
     rowtime: i64,
+    window_start: i64,
+    /// Whether the group's last output was a row (not a tombstone): a row HAVING rejects
+    /// becomes a tombstone only if it was visible.
+    visible: bool,
+}
+
+/// Tumbling (advance = size) and hopping windows.
+struct Windows {
+    size: i64,
+    advance: i64,
+    grace: i64,
+}
+
+/// ksqlDB's grace period when a window does not give one.
+const DEFAULT_GRACE_MS: i64 = 24 * 3600 * 1000;
+
+impl Windows {
+    fn new(spec: &WindowSpec) -> Option<Windows> {
+        let grace = spec.grace_ms.unwrap_or(DEFAULT_GRACE_MS);
+        match spec.kind {
+            WindowKind::Tumbling { size_ms } => Some(Windows {
+                size: size_ms,
+                advance: size_ms,
+                grace,
+            }),
+            WindowKind::Hopping {
+                size_ms,
+                advance_ms,
+            } => Some(Windows {
+                size: size_ms,
+                advance: advance_ms,
+                grace,
+            }),
+            WindowKind::Session { .. } => None,
+        }
+    }
+
+    /// The starts of the windows `ts` falls in, ascending (no negative starts).
+    fn starts(&self, ts: i64, out: &mut Vec<i64>) {
+        let mut s = ts - ts.rem_euclid(self.advance);
+        while s > ts - self.size && s >= 0 {
+            out.push(s);
+            s -= self.advance;
+        }
+        out.reverse();
+    }
 }
 
 pub struct Aggregator {
     plan: AggregatePlan,
     converter: RowConverter,
     groups: HashMap<Box<[u8]>, Group>,
+    windows: Option<Windows>,
+    stream_time: i64,
+    late_records: u64,
 }
 
 fn eval(e: &PhysExpr, batch: &RecordBatch, ty: &SqlType) -> Result<ArrayRef> {
@@ -131,17 +181,21 @@ impl Aggregator {
             .collect();
         Ok(Aggregator {
             converter: RowConverter::new(fields)?,
+            windows: plan.window.as_ref().and_then(Windows::new),
             plan,
             groups: HashMap::new(),
+            stream_time: i64::MIN,
+            late_records: 0,
         })
     }
 
-    pub fn plan(&self) -> &AggregatePlan {
-        &self.plan
+    /// Records dropped because their windows had closed.
+    pub fn late_records(&self) -> u64 {
+        self.late_records
     }
 
     /// Applies a decoded batch to the state; with `emit`, returns one output row per applied
-    /// record: the output columns, then ROWTIME, ROWPARTITION, ROWOFFSET and the tombstone flag.
+    /// record (without, it only updates the state, including which groups are visible): the output columns, then ROWTIME, ROWPARTITION, ROWOFFSET and the tombstone flag.
     pub fn process(&mut self, batch: &RecordBatch, emit: bool) -> Result<Option<RecordBatch>> {
         let n = batch.num_rows();
         // Records with a null value do not aggregate; nor do rows the WHERE clause rejects.
@@ -179,40 +233,72 @@ impl Aggregator {
         let mut out_rows: Vec<usize> = Vec::new();
         let mut out_values: Vec<Vec<ScalarValue>> = vec![Vec::new(); self.plan.aggregates.len()];
         let mut out_time = Vec::new();
+        // Windows closed before this batch can no longer change: their state goes.
+        if let Some(w) = &self.windows {
+            let (size, grace, now) = (w.size, w.grace, self.stream_time);
+            self.groups
+                .retain(|_, g| g.window_start + size + grace > now);
+        }
+        let mut out_keys: Vec<Box<[u8]>> = Vec::new();
+        let mut out_starts: Vec<i64> = Vec::new();
+        let mut window_starts = Vec::new();
         for i in 0..n {
             // ksqlDB drops records whose grouping values are all NULL.
             if !keys.is_empty() && keys.iter().all(|k| k.is_null(i)) {
                 continue;
             }
-            let key: Box<[u8]> = rows.row(i).as_ref().into();
-            let group = match self.groups.get_mut(&key) {
-                Some(g) => g,
-                None => {
-                    let accs = self
-                        .plan
-                        .aggregates
-                        .iter()
-                        .map(|a| Acc::new(a.kind, &a.result))
-                        .collect::<Result<_>>()?;
-                    self.groups.entry(key).or_insert(Group {
-                        accs,
-                        rowtime: i64::MIN,
-                    })
-                }
-            };
-            for (j, call) in self.plan.aggregates.iter().enumerate() {
-                let v = args[j]
-                    .as_ref()
-                    .map(|a| ScalarValue::try_from_array(a, i))
-                    .transpose()?;
-                group.accs[j].update(call.kind, v)?;
+            let ts = rowtime.value(i);
+            self.stream_time = self.stream_time.max(ts);
+            window_starts.clear();
+            match &self.windows {
+                Some(w) => w.starts(ts, &mut window_starts),
+                None => window_starts.push(0),
             }
-            group.rowtime = group.rowtime.max(rowtime.value(i));
-            if emit {
-                out_rows.push(i);
-                out_time.push(group.rowtime);
+            for &start in &window_starts {
+                let mut key: Vec<u8> = rows.row(i).as_ref().to_vec();
+                if let Some(w) = &self.windows {
+                    // A window closes once stream time passes its end plus the grace period.
+                    if start + w.size + w.grace <= self.stream_time {
+                        self.late_records += 1;
+                        continue;
+                    }
+                    key.extend_from_slice(&start.to_be_bytes());
+                }
+                let key: Box<[u8]> = key.into();
+                let key_of_group = key.clone();
+                let group = match self.groups.get_mut(&key) {
+                    Some(g) => g,
+                    None => {
+                        let accs = self
+                            .plan
+                            .aggregates
+                            .iter()
+                            .map(|a| Acc::new(a.kind, &a.result))
+                            .collect::<Result<_>>()?;
+                        self.groups.entry(key).or_insert(Group {
+                            accs,
+                            rowtime: i64::MIN,
+                            window_start: start,
+                            visible: false,
+                        })
+                    }
+                };
                 for (j, call) in self.plan.aggregates.iter().enumerate() {
-                    out_values[j].push(group.accs[j].value(&call.result)?);
+                    let v = args[j]
+                        .as_ref()
+                        .map(|a| ScalarValue::try_from_array(a, i))
+                        .transpose()?;
+                    group.accs[j].update(call.kind, v)?;
+                }
+                group.rowtime = group.rowtime.max(ts);
+                {
+                    out_keys.push(key_of_group.clone());
+                    out_rows.push(i);
+                    out_starts.push(start);
+                    out_time.push(group.rowtime);
+                    for (j, call) in self.plan.aggregates.iter().enumerate() {
+                        out_values[j].push(group.accs[j].value(&call.result)?);
+                    }
                 }
             }
         }
@@ -226,11 +312,17 @@ impl Aggregator {
             .iter()
             .map(|k| datafusion::arrow::compute::take(k, &idx, None))
             .collect::<std::result::Result<_, _>>()?;
+        if let Some(w) = &self.windows {
+            columns.push(Arc::new(Int64Array::from(out_starts.clone())));
+            columns.push(Arc::new(Int64Array::from_iter_values(
+                out_starts.iter().map(|s| s + w.size),
+            )));
+        }
         for (j, values) in out_values.into_iter().enumerate() {
             let dt = self
                 .plan
                 .agg_schema
-                .field(self.plan.keys.len() + j)
+                .field(self.plan.keys.len() + if self.windows.is_some() { 2 } else { 0 } + j)
                 .data_type()
                 .clone();
             let a = ScalarValue::iter_to_array(values)?;
@@ -260,6 +352,18 @@ impl Aggregator {
             }
             None => BooleanArray::from(vec![false; rows_out]),
         };
+        // A rejected row is a tombstone only for a group whose last output was a row.
+        let mut keep = Vec::with_capacity(rows_out);
+        for (r, key) in out_keys.iter().enumerate() {
+            let Some(g) = self.groups.get_mut(key) else {
+                keep.push(true);
+                continue;
+            };
+            let rejected = tombstone.value(r);
+            keep.push(!rejected || g.visible);
+            g.visible = !rejected;
+        }
+        let keep = BooleanArray::from(keep);
         let part = batch.column(1).as_primitive::<Int32Type>();
         let off = batch.column(2).as_primitive::<Int64Type>();
         let pseudo: [(&str, ArrayRef); 4] = [
@@ -281,13 +385,20 @@ impl Aggregator {
             ),
             (crate::catalog::TOMBSTONE, Arc::new(tombstone)),
         ];
+        if self.windows.is_some() {
+            fields.push(Field::new(
+                crate::catalog::WINDOW_START,
+                DataType::Int64,
+                false,
+            ));
+            arrays.push(Arc::new(Int64Array::from(out_starts)));
+        }
         for (name, a) in pseudo {
             fields.push(Field::new(name, a.data_type().clone(), false));
             arrays.push(a);
         }
-        Ok(Some(RecordBatch::try_new(
-            Arc::new(Schema::new(fields)),
-            arrays,
-        )?))
+        let out = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
+        let out = filter_record_batch(&out, &keep)?;
+        Ok((emit && out.num_rows() > 0).then_some(out))
     }
 }

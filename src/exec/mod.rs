@@ -185,6 +185,9 @@ pub fn encode(
     let in_part = out.column(n + 1).as_primitive::<Int32Type>();
     let in_off = out.column(n + 2).as_primitive::<Int64Type>();
     let tombstone = out.column(n + 3).as_boolean();
+    let window_start = out
+        .column_by_name(crate::catalog::WINDOW_START)
+        .map(|a| a.as_primitive::<Int64Type>().clone());
     let ts_col = sink
         .timestamp
         .as_ref()
@@ -216,6 +219,15 @@ pub fn encode(
             None => rowtime.value(row),
         };
         let partition = partition_for(key.as_deref(), partitions, in_part.value(row) as u32);
+        // A time-windowed key is the key followed by the window start.
+        let key = match &window_start {
+            Some(ws) => {
+                let mut k = key.unwrap_or_default();
+                k.extend_from_slice(&ws.value(row).to_be_bytes());
+                Some(k)
+            }
+            None => key,
+        };
         let origin = producer.map(|producer| Origin {
             producer,
             partition: in_part.value(row) as u32,

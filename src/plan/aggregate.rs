@@ -6,9 +6,11 @@ use super::projection::{self, field_name};
 use super::{sql_type, NameGenerator, OutputColumn};
 use crate::catalog::types::SqlType;
 use crate::catalog::Source;
+use crate::catalog::{WINDOWEND, WINDOWSTART};
 use crate::error::{Error, Result};
-use crate::sql::ast::{Expr, Ident, Query, SelectItem};
+use crate::sql::ast::{Expr, Ident, Query, SelectItem, WindowKind, WindowSpec};
 use crate::sql::ident_name;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::sql::sqlparser::ast::{
     visit_expressions_mut, FunctionArg, FunctionArgExpr, FunctionArguments,
@@ -109,6 +111,9 @@ pub struct AggregatePlan {
     pub agg_schema: SchemaRef,
     pub output: Vec<OutputColumn>,
     pub having: Option<PhysExpr>,
+    /// Tumbling or hopping windows; the aggregated row then has WINDOWSTART and WINDOWEND
+    /// after the keys.
+    pub window: Option<WindowSpec>,
 }
 
 fn agg_column(i: usize) -> String {
@@ -247,6 +252,13 @@ pub fn plan_aggregate(
         .iter()
         .map(|(n, _, t)| Field::new(n, t.to_arrow(), true))
         .collect();
+    if let Some(w) = &query.window {
+        if matches!(w.kind, WindowKind::Session { .. }) {
+            return Err(Error::statement("Session windows are not supported yet"));
+        }
+        fields.push(Field::new(WINDOWSTART, DataType::Int64, true));
+        fields.push(Field::new(WINDOWEND, DataType::Int64, true));
+    }
     for (i, (kind, arg)) in calls.iter().enumerate() {
         let arg = arg
             .as_ref()
@@ -295,5 +307,6 @@ pub fn plan_aggregate(
         agg_schema,
         output,
         having,
+        window: query.window.clone(),
     })
 }

@@ -64,6 +64,28 @@ impl QueryPlan {
             QueryPlan::Aggregate(p) => &p.output,
         }
     }
+    /// How the output's keys are windowed, if they are.
+    pub fn window(&self) -> Option<crate::catalog::WindowInfo> {
+        use crate::catalog::{WindowInfo, WindowType};
+        use crate::sql::ast::WindowKind;
+        let QueryPlan::Aggregate(p) = self else {
+            return None;
+        };
+        Some(match p.window.as_ref()?.kind {
+            WindowKind::Tumbling { size_ms } => WindowInfo {
+                kind: WindowType::Tumbling,
+                size_ms: Some(size_ms),
+            },
+            WindowKind::Hopping { size_ms, .. } => WindowInfo {
+                kind: WindowType::Hopping,
+                size_ms: Some(size_ms),
+            },
+            WindowKind::Session { .. } => WindowInfo {
+                kind: WindowType::Session,
+                size_ms: None,
+            },
+        })
+    }
 }
 
 /// Names generated for unaliased expressions: `KSQL_COL_n`, skipping names already taken.

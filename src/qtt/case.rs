@@ -271,7 +271,17 @@ fn check_outputs(engine: &Engine, case: &Case, outputs: &[Value]) -> Result<(), 
                     brief(exp)
                 ));
             };
-            let (key, value) = decode_actual(source.as_deref(), &act.record);
+            let (key, value, window) = decode_actual(source.as_deref(), &act.record);
+            let window_ok = match (exp.get("window"), &window) {
+                (None, None) => true,
+                (Some(w), Some(a)) => {
+                    w["start"] == a["start"]
+                        && w["end"] == a["end"]
+                        && w["type"].as_str().map(str::to_lowercase)
+                            == a["type"].as_str().map(String::from)
+                }
+                _ => false,
+            };
             let ts_ok = match exp["timestamp"].as_i64() {
                 Some(0) if case.inputs.is_empty() => true,
                 Some(t) => t == act.record.timestamp,
@@ -279,21 +289,17 @@ fn check_outputs(engine: &Engine, case: &Case, outputs: &[Value]) -> Result<(), 
             };
             let headers_ok = exp.get("headers").is_some() || act.record.headers.is_empty();
             let value_ok = value_matches(&exp["value"], &value, source.as_deref());
-            if !matches(&exp["key"], &key)
-                || !value_ok
-                || !ts_ok
-                || !headers_ok
-                || exp.get("window").is_some()
-            {
+            if !matches(&exp["key"], &key) || !value_ok || !ts_ok || !headers_ok || !window_ok {
+                let window = window.map(|w| format!(" window={w}")).unwrap_or_default();
                 return Err(format!(
-                    "{topic} record {i}: expected {} got key={key} value={value} timestamp={}",
+                    "{topic} record {i}: expected {} got key={key} value={value} timestamp={}{window}",
                     brief(exp),
                     act.record.timestamp
                 ));
             }
         }
         if actual.len() > expected.len() {
-            let (key, value) = decode_actual(source.as_deref(), &actual[expected.len()].record);
+            let (key, value, _) = decode_actual(source.as_deref(), &actual[expected.len()].record);
             return Err(format!(
                 "{topic}: expected {} records, got {}; first extra: key={key} value={value}",
                 expected.len(),
@@ -312,18 +318,30 @@ fn brief(v: &Value) -> String {
     v.to_string()
 }
 
-fn decode_actual(source: Option<&Source>, r: &Record) -> (Value, Value) {
+/// The record's key and value as JSON, and its window for windowed sources.
+fn decode_actual(source: Option<&Source>, r: &Record) -> (Value, Value, Option<Value>) {
     let Some(s) = source else {
         return (
             to_json(r.key.as_deref(), crate::format::Format::Json, None),
             to_json(r.value.as_deref(), crate::format::Format::Json, None),
+            None,
         );
     };
     let key_ty = s.keys().next().map(|c| &c.ty);
     let value_ty = s.values().next().map(|c| &c.ty);
+    let (key, window) = match (s.window, r.key.as_deref()) {
+        (Some(w), Some(k)) if k.len() >= 8 && w.size_ms.is_some() => {
+            let (inner, start) = k.split_at(k.len() - 8);
+            let start = i64::from_be_bytes(start.try_into().unwrap_or_default());
+            let window = serde_json::json!({"start": start, "end": start + w.size_ms.unwrap_or(0), "type": "time"});
+            (Some(inner), Some(window))
+        }
+        (_, k) => (k, None),
+    };
     (
-        to_json(r.key.as_deref(), s.key_format.format, key_ty),
+        to_json(key, s.key_format.format, key_ty),
         to_json(r.value.as_deref(), s.value_format.format, value_ty),
+        window,
     )
 }
 

@@ -9,7 +9,7 @@ mod types;
 
 pub use dialect::KsqlDialect;
 pub use display::Quoted;
-pub use parser::{parse, parse_columns, parse_expression};
+pub use parser::{parse, parse_columns, parse_expression, unit_ms};
 
 /// The name an identifier stands for: unquoted names are upper-cased, quoted ones kept.
 pub fn ident_name(ident: &ast::Ident) -> String {

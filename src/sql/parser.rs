@@ -830,7 +830,7 @@ pub(crate) fn duration(p: &mut P) -> Result<i64> {
         .ok_or_else(|| err_at(&t, "Duration out of range"))
 }
 
-pub(crate) fn unit_ms(unit: &str) -> Option<i64> {
+pub fn unit_ms(unit: &str) -> Option<i64> {
     Some(match unit.trim_end_matches('S') {
         "MILLISECOND" => 1,
         "SECOND" => 1000,
