@@ -280,3 +280,62 @@ fn group_by_aggregates_per_record_and_resumes_its_state_after_a_restart() {
         "an aggregate carries the latest contributing timestamp"
     );
 }
+
+#[test]
+fn tumbling_windows_key_their_results_and_push_queries_aggregate_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let sql = "SET 'auto.offset.reset'='earliest';
+CREATE STREAM clicks (user_id STRING KEY, page STRING) WITH (KAFKA_TOPIC='clicks', PARTITIONS=1, VALUE_FORMAT='JSON');
+INSERT INTO clicks (ROWTIME, user_id, page) VALUES (1000, 'a', '/x');
+INSERT INTO clicks (ROWTIME, user_id, page) VALUES (1500, 'a', '/y');
+INSERT INTO clicks (ROWTIME, user_id, page) VALUES (2100, 'a', '/z');
+INSERT INTO clicks (ROWTIME, user_id, page) VALUES (9000, 'b', '/z');
+INSERT INTO clicks (ROWTIME, user_id, page) VALUES (1200, 'a', '/late');
+CREATE TABLE per_second AS SELECT user_id, WINDOWSTART AS ws, WINDOWEND AS we, COUNT(*) AS n
+  FROM clicks WINDOW TUMBLING (SIZE 1 SECOND, GRACE PERIOD 2 SECONDS) GROUP BY user_id;
+SELECT page, COUNT(*) AS n FROM clicks GROUP BY page EMIT CHANGES LIMIT 4;";
+    let (ok, lines, err) = run_file(&data, sql);
+    assert!(ok, "{err}");
+    let out = read_topic(&data, "PER_SECOND");
+    let windowed: Vec<(Vec<u8>, serde_json::Value, i64)> = out
+        .iter()
+        .map(|r| (r.key.clone().unwrap(), value_json(r), r.timestamp))
+        .collect();
+    let key = |k: &str, start: i64| [k.as_bytes(), &start.to_be_bytes()].concat();
+    assert_eq!(
+        windowed,
+        vec![
+            (
+                key("a", 1000),
+                json!({"WS": 1000, "WE": 2000, "N": 1}),
+                1000
+            ),
+            (
+                key("a", 1000),
+                json!({"WS": 1000, "WE": 2000, "N": 2}),
+                1500
+            ),
+            (
+                key("a", 2000),
+                json!({"WS": 2000, "WE": 3000, "N": 1}),
+                2100
+            ),
+            (
+                key("b", 9000),
+                json!({"WS": 9000, "WE": 10000, "N": 1}),
+                9000
+            ),
+            // The record at 1200 arrives after stream time 9000 passed its window's end + grace: dropped.
+        ]
+    );
+    assert_eq!(
+        rows(&lines),
+        vec![
+            json!(["/x", 1]),
+            json!(["/y", 1]),
+            json!(["/z", 1]),
+            json!(["/z", 2])
+        ]
+    );
+}

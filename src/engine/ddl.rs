@@ -307,6 +307,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
             &engine.compiler,
             query,
             input.clone(),
+            true,
             name,
         )?)
     } else {
@@ -580,7 +581,23 @@ pub fn push_query(engine: &Engine, query: &Query, session: &Session) -> Result<O
             "Push queries over tables are not supported yet",
         ));
     }
-    let plan = plan_query(&engine.compiler, query, source.clone(), false, "")?;
+    let plan = if query.group_by.is_empty() {
+        QueryPlan::Stream(plan_query(
+            &engine.compiler,
+            query,
+            source.clone(),
+            false,
+            "",
+        )?)
+    } else {
+        QueryPlan::Aggregate(plan_aggregate(
+            &engine.compiler,
+            query,
+            source.clone(),
+            false,
+            "",
+        )?)
+    };
     let id = {
         let mut inner = engine.lock();
         inner.next_transient += 1;
@@ -589,6 +606,7 @@ pub fn push_query(engine: &Engine, query: &Query, session: &Session) -> Result<O
     let q = push::start(
         id,
         plan,
+        query.limit,
         engine.start_at(session),
         engine.log.clone(),
         engine.plog.clone(),

@@ -11,12 +11,42 @@ pub mod push;
 use crate::catalog::{ColumnKind, Source, PSEUDO_COLUMNS};
 use crate::error::Result;
 use crate::log::{Origin, Record};
-use crate::plan::StreamPlan;
+use crate::plan::{QueryPlan, StreamPlan};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::{Field, Int32Type, Int64Type, Schema};
 use processing_log::ProcessingLog;
 use std::sync::Arc;
+
+/// What a query does with each decoded batch.
+pub(crate) enum Processor {
+    Stream(StreamPlan),
+    Aggregate(Box<aggregate::Aggregator>),
+}
+
+impl Processor {
+    pub fn new(plan: &QueryPlan) -> Result<Self> {
+        Ok(match plan {
+            QueryPlan::Stream(p) => Processor::Stream(p.clone()),
+            QueryPlan::Aggregate(p) => {
+                Processor::Aggregate(Box::new(aggregate::Aggregator::new(p.clone())?))
+            }
+        })
+    }
+
+    /// The output of a batch: output columns, then the pseudocolumns (see [`evaluate`]).
+    pub fn process(
+        &mut self,
+        batch: &RecordBatch,
+        plog: &ProcessingLog,
+        query_id: &str,
+    ) -> Result<Option<RecordBatch>> {
+        match self {
+            Processor::Stream(plan) => Ok(evaluate(plan, batch, plog, query_id)),
+            Processor::Aggregate(agg) => agg.process(batch, true),
+        }
+    }
+}
 
 /// Records read per partition per step.
 pub const BATCH: usize = 2048;

@@ -4,12 +4,11 @@
 //! already written past its last commit, so the sink holds every result exactly once.
 
 use super::processing_log::ProcessingLog;
-use super::{aggregate, decode, encode, evaluate, BATCH};
+use super::{decode, encode, Processor, BATCH};
 use crate::catalog::Source;
 use crate::error::{Error, Result};
 use crate::log::{Record, SharedLog};
 use crate::plan::QueryPlan;
-use aggregate::Aggregator;
 use hashbrown::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -182,10 +181,7 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         positions: Arc::new(Mutex::new(positions.clone())),
         stop,
     };
-    let mut processor = match &spec.plan {
-        QueryPlan::Stream(p) => Processor::Stream(p.clone()),
-        QueryPlan::Aggregate(p) => Processor::Aggregate(Box::new(Aggregator::new(p.clone())?)),
-    };
+    let mut processor = Processor::new(&spec.plan)?;
     if let Processor::Aggregate(agg) = &mut processor {
         // Aggregation state is rebuilt by replaying the input up to the committed positions,
         // emitting nothing (its outputs were written before).
@@ -219,11 +215,6 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
     };
     tokio::spawn(runner.run(positions, stop_rx));
     Ok(handle)
-}
-
-enum Processor {
-    Stream(crate::plan::StreamPlan),
-    Aggregate(Box<Aggregator>),
 }
 
 struct Runner {
@@ -303,10 +294,7 @@ impl Runner {
         let source = self.spec.plan.source().clone();
         let mut by_partition: Vec<Vec<Record>> = vec![Vec::new(); self.sink_parts as usize];
         if let Some(batch) = decode::decode(&source, &recs, &self.plog, &self.spec.id) {
-            let out = match &mut self.processor {
-                Processor::Stream(plan) => evaluate(plan, &batch, &self.plog, &self.spec.id),
-                Processor::Aggregate(agg) => agg.process(&batch, true)?,
-            };
+            let out = self.processor.process(&batch, &self.plog, &self.spec.id)?;
             if let Some(out) = out {
                 for (sp, rec) in
                     encode(&out, &self.spec.sink, self.sink_parts, Some(self.producer))?

@@ -3,10 +3,10 @@
 
 use super::persistent::StartAt;
 use super::processing_log::ProcessingLog;
-use super::{decode, evaluate, BATCH};
+use super::{decode, BATCH};
 use crate::catalog::Column;
 use crate::log::SharedLog;
-use crate::plan::StreamPlan;
+use crate::plan::QueryPlan;
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -49,12 +49,16 @@ impl Drop for PushQuery {
 
 pub fn start(
     id: String,
-    plan: StreamPlan,
+    plan: QueryPlan,
+    limit: Option<u64>,
     start: StartAt,
     log: SharedLog,
     plog: ProcessingLog,
 ) -> crate::error::Result<PushQuery> {
-    let topic = plan.source.topic.clone();
+    let source = plan.source().clone();
+    let topic = source.topic.clone();
+    let mut processor = super::Processor::new(&plan)?;
+    let width = plan.output().len();
     let parts = log
         .topic(&topic)
         .ok_or_else(|| crate::error::Error::generic(format!("Topic '{topic}' does not exist")))?
@@ -71,7 +75,7 @@ pub fn start(
     let (tx, rows) = mpsc::channel(16);
     let (stop, mut stop_rx) = watch::channel(false);
     let drain = Arc::new(AtomicBool::new(false));
-    let columns = plan.output.iter().map(|c| c.column.clone()).collect();
+    let columns = plan.output().iter().map(|c| c.column.clone()).collect();
     let q = PushQuery {
         id: id.clone(),
         columns,
@@ -80,7 +84,7 @@ pub fn start(
         drain: drain.clone(),
     };
     tokio::spawn(async move {
-        let mut remaining = plan.limit;
+        let mut remaining = limit;
         if remaining == Some(0) {
             let _ = tx.send(PushEvent::End("Limit Reached")).await;
             return;
@@ -102,11 +106,16 @@ pub fn start(
                 let Some(last) = recs.last() else { continue };
                 positions[p] = last.offset + 1;
                 progressed = true;
-                let Some(batch) = decode::decode(&plan.source, &recs, &plog, &id) else {
+                let Some(batch) = decode::decode(&source, &recs, &plog, &id) else {
                     continue;
                 };
-                let Some(out) = evaluate(&plan, &batch, &plog, &id) else {
-                    continue;
+                let out = match processor.process(&batch, &plog, &id) {
+                    Ok(Some(out)) => out,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        let _ = tx.send(PushEvent::Error(e.to_string())).await;
+                        return;
+                    }
                 };
                 // Records with a null value carry no row for a push query over a stream.
                 let tombstone = out.column(out.num_columns() - 1).as_boolean().clone();
@@ -114,9 +123,7 @@ pub fn start(
                 let out = kept
                     .and_then(|k| datafusion::arrow::compute::filter_record_batch(&out, &k).ok())
                     .unwrap_or(out);
-                let mut out = out
-                    .project(&(0..plan.output.len()).collect::<Vec<_>>())
-                    .unwrap_or(out);
+                let mut out = out.project(&(0..width).collect::<Vec<_>>()).unwrap_or(out);
                 if let Some(r) = remaining {
                     let take = (r as usize).min(out.num_rows());
                     out = out.slice(0, take);

@@ -175,6 +175,7 @@ pub fn plan_aggregate(
     compiler: &ExprCompiler,
     query: &Query,
     source: Arc<Source>,
+    persistent: bool,
     sink: &str,
 ) -> Result<AggregatePlan> {
     let schema = source.row_schema();
@@ -281,7 +282,7 @@ pub fn plan_aggregate(
         compiler,
         schema: &agg_schema,
         qualifiers: &[],
-        persistent: true,
+        persistent,
         sink,
     };
     let key_names: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
