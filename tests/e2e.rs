@@ -294,6 +294,8 @@ INSERT INTO clicks (ROWTIME, user_id, page) VALUES (9000, 'b', '/z');
 INSERT INTO clicks (ROWTIME, user_id, page) VALUES (1200, 'a', '/late');
 CREATE TABLE per_second AS SELECT user_id, WINDOWSTART AS ws, WINDOWEND AS we, COUNT(*) AS n
   FROM clicks WINDOW TUMBLING (SIZE 1 SECOND, GRACE PERIOD 2 SECONDS) GROUP BY user_id;
+CREATE TABLE final_per_second AS SELECT user_id, COUNT(*) AS n
+  FROM clicks WINDOW TUMBLING (SIZE 1 SECOND, GRACE PERIOD 2 SECONDS) GROUP BY user_id EMIT FINAL;
 SELECT page, COUNT(*) AS n FROM clicks GROUP BY page EMIT CHANGES LIMIT 4;";
     let (ok, lines, err) = run_file(&data, sql);
     assert!(ok, "{err}");
@@ -327,6 +329,19 @@ SELECT page, COUNT(*) AS n FROM clicks GROUP BY page EMIT CHANGES LIMIT 4;";
                 9000
             ),
             // The record at 1200 arrives after stream time 9000 passed its window's end + grace: dropped.
+        ]
+    );
+    // EMIT FINAL: each window once, when stream time (9000) passes its end + grace; b's window
+    // is still open.
+    let finals: Vec<(Vec<u8>, serde_json::Value, i64)> = read_topic(&data, "FINAL_PER_SECOND")
+        .iter()
+        .map(|r| (r.key.clone().unwrap(), value_json(r), r.timestamp))
+        .collect();
+    assert_eq!(
+        finals,
+        vec![
+            (key("a", 1000), json!({"N": 2}), 1500),
+            (key("a", 2000), json!({"N": 1}), 2100)
         ]
     );
     assert_eq!(

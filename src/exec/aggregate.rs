@@ -189,6 +189,40 @@ impl Aggregator {
         })
     }
 
+    /// Removes the windows that stream time has closed, in window order, collecting their final
+    /// values.
+    fn close_windows(
+        &mut self,
+        keys: &mut Vec<Box<[u8]>>,
+        starts: &mut Vec<i64>,
+        values: &mut [Vec<ScalarValue>],
+        times: &mut Vec<i64>,
+    ) -> Result<()> {
+        let Some(w) = &self.windows else {
+            return Ok(());
+        };
+        let (size, grace, now) = (w.size, w.grace, self.stream_time);
+        let mut closed: Vec<(i64, Box<[u8]>)> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.window_start + size + grace <= now)
+            .map(|(k, g)| (g.window_start, k.clone()))
+            .collect();
+        closed.sort();
+        for (start, key) in closed {
+            let Some(g) = self.groups.remove(&key) else {
+                continue;
+            };
+            for (j, call) in self.plan.aggregates.iter().enumerate() {
+                values[j].push(g.accs[j].value(&call.result)?);
+            }
+            keys.push(key);
+            starts.push(start);
+            times.push(g.rowtime);
+        }
+        Ok(())
+    }
+
     /// Records dropped because their windows had closed.
     pub fn late_records(&self) -> u64 {
         self.late_records
@@ -291,7 +325,7 @@ impl Aggregator {
                     group.accs[j].update(call.kind, v)?;
                 }
                 group.rowtime = group.rowtime.max(ts);
-                {
+                if !self.plan.emit_final {
                     out_keys.push(key_of_group.clone());
                     out_rows.push(i);
                     out_starts.push(start);
@@ -302,16 +336,47 @@ impl Aggregator {
                 }
             }
         }
-        if out_rows.is_empty() {
+        let part = batch.column(1).as_primitive::<Int32Type>();
+        let off = batch.column(2).as_primitive::<Int64Type>();
+        let (key_columns, parts, offs) = if self.plan.emit_final {
+            // EMIT FINAL: nothing per record; each window once, when it closes, caused by the
+            // batch's last record.
+            let Some(last) = n.checked_sub(1) else {
+                return Ok(None);
+            };
+            self.close_windows(
+                &mut out_keys,
+                &mut out_starts,
+                &mut out_values,
+                &mut out_time,
+            )?;
+            let parser = self.converter.parser();
+            let rows: Vec<_> = out_keys
+                .iter()
+                .map(|k| parser.parse(&k[..k.len() - 8]))
+                .collect();
+            let key_columns = self.converter.convert_rows(rows)?;
+            (
+                key_columns,
+                vec![part.value(last); out_keys.len()],
+                vec![off.value(last); out_keys.len()],
+            )
+        } else {
+            let idx = datafusion::arrow::array::UInt32Array::from_iter_values(
+                out_rows.iter().map(|i| *i as u32),
+            );
+            let key_columns = keys
+                .iter()
+                .map(|k| datafusion::arrow::compute::take(k, &idx, None))
+                .collect::<std::result::Result<_, _>>()?;
+            let parts = out_rows.iter().map(|i| part.value(*i)).collect();
+            let offs = out_rows.iter().map(|i| off.value(*i)).collect();
+            (key_columns, parts, offs)
+        };
+        if out_keys.is_empty() {
             return Ok(None);
         }
-        let idx = datafusion::arrow::array::UInt32Array::from_iter_values(
-            out_rows.iter().map(|i| *i as u32),
-        );
-        let mut columns: Vec<ArrayRef> = keys
-            .iter()
-            .map(|k| datafusion::arrow::compute::take(k, &idx, None))
-            .collect::<std::result::Result<_, _>>()?;
+        let mut columns: Vec<ArrayRef> = key_columns;
         if let Some(w) = &self.windows {
             columns.push(Arc::new(Int64Array::from(out_starts.clone())));
             columns.push(Arc::new(Int64Array::from_iter_values(
@@ -355,17 +420,16 @@ impl Aggregator {
         // A rejected row is a tombstone only for a group whose last output was a row.
         let mut keep = Vec::with_capacity(rows_out);
         for (r, key) in out_keys.iter().enumerate() {
+            let rejected = tombstone.value(r);
             let Some(g) = self.groups.get_mut(key) else {
-                keep.push(true);
+                // A final result is emitted once: only if HAVING accepts it.
+                keep.push(!rejected);
                 continue;
             };
-            let rejected = tombstone.value(r);
             keep.push(!rejected || g.visible);
             g.visible = !rejected;
         }
         let keep = BooleanArray::from(keep);
-        let part = batch.column(1).as_primitive::<Int32Type>();
-        let off = batch.column(2).as_primitive::<Int64Type>();
         let pseudo: [(&str, ArrayRef); 4] = [
             (
                 crate::catalog::ROWTIME,
@@ -373,16 +437,9 @@ impl Aggregator {
             ),
             (
                 crate::catalog::ROWPARTITION,
-                Arc::new(Int32Array::from_iter_values(
-                    out_rows.iter().map(|i| part.value(*i)),
-                )),
+                Arc::new(Int32Array::from(parts)),
             ),
-            (
-                crate::catalog::ROWOFFSET,
-                Arc::new(Int64Array::from_iter_values(
-                    out_rows.iter().map(|i| off.value(*i)),
-                )),
-            ),
+            (crate::catalog::ROWOFFSET, Arc::new(Int64Array::from(offs))),
             (crate::catalog::TOMBSTONE, Arc::new(tombstone)),
         ];
         if self.windows.is_some() {

@@ -114,6 +114,8 @@ pub struct AggregatePlan {
     /// Tumbling or hopping windows; the aggregated row then has WINDOWSTART and WINDOWEND
     /// after the keys.
     pub window: Option<WindowSpec>,
+    /// EMIT FINAL: one result per window, when it closes.
+    pub emit_final: bool,
 }
 
 fn agg_column(i: usize) -> String {
@@ -309,5 +311,6 @@ pub fn plan_aggregate(
         output,
         having,
         window: query.window.clone(),
+        emit_final: query.emit == Some(crate::sql::ast::Emit::Final),
     })
 }
