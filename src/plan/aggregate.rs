@@ -3,7 +3,7 @@
 
 use super::expr::{ExprCompiler, PhysExpr};
 use super::projection::{self, field_name};
-use super::{sql_type, NameGenerator, OutputColumn};
+use super::{bind_input, sql_type, Input, OutputColumn};
 use crate::catalog::types::SqlType;
 use crate::catalog::Source;
 use crate::catalog::{WINDOWEND, WINDOWSTART};
@@ -180,16 +180,13 @@ pub fn plan_aggregate(
     persistent: bool,
     sink: &str,
 ) -> Result<AggregatePlan> {
-    let schema = source.row_schema();
-    let mut qualifiers = vec![source.name.clone()];
-    qualifiers.extend(query.from.alias.clone());
+    let Input {
+        schema,
+        qualifiers,
+        filter,
+        mut names,
+    } = bind_input(compiler, query, &source)?;
     let normalize = |e: &Expr| ExprCompiler::normalize(e, &qualifiers);
-    let filter = query
-        .selection
-        .as_ref()
-        .map(|e| compiler.compile(&normalize(e), &schema))
-        .transpose()?;
-    let mut names = NameGenerator::new(source.columns.iter().map(|c| c.name.clone()).collect());
 
     let mut keys = Vec::new();
     let mut key_exprs: Vec<(String, Expr)> = Vec::new();

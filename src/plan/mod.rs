@@ -110,6 +110,33 @@ impl NameGenerator {
     }
 }
 
+/// What both planners start from: the source's row schema, the names that qualify its columns,
+/// the compiled WHERE clause, and a generator of column names that avoids the source's.
+pub(crate) struct Input {
+    pub schema: SchemaRef,
+    pub qualifiers: Vec<String>,
+    pub filter: Option<PhysExpr>,
+    pub names: NameGenerator,
+}
+
+pub(crate) fn bind_input(compiler: &ExprCompiler, query: &Query, source: &Source) -> Result<Input> {
+    let schema = source.row_schema();
+    let mut qualifiers = vec![source.name.clone()];
+    qualifiers.extend(query.from.alias.clone());
+    let filter = query
+        .selection
+        .as_ref()
+        .map(|e| compiler.compile(&ExprCompiler::normalize(e, &qualifiers), &schema))
+        .transpose()?;
+    let names = NameGenerator::new(source.columns.iter().map(|c| c.name.clone()).collect());
+    Ok(Input {
+        schema,
+        qualifiers,
+        filter,
+        names,
+    })
+}
+
 fn is_null_literal(e: &Expr) -> bool {
     matches!(e, Expr::Value(v) if matches!(v.value, datafusion::sql::sqlparser::ast::Value::Null))
 }
@@ -146,16 +173,12 @@ pub fn plan_query(
             "Aggregations and windows are not supported yet",
         ));
     }
-    let schema = source.row_schema();
-    let mut qualifiers = vec![source.name.clone()];
-    qualifiers.extend(query.from.alias.clone());
-    let normalize = |e: &Expr| ExprCompiler::normalize(e, &qualifiers);
-    let filter = query
-        .selection
-        .as_ref()
-        .map(|e| compiler.compile(&normalize(e), &schema))
-        .transpose()?;
-    let mut names = NameGenerator::new(source.columns.iter().map(|c| c.name.clone()).collect());
+    let Input {
+        schema,
+        qualifiers,
+        filter,
+        mut names,
+    } = bind_input(compiler, query, &source)?;
 
     // The schema the projection sees, its key columns, and the key expressions (normalized).
     let (rekey, key_exprs) = if query.partition_by.is_empty() {
