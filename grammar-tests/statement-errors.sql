@@ -48,3 +48,9 @@ CREATE STREAM INPUT (V INT) WITH (kafka_topic='input', value_format='JSON');
 
 -- error statement "EMIT FINAL is only supported for windowed aggregations."
 CREATE TABLE OUTPUT AS SELECT ID, COUNT(*) FROM INPUT GROUP BY ID EMIT FINAL;
+
+-- setup
+CREATE STREAM ARRS (K STRING KEY, B ARRAY<INT>, C ARRAY<INT>) WITH (kafka_topic='arrs', partitions=1, value_format='JSON');
+
+-- error statement "Cannot compare"
+CREATE STREAM O2 AS SELECT K, B < C AS LT FROM ARRS;

@@ -160,7 +160,9 @@ impl ExprCompiler {
         let simplifier = ExprSimplifier::new(context);
         let logical = simplifier.coerce(logical, &df_schema)?;
         let logical = simplifier.simplify(logical)?;
-        Ok(self.state.create_physical_expr(logical, &df_schema)?)
+        let physical = self.state.create_physical_expr(logical, &df_schema)?;
+        reject_ordering_of_nested(&physical, schema)?;
+        Ok(physical)
     }
 
     /// The type an expression produces.
@@ -184,6 +186,46 @@ fn describe_plan_error(e: datafusion::error::DataFusionError, expr: &Expr) -> St
 
 fn quoted(name: String) -> Ident {
     Ident::with_quote('"', name)
+}
+
+/// ksqlDB orders only primitive values: `<`, `<=`, `>`, `>=` on an ARRAY, MAP or STRUCT is a
+/// statement error (equality is allowed).
+fn reject_ordering_of_nested(expr: &PhysExpr, schema: &Schema) -> Result<()> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::logical_expr::Operator;
+    use datafusion::physical_expr::expressions::BinaryExpr;
+    let mut found = None;
+    expr.apply(|e| {
+        if let Some(b) = e.downcast_ref::<BinaryExpr>() {
+            let op = match b.op() {
+                Operator::Lt => "LESS_THAN",
+                Operator::LtEq => "LESS_THAN_OR_EQUAL",
+                Operator::Gt => "GREATER_THAN",
+                Operator::GtEq => "GREATER_THAN_OR_EQUAL",
+                _ => return Ok(TreeNodeRecursion::Continue),
+            };
+            let (lt, rt) = (b.left().data_type(schema)?, b.right().data_type(schema)?);
+            if matches!(
+                lt,
+                DataType::List(_) | DataType::Map(_, _) | DataType::Struct(_)
+            ) {
+                let name = |t: &DataType| {
+                    crate::catalog::types::SqlType::from_arrow(t)
+                        .map_or(t.to_string(), |t| t.to_string())
+                };
+                found = Some(format!(
+                    "Cannot compare {} ({}) to {} ({}) with {op}.",
+                    b.left(),
+                    name(&lt),
+                    b.right(),
+                    name(&rt)
+                ));
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    found.map_or(Ok(()), |m| Err(Error::statement(m)))
 }
 
 /// A LIKE pattern escaped with `c`, rewritten to escape with a backslash.
