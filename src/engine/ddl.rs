@@ -10,8 +10,7 @@ use crate::exec::persistent::{self, QuerySpec};
 use crate::exec::push;
 use crate::format::Format;
 use crate::log::LogError;
-use crate::plan::aggregate::plan_aggregate;
-use crate::plan::{plan_query, QueryPlan};
+use crate::plan::plan_select;
 use crate::sql::ast::{ColumnRole, Parsed, Query, SourceKind, Statement};
 use std::sync::Arc;
 
@@ -302,23 +301,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         (false, SourceKind::Table, _) => return Err(Error::statement("Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.")),
         _ => {}
     }
-    let plan = if aggregating {
-        QueryPlan::Aggregate(plan_aggregate(
-            &engine.compiler,
-            query,
-            input.clone(),
-            true,
-            name,
-        )?)
-    } else {
-        QueryPlan::Stream(plan_query(
-            &engine.compiler,
-            query,
-            input.clone(),
-            true,
-            name,
-        )?)
-    };
+    let plan = plan_select(&engine.compiler, query, input.clone(), true, name)?;
     let mut inner = engine.lock();
     let existing = inner.catalog.get(name).cloned();
     let sink = if insert {
@@ -581,23 +564,7 @@ pub fn push_query(engine: &Engine, query: &Query, session: &Session) -> Result<O
             "Push queries over tables are not supported yet",
         ));
     }
-    let plan = if query.group_by.is_empty() {
-        QueryPlan::Stream(plan_query(
-            &engine.compiler,
-            query,
-            source.clone(),
-            false,
-            "",
-        )?)
-    } else {
-        QueryPlan::Aggregate(plan_aggregate(
-            &engine.compiler,
-            query,
-            source.clone(),
-            false,
-            "",
-        )?)
-    };
+    let plan = plan_select(&engine.compiler, query, source.clone(), false, "")?;
     let id = {
         let mut inner = engine.lock();
         inner.next_transient += 1;

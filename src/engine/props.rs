@@ -5,7 +5,8 @@ use crate::error::{Error, Result};
 use crate::format::{Format, FormatSpec};
 use crate::sql::ast::{PropValue, Props};
 
-const CREATE_PROPS: &[&str] = &[
+/// Properties of every CREATE, with or without AS SELECT.
+const SHARED_PROPS: &[&str] = &[
     "KAFKA_TOPIC",
     "VALUE_FORMAT",
     "KEY_FORMAT",
@@ -17,35 +18,19 @@ const CREATE_PROPS: &[&str] = &[
     "WRAP_SINGLE_VALUE",
     "VALUE_DELIMITER",
     "KEY_DELIMITER",
+    "RETENTION_MS",
+    "KEY_SCHEMA_ID",
+    "VALUE_SCHEMA_ID",
+    "KEY_SCHEMA_FULL_NAME",
+    "VALUE_SCHEMA_FULL_NAME",
+    "VALUE_AVRO_SCHEMA_FULL_NAME",
+];
+/// Properties only a CREATE over an existing topic takes.
+const SOURCE_ONLY_PROPS: &[&str] = &[
     "WINDOW_TYPE",
     "WINDOW_SIZE",
-    "RETENTION_MS",
-    "KEY_SCHEMA_ID",
-    "VALUE_SCHEMA_ID",
-    "KEY_SCHEMA_FULL_NAME",
-    "VALUE_SCHEMA_FULL_NAME",
-    "VALUE_AVRO_SCHEMA_FULL_NAME",
     "KEY_PROTOBUF_NULLABLE_REPRESENTATION",
     "VALUE_PROTOBUF_NULLABLE_REPRESENTATION",
-];
-const AS_PROPS: &[&str] = &[
-    "KAFKA_TOPIC",
-    "VALUE_FORMAT",
-    "KEY_FORMAT",
-    "FORMAT",
-    "PARTITIONS",
-    "REPLICAS",
-    "TIMESTAMP",
-    "TIMESTAMP_FORMAT",
-    "WRAP_SINGLE_VALUE",
-    "VALUE_DELIMITER",
-    "KEY_DELIMITER",
-    "RETENTION_MS",
-    "KEY_SCHEMA_ID",
-    "VALUE_SCHEMA_ID",
-    "KEY_SCHEMA_FULL_NAME",
-    "VALUE_SCHEMA_FULL_NAME",
-    "VALUE_AVRO_SCHEMA_FULL_NAME",
 ];
 const INSERT_PROPS: &[&str] = &["QUERY_ID"];
 
@@ -61,15 +46,15 @@ pub struct With<'a> {
 
 impl<'a> With<'a> {
     pub fn new(props: &'a Props, what: PropsFor) -> Result<Self> {
-        let allowed = match what {
-            PropsFor::Create => CREATE_PROPS,
-            PropsFor::CreateAs => AS_PROPS,
-            PropsFor::Insert => INSERT_PROPS,
+        let allowed = |k: &str| match what {
+            PropsFor::Create => SHARED_PROPS.contains(&k) || SOURCE_ONLY_PROPS.contains(&k),
+            PropsFor::CreateAs => SHARED_PROPS.contains(&k),
+            PropsFor::Insert => INSERT_PROPS.contains(&k),
         };
         let unknown: Vec<&str> = props
             .iter()
             .map(|(k, _)| k.as_str())
-            .filter(|k| !allowed.contains(k))
+            .filter(|k| !allowed(k))
             .collect();
         if !unknown.is_empty() {
             return Err(Error::statement(format!(

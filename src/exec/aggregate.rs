@@ -229,19 +229,13 @@ impl Aggregator {
     }
 
     /// Applies a decoded batch to the state; with `emit`, returns one output row per applied
-    /// record (without, it only updates the state, including which groups are visible): the output columns, then ROWTIME, ROWPARTITION, ROWOFFSET and the tombstone flag.
+    /// record (without, it only updates the state, including which groups are visible): the
+    /// output columns, then ROWTIME, ROWPARTITION, ROWOFFSET and the tombstone flag.
     pub fn process(&mut self, batch: &RecordBatch, emit: bool) -> Result<Option<RecordBatch>> {
-        let n = batch.num_rows();
         // Records with a null value do not aggregate; nor do rows the WHERE clause rejects.
         let mut keep = not(batch.column(3).as_boolean())?;
         if let Some(f) = &self.plan.filter {
-            let m = f.evaluate(batch)?.into_array(n)?;
-            let m = m
-                .as_any()
-                .downcast_ref::<BooleanArray>()
-                .cloned()
-                .unwrap_or_else(|| BooleanArray::from(vec![false; n]));
-            keep = datafusion::arrow::compute::and(&keep, &m)?;
+            keep = datafusion::arrow::compute::and(&keep, &super::predicate(f, batch)?)?;
         }
         let batch = filter_record_batch(batch, &keep)?;
         let n = batch.num_rows();
@@ -406,15 +400,7 @@ impl Aggregator {
             fields.push(Field::new(&c.column.name, c.column.ty.to_arrow(), true));
         }
         let tombstone = match &self.plan.having {
-            Some(h) => {
-                let m = h.evaluate(&agg)?.into_array(rows_out)?;
-                let m = m
-                    .as_any()
-                    .downcast_ref::<BooleanArray>()
-                    .cloned()
-                    .unwrap_or_else(|| BooleanArray::from(vec![false; rows_out]));
-                BooleanArray::from_iter((0..rows_out).map(|i| Some(!(m.is_valid(i) && m.value(i)))))
-            }
+            Some(h) => not(&super::predicate(h, &agg)?)?,
             None => BooleanArray::from(vec![false; rows_out]),
         };
         // A rejected row is a tombstone only for a group whose last output was a row.

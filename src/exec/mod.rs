@@ -77,17 +77,8 @@ pub fn evaluate(
 }
 
 fn evaluate_batch(plan: &StreamPlan, batch: &RecordBatch) -> Result<RecordBatch> {
-    let n = batch.num_rows();
     let input = match &plan.filter {
-        Some(f) => {
-            let mask = f.evaluate(batch)?.into_array(n)?;
-            let mask = mask
-                .as_any()
-                .downcast_ref::<BooleanArray>()
-                .cloned()
-                .unwrap_or_else(|| BooleanArray::from(vec![false; n]));
-            filter_record_batch(batch, &mask)?
-        }
+        Some(f) => filter_record_batch(batch, &predicate(f, batch)?)?,
         None => batch.clone(),
     };
     let input = match &plan.rekey {
@@ -142,6 +133,21 @@ fn evaluate_batch(plan: &StreamPlan, batch: &RecordBatch) -> Result<RecordBatch>
         arrays.push(input.column(i).clone());
     }
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+}
+
+/// A predicate's result as a filter mask: true where it holds, false where it is false or NULL
+/// (or is not boolean at all).
+pub(crate) fn predicate(
+    expr: &crate::plan::expr::PhysExpr,
+    batch: &RecordBatch,
+) -> Result<BooleanArray> {
+    let n = batch.num_rows();
+    let m = expr.evaluate(batch)?.into_array(n)?;
+    Ok(match m.as_any().downcast_ref::<BooleanArray>() {
+        Some(b) if b.null_count() > 0 => datafusion::arrow::compute::prep_null_mask_filter(b),
+        Some(b) => b.clone(),
+        None => BooleanArray::from(vec![false; n]),
+    })
 }
 
 /// Kafka's default partitioner: murmur2 of the key bytes.

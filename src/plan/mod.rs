@@ -156,6 +156,23 @@ pub(crate) fn sql_type(e: &PhysExpr, schema: &Schema, name: &str) -> Result<SqlT
         .ok_or_else(|| Error::statement(format!("Unsupported type {dt} for column {name}")))
 }
 
+/// Plans a SELECT: an aggregation when it groups, else a stream query.
+pub fn plan_select(
+    compiler: &ExprCompiler,
+    query: &Query,
+    source: Arc<Source>,
+    persistent: bool,
+    sink: &str,
+) -> Result<QueryPlan> {
+    Ok(if query.group_by.is_empty() {
+        QueryPlan::Stream(plan_query(compiler, query, source, persistent, sink)?)
+    } else {
+        QueryPlan::Aggregate(aggregate::plan_aggregate(
+            compiler, query, source, persistent, sink,
+        )?)
+    })
+}
+
 /// Plans `query` over `source`. `persistent` queries (CSAS) are held to ksqlDB's rules on
 /// key columns in the projection.
 pub fn plan_query(
