@@ -18,6 +18,8 @@ pub const TOMBSTONE: &str = "\u{1}TOMBSTONE";
 pub const PSEUDO_COLUMNS: usize = 4;
 /// A hidden output column of windowed aggregations: the window start of each row.
 pub const WINDOW_START: &str = "\u{1}WINDOW_START";
+/// A hidden output column of windowed aggregations: the window end of each row.
+pub const WINDOW_END: &str = "\u{1}WINDOW_END";
 pub const WINDOWSTART: &str = "WINDOWSTART";
 pub const WINDOWEND: &str = "WINDOWEND";
 

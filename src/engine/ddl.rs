@@ -10,7 +10,8 @@ use crate::exec::persistent::{self, QuerySpec};
 use crate::exec::push;
 use crate::format::Format;
 use crate::log::LogError;
-use crate::plan::plan_select;
+use crate::plan::aggregate::AggKind;
+use crate::plan::{plan_select, QueryPlan};
 use crate::sql::ast::{ColumnRole, Parsed, Query, SourceKind, Statement};
 use std::sync::Arc;
 
@@ -289,11 +290,6 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
             "EMIT FINAL is only supported for windowed aggregations.",
         ));
     }
-    if input.kind == SourceKind::Table {
-        return Err(Error::statement(
-            "Queries over tables are not supported yet",
-        ));
-    }
     let aggregating = !query.group_by.is_empty();
     match (aggregating, kind, insert) {
         (true, _, true) => return Err(Error::statement(format!("INSERT INTO can only be used to insert into a stream. {name} would be a table."))),
@@ -301,7 +297,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         (false, SourceKind::Table, _) => return Err(Error::statement("Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.")),
         _ => {}
     }
-    let plan = plan_select(&engine.compiler, query, input.clone(), true, name)?;
+    let plan = plan(engine, session, query, input.clone(), true, name)?;
     let mut inner = engine.lock();
     let existing = inner.catalog.get(name).cloned();
     let sink = if insert {
@@ -547,6 +543,40 @@ pub fn terminate(engine: &Engine, id: Option<&str>) -> Result<Output> {
     })
 }
 
+/// Plans a query (see [`plan_select`]) with the session's function settings.
+fn plan(
+    engine: &Engine,
+    session: &Session,
+    query: &Query,
+    input: Arc<Source>,
+    persistent: bool,
+    sink: &str,
+) -> Result<QueryPlan> {
+    if input.kind == SourceKind::Table && query.group_by.is_empty() {
+        return Err(Error::statement(
+            "Queries over tables without GROUP BY are not supported yet",
+        ));
+    }
+    let mut plan = plan_select(&engine.compiler, query, input, persistent, sink)?;
+    if let QueryPlan::Aggregate(p) = &mut plan {
+        let limit = |name: &str| {
+            engine
+                .property(session, name)
+                .and_then(|v| v.trim().parse::<usize>().ok())
+        };
+        let list = limit("ksql.functions.collect_list.limit");
+        let set = limit("ksql.functions.collect_set.limit");
+        for call in &mut p.aggregates {
+            match call.kind {
+                AggKind::CollectList => call.limit = list.unwrap_or(call.limit),
+                AggKind::CollectSet => call.limit = set.unwrap_or(call.limit),
+                _ => {}
+            }
+        }
+    }
+    Ok(plan)
+}
+
 pub fn push_query(engine: &Engine, query: &Query, session: &Session) -> Result<Output> {
     let source = engine
         .lock()
@@ -559,12 +589,7 @@ pub fn push_query(engine: &Engine, query: &Query, session: &Session) -> Result<O
             "Pull queries are not supported yet: add EMIT CHANGES to run a push query.",
         ));
     }
-    if source.kind == SourceKind::Table {
-        return Err(Error::statement(
-            "Push queries over tables are not supported yet",
-        ));
-    }
-    let plan = plan_select(&engine.compiler, query, source.clone(), false, "")?;
+    let plan = plan(engine, session, query, source.clone(), false, "")?;
     let id = {
         let mut inner = engine.lock();
         inner.next_transient += 1;

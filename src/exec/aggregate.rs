@@ -1,12 +1,21 @@
-//! The aggregation operator: per-group state in a hash map keyed by the row-encoded group key,
-//! updated record by record. Every input record emits the new value of its group (ksqlDB with the
-//! record cache off), with the largest timestamp that contributed to the group.
+//! The aggregation operator: per-group state in hash maps keyed by the row-encoded group key
+//! (plus the window start for time windows), updated record by record. With EMIT CHANGES every
+//! input record emits the new value of each group it changed (ksqlDB with the record cache
+//! off); with EMIT FINAL each window emits once, when stream time passes its end plus grace.
+//! Windows close (and their state goes) at the record that moves stream time past them, so
+//! the output does not depend on how the input was batched.
+//!
+//! Over a table source each input row replaces the previous row of its key: the old row's
+//! contribution is retracted from its group (undo) before the new one is added.
 
+use super::accumulator::Acc;
+use super::windows::{Session, Windows};
 use crate::catalog::types::SqlType;
-use crate::error::{Error, Result};
-use crate::plan::aggregate::{AggKind, AggregatePlan};
+use crate::catalog::ColumnKind;
+use crate::error::Result;
+use crate::plan::aggregate::{AggCall, AggregatePlan};
 use crate::plan::expr::PhysExpr;
-use crate::sql::ast::{WindowKind, WindowSpec};
+use crate::sql::ast::SourceKind;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int64Array, RecordBatch,
 };
@@ -15,151 +24,103 @@ use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::ScalarValue;
 use hashbrown::HashMap;
-use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::sync::Arc;
-
-enum Acc {
-    Count(i64),
-    Sum(ScalarValue),
-    /// The least (`Less`) or greatest (`Greater`) value seen.
-    Extreme(Option<ScalarValue>, Ordering),
-    Avg(f64, i64),
-    /// COLLECT_LIST, or COLLECT_SET when `distinct`.
-    Collect(Vec<ScalarValue>, bool),
-    /// The first (EARLIEST_BY_OFFSET) or last (LATEST_BY_OFFSET) non-null value.
-    ByOffset(Option<ScalarValue>, bool),
-}
-
-impl Acc {
-    fn new(kind: AggKind, result: &SqlType) -> Result<Acc> {
-        Ok(match kind {
-            AggKind::CountRows | AggKind::Count => Acc::Count(0),
-            AggKind::Sum => Acc::Sum(ScalarValue::new_zero(&result.to_arrow())?),
-            AggKind::Min => Acc::Extreme(None, Ordering::Less),
-            AggKind::Max => Acc::Extreme(None, Ordering::Greater),
-            AggKind::Avg => Acc::Avg(0.0, 0),
-            AggKind::CollectList => Acc::Collect(Vec::new(), false),
-            AggKind::CollectSet => Acc::Collect(Vec::new(), true),
-            AggKind::EarliestByOffset => Acc::ByOffset(None, false),
-            AggKind::LatestByOffset => Acc::ByOffset(None, true),
-        })
-    }
-
-    fn update(&mut self, kind: AggKind, v: Option<ScalarValue>) -> Result<()> {
-        // Collections keep NULLs, as ksqlDB's COLLECT_LIST and COLLECT_SET do.
-        if let (Acc::Collect(items, distinct), Some(v)) = (&mut *self, &v) {
-            if !*distinct || !items.contains(v) {
-                items.push(v.clone());
-            }
-            return Ok(());
-        }
-        let v = v.filter(|v| !v.is_null());
-        match (self, v) {
-            (Acc::Count(n), _) if kind == AggKind::CountRows => *n += 1,
-            (Acc::Count(n), Some(_)) => *n += 1,
-            (Acc::Sum(s), Some(v)) => {
-                let dt = s.data_type();
-                *s = s
-                    .add_checked(&v)
-                    .map_err(|e| Error::runtime(format!("Numeric field overflow: {e}")))?
-                    .cast_to(&dt)?;
-            }
-            (Acc::Extreme(m, want), Some(v))
-                if m.as_ref().is_none_or(|m| v.partial_cmp(m) == Some(*want)) =>
-            {
-                *m = Some(v)
-            }
-            (Acc::Avg(sum, n), Some(v)) => {
-                if let ScalarValue::Float64(Some(x)) = v.cast_to(&DataType::Float64)? {
-                    *sum += x;
-                    *n += 1;
-                }
-            }
-            (Acc::ByOffset(slot, latest), Some(v)) if *latest || slot.is_none() => *slot = Some(v),
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn value(&self, result: &SqlType) -> Result<ScalarValue> {
-        let dt = result.to_arrow();
-        Ok(match self {
-            Acc::Count(n) => ScalarValue::Int64(Some(*n)),
-            Acc::Sum(s) => s.clone(),
-            Acc::Extreme(m, _) | Acc::ByOffset(m, _) => {
-                m.clone().map_or_else(|| ScalarValue::try_from(&dt), Ok)?
-            }
-            Acc::Avg(sum, n) => ScalarValue::Float64((*n > 0).then(|| sum / *n as f64)),
-            Acc::Collect(items, _) => {
-                let SqlType::Array(elem) = result else {
-                    return Err(Error::generic(
-                        "internal: a collection's result is an array",
-                    ));
-                };
-                ScalarValue::List(ScalarValue::new_list(items, &elem.to_arrow(), true))
-            }
-        })
-    }
-}
 
 struct Group {
     accs: Vec<Acc>,
     rowtime: i64,
-    window_start: i64,
+    start: i64,
+    end: i64,
     /// Whether the group's last output was a row (not a tombstone): a row HAVING rejects
     /// becomes a tombstone only if it was visible.
     visible: bool,
 }
 
-/// Tumbling (advance = size) and hopping windows.
-struct Windows {
-    size: i64,
-    advance: i64,
-    grace: i64,
+/// What one table row contributes: its group and argument values, retracted when the row
+/// changes.
+struct Contribution {
+    group: Box<[u8]>,
+    args: Vec<Vec<ScalarValue>>,
 }
 
-/// ksqlDB's grace period when a window does not give one.
-const DEFAULT_GRACE_MS: i64 = 24 * 3600 * 1000;
+/// Table sources: the current contribution of every source key.
+struct TableInput {
+    converter: RowConverter,
+    columns: Vec<usize>,
+    rows: HashMap<Box<[u8]>, Contribution>,
+}
 
-impl Windows {
-    fn new(spec: &WindowSpec) -> Option<Windows> {
-        let grace = spec.grace_ms.unwrap_or(DEFAULT_GRACE_MS);
-        match spec.kind {
-            WindowKind::Tumbling { size_ms } => Some(Windows {
-                size: size_ms,
-                advance: size_ms,
-                grace,
-            }),
-            WindowKind::Hopping {
-                size_ms,
-                advance_ms,
-            } => Some(Windows {
-                size: size_ms,
-                advance: advance_ms,
-                grace,
-            }),
-            WindowKind::Session { .. } => None,
+#[derive(Clone, Copy)]
+enum RowState {
+    /// The group's new value.
+    Live,
+    /// A closed window's final value (EMIT FINAL).
+    Final,
+    /// A session merged into another: a tombstone, shown if the session was visible.
+    Removed { visible: bool },
+}
+
+/// Output rows collected while a batch is applied.
+#[derive(Default)]
+struct Emitted {
+    key_bytes: Vec<u8>,
+    key_ends: Vec<usize>,
+    starts: Vec<i64>,
+    ends: Vec<i64>,
+    times: Vec<i64>,
+    parts: Vec<i32>,
+    offs: Vec<i64>,
+    values: Vec<Vec<ScalarValue>>,
+    states: Vec<RowState>,
+}
+
+impl Emitted {
+    fn push(
+        &mut self,
+        key: &[u8],
+        g: &Group,
+        calls: &[AggCall],
+        origin: (i32, i64),
+        state: RowState,
+    ) -> Result<()> {
+        self.key_bytes.extend_from_slice(key);
+        self.key_ends.push(self.key_bytes.len());
+        self.starts.push(g.start);
+        self.ends.push(g.end);
+        self.times.push(g.rowtime);
+        self.parts.push(origin.0);
+        self.offs.push(origin.1);
+        self.values.resize_with(calls.len(), Vec::new);
+        for (j, call) in calls.iter().enumerate() {
+            self.values[j].push(g.accs[j].value(call)?);
         }
+        self.states.push(state);
+        Ok(())
     }
 
-    /// The starts of the windows `ts` falls in, ascending (no negative starts).
-    fn starts(&self, ts: i64, out: &mut Vec<i64>) {
-        let mut s = ts - ts.rem_euclid(self.advance);
-        while s > ts - self.size && s >= 0 {
-            out.push(s);
-            s -= self.advance;
-        }
-        out.reverse();
+    fn key(&self, r: usize) -> &[u8] {
+        let from = if r == 0 { 0 } else { self.key_ends[r - 1] };
+        &self.key_bytes[from..self.key_ends[r]]
     }
 }
 
 pub struct Aggregator {
     plan: AggregatePlan,
     converter: RowConverter,
+    table: Option<TableInput>,
+    /// Unwindowed and time-windowed groups: key bytes, then the window start (big-endian).
     groups: HashMap<Box<[u8]>, Group>,
+    /// Session-windowed groups: key bytes to the key's sessions, by start.
+    sessions: HashMap<Box<[u8]>, Vec<Group>>,
     windows: Option<Windows>,
+    /// Close time to the groups (time windows) or keys (sessions) that may close then.
+    closing: BTreeMap<i64, Vec<Box<[u8]>>>,
     stream_time: i64,
     late_records: u64,
+    /// Arrival order of records, for EARLIEST/LATEST_BY_OFFSET across merged sessions.
+    seq: u64,
+    last_origin: (i32, i64),
 }
 
 fn eval(e: &PhysExpr, batch: &RecordBatch, ty: &SqlType) -> Result<ArrayRef> {
@@ -172,6 +133,21 @@ fn eval(e: &PhysExpr, batch: &RecordBatch, ty: &SqlType) -> Result<ArrayRef> {
     })
 }
 
+fn new_group(calls: &[AggCall], start: i64, end: i64) -> Result<Group> {
+    Ok(Group {
+        accs: calls.iter().map(Acc::new).collect::<Result<_>>()?,
+        rowtime: i64::MIN,
+        start,
+        end,
+        visible: false,
+    })
+}
+
+/// Whether records with this grouping are dropped: ksqlDB drops all-NULL groupings.
+fn null_grouping(keys: &[ArrayRef], i: usize) -> bool {
+    !keys.is_empty() && keys.iter().all(|k| k.is_null(i))
+}
+
 impl Aggregator {
     pub fn new(plan: AggregatePlan) -> Result<Self> {
         let fields = plan
@@ -179,48 +155,42 @@ impl Aggregator {
             .iter()
             .map(|(_, _, t)| SortField::new(t.to_arrow()))
             .collect();
+        let table = if plan.source.kind == SourceKind::Table {
+            let keys: Vec<&crate::catalog::Column> = plan
+                .source
+                .columns
+                .iter()
+                .filter(|c| c.kind == ColumnKind::Key)
+                .collect();
+            let columns = keys
+                .iter()
+                .filter_map(|c| plan.input_schema.index_of(&c.name).ok())
+                .collect();
+            let fields = keys
+                .iter()
+                .map(|c| SortField::new(c.ty.to_arrow()))
+                .collect();
+            Some(TableInput {
+                converter: RowConverter::new(fields)?,
+                columns,
+                rows: HashMap::new(),
+            })
+        } else {
+            None
+        };
         Ok(Aggregator {
             converter: RowConverter::new(fields)?,
-            windows: plan.window.as_ref().and_then(Windows::new),
+            windows: plan.window.as_ref().map(Windows::new),
+            table,
             plan,
             groups: HashMap::new(),
+            sessions: HashMap::new(),
+            closing: BTreeMap::new(),
             stream_time: i64::MIN,
             late_records: 0,
+            seq: 0,
+            last_origin: (0, -1),
         })
-    }
-
-    /// Removes the windows that stream time has closed, in window order, collecting their final
-    /// values.
-    fn close_windows(
-        &mut self,
-        keys: &mut Vec<Box<[u8]>>,
-        starts: &mut Vec<i64>,
-        values: &mut [Vec<ScalarValue>],
-        times: &mut Vec<i64>,
-    ) -> Result<()> {
-        let Some(w) = &self.windows else {
-            return Ok(());
-        };
-        let (size, grace, now) = (w.size, w.grace, self.stream_time);
-        let mut closed: Vec<(i64, Box<[u8]>)> = self
-            .groups
-            .iter()
-            .filter(|(_, g)| g.window_start + size + grace <= now)
-            .map(|(k, g)| (g.window_start, k.clone()))
-            .collect();
-        closed.sort();
-        for (start, key) in closed {
-            let Some(g) = self.groups.remove(&key) else {
-                continue;
-            };
-            for (j, call) in self.plan.aggregates.iter().enumerate() {
-                values[j].push(g.accs[j].value(&call.result)?);
-            }
-            keys.push(key);
-            starts.push(start);
-            times.push(g.rowtime);
-        }
-        Ok(())
     }
 
     /// Records dropped because their windows had closed.
@@ -228,220 +198,502 @@ impl Aggregator {
         self.late_records
     }
 
-    /// Applies a decoded batch to the state; with `emit`, returns one output row per applied
-    /// record (without, it only updates the state, including which groups are visible): the
-    /// output columns, then ROWTIME, ROWPARTITION, ROWOFFSET and the tombstone flag.
+    /// Applies a decoded batch to the state; with `emit`, returns the output rows (without,
+    /// it only updates the state, including which groups are visible): the output columns,
+    /// then the hidden window bounds for windowed results, ROWTIME, ROWPARTITION, ROWOFFSET
+    /// and the tombstone flag.
     pub fn process(&mut self, batch: &RecordBatch, emit: bool) -> Result<Option<RecordBatch>> {
         // Records with a null value do not aggregate; nor do rows the WHERE clause rejects.
+        // Over a table they still retract the key's previous row.
         let mut keep = not(batch.column(3).as_boolean())?;
         if let Some(f) = &self.plan.filter {
             keep = datafusion::arrow::compute::and(&keep, &super::predicate(f, batch)?)?;
         }
-        let batch = filter_record_batch(batch, &keep)?;
+        let filtered;
+        let (batch, keep) = if self.table.is_some() {
+            (batch, Some(keep))
+        } else {
+            filtered = filter_record_batch(batch, &keep)?;
+            (&filtered, None)
+        };
         let n = batch.num_rows();
         let keys: Vec<ArrayRef> = self
             .plan
             .keys
             .iter()
-            .map(|(_, e, t)| eval(e, &batch, t))
+            .map(|(_, e, t)| eval(e, batch, t))
             .collect::<Result<_>>()?;
-        let args: Vec<Option<ArrayRef>> = self
+        let args: Vec<Vec<ArrayRef>> = self
             .plan
             .aggregates
             .iter()
             .map(|a| {
-                a.arg
-                    .as_ref()
-                    .map(|e| e.evaluate(&batch)?.into_array(n))
-                    .transpose()
+                a.args
+                    .iter()
+                    .map(|e| Ok(e.evaluate(batch)?.into_array(n)?))
+                    .collect::<Result<Vec<_>>>()
             })
-            .collect::<datafusion::error::Result<_>>()?;
+            .collect::<Result<_>>()?;
         let rows = self.converter.convert_columns(&keys)?;
+        let source_rows = match &self.table {
+            Some(t) => {
+                let cols: Vec<ArrayRef> =
+                    t.columns.iter().map(|i| batch.column(*i).clone()).collect();
+                Some(t.converter.convert_columns(&cols)?)
+            }
+            None => None,
+        };
         let rowtime = batch.column(0).as_primitive::<Int64Type>();
-        let mut out_rows: Vec<usize> = Vec::new();
-        let mut out_values: Vec<Vec<ScalarValue>> = vec![Vec::new(); self.plan.aggregates.len()];
-        let mut out_time = Vec::new();
-        // Windows closed before this batch can no longer change: their state goes.
-        if let Some(w) = &self.windows {
-            let (size, grace, now) = (w.size, w.grace, self.stream_time);
-            self.groups
-                .retain(|_, g| g.window_start + size + grace > now);
-        }
-        let mut out_keys: Vec<Box<[u8]>> = Vec::new();
-        let mut out_starts: Vec<i64> = Vec::new();
-        let mut window_starts = Vec::new();
-        for i in 0..n {
-            // ksqlDB drops records whose grouping values are all NULL.
-            if !keys.is_empty() && keys.iter().all(|k| k.is_null(i)) {
-                continue;
-            }
-            let ts = rowtime.value(i);
-            self.stream_time = self.stream_time.max(ts);
-            window_starts.clear();
-            match &self.windows {
-                Some(w) => w.starts(ts, &mut window_starts),
-                None => window_starts.push(0),
-            }
-            for &start in &window_starts {
-                let mut key: Vec<u8> = rows.row(i).as_ref().to_vec();
-                if let Some(w) = &self.windows {
-                    // A window closes once stream time passes its end plus the grace period.
-                    if start + w.size + w.grace <= self.stream_time {
-                        self.late_records += 1;
-                        continue;
-                    }
-                    key.extend_from_slice(&start.to_be_bytes());
-                }
-                let key: Box<[u8]> = key.into();
-                let key_of_group = key.clone();
-                let group = match self.groups.get_mut(&key) {
-                    Some(g) => g,
-                    None => {
-                        let accs = self
-                            .plan
-                            .aggregates
-                            .iter()
-                            .map(|a| Acc::new(a.kind, &a.result))
-                            .collect::<Result<_>>()?;
-                        self.groups.entry(key).or_insert(Group {
-                            accs,
-                            rowtime: i64::MIN,
-                            window_start: start,
-                            visible: false,
-                        })
-                    }
-                };
-                for (j, call) in self.plan.aggregates.iter().enumerate() {
-                    let v = args[j]
-                        .as_ref()
-                        .map(|a| ScalarValue::try_from_array(a, i))
-                        .transpose()?;
-                    group.accs[j].update(call.kind, v)?;
-                }
-                group.rowtime = group.rowtime.max(ts);
-                if !self.plan.emit_final {
-                    out_keys.push(key_of_group.clone());
-                    out_rows.push(i);
-                    out_starts.push(start);
-                    out_time.push(group.rowtime);
-                    for (j, call) in self.plan.aggregates.iter().enumerate() {
-                        out_values[j].push(group.accs[j].value(&call.result)?);
-                    }
-                }
-            }
-        }
         let part = batch.column(1).as_primitive::<Int32Type>();
         let off = batch.column(2).as_primitive::<Int64Type>();
-        let (key_columns, parts, offs) = if self.plan.emit_final {
-            // EMIT FINAL: nothing per record; each window once, when it closes, caused by the
-            // batch's last record.
-            let Some(last) = n.checked_sub(1) else {
-                return Ok(None);
-            };
-            self.close_windows(
-                &mut out_keys,
-                &mut out_starts,
-                &mut out_values,
-                &mut out_time,
-            )?;
-            let parser = self.converter.parser();
-            let rows: Vec<_> = out_keys
-                .iter()
-                .map(|k| parser.parse(&k[..k.len() - 8]))
-                .collect();
-            let key_columns = self.converter.convert_rows(rows)?;
-            (
-                key_columns,
-                vec![part.value(last); out_keys.len()],
-                vec![off.value(last); out_keys.len()],
-            )
-        } else {
-            let idx = datafusion::arrow::array::UInt32Array::from_iter_values(
-                out_rows.iter().map(|i| *i as u32),
-            );
-            let key_columns = keys
-                .iter()
-                .map(|k| datafusion::arrow::compute::take(k, &idx, None))
-                .collect::<std::result::Result<_, _>>()?;
-            let parts = out_rows.iter().map(|i| part.value(*i)).collect();
-            let offs = out_rows.iter().map(|i| off.value(*i)).collect();
-            (key_columns, parts, offs)
+        let mut out = Emitted::default();
+        let mut values: Vec<Vec<ScalarValue>> = vec![Vec::new(); args.len()];
+        let mut kbuf = Vec::new();
+        let mut starts = Vec::new();
+        for i in 0..n {
+            self.seq += 1;
+            let ts = rowtime.value(i);
+            let origin = (part.value(i), off.value(i));
+            self.last_origin = origin;
+            for (j, a) in args.iter().enumerate() {
+                values[j].clear();
+                for col in a {
+                    values[j].push(ScalarValue::try_from_array(col, i)?);
+                }
+            }
+            if let (Some(keep), Some(source_rows)) = (&keep, &source_rows) {
+                let applies = keep.value(i) && !null_grouping(&keys, i);
+                let key = rows.row(i);
+                self.table_row(
+                    source_rows.row(i).as_ref(),
+                    applies.then_some(key.as_ref()),
+                    &values,
+                    ts,
+                    origin,
+                    &mut out,
+                )?;
+                continue;
+            }
+            if null_grouping(&keys, i) {
+                continue;
+            }
+            self.stream_time = self.stream_time.max(ts);
+            let key = rows.row(i);
+            match self.windows {
+                None => self.stream_row(key.as_ref(), &values, ts, origin, &mut out)?,
+                Some(Windows::Time { size, advance, .. }) => {
+                    Windows::starts(size, advance, ts, &mut starts);
+                    for &start in &starts {
+                        kbuf.clear();
+                        kbuf.extend_from_slice(key.as_ref());
+                        kbuf.extend_from_slice(&start.to_be_bytes());
+                        self.window_row(&kbuf, start, start + size, &values, ts, origin, &mut out)?;
+                    }
+                }
+                Some(Windows::Session { .. }) => {
+                    self.session_row(key.as_ref(), &values, ts, origin, &mut out)?
+                }
+            }
+            self.close_windows(origin, &mut out)?;
+        }
+        let out = self.finish(out)?;
+        Ok(out.filter(|b| emit && b.num_rows() > 0))
+    }
+
+    /// Closes every open window (the end of a bounded input): with EMIT FINAL, their final
+    /// values.
+    pub fn flush(&mut self) -> Result<Option<RecordBatch>> {
+        self.stream_time = i64::MAX;
+        let mut out = Emitted::default();
+        self.close_windows(self.last_origin, &mut out)?;
+        self.finish(out)
+    }
+
+    fn stream_row(
+        &mut self,
+        key: &[u8],
+        values: &[Vec<ScalarValue>],
+        ts: i64,
+        origin: (i32, i64),
+        out: &mut Emitted,
+    ) -> Result<()> {
+        let calls = &self.plan.aggregates;
+        let g = match self.groups.get_mut(key) {
+            Some(g) => g,
+            None => self
+                .groups
+                .entry(key.into())
+                .or_insert(new_group(calls, 0, 0)?),
         };
-        if out_keys.is_empty() {
+        for (j, call) in calls.iter().enumerate() {
+            g.accs[j].update(call, &values[j], self.seq)?;
+        }
+        g.rowtime = g.rowtime.max(ts);
+        out.push(key, g, calls, origin, RowState::Live)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn window_row(
+        &mut self,
+        full_key: &[u8],
+        start: i64,
+        end: i64,
+        values: &[Vec<ScalarValue>],
+        ts: i64,
+        origin: (i32, i64),
+        out: &mut Emitted,
+    ) -> Result<()> {
+        let Some(w) = self.windows else {
+            return Ok(());
+        };
+        // A window closes once stream time passes its end plus the grace period.
+        let close = w.close_time(end);
+        if close <= self.stream_time {
+            self.late_records += 1;
+            return Ok(());
+        }
+        let calls = &self.plan.aggregates;
+        let g = match self.groups.get_mut(full_key) {
+            Some(g) => g,
+            None => {
+                self.closing.entry(close).or_default().push(full_key.into());
+                self.groups
+                    .entry(full_key.into())
+                    .or_insert(new_group(calls, start, end)?)
+            }
+        };
+        for (j, call) in calls.iter().enumerate() {
+            g.accs[j].update(call, &values[j], self.seq)?;
+        }
+        g.rowtime = g.rowtime.max(ts);
+        if !self.plan.emit_final {
+            out.push(
+                &full_key[..full_key.len() - 8],
+                g,
+                calls,
+                origin,
+                RowState::Live,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn session_row(
+        &mut self,
+        key: &[u8],
+        values: &[Vec<ScalarValue>],
+        ts: i64,
+        origin: (i32, i64),
+        out: &mut Emitted,
+    ) -> Result<()> {
+        let Some(w @ Windows::Session { gap, .. }) = self.windows else {
+            return Ok(());
+        };
+        let calls = &self.plan.aggregates;
+        if !self.sessions.contains_key(key) {
+            self.sessions.insert(key.into(), Vec::new());
+        }
+        let Some(sessions) = self.sessions.get_mut(key) else {
+            return Ok(());
+        };
+        let mut merged = Session { start: ts, end: ts };
+        for g in sessions.iter() {
+            let s = Session {
+                start: g.start,
+                end: g.end,
+            };
+            if s.reaches(ts, gap) {
+                merged.start = merged.start.min(s.start);
+                merged.end = merged.end.max(s.end);
+            }
+        }
+        // Kafka Streams drops a record whose merged session closed before stream time.
+        if w.close_time(merged.end) < self.stream_time {
+            self.late_records += 1;
+            if sessions.is_empty() {
+                self.sessions.remove(key);
+            }
+            return Ok(());
+        }
+        let mut g = new_group(calls, merged.start, merged.end)?;
+        let fresh = merged == Session { start: ts, end: ts };
+        let mut i = 0;
+        while i < sessions.len() {
+            let s = Session {
+                start: sessions[i].start,
+                end: sessions[i].end,
+            };
+            if !s.reaches(ts, gap) {
+                i += 1;
+                continue;
+            }
+            let old = sessions.remove(i);
+            if !fresh && !self.plan.emit_final {
+                let visible = old.visible;
+                out.push(key, &old, calls, origin, RowState::Removed { visible })?;
+            }
+            for (j, (call, acc)) in calls.iter().zip(old.accs).enumerate() {
+                g.accs[j].merge(call, acc)?;
+            }
+        }
+        for (j, call) in calls.iter().enumerate() {
+            g.accs[j].update(call, &values[j], self.seq)?;
+        }
+        g.rowtime = merged.end;
+        if !self.plan.emit_final {
+            out.push(key, &g, calls, origin, RowState::Live)?;
+        }
+        let at = sessions.partition_point(|s| s.start < g.start);
+        sessions.insert(at, g);
+        self.closing
+            .entry(w.close_time(merged.end))
+            .or_default()
+            .push(key.into());
+        Ok(())
+    }
+
+    /// A table row for `source_key` replaces the key's previous row: the old contribution is
+    /// retracted, the new one (if the row is not deleted or filtered out) added.
+    fn table_row(
+        &mut self,
+        source_key: &[u8],
+        group_key: Option<&[u8]>,
+        values: &[Vec<ScalarValue>],
+        ts: i64,
+        origin: (i32, i64),
+        out: &mut Emitted,
+    ) -> Result<()> {
+        let calls = &self.plan.aggregates;
+        let Some(table) = &mut self.table else {
+            return Ok(());
+        };
+        if let Some(old) = table.rows.remove(source_key) {
+            if let Some(g) = self.groups.get_mut(&old.group) {
+                for (j, call) in calls.iter().enumerate() {
+                    g.accs[j].undo(call, &old.args[j])?;
+                }
+                g.rowtime = g.rowtime.max(ts);
+                if group_key != Some(&old.group[..]) {
+                    out.push(&old.group, g, calls, origin, RowState::Live)?;
+                }
+            }
+        }
+        let Some(key) = group_key else {
+            return Ok(());
+        };
+        let g = match self.groups.get_mut(key) {
+            Some(g) => g,
+            None => self
+                .groups
+                .entry(key.into())
+                .or_insert(new_group(calls, 0, 0)?),
+        };
+        for (j, call) in calls.iter().enumerate() {
+            g.accs[j].update(call, &values[j], self.seq)?;
+        }
+        g.rowtime = g.rowtime.max(ts);
+        out.push(key, g, calls, origin, RowState::Live)?;
+        table.rows.insert(
+            source_key.into(),
+            Contribution {
+                group: key.into(),
+                args: values.to_vec(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes the windows stream time has closed, in close-time then key order; with EMIT
+    /// FINAL their final values are emitted, caused by `origin`.
+    fn close_windows(&mut self, origin: (i32, i64), out: &mut Emitted) -> Result<()> {
+        let Some(w) = self.windows else {
+            return Ok(());
+        };
+        let calls = &self.plan.aggregates;
+        let session = matches!(w, Windows::Session { .. });
+        // Sessions close strictly after their close time (a record at it still joins).
+        let closed = |close: i64, now: i64| {
+            if session {
+                close < now
+            } else {
+                close <= now
+            }
+        };
+        while let Some(entry) = self.closing.first_entry() {
+            if !closed(*entry.key(), self.stream_time) {
+                break;
+            }
+            let mut keys = entry.remove();
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                if !session {
+                    if let Some(g) = self.groups.remove(&key) {
+                        if self.plan.emit_final {
+                            out.push(&key[..key.len() - 8], &g, calls, origin, RowState::Final)?;
+                        }
+                    }
+                    continue;
+                }
+                let Some(list) = self.sessions.get_mut(&key) else {
+                    continue;
+                };
+                let mut i = 0;
+                while i < list.len() {
+                    if !closed(w.close_time(list[i].end), self.stream_time) {
+                        i += 1;
+                        continue;
+                    }
+                    let g = list.remove(i);
+                    if self.plan.emit_final {
+                        out.push(&key, &g, calls, origin, RowState::Final)?;
+                    }
+                }
+                if list.is_empty() {
+                    self.sessions.remove(&key);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The output batch of the collected rows, with HAVING applied.
+    fn finish(&mut self, out: Emitted) -> Result<Option<RecordBatch>> {
+        let count = out.states.len();
+        if count == 0 {
             return Ok(None);
         }
-        let mut columns: Vec<ArrayRef> = key_columns;
-        if let Some(w) = &self.windows {
-            columns.push(Arc::new(Int64Array::from(out_starts.clone())));
-            columns.push(Arc::new(Int64Array::from_iter_values(
-                out_starts.iter().map(|s| s + w.size),
-            )));
+        let parser = self.converter.parser();
+        let parsed: Vec<_> = (0..count).map(|r| parser.parse(out.key(r))).collect();
+        let mut columns: Vec<ArrayRef> = self.converter.convert_rows(parsed)?;
+        if self.windows.is_some() {
+            columns.push(Arc::new(Int64Array::from(out.starts.clone())));
+            columns.push(Arc::new(Int64Array::from(out.ends.clone())));
         }
-        for (j, values) in out_values.into_iter().enumerate() {
-            let dt = self
-                .plan
-                .agg_schema
-                .field(self.plan.keys.len() + if self.windows.is_some() { 2 } else { 0 } + j)
-                .data_type()
-                .clone();
-            let a = ScalarValue::iter_to_array(values)?;
-            columns.push(if a.data_type() == &dt {
+        let first_agg = columns.len();
+        for (j, values) in out.values.iter().enumerate() {
+            let dt = self.plan.agg_schema.field(first_agg + j).data_type();
+            let a = ScalarValue::iter_to_array(values.iter().cloned())?;
+            columns.push(if a.data_type() == dt {
                 a
             } else {
-                cast(&a, &dt)?
+                cast(&a, dt)?
             });
         }
         let agg = RecordBatch::try_new(self.plan.agg_schema.clone(), columns)?;
-        let rows_out = agg.num_rows();
         let mut fields = Vec::new();
         let mut arrays = Vec::new();
         for c in &self.plan.output {
             arrays.push(eval(&c.expr, &agg, &c.column.ty)?);
             fields.push(Field::new(&c.column.name, c.column.ty.to_arrow(), true));
         }
-        let tombstone = match &self.plan.having {
-            Some(h) => not(&super::predicate(h, &agg)?)?,
-            None => BooleanArray::from(vec![false; rows_out]),
+        let rejected = match &self.plan.having {
+            Some(h) => Some(not(&super::predicate(h, &agg)?)?),
+            None => None,
         };
-        // A rejected row is a tombstone only for a group whose last output was a row.
-        let mut keep = Vec::with_capacity(rows_out);
-        for (r, key) in out_keys.iter().enumerate() {
-            let rejected = tombstone.value(r);
-            let Some(g) = self.groups.get_mut(key) else {
-                // A final result is emitted once: only if HAVING accepts it.
-                keep.push(!rejected);
-                continue;
-            };
-            keep.push(!rejected || g.visible);
-            g.visible = !rejected;
-        }
-        let keep = BooleanArray::from(keep);
+        let (keep, tombstone) = self.visibility(&out, rejected.as_ref());
         let pseudo: [(&str, ArrayRef); 4] = [
             (
                 crate::catalog::ROWTIME,
-                Arc::new(Int64Array::from(out_time)),
+                Arc::new(Int64Array::from(out.times)),
             ),
             (
                 crate::catalog::ROWPARTITION,
-                Arc::new(Int32Array::from(parts)),
+                Arc::new(Int32Array::from(out.parts)),
             ),
-            (crate::catalog::ROWOFFSET, Arc::new(Int64Array::from(offs))),
-            (crate::catalog::TOMBSTONE, Arc::new(tombstone)),
+            (
+                crate::catalog::ROWOFFSET,
+                Arc::new(Int64Array::from(out.offs)),
+            ),
+            (
+                crate::catalog::TOMBSTONE,
+                Arc::new(BooleanArray::from(tombstone)),
+            ),
         ];
         if self.windows.is_some() {
-            fields.push(Field::new(
-                crate::catalog::WINDOW_START,
-                DataType::Int64,
-                false,
-            ));
-            arrays.push(Arc::new(Int64Array::from(out_starts)));
+            for (name, v) in [
+                (crate::catalog::WINDOW_START, out.starts),
+                (crate::catalog::WINDOW_END, out.ends),
+            ] {
+                fields.push(Field::new(name, DataType::Int64, false));
+                arrays.push(Arc::new(Int64Array::from(v)));
+            }
         }
         for (name, a) in pseudo {
             fields.push(Field::new(name, a.data_type().clone(), false));
             arrays.push(a);
         }
-        let out = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
-        let out = filter_record_batch(&out, &keep)?;
-        Ok((emit && out.num_rows() > 0).then_some(out))
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
+        let batch = match keep {
+            Some(keep) => filter_record_batch(&batch, &BooleanArray::from(keep))?,
+            None => batch,
+        };
+        Ok((batch.num_rows() > 0).then_some(batch))
+    }
+
+    /// Which rows to keep and which are tombstones. Without HAVING every row is kept and only
+    /// merged sessions are tombstones. With it, a rejected row is a tombstone if its group was
+    /// visible and is dropped otherwise; visibility is followed row by row through the batch.
+    fn visibility(
+        &mut self,
+        out: &Emitted,
+        rejected: Option<&BooleanArray>,
+    ) -> (Option<Vec<bool>>, Vec<bool>) {
+        let count = out.states.len();
+        let Some(rejected) = rejected else {
+            let tombstone = out
+                .states
+                .iter()
+                .map(|s| matches!(s, RowState::Removed { .. }))
+                .collect();
+            return (None, tombstone);
+        };
+        let mut keep = Vec::with_capacity(count);
+        let mut tombstone = Vec::with_capacity(count);
+        let mut seen: HashMap<(&[u8], i64, i64), bool> = HashMap::new();
+        for r in 0..count {
+            let id = (out.key(r), out.starts[r], out.ends[r]);
+            let (k, t) = match out.states[r] {
+                RowState::Final => (!rejected.value(r), false),
+                RowState::Removed { visible } => {
+                    let was = *seen.get(&id).unwrap_or(&visible);
+                    seen.insert(id, false);
+                    (was, true)
+                }
+                RowState::Live => {
+                    let was = match seen.get(&id) {
+                        Some(v) => *v,
+                        None => self.group_mut(id.0, id.1, id.2).is_some_and(|g| g.visible),
+                    };
+                    let rejected = rejected.value(r);
+                    seen.insert(id, !rejected);
+                    (!rejected || was, rejected)
+                }
+            };
+            keep.push(k);
+            tombstone.push(t);
+        }
+        for ((key, start, end), visible) in seen {
+            if let Some(g) = self.group_mut(key, start, end) {
+                g.visible = visible;
+            }
+        }
+        (Some(keep), tombstone)
+    }
+
+    fn group_mut(&mut self, key: &[u8], start: i64, end: i64) -> Option<&mut Group> {
+        match self.windows {
+            None => self.groups.get_mut(key),
+            Some(Windows::Time { .. }) => {
+                let mut full = key.to_vec();
+                full.extend_from_slice(&start.to_be_bytes());
+                self.groups.get_mut(&full[..])
+            }
+            Some(Windows::Session { .. }) => self
+                .sessions
+                .get_mut(key)?
+                .iter_mut()
+                .find(|g| g.start == start && g.end == end),
+        }
     }
 }

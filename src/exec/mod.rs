@@ -1,12 +1,14 @@
 //! Execution: continuous queries as tokio tasks over the log. Each batch of records is decoded
 //! into Arrow, filtered and projected with compiled expressions, encoded and appended.
 
+pub mod accumulator;
 pub mod aggregate;
 pub mod decode;
 pub mod persistent;
 pub mod print;
 pub mod processing_log;
 pub mod push;
+pub mod windows;
 
 use crate::catalog::{ColumnKind, Source, PSEUDO_COLUMNS};
 use crate::error::Result;
@@ -221,9 +223,18 @@ pub fn encode(
     let in_part = out.column(n + 1).as_primitive::<Int32Type>();
     let in_off = out.column(n + 2).as_primitive::<Int64Type>();
     let tombstone = out.column(n + 3).as_boolean();
-    let window_start = out
-        .column_by_name(crate::catalog::WINDOW_START)
-        .map(|a| a.as_primitive::<Int64Type>().clone());
+    let window_bound = |name| {
+        out.column_by_name(name)
+            .map(|a| a.as_primitive::<Int64Type>().clone())
+    };
+    let window_start = window_bound(crate::catalog::WINDOW_START);
+    // Session keys also carry the window end, before the start.
+    let window_end = match sink.window {
+        Some(w) if w.kind == crate::catalog::WindowType::Session => {
+            window_bound(crate::catalog::WINDOW_END)
+        }
+        _ => None,
+    };
     let ts_col = sink
         .timestamp
         .as_ref()
@@ -255,10 +266,14 @@ pub fn encode(
             None => rowtime.value(row),
         };
         let partition = partition_for(key.as_deref(), partitions, in_part.value(row) as u32);
-        // A time-windowed key is the key followed by the window start.
+        // A time-windowed key is the key followed by the window start; a session key, by the
+        // window end and start.
         let key = match &window_start {
             Some(ws) => {
                 let mut k = key.unwrap_or_default();
+                if let Some(we) = &window_end {
+                    k.extend_from_slice(&we.value(row).to_be_bytes());
+                }
                 k.extend_from_slice(&ws.value(row).to_be_bytes());
                 Some(k)
             }

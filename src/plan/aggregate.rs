@@ -8,7 +8,7 @@ use crate::catalog::types::SqlType;
 use crate::catalog::Source;
 use crate::catalog::{WINDOWEND, WINDOWSTART};
 use crate::error::{Error, Result};
-use crate::sql::ast::{Expr, Ident, Query, SelectItem, WindowKind, WindowSpec};
+use crate::sql::ast::{Expr, Ident, Query, SelectItem, WindowSpec};
 use crate::sql::ident_name;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
@@ -18,7 +18,7 @@ use datafusion::sql::sqlparser::ast::{
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-/// The aggregate functions Brooklet computes (ksqlDB's semantics, see `exec::aggregate`).
+/// The aggregate functions Brooklet computes (ksqlDB's semantics, see `exec::accumulator`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AggKind {
     /// COUNT(*) or COUNT(): rows.
@@ -33,71 +33,246 @@ pub enum AggKind {
     CollectSet,
     EarliestByOffset,
     LatestByOffset,
+    TopK,
+    TopKDistinct,
+    Histogram,
+    StddevSamp,
+    StddevPop,
+    Variance,
+    Correlation,
+    Attr,
+    CountDistinct,
+}
+
+/// A call's literal parameters after its column arguments (`TOPK(x, 3)`,
+/// `EARLIEST_BY_OFFSET(x, 2, false)`).
+enum Param {
+    Int,
+    Bool,
 }
 
 impl AggKind {
-    /// The aggregate a call names, if it is one; an error for forms not supported yet.
-    fn from_call(name: &str, args: usize) -> Result<Option<AggKind>> {
-        let kind = match (name.to_ascii_uppercase().as_str(), args) {
-            ("COUNT", 0) => AggKind::CountRows,
-            ("COUNT", 1) => AggKind::Count,
-            ("SUM", 1) => AggKind::Sum,
-            ("MIN", 1) => AggKind::Min,
-            ("MAX", 1) => AggKind::Max,
-            ("AVG", 1) => AggKind::Avg,
-            ("COLLECT_LIST", 1) => AggKind::CollectList,
-            ("COLLECT_SET", 1) => AggKind::CollectSet,
-            ("EARLIEST_BY_OFFSET", 1) => AggKind::EarliestByOffset,
-            ("LATEST_BY_OFFSET", 1) => AggKind::LatestByOffset,
-            (
-                n @ ("COUNT" | "SUM" | "MIN" | "MAX" | "AVG" | "COLLECT_LIST" | "COLLECT_SET"
-                | "EARLIEST_BY_OFFSET" | "LATEST_BY_OFFSET" | "COUNT_DISTINCT" | "TOPK"
-                | "TOPKDISTINCT" | "HISTOGRAM" | "STDDEV_SAMP" | "STDDEV_SAMPLE"
-                | "STDDEV_POP" | "VARIANCE" | "CORRELATION" | "ATTR"),
-                _,
-            ) => {
-                return Err(Error::statement(format!(
-                    "The aggregate {n} with {args} argument(s) is not supported yet"
-                )))
-            }
-            _ => return Ok(None),
-        };
-        Ok(Some(kind))
+    /// The aggregate a function name denotes, if any.
+    fn from_name(name: &str) -> Option<AggKind> {
+        Some(match name.to_ascii_uppercase().as_str() {
+            "COUNT" => AggKind::Count,
+            "SUM" => AggKind::Sum,
+            "MIN" => AggKind::Min,
+            "MAX" => AggKind::Max,
+            "AVG" => AggKind::Avg,
+            "COLLECT_LIST" => AggKind::CollectList,
+            "COLLECT_SET" => AggKind::CollectSet,
+            "EARLIEST_BY_OFFSET" => AggKind::EarliestByOffset,
+            "LATEST_BY_OFFSET" => AggKind::LatestByOffset,
+            "TOPK" => AggKind::TopK,
+            "TOPKDISTINCT" => AggKind::TopKDistinct,
+            "HISTOGRAM" => AggKind::Histogram,
+            "STDDEV_SAMP" | "STDDEV_SAMPLE" => AggKind::StddevSamp,
+            "STDDEV_POP" => AggKind::StddevPop,
+            "VARIANCE" => AggKind::Variance,
+            "CORRELATION" => AggKind::Correlation,
+            "ATTR" => AggKind::Attr,
+            "COUNT_DISTINCT" => AggKind::CountDistinct,
+            _ => return None,
+        })
     }
 
-    /// The result type for an argument type, as ksqlDB types it.
-    pub fn result_type(self, arg: Option<&SqlType>) -> Result<SqlType> {
-        Ok(match (self, arg) {
-            (AggKind::CountRows | AggKind::Count, _) => SqlType::Bigint,
-            (AggKind::Avg, _) => SqlType::Double,
-            (
-                AggKind::Sum,
-                Some(
-                    t @ (SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::Decimal(_, _)),
-                ),
-            ) => t.clone(),
-            (AggKind::Min | AggKind::Max, Some(t)) if t.is_primitive() => t.clone(),
-            (AggKind::CollectList | AggKind::CollectSet, Some(t)) => {
-                SqlType::Array(Box::new(t.clone()))
+    /// ksqlDB's name of the function.
+    pub fn name(self) -> &'static str {
+        match self {
+            AggKind::CountRows | AggKind::Count => "COUNT",
+            AggKind::Sum => "SUM",
+            AggKind::Min => "MIN",
+            AggKind::Max => "MAX",
+            AggKind::Avg => "AVG",
+            AggKind::CollectList => "COLLECT_LIST",
+            AggKind::CollectSet => "COLLECT_SET",
+            AggKind::EarliestByOffset => "EARLIEST_BY_OFFSET",
+            AggKind::LatestByOffset => "LATEST_BY_OFFSET",
+            AggKind::TopK => "TOPK",
+            AggKind::TopKDistinct => "TOPKDISTINCT",
+            AggKind::Histogram => "HISTOGRAM",
+            AggKind::StddevSamp => "STDDEV_SAMP",
+            AggKind::StddevPop => "STDDEV_POP",
+            AggKind::Variance => "VARIANCE",
+            AggKind::Correlation => "CORRELATION",
+            AggKind::Attr => "ATTR",
+            AggKind::CountDistinct => "COUNT_DISTINCT",
+        }
+    }
+
+    /// Whether a table row's old value can be retracted (ksqlDB's table aggregation functions).
+    pub fn undoable(self) -> bool {
+        matches!(
+            self,
+            AggKind::CountRows
+                | AggKind::Count
+                | AggKind::Sum
+                | AggKind::Avg
+                | AggKind::CollectList
+                | AggKind::Histogram
+                | AggKind::StddevSamp
+                | AggKind::StddevPop
+                | AggKind::Variance
+                | AggKind::Correlation
+                | AggKind::Attr
+        )
+    }
+
+    /// The accepted call shapes: column arguments, then literal parameters (each optional
+    /// from the first marked so).
+    fn signatures(self) -> &'static [(usize, &'static [Param])] {
+        match self {
+            AggKind::CountRows | AggKind::Count => &[(0, &[]), (1, &[])],
+            AggKind::EarliestByOffset | AggKind::LatestByOffset => &[
+                (1, &[]),
+                (1, &[Param::Bool]),
+                (1, &[Param::Int]),
+                (1, &[Param::Int, Param::Bool]),
+            ],
+            AggKind::TopK | AggKind::TopKDistinct => &[(1, &[Param::Int])],
+            AggKind::Correlation => &[(2, &[])],
+            _ => &[(1, &[])],
+        }
+    }
+
+    /// The result type for the argument types, as ksqlDB types it.
+    pub fn result_type(self, args: &[SqlType], n: usize) -> Result<SqlType> {
+        let numeric = |t: &SqlType| {
+            matches!(
+                t,
+                SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::Decimal(_, _)
+            )
+        };
+        let array = |t: &SqlType| SqlType::Array(Box::new(t.clone()));
+        Ok(match (self, args) {
+            (AggKind::CountRows | AggKind::Count | AggKind::CountDistinct, _) => SqlType::Bigint,
+            (AggKind::Avg, [t]) if numeric(t) => SqlType::Double,
+            (AggKind::Sum, [t]) if numeric(t) => t.clone(),
+            (AggKind::Min | AggKind::Max, [t]) if t.is_primitive() => t.clone(),
+            (AggKind::CollectList | AggKind::CollectSet, [t]) => array(t),
+            (AggKind::EarliestByOffset | AggKind::LatestByOffset, [t]) if n > 0 => array(t),
+            (AggKind::EarliestByOffset | AggKind::LatestByOffset | AggKind::Attr, [t]) => t.clone(),
+            (AggKind::TopK | AggKind::TopKDistinct, [t]) if t.is_primitive() => array(t),
+            (AggKind::Histogram, [SqlType::String]) => {
+                SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::Bigint))
             }
-            (AggKind::EarliestByOffset | AggKind::LatestByOffset, Some(t)) => t.clone(),
-            (k, t) => {
+            (AggKind::StddevSamp | AggKind::StddevPop | AggKind::Variance, [t]) if numeric(t) => {
+                SqlType::Double
+            }
+            (AggKind::Correlation, [x, y]) if numeric(x) && numeric(y) => SqlType::Double,
+            (k, ts) => {
+                let list: Vec<String> = ts.iter().map(|t| t.to_string()).collect();
                 return Err(Error::statement(format!(
-                    "Function '{k:?}' does not accept parameters ({}).",
-                    t.map_or("none".to_string(), |t| t.to_string())
-                )))
+                    "Function '{}' does not accept parameters ({}).",
+                    k.name(),
+                    list.join(", ")
+                )));
             }
         })
+    }
+}
+
+/// An aggregate call as written: the function, its column arguments and literal parameters.
+#[derive(Debug, Clone, PartialEq)]
+struct CallSpec {
+    kind: AggKind,
+    args: Vec<Expr>,
+    n: usize,
+    ignore_nulls: bool,
+}
+
+impl CallSpec {
+    /// The call `name(args)` if `name` is an aggregate; an error for a shape it does not take.
+    fn parse(name: &str, args: Vec<Expr>) -> Result<Option<CallSpec>> {
+        let Some(mut kind) = AggKind::from_name(name) else {
+            return Ok(None);
+        };
+        if kind == AggKind::Count && args.is_empty() {
+            kind = AggKind::CountRows;
+        }
+        let mut last_error = None;
+        for (cols, params) in kind.signatures() {
+            if cols + params.len() != args.len() {
+                continue;
+            }
+            let mut spec = CallSpec {
+                kind,
+                args: args[..*cols].to_vec(),
+                n: 0,
+                ignore_nulls: true,
+            };
+            match params
+                .iter()
+                .zip(&args[*cols..])
+                .try_for_each(|(p, e)| spec.set_param(p, e))
+            {
+                Ok(()) => return Ok(Some(spec)),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            Error::statement(format!(
+                "Function '{}' does not accept {} argument(s).",
+                kind.name(),
+                args.len()
+            ))
+        }))
+    }
+
+    /// Sets a literal parameter (the INT literal may come wrapped in a cast by normalization).
+    fn set_param(&mut self, p: &Param, e: &Expr) -> Result<()> {
+        use datafusion::sql::sqlparser::ast::Value;
+        let literal = match e {
+            Expr::Value(v) => Some(&v.value),
+            Expr::Cast { expr, .. } => match expr.as_ref() {
+                Expr::Value(v) => Some(&v.value),
+                _ => None,
+            },
+            _ => None,
+        };
+        match (p, literal) {
+            (Param::Int, Some(Value::Number(text, _))) => match text.parse::<usize>() {
+                Ok(n) if n > 0 => self.n = n,
+                _ => {
+                    return Err(Error::statement(format!(
+                        "{}: the number of values must be a positive integer, got {text}",
+                        self.kind.name()
+                    )))
+                }
+            },
+            (Param::Bool, Some(Value::Boolean(b))) => self.ignore_nulls = *b,
+            _ => {
+                return Err(Error::statement(format!(
+                    "Parameter {e} of {} must be a literal {}",
+                    self.kind.name(),
+                    match p {
+                        Param::Int => "INT",
+                        Param::Bool => "BOOLEAN",
+                    }
+                )))
+            }
+        }
+        Ok(())
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct AggCall {
     pub kind: AggKind,
-    /// The argument, evaluated over the input (none for COUNT(*)).
-    pub arg: Option<PhysExpr>,
+    /// The column arguments, evaluated over the input (none for COUNT(*)).
+    pub args: Vec<PhysExpr>,
     pub result: SqlType,
+    /// TOPK's k, or the N of EARLIEST/LATEST_BY_OFFSET's array forms (0: the scalar form).
+    pub n: usize,
+    /// EARLIEST/LATEST_BY_OFFSET skip NULLs unless told otherwise.
+    pub ignore_nulls: bool,
+    /// COLLECT_LIST / COLLECT_SET keep at most this many values.
+    pub limit: usize,
 }
+
+/// ksqlDB's default cap on COLLECT_LIST and COLLECT_SET.
+pub const COLLECT_LIMIT: usize = 1000;
 
 #[derive(Debug, Clone)]
 pub struct AggregatePlan {
@@ -137,14 +312,13 @@ fn function_args(f: &datafusion::sql::sqlparser::ast::Function) -> Vec<Expr> {
 }
 
 /// Replaces aggregate calls in `e` with references to their result columns, collecting them.
-fn extract_aggregates(e: &mut Expr, found: &mut Vec<(AggKind, Option<Expr>)>) -> Result<()> {
+fn extract_aggregates(e: &mut Expr, found: &mut Vec<CallSpec>) -> Result<()> {
     let mut error = None;
     let _ = visit_expressions_mut(e, |node: &mut Expr| {
         if let Expr::Function(f) = node {
             let args = function_args(f);
-            match AggKind::from_call(&f.name.to_string(), args.len()) {
-                Ok(Some(kind)) => {
-                    let call = (kind, args.into_iter().next());
+            match CallSpec::parse(&f.name.to_string(), args) {
+                Ok(Some(call)) => {
                     let i = found.iter().position(|c| c == &call).unwrap_or_else(|| {
                         found.push(call);
                         found.len() - 1
@@ -252,29 +426,49 @@ pub fn plan_aggregate(
         .iter()
         .map(|(n, _, t)| Field::new(n, t.to_arrow(), true))
         .collect();
-    if let Some(w) = &query.window {
-        if matches!(w.kind, WindowKind::Session { .. }) {
-            return Err(Error::statement("Session windows are not supported yet"));
+    if query.window.is_some() {
+        if source.kind == crate::sql::ast::SourceKind::Table {
+            return Err(Error::statement(
+                "WINDOW clause is not supported on a table source: aggregate a stream instead.",
+            ));
         }
         fields.push(Field::new(WINDOWSTART, DataType::Int64, true));
         fields.push(Field::new(WINDOWEND, DataType::Int64, true));
     }
-    for (i, (kind, arg)) in calls.iter().enumerate() {
-        let arg = arg
-            .as_ref()
+    for (i, call) in calls.iter().enumerate() {
+        let args = call
+            .args
+            .iter()
             .map(|a| compiler.compile(a, &schema))
-            .transpose()?;
-        let arg_type = arg
-            .as_ref()
+            .collect::<Result<Vec<_>>>()?;
+        let arg_types = args
+            .iter()
             .map(|a| sql_type(a, &schema, "argument"))
-            .transpose()?;
-        let result = kind.result_type(arg_type.as_ref())?;
+            .collect::<Result<Vec<_>>>()?;
+        let result = call.kind.result_type(&arg_types, call.n)?;
         fields.push(Field::new(agg_column(i), result.to_arrow(), true));
         aggregates.push(AggCall {
-            kind: *kind,
-            arg,
+            kind: call.kind,
+            args,
             result,
+            n: call.n,
+            ignore_nulls: call.ignore_nulls,
+            limit: COLLECT_LIMIT,
         });
+    }
+    if source.kind == crate::sql::ast::SourceKind::Table {
+        let mut refused: Vec<&str> = aggregates
+            .iter()
+            .filter(|a| !a.kind.undoable())
+            .map(|a| a.kind.name())
+            .collect();
+        refused.dedup();
+        if !refused.is_empty() {
+            return Err(Error::statement(format!(
+                "The aggregation functions {} cannot be applied to a table source, only to a stream source.",
+                refused.join(", ")
+            )));
+        }
     }
     let agg_schema = Arc::new(Schema::new(fields));
     let ctx = projection::Context {

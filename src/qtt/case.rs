@@ -330,6 +330,13 @@ fn decode_actual(source: Option<&Source>, r: &Record) -> (Value, Value, Option<V
     let key_ty = s.keys().next().map(|c| &c.ty);
     let value_ty = s.values().next().map(|c| &c.ty);
     let (key, window) = match (s.window, r.key.as_deref()) {
+        (Some(w), Some(k)) if k.len() >= 16 && w.kind == crate::catalog::WindowType::Session => {
+            let (inner, bounds) = k.split_at(k.len() - 16);
+            let end = i64::from_be_bytes(bounds[..8].try_into().unwrap_or_default());
+            let start = i64::from_be_bytes(bounds[8..].try_into().unwrap_or_default());
+            let window = serde_json::json!({"start": start, "end": end, "type": "session"});
+            (Some(inner), Some(window))
+        }
         (Some(w), Some(k)) if k.len() >= 8 && w.size_ms.is_some() => {
             let (inner, start) = k.split_at(k.len() - 8);
             let start = i64::from_be_bytes(start.try_into().unwrap_or_default());
