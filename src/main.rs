@@ -134,9 +134,12 @@ fn main() -> std::process::ExitCode {
             let mut frontend = Frontend::new(engine.clone(), mode, true);
             rt.block_on(async {
                 let ok = frontend.run_script(&sql).await;
-                engine.quiesce().await;
                 if ok && follow {
+                    engine.quiesce().await;
                     let _ = tokio::signal::ctrl_c().await;
+                } else {
+                    // A bounded run: the input ends here, so open windows close.
+                    engine.finish().await;
                 }
                 if ok {
                     std::process::ExitCode::SUCCESS

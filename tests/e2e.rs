@@ -332,7 +332,7 @@ SELECT page, COUNT(*) AS n FROM clicks GROUP BY page EMIT CHANGES LIMIT 4;";
         ]
     );
     // EMIT FINAL: each window once, when stream time (9000) passes its end + grace; b's window
-    // is still open.
+    // is still open when the input ends, and the end of the bounded run closes it.
     let finals: Vec<(Vec<u8>, serde_json::Value, i64)> = read_topic(&data, "FINAL_PER_SECOND")
         .iter()
         .map(|r| (r.key.clone().unwrap(), value_json(r), r.timestamp))
@@ -341,7 +341,8 @@ SELECT page, COUNT(*) AS n FROM clicks GROUP BY page EMIT CHANGES LIMIT 4;";
         finals,
         vec![
             (key("a", 1000), json!({"N": 2}), 1500),
-            (key("a", 2000), json!({"N": 1}), 2100)
+            (key("a", 2000), json!({"N": 1}), 2100),
+            (key("b", 9000), json!({"N": 1}), 9000)
         ]
     );
     assert_eq!(

@@ -73,14 +73,15 @@ impl Frontend {
         true
     }
 
-    /// In batch mode, fires once every persistent query has caught up: a push query or PRINT
-    /// then ends after the input that exists.
+    /// In batch mode, fires once every persistent query has caught up and closed its open
+    /// windows (the input is bounded): a push query or PRINT then ends after the input that
+    /// exists, with final window results.
     fn drain_signal(&self) -> Option<tokio::sync::oneshot::Receiver<()>> {
         self.batch.then(|| {
             let engine = self.engine.clone();
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             tokio::spawn(async move {
-                engine.quiesce().await;
+                engine.finish().await;
                 let _ = tx.send(());
             });
             rx

@@ -269,6 +269,42 @@ impl Engine {
         }
     }
 
+    /// The end of a bounded run: waits for the queries to catch up, then closes their open
+    /// windows (so EMIT FINAL queries give their last results), and again while that feeds
+    /// queries downstream.
+    pub async fn finish(&self) {
+        for _ in 0..16 {
+            self.quiesce().await;
+            let queries: Vec<_> = {
+                let inner = self.lock();
+                for q in inner.queries.values() {
+                    q.request_flush();
+                }
+                inner.queries.keys().cloned().collect()
+            };
+            let mut wrote = false;
+            for id in queries {
+                loop {
+                    let flushed = {
+                        let inner = self.lock();
+                        let Some(q) = inner.queries.get(&id) else { break };
+                        q.flushed()
+                    };
+                    match flushed {
+                        Some(w) => {
+                            wrote |= w;
+                            break;
+                        }
+                        None => tokio::time::sleep(Duration::from_millis(2)).await,
+                    }
+                }
+            }
+            if !wrote {
+                return;
+            }
+        }
+    }
+
     /// Ids and states of the persistent queries.
     pub fn query_states(&self) -> Vec<(String, crate::exec::persistent::QueryState)> {
         self.lock()

@@ -309,10 +309,10 @@ impl Acc {
                 let dt = a.data_type();
                 *a = a.add_checked(&b).map_err(numeric_overflow)?.cast_to(&dt)?;
             }
-            (Acc::Extreme(a, want), Acc::Extreme(Some(b), _)) => {
-                if a.as_ref().is_none_or(|a| b.partial_cmp(a) == Some(*want)) {
-                    *a = Some(b)
-                }
+            (Acc::Extreme(a, want), Acc::Extreme(Some(b), _))
+                if a.as_ref().is_none_or(|a| b.partial_cmp(a) == Some(*want)) =>
+            {
+                *a = Some(b)
             }
             (Acc::Avg(s, n), Acc::Avg(s2, n2)) => {
                 *s += s2;

@@ -48,6 +48,14 @@ impl Processor {
             Processor::Aggregate(agg) => agg.process(batch, true),
         }
     }
+
+    /// The end of a bounded input: open windows close (EMIT FINAL gives their results).
+    pub fn flush(&mut self) -> Result<Option<RecordBatch>> {
+        match self {
+            Processor::Stream(_) => Ok(None),
+            Processor::Aggregate(agg) => agg.flush(),
+        }
+    }
 }
 
 /// Records read per partition per step.

@@ -9,8 +9,9 @@ use crate::catalog::Source;
 use crate::error::{Error, Result};
 use crate::log::{Record, SharedLog};
 use crate::plan::QueryPlan;
+use datafusion::arrow::array::RecordBatch;
 use hashbrown::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
@@ -39,8 +40,15 @@ pub struct QueryHandle {
     pub state: Arc<Mutex<QueryState>>,
     busy: Arc<AtomicBool>,
     positions: Arc<Mutex<Vec<u64>>>,
+    flush: Arc<AtomicU8>,
     stop: watch::Sender<bool>,
 }
+
+/// States of a flush request (the end of a bounded input).
+const FLUSH_IDLE: u8 = 0;
+const FLUSH_ASKED: u8 = 1;
+const FLUSH_WROTE: u8 = 2;
+const FLUSH_EMPTY: u8 = 3;
 
 impl QueryHandle {
     pub fn state(&self) -> QueryState {
@@ -64,6 +72,25 @@ impl QueryHandle {
             log.end_offset(&self.input_topic, p as u32)
                 .map_or(true, |end| *pos >= end)
         })
+    }
+
+    /// Asks the query to close its open windows, as at the end of a bounded input.
+    pub fn request_flush(&self) {
+        self.flush.store(FLUSH_ASKED, Ordering::SeqCst);
+        self.stop.send_modify(|_| {});
+    }
+
+    /// After [`request_flush`](Self::request_flush): `None` while pending, then whether the
+    /// flush wrote any output.
+    pub fn flushed(&self) -> Option<bool> {
+        if self.state() != QueryState::Running {
+            return Some(false);
+        }
+        match self.flush.load(Ordering::SeqCst) {
+            FLUSH_WROTE => Some(true),
+            FLUSH_EMPTY | FLUSH_IDLE => Some(false),
+            _ => None,
+        }
     }
 
     /// Stops the task, leaving the query in the catalog (shutdown).
@@ -136,8 +163,10 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         }
     }
     let producer = producer_id(&spec.id);
-    // Outputs written after the last commit: (sink partition, input partition) -> last input offset.
-    let mut written: HashMap<(u32, u32), u64> = HashMap::new();
+    // Outputs written after the last commit: (sink partition, input partition) -> the last
+    // input offset and how many outputs it had written (one input record can cause several,
+    // and a crash can tear them apart).
+    let mut written: HashMap<(u32, u32), (u64, usize)> = HashMap::new();
     for (sp, end) in sink_ends.iter_mut().enumerate() {
         let mut at = end.unwrap_or(0);
         loop {
@@ -148,8 +177,13 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
                 .iter()
                 .filter_map(|r| r.record.origin.filter(|o| o.producer == producer))
             {
-                let e = written.entry((sp as u32, r.partition)).or_insert(r.offset);
-                *e = (*e).max(r.offset);
+                let e = written.entry((sp as u32, r.partition)).or_insert((r.offset, 0));
+                if r.offset > e.0 {
+                    *e = (r.offset, 0);
+                }
+                if r.offset == e.0 {
+                    e.1 += 1;
+                }
             }
         }
         *end = Some(at);
@@ -179,6 +213,7 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         state: Arc::new(Mutex::new(QueryState::Running)),
         busy: Arc::new(AtomicBool::new(false)),
         positions: Arc::new(Mutex::new(positions.clone())),
+        flush: Arc::new(AtomicU8::new(FLUSH_IDLE)),
         stop,
     };
     let mut processor = Processor::new(&spec.plan)?;
@@ -210,6 +245,7 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         written,
         sink_parts,
         busy: handle.busy.clone(),
+        flush: handle.flush.clone(),
         shared_positions: handle.positions.clone(),
         state: handle.state.clone(),
     };
@@ -225,9 +261,10 @@ struct Runner {
     topic: String,
     group: String,
     producer: u64,
-    written: HashMap<(u32, u32), u64>,
+    written: HashMap<(u32, u32), (u64, usize)>,
     sink_parts: u32,
     busy: Arc<AtomicBool>,
+    flush: Arc<AtomicU8>,
     shared_positions: Arc<Mutex<Vec<u64>>>,
     state: Arc<Mutex<QueryState>>,
 }
@@ -265,6 +302,17 @@ impl Runner {
                     }
                 }
             }
+            if !progressed && self.flush.load(Ordering::SeqCst) == FLUSH_ASKED {
+                let done = match self.flush_windows() {
+                    Ok(true) => FLUSH_WROTE,
+                    Ok(false) => FLUSH_EMPTY,
+                    Err(e) => {
+                        self.busy.store(false, Ordering::SeqCst);
+                        return self.fail(e);
+                    }
+                };
+                self.flush.store(done, Ordering::SeqCst);
+            }
             self.busy.store(false, Ordering::SeqCst);
             if progressed {
                 tokio::task::yield_now().await;
@@ -284,6 +332,14 @@ impl Runner {
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = QueryState::Error(e.message);
     }
 
+    /// Closes the open windows and writes what that emits; true if it wrote anything.
+    fn flush_windows(&mut self) -> Result<bool> {
+        let Some(out) = self.processor.flush()? else {
+            return Ok(false);
+        };
+        self.write(&out, Vec::new())
+    }
+
     /// Processes one batch of partition `p` from `pos`; returns the new position if it read any.
     fn step(&mut self, p: u32, pos: u64) -> Result<Option<u64>> {
         let recs = self.log.read(&self.topic, p, pos, BATCH)?;
@@ -292,28 +348,42 @@ impl Runner {
         };
         let next = last.offset + 1;
         let source = self.spec.plan.source().clone();
+        let commit = vec![(self.topic.clone(), p, next)];
+        let out = match decode::decode(&source, &recs, &self.plog, &self.spec.id) {
+            Some(batch) => self.processor.process(&batch, &self.plog, &self.spec.id)?,
+            None => None,
+        };
+        match out {
+            Some(out) => self.write(&out, commit)?,
+            None => {
+                self.log.commit(&self.group, &commit)?;
+                false
+            }
+        };
+        Ok(Some(next))
+    }
+
+    /// Appends a batch's outputs to the sink (skipping those written before a crash), then
+    /// commits the sink ends with `commit`; true if it appended anything.
+    fn write(&mut self, out: &RecordBatch, mut commit: Vec<(String, u32, u64)>) -> Result<bool> {
         let mut by_partition: Vec<Vec<Record>> = vec![Vec::new(); self.sink_parts as usize];
-        if let Some(batch) = decode::decode(&source, &recs, &self.plog, &self.spec.id) {
-            let out = self.processor.process(&batch, &self.plog, &self.spec.id)?;
-            if let Some(out) = out {
-                for (sp, rec) in
-                    encode(&out, &self.spec.sink, self.sink_parts, Some(self.producer))?
-                {
-                    let origin = rec.origin.expect("persistent outputs carry an origin");
-                    if self
-                        .written
-                        .get(&(sp, origin.partition))
-                        .is_some_and(|w| origin.offset <= *w)
-                    {
-                        continue;
-                    }
-                    by_partition[sp as usize].push(rec);
+        for (sp, rec) in encode(out, &self.spec.sink, self.sink_parts, Some(self.producer))? {
+            let origin = rec.origin.expect("persistent outputs carry an origin");
+            if let Some((last, left)) = self.written.get_mut(&(sp, origin.partition)) {
+                if origin.offset < *last {
+                    continue;
+                }
+                if origin.offset == *last && *left > 0 {
+                    *left -= 1;
+                    continue;
                 }
             }
+            by_partition[sp as usize].push(rec);
         }
-        let mut commit = vec![(self.topic.clone(), p, next)];
+        let mut wrote = false;
         for (sp, records) in by_partition.iter().enumerate() {
             if !records.is_empty() {
+                wrote = true;
                 self.log.append(&self.spec.sink.topic, sp as u32, records)?;
                 let end = self.log.end_offset(&self.spec.sink.topic, sp as u32)?;
                 commit.push((
@@ -323,7 +393,9 @@ impl Runner {
                 ));
             }
         }
-        self.log.commit(&self.group, &commit)?;
-        Ok(Some(next))
+        if !commit.is_empty() {
+            self.log.commit(&self.group, &commit)?;
+        }
+        Ok(wrote)
     }
 }

@@ -117,24 +117,9 @@ pub fn start(
                         return;
                     }
                 };
-                // Records with a null value carry no row for a push query over a stream.
-                let tombstone = out.column(out.num_columns() - 1).as_boolean().clone();
-                let kept = datafusion::arrow::compute::not(&tombstone).ok();
-                let out = kept
-                    .and_then(|k| datafusion::arrow::compute::filter_record_batch(&out, &k).ok())
-                    .unwrap_or(out);
-                let mut out = out.project(&(0..width).collect::<Vec<_>>()).unwrap_or(out);
-                if let Some(r) = remaining {
-                    let take = (r as usize).min(out.num_rows());
-                    out = out.slice(0, take);
-                    remaining = Some(r - take as u64);
-                }
-                if out.num_rows() > 0 && tx.send(PushEvent::Rows(out)).await.is_err() {
-                    return;
-                }
-                if remaining == Some(0) {
-                    let _ = tx.send(PushEvent::End("Limit Reached")).await;
-                    return;
+                match send(out, width, &mut remaining, &tx).await {
+                    Flow::Continue => {}
+                    Flow::Stop => return,
                 }
             }
             if progressed {
@@ -142,6 +127,19 @@ pub fn start(
                 continue;
             }
             if drain.load(Ordering::SeqCst) {
+                // The input ends here: open windows close.
+                match processor.flush() {
+                    Ok(Some(out)) => {
+                        if let Flow::Stop = send(out, width, &mut remaining, &tx).await {
+                            return;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let _ = tx.send(PushEvent::Error(e.to_string())).await;
+                        return;
+                    }
+                }
                 let _ = tx.send(PushEvent::End("Query Completed")).await;
                 return;
             }
@@ -155,4 +153,38 @@ pub fn start(
         }
     });
     Ok(q)
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Sends a processed batch's rows (up to the LIMIT left) to the client.
+async fn send(
+    out: RecordBatch,
+    width: usize,
+    remaining: &mut Option<u64>,
+    tx: &mpsc::Sender<PushEvent>,
+) -> Flow {
+    // Records with a null value carry no row for a push query over a stream.
+    let tombstone = out.column(out.num_columns() - 1).as_boolean().clone();
+    let kept = datafusion::arrow::compute::not(&tombstone).ok();
+    let out = kept
+        .and_then(|k| datafusion::arrow::compute::filter_record_batch(&out, &k).ok())
+        .unwrap_or(out);
+    let mut out = out.project(&(0..width).collect::<Vec<_>>()).unwrap_or(out);
+    if let Some(r) = *remaining {
+        let take = (r as usize).min(out.num_rows());
+        out = out.slice(0, take);
+        *remaining = Some(r - take as u64);
+    }
+    if out.num_rows() > 0 && tx.send(PushEvent::Rows(out)).await.is_err() {
+        return Flow::Stop;
+    }
+    if *remaining == Some(0) {
+        let _ = tx.send(PushEvent::End("Limit Reached")).await;
+        return Flow::Stop;
+    }
+    Flow::Continue
 }
