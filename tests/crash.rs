@@ -11,18 +11,17 @@ use std::time::{Duration, Instant};
 
 const N: usize = 200_000;
 
-fn write_input(dir: &std::path::Path) {
+/// Writes `per_partition` records to each of the topic `input`'s partitions.
+fn write_input(
+    dir: &std::path::Path,
+    partitions: u32,
+    per_partition: usize,
+    record: impl Fn(u32, usize) -> Record,
+) {
     let log = EmbeddedLog::open(dir, FsyncPolicy::Never).unwrap();
-    log.create_topic("input", 2).unwrap();
-    for p in 0..2u32 {
-        let recs: Vec<Record> = (0..N / 2)
-            .map(|i| Record {
-                key: Some(format!("k{}", i % 100).into_bytes()),
-                value: Some(format!(r#"{{"N": {}, "P": {p}}}"#, i).into_bytes()),
-                timestamp: i as i64,
-                ..Default::default()
-            })
-            .collect();
+    log.create_topic("input", partitions).unwrap();
+    for p in 0..partitions {
+        let recs: Vec<Record> = (0..per_partition).map(|i| record(p, i)).collect();
         log.append("input", p, &recs).unwrap();
     }
 }
@@ -54,8 +53,8 @@ fn check_output(dir: &std::path::Path) {
     assert_eq!(count, expected, "missing outputs");
 }
 
-fn committed_input(dir: &std::path::Path) -> u64 {
-    let hex: String = consumer_group("CSAS_OUTPUT_0")
+fn committed_input(dir: &std::path::Path, query: &str) -> u64 {
+    let hex: String = consumer_group(query)
         .bytes()
         .map(|b| format!("{b:02x}"))
         .collect();
@@ -67,13 +66,11 @@ fn committed_input(dir: &std::path::Path) -> u64 {
         .sum()
 }
 
-#[test]
-fn kill_9_during_a_persistent_query_then_restart_gives_complete_output_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    write_input(&data);
-    let file = dir.path().join("q.sql");
-    std::fs::write(&file, QUERY).unwrap();
+/// Runs `sql` with `--follow` and SIGKILLs it once `query` has committed some input but not
+/// all `total` records; then a bounded run restarts the queries to the end of the input.
+fn kill_then_restart(data: &std::path::Path, sql: &str, query: &str, total: u64) {
+    let file = data.with_extension("follow.sql");
+    std::fs::write(&file, sql).unwrap();
     let mut child = Command::new(common::bin())
         .args([
             "--data-dir",
@@ -88,7 +85,7 @@ fn kill_9_during_a_persistent_query_then_restart_gives_complete_output_once() {
     let start = Instant::now();
     let mut killed_at = 0;
     while start.elapsed() < Duration::from_secs(60) {
-        let done = committed_input(&data);
+        let done = committed_input(data, query);
         if done > 0 {
             killed_at = done;
             break;
@@ -99,12 +96,82 @@ fn kill_9_during_a_persistent_query_then_restart_gives_complete_output_once() {
     child.wait().unwrap();
     assert!(killed_at > 0, "the query never committed");
     assert!(
-        killed_at < N as u64,
+        killed_at < total,
         "the query finished before it could be killed; make the input larger"
     );
-    let (ok, _, err) = common::run_file(&data, "SHOW QUERIES;");
+    let (ok, _, err) = common::run_file(data, "SHOW QUERIES;");
     assert!(ok, "{err}");
+}
+
+#[test]
+fn kill_9_during_a_persistent_query_then_restart_gives_complete_output_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_input(&data, 2, N / 2, |p, i| Record {
+        key: Some(format!("k{}", i % 100).into_bytes()),
+        value: Some(format!(r#"{{"N": {}, "P": {p}}}"#, i).into_bytes()),
+        timestamp: i as i64,
+        ..Default::default()
+    });
+    kill_then_restart(&data, QUERY, "CSAS_OUTPUT_0", N as u64);
     check_output(&data);
+}
+
+const WINDOWED: &str = "SET 'auto.offset.reset'='earliest';
+CREATE STREAM input (k STRING KEY, n BIGINT) WITH (KAFKA_TOPIC='input', VALUE_FORMAT='JSON');
+CREATE TABLE per_second AS SELECT k, COUNT(*) AS c, SUM(n) AS s, LATEST_BY_OFFSET(n) AS last
+  FROM input WINDOW HOPPING (SIZE 1 SECOND, ADVANCE BY 500 MILLISECONDS, GRACE PERIOD 100 MILLISECONDS)
+  GROUP BY k HAVING COUNT(*) % 5 <> 3;
+CREATE TABLE sessions AS SELECT k, COUNT(*) AS c, COLLECT_LIST(n) AS ns
+  FROM input WINDOW SESSION (300 MILLISECONDS) GROUP BY k EMIT FINAL;
+";
+
+/// Every record of a topic's partitions: key, value and timestamp.
+fn topic_records(
+    dir: &std::path::Path,
+    topic: &str,
+) -> Vec<Vec<(Option<Vec<u8>>, Option<Vec<u8>>, i64)>> {
+    let log = EmbeddedLog::open(dir, FsyncPolicy::Never).unwrap();
+    let parts = log.topic(topic).unwrap().partitions;
+    (0..parts)
+        .map(|p| {
+            log.read(topic, p, 0, usize::MAX)
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.record.key, r.record.value, r.record.timestamp))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn kill_9_during_windowed_aggregations_then_restart_gives_identical_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // Keys come in bursts of 1000 records 5 ms apart (sessions that close), with jittered
+    // timestamps (some records late for the hopping windows' grace).
+    let record = |_: u32, i: usize| Record {
+        key: Some(format!("k{}", (i / 1000) % 50).into_bytes()),
+        value: Some(format!(r#"{{"N": {i}}}"#).into_bytes()),
+        timestamp: (i * 5 + (i % 13) * 40) as i64,
+        ..Default::default()
+    };
+    let reference = dir.path().join("reference");
+    write_input(&reference, 1, N, record);
+    let (ok, _, err) = common::run_file(&reference, WINDOWED);
+    assert!(ok, "{err}");
+    let crashed = dir.path().join("crashed");
+    write_input(&crashed, 1, N, record);
+    kill_then_restart(&crashed, WINDOWED, "CTAS_PER_SECOND_0", N as u64);
+    // 200 bursts: one session each, emitted once when closed.
+    for (topic, least) in [("PER_SECOND", 100_000), ("SESSIONS", 200)] {
+        let (want, got) = (
+            topic_records(&reference, topic),
+            topic_records(&crashed, topic),
+        );
+        let count = want.iter().map(Vec::len).sum::<usize>();
+        assert!(count >= least, "{topic} has {count} records");
+        assert!(want == got, "{topic} differs after kill -9 and restart");
+    }
 }
 
 #[test]

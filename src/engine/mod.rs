@@ -287,7 +287,9 @@ impl Engine {
                 loop {
                     let flushed = {
                         let inner = self.lock();
-                        let Some(q) = inner.queries.get(&id) else { break };
+                        let Some(q) = inner.queries.get(&id) else {
+                            break;
+                        };
                         q.flushed()
                     };
                     match flushed {

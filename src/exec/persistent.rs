@@ -177,7 +177,9 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
                 .iter()
                 .filter_map(|r| r.record.origin.filter(|o| o.producer == producer))
             {
-                let e = written.entry((sp as u32, r.partition)).or_insert((r.offset, 0));
+                let e = written
+                    .entry((sp as u32, r.partition))
+                    .or_insert((r.offset, 0));
                 if r.offset > e.0 {
                     *e = (r.offset, 0);
                 }
