@@ -126,11 +126,11 @@ CREATE TABLE sessions AS SELECT k, COUNT(*) AS c, COLLECT_LIST(n) AS ns
   FROM input WINDOW SESSION (300 MILLISECONDS) GROUP BY k EMIT FINAL;
 ";
 
-/// Every record of a topic's partitions: key, value and timestamp.
-fn topic_records(
-    dir: &std::path::Path,
-    topic: &str,
-) -> Vec<Vec<(Option<Vec<u8>>, Option<Vec<u8>>, i64)>> {
+/// A stored record's key, value and timestamp.
+type Kvt = (Option<Vec<u8>>, Option<Vec<u8>>, i64);
+
+/// Every record of a topic's partitions.
+fn topic_records(dir: &std::path::Path, topic: &str) -> Vec<Vec<Kvt>> {
     let log = EmbeddedLog::open(dir, FsyncPolicy::Never).unwrap();
     let parts = log.topic(topic).unwrap().partitions;
     (0..parts)
