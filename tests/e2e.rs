@@ -355,3 +355,35 @@ SELECT page, COUNT(*) AS n FROM clicks GROUP BY page EMIT CHANGES LIMIT 4;";
         ]
     );
 }
+
+/// The example query files run as the README says, and `queries/windows.sql` gives its final
+/// windows and sessions (the end of the bounded run closes them).
+#[test]
+fn example_query_files_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/queries/").to_string() + name)
+            .unwrap()
+    };
+    let (ok, _, err) = run_file(&dir.path().join("quickstart"), &file("quickstart.sql"));
+    assert!(ok, "{err}");
+    let (ok, lines, err) = run_file(&dir.path().join("windows"), &file("windows.sql"));
+    assert!(ok, "{err}");
+    let printed: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l["record"].as_str())
+        .map(|r| r[r.find("key: ").unwrap()..r.find(", partition").unwrap()].to_string())
+        .collect();
+    assert_eq!(
+        printed,
+        vec![
+            r#"key: [alice@1767261600000/1767261660000], value: {"MINUTE":"10:00","CLICKS":3,"PAGES":["/home","/cart","/pay"]}"#,
+            r#"key: [bob@1767261600000/1767261660000], value: {"MINUTE":"10:00","CLICKS":1,"PAGES":["/home"]}"#,
+            r#"key: [bob@1767261660000/1767261720000], value: {"MINUTE":"10:01","CLICKS":1,"PAGES":["/help"]}"#,
+            r#"key: [alice@1767261960000/1767262020000], value: {"MINUTE":"10:06","CLICKS":1,"PAGES":["/home"]}"#,
+            r#"key: [alice@1767261600000/1767261650000], value: {"CLICKS":3,"SECONDS":50,"ENTRY_PAGE":"/home","EXIT_PAGE":"/pay"}"#,
+            r#"key: [bob@1767261625000/1767261700000], value: {"CLICKS":2,"SECONDS":75,"ENTRY_PAGE":"/home","EXIT_PAGE":"/help"}"#,
+            r#"key: [alice@1767262000000/1767262000000], value: {"CLICKS":1,"SECONDS":0,"ENTRY_PAGE":"/home","EXIT_PAGE":"/home"}"#,
+        ]
+    );
+}

@@ -220,12 +220,21 @@ impl Engine {
                 topic,
                 from_beginning,
                 limit,
-            } => Output::Print(crate::exec::print::start(
-                self.log.clone(),
-                topic.clone(),
-                *from_beginning,
-                *limit,
-            )?),
+            } => {
+                // Keys of a windowed source's topic print with their window.
+                let window = self
+                    .sources()
+                    .iter()
+                    .find(|s| &s.topic == topic)
+                    .and_then(|s| s.window);
+                Output::Print(crate::exec::print::start(
+                    self.log.clone(),
+                    topic.clone(),
+                    *from_beginning,
+                    *limit,
+                    window,
+                )?)
+            }
         };
         if parsed.statement.is_persistent_command() && !self.lock().replaying {
             let cmd =

@@ -523,6 +523,7 @@ impl Aggregator {
             if !closed(*entry.key(), self.stream_time) {
                 break;
             }
+            let at = *entry.key();
             let mut keys = entry.remove();
             keys.sort();
             keys.dedup();
@@ -540,7 +541,9 @@ impl Aggregator {
                 };
                 let mut i = 0;
                 while i < list.len() {
-                    if !closed(w.close_time(list[i].end), self.stream_time) {
+                    // Each session closes at its own entry (the one of its latest end).
+                    let close = w.close_time(list[i].end);
+                    if close > at || !closed(close, self.stream_time) {
                         i += 1;
                         continue;
                     }

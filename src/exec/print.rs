@@ -1,5 +1,6 @@
 //! PRINT: the raw records of a topic, formatted as ksqlDB's CLI prints them.
 
+use crate::catalog::{WindowInfo, WindowType};
 use crate::log::{SharedLog, StoredRecord};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -59,11 +60,30 @@ fn format_time(ms: i64) -> String {
     )
 }
 
-pub fn format_record(r: &StoredRecord) -> String {
+/// A windowed key as ksqlDB prints it: `[key@start/end]`.
+fn windowed_text(key: &[u8], w: WindowInfo) -> Option<String> {
+    let bound = |b: &[u8]| Some(i64::from_be_bytes(b.try_into().ok()?));
+    let (inner, start, end) = if w.kind == WindowType::Session {
+        let at = key.len().checked_sub(16)?;
+        let end = bound(&key[at..at + 8])?;
+        (&key[..at], bound(&key[at + 8..])?, end)
+    } else {
+        let at = key.len().checked_sub(8)?;
+        let start = bound(&key[at..])?;
+        (&key[..at], start, start + w.size_ms.unwrap_or(0))
+    };
+    Some(format!("[{}@{start}/{end}]", text(&Some(inner.to_vec()))))
+}
+
+pub fn format_record(r: &StoredRecord, window: Option<WindowInfo>) -> String {
+    let key = match (&r.record.key, window) {
+        (Some(k), Some(w)) => windowed_text(k, w).unwrap_or_else(|| text(&r.record.key)),
+        _ => text(&r.record.key),
+    };
     format!(
         "rowtime: {}, key: {}, value: {}, partition: {}",
         format_time(r.record.timestamp),
-        text(&r.record.key),
+        key,
         text(&r.record.value),
         r.partition
     )
@@ -74,6 +94,7 @@ pub fn start(
     topic: String,
     from_beginning: bool,
     limit: Option<u64>,
+    window: Option<WindowInfo>,
 ) -> crate::error::Result<PrintStream> {
     let parts = log
         .topic(&topic)
@@ -113,7 +134,7 @@ pub fn start(
                     if remaining == Some(0) {
                         return;
                     }
-                    if tx.send(format_record(r)).await.is_err() {
+                    if tx.send(format_record(r, window)).await.is_err() {
                         return;
                     }
                     remaining = remaining.map(|n| n - 1);
