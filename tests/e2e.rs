@@ -354,6 +354,14 @@ SELECT page, COUNT(*) AS n FROM clicks GROUP BY page EMIT CHANGES LIMIT 4;";
             json!(["/z", 2])
         ]
     );
+    // The late record is counted (and still after a restart, which rebuilds the state).
+    let (ok, lines, err) = run_file(&data, "DESCRIBE per_second EXTENDED;");
+    assert!(ok, "{err}");
+    assert_eq!(
+        lines[0]["sourceDescription"]["lateRecords"],
+        json!(1),
+        "{lines:?}"
+    );
 }
 
 /// The example query files run as the README says, and `queries/windows.sql` gives its final

@@ -12,7 +12,7 @@ fn source_row(s: &Source) -> Vec<String> {
         s.topic.clone(),
         s.key_format.format.name().into(),
         s.value_format.format.name().into(),
-        "false".into(),
+        s.window.is_some().to_string(),
     ]
 }
 
@@ -52,7 +52,7 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
                 json: json!({json_key: sources.iter().map(|s| json!({
                     "type": s.kind.name(), "name": s.name, "topic": s.topic,
                     "keyFormat": s.key_format.format.name(), "valueFormat": s.value_format.format.name(),
-                    "isWindowed": false})).collect::<Vec<_>>()}),
+                    "isWindowed": s.window.is_some()})).collect::<Vec<_>>()}),
             }
         }
         ShowKind::Queries => {
@@ -223,9 +223,15 @@ pub fn describe(engine: &Engine, name: &str, extended: bool) -> Result<Listing> 
         .filter(|q| q.sink == s.name)
         .map(|q| format!("{} (RUNNING) : {}", q.id, q.statement))
         .collect();
+    let late: u64 = inner
+        .queries
+        .values()
+        .filter(|q| q.sink == s.name)
+        .map(|q| q.late_records())
+        .sum();
     let footer = if extended {
         format!(
-            "\nQueries that read from this {kind}\n-----------------------------------\n{}\n\nQueries that write from this {kind}\n-----------------------------------\n{}\n\nProcessing errors (all queries): {}",
+            "\nQueries that read from this {kind}\n-----------------------------------\n{}\n\nQueries that write from this {kind}\n-----------------------------------\n{}\n\nProcessing errors (all queries): {}\nLate records dropped (windows already closed): {late}",
             readers.join("\n"),
             writers.join("\n"),
             engine.plog.error_count(),
@@ -245,7 +251,7 @@ pub fn describe(engine: &Engine, name: &str, extended: bool) -> Result<Listing> 
             "fields": s.columns.iter().map(|c| json!({"name": c.name, "schema": {"type": c.ty.to_string()},
                 "type": if c.kind == ColumnKind::Key { Some("KEY") } else { None }})).collect::<Vec<_>>(),
             "readQueries": readers, "writeQueries": writers, "statement": s.statement,
-            "errorStats": engine.plog.error_count(),
+            "errorStats": engine.plog.error_count(), "lateRecords": late,
         }}),
         rows,
         footer: Some(footer),

@@ -49,6 +49,14 @@ impl Processor {
         }
     }
 
+    /// Records dropped because their windows had closed.
+    pub fn late_records(&self) -> u64 {
+        match self {
+            Processor::Stream(_) => 0,
+            Processor::Aggregate(agg) => agg.late_records(),
+        }
+    }
+
     /// The end of a bounded input: open windows close (EMIT FINAL gives their results).
     pub fn flush(&mut self) -> Result<Option<RecordBatch>> {
         match self {

@@ -11,7 +11,7 @@ use crate::log::{Record, SharedLog};
 use crate::plan::QueryPlan;
 use datafusion::arrow::array::RecordBatch;
 use hashbrown::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
@@ -41,6 +41,7 @@ pub struct QueryHandle {
     busy: Arc<AtomicBool>,
     positions: Arc<Mutex<Vec<u64>>>,
     flush: Arc<AtomicU8>,
+    late: Arc<AtomicU64>,
     stop: watch::Sender<bool>,
 }
 
@@ -91,6 +92,11 @@ impl QueryHandle {
             FLUSH_EMPTY | FLUSH_IDLE => Some(false),
             _ => None,
         }
+    }
+
+    /// Records a windowed aggregation dropped because their windows had closed.
+    pub fn late_records(&self) -> u64 {
+        self.late.load(Ordering::Relaxed)
     }
 
     /// Stops the task, leaving the query in the catalog (shutdown).
@@ -216,6 +222,7 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         busy: Arc::new(AtomicBool::new(false)),
         positions: Arc::new(Mutex::new(positions.clone())),
         flush: Arc::new(AtomicU8::new(FLUSH_IDLE)),
+        late: Arc::new(AtomicU64::new(0)),
         stop,
     };
     let mut processor = Processor::new(&spec.plan)?;
@@ -235,6 +242,7 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
                 }
             }
         }
+        handle.late.store(agg.late_records(), Ordering::Relaxed);
     }
     let runner = Runner {
         processor,
@@ -248,6 +256,7 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         sink_parts,
         busy: handle.busy.clone(),
         flush: handle.flush.clone(),
+        late: handle.late.clone(),
         shared_positions: handle.positions.clone(),
         state: handle.state.clone(),
     };
@@ -267,6 +276,7 @@ struct Runner {
     sink_parts: u32,
     busy: Arc<AtomicBool>,
     flush: Arc<AtomicU8>,
+    late: Arc<AtomicU64>,
     shared_positions: Arc<Mutex<Vec<u64>>>,
     state: Arc<Mutex<QueryState>>,
 }
@@ -352,7 +362,12 @@ impl Runner {
         let source = self.spec.plan.source().clone();
         let commit = vec![(self.topic.clone(), p, next)];
         let out = match decode::decode(&source, &recs, &self.plog, &self.spec.id) {
-            Some(batch) => self.processor.process(&batch, &self.plog, &self.spec.id)?,
+            Some(batch) => {
+                let out = self.processor.process(&batch, &self.plog, &self.spec.id)?;
+                self.late
+                    .store(self.processor.late_records(), Ordering::Relaxed);
+                out
+            }
             None => None,
         };
         match out {
