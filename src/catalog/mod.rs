@@ -115,6 +115,12 @@ impl Source {
                 .filter(|c| matches!(c.kind, ColumnKind::Headers | ColumnKind::Header(_))),
         );
         fields.extend(ordered.map(|c| Field::new(&c.name, c.ty.to_arrow(), true)));
+        // A windowed source's keys carry their window: its bounds are columns queries can
+        // name (not part of `*`).
+        if self.window.is_some() {
+            fields.push(Field::new(WINDOWSTART, DataType::Int64, true));
+            fields.push(Field::new(WINDOWEND, DataType::Int64, true));
+        }
         Arc::new(Schema::new(fields))
     }
 

@@ -5,7 +5,7 @@
 use crate::catalog::types::SqlType;
 use crate::error::{Error, Result};
 use crate::plan::aggregate::{AggCall, AggKind};
-use datafusion::arrow::array::{ArrayRef, Int64Array, MapArray, StructArray};
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array, MapArray, StructArray};
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
@@ -169,7 +169,7 @@ impl Acc {
             }
             Acc::Collect(items, distinct) => {
                 if let Some(v) = v {
-                    if items.len() < call.limit && (!*distinct || !items.contains(v)) {
+                    if items.len() < call.limit && (!*distinct || !contains(items, v)) {
                         items.push(v.clone());
                     }
                 }
@@ -320,7 +320,7 @@ impl Acc {
             }
             (Acc::Collect(a, distinct), Acc::Collect(b, _)) => {
                 for v in b {
-                    if a.len() < call.limit && (!*distinct || !a.contains(&v)) {
+                    if a.len() < call.limit && (!*distinct || !contains(a, &v)) {
                         a.push(v);
                     }
                 }
@@ -410,6 +410,36 @@ impl Acc {
             Acc::CountDistinct(set) => ScalarValue::Int64(Some(set.len() as i64)),
         })
     }
+}
+
+/// Whether `items` holds a value equal to `v` as ksqlDB compares them: maps are equal when
+/// their entries are, in any order.
+fn contains(items: &[ScalarValue], v: &ScalarValue) -> bool {
+    let ScalarValue::Map(m) = v else {
+        return items.contains(v);
+    };
+    let entries = |m: &MapArray| -> Option<Vec<(ScalarValue, ScalarValue)>> {
+        if m.is_empty() || m.is_null(0) {
+            return None;
+        }
+        let row = m.value(0);
+        let (keys, values) = (row.column(0), row.column(1));
+        let mut e = (0..keys.len())
+            .map(|i| {
+                Some((
+                    ScalarValue::try_from_array(keys, i).ok()?,
+                    ScalarValue::try_from_array(values, i).ok()?,
+                ))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        e.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal));
+        Some(e)
+    };
+    let want = entries(m);
+    items.iter().any(|x| match x {
+        ScalarValue::Map(other) => entries(other) == want,
+        _ => false,
+    })
 }
 
 /// The `i`th argument as a double, if present.

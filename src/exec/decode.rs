@@ -2,7 +2,7 @@
 
 use super::processing_log::ProcessingLog;
 use crate::catalog::types::SqlType;
-use crate::catalog::{ColumnKind, Source};
+use crate::catalog::{ColumnKind, Source, WindowType};
 use crate::format::build::build_column;
 use crate::functions::datetime::JavaPattern;
 use crate::log::StoredRecord;
@@ -28,7 +28,20 @@ pub fn decode(
         .collect();
     let mut rows: Vec<(usize, Vec<Value>)> = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
-        let k = match source.key_format.decode(r.record.key.as_deref(), &keys) {
+        let (key, window) = match split_window(source, r.record.key.as_deref()) {
+            Ok(k) => k,
+            Err(e) => {
+                plog.deserialization_error(
+                    query_id,
+                    &source.topic,
+                    "key",
+                    &e,
+                    r.record.key.as_deref(),
+                );
+                continue;
+            }
+        };
+        let k = match source.key_format.decode(key, &keys) {
             Ok(k) => k,
             Err(e) => {
                 plog.deserialization_error(
@@ -60,6 +73,10 @@ pub fn decode(
         let mut row = k;
         row.extend(v);
         row.extend(headers.iter().map(|c| header_value(&c.kind, r)));
+        if let Some((start, end)) = window {
+            row.push(Value::from(start));
+            row.push(Value::from(end));
+        }
         rows.push((i, row));
     }
     let types: Vec<&SqlType> = keys
@@ -67,6 +84,13 @@ pub fn decode(
         .chain(values.iter())
         .map(|c| c.1)
         .chain(headers.iter().map(|c| &c.ty))
+        .chain(
+            std::iter::repeat_n(&SqlType::Bigint, 2).take(if source.window.is_some() {
+                2
+            } else {
+                0
+            }),
+        )
         .collect();
     loop {
         match build(source, records, &rows, &types) {
@@ -84,6 +108,34 @@ pub fn decode(
             }
         }
     }
+}
+
+type KeyAndWindow<'a> = (Option<&'a [u8]>, Option<(i64, i64)>);
+
+/// A windowed source's key bytes without their window, and the window's bounds: a time
+/// window's key ends with its start, a session's with its end and start (8 bytes each,
+/// big-endian).
+fn split_window<'a>(source: &Source, key: Option<&'a [u8]>) -> Result<KeyAndWindow<'a>, String> {
+    let Some(w) = source.window else {
+        return Ok((key, None));
+    };
+    let bound = |b: &[u8]| i64::from_be_bytes(b.try_into().unwrap_or_default());
+    let key = key.unwrap_or_default();
+    let suffix = if w.kind == WindowType::Session { 16 } else { 8 };
+    let Some(at) = key.len().checked_sub(suffix) else {
+        return Err(format!(
+            "A windowed key needs {suffix} bytes of window bounds; got {} bytes",
+            key.len()
+        ));
+    };
+    let (inner, bounds) = key.split_at(at);
+    let window = if w.kind == WindowType::Session {
+        (bound(&bounds[8..]), bound(&bounds[..8]))
+    } else {
+        let start = bound(bounds);
+        (start, start + w.size_ms.unwrap_or(0))
+    };
+    Ok((Some(inner), Some(window)))
 }
 
 fn header_value(kind: &ColumnKind, r: &StoredRecord) -> Value {

@@ -146,6 +146,16 @@ fn evaluate_batch(plan: &StreamPlan, batch: &RecordBatch) -> Result<RecordBatch>
         fields.push(Field::new(&out.column.name, target, true));
         arrays.push(a);
     }
+    // A windowed input's records keep their windows.
+    for (from, to) in [
+        (crate::catalog::WINDOWSTART, crate::catalog::WINDOW_START),
+        (crate::catalog::WINDOWEND, crate::catalog::WINDOW_END),
+    ] {
+        if let Some(a) = input.column_by_name(from) {
+            fields.push(Field::new(to, a.data_type().clone(), true));
+            arrays.push(a.clone());
+        }
+    }
     for i in 0..PSEUDO_COLUMNS {
         fields.push(input.schema().field(i).clone());
         arrays.push(input.column(i).clone());

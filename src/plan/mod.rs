@@ -68,8 +68,10 @@ impl QueryPlan {
     pub fn window(&self) -> Option<crate::catalog::WindowInfo> {
         use crate::catalog::{WindowInfo, WindowType};
         use crate::sql::ast::WindowKind;
-        let QueryPlan::Aggregate(p) = self else {
-            return None;
+        let p = match self {
+            // A query over a windowed source keeps its windows.
+            QueryPlan::Stream(s) => return s.source.window,
+            QueryPlan::Aggregate(p) => p,
         };
         Some(match p.window.as_ref()?.kind {
             WindowKind::Tumbling { size_ms } => WindowInfo {

@@ -5,7 +5,9 @@
 use super::expr::{ExprCompiler, PhysExpr};
 use super::{sql_type, NameGenerator, OutputColumn};
 use crate::catalog::types::SqlType;
-use crate::catalog::{is_reserved_column, Column, ColumnKind, PSEUDO_COLUMNS};
+use crate::catalog::{
+    is_reserved_column, Column, ColumnKind, PSEUDO_COLUMNS, WINDOWEND, WINDOWSTART,
+};
 use crate::error::{Error, Result};
 use crate::sql::ast::{Expr, SelectItem};
 use crate::sql::ident_name;
@@ -83,8 +85,14 @@ fn expand(
         match item {
             SelectItem::Wildcard(_)
             | SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(_), _) => {
+                // A windowed source's WINDOWSTART and WINDOWEND are not part of `*`.
                 items.extend(
-                    (PSEUDO_COLUMNS..ctx.schema.fields().len()).map(|i| column_item(ctx, i)),
+                    (PSEUDO_COLUMNS..ctx.schema.fields().len())
+                        .filter(|i| {
+                            let name = ctx.schema.field(*i).name();
+                            name != WINDOWSTART && name != WINDOWEND
+                        })
+                        .map(|i| column_item(ctx, i)),
                 );
             }
             SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::Expr(e), _) => {

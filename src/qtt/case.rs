@@ -192,11 +192,21 @@ fn produce_inputs(engine: &Engine, case: &Case) -> Result<(), String> {
                 .create_topic(topic, 1)
                 .map_err(|e| e.to_string())?;
         }
-        if input.get("window").is_some() {
-            return Err("windowed input keys are not supported yet".into());
-        }
         let source = source_on(engine, topic);
-        let key = key_bytes(&input["key"], source.as_deref())?;
+        let mut key = key_bytes(&input["key"], source.as_deref())?;
+        // A windowed key: the key, then the window start (time windows) or end and start
+        // (sessions).
+        if let Some(w) = input.get("window") {
+            let bound = |name: &str| w[name].as_i64().ok_or("window without bounds");
+            let k = key.get_or_insert_with(Vec::new);
+            if w["type"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("session"))
+            {
+                k.extend_from_slice(&bound("end")?.to_be_bytes());
+            }
+            k.extend_from_slice(&bound("start")?.to_be_bytes());
+        }
         let value = value_bytes(&input["value"], source.as_deref())?;
         let timestamp = input["timestamp"].as_i64().unwrap_or(0);
         let headers = input["headers"]
