@@ -67,6 +67,12 @@ impl From<datafusion::error::DataFusionError> for Error {
     }
 }
 
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::generic(format!("I/O error: {e}"))
+    }
+}
+
 impl From<datafusion::arrow::error::ArrowError> for Error {
     fn from(e: datafusion::arrow::error::ArrowError) -> Self {
         Error::runtime(e.to_string())

@@ -13,6 +13,7 @@ pub mod log;
 pub mod plan;
 pub mod qtt;
 pub mod sql;
+pub mod state;
 
 pub use engine::{Engine, EngineConfig, Output, Session};
 pub use error::{Error, ErrorKind, Result};

@@ -68,7 +68,7 @@ fn committed_input(dir: &std::path::Path, query: &str) -> u64 {
 
 /// Runs `sql` with `--follow` and SIGKILLs it once `query` has committed some input but not
 /// all `total` records; then a bounded run restarts the queries to the end of the input.
-fn kill_then_restart(data: &std::path::Path, sql: &str, query: &str, total: u64) {
+fn kill_then_restart(data: &std::path::Path, sql: &str, query: &str, total: u64) -> String {
     let file = data.with_extension("follow.sql");
     std::fs::write(&file, sql).unwrap();
     let mut child = Command::new(common::bin())
@@ -101,6 +101,7 @@ fn kill_then_restart(data: &std::path::Path, sql: &str, query: &str, total: u64)
     );
     let (ok, _, err) = common::run_file(data, "SHOW QUERIES;");
     assert!(ok, "{err}");
+    err
 }
 
 #[test]
@@ -118,6 +119,7 @@ fn kill_9_during_a_persistent_query_then_restart_gives_complete_output_once() {
 }
 
 const WINDOWED: &str = "SET 'auto.offset.reset'='earliest';
+SET 'brooklet.checkpoint.interval.ms'='50';
 CREATE STREAM input (k STRING KEY, n BIGINT) WITH (KAFKA_TOPIC='input', VALUE_FORMAT='JSON');
 CREATE TABLE per_second AS SELECT k, COUNT(*) AS c, SUM(n) AS s, LATEST_BY_OFFSET(n) AS last
   FROM input WINDOW HOPPING (SIZE 1 SECOND, ADVANCE BY 500 MILLISECONDS, GRACE PERIOD 100 MILLISECONDS)
@@ -161,7 +163,10 @@ fn kill_9_during_windowed_aggregations_then_restart_gives_identical_output() {
     assert!(ok, "{err}");
     let crashed = dir.path().join("crashed");
     write_input(&crashed, 1, N, record);
-    kill_then_restart(&crashed, WINDOWED, "CTAS_PER_SECOND_0", N as u64);
+    let err = kill_then_restart(&crashed, WINDOWED, "CTAS_PER_SECOND_0", N as u64);
+    // The restart loaded the checkpoints the killed run wrote.
+    assert!(crashed.join("state").read_dir().unwrap().count() >= 2);
+    assert!(!err.contains("ignoring"), "{err}");
     // 200 bursts: one session each, emitted once when closed.
     for (topic, least) in [("PER_SECOND", 100_000), ("SESSIONS", 200)] {
         let (want, got) = (

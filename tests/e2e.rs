@@ -395,3 +395,94 @@ fn example_query_files_run() {
         ]
     );
 }
+
+/// Copies a data directory (a test's stand-in for a second machine).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A restart loads the aggregation state from its checkpoint and gives the same results as
+/// one that rebuilds it by replaying the whole input (the checkpoint removed).
+#[test]
+fn aggregations_resume_from_checkpoints_as_from_a_full_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let setup = "SET 'auto.offset.reset'='earliest';
+CREATE STREAM events (id INT KEY, team STRING, score DOUBLE, tag STRING)
+  WITH (KAFKA_TOPIC='events', PARTITIONS=1, VALUE_FORMAT='JSON');
+CREATE TABLE members (name STRING PRIMARY KEY, team STRING, age INT)
+  WITH (KAFKA_TOPIC='members', PARTITIONS=1, VALUE_FORMAT='JSON');
+CREATE TABLE stats AS SELECT team, COUNT(*) AS n, AVG(score) AS avg, STDDEV_SAMP(score) AS sd,
+  TOPK(score, 2) AS top, COLLECT_SET(tag) AS tags, HISTOGRAM(tag) AS hist,
+  EARLIEST_BY_OFFSET(tag, 2) AS first_tags, LATEST_BY_OFFSET(score) AS last,
+  COUNT_DISTINCT(tag) AS distinct_tags
+  FROM events GROUP BY team;
+CREATE TABLE teams AS SELECT team, COUNT(*) AS members, SUM(age) AS ages,
+  COLLECT_LIST(name) AS names FROM members GROUP BY team;
+INSERT INTO events (id, team, score, tag) VALUES (1, 'red', 1.5, 'a');
+INSERT INTO events (id, team, score, tag) VALUES (2, 'blue', 4.0, 'b');
+INSERT INTO events (id, team, score, tag) VALUES (3, 'red', 2.5, 'b');
+INSERT INTO members (name, team, age) VALUES ('ann', 'red', 30);
+INSERT INTO members (name, team, age) VALUES ('bo', 'red', 40);
+INSERT INTO members (name, team, age) VALUES ('cy', 'blue', 50);";
+    let (ok, _, err) = run_file(&first, setup);
+    assert!(ok, "{err}");
+    let checkpoints: Vec<_> = std::fs::read_dir(first.join("state"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        checkpoints.iter().any(|c| c.starts_with("CTAS_STATS")),
+        "{checkpoints:?}"
+    );
+    let second = dir.path().join("second");
+    copy_dir(&first, &second);
+    std::fs::remove_dir_all(second.join("state")).unwrap();
+    // A third copy with damaged checkpoints: they are reported and ignored (full replay).
+    let third = dir.path().join("third");
+    copy_dir(&first, &third);
+    for c in &checkpoints {
+        let path = third.join("state").join(c);
+        let mut data = std::fs::read(&path).unwrap();
+        let last = data.len() - 1;
+        data[last] ^= 0xff;
+        std::fs::write(&path, data).unwrap();
+    }
+    let more = "INSERT INTO events (id, team, score, tag) VALUES (4, 'red', 9.0, 'a');
+INSERT INTO events (id, team, score, tag) VALUES (5, 'blue', 1.0, 'c');
+INSERT INTO members (name, team, age) VALUES ('bo', 'blue', 41);
+INSERT INTO members (name, team, age) VALUES ('ann', 'red', 31);";
+    for data in [&first, &second, &third] {
+        let (ok, _, err) = run_file(data, more);
+        assert!(ok, "{err}");
+        // Only the damaged checkpoints are ignored; the first restores from its own.
+        assert_eq!(
+            err.contains("ignoring a damaged checkpoint"),
+            data == &third,
+            "{err}"
+        );
+        assert!(!err.contains("ignoring checkpoint"), "{err}");
+    }
+    for topic in ["STATS", "TEAMS"] {
+        let values = |d: &std::path::Path| -> Vec<serde_json::Value> {
+            read_topic(d, topic).iter().map(value_json).collect()
+        };
+        let (restored, replayed) = (values(&first), values(&second));
+        assert_eq!(restored, replayed, "{topic}");
+        assert_eq!(values(&third), replayed, "{topic}");
+        assert!(restored.len() >= 5, "{topic}: {restored:?}");
+    }
+    // The table aggregation retracted bo's and ann's old rows.
+    let teams = read_topic(&first, "TEAMS");
+    let last = value_json(teams.last().unwrap());
+    assert_eq!(last, json!({"MEMBERS": 1, "AGES": 31, "NAMES": ["ann"]}));
+}

@@ -254,6 +254,9 @@ fn timestamp_column(with: &With, cols: &[Column]) -> Result<Option<(String, Opti
 }
 
 /// CREATE STREAM ... AS SELECT and INSERT INTO ... SELECT.
+/// How often a stateful persistent query checkpoints its state (milliseconds).
+pub const CHECKPOINT_INTERVAL: &str = "brooklet.checkpoint.interval.ms";
+
 pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<Output> {
     let (kind, if_not_exists, name, props, query, insert) = match &parsed.statement {
         Statement::CreateAs {
@@ -429,6 +432,13 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         plan,
         sink: sink.clone(),
         start: engine.start_at(session),
+        state: engine.state.clone(),
+        checkpoint_every: std::time::Duration::from_millis(
+            engine
+                .property(session, CHECKPOINT_INTERVAL)
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(10_000),
+        ),
     };
     let handle = persistent::start(spec, engine.log.clone(), engine.plog.clone())?;
     if !insert {
@@ -524,6 +534,7 @@ pub fn terminate(engine: &Engine, id: Option<&str>) -> Result<Output> {
         if let Some(q) = inner.queries.remove(id) {
             q.terminate();
             engine.log.delete_group(&persistent::consumer_group(id))?;
+            engine.state.remove(id)?;
             let sink = q.sink.clone();
             if let Some(s) = inner
                 .catalog

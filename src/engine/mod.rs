@@ -16,6 +16,7 @@ use crate::log::{EmbeddedLog, FsyncPolicy, Record, SharedLog};
 use crate::plan::expr::ExprCompiler;
 use crate::sql::ast::Statement;
 use crate::sql::{self, ast::Parsed};
+use crate::state::{DiskStore, MemoryStore, StateStore};
 pub use output::{Listing, Output};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -52,6 +53,7 @@ pub struct Engine {
     pub(crate) plog: ProcessingLog,
     pub(crate) compiler: ExprCompiler,
     pub(crate) config: EngineConfig,
+    pub(crate) state: Arc<dyn StateStore>,
     inner: Mutex<Inner>,
 }
 
@@ -59,7 +61,8 @@ impl Engine {
     /// An engine over the durable log in `dir`; the catalog and persistent queries come back.
     pub fn open(dir: &Path, fsync: FsyncPolicy, config: EngineConfig) -> Result<Arc<Engine>> {
         let log: SharedLog = Arc::new(EmbeddedLog::open(dir, fsync)?);
-        Self::with_log(log, config)
+        let state = Arc::new(DiskStore::new(dir.join("state"))?);
+        Self::build(log, state, config)
     }
 
     pub fn in_memory(config: EngineConfig) -> Result<Arc<Engine>> {
@@ -68,6 +71,14 @@ impl Engine {
 
     /// An engine over any log; must be called inside a tokio runtime.
     pub fn with_log(log: SharedLog, config: EngineConfig) -> Result<Arc<Engine>> {
+        Self::build(log, Arc::new(MemoryStore::default()), config)
+    }
+
+    fn build(
+        log: SharedLog,
+        state: Arc<dyn StateStore>,
+        config: EngineConfig,
+    ) -> Result<Arc<Engine>> {
         for topic in [COMMAND_TOPIC, processing_log::TOPIC] {
             if log.topic(topic).is_none() {
                 log.create_topic(topic, 1)?;
@@ -78,6 +89,7 @@ impl Engine {
             log,
             compiler: ExprCompiler::new(),
             config,
+            state,
             inner: Mutex::new(Inner {
                 catalog: Catalog::default(),
                 queries: BTreeMap::new(),

@@ -412,6 +412,107 @@ impl Acc {
     }
 }
 
+/// An accumulator's state as plain parts, for checkpoints: values (of the type
+/// [`Acc::scalar_type`] gives), integers and doubles.
+#[derive(Debug, Default, PartialEq)]
+pub struct Parts {
+    pub scalars: Vec<ScalarValue>,
+    pub ints: Vec<i64>,
+    pub floats: Vec<f64>,
+}
+
+impl Acc {
+    /// The type of the values in the accumulator's [`Parts`].
+    pub fn scalar_type(call: &AggCall) -> DataType {
+        match call.kind {
+            AggKind::Sum => call.result.to_arrow(),
+            _ => call
+                .arg_types
+                .first()
+                .map_or(DataType::Null, |t| t.to_arrow()),
+        }
+    }
+
+    pub fn to_parts(&self) -> Parts {
+        let mut p = Parts::default();
+        match self {
+            Acc::Count(n) => p.ints.push(*n),
+            Acc::Sum(s) => p.scalars.push(s.clone()),
+            Acc::Extreme(m, _) => p.scalars.extend(m.clone()),
+            Acc::Avg(sum, n) => {
+                p.floats.push(*sum);
+                p.ints.push(*n);
+            }
+            Acc::Collect(items, _) | Acc::TopK(items) => p.scalars.extend(items.iter().cloned()),
+            Acc::ByOffset(items) => {
+                for (seq, v) in items {
+                    p.ints.push(*seq as i64);
+                    p.scalars.push(v.clone());
+                }
+            }
+            Acc::Counts(counts) => {
+                for (v, c) in counts {
+                    p.scalars.push(v.clone());
+                    p.ints.push(*c);
+                }
+            }
+            Acc::Moments(m) => p.floats.extend([m.n, m.mean, m.m2]),
+            Acc::Correlation(c) => p.floats.extend([c.n, c.sx, c.sy, c.sxx, c.syy, c.sxy]),
+            Acc::CountDistinct(set) => p.scalars.extend(set.iter().cloned()),
+        }
+        p
+    }
+
+    /// The accumulator [`to_parts`](Self::to_parts) took apart.
+    pub fn from_parts(call: &AggCall, p: Parts) -> Result<Acc> {
+        let bad = || Error::generic(format!("a checkpoint of {} is malformed", call.kind.name()));
+        let int = |i: usize| p.ints.get(i).copied().ok_or_else(bad);
+        let float = |i: usize| p.floats.get(i).copied().ok_or_else(bad);
+        let mut acc = Acc::new(call)?;
+        match &mut acc {
+            Acc::Count(n) => *n = int(0)?,
+            Acc::Sum(s) => *s = p.scalars.first().cloned().ok_or_else(bad)?,
+            Acc::Extreme(m, _) => *m = p.scalars.first().cloned(),
+            Acc::Avg(sum, n) => {
+                *sum = float(0)?;
+                *n = int(0)?;
+            }
+            Acc::Collect(items, _) | Acc::TopK(items) => *items = p.scalars,
+            Acc::ByOffset(items) => {
+                if p.ints.len() != p.scalars.len() {
+                    return Err(bad());
+                }
+                items.extend(p.ints.iter().map(|s| *s as u64).zip(p.scalars));
+            }
+            Acc::Counts(counts) => {
+                if p.ints.len() != p.scalars.len() {
+                    return Err(bad());
+                }
+                counts.extend(p.scalars.into_iter().zip(p.ints));
+            }
+            Acc::Moments(m) => {
+                *m = Moments {
+                    n: float(0)?,
+                    mean: float(1)?,
+                    m2: float(2)?,
+                }
+            }
+            Acc::Correlation(c) => {
+                *c = CoMoments {
+                    n: float(0)?,
+                    sx: float(1)?,
+                    sy: float(2)?,
+                    sxx: float(3)?,
+                    syy: float(4)?,
+                    sxy: float(5)?,
+                }
+            }
+            Acc::CountDistinct(set) => set.extend(p.scalars),
+        }
+        Ok(acc)
+    }
+}
+
 /// Whether `items` holds a value equal to `v` as ksqlDB compares them: maps are equal when
 /// their entries are, in any order.
 fn contains(items: &[ScalarValue], v: &ScalarValue) -> bool {
@@ -485,6 +586,7 @@ mod tests {
         AggCall {
             kind,
             args: Vec::new(),
+            arg_types: Vec::new(),
             result,
             n,
             ignore_nulls: true,

@@ -8,6 +8,8 @@
 //! Over a table source each input row replaces the previous row of its key: the old row's
 //! contribution is retracted from its group (undo) before the new one is added.
 
+mod checkpoint;
+
 use super::accumulator::Acc;
 use super::windows::{Session, Windows};
 use crate::catalog::types::SqlType;

@@ -49,6 +49,14 @@ impl Processor {
         }
     }
 
+    /// The operator's state, for a checkpoint (none for stateless queries).
+    pub fn checkpoint(&self) -> Result<Option<Vec<u8>>> {
+        match self {
+            Processor::Stream(_) => Ok(None),
+            Processor::Aggregate(agg) => agg.checkpoint().map(Some),
+        }
+    }
+
     /// Records dropped because their windows had closed.
     pub fn late_records(&self) -> u64 {
         match self {

@@ -9,6 +9,7 @@ use crate::catalog::Source;
 use crate::error::{Error, Result};
 use crate::log::{Record, SharedLog};
 use crate::plan::QueryPlan;
+use crate::state::StateStore;
 use datafusion::arrow::array::RecordBatch;
 use hashbrown::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -133,6 +134,38 @@ pub struct QuerySpec {
     pub plan: QueryPlan,
     pub sink: Arc<Source>,
     pub start: StartAt,
+    /// Where stateful queries checkpoint their state, and how often.
+    pub state: Arc<dyn StateStore>,
+    pub checkpoint_every: std::time::Duration,
+}
+
+/// A checkpoint: the statement's fingerprint, the input positions the state corresponds to,
+/// then the operator's state.
+fn encode_checkpoint(statement: &str, positions: &[u64], state: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(state.len() + 12 + 8 * positions.len());
+    out.extend_from_slice(&producer_id(statement).to_le_bytes());
+    out.extend_from_slice(&(positions.len() as u32).to_le_bytes());
+    for p in positions {
+        out.extend_from_slice(&p.to_le_bytes());
+    }
+    out.extend_from_slice(state);
+    out
+}
+
+/// The positions and state of a checkpoint of `statement`, if it is one.
+fn decode_checkpoint<'a>(statement: &str, data: &'a [u8]) -> Option<(Vec<u64>, &'a [u8])> {
+    let fingerprint = u64::from_le_bytes(data.get(..8)?.try_into().ok()?);
+    let n = u32::from_le_bytes(data.get(8..12)?.try_into().ok()?) as usize;
+    if fingerprint != producer_id(statement) {
+        return None;
+    }
+    let positions = (0..n)
+        .map(|i| {
+            let at = 12 + 8 * i;
+            Some(u64::from_le_bytes(data.get(at..at + 8)?.try_into().ok()?))
+        })
+        .collect::<Option<Vec<u64>>>()?;
+    Some((positions, data.get(12 + 8 * n..)?))
 }
 
 pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<QueryHandle> {
@@ -227,11 +260,34 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
     };
     let mut processor = Processor::new(&spec.plan)?;
     if let Processor::Aggregate(agg) = &mut processor {
-        // Aggregation state is rebuilt by replaying the input up to the committed positions,
-        // emitting nothing (its outputs were written before).
+        // Aggregation state comes from the last checkpoint, then replaying the input from its
+        // positions up to the committed ones, emitting nothing (those outputs were written).
+        let mut from = vec![0u64; positions.len()];
+        if let Some(data) = spec.state.load(&spec.id)? {
+            match decode_checkpoint(&spec.statement, &data) {
+                Some((at, state))
+                    if at.len() == positions.len()
+                        && at.iter().zip(&positions).all(|(a, c)| a <= c) =>
+                {
+                    match agg.restore(state) {
+                        Ok(()) => from = at,
+                        Err(e) => {
+                            tracing::warn!(query = %spec.id, "ignoring checkpoint: {e}");
+                            **agg = crate::exec::aggregate::Aggregator::new(match &spec.plan {
+                                QueryPlan::Aggregate(p) => p.clone(),
+                                QueryPlan::Stream(_) => unreachable!("an aggregate plan"),
+                            })?;
+                        }
+                    }
+                }
+                _ => {
+                    tracing::warn!(query = %spec.id, "ignoring a checkpoint of another statement or input")
+                }
+            }
+        }
         let muted = plog.muted();
         for (p, end) in positions.iter().enumerate() {
-            let mut at = 0;
+            let mut at = from[p];
             while at < *end {
                 let want = BATCH.min((*end - at) as usize);
                 let recs = log.read(&topic, p as u32, at, want)?;
@@ -257,6 +313,7 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         busy: handle.busy.clone(),
         flush: handle.flush.clone(),
         late: handle.late.clone(),
+        last_checkpoint: std::time::Instant::now(),
         shared_positions: handle.positions.clone(),
         state: handle.state.clone(),
     };
@@ -277,6 +334,7 @@ struct Runner {
     busy: Arc<AtomicBool>,
     flush: Arc<AtomicU8>,
     late: Arc<AtomicU64>,
+    last_checkpoint: std::time::Instant,
     shared_positions: Arc<Mutex<Vec<u64>>>,
     state: Arc<Mutex<QueryState>>,
 }
@@ -314,7 +372,9 @@ impl Runner {
                     }
                 }
             }
+            let mut flushed = false;
             if !progressed && self.flush.load(Ordering::SeqCst) == FLUSH_ASKED {
+                flushed = true;
                 let done = match self.flush_windows() {
                     Ok(true) => FLUSH_WROTE,
                     Ok(false) => FLUSH_EMPTY,
@@ -324,6 +384,15 @@ impl Runner {
                     }
                 };
                 self.flush.store(done, Ordering::SeqCst);
+            }
+            // A flush checkpoints at once: its results are out, so a restart must not reopen
+            // the windows it closed.
+            let due = progressed && self.last_checkpoint.elapsed() >= self.spec.checkpoint_every;
+            if due || flushed {
+                if let Err(e) = self.checkpoint(&positions) {
+                    // The query goes on; a restart then replays more of its input.
+                    tracing::warn!(query = %self.spec.id, "checkpoint failed: {e}");
+                }
             }
             self.busy.store(false, Ordering::SeqCst);
             if progressed {
@@ -342,6 +411,16 @@ impl Runner {
     fn fail(&self, e: Error) {
         tracing::error!(query = %self.spec.id, "query failed: {e}");
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = QueryState::Error(e.message);
+    }
+
+    /// Saves the operator's state with the input positions it corresponds to.
+    fn checkpoint(&mut self, positions: &[u64]) -> Result<()> {
+        self.last_checkpoint = std::time::Instant::now();
+        let Some(state) = self.processor.checkpoint()? else {
+            return Ok(());
+        };
+        let data = encode_checkpoint(&self.spec.statement, positions, &state);
+        self.spec.state.save(&self.spec.id, &data)
     }
 
     /// Closes the open windows and writes what that emits; true if it wrote anything.

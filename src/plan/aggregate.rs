@@ -260,8 +260,9 @@ impl CallSpec {
 #[derive(Debug, Clone)]
 pub struct AggCall {
     pub kind: AggKind,
-    /// The column arguments, evaluated over the input (none for COUNT(*)).
+    /// The column arguments, evaluated over the input (none for COUNT(*)), and their types.
     pub args: Vec<PhysExpr>,
+    pub arg_types: Vec<SqlType>,
     pub result: SqlType,
     /// TOPK's k, or the N of EARLIEST/LATEST_BY_OFFSET's array forms (0: the scalar form).
     pub n: usize,
@@ -450,6 +451,7 @@ pub fn plan_aggregate(
         aggregates.push(AggCall {
             kind: call.kind,
             args,
+            arg_types,
             result,
             n: call.n,
             ignore_nulls: call.ignore_nulls,
