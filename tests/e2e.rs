@@ -362,6 +362,12 @@ SELECT page, COUNT(*) AS n FROM clicks GROUP BY page EMIT CHANGES LIMIT 4;";
         json!(1),
         "{lines:?}"
     );
+    // Without checkpoints a restart rebuilds the windows by replay, and its end-of-run flush
+    // does not write the final results a second time.
+    std::fs::remove_dir_all(data.join("state")).unwrap();
+    let (ok, _, err) = run_file(&data, "SHOW QUERIES;");
+    assert!(ok, "{err}");
+    assert_eq!(read_topic(&data, "FINAL_PER_SECOND").len(), 3);
 }
 
 /// The example query files run as the README says, and `queries/windows.sql` gives its final

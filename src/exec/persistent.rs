@@ -301,6 +301,7 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         handle.late.store(agg.late_records(), Ordering::Relaxed);
     }
     let runner = Runner {
+        resumed_at: positions.clone(),
         processor,
         spec,
         log,
@@ -330,6 +331,10 @@ struct Runner {
     group: String,
     producer: u64,
     written: HashMap<(u32, u32), (u64, usize)>,
+    /// The committed input positions the query started from: everything before them was
+    /// processed and its outputs written, so an output caused by an earlier record (a flush
+    /// of state rebuilt by replay) is not written again.
+    resumed_at: Vec<u64>,
     sink_parts: u32,
     busy: Arc<AtomicBool>,
     flush: Arc<AtomicU8>,
@@ -465,6 +470,13 @@ impl Runner {
         let mut by_partition: Vec<Vec<Record>> = vec![Vec::new(); self.sink_parts as usize];
         for (sp, rec) in encode(out, &self.spec.sink, self.sink_parts, Some(self.producer))? {
             let origin = rec.origin.expect("persistent outputs carry an origin");
+            if self
+                .resumed_at
+                .get(origin.partition as usize)
+                .is_some_and(|at| origin.offset < *at)
+            {
+                continue;
+            }
             if let Some((last, left)) = self.written.get_mut(&(sp, origin.partition)) {
                 if origin.offset < *last {
                     continue;
