@@ -138,33 +138,57 @@ impl Acc {
         })
     }
 
-    /// Adds one record's argument values; `seq` orders records by arrival.
-    pub fn update(&mut self, call: &AggCall, args: &[ScalarValue], seq: u64) -> Result<()> {
-        let v = args.first();
-        let present = v.filter(|v| !v.is_null());
+    /// COUNT, SUM, AVG and CORRELATION take a record in (`sign` 1) or out (-1) alike; false
+    /// for the other accumulators.
+    fn add_signed(&mut self, call: &AggCall, args: &[ScalarValue], sign: i64) -> Result<bool> {
+        let present = args.first().filter(|v| !v.is_null());
         match self {
             Acc::Count(n) => {
                 if call.kind == AggKind::CountRows || present.is_some() {
-                    *n += 1
+                    *n += sign
                 }
             }
             Acc::Sum(s) => {
                 if let Some(v) = present {
                     let dt = s.data_type();
-                    *s = s.add_checked(v).map_err(numeric_overflow)?.cast_to(&dt)?;
+                    let next = if sign > 0 {
+                        s.add_checked(v)
+                    } else {
+                        s.sub_checked(v)
+                    };
+                    *s = next.map_err(numeric_overflow)?.cast_to(&dt)?;
                 }
             }
+            Acc::Avg(sum, n) => {
+                if let Some(x) = present.map(float).transpose()?.flatten() {
+                    *sum += sign as f64 * x;
+                    *n += sign;
+                }
+            }
+            Acc::Correlation(c) => {
+                if let (Some(x), Some(y)) = (pair(args, 0)?, pair(args, 1)?) {
+                    c.add(x, y, sign as f64)
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Adds one record's argument values; `seq` orders records by arrival.
+    pub fn update(&mut self, call: &AggCall, args: &[ScalarValue], seq: u64) -> Result<()> {
+        if self.add_signed(call, args, 1)? {
+            return Ok(());
+        }
+        let v = args.first();
+        let present = v.filter(|v| !v.is_null());
+        match self {
+            Acc::Count(_) | Acc::Sum(_) | Acc::Avg(..) | Acc::Correlation(_) => {}
             Acc::Extreme(m, want) => {
                 if let Some(v) = present {
                     if m.as_ref().is_none_or(|m| v.partial_cmp(m) == Some(*want)) {
                         *m = Some(v.clone())
                     }
-                }
-            }
-            Acc::Avg(sum, n) => {
-                if let Some(x) = present.map(float).transpose()?.flatten() {
-                    *sum += x;
-                    *n += 1;
                 }
             }
             Acc::Collect(items, distinct) => {
@@ -224,11 +248,6 @@ impl Acc {
                     m.add(x)
                 }
             }
-            Acc::Correlation(c) => {
-                if let (Some(x), Some(y)) = (pair(args, 0)?, pair(args, 1)?) {
-                    c.add(x, y, 1.0)
-                }
-            }
             Acc::CountDistinct(set) => {
                 if let Some(v) = present {
                     if !set.contains(v) {
@@ -243,26 +262,13 @@ impl Acc {
     /// Retracts one record's argument values (a table row that changed or was deleted). Only
     /// the functions ksqlDB allows over tables (`AggKind::undoable`) reach here.
     pub fn undo(&mut self, call: &AggCall, args: &[ScalarValue]) -> Result<()> {
+        if self.add_signed(call, args, -1)? {
+            return Ok(());
+        }
         let v = args.first();
         let present = v.filter(|v| !v.is_null());
         match self {
-            Acc::Count(n) => {
-                if call.kind == AggKind::CountRows || present.is_some() {
-                    *n -= 1
-                }
-            }
-            Acc::Sum(s) => {
-                if let Some(v) = present {
-                    let dt = s.data_type();
-                    *s = s.sub_checked(v).map_err(numeric_overflow)?.cast_to(&dt)?;
-                }
-            }
-            Acc::Avg(sum, n) => {
-                if let Some(x) = present.map(float).transpose()?.flatten() {
-                    *sum -= x;
-                    *n -= 1;
-                }
-            }
+            Acc::Count(_) | Acc::Sum(_) | Acc::Avg(..) | Acc::Correlation(_) => {}
             Acc::Collect(items, _) => {
                 if let Some(i) = v.and_then(|v| items.iter().rposition(|x| x == v)) {
                     items.remove(i);
@@ -284,11 +290,6 @@ impl Acc {
             Acc::Moments(m) => {
                 if let Some(x) = present.map(float).transpose()?.flatten() {
                     m.remove(x)
-                }
-            }
-            Acc::Correlation(c) => {
-                if let (Some(x), Some(y)) = (pair(args, 0)?, pair(args, 1)?) {
-                    c.add(x, y, -1.0)
                 }
             }
             Acc::Extreme(..) | Acc::ByOffset(_) | Acc::TopK(_) | Acc::CountDistinct(_) => {
@@ -735,35 +736,13 @@ mod tests {
             other => panic!("not a double: {other:?}"),
         };
         let samp = call(AggKind::StddevSamp, SqlType::Double, 0);
-        let mut acc = run(
-            &samp,
-            &[
-                Some(2),
-                Some(4),
-                Some(4),
-                Some(4),
-                Some(5),
-                Some(5),
-                Some(7),
-                Some(9),
-            ],
-        );
+        let data = [2, 4, 4, 4, 5, 5, 7, 9].map(Some);
+        let mut acc = run(&samp, &data);
         assert!((f(acc.value(&samp).unwrap()) - 2.138089935).abs() < 1e-6);
         let pop = call(AggKind::StddevPop, SqlType::Double, 0);
         assert!((f(acc.value(&pop).unwrap()) - 2.0).abs() < 1e-9);
         acc.undo(&samp, &[int(Some(9))]).unwrap();
-        let expected = run(
-            &samp,
-            &[
-                Some(2),
-                Some(4),
-                Some(4),
-                Some(4),
-                Some(5),
-                Some(5),
-                Some(7),
-            ],
-        );
+        let expected = run(&samp, &data[..7]);
         assert!((f(acc.value(&samp).unwrap()) - f(expected.value(&samp).unwrap())).abs() < 1e-9);
         let one = run(&samp, &[Some(3)]);
         assert_eq!(f(one.value(&samp).unwrap()), 0.0);

@@ -469,7 +469,8 @@ impl Aggregator {
         let Some(table) = &mut self.table else {
             return Ok(());
         };
-        if let Some(old) = table.rows.remove(source_key) {
+        let old = table.rows.remove(source_key);
+        if let Some(old) = old {
             if let Some(g) = self.groups.get_mut(&old.group) {
                 for (j, call) in calls.iter().enumerate() {
                     g.accs[j].undo(call, &old.args[j])?;
@@ -483,18 +484,10 @@ impl Aggregator {
         let Some(key) = group_key else {
             return Ok(());
         };
-        let g = match self.groups.get_mut(key) {
-            Some(g) => g,
-            None => self
-                .groups
-                .entry(key.into())
-                .or_insert(new_group(calls, 0, 0)?),
+        self.stream_row(key, values, ts, origin, out)?;
+        let Some(table) = &mut self.table else {
+            return Ok(());
         };
-        for (j, call) in calls.iter().enumerate() {
-            g.accs[j].update(call, &values[j], self.seq)?;
-        }
-        g.rowtime = g.rowtime.max(ts);
-        out.push(key, g, calls, origin, RowState::Live)?;
         table.rows.insert(
             source_key.into(),
             Contribution {

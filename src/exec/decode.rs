@@ -28,20 +28,9 @@ pub fn decode(
         .collect();
     let mut rows: Vec<(usize, Vec<Value>)> = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
-        let (key, window) = match split_window(source, r.record.key.as_deref()) {
-            Ok(k) => k,
-            Err(e) => {
-                plog.deserialization_error(
-                    query_id,
-                    &source.topic,
-                    "key",
-                    &e,
-                    r.record.key.as_deref(),
-                );
-                continue;
-            }
-        };
-        let k = match source.key_format.decode(key, &keys) {
+        let key = split_window(source, r.record.key.as_deref())
+            .and_then(|(key, window)| Ok((source.key_format.decode(key, &keys)?, window)));
+        let (k, window) = match key {
             Ok(k) => k,
             Err(e) => {
                 plog.deserialization_error(

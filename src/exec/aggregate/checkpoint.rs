@@ -45,6 +45,28 @@ fn list_values(col: &ArrayRef, row: usize) -> Result<Vec<ScalarValue>> {
         .collect()
 }
 
+/// A checkpoint batch's columns, named and typed by their arrays.
+#[derive(Default)]
+struct Columns {
+    fields: Vec<Field>,
+    arrays: Vec<ArrayRef>,
+}
+
+impl Columns {
+    fn add(&mut self, name: impl Into<String>, array: ArrayRef) {
+        self.fields
+            .push(Field::new(name, array.data_type().clone(), true));
+        self.arrays.push(array);
+    }
+
+    fn finish(self) -> Result<RecordBatch> {
+        Ok(RecordBatch::try_new(
+            Arc::new(Schema::new(self.fields)),
+            self.arrays,
+        )?)
+    }
+}
+
 fn write_ipc(out: &mut Vec<u8>, batch: &RecordBatch) -> Result<()> {
     let mut buf = Vec::new();
     {
@@ -113,26 +135,33 @@ impl Aggregator {
     }
 
     fn groups_batch(&self, rows: &[(u8, &[u8], &Group)]) -> Result<RecordBatch> {
-        let mut fields = vec![
-            Field::new("kind", DataType::UInt8, false),
-            Field::new("key", DataType::Binary, false),
-            Field::new("start", DataType::Int64, false),
-            Field::new("end", DataType::Int64, false),
-            Field::new("rowtime", DataType::Int64, false),
-            Field::new("visible", DataType::Boolean, false),
-        ];
-        let mut columns: Vec<ArrayRef> = vec![
+        let mut c = Columns::default();
+        c.add(
+            "kind",
             Arc::new(UInt8Array::from_iter_values(rows.iter().map(|r| r.0))),
+        );
+        c.add(
+            "key",
             Arc::new(BinaryArray::from_iter_values(rows.iter().map(|r| r.1))),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2.start))),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2.end))),
-            Arc::new(Int64Array::from_iter_values(
-                rows.iter().map(|r| r.2.rowtime),
-            )),
+        );
+        for (name, value) in [
+            ("start", (|g: &Group| g.start) as fn(&Group) -> i64),
+            ("end", |g| g.end),
+            ("rowtime", |g| g.rowtime),
+        ] {
+            c.add(
+                name,
+                Arc::new(Int64Array::from_iter_values(
+                    rows.iter().map(|r| value(r.2)),
+                )),
+            );
+        }
+        c.add(
+            "visible",
             Arc::new(BooleanArray::from_iter(
                 rows.iter().map(|r| Some(r.2.visible)),
             )),
-        ];
+        );
         for (j, call) in self.plan.aggregates.iter().enumerate() {
             let parts: Vec<Parts> = rows.iter().map(|r| r.2.accs[j].to_parts()).collect();
             let scalars: Vec<Vec<ScalarValue>> = parts.iter().map(|p| p.scalars.clone()).collect();
@@ -159,19 +188,10 @@ impl Aggregator {
                 ("i", ints, DataType::Int64),
                 ("f", floats, DataType::Float64),
             ] {
-                let col = list_column(&rows, &empty)?;
-                fields.push(Field::new(
-                    format!("{name}{j}"),
-                    col.data_type().clone(),
-                    true,
-                ));
-                columns.push(col);
+                c.add(format!("{name}{j}"), list_column(&rows, &empty)?);
             }
         }
-        Ok(RecordBatch::try_new(
-            Arc::new(Schema::new(fields)),
-            columns,
-        )?)
+        c.finish()
     }
 
     fn table_batch<'a>(
@@ -179,16 +199,17 @@ impl Aggregator {
         rows: impl Iterator<Item = (&'a Box<[u8]>, &'a Contribution)>,
     ) -> Result<RecordBatch> {
         let rows: Vec<_> = rows.collect();
-        let mut fields = vec![
-            Field::new("source_key", DataType::Binary, false),
-            Field::new("group", DataType::Binary, false),
-        ];
-        let mut columns: Vec<ArrayRef> = vec![
+        let mut c = Columns::default();
+        c.add(
+            "source_key",
             Arc::new(BinaryArray::from_iter_values(rows.iter().map(|r| &r.0[..]))),
+        );
+        c.add(
+            "group",
             Arc::new(BinaryArray::from_iter_values(
                 rows.iter().map(|r| &r.1.group[..]),
             )),
-        ];
+        );
         for (j, call) in self.plan.aggregates.iter().enumerate() {
             for a in 0..call.args.len() {
                 let values: Vec<Vec<ScalarValue>> = rows
@@ -199,19 +220,10 @@ impl Aggregator {
                     .arg_types
                     .get(a)
                     .map_or(DataType::Null, |t| t.to_arrow());
-                let col = list_column(&values, &empty)?;
-                fields.push(Field::new(
-                    format!("a{j}_{a}"),
-                    col.data_type().clone(),
-                    true,
-                ));
-                columns.push(col);
+                c.add(format!("a{j}_{a}"), list_column(&values, &empty)?);
             }
         }
-        Ok(RecordBatch::try_new(
-            Arc::new(Schema::new(fields)),
-            columns,
-        )?)
+        c.finish()
     }
 
     /// Replaces the operator's state with a [`checkpoint`](Self::checkpoint).
