@@ -4,6 +4,7 @@ use super::processing_log::ProcessingLog;
 use crate::catalog::types::SqlType;
 use crate::catalog::{ColumnKind, Source, WindowType};
 use crate::format::build::build_column;
+use crate::format::json_fast;
 use crate::functions::datetime::JavaPattern;
 use crate::log::StoredRecord;
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch};
@@ -26,6 +27,11 @@ pub fn decode(
         .iter()
         .filter(|c| matches!(c.kind, ColumnKind::Headers | ColumnKind::Header(_)))
         .collect();
+    if headers.is_empty() && source.window.is_none() {
+        if let Some(batch) = decode_fast(source, records, &keys, &values) {
+            return (batch.num_rows() > 0).then_some(batch);
+        }
+    }
     let mut rows: Vec<(usize, Vec<Value>)> = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
         let key = split_window(source, r.record.key.as_deref())
@@ -97,6 +103,50 @@ pub fn decode(
             }
         }
     }
+}
+
+/// JSON values of primitive columns, read straight into Arrow (`format::json_fast`); `None`
+/// when any record needs the general path (which then reports the records it cannot read).
+fn decode_fast(
+    source: &Source,
+    records: &[StoredRecord],
+    keys: &[(&str, &SqlType)],
+    values: &[(&str, &SqlType)],
+) -> Option<RecordBatch> {
+    let spec = &source.value_format;
+    let wrapped = spec.wrap_single || values.len() > 1;
+    if spec.format != crate::format::Format::Json
+        || !wrapped
+        || !values.iter().all(|(_, t)| json_fast::supports(t))
+    {
+        return None;
+    }
+    let mut cols = Vec::with_capacity(keys.len() + values.len());
+    if !keys.is_empty() {
+        let mut per_key: Vec<Vec<Value>> = vec![Vec::with_capacity(records.len()); keys.len()];
+        for r in records {
+            let k = source
+                .key_format
+                .decode(r.record.key.as_deref(), keys)
+                .ok()?;
+            for (c, v) in per_key.iter_mut().zip(k) {
+                c.push(v);
+            }
+        }
+        for (values, (_, ty)) in per_key.iter().zip(keys) {
+            let refs: Vec<&Value> = values.iter().collect();
+            cols.push(build_column(&refs, ty).ok()?);
+        }
+    }
+    let needed = vec![true; values.len()];
+    cols.extend(json_fast::decode(
+        records.iter().map(|r| r.record.value.as_deref()),
+        records.len(),
+        values,
+        &needed,
+    )?);
+    let all: Vec<usize> = (0..records.len()).collect();
+    assemble(source, records, &all, cols).ok()
 }
 
 type KeyAndWindow<'a> = (Option<&'a [u8]>, Option<(i64, i64)>);
@@ -179,14 +229,24 @@ fn build(
     rows: &[(usize, Vec<Value>)],
     types: &[&SqlType],
 ) -> Result<RecordBatch, BuildError> {
-    let schema = source.row_schema();
-    let n = rows.len();
-    let mut rowtime = Vec::with_capacity(n);
     let mut cols: Vec<ArrayRef> = Vec::with_capacity(types.len() + 3);
     for (c, ty) in types.iter().enumerate() {
         let vals: Vec<&Value> = rows.iter().map(|(_, r)| &r[c]).collect();
         cols.push(build_column(&vals, ty).map_err(|(row, msg)| (row, c, msg))?);
     }
+    let idx: Vec<usize> = rows.iter().map(|(i, _)| *i).collect();
+    assemble(source, records, &idx, cols)
+}
+
+/// The batch of the records at `idx` given their columns: event time, then the pseudocolumns.
+fn assemble(
+    source: &Source,
+    records: &[StoredRecord],
+    idx: &[usize],
+    cols: Vec<ArrayRef>,
+) -> Result<RecordBatch, BuildError> {
+    let schema = source.row_schema();
+    let mut rowtime = Vec::with_capacity(idx.len());
     let ts_col = source.timestamp.as_ref().and_then(|(name, _)| {
         source
             .keys()
@@ -197,7 +257,7 @@ fn build(
         Some(f) => Some(JavaPattern::new(f).map_err(|e| (0, 0, e))?),
         None => None,
     };
-    for (row, (i, _)) in rows.iter().enumerate() {
+    for (row, i) in idx.iter().enumerate() {
         let ts = match ts_col {
             Some(c) => event_time(&cols[c], row, pattern.as_ref()).ok_or_else(|| {
                 let name = source.timestamp.as_ref().map_or("", |t| t.0.as_str());
@@ -210,14 +270,13 @@ fn build(
     let mut all: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(rowtime)),
         Arc::new(Int32Array::from_iter_values(
-            rows.iter().map(|(i, _)| records[*i].partition as i32),
+            idx.iter().map(|i| records[*i].partition as i32),
         )),
         Arc::new(Int64Array::from_iter_values(
-            rows.iter().map(|(i, _)| records[*i].offset as i64),
+            idx.iter().map(|i| records[*i].offset as i64),
         )),
         Arc::new(BooleanArray::from_iter(
-            rows.iter()
-                .map(|(i, _)| Some(records[*i].record.value.is_none())),
+            idx.iter().map(|i| Some(records[*i].record.value.is_none())),
         )),
     ];
     all.extend(cols);

@@ -7,6 +7,7 @@
 pub mod build;
 mod delimited;
 pub mod json;
+pub mod json_fast;
 mod kafka;
 
 use crate::catalog::types::SqlType;

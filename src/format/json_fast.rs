@@ -1,0 +1,335 @@
+//! The fast path for JSON values: records of primitive columns (BOOLEAN, INT, BIGINT, DOUBLE,
+//! STRING) are deserialized straight into Arrow builders with serde, with no intermediate
+//! `serde_json::Value`, no per-record allocation, and columns a query does not use skipped
+//! without being materialized. Anything out of the ordinary (a value of another JSON type than
+//! the column's, a non-object record) makes the whole batch fall back to the general path,
+//! which coerces as ksqlDB does and reports the record it cannot read.
+
+use crate::catalog::types::SqlType;
+use datafusion::arrow::array::{
+    new_null_array, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
+    StringBuilder,
+};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use std::fmt;
+use std::sync::Arc;
+
+/// Whether the fast path can read a column of this type.
+pub fn supports(ty: &SqlType) -> bool {
+    matches!(
+        ty,
+        SqlType::Boolean | SqlType::Int | SqlType::Bigint | SqlType::Double | SqlType::String
+    )
+}
+
+enum Builder {
+    Bool(BooleanBuilder),
+    I32(Int32Builder),
+    I64(Int64Builder),
+    F64(Float64Builder),
+    Str(StringBuilder),
+    /// A column the query does not use: all NULL.
+    Skip(SqlType),
+}
+
+/// One record's value of a column, before it is appended (a later field of the same name may
+/// still replace it, as in ksqlDB's lookup: an exact name beats a case-insensitive one).
+#[derive(Clone, Copy, PartialEq)]
+enum Slot {
+    Unset,
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// A range of the row's string scratch buffer.
+    Str(usize, usize),
+}
+
+/// Decodes JSON values into one array per column; `None` if any record needs the general
+/// path. `needed[i]` false: column `i` is not read (all NULL).
+pub fn decode<'a>(
+    values: impl Iterator<Item = Option<&'a [u8]>>,
+    rows: usize,
+    cols: &[(&str, &SqlType)],
+    needed: &[bool],
+) -> Option<Vec<ArrayRef>> {
+    let mut builders: Vec<Builder> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, (_, ty))| {
+            if !needed.get(i).copied().unwrap_or(true) {
+                return Builder::Skip((*ty).clone());
+            }
+            match ty {
+                SqlType::Boolean => Builder::Bool(BooleanBuilder::with_capacity(rows)),
+                SqlType::Int => Builder::I32(Int32Builder::with_capacity(rows)),
+                SqlType::Bigint => Builder::I64(Int64Builder::with_capacity(rows)),
+                SqlType::Double => Builder::F64(Float64Builder::with_capacity(rows)),
+                _ => Builder::Str(StringBuilder::with_capacity(rows, rows * 16)),
+            }
+        })
+        .collect();
+    let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
+    let mut slots = vec![(Slot::Unset, false); cols.len()];
+    let mut scratch = String::new();
+    for value in values {
+        slots.fill((Slot::Unset, false));
+        scratch.clear();
+        if let Some(bytes) = value {
+            let mut de = serde_json::Deserializer::from_slice(bytes);
+            let seed = RowSeed {
+                names: &names,
+                builders: &builders,
+                slots: &mut slots,
+                scratch: &mut scratch,
+            };
+            seed.deserialize(&mut de).ok()?;
+            de.end().ok()?;
+        }
+        for (b, (slot, _)) in builders.iter_mut().zip(&slots) {
+            append(b, *slot, &scratch)?;
+        }
+    }
+    Some(
+        builders
+            .into_iter()
+            .map(|b| -> ArrayRef {
+                match b {
+                    Builder::Bool(mut b) => Arc::new(b.finish()),
+                    Builder::I32(mut b) => Arc::new(b.finish()),
+                    Builder::I64(mut b) => Arc::new(b.finish()),
+                    Builder::F64(mut b) => Arc::new(b.finish()),
+                    Builder::Str(mut b) => Arc::new(b.finish()),
+                    Builder::Skip(ty) => new_null_array(&ty.to_arrow(), rows),
+                }
+            })
+            .collect(),
+    )
+}
+
+fn append(b: &mut Builder, slot: Slot, scratch: &str) -> Option<()> {
+    match (b, slot) {
+        (Builder::Skip(_), _) => {}
+        (Builder::Bool(b), Slot::Bool(v)) => b.append_value(v),
+        (Builder::I32(b), Slot::Int(v)) => b.append_value(i32::try_from(v).ok()?),
+        (Builder::I64(b), Slot::Int(v)) => b.append_value(v),
+        (Builder::F64(b), Slot::Float(v)) => b.append_value(v),
+        (Builder::F64(b), Slot::Int(v)) => b.append_value(v as f64),
+        (Builder::Str(b), Slot::Str(from, to)) => b.append_value(&scratch[from..to]),
+        (Builder::Bool(b), Slot::Unset | Slot::Null) => b.append_null(),
+        (Builder::I32(b), Slot::Unset | Slot::Null) => b.append_null(),
+        (Builder::I64(b), Slot::Unset | Slot::Null) => b.append_null(),
+        (Builder::F64(b), Slot::Unset | Slot::Null) => b.append_null(),
+        (Builder::Str(b), Slot::Unset | Slot::Null) => b.append_null(),
+        _ => return None,
+    }
+    Some(())
+}
+
+struct RowSeed<'a> {
+    names: &'a [&'a str],
+    builders: &'a [Builder],
+    slots: &'a mut [(Slot, bool)],
+    scratch: &'a mut String,
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    /// A JSON `null` record: every column NULL.
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(found) = map.next_key_seed(KeySeed(self.names))? {
+            let Some((i, exact)) = found else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let seed = ValueSeed {
+                builder: &self.builders[i],
+                scratch: self.scratch,
+            };
+            let slot = map.next_value_seed(seed)?;
+            // An exact name beats a case-insensitive match; otherwise the later field wins.
+            if exact || !self.slots[i].1 {
+                self.slots[i] = (slot, exact);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A field name: the column it names (exactly, else case-insensitively), if any.
+struct KeySeed<'a>(&'a [&'a str]);
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Option<(usize, bool)>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = Option<(usize, bool)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        if let Some(i) = self.0.iter().position(|n| *n == key) {
+            return Ok(Some((i, true)));
+        }
+        Ok(self
+            .0
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(key))
+            .map(|i| (i, false)))
+    }
+}
+
+struct ValueSeed<'a> {
+    builder: &'a Builder,
+    scratch: &'a mut String,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = Slot;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Slot, D::Error> {
+        Ok(match self.builder {
+            Builder::Skip(_) => {
+                IgnoredAny::deserialize(d)?;
+                Slot::Unset
+            }
+            Builder::Bool(_) => Option::<bool>::deserialize(d)?.map_or(Slot::Null, Slot::Bool),
+            Builder::I32(_) | Builder::I64(_) => {
+                Option::<i64>::deserialize(d)?.map_or(Slot::Null, Slot::Int)
+            }
+            Builder::F64(_) => Option::<f64>::deserialize(d)?.map_or(Slot::Null, Slot::Float),
+            Builder::Str(_) => d.deserialize_option(StrVisitor(self.scratch))?,
+        })
+    }
+}
+
+/// A string value, copied into the row's scratch buffer (borrowed or unescaped by serde_json,
+/// never allocated on its own).
+struct StrVisitor<'a>(&'a mut String);
+
+impl<'de> Visitor<'de> for StrVisitor<'_> {
+    type Value = Slot;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Slot, E> {
+        Ok(Slot::Null)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Slot, E> {
+        Ok(Slot::Null)
+    }
+
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Slot, D::Error> {
+        d.deserialize_str(self)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Slot, E> {
+        let from = self.0.len();
+        self.0.push_str(v);
+        Ok(Slot::Str(from, self.0.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{Float64Type, Int32Type, Int64Type};
+
+    fn run(records: &[Option<&str>], needed: &[bool]) -> Option<Vec<ArrayRef>> {
+        let cols = [
+            ("ID", &SqlType::Bigint),
+            ("NAME", &SqlType::String),
+            ("PRICE", &SqlType::Double),
+            ("N", &SqlType::Int),
+            ("OK", &SqlType::Boolean),
+        ];
+        decode(
+            records.iter().map(|r| r.map(str::as_bytes)),
+            records.len(),
+            &cols,
+            needed,
+        )
+    }
+
+    #[test]
+    fn reads_primitive_columns_by_name_case_insensitively() {
+        let cols = run(
+            &[
+                Some(r#"{"id": 7, "name": "a\"b", "price": 2, "n": -3, "ok": true, "x": [1, {"y": 2}]}"#),
+                Some(r#"{"ID": null, "price": 1.5}"#),
+                None,
+                Some("null"),
+                // An exact name beats a case-insensitive one, whatever the order.
+                Some(r#"{"NAME": "exact", "name": "other"}"#),
+            ],
+            &[true; 5],
+        )
+        .unwrap();
+        let id = cols[0].as_primitive::<Int64Type>();
+        assert_eq!((id.value(0), id.is_null(1), id.is_null(2)), (7, true, true));
+        let name = cols[1].as_string::<i32>();
+        assert_eq!(name.value(0), "a\"b");
+        assert_eq!(name.value(4), "exact");
+        assert!(name.is_null(1) && name.is_null(3));
+        let price = cols[2].as_primitive::<Float64Type>();
+        assert_eq!((price.value(0), price.value(1)), (2.0, 1.5));
+        assert_eq!(cols[3].as_primitive::<Int32Type>().value(0), -3);
+        assert!(cols[4].as_boolean().value(0));
+    }
+
+    #[test]
+    fn unusual_records_fall_back_to_the_general_path() {
+        for record in [
+            r#"{"id": "7"}"#,        // a string for a BIGINT
+            r#"{"n": 1.5}"#,         // a fraction for an INT
+            r#"{"n": 3000000000}"#,  // out of INT's range
+            r#"{"name": 5}"#,        // a number for a STRING
+            r#"[1, 2]"#,             // not an object
+            r#"{"id": 1"#,           // malformed
+            r#"{"id": 1} trailing"#, // trailing characters
+        ] {
+            assert!(run(&[Some(record)], &[true; 5]).is_none(), "{record}");
+        }
+    }
+
+    #[test]
+    fn unused_columns_are_skipped() {
+        let cols = run(
+            &[Some(r#"{"id": 1, "name": {"nested": [true]}}"#)],
+            &[true, false, true, true, true],
+        )
+        .unwrap();
+        assert_eq!(cols[0].as_primitive::<Int64Type>().value(0), 1);
+        assert!(cols[1].is_null(0));
+    }
+}
