@@ -12,6 +12,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// Decodes `records` of `source`; records that cannot be decoded go to the processing log.
+/// Value columns not `needed` by the query may be left NULL.
 /// A record with a null value keeps its key; its value columns are null and its tombstone flag
 /// is set (a stream query passes it on with a null value; a table deletes the key).
 pub fn decode(
@@ -19,6 +20,7 @@ pub fn decode(
     records: &[StoredRecord],
     plog: &ProcessingLog,
     query_id: &str,
+    needed: &[bool],
 ) -> Option<RecordBatch> {
     let keys: Vec<(&str, &SqlType)> = source.keys().map(|c| (c.name.as_str(), &c.ty)).collect();
     let values: Vec<(&str, &SqlType)> = source.values().map(|c| (c.name.as_str(), &c.ty)).collect();
@@ -28,7 +30,7 @@ pub fn decode(
         .filter(|c| matches!(c.kind, ColumnKind::Headers | ColumnKind::Header(_)))
         .collect();
     if headers.is_empty() && source.window.is_none() {
-        if let Some(batch) = decode_fast(source, records, &keys, &values) {
+        if let Some(batch) = decode_fast(source, records, &keys, &values, needed) {
             return (batch.num_rows() > 0).then_some(batch);
         }
     }
@@ -112,6 +114,7 @@ fn decode_fast(
     records: &[StoredRecord],
     keys: &[(&str, &SqlType)],
     values: &[(&str, &SqlType)],
+    needed: &[bool],
 ) -> Option<RecordBatch> {
     let spec = &source.value_format;
     let wrapped = spec.wrap_single || values.len() > 1;
@@ -138,12 +141,11 @@ fn decode_fast(
             cols.push(build_column(&refs, ty).ok()?);
         }
     }
-    let needed = vec![true; values.len()];
     cols.extend(json_fast::decode(
         records.iter().map(|r| r.record.value.as_deref()),
         records.len(),
         values,
-        &needed,
+        needed,
     )?);
     let all: Vec<usize> = (0..records.len()).collect();
     assemble(source, records, &all, cols).ok()

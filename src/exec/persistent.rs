@@ -286,6 +286,7 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
             }
         }
         let muted = plog.muted();
+        let needed = spec.plan.needed_values();
         for (p, end) in positions.iter().enumerate() {
             let mut at = from[p];
             while at < *end {
@@ -293,7 +294,7 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
                 let recs = log.read(&topic, p as u32, at, want)?;
                 let Some(last) = recs.last() else { break };
                 at = last.offset + 1;
-                if let Some(batch) = decode::decode(&source, &recs, &muted, &spec.id) {
+                if let Some(batch) = decode::decode(&source, &recs, &muted, &spec.id, &needed) {
                     agg.process(&batch, false)?;
                 }
             }
@@ -301,6 +302,7 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         handle.late.store(agg.late_records(), Ordering::Relaxed);
     }
     let runner = Runner {
+        needed: spec.plan.needed_values(),
         resumed_at: positions.clone(),
         processor,
         spec,
@@ -335,6 +337,8 @@ struct Runner {
     /// processed and its outputs written, so an output caused by an earlier record (a flush
     /// of state rebuilt by replay) is not written again.
     resumed_at: Vec<u64>,
+    /// The source's value columns the query reads.
+    needed: Vec<bool>,
     sink_parts: u32,
     busy: Arc<AtomicBool>,
     flush: Arc<AtomicU8>,
@@ -445,7 +449,7 @@ impl Runner {
         let next = last.offset + 1;
         let source = self.spec.plan.source().clone();
         let commit = vec![(self.topic.clone(), p, next)];
-        let out = match decode::decode(&source, &recs, &self.plog, &self.spec.id) {
+        let out = match decode::decode(&source, &recs, &self.plog, &self.spec.id, &self.needed) {
             Some(batch) => {
                 let out = self.processor.process(&batch, &self.plog, &self.spec.id)?;
                 self.late

@@ -58,6 +58,7 @@ pub fn start(
     let source = plan.source().clone();
     let topic = source.topic.clone();
     let mut processor = super::Processor::new(&plan)?;
+    let needed = plan.needed_values();
     let width = plan.output().len();
     let parts = log
         .topic(&topic)
@@ -106,7 +107,7 @@ pub fn start(
                 let Some(last) = recs.last() else { continue };
                 positions[p] = last.offset + 1;
                 progressed = true;
-                let Some(batch) = decode::decode(&source, &recs, &plog, &id) else {
+                let Some(batch) = decode::decode(&source, &recs, &plog, &id, &needed) else {
                     continue;
                 };
                 let out = match processor.process(&batch, &plog, &id) {

@@ -52,6 +52,43 @@ pub enum QueryPlan {
 }
 
 impl QueryPlan {
+    /// Which of the source's value columns the query reads (the others need not be decoded).
+    pub fn needed_values(&self) -> Vec<bool> {
+        let source = self.source();
+        let values = source.values().count();
+        let exprs: Vec<&PhysExpr> = match self {
+            // A re-key carries columns by position: everything is read.
+            QueryPlan::Stream(p) if p.rekey.is_some() => return vec![true; values],
+            QueryPlan::Stream(p) => p
+                .filter
+                .iter()
+                .chain(p.output.iter().map(|c| &c.expr))
+                .collect(),
+            QueryPlan::Aggregate(p) => p
+                .filter
+                .iter()
+                .chain(p.keys.iter().map(|k| &k.1))
+                .chain(p.aggregates.iter().flat_map(|a| a.args.iter()))
+                .collect(),
+        };
+        let first = PSEUDO_COLUMNS + source.keys().count();
+        let mut needed = vec![false; values];
+        for e in exprs {
+            for c in datafusion::physical_expr::utils::collect_columns(e) {
+                if let Some(n) = c.index().checked_sub(first).and_then(|i| needed.get_mut(i)) {
+                    *n = true;
+                }
+            }
+        }
+        // The event time comes from the TIMESTAMP column.
+        if let Some((ts, _)) = &source.timestamp {
+            if let Some(i) = source.values().position(|c| &c.name == ts) {
+                needed[i] = true;
+            }
+        }
+        needed
+    }
+
     pub fn source(&self) -> &Arc<Source> {
         match self {
             QueryPlan::Stream(p) => &p.source,
