@@ -44,7 +44,7 @@ SHOW /* inline */ STREAMS;
 -- todo ok Show
 SHOW TYPES;
 
--- todo ok Show
+-- ok Show
 SHOW VARIABLES;
 
 -- todo ok DescribeStreams
@@ -56,7 +56,7 @@ DESCRIBE FUNCTION SUBSTRING;
 -- todo ok Explain
 EXPLAIN CSAS_OUTPUT_0;
 
--- todo ok DefineVariable
+-- ok DefineVariable
 DEFINE topicName = 'pageviews';
 
 -- todo ok AssertTopic
@@ -64,3 +64,22 @@ ASSERT TOPIC foo WITH (partitions=3) TIMEOUT 3 SECONDS;
 
 -- todo ok PauseQuery
 PAUSE ALL;
+
+
+-- ok UndefineVariable
+UNDEFINE data_dir;
+
+-- ok CreateConnector
+CREATE SOURCE CONNECTOR IF NOT EXISTS bids WITH ('connector.class' = 'FileStreamSource', 'file' = '/data/bid.jsonl', 'topic' = 'bid');
+
+-- ok CreateConnector
+CREATE SINK CONNECTOR out WITH ('connector.class' = 'FileStreamSink', 'file' = '/tmp/out.jsonl', 'topics' = 'Q1');
+
+-- ok Show
+SHOW SOURCE CONNECTORS;
+
+-- ok DescribeConnector
+DESCRIBE CONNECTOR bids;
+
+-- ok DropConnector
+DROP CONNECTOR IF EXISTS bids;

@@ -24,6 +24,9 @@ struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Mode::Tabular)]
     output: Mode,
+    /// A variable for `${NAME}` in statements, as with DEFINE (repeatable): NAME=VALUE.
+    #[arg(long = "define", global = true, value_name = "NAME=VALUE", value_parser = parse_define)]
+    defines: Vec<(String, String)>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -42,6 +45,14 @@ enum Command {
         /// Keep running persistent queries after the file is done (until Ctrl-C).
         #[arg(long)]
         follow: bool,
+    },
+    /// Counts a topic's records and sums fields of their JSON values (exactly, for integers
+    /// and decimals), e.g. to check a benchmark's result.
+    TopicStats {
+        topic: String,
+        /// A value field to sum (repeatable).
+        #[arg(long = "sum")]
+        sums: Vec<String>,
     },
     /// Runs ksqlDB query-validation-test (QTT) files or directories.
     Qtt {
@@ -132,6 +143,10 @@ fn main() -> std::process::ExitCode {
                 }
             };
             let mut frontend = Frontend::new(engine.clone(), mode, true);
+            frontend
+                .session
+                .variables
+                .extend(cli.defines.iter().cloned());
             rt.block_on(async {
                 let ok = frontend.run_script(&sql).await;
                 if ok && follow {
@@ -148,6 +163,18 @@ fn main() -> std::process::ExitCode {
                 }
             })
         }
+        Some(Command::TopicStats { topic, sums }) => {
+            match brooklet::cli::stats::topic_stats(engine.log(), &topic, &sums) {
+                Ok(v) => {
+                    println!("{v}");
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
         Some(Command::Qtt { .. }) => unreachable!("handled above"),
         None => {
             let banner = format!(
@@ -159,6 +186,11 @@ fn main() -> std::process::ExitCode {
                 rt: rt.clone(),
                 frontend: Frontend::new(engine.clone(), mode, false),
             };
+            shell
+                .frontend
+                .session
+                .variables
+                .extend(cli.defines.iter().cloned());
             match brooklet_repl::run(&mut shell, &banner, brooklet_repl::default_history()) {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(e) => {
@@ -170,6 +202,14 @@ fn main() -> std::process::ExitCode {
     };
     engine.shutdown();
     code
+}
+
+/// `NAME=VALUE` of `--define`; names are case-insensitive (kept upper-cased).
+fn parse_define(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got '{s}'"))?;
+    Ok((k.trim().to_uppercase(), v.to_string()))
 }
 
 fn run_qtt(

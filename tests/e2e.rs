@@ -5,6 +5,7 @@ mod common;
 use brooklet::log::{EmbeddedLog, FsyncPolicy, Log, Record};
 use common::{repl, rows, run_file};
 use serde_json::json;
+use std::io::Write;
 
 const PAGEVIEWS: &str = "SET 'auto.offset.reset'='earliest';
 CREATE STREAM pageviews (user_id STRING KEY, page STRING, ms INT) WITH (KAFKA_TOPIC='pageviews', PARTITIONS=1, VALUE_FORMAT='JSON');
@@ -491,4 +492,69 @@ INSERT INTO members (name, team, age) VALUES ('ann', 'red', 31);";
     let teams = read_topic(&first, "TEAMS");
     let last = value_json(teams.last().unwrap());
     assert_eq!(last, json!({"MEMBERS": 1, "AGES": 31, "NAMES": ["ann"]}));
+}
+
+/// A file goes into a topic through a FileStreamSource connector, a query transforms it, a
+/// FileStreamSink writes the result to a file; `--define` and DEFINE fill `${variables}`; a
+/// restart resumes the connectors instead of reading the file again.
+#[test]
+fn file_connectors_and_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, "{\"a\": 1}\n{\"a\": 2}\nnot json\n{\"a\": 3}\n").unwrap();
+    let sql = "DEFINE out = 'out.jsonl';
+CREATE SOURCE CONNECTOR src WITH ('connector.class'='FileStreamSource', 'file'='${dir}/in.jsonl', 'topic'='nums');
+SET 'auto.offset.reset'='earliest';
+CREATE STREAM nums (a INT) WITH (KAFKA_TOPIC='nums', VALUE_FORMAT='JSON');
+CREATE STREAM doubled AS SELECT a * 2 AS b FROM nums;
+CREATE SINK CONNECTOR snk WITH ('connector.class'='org.apache.kafka.connect.file.FileStreamSinkConnector', 'file'='${dir}/${out}', 'topics'='DOUBLED');
+SHOW VARIABLES;
+SHOW CONNECTORS;";
+    let file = dir.path().join("q.sql");
+    std::fs::write(&file, sql).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(common::bin())
+            .args(["--data-dir", data.to_str().unwrap(), "--output", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        common::parse_output(out)
+    };
+    let define = format!("dir={}", dir.path().display());
+    let (ok, lines, err) = run(&["--define", &define, "run", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let vars = lines.iter().find(|l| l.get("variables").is_some()).unwrap();
+    assert_eq!(vars["variables"].as_array().unwrap().len(), 2, "{vars}");
+    let out = dir.path().join("out.jsonl");
+    // The line that is not JSON went to the processing log; the others through.
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "{\"B\":2}\n{\"B\":4}\n{\"B\":6}\n"
+    );
+    let (ok, lines, err) = run(&["topic-stats", "DOUBLED", "--sum", "B"]);
+    assert!(ok, "{err}");
+    assert_eq!(lines[0]["records"], json!(3));
+    assert_eq!(lines[0]["sums"]["B"], json!("12"));
+    // A restart resumes: only the new line is read and written.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&input)
+        .unwrap()
+        .write_all(b"{\"a\": 10}\n")
+        .unwrap();
+    std::fs::write(file.with_extension("show"), "SHOW CONNECTORS;").unwrap();
+    let (ok, lines, err) = run(&["run", file.with_extension("show").to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let connectors = lines[0]["connectors"].as_array().unwrap();
+    // Both connectors came back with the catalog.
+    let names: Vec<&str> = connectors
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["SNK", "SRC"]);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "{\"B\":2}\n{\"B\":4}\n{\"B\":6}\n{\"B\":20}\n"
+    );
 }

@@ -1,6 +1,7 @@
 //! Front-ends over one engine: batch files (`brooklet run`) and the interactive shell.
 
 pub mod render;
+pub mod stats;
 
 use crate::engine::{Engine, Output, Session};
 use crate::error::Error;
@@ -51,9 +52,20 @@ impl Frontend {
         }
     }
 
-    /// Runs every statement of `sql` in order; returns false at the first error.
+    /// Runs every statement of `sql` in order, substituting `${variables}` defined so far;
+    /// returns false at the first error.
     pub async fn run_script(&mut self, sql: &str) -> bool {
-        let parsed = match crate::sql::parse(sql) {
+        for chunk in crate::sql::script::split_statements(sql) {
+            if !self.run_chunk(&chunk).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn run_chunk(&mut self, chunk: &crate::sql::script::Chunk) -> bool {
+        let text = crate::sql::script::substitute(&chunk.text, &self.session.variables);
+        let parsed = match crate::sql::parse(&chunk.positioned(&text)) {
             Ok(p) => p,
             Err(e) => {
                 self.report_error(&e, None);

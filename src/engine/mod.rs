@@ -2,6 +2,7 @@
 //! and keeps the catalog durable by writing every catalog command to a command topic that is
 //! replayed on start (as ksqlDB does with its command topic).
 
+mod connectors;
 mod ddl;
 mod insert;
 pub mod output;
@@ -38,11 +39,14 @@ pub struct EngineConfig {
 #[derive(Debug, Clone, Default)]
 pub struct Session {
     pub properties: BTreeMap<String, String>,
+    /// Variables set with DEFINE (names upper-cased), substituted for `${name}`.
+    pub variables: BTreeMap<String, String>,
 }
 
 pub(crate) struct Inner {
     pub catalog: Catalog,
     pub queries: BTreeMap<String, QueryHandle>,
+    pub connectors: BTreeMap<String, crate::connect::Connector>,
     pub next_query: u64,
     pub next_transient: u64,
     pub replaying: bool,
@@ -93,6 +97,7 @@ impl Engine {
             inner: Mutex::new(Inner {
                 catalog: Catalog::default(),
                 queries: BTreeMap::new(),
+                connectors: BTreeMap::new(),
                 next_query: 0,
                 next_transient: 0,
                 replaying: false,
@@ -202,6 +207,27 @@ impl Engine {
             } => insert::insert_values(self, target, columns.as_deref(), values)?,
             Statement::Select(q) => ddl::push_query(self, q, session)?,
             Statement::Show(kind, _) => Output::Listing(show::show(self, kind, session)),
+            Statement::Define(k, v) => {
+                session.variables.insert(k.to_uppercase(), v.clone());
+                Output::Message {
+                    text: format!("Defined variable '{k}'."),
+                    query_id: None,
+                }
+            }
+            Statement::Undefine(k) => Output::Message {
+                text: match session.variables.remove(&k.to_uppercase()) {
+                    Some(_) => format!("Undefined variable '{k}'."),
+                    None => format!("Variable '{k}' is not defined."),
+                },
+                query_id: None,
+            },
+            Statement::CreateConnector { .. } => connectors::create(self, &parsed.statement)?,
+            Statement::DropConnector { if_exists, name } => {
+                connectors::drop(self, name, *if_exists)?
+            }
+            Statement::DescribeConnector(name) => {
+                Output::Listing(connectors::describe(self, name)?)
+            }
             Statement::Describe { name, extended } => {
                 Output::Listing(show::describe(self, name, *extended)?)
             }
@@ -284,6 +310,7 @@ impl Engine {
             let idle = {
                 let inner = self.lock();
                 inner.queries.values().all(|q| q.caught_up(&self.log))
+                    && inner.connectors.values().all(|c| c.idle(&self.log))
             };
             stable = if idle { stable + 1 } else { 0 };
             tokio::time::sleep(Duration::from_millis(if idle { 2 } else { 5 })).await;

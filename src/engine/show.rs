@@ -19,6 +19,19 @@ fn source_row(s: &Source) -> Vec<String> {
 pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
     let inner = engine.lock();
     match kind {
+        ShowKind::Connectors => super::connectors::show(&inner),
+        ShowKind::Variables => Listing {
+            kind: "variables",
+            title: None,
+            headers: vec!["Variable Name".into(), "Value".into()],
+            rows: session
+                .variables
+                .iter()
+                .map(|(k, v)| vec![k.clone(), v.clone()])
+                .collect(),
+            footer: None,
+            json: json!({"variables": session.variables.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>()}),
+        },
         ShowKind::Streams | ShowKind::Tables => {
             let want = if *kind == ShowKind::Streams {
                 SourceKind::Stream

@@ -121,6 +121,8 @@ pub enum ShowKind {
     Topics,
     Properties,
     Functions,
+    Variables,
+    Connectors,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -172,6 +174,21 @@ pub enum Statement {
         from_beginning: bool,
         limit: Option<u64>,
     },
+    /// DEFINE name = 'value': a session variable, substituted for `${name}`.
+    Define(String, String),
+    Undefine(String),
+    /// CREATE SOURCE|SINK CONNECTOR.
+    CreateConnector {
+        source: bool,
+        if_not_exists: bool,
+        name: String,
+        props: Props,
+    },
+    DropConnector {
+        if_exists: bool,
+        name: String,
+    },
+    DescribeConnector(String),
 }
 
 impl Statement {
@@ -184,6 +201,8 @@ impl Statement {
                 | Statement::InsertSelect { .. }
                 | Statement::Drop { .. }
                 | Statement::Terminate(_)
+                | Statement::CreateConnector { .. }
+                | Statement::DropConnector { .. }
         )
     }
 }

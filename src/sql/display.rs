@@ -29,7 +29,12 @@ fn props(p: &Props) -> String {
             PropValue::Num(n) => n.clone(),
             PropValue::Bool(b) => b.to_string(),
         };
-        format!("{k}={value}")
+        // Keys like 'connector.class' are quoted.
+        if k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            format!("{k}={value}")
+        } else {
+            format!("{}={value}", string(k))
+        }
     });
     format!(" WITH ({v})")
 }
@@ -240,6 +245,8 @@ impl Display for Statement {
                     ShowKind::Topics => "TOPICS",
                     ShowKind::Properties => "PROPERTIES",
                     ShowKind::Functions => "FUNCTIONS",
+                    ShowKind::Variables => "VARIABLES",
+                    ShowKind::Connectors => "CONNECTORS",
                 };
                 write!(s, "SHOW {what}{}", if *extended { " EXTENDED" } else { "" })?
             }
@@ -266,6 +273,28 @@ impl Display for Statement {
                     write!(s, " LIMIT {l}")?;
                 }
             }
+            Statement::Define(k, v) => write!(s, "DEFINE {k}={}", string(v))?,
+            Statement::Undefine(k) => write!(s, "UNDEFINE {k}")?,
+            Statement::CreateConnector {
+                source,
+                if_not_exists,
+                name,
+                props: p,
+            } => write!(
+                s,
+                "CREATE {} CONNECTOR {}{}{}",
+                if *source { "SOURCE" } else { "SINK" },
+                if *if_not_exists { "IF NOT EXISTS " } else { "" },
+                Quoted(name),
+                props(p)
+            )?,
+            Statement::DropConnector { if_exists, name } => write!(
+                s,
+                "DROP CONNECTOR {}{}",
+                if *if_exists { "IF EXISTS " } else { "" },
+                Quoted(name)
+            )?,
+            Statement::DescribeConnector(name) => write!(s, "DESCRIBE CONNECTOR {}", Quoted(name))?,
         }
         write!(f, "{s};")
     }
@@ -309,6 +338,11 @@ impl Statement {
             Statement::Set(..) => "SetProperty",
             Statement::Unset(_) => "UnsetProperty",
             Statement::Print { .. } => "PrintTopic",
+            Statement::Define(..) => "DefineVariable",
+            Statement::Undefine(_) => "UndefineVariable",
+            Statement::CreateConnector { .. } => "CreateConnector",
+            Statement::DropConnector { .. } => "DropConnector",
+            Statement::DescribeConnector(_) => "DescribeConnector",
         }
     }
 }

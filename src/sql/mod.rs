@@ -5,6 +5,7 @@ pub mod ast;
 mod dialect;
 mod display;
 mod parser;
+pub mod script;
 mod types;
 
 pub use dialect::KsqlDialect;

@@ -217,6 +217,21 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement> {
         "SELECT" => Statement::Select(Box::new(query(&mut p)?)),
         "DROP" => drop_stmt(&mut p)?,
         "SHOW" | "LIST" => show(&mut p)?,
+        "DESCRIBE" if is_word(&p, 1, "CONNECTOR") => {
+            p.next_token();
+            p.next_token();
+            Statement::DescribeConnector(name(&mut p)?)
+        }
+        "DEFINE" => {
+            p.next_token();
+            let var = name(&mut p)?;
+            expect_tok(&mut p, Token::Eq)?;
+            Statement::Define(var, string(&mut p)?)
+        }
+        "UNDEFINE" => {
+            p.next_token();
+            Statement::Undefine(name(&mut p)?)
+        }
         "DESCRIBE" => {
             p.next_token();
             let name = name(&mut p)?;
@@ -321,6 +336,27 @@ fn string(p: &mut P) -> Result<String> {
 
 fn create(p: &mut P) -> Result<Statement> {
     p.next_token();
+    if (is_word(p, 0, "SOURCE") || is_word(p, 0, "SINK")) && is_word(p, 1, "CONNECTOR") {
+        let source = eat(p, "SOURCE");
+        if !source {
+            expect_word(p, "SINK")?;
+        }
+        expect_word(p, "CONNECTOR")?;
+        let if_not_exists = is_word(p, 0, "IF") && {
+            p.next_token();
+            expect_word(p, "NOT")?;
+            expect_word(p, "EXISTS")?;
+            true
+        };
+        let name = name(p)?;
+        expect_word(p, "WITH")?;
+        return Ok(Statement::CreateConnector {
+            source,
+            if_not_exists,
+            name,
+            props: props(p)?,
+        });
+    }
     let or_replace = eat(p, "OR") && {
         expect_word(p, "REPLACE")?;
         true
@@ -518,6 +554,17 @@ fn insert(p: &mut P) -> Result<Statement> {
 
 fn drop_stmt(p: &mut P) -> Result<Statement> {
     p.next_token();
+    if eat(p, "CONNECTOR") {
+        let if_exists = is_word(p, 0, "IF") && {
+            p.next_token();
+            expect_word(p, "EXISTS")?;
+            true
+        };
+        return Ok(Statement::DropConnector {
+            if_exists,
+            name: name(p)?,
+        });
+    }
     let kind = if eat(p, "STREAM") {
         SourceKind::Stream
     } else {
@@ -545,6 +592,7 @@ fn drop_stmt(p: &mut P) -> Result<Statement> {
 fn show(p: &mut P) -> Result<Statement> {
     p.next_token();
     eat(p, "ALL");
+    let _ = is_word(p, 1, "CONNECTORS") && (eat(p, "SOURCE") || eat(p, "SINK"));
     let t = p.next_token();
     let kind = match word_upper(&t.token).as_deref() {
         Some("STREAMS") => ShowKind::Streams,
@@ -553,6 +601,8 @@ fn show(p: &mut P) -> Result<Statement> {
         Some("TOPICS") => ShowKind::Topics,
         Some("PROPERTIES") => ShowKind::Properties,
         Some("FUNCTIONS") => ShowKind::Functions,
+        Some("VARIABLES") => ShowKind::Variables,
+        Some("CONNECTORS") => ShowKind::Connectors,
         _ => return Err(err_at(&t, format!("Syntax error at or near '{}'\nExpecting STREAMS, TABLES, QUERIES, TOPICS, PROPERTIES or FUNCTIONS", t.token))),
     };
     Ok(Statement::Show(kind, eat(p, "EXTENDED")))
