@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Nexmark benchmarks (../shared/bench/WORKLOADS.md): generates the input once, runs each
+# workload end to end (file -> FileStreamSource connector -> log -> query -> sink topic) through
+# the release binary, checks the sink topic against bench/reference.py, and prints a table.
+# Not part of the test suite. Usage: bench/run.sh [workload...]   (default: all)
+# Environment: BIDS (default 10000000), DATA (input directory), CARGO_TARGET_DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIDS="${BIDS:-10000000}"
+DATA="${DATA:-${TMPDIR:-/tmp}/brooklet-nexmark-$BIDS}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${TMPDIR:-/tmp}/brooklet-target}"
+WORKLOADS=("$@")
+[ ${#WORKLOADS[@]} -gt 0 ] || WORKLOADS=(q0 q1 q2 qw q5 q7)
+
+cargo build --release --quiet
+BIN="$CARGO_TARGET_DIR/release/brooklet"
+if [ ! -f "$DATA/manifest.json" ]; then
+  echo "generating $BIDS bids into $DATA ..." >&2
+  python3 ../shared/bench/gen_nexmark.py --bids "$BIDS" --out "$DATA" >&2
+fi
+REF=$(python3 bench/reference.py "$DATA")
+
+declare -A SUMS=([q0]="PRICE AUCTION" [q1]="PRICE" [q2]="PRICE" [qw]="CNT MAX_PRICE" [q5]="NUM" [q7]="MAX_PRICE")
+printf '%-8s %12s %10s %14s %14s  %s\n' workload events wall_s events/s peak_rss_MB result
+for q in "${WORKLOADS[@]}"; do
+  work=$(mktemp -d "${TMPDIR:-/tmp}/brooklet-bench-XXXX")
+  /usr/bin/time -f '%e %M' -o "$work/time" \
+    "$BIN" --data-dir "$work/data" --fsync never --define "data_dir=$DATA" \
+    run "queries/nexmark/$q.sql" > "$work/out" 2> "$work/err" || { echo "$q failed:"; tail "$work/err"; exit 1; }
+  read -r wall rss_kb < "$work/time"
+  args=()
+  for f in ${SUMS[$q]}; do args+=(--sum "$f"); done
+  stats=$("$BIN" --data-dir "$work/data" topic-stats "${q^^}" "${args[@]}")
+  result=$(python3 - "$REF" "$q" "$stats" <<'PY'
+import json, sys
+ref = json.load(open(sys.argv[1]))[sys.argv[2]]
+got = json.loads(sys.argv[3])
+ok = got["records"] == ref["records"] and all(got["sums"].get(k) == v for k, v in ref["sums"].items())
+print("ok" if ok else f"MISMATCH got {got['records']} {got['sums']} want {ref['records']} {ref['sums']}")
+PY
+)
+  events=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['bids'])" "$REF")
+  awk -v q="$q" -v n="$events" -v w="$wall" -v r="$rss_kb" -v res="$result" \
+    'BEGIN { printf "%-8s %12d %10.2f %14.0f %14.1f  %s\n", q, n, w, n / w, r / 1024, res }'
+  rm -rf "$work"
+done

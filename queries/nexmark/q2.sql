@@ -1,0 +1,15 @@
+-- Nexmark q2: filter
+-- The workload is defined in ../shared/bench/WORKLOADS.md; its input is gen_nexmark.py's output.
+-- Run: brooklet --fsync never run --define data_dir=/path/to/nexmark queries/nexmark/q2.sql
+-- (bench/run.sh runs every workload and checks its result.)
+
+SET 'auto.offset.reset' = 'earliest';
+
+CREATE SOURCE CONNECTOR bid_file WITH (
+  'connector.class' = 'FileStreamSource', 'file' = '${data_dir}/bid.jsonl', 'topic' = 'bid');
+
+CREATE STREAM bid (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR,
+                   date_time BIGINT, extra VARCHAR)
+  WITH (KAFKA_TOPIC = 'bid', VALUE_FORMAT = 'JSON', TIMESTAMP = 'date_time');
+
+CREATE STREAM q2 AS SELECT auction, price FROM bid WHERE auction % 123 = 0 EMIT CHANGES;
