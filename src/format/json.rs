@@ -76,8 +76,20 @@ pub fn encode_row(
 }
 
 pub fn write_str(s: &str, out: &mut Vec<u8>) {
+    // Most strings need no escaping: copy them whole.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     // serde_json's escaping into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn write_int<I: itoa::Integer>(out: &mut Vec<u8>, v: I) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// Java's `Double.toString`: `1.0`, `0.001`, `1.0E7`, `1.234E-5`.
@@ -126,7 +138,6 @@ pub fn decimal_text(v: i128, scale: i8) -> String {
 }
 
 pub fn write_value(a: &ArrayRef, row: usize, ty: &SqlType, out: &mut Vec<u8>) -> Result<()> {
-    use std::io::Write;
     if a.is_null(row) {
         out.extend_from_slice(b"null");
         return Ok(());
@@ -138,10 +149,10 @@ pub fn write_value(a: &ArrayRef, row: usize, ty: &SqlType, out: &mut Vec<u8>) ->
             b"false"
         }),
         SqlType::Int => {
-            let _ = write!(out, "{}", a.as_primitive::<Int32Type>().value(row));
+            write_int(out, a.as_primitive::<Int32Type>().value(row));
         }
         SqlType::Bigint => {
-            let _ = write!(out, "{}", a.as_primitive::<Int64Type>().value(row));
+            write_int(out, a.as_primitive::<Int64Type>().value(row));
         }
         SqlType::Double => java_double(a.as_primitive::<Float64Type>().value(row), out),
         SqlType::Decimal(_, s) => out.extend_from_slice(
@@ -153,21 +164,13 @@ pub fn write_value(a: &ArrayRef, row: usize, ty: &SqlType, out: &mut Vec<u8>) ->
             out,
         ),
         SqlType::Timestamp => {
-            let _ = write!(
-                out,
-                "{}",
-                a.as_primitive::<TimestampMillisecondType>().value(row)
-            );
+            write_int(out, a.as_primitive::<TimestampMillisecondType>().value(row));
         }
         SqlType::Date => {
-            let _ = write!(out, "{}", a.as_primitive::<Date32Type>().value(row));
+            write_int(out, a.as_primitive::<Date32Type>().value(row));
         }
         SqlType::Time => {
-            let _ = write!(
-                out,
-                "{}",
-                a.as_primitive::<Time32MillisecondType>().value(row)
-            );
+            write_int(out, a.as_primitive::<Time32MillisecondType>().value(row));
         }
         SqlType::Array(elem) => {
             let list = a.as_list::<i32>();
@@ -229,6 +232,28 @@ pub fn write_value(a: &ArrayRef, row: usize, ty: &SqlType, out: &mut Vec<u8>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for s in [
+            "plain",
+            "",
+            "quote\"",
+            "back\\slash",
+            "tab\t",
+            "nl\n",
+            "é ü 漢",
+            "\u{1}",
+            "\u{7f}",
+        ] {
+            let mut out = Vec::new();
+            write_str(s, &mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn doubles_print_like_java() {

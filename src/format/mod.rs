@@ -140,7 +140,8 @@ impl FormatSpec {
         if arrays.is_empty() || self.format == Format::None {
             return Ok(None);
         }
-        let mut out = Vec::with_capacity(64);
+        // Room for a typical record: no reallocation while it is written.
+        let mut out = Vec::with_capacity(256);
         match self.format {
             Format::Json => {
                 json::encode_row(arrays, row, self.wrap_single || arrays.len() > 1, &mut out)?
