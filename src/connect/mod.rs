@@ -1,7 +1,8 @@
 //! Connectors, as ksqlDB users declare them (`CREATE SOURCE|SINK CONNECTOR name WITH (...)`),
 //! run in-process: `FileStreamSource` reads a file's lines into a topic (a bounded source: it
-//! finishes at the end of the file) and `FileStreamSink` appends a topic's record values to a
-//! file, line by line. Progress is committed in the log under the connector's consumer group,
+//! finishes at the end of the file), `FileStreamSink` appends a topic's record values to a
+//! file, line by line, and `Nexmark` generates Nexmark's person, auction and bid events
+//! (`nexmark`), as fast as it can or at a given rate. Progress is committed in the log under the connector's consumer group,
 //! so a restart resumes where the connector stopped.
 
 use crate::error::{Error, Result};
@@ -10,6 +11,8 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+pub mod nexmark;
 
 /// Lines appended per log append.
 const BATCH: usize = 4096;
@@ -26,6 +29,7 @@ pub enum ConnectorState {
 pub enum Kind {
     FileSource,
     FileSink,
+    Nexmark,
 }
 
 impl Kind {
@@ -34,12 +38,13 @@ impl Kind {
         match short.to_ascii_lowercase().as_str() {
             "filestreamsource" | "filestreamsourceconnector" => Some(Kind::FileSource),
             "filestreamsink" | "filestreamsinkconnector" => Some(Kind::FileSink),
+            "nexmark" | "nexmarksource" | "nexmarksourceconnector" => Some(Kind::Nexmark),
             _ => None,
         }
     }
 
     pub fn is_source(self) -> bool {
-        self == Kind::FileSource
+        self != Kind::FileSink
     }
 }
 
@@ -70,7 +75,7 @@ impl Connector {
     /// True when the connector has nothing left to do right now.
     pub fn idle(&self, log: &SharedLog) -> bool {
         match (self.state(), self.kind) {
-            (ConnectorState::Running, Kind::FileSource) => false,
+            (ConnectorState::Running, Kind::FileSource | Kind::Nexmark) => false,
             (ConnectorState::Running, Kind::FileSink) => log
                 .end_offset(&self.topic, 0)
                 .is_ok_and(|end| self.position.load(Ordering::SeqCst) >= end),
@@ -104,12 +109,15 @@ pub fn start(name: &str, props: BTreeMap<String, String>, log: SharedLog) -> Res
     let class = prop(&props, "connector.class")?.clone();
     let kind = Kind::from_class(&class).ok_or_else(|| {
         Error::statement(format!(
-            "Unknown connector class '{class}': Brooklet runs FileStreamSource and FileStreamSink."
+            "Unknown connector class '{class}': Brooklet runs FileStreamSource, FileStreamSink and Nexmark."
         ))
     })?;
+    if kind == Kind::Nexmark {
+        return start_nexmark(name, props, class, log);
+    }
     let file = std::path::PathBuf::from(prop(&props, "file")?);
     let topic = match kind {
-        Kind::FileSource => prop(&props, "topic")?.clone(),
+        Kind::FileSource | Kind::Nexmark => prop(&props, "topic")?.clone(),
         Kind::FileSink => {
             let topics = prop(&props, "topics")?;
             if topics.contains(',') {
@@ -121,7 +129,7 @@ pub fn start(name: &str, props: BTreeMap<String, String>, log: SharedLog) -> Res
         }
     };
     match kind {
-        Kind::FileSource => {
+        Kind::FileSource | Kind::Nexmark => {
             if !file.is_file() {
                 return Err(Error::statement(format!(
                     "Cannot read the file '{}'.",
@@ -163,7 +171,7 @@ pub fn start(name: &str, props: BTreeMap<String, String>, log: SharedLog) -> Res
         .name(format!("connector-{name}"))
         .spawn(move || {
             let result = match kind {
-                Kind::FileSource => task.read_file(),
+                Kind::FileSource | Kind::Nexmark => task.read_file(),
                 Kind::FileSink => task.write_file(),
             };
             let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
@@ -304,4 +312,185 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A property parsed as a number, or its default.
+fn number<T: std::str::FromStr>(
+    props: &BTreeMap<String, String>,
+    key: &str,
+    default: T,
+) -> Result<T> {
+    match props.get(key) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| {
+            Error::statement(format!("The property '{key}' must be a number, got '{v}'."))
+        }),
+    }
+}
+
+/// The Nexmark generator: properties `events` or `bids`, `seed` (42), `rate` (events per
+/// simulated second, 10000), `ooo.prob` (0.1), `ooo.max.ms` (500), `throttle` (events per
+/// wall-clock second; 0, the default, is as fast as possible) and `topic.person`,
+/// `topic.auction`, `topic.bid` (person, auction, bid).
+fn start_nexmark(
+    name: &str,
+    props: BTreeMap<String, String>,
+    class: String,
+    log: SharedLog,
+) -> Result<Connector> {
+    let events = match (props.get("events"), props.get("bids")) {
+        (Some(_), _) => number(&props, "events", 0u64)?,
+        (None, Some(_)) => nexmark::events_for_bids(number(&props, "bids", 0u64)?),
+        (None, None) => {
+            return Err(Error::statement(
+                "The Nexmark connector needs 'events' or 'bids'.",
+            ))
+        }
+    };
+    let params = nexmark::Params {
+        seed: number(&props, "seed", 42)?,
+        rate: number(&props, "rate", 10_000u64)?.max(1),
+        ooo_prob: number(&props, "ooo.prob", 0.1)?,
+        ooo_max_ms: number(&props, "ooo.max.ms", 500)?,
+        events,
+    };
+    let throttle: u64 = number(&props, "throttle", 0)?;
+    let topics: Vec<String> = ["person", "auction", "bid"]
+        .iter()
+        .map(|t| {
+            props
+                .get(&format!("topic.{t}"))
+                .cloned()
+                .unwrap_or_else(|| t.to_string())
+        })
+        .collect();
+    for t in &topics {
+        if log.topic(t).is_none() {
+            log.create_topic(t, 1)?;
+        }
+    }
+    let c = Connector {
+        name: name.to_string(),
+        kind: Kind::Nexmark,
+        class,
+        props,
+        topic: topics[2].clone(),
+        state: Arc::new(Mutex::new(ConnectorState::Running)),
+        records: Arc::new(AtomicU64::new(0)),
+        stop: Arc::new(AtomicBool::new(false)),
+        position: Arc::new(AtomicU64::new(0)),
+    };
+    let (state, records, stop, group) = (
+        c.state.clone(),
+        c.records.clone(),
+        c.stop.clone(),
+        group(name),
+    );
+    std::thread::Builder::new()
+        .name(format!("connector-{name}"))
+        .spawn(move || {
+            let result = generate(&log, &group, &topics, params, throttle, &records, &stop);
+            let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+            *s = match result {
+                Ok(()) => ConnectorState::Finished,
+                Err(e) => ConnectorState::Failed(e.message),
+            };
+        })
+        .map_err(|e| Error::generic(format!("cannot start the connector: {e}")))?;
+    Ok(c)
+}
+
+/// Generates events into the three topics in batches, committing after each the events done
+/// and the topics' ends; a restart regenerates from there, skipping records appended after
+/// the last commit (the connector is the topics' only writer).
+fn generate(
+    log: &SharedLog,
+    group: &str,
+    topics: &[String],
+    params: nexmark::Params,
+    throttle: u64,
+    records: &AtomicU64,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let committed = log.committed(group)?;
+    let get = |k: &str| {
+        committed
+            .iter()
+            .find(|(t, _, _)| t == k)
+            .map(|(_, _, o)| *o)
+    };
+    let ends = |log: &SharedLog| -> Result<Vec<u64>> {
+        topics.iter().map(|t| Ok(log.end_offset(t, 0)?)).collect()
+    };
+    let now_ends = ends(log)?;
+    let (done, mut skip) = match get("events") {
+        None => {
+            let mut c = vec![("events".to_string(), 0, 0)];
+            c.extend(
+                topics
+                    .iter()
+                    .zip(&now_ends)
+                    .map(|(t, e)| (format!("end.{t}"), 0, *e)),
+            );
+            log.commit(group, &c)?;
+            (0, vec![0; 3])
+        }
+        Some(done) => {
+            let skip = topics
+                .iter()
+                .zip(&now_ends)
+                .map(|(t, e)| e.saturating_sub(get(&format!("end.{t}")).unwrap_or(*e)))
+                .collect();
+            (done, skip)
+        }
+    };
+    let mut g = nexmark::Generator::new(params, done);
+    records.store(done, Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    let mut batches: Vec<Vec<Record>> = vec![Vec::new(), Vec::new(), Vec::new()];
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let stream = g.event(&mut line);
+        if let Some(s) = stream {
+            let i = s as usize;
+            if skip[i] > 0 {
+                skip[i] -= 1;
+            } else {
+                batches[i].push(Record {
+                    value: Some(line.as_bytes().to_vec()),
+                    timestamp: now_ms(),
+                    ..Default::default()
+                });
+            }
+        }
+        let at = g.position();
+        if stream.is_none() || at.is_multiple_of(BATCH as u64) {
+            for (t, b) in topics.iter().zip(batches.iter_mut()) {
+                if !b.is_empty() {
+                    log.append(t, 0, b)?;
+                    b.clear();
+                }
+            }
+            let mut c = vec![("events".to_string(), 0, at)];
+            c.extend(
+                topics
+                    .iter()
+                    .zip(ends(log)?)
+                    .map(|(t, e)| (format!("end.{t}"), 0, e)),
+            );
+            log.commit(group, &c)?;
+            records.store(at, Ordering::Relaxed);
+            if stream.is_none() || stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            if throttle > 0 {
+                // Rate limit: no faster than `throttle` events per second of wall time.
+                let due = std::time::Duration::from_secs_f64((at - done) as f64 / throttle as f64);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+            }
+        }
+    }
 }
