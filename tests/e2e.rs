@@ -382,6 +382,15 @@ fn example_query_files_run() {
     };
     let (ok, _, err) = run_file(&dir.path().join("quickstart"), &file("quickstart.sql"));
     assert!(ok, "{err}");
+    // The generator's hot auctions: bid counts of closed 10-second windows.
+    let (ok, lines, err) = run_file(
+        &dir.path().join("generated"),
+        &file("nexmark/generated.sql"),
+    );
+    assert!(ok, "{err}");
+    let hot = rows(&lines);
+    assert!(hot.len() >= 10, "{hot:?}");
+    assert!(hot.iter().all(|r| r[2].as_i64().unwrap() > 300), "{hot:?}");
     let (ok, lines, err) = run_file(&dir.path().join("windows"), &file("windows.sql"));
     assert!(ok, "{err}");
     let printed: Vec<String> = lines

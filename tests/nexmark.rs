@@ -89,4 +89,12 @@ CREATE TABLE per_auction AS SELECT auction, COUNT(*) AS n FROM bid GROUP BY auct
         (100, 300, 4600)
     );
     assert_eq!(stat("PER_AUCTION"), 4600);
+    // SHOW CONNECTORS tells how far a source is (here, after a restart, all of it or nearly).
+    let (ok, lines, err) = common::run_file(&data, "SHOW CONNECTORS;");
+    assert!(ok, "{err}");
+    let gen = &lines[0]["connectors"][0];
+    assert_eq!(gen["name"], "GEN");
+    let progress = gen["progress"].as_str().unwrap();
+    let pct: u32 = progress.trim_end_matches('%').parse().unwrap();
+    assert!(progress.ends_with('%') && pct <= 100, "{gen}");
 }

@@ -88,17 +88,26 @@ pub(super) fn show(inner: &super::Inner) -> Listing {
                 c.class.clone(),
                 state_text(&c.state()),
                 c.records().to_string(),
+                c.progress()
+                    .map_or("-".to_string(), |p| format!("{:.0}%", p * 100.0)),
             ]
         })
         .collect();
     Listing {
         kind: "connector_list",
         title: None,
-        headers: ["Connector Name", "Type", "Class", "Status", "Records"]
-            .map(String::from)
-            .to_vec(),
+        headers: [
+            "Connector Name",
+            "Type",
+            "Class",
+            "Status",
+            "Records",
+            "Progress",
+        ]
+        .map(String::from)
+        .to_vec(),
         json: json!({"connectors": rows.iter().map(|r| json!({
-            "name": r[0], "type": r[1], "className": r[2], "state": r[3], "records": r[4]})).collect::<Vec<_>>()}),
+            "name": r[0], "type": r[1], "className": r[2], "state": r[3], "records": r[4], "progress": r[5]})).collect::<Vec<_>>()}),
         rows,
         footer: None,
     }

@@ -1,0 +1,134 @@
+//! The file connectors' task: FileStreamSource reads lines into a topic, FileStreamSink
+//! appends a topic's values to a file.
+
+use super::{now_ms, BATCH};
+use crate::error::Result;
+use crate::log::{Record, SharedLog};
+use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub(super) struct Task {
+    pub group: String,
+    pub file: std::path::PathBuf,
+    pub topic: String,
+    pub log: SharedLog,
+    pub records: Arc<AtomicU64>,
+    /// Bytes of the file read so far.
+    pub bytes: Arc<AtomicU64>,
+    pub stop: Arc<AtomicBool>,
+    pub position: Arc<AtomicU64>,
+}
+
+const LINES: &str = "lines";
+const END: &str = "end";
+
+impl Task {
+    /// Reads the file's lines into the topic from where the last run stopped: the committed
+    /// line count, plus what was appended after the last commit (the connector is the topic's
+    /// writer, so the topic's end tells).
+    pub fn read_file(&self) -> Result<()> {
+        let committed = self.log.committed(&self.group)?;
+        let get = |k: &str| {
+            committed
+                .iter()
+                .find(|(t, _, _)| t == k)
+                .map_or(0, |(_, _, o)| *o)
+        };
+        let end_now = self.log.end_offset(&self.topic, 0)?;
+        let done = if committed.is_empty() {
+            // A new connector: its lines go after what the topic holds now.
+            self.log.commit(
+                &self.group,
+                &[(LINES.into(), 0, 0), (END.into(), 0, end_now)],
+            )?;
+            0
+        } else {
+            get(LINES) + end_now.saturating_sub(get(END))
+        };
+        self.records.store(done, Ordering::Relaxed);
+        let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&self.file)?);
+        let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
+        let mut seen = 0u64;
+        for line in reader.split(b'\n') {
+            let mut line = line?;
+            seen += 1;
+            self.bytes
+                .fetch_add(line.len() as u64 + 1, Ordering::Relaxed);
+            if seen <= done {
+                continue;
+            }
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            batch.push(Record {
+                value: Some(line),
+                timestamp: now_ms(),
+                ..Default::default()
+            });
+            if batch.len() == BATCH {
+                self.append(&mut batch, seen)?;
+                if self.stop.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+            }
+        }
+        self.append(&mut batch, seen)
+    }
+
+    fn append(&self, batch: &mut Vec<Record>, lines: u64) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.log.append(&self.topic, 0, batch)?;
+        let end = self.log.end_offset(&self.topic, 0)?;
+        self.log.commit(
+            &self.group,
+            &[(LINES.into(), 0, lines), (END.into(), 0, end)],
+        )?;
+        self.records.store(lines, Ordering::Relaxed);
+        batch.clear();
+        Ok(())
+    }
+
+    /// Appends the topic's record values to the file as lines, from the committed offset,
+    /// until stopped (at least once: a crash between a write and its commit repeats lines).
+    pub fn write_file(&self) -> Result<()> {
+        let committed = self.log.committed(&self.group)?;
+        let mut at = committed
+            .iter()
+            .find(|(t, p, _)| t == &self.topic && *p == 0)
+            .map_or(0, |(_, _, o)| *o);
+        self.position.store(at, Ordering::SeqCst);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.file)?;
+        let mut rx = self.log.subscribe(&self.topic, 0)?;
+        let mut buf = Vec::new();
+        while !self.stop.load(Ordering::SeqCst) {
+            let recs = self.log.read(&self.topic, 0, at, BATCH)?;
+            let Some(last) = recs.last() else {
+                // Wait for appends, checking for a stop now and then.
+                if !rx.has_changed().unwrap_or(false) {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                rx.borrow_and_update();
+                continue;
+            };
+            at = last.offset + 1;
+            buf.clear();
+            for r in &recs {
+                buf.extend_from_slice(r.record.value.as_deref().unwrap_or_default());
+                buf.push(b'\n');
+            }
+            file.write_all(&buf)?;
+            file.flush()?;
+            self.log
+                .commit(&self.group, &[(self.topic.clone(), 0, at)])?;
+            self.records.fetch_add(recs.len() as u64, Ordering::Relaxed);
+            self.position.store(at, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
