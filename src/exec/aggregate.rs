@@ -111,12 +111,15 @@ pub struct Aggregator {
     plan: AggregatePlan,
     converter: RowConverter,
     table: Option<TableInput>,
-    /// Unwindowed and time-windowed groups: key bytes, then the window start (big-endian).
+    /// Unwindowed groups by key bytes.
     groups: HashMap<Box<[u8]>, Group>,
+    /// Time-windowed groups: window start to the window's groups by key bytes. Windows close
+    /// in start order, each as a whole.
+    time_windows: BTreeMap<i64, HashMap<Box<[u8]>, Group>>,
     /// Session-windowed groups: key bytes to the key's sessions, by start.
     sessions: HashMap<Box<[u8]>, Vec<Group>>,
     windows: Option<Windows>,
-    /// Close time to the groups (time windows) or keys (sessions) that may close then.
+    /// Close time to the keys whose sessions may close then.
     closing: BTreeMap<i64, Vec<Box<[u8]>>>,
     stream_time: i64,
     late_records: u64,
@@ -186,6 +189,7 @@ impl Aggregator {
             table,
             plan,
             groups: HashMap::new(),
+            time_windows: BTreeMap::new(),
             sessions: HashMap::new(),
             closing: BTreeMap::new(),
             stream_time: i64::MIN,
@@ -250,7 +254,6 @@ impl Aggregator {
         let off = batch.column(2).as_primitive::<Int64Type>();
         let mut out = Emitted::default();
         let mut values: Vec<Vec<ScalarValue>> = vec![Vec::new(); args.len()];
-        let mut kbuf = Vec::new();
         let mut starts = Vec::new();
         for i in 0..n {
             self.seq += 1;
@@ -286,10 +289,8 @@ impl Aggregator {
                 Some(Windows::Time { size, advance, .. }) => {
                     Windows::starts(size, advance, ts, &mut starts);
                     for &start in &starts {
-                        kbuf.clear();
-                        kbuf.extend_from_slice(key.as_ref());
-                        kbuf.extend_from_slice(&start.to_be_bytes());
-                        self.window_row(&kbuf, start, start + size, &values, ts, origin, &mut out)?;
+                        let end = start + size;
+                        self.window_row(key.as_ref(), start, end, &values, ts, origin, &mut out)?;
                     }
                 }
                 Some(Windows::Session { .. }) => {
@@ -337,7 +338,7 @@ impl Aggregator {
     #[allow(clippy::too_many_arguments)]
     fn window_row(
         &mut self,
-        full_key: &[u8],
+        key: &[u8],
         start: i64,
         end: i64,
         values: &[Vec<ScalarValue>],
@@ -355,14 +356,12 @@ impl Aggregator {
             return Ok(());
         }
         let calls = &self.plan.aggregates;
-        let g = match self.groups.get_mut(full_key) {
+        let window = self.time_windows.entry(start).or_default();
+        let g = match window.get_mut(key) {
             Some(g) => g,
-            None => {
-                self.closing.entry(close).or_default().push(full_key.into());
-                self.groups
-                    .entry(full_key.into())
-                    .or_insert(new_group(calls, start, end)?)
-            }
+            None => window
+                .entry(key.into())
+                .or_insert(new_group(calls, start, end)?),
         };
         for (j, call) in calls.iter().enumerate() {
             g.accs[j].update(call, &values[j], self.seq)?;
@@ -370,7 +369,7 @@ impl Aggregator {
         g.rowtime = g.rowtime.max(ts);
         if !self.plan.emit_final {
             out.push(
-                &full_key[..full_key.len() - 8],
+                key,
                 g,
                 calls,
                 origin,
@@ -505,17 +504,25 @@ impl Aggregator {
             return Ok(());
         };
         let calls = &self.plan.aggregates;
-        let session = matches!(w, Windows::Session { .. });
-        // Sessions close strictly after their close time (a record at it still joins).
-        let closed = |close: i64, now: i64| {
-            if session {
-                close < now
-            } else {
-                close <= now
+        if let Windows::Time { size, .. } = w {
+            while let Some(entry) = self.time_windows.first_entry() {
+                if w.close_time(*entry.key() + size) > self.stream_time {
+                    break;
+                }
+                let groups = entry.remove();
+                if self.plan.emit_final {
+                    let mut groups: Vec<_> = groups.into_iter().collect();
+                    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                    for (key, g) in groups {
+                        out.push(&key, &g, calls, origin, RowState::Final)?;
+                    }
+                }
             }
-        };
+            return Ok(());
+        }
+        // Sessions close strictly after their close time (a record at it still joins).
         while let Some(entry) = self.closing.first_entry() {
-            if !closed(*entry.key(), self.stream_time) {
+            if *entry.key() >= self.stream_time {
                 break;
             }
             let at = *entry.key();
@@ -523,14 +530,6 @@ impl Aggregator {
             keys.sort();
             keys.dedup();
             for key in keys {
-                if !session {
-                    if let Some(g) = self.groups.remove(&key) {
-                        if self.plan.emit_final {
-                            out.push(&key[..key.len() - 8], &g, calls, origin, RowState::Final)?;
-                        }
-                    }
-                    continue;
-                }
                 let Some(list) = self.sessions.get_mut(&key) else {
                     continue;
                 };
@@ -538,7 +537,7 @@ impl Aggregator {
                 while i < list.len() {
                     // Each session closes at its own entry (the one of its latest end).
                     let close = w.close_time(list[i].end);
-                    if close > at || !closed(close, self.stream_time) {
+                    if close > at || close >= self.stream_time {
                         i += 1;
                         continue;
                     }
@@ -682,11 +681,7 @@ impl Aggregator {
     fn group_mut(&mut self, key: &[u8], start: i64, end: i64) -> Option<&mut Group> {
         match self.windows {
             None => self.groups.get_mut(key),
-            Some(Windows::Time { .. }) => {
-                let mut full = key.to_vec();
-                full.extend_from_slice(&start.to_be_bytes());
-                self.groups.get_mut(&full[..])
-            }
+            Some(Windows::Time { .. }) => self.time_windows.get_mut(&start)?.get_mut(key),
             Some(Windows::Session { .. }) => self
                 .sessions
                 .get_mut(key)?

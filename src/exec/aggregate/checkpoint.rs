@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 const GROUP: u8 = 0;
 const SESSION: u8 = 1;
+const TIME_WINDOW: u8 = 2;
 
 fn bad(what: &str) -> Error {
     Error::generic(format!("malformed aggregation checkpoint: {what}"))
@@ -121,6 +122,11 @@ impl Aggregator {
             .groups
             .iter()
             .map(|(k, g)| (GROUP, &k[..], g))
+            .chain(
+                self.time_windows
+                    .values()
+                    .flat_map(|w| w.iter().map(|(k, g)| (TIME_WINDOW, &k[..], g))),
+            )
             .chain(
                 self.sessions
                     .iter()
@@ -257,6 +263,7 @@ impl Aggregator {
             .as_boolean_opt()
             .ok_or_else(|| bad("visible"))?;
         self.groups.clear();
+        self.time_windows.clear();
         self.sessions.clear();
         self.closing.clear();
         for r in 0..batch.num_rows() {
@@ -292,19 +299,20 @@ impl Aggregator {
                 visible: visible.value(r),
             };
             let k: Box<[u8]> = key.value(r).into();
-            if let Some(w) = self.windows {
-                self.closing
-                    .entry(w.close_time(g.end))
-                    .or_default()
-                    .push(k.clone());
-            }
             match (kind.value(r), self.windows) {
-                (SESSION, Some(Windows::Session { .. })) => {
+                (SESSION, Some(w @ Windows::Session { .. })) => {
+                    self.closing
+                        .entry(w.close_time(g.end))
+                        .or_default()
+                        .push(k.clone());
                     let list = self.sessions.entry(k).or_default();
                     let at = list.partition_point(|s| s.start < g.start);
                     list.insert(at, g);
                 }
-                (GROUP, _) => {
+                (TIME_WINDOW, Some(Windows::Time { .. })) => {
+                    self.time_windows.entry(g.start).or_default().insert(k, g);
+                }
+                (GROUP, None) => {
                     self.groups.insert(k, g);
                 }
                 _ => return Err(bad("group kind")),
