@@ -183,7 +183,8 @@ struct KeySeed<'a>(&'a [&'a str]);
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
     type Value = Option<(usize, bool)>;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
+        // Raw bytes: names are matched byte-wise, without validating UTF-8 first.
+        d.deserialize_bytes(self)
     }
 }
 
@@ -194,15 +195,20 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
         f.write_str("a field name")
     }
 
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        if let Some(i) = self.0.iter().position(|n| *n == key) {
+    fn visit_bytes<E: de::Error>(self, key: &[u8]) -> Result<Self::Value, E> {
+        let same_len = |n: &&str| n.len() == key.len();
+        if let Some(i) = self.0.iter().position(|n| same_len(n) && n.as_bytes() == key) {
             return Ok(Some((i, true)));
         }
         Ok(self
             .0
             .iter()
-            .position(|n| n.eq_ignore_ascii_case(key))
+            .position(|n| same_len(n) && n.as_bytes().eq_ignore_ascii_case(key))
             .map(|i| (i, false)))
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        self.visit_bytes(key.as_bytes())
     }
 }
 
@@ -290,7 +296,7 @@ mod tests {
                 None,
                 Some("null"),
                 // An exact name beats a case-insensitive one, whatever the order.
-                Some(r#"{"NAME": "exact", "name": "other"}"#),
+                Some(r#"{"NAME": "exact", "name": "other", "\u0069d": 9}"#),
             ],
             &[true; 5],
         )
@@ -300,6 +306,7 @@ mod tests {
         let name = cols[1].as_string::<i32>();
         assert_eq!(name.value(0), "a\"b");
         assert_eq!(name.value(4), "exact");
+        assert_eq!(id.value(4), 9, "an escaped field name matches");
         assert!(name.is_null(1) && name.is_null(3));
         let price = cols[2].as_primitive::<Float64Type>();
         assert_eq!((price.value(0), price.value(1)), (2.0, 1.5));
