@@ -368,13 +368,7 @@ impl Aggregator {
         }
         g.rowtime = g.rowtime.max(ts);
         if !self.plan.emit_final {
-            out.push(
-                key,
-                g,
-                calls,
-                origin,
-                RowState::Live,
-            )?;
+            out.push(key, g, calls, origin, RowState::Live)?;
         }
         Ok(())
     }

@@ -158,7 +158,11 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(found) = map.next_key_seed(KeySeed(self.names))? {
+        // Records usually list their fields in the columns' order: the k-th field is tried
+        // against the k-th column first.
+        let mut k = 0;
+        while let Some(found) = map.next_key_seed(KeySeed(self.names, k))? {
+            k += 1;
             let Some((i, exact)) = found else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
@@ -178,7 +182,7 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
 }
 
 /// A field name: the column it names (exactly, else case-insensitively), if any.
-struct KeySeed<'a>(&'a [&'a str]);
+struct KeySeed<'a>(&'a [&'a str], usize);
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
     type Value = Option<(usize, bool)>;
@@ -196,8 +200,22 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     }
 
     fn visit_bytes<E: de::Error>(self, key: &[u8]) -> Result<Self::Value, E> {
+        if let Some(n) = self.0.get(self.1) {
+            if n.as_bytes() == key {
+                return Ok(Some((self.1, true)));
+            }
+            // A case-insensitive match stands only if no other column has the exact name.
+            if n.as_bytes().eq_ignore_ascii_case(key) && !self.0.iter().any(|m| m.as_bytes() == key)
+            {
+                return Ok(Some((self.1, false)));
+            }
+        }
         let same_len = |n: &&str| n.len() == key.len();
-        if let Some(i) = self.0.iter().position(|n| same_len(n) && n.as_bytes() == key) {
+        if let Some(i) = self
+            .0
+            .iter()
+            .position(|n| same_len(n) && n.as_bytes() == key)
+        {
             return Ok(Some((i, true)));
         }
         Ok(self
