@@ -302,7 +302,14 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         handle.late.store(agg.late_records(), Ordering::Relaxed);
     }
     let runner = Runner {
-        needed: spec.plan.needed_values(),
+        fetcher: Fetcher {
+            log: log.clone(),
+            source: spec.plan.source().clone(),
+            plog: plog.clone(),
+            query_id: spec.id.clone(),
+            needed: Arc::new(spec.plan.needed_values()),
+        },
+        prefetch: (0..positions.len()).map(|_| None).collect(),
         resumed_at: positions.clone(),
         processor,
         spec,
@@ -324,6 +331,32 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
     Ok(handle)
 }
 
+/// Reads and decodes batches of the input (on any thread).
+#[derive(Clone)]
+struct Fetcher {
+    log: SharedLog,
+    source: Arc<Source>,
+    plog: ProcessingLog,
+    query_id: String,
+    /// The source's value columns the query reads.
+    needed: Arc<Vec<bool>>,
+}
+
+/// A batch's next position and its decoded records (none if none could be decoded).
+type Fetched = Option<(u64, Option<RecordBatch>)>;
+type Prefetched = tokio::task::JoinHandle<Result<Fetched>>;
+
+impl Fetcher {
+    fn fetch(&self, p: u32, pos: u64) -> Result<Fetched> {
+        let recs = self.log.read(&self.source.topic, p, pos, BATCH)?;
+        let Some(last) = recs.last() else {
+            return Ok(None);
+        };
+        let batch = decode::decode(&self.source, &recs, &self.plog, &self.query_id, &self.needed);
+        Ok(Some((last.offset + 1, batch)))
+    }
+}
+
 struct Runner {
     processor: Processor,
     spec: QuerySpec,
@@ -337,8 +370,9 @@ struct Runner {
     /// processed and its outputs written, so an output caused by an earlier record (a flush
     /// of state rebuilt by replay) is not written again.
     resumed_at: Vec<u64>,
-    /// The source's value columns the query reads.
-    needed: Vec<bool>,
+    fetcher: Fetcher,
+    /// Per input partition: the batch being read and decoded ahead, from its position.
+    prefetch: Vec<Option<(u64, Prefetched)>>,
     sink_parts: u32,
     busy: Arc<AtomicBool>,
     flush: Arc<AtomicU8>,
@@ -365,7 +399,7 @@ impl Runner {
             let mut progressed = false;
             for (p, rx) in rxs.iter_mut().enumerate() {
                 rx.borrow_and_update();
-                match self.step(p as u32, positions[p]) {
+                match self.step(p as u32, positions[p]).await {
                     Ok(Some(next)) => {
                         positions[p] = next;
                         progressed = true;
@@ -441,15 +475,32 @@ impl Runner {
     }
 
     /// Processes one batch of partition `p` from `pos`; returns the new position if it read any.
-    fn step(&mut self, p: u32, pos: u64) -> Result<Option<u64>> {
-        let recs = self.log.read(&self.topic, p, pos, BATCH)?;
-        let Some(last) = recs.last() else {
+    /// The next batch of partition `p` is read and decoded on another thread while this one is
+    /// processed (both cores at work: decoding is the larger half).
+    async fn step(&mut self, p: u32, pos: u64) -> Result<Option<u64>> {
+        let fetched = match self.prefetch[p as usize].take() {
+            Some((from, handle)) if from == pos => {
+                let ahead = handle
+                    .await
+                    .map_err(|e| Error::generic(format!("decoding failed: {e}")))??;
+                // Read ahead before more input arrived: read again now.
+                match ahead {
+                    Some(f) => Some(f),
+                    None => self.fetcher.fetch(p, pos)?,
+                }
+            }
+            _ => self.fetcher.fetch(p, pos)?,
+        };
+        let Some((next, batch)) = fetched else {
             return Ok(None);
         };
-        let next = last.offset + 1;
-        let source = self.spec.plan.source().clone();
+        let fetcher = self.fetcher.clone();
+        self.prefetch[p as usize] = Some((
+            next,
+            tokio::task::spawn_blocking(move || fetcher.fetch(p, next)),
+        ));
         let commit = vec![(self.topic.clone(), p, next)];
-        let out = match decode::decode(&source, &recs, &self.plog, &self.spec.id, &self.needed) {
+        let out = match batch {
             Some(batch) => {
                 let out = self.processor.process(&batch, &self.plog, &self.spec.id)?;
                 self.late
