@@ -352,7 +352,13 @@ impl Fetcher {
         let Some(last) = recs.last() else {
             return Ok(None);
         };
-        let batch = decode::decode(&self.source, &recs, &self.plog, &self.query_id, &self.needed);
+        let batch = decode::decode(
+            &self.source,
+            &recs,
+            &self.plog,
+            &self.query_id,
+            &self.needed,
+        );
         Ok(Some((last.offset + 1, batch)))
     }
 }
