@@ -567,3 +567,19 @@ SHOW CONNECTORS;";
         "{\"B\":2}\n{\"B\":4}\n{\"B\":6}\n{\"B\":20}\n"
     );
 }
+
+/// In the shell, a source connector still loading reports its progress after each statement.
+#[test]
+fn the_shell_shows_the_progress_of_long_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = repl(
+        &dir.path().join("data"),
+        "CREATE SOURCE CONNECTOR gen WITH ('connector.class'='Nexmark', 'bids'='1000000', 'throttle'='1000');\nSHOW STREAMS;\n",
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("Connector GEN is loading: "), "{err}");
+    assert!(
+        err.contains("%, ") && err.contains("records so far."),
+        "{err}"
+    );
+}

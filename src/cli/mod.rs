@@ -82,6 +82,12 @@ impl Frontend {
                 }
             }
         }
+        // In the shell, long loads show their progress after each statement.
+        if !self.batch && self.mode == OutputMode::Tabular {
+            for line in crate::engine::connectors::loading(&self.engine) {
+                eprintln!("{line}");
+            }
+        }
         true
     }
 

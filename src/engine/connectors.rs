@@ -77,6 +77,26 @@ fn state_text(s: &ConnectorState) -> String {
     }
 }
 
+/// One line per source connector still loading: name, progress and records so far.
+pub fn loading(engine: &Engine) -> Vec<String> {
+    let inner = engine.lock();
+    inner
+        .connectors
+        .values()
+        .filter(|c| c.kind.is_source() && c.state() == ConnectorState::Running)
+        .map(|c| {
+            let pct = c
+                .progress()
+                .map_or(String::new(), |p| format!("{:.0}%, ", p * 100.0));
+            format!(
+                "Connector {} is loading: {pct}{} records so far.",
+                c.name,
+                c.records()
+            )
+        })
+        .collect()
+}
+
 pub(super) fn show(inner: &super::Inner) -> Listing {
     let rows: Vec<Vec<String>> = inner
         .connectors

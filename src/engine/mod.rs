@@ -2,7 +2,7 @@
 //! and keeps the catalog durable by writing every catalog command to a command topic that is
 //! replayed on start (as ksqlDB does with its command topic).
 
-mod connectors;
+pub mod connectors;
 mod ddl;
 mod insert;
 pub mod output;
