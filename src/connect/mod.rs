@@ -36,7 +36,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn from_class(class: &str) -> Option<Kind> {
+    pub fn from_class(class: &str) -> Option<Kind> {
         let short = class.rsplit('.').next().unwrap_or(class);
         match short.to_ascii_lowercase().as_str() {
             "filestreamsource" | "filestreamsourceconnector" => Some(Kind::FileSource),

@@ -32,16 +32,20 @@ pub fn create(engine: &Engine, statement: &Statement) -> Result<Output> {
         .iter()
         .map(|(k, v)| (k.to_lowercase(), v.as_text()))
         .collect();
-    let c = connect::start(name, props, engine.log.clone())?;
-    if c.kind.is_source() != *source {
-        c.stop();
-        return Err(Error::statement(format!(
-            "{} is a {} connector class: use CREATE {} CONNECTOR.",
-            c.class,
-            if c.kind.is_source() { "source" } else { "sink" },
-            if c.kind.is_source() { "SOURCE" } else { "SINK" }
-        )));
+    // A class of the other kind is refused before anything starts.
+    if let Some((class, kind)) = props
+        .get("connector.class")
+        .and_then(|c| Some((c, connect::Kind::from_class(c)?)))
+    {
+        if kind.is_source() != *source {
+            return Err(Error::statement(format!(
+                "{class} is a {} connector class: use CREATE {} CONNECTOR.",
+                if kind.is_source() { "source" } else { "sink" },
+                if kind.is_source() { "SOURCE" } else { "SINK" }
+            )));
+        }
     }
+    let c = connect::start(name, props, engine.log.clone())?;
     engine.lock().connectors.insert(name.clone(), c);
     Ok(Output::Message {
         text: format!("Created connector {name}"),
