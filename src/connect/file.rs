@@ -50,6 +50,8 @@ impl Task {
         let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&self.file)?);
         let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
         let mut seen = 0u64;
+        // One clock reading per batch: the records of a batch share their timestamp.
+        let mut now = now_ms();
         for line in reader.split(b'\n') {
             let mut line = line?;
             seen += 1;
@@ -63,11 +65,12 @@ impl Task {
             }
             batch.push(Record {
                 value: Some(line),
-                timestamp: now_ms(),
+                timestamp: now,
                 ..Default::default()
             });
             if batch.len() == BATCH {
                 self.append(&mut batch, seen)?;
+                now = now_ms();
                 if self.stop.load(Ordering::SeqCst) {
                     return Ok(());
                 }

@@ -144,6 +144,8 @@ fn generate(
     let started = std::time::Instant::now();
     let mut batches: Vec<Vec<Record>> = vec![Vec::new(), Vec::new(), Vec::new()];
     let mut line = String::new();
+    // One clock reading per batch: the records of a batch share their timestamp.
+    let mut now = now_ms();
     loop {
         line.clear();
         let stream = g.event(&mut line);
@@ -154,7 +156,7 @@ fn generate(
             } else {
                 batches[i].push(Record {
                     value: Some(line.as_bytes().to_vec()),
-                    timestamp: now_ms(),
+                    timestamp: now,
                     ..Default::default()
                 });
             }
@@ -176,6 +178,7 @@ fn generate(
             );
             log.commit(group, &c)?;
             records.store(at, Ordering::Relaxed);
+            now = now_ms();
             if stream.is_none() || stop.load(Ordering::SeqCst) {
                 return Ok(());
             }
