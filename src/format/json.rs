@@ -126,19 +126,40 @@ pub fn java_double(d: f64, out: &mut Vec<u8>) {
 
 /// Writes an unscaled decimal with its scale: `1230, 2` → `12.30`.
 pub fn decimal_text(v: i128, scale: i8) -> String {
+    let mut out = Vec::with_capacity(40);
+    write_decimal(&mut out, v, scale);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A decimal's digits with `scale` of them after the point (`0.05`, `-12.300`), as ksqlDB
+/// writes it; written in place, without intermediate strings.
+pub fn write_decimal(out: &mut Vec<u8>, v: i128, scale: i8) {
     if scale <= 0 {
-        return (v * 10i128.pow((-scale) as u32)).to_string();
+        match 10i128
+            .checked_pow((-(scale as i32)) as u32)
+            .and_then(|p| v.checked_mul(p))
+        {
+            Some(x) => out.extend_from_slice(itoa::Buffer::new().format(x).as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        }
+        return;
     }
-    let neg = v < 0;
-    let digits = v.unsigned_abs().to_string();
+    if v < 0 {
+        out.push(b'-');
+    }
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(v.unsigned_abs()).as_bytes();
     let s = scale as usize;
-    let padded = if digits.len() <= s {
-        format!("{}{}", "0".repeat(s - digits.len() + 1), digits)
+    if digits.len() <= s {
+        out.extend_from_slice(b"0.");
+        out.resize(out.len() + s - digits.len(), b'0');
+        out.extend_from_slice(digits);
     } else {
-        digits
-    };
-    let (int, frac) = padded.split_at(padded.len() - s);
-    format!("{}{int}.{frac}", if neg { "-" } else { "" })
+        let (int, frac) = digits.split_at(digits.len() - s);
+        out.extend_from_slice(int);
+        out.push(b'.');
+        out.extend_from_slice(frac);
+    }
 }
 
 pub fn write_value(a: &ArrayRef, row: usize, ty: &SqlType, out: &mut Vec<u8>) -> Result<()> {
@@ -159,9 +180,9 @@ pub fn write_value(a: &ArrayRef, row: usize, ty: &SqlType, out: &mut Vec<u8>) ->
             write_int(out, a.as_primitive::<Int64Type>().value(row));
         }
         SqlType::Double => java_double(a.as_primitive::<Float64Type>().value(row), out),
-        SqlType::Decimal(_, s) => out.extend_from_slice(
-            decimal_text(a.as_primitive::<Decimal128Type>().value(row), *s).as_bytes(),
-        ),
+        SqlType::Decimal(_, s) => {
+            write_decimal(out, a.as_primitive::<Decimal128Type>().value(row), *s)
+        }
         SqlType::String => write_str(a.as_string::<i32>().value(row), out),
         SqlType::Bytes => write_str(
             &base64::engine::general_purpose::STANDARD.encode(a.as_binary::<i32>().value(row)),
@@ -236,6 +257,18 @@ pub fn write_value(a: &ArrayRef, row: usize, ty: &SqlType, out: &mut Vec<u8>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_keep_their_scale() {
+        let d = |v, s| decimal_text(v, s);
+        assert_eq!(d(5, 2), "0.05");
+        assert_eq!(d(-5, 2), "-0.05");
+        assert_eq!(d(12300, 3), "12.300");
+        assert_eq!(d(-123456, 3), "-123.456");
+        assert_eq!(d(0, 1), "0.0");
+        assert_eq!(d(7, 0), "7");
+        assert_eq!(d(7, -2), "700");
+    }
 
     #[test]
     fn strings_are_escaped_as_serde_json_escapes_them() {
