@@ -1,9 +1,11 @@
 //! The file connectors' task: FileStreamSource reads lines into a topic, FileStreamSink
 //! appends a topic's values to a file.
 
-use super::{now_ms, BATCH};
+use super::{group, now_ms, prop, Connector, ConnectorState, Kind, BATCH};
+use crate::error::Error;
 use crate::error::Result;
 use crate::log::{Record, SharedLog};
+use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -134,4 +136,79 @@ impl Task {
         }
         Ok(())
     }
+}
+
+/// Starts a FileStreamSource or FileStreamSink.
+pub(super) fn start(
+    name: &str,
+    props: BTreeMap<String, String>,
+    class: String,
+    kind: Kind,
+    log: SharedLog,
+) -> Result<Connector> {
+    let file = std::path::PathBuf::from(prop(&props, "file")?);
+    let sink = kind == Kind::FileSink;
+    let topic = if sink {
+        let topics = prop(&props, "topics")?;
+        if topics.contains(',') {
+            return Err(Error::statement(
+                "A FileStreamSink connector writes one topic.",
+            ));
+        }
+        topics.trim().to_string()
+    } else {
+        prop(&props, "topic")?.clone()
+    };
+    if sink {
+        if log.topic(&topic).is_none() {
+            return Err(Error::statement(format!("Topic '{topic}' does not exist.")));
+        }
+    } else {
+        if !file.is_file() {
+            return Err(Error::statement(format!(
+                "Cannot read the file '{}'.",
+                file.display()
+            )));
+        }
+        if log.topic(&topic).is_none() {
+            log.create_topic(&topic, 1)?;
+        }
+    }
+    // A source's progress is the share of the file's bytes read.
+    let total = if sink {
+        0
+    } else {
+        std::fs::metadata(&file).map_or(0, |m| m.len())
+    };
+    let c = Connector::new(name, kind, class, props, topic.clone(), total);
+    let task = Task {
+        bytes: c.done.clone(),
+        group: group(name),
+        file,
+        topic,
+        log,
+        records: c.records.clone(),
+        stop: c.stop.clone(),
+        position: c.position.clone(),
+    };
+    let state = c.state.clone();
+    std::thread::Builder::new()
+        .name(format!("connector-{name}"))
+        .spawn(move || {
+            let result = if sink {
+                task.write_file()
+            } else {
+                task.read_file()
+            };
+            let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+            *s = match result {
+                Ok(()) => ConnectorState::Finished,
+                Err(e) => {
+                    tracing::error!(connector = %task.group, "connector failed: {e}");
+                    ConnectorState::Failed(e.message)
+                }
+            };
+        })
+        .map_err(|e| Error::generic(format!("cannot start the connector: {e}")))?;
+    Ok(c)
 }

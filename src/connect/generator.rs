@@ -5,7 +5,6 @@ use crate::error::{Error, Result};
 use crate::log::{Record, SharedLog};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 /// A property parsed as a number, or its default.
 fn number<T: std::str::FromStr>(
@@ -62,19 +61,7 @@ pub(super) fn start(
             log.create_topic(t, 1)?;
         }
     }
-    let c = Connector {
-        name: name.to_string(),
-        kind: Kind::Nexmark,
-        class,
-        props,
-        topic: topics[2].clone(),
-        state: Arc::new(Mutex::new(ConnectorState::Running)),
-        records: Arc::new(AtomicU64::new(0)),
-        stop: Arc::new(AtomicBool::new(false)),
-        position: Arc::new(AtomicU64::new(0)),
-        done: Arc::new(AtomicU64::new(0)),
-        total: events,
-    };
+    let c = Connector::new(name, Kind::Nexmark, class, props, topics[2].clone(), events);
     let (state, records, stop, group) = (
         c.state.clone(),
         c.records.clone(),

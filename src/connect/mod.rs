@@ -15,8 +15,6 @@ mod file;
 mod generator;
 pub mod nexmark;
 
-use file::Task;
-
 /// Lines appended per log append.
 const BATCH: usize = 4096;
 
@@ -69,6 +67,29 @@ pub struct Connector {
 }
 
 impl Connector {
+    fn new(
+        name: &str,
+        kind: Kind,
+        class: String,
+        props: BTreeMap<String, String>,
+        topic: String,
+        total: u64,
+    ) -> Connector {
+        Connector {
+            name: name.to_string(),
+            kind,
+            class,
+            props,
+            topic,
+            state: Arc::new(Mutex::new(ConnectorState::Running)),
+            records: Arc::new(AtomicU64::new(0)),
+            stop: Arc::new(AtomicBool::new(false)),
+            position: Arc::new(AtomicU64::new(0)),
+            done: Arc::new(AtomicU64::new(0)),
+            total,
+        }
+    }
+
     pub fn state(&self) -> ConnectorState {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -128,85 +149,10 @@ pub fn start(name: &str, props: BTreeMap<String, String>, log: SharedLog) -> Res
             "Unknown connector class '{class}': Brooklet runs FileStreamSource, FileStreamSink and Nexmark."
         ))
     })?;
-    if kind == Kind::Nexmark {
-        return generator::start(name, props, class, log);
-    }
-    let file = std::path::PathBuf::from(prop(&props, "file")?);
-    let topic = match kind {
-        Kind::FileSource | Kind::Nexmark => prop(&props, "topic")?.clone(),
-        Kind::FileSink => {
-            let topics = prop(&props, "topics")?;
-            if topics.contains(',') {
-                return Err(Error::statement(
-                    "A FileStreamSink connector writes one topic.",
-                ));
-            }
-            topics.trim().to_string()
-        }
-    };
     match kind {
-        Kind::FileSource | Kind::Nexmark => {
-            if !file.is_file() {
-                return Err(Error::statement(format!(
-                    "Cannot read the file '{}'.",
-                    file.display()
-                )));
-            }
-            if log.topic(&topic).is_none() {
-                log.create_topic(&topic, 1)?;
-            }
-        }
-        Kind::FileSink => {
-            if log.topic(&topic).is_none() {
-                return Err(Error::statement(format!("Topic '{topic}' does not exist.")));
-            }
-        }
+        Kind::Nexmark => generator::start(name, props, class, log),
+        Kind::FileSource | Kind::FileSink => file::start(name, props, class, kind, log),
     }
-    let c = Connector {
-        name: name.to_string(),
-        kind,
-        class,
-        props,
-        topic: topic.clone(),
-        state: Arc::new(Mutex::new(ConnectorState::Running)),
-        records: Arc::new(AtomicU64::new(0)),
-        stop: Arc::new(AtomicBool::new(false)),
-        position: Arc::new(AtomicU64::new(0)),
-        done: Arc::new(AtomicU64::new(0)),
-        total: match kind {
-            Kind::FileSink => 0,
-            _ => std::fs::metadata(&file).map_or(0, |m| m.len()),
-        },
-    };
-    let task = Task {
-        bytes: c.done.clone(),
-        group: group(name),
-        file,
-        topic,
-        log,
-        records: c.records.clone(),
-        stop: c.stop.clone(),
-        position: c.position.clone(),
-    };
-    let state = c.state.clone();
-    std::thread::Builder::new()
-        .name(format!("connector-{name}"))
-        .spawn(move || {
-            let result = match kind {
-                Kind::FileSource | Kind::Nexmark => task.read_file(),
-                Kind::FileSink => task.write_file(),
-            };
-            let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
-            *s = match result {
-                Ok(()) => ConnectorState::Finished,
-                Err(e) => {
-                    tracing::error!(connector = %task.group, "connector failed: {e}");
-                    ConnectorState::Failed(e.message)
-                }
-            };
-        })
-        .map_err(|e| Error::generic(format!("cannot start the connector: {e}")))?;
-    Ok(c)
 }
 
 fn now_ms() -> i64 {
