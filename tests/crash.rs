@@ -217,3 +217,44 @@ fn outputs_written_after_the_last_commit_are_not_written_again() {
         engine.shutdown();
     });
 }
+
+/// Committed offsets past the end of the input (possible after a power loss without
+/// `--fsync always`) do not make the query skip the records appended next.
+#[test]
+fn offsets_ahead_of_the_data_do_not_skip_new_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let engine = Engine::open(&data, FsyncPolicy::Never, EngineConfig::default()).unwrap();
+        let mut s = Session::default();
+        engine
+            .execute(
+                "SET 'auto.offset.reset'='earliest';
+                 CREATE STREAM a (k INT KEY, v INT) WITH (KAFKA_TOPIC='a', PARTITIONS=1, VALUE_FORMAT='JSON');
+                 INSERT INTO a (k, v) VALUES (1, 10);
+                 CREATE STREAM b AS SELECT k, v + 1 AS w FROM a;",
+                &mut s,
+            )
+            .unwrap();
+        engine.quiesce().await;
+        engine.shutdown();
+        engine.log().commit(&consumer_group("CSAS_B_0"), &[("a".into(), 0, 50)]).unwrap();
+    });
+    rt.block_on(async {
+        let engine = Engine::open(&data, FsyncPolicy::Never, EngineConfig::default()).unwrap();
+        let mut s = Session::default();
+        engine
+            .execute("INSERT INTO a (k, v) VALUES (2, 20);", &mut s)
+            .unwrap();
+        engine.quiesce().await;
+        let out = engine.log().read("B", 0, 0, 100).unwrap();
+        assert_eq!(
+            out.len(),
+            2,
+            "the record appended after the restart was skipped"
+        );
+        assert_eq!(out[1].record.value.as_deref(), Some(&br#"{"W":21}"#[..]));
+        engine.shutdown();
+    });
+}

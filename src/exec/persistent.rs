@@ -186,7 +186,9 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
     let fresh = committed.is_empty();
     for (t, p, o) in &committed {
         if t == &topic && (*p as usize) < positions.len() {
-            positions[*p as usize] = *o;
+            // Offsets never run ahead of the data (after a power loss without `--fsync always`
+            // they could): a position past the end would skip the records appended next.
+            positions[*p as usize] = (*o).min(log.end_offset(&topic, *p)?);
         } else if t.strip_prefix(SINK_MARK) == Some(spec.sink.topic.as_str())
             && (*p as usize) < sink_ends.len()
         {
