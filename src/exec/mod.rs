@@ -75,7 +75,7 @@ impl Processor {
 }
 
 /// Records read per partition per step.
-pub const BATCH: usize = 2048;
+pub const BATCH: usize = 8192;
 
 /// Filters and projects a decoded batch. The result has the plan's output columns followed by
 /// the input's pseudocolumns (ROWTIME, ROWPARTITION, ROWOFFSET, tombstone flag). A batch whose evaluation fails is evaluated
