@@ -71,6 +71,15 @@ pub fn decode<'a>(
         })
         .collect();
     let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
+    // Names that differ only in case can take the same field (ksqlDB looks a field up per
+    // column): the general path reads them. Otherwise a field matches one column at most.
+    let unique = names
+        .iter()
+        .enumerate()
+        .all(|(i, a)| names[i + 1..].iter().all(|b| !a.eq_ignore_ascii_case(b)));
+    if !unique {
+        return None;
+    }
     let mut slots = vec![(Slot::Unset, false); cols.len()];
     let mut scratch = String::new();
     for value in values {
@@ -172,8 +181,13 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
                 scratch: self.scratch,
             };
             let slot = map.next_value_seed(seed)?;
-            // An exact name beats a case-insensitive match; otherwise the later field wins.
-            if exact || !self.slots[i].1 {
+            // As ksqlDB's lookup: the exact name (its last value), else the first field that
+            // matches ignoring case. Two such fields (or one repeated) go to the general path.
+            let (held, held_exact) = self.slots[i];
+            if !exact && !held_exact && held != Slot::Unset {
+                return Err(de::Error::custom("a field named twice ignoring case"));
+            }
+            if exact || held == Slot::Unset {
                 self.slots[i] = (slot, exact);
             }
         }
@@ -181,7 +195,8 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
     }
 }
 
-/// A field name: the column it names (exactly, else case-insensitively), if any.
+/// A field name: the column it names, if any. Holds the column names (unique ignoring case)
+/// and the column expected at this field's position.
 struct KeySeed<'a>(&'a [&'a str], usize);
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
@@ -199,30 +214,15 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
         f.write_str("a field name")
     }
 
+    /// The column a field names (case-insensitively), and whether exactly: exactness only
+    /// ranks fields of one record that differ in case.
     fn visit_bytes<E: de::Error>(self, key: &[u8]) -> Result<Self::Value, E> {
-        if let Some(n) = self.0.get(self.1) {
-            if n.as_bytes() == key {
-                return Ok(Some((self.1, true)));
-            }
-            // A case-insensitive match stands only if no other column has the exact name.
-            if n.as_bytes().eq_ignore_ascii_case(key) && !self.0.iter().any(|m| m.as_bytes() == key)
-            {
-                return Ok(Some((self.1, false)));
-            }
-        }
-        let same_len = |n: &&str| n.len() == key.len();
-        if let Some(i) = self
-            .0
-            .iter()
-            .position(|n| same_len(n) && n.as_bytes() == key)
-        {
-            return Ok(Some((i, true)));
-        }
-        Ok(self
-            .0
-            .iter()
-            .position(|n| same_len(n) && n.as_bytes().eq_ignore_ascii_case(key))
-            .map(|i| (i, false)))
+        let matches = |n: &&str| n.len() == key.len() && n.as_bytes().eq_ignore_ascii_case(key);
+        let at = match self.0.get(self.1) {
+            Some(n) if matches(n) => Some(self.1),
+            _ => self.0.iter().position(matches),
+        };
+        Ok(at.map(|i| (i, self.0[i].as_bytes() == key)))
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
@@ -335,16 +335,25 @@ mod tests {
     #[test]
     fn unusual_records_fall_back_to_the_general_path() {
         for record in [
-            r#"{"id": "7"}"#,        // a string for a BIGINT
-            r#"{"n": 1.5}"#,         // a fraction for an INT
-            r#"{"n": 3000000000}"#,  // out of INT's range
-            r#"{"name": 5}"#,        // a number for a STRING
-            r#"[1, 2]"#,             // not an object
-            r#"{"id": 1"#,           // malformed
-            r#"{"id": 1} trailing"#, // trailing characters
+            r#"{"id": "7"}"#,                // a string for a BIGINT
+            r#"{"n": 1.5}"#,                 // a fraction for an INT
+            r#"{"n": 3000000000}"#,          // out of INT's range
+            r#"{"name": 5}"#,                // a number for a STRING
+            r#"[1, 2]"#,                     // not an object
+            r#"{"id": 1"#,                   // malformed
+            r#"{"id": 1} trailing"#,         // trailing characters
+            r#"{"Name": "a", "name": "b"}"#, // two fields match NAME ignoring case
         ] {
             assert!(run(&[Some(record)], &[true; 5]).is_none(), "{record}");
         }
+    }
+
+    #[test]
+    fn names_that_differ_only_in_case_take_the_general_path() {
+        let cols = [("a", &SqlType::Bigint), ("A", &SqlType::Bigint)];
+        let records = [Some(&br#"{"A": 1, "a": 2}"#[..])];
+        // There one field can feed both columns (ksqlDB looks fields up per column).
+        assert!(decode(records.iter().copied(), 1, &cols, &[true, true]).is_none());
     }
 
     #[test]
