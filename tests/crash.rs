@@ -179,28 +179,42 @@ fn kill_9_during_windowed_aggregations_then_restart_gives_identical_output() {
     }
 }
 
+/// Runs `CREATE STREAM b AS SELECT k, v + 1 AS w FROM a` over `inserts` into `a`, stops, then
+/// overwrites the query's committed offsets with `commit` (a crash at the wrong moment).
+fn run_then_commit(
+    rt: &tokio::runtime::Runtime,
+    data: &std::path::Path,
+    inserts: &str,
+    commit: &[(String, u32, u64)],
+) {
+    rt.block_on(async {
+        let engine = Engine::open(data, FsyncPolicy::Never, EngineConfig::default()).unwrap();
+        let mut s = Session::default();
+        let sql = format!(
+            "SET 'auto.offset.reset'='earliest';
+             CREATE STREAM a (k INT KEY, v INT) WITH (KAFKA_TOPIC='a', PARTITIONS=1, VALUE_FORMAT='JSON');
+             {inserts}
+             CREATE STREAM b AS SELECT k, v + 1 AS w FROM a;"
+        );
+        engine.execute(&sql, &mut s).unwrap();
+        engine.quiesce().await;
+        engine.shutdown();
+        engine.log().commit(&consumer_group("CSAS_B_0"), commit).unwrap();
+    });
+}
+
 #[test]
 fn outputs_written_after_the_last_commit_are_not_written_again() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let engine = Engine::open(&data, FsyncPolicy::Never, EngineConfig::default()).unwrap();
-        let mut s = Session::default();
-        engine
-            .execute(
-                "SET 'auto.offset.reset'='earliest';
-                 CREATE STREAM a (k INT KEY, v INT) WITH (KAFKA_TOPIC='a', PARTITIONS=1, VALUE_FORMAT='JSON');
-                 INSERT INTO a (k, v) VALUES (1, 10); INSERT INTO a (k, v) VALUES (2, 20);
-                 CREATE STREAM b AS SELECT k, v + 1 AS w FROM a;",
-                &mut s,
-            )
-            .unwrap();
-        engine.quiesce().await;
-        engine.shutdown();
-        // Simulate a crash after the outputs were appended but before the offsets were committed.
-        engine.log().commit(&consumer_group("CSAS_B_0"), &[("a".into(), 0, 0), (">B".into(), 0, 0)]).unwrap();
-    });
+    // A crash after the outputs were appended but before the offsets were committed.
+    run_then_commit(
+        &rt,
+        &data,
+        "INSERT INTO a (k, v) VALUES (1, 10); INSERT INTO a (k, v) VALUES (2, 20);",
+        &[("a".into(), 0, 0), (">B".into(), 0, 0)],
+    );
     rt.block_on(async {
         let engine = Engine::open(&data, FsyncPolicy::Never, EngineConfig::default()).unwrap();
         engine.quiesce().await;
@@ -225,22 +239,12 @@ fn offsets_ahead_of_the_data_do_not_skip_new_records() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let engine = Engine::open(&data, FsyncPolicy::Never, EngineConfig::default()).unwrap();
-        let mut s = Session::default();
-        engine
-            .execute(
-                "SET 'auto.offset.reset'='earliest';
-                 CREATE STREAM a (k INT KEY, v INT) WITH (KAFKA_TOPIC='a', PARTITIONS=1, VALUE_FORMAT='JSON');
-                 INSERT INTO a (k, v) VALUES (1, 10);
-                 CREATE STREAM b AS SELECT k, v + 1 AS w FROM a;",
-                &mut s,
-            )
-            .unwrap();
-        engine.quiesce().await;
-        engine.shutdown();
-        engine.log().commit(&consumer_group("CSAS_B_0"), &[("a".into(), 0, 50)]).unwrap();
-    });
+    run_then_commit(
+        &rt,
+        &data,
+        "INSERT INTO a (k, v) VALUES (1, 10);",
+        &[("a".into(), 0, 50)],
+    );
     rt.block_on(async {
         let engine = Engine::open(&data, FsyncPolicy::Never, EngineConfig::default()).unwrap();
         let mut s = Session::default();
