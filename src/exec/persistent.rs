@@ -261,6 +261,7 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         stop,
     };
     let mut processor = Processor::new(&spec.plan)?;
+    let needed = Arc::new(spec.plan.needed_values());
     if let Processor::Aggregate(agg) = &mut processor {
         // Aggregation state comes from the last checkpoint, then replaying the input from its
         // positions up to the committed ones, emitting nothing (those outputs were written).
@@ -288,7 +289,6 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
             }
         }
         let muted = plog.muted();
-        let needed = spec.plan.needed_values();
         for (p, end) in positions.iter().enumerate() {
             let mut at = from[p];
             while at < *end {
@@ -309,7 +309,7 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
             source: spec.plan.source().clone(),
             plog: plog.clone(),
             query_id: spec.id.clone(),
-            needed: Arc::new(spec.plan.needed_values()),
+            needed,
         },
         prefetch: (0..positions.len()).map(|_| None).collect(),
         resumed_at: positions.clone(),

@@ -169,26 +169,24 @@ impl Aggregator {
             )),
         );
         for (j, call) in self.plan.aggregates.iter().enumerate() {
-            let parts: Vec<Parts> = rows.iter().map(|r| r.2.accs[j].to_parts()).collect();
-            let scalars: Vec<Vec<ScalarValue>> = parts.iter().map(|p| p.scalars.clone()).collect();
-            let ints: Vec<Vec<ScalarValue>> = parts
-                .iter()
-                .map(|p| {
+            // Each accumulator's parts, split into the three list columns.
+            let (mut scalars, mut ints, mut floats) = (Vec::new(), Vec::new(), Vec::new());
+            for r in rows {
+                let p = r.2.accs[j].to_parts();
+                scalars.push(p.scalars);
+                ints.push(
                     p.ints
-                        .iter()
-                        .map(|i| ScalarValue::Int64(Some(*i)))
-                        .collect()
-                })
-                .collect();
-            let floats: Vec<Vec<ScalarValue>> = parts
-                .iter()
-                .map(|p| {
+                        .into_iter()
+                        .map(|i| ScalarValue::Int64(Some(i)))
+                        .collect(),
+                );
+                floats.push(
                     p.floats
-                        .iter()
-                        .map(|f| ScalarValue::Float64(Some(*f)))
-                        .collect()
-                })
-                .collect();
+                        .into_iter()
+                        .map(|f| ScalarValue::Float64(Some(f)))
+                        .collect(),
+                );
+            }
             for (name, rows, empty) in [
                 ("s", scalars, Acc::scalar_type(call)),
                 ("i", ints, DataType::Int64),
