@@ -49,39 +49,61 @@ impl Task {
             get(LINES) + end_now.saturating_sub(get(END))
         };
         self.records.store(done, Ordering::Relaxed);
-        let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&self.file)?);
-        let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
+        let mut reader =
+            std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&self.file)?);
+        // The batch's records are reused from batch to batch (their value buffers keep their
+        // capacity), so reading a line allocates nothing.
+        let mut batch: Vec<Record> = (0..BATCH)
+            .map(|_| Record {
+                value: Some(Vec::new()),
+                ..Default::default()
+            })
+            .collect();
+        let mut filled = 0;
         let mut seen = 0u64;
+        let mut bytes = 0u64;
         // One clock reading per batch: the records of a batch share their timestamp.
         let mut now = now_ms();
-        for line in reader.split(b'\n') {
-            let mut line = line?;
+        let mut skipped = Vec::new();
+        loop {
+            let line = if seen < done {
+                skipped.clear();
+                &mut skipped
+            } else {
+                batch[filled].value.get_or_insert_with(Vec::new)
+            };
+            line.clear();
+            let n = reader.read_until(b'\n', line)?;
+            if n == 0 {
+                break;
+            }
             seen += 1;
-            self.bytes
-                .fetch_add(line.len() as u64 + 1, Ordering::Relaxed);
+            bytes += n as u64;
             if seen <= done {
                 continue;
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
             }
             if line.last() == Some(&b'\r') {
                 line.pop();
             }
-            batch.push(Record {
-                value: Some(line),
-                timestamp: now,
-                ..Default::default()
-            });
-            if batch.len() == BATCH {
-                self.append(&mut batch, seen)?;
+            batch[filled].timestamp = now;
+            filled += 1;
+            if filled == BATCH {
+                self.append(&batch[..filled], seen, bytes)?;
+                filled = 0;
                 now = now_ms();
                 if self.stop.load(Ordering::SeqCst) {
                     return Ok(());
                 }
             }
         }
-        self.append(&mut batch, seen)
+        self.append(&batch[..filled], seen, bytes)
     }
 
-    fn append(&self, batch: &mut Vec<Record>, lines: u64) -> Result<()> {
+    fn append(&self, batch: &[Record], lines: u64, bytes: u64) -> Result<()> {
+        self.bytes.store(bytes, Ordering::Relaxed);
         if batch.is_empty() {
             return Ok(());
         }
@@ -92,7 +114,6 @@ impl Task {
             &[(LINES.into(), 0, lines), (END.into(), 0, end)],
         )?;
         self.records.store(lines, Ordering::Relaxed);
-        batch.clear();
         Ok(())
     }
 
