@@ -62,6 +62,8 @@ pub struct Source {
     pub writer: Option<String>,
     /// Windowed keys: the window each key belongs to is part of the key.
     pub window: Option<WindowInfo>,
+    /// A join's rows (never a catalog entry): which columns stand for the key.
+    pub join_key: Option<Arc<crate::plan::join::JoinKeyNames>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -173,6 +173,7 @@ pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Res
         statement: parsed.text.clone(),
         writer: None,
         window: window_info(&with)?,
+        join_key: None,
     };
     engine.lock().catalog.insert(source);
     Ok(Output::Message {
@@ -293,7 +294,14 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
             "EMIT FINAL is only supported for windowed aggregations.",
         ));
     }
-    let aggregating = !query.group_by.is_empty();
+    // A join of two tables is a table, as is an aggregation.
+    let mut table_join = false;
+    if let Some(j) = query.joins.first() {
+        let right = engine.lock().catalog.get(&j.source.name).cloned();
+        table_join = input.kind == SourceKind::Table
+            && right.is_some_and(|r| r.kind == SourceKind::Table);
+    }
+    let aggregating = !query.group_by.is_empty() || table_join;
     match (aggregating, kind, insert) {
         (true, _, true) => return Err(Error::statement(format!("INSERT INTO can only be used to insert into a stream. {name} would be a table."))),
         (true, SourceKind::Stream, _) => return Err(Error::statement("Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.")),
@@ -413,6 +421,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
             statement: parsed.text.clone(),
             writer: None,
             window: plan.window(),
+            join_key: None,
         })
     };
     let n = inner.next_query;
@@ -483,7 +492,7 @@ pub fn drop_source(engine: &Engine, parsed: &Parsed) -> Result<Output> {
     let readers: Vec<String> = inner
         .queries
         .values()
-        .filter(|q| &q.source == name)
+        .filter(|q| q.sources.contains(name))
         .map(|q| q.id.clone())
         .collect();
     let writers: Vec<String> = inner
@@ -563,13 +572,34 @@ fn plan(
     persistent: bool,
     sink: &str,
 ) -> Result<QueryPlan> {
-    if input.kind == SourceKind::Table && query.group_by.is_empty() {
-        return Err(Error::statement(
-            "Queries over tables without GROUP BY are not supported yet",
-        ));
-    }
-    let mut plan = plan_select(&engine.compiler, query, input, persistent, sink)?;
-    if let QueryPlan::Aggregate(p) = &mut plan {
+    let mut plan = match query.joins.first() {
+        None => {
+            if input.kind == SourceKind::Table && query.group_by.is_empty() {
+                return Err(Error::statement(
+                    "Queries over tables without GROUP BY are not supported yet",
+                ));
+            }
+            plan_select(&engine.compiler, query, input, persistent, sink)?
+        }
+        Some(j) => {
+            let right = engine
+                .lock()
+                .catalog
+                .get(&j.source.name)
+                .cloned()
+                .ok_or_else(|| Error::statement(format!("{} does not exist.", j.source.name)))?;
+            crate::plan::join::plan_join(&engine.compiler, query, input, right, persistent, sink)?
+        }
+    };
+    let aggregate = match &mut plan {
+        QueryPlan::Aggregate(p) => Some(p),
+        QueryPlan::Join(j) => match &mut j.then {
+            QueryPlan::Aggregate(p) => Some(p),
+            _ => None,
+        },
+        QueryPlan::Stream(_) => None,
+    };
+    if let Some(p) = aggregate {
         let limit = |name: &str| {
             engine
                 .property(session, name)

@@ -227,7 +227,7 @@ pub fn describe(engine: &Engine, name: &str, extended: bool) -> Result<Listing> 
     let readers: Vec<String> = inner
         .queries
         .values()
-        .filter(|q| q.source == s.name)
+        .filter(|q| q.sources.contains(&s.name))
         .map(|q| format!("{} (RUNNING) : {}", q.id, q.statement))
         .collect();
     let writers: Vec<String> = inner

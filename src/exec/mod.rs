@@ -4,6 +4,7 @@
 pub mod accumulator;
 pub mod aggregate;
 pub mod decode;
+pub mod join;
 pub mod persistent;
 pub mod print;
 pub mod processing_log;
@@ -24,6 +25,8 @@ use std::sync::Arc;
 pub(crate) enum Processor {
     Stream(StreamPlan),
     Aggregate(Box<aggregate::Aggregator>),
+    /// A join, then the query over its joined rows.
+    Join(Box<join::Joiner>, Box<Processor>),
 }
 
 impl Processor {
@@ -33,12 +36,18 @@ impl Processor {
             QueryPlan::Aggregate(p) => {
                 Processor::Aggregate(Box::new(aggregate::Aggregator::new(p.clone())?))
             }
+            QueryPlan::Join(j) => Processor::Join(
+                Box::new(join::Joiner::new(j.join.clone())?),
+                Box::new(Processor::new(&j.then)?),
+            ),
         })
     }
 
-    /// The output of a batch: output columns, then the pseudocolumns (see [`evaluate`]).
+    /// The output of a batch of the query's input number `input` (a join's left source is 0,
+    /// its right 1): output columns, then the pseudocolumns (see [`evaluate`]).
     pub fn process(
         &mut self,
+        input: usize,
         batch: &RecordBatch,
         plog: &ProcessingLog,
         query_id: &str,
@@ -46,13 +55,18 @@ impl Processor {
         match self {
             Processor::Stream(plan) => Ok(evaluate(plan, batch, plog, query_id)),
             Processor::Aggregate(agg) => agg.process(batch, true),
+            Processor::Join(join, then) => match join.process(input, batch)? {
+                Some(joined) if joined.num_rows() > 0 => then.process(0, &joined, plog, query_id),
+                _ => Ok(None),
+            },
         }
     }
 
     /// The operator's state, for a checkpoint (none for stateless queries).
     pub fn checkpoint(&self) -> Result<Option<Vec<u8>>> {
         match self {
-            Processor::Stream(_) => Ok(None),
+            // Join state is rebuilt by replaying the inputs (not checkpointed yet).
+            Processor::Stream(_) | Processor::Join(..) => Ok(None),
             Processor::Aggregate(agg) => agg.checkpoint().map(Some),
         }
     }
@@ -62,6 +76,7 @@ impl Processor {
         match self {
             Processor::Stream(_) => 0,
             Processor::Aggregate(agg) => agg.late_records(),
+            Processor::Join(join, then) => join.late_records() + then.late_records(),
         }
     }
 
@@ -70,6 +85,7 @@ impl Processor {
         match self {
             Processor::Stream(_) => Ok(None),
             Processor::Aggregate(agg) => agg.flush(),
+            Processor::Join(_, then) => then.flush(),
         }
     }
 }

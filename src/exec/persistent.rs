@@ -36,8 +36,10 @@ pub struct QueryHandle {
     pub statement: String,
     pub sink: String,
     pub sink_topic: String,
-    pub source: String,
-    pub input_topic: String,
+    /// The sources the query reads.
+    pub sources: Vec<String>,
+    /// Its input partitions, in the order of its positions: (topic, partition).
+    inputs: Vec<(String, u32)>,
     pub state: Arc<Mutex<QueryState>>,
     busy: Arc<AtomicBool>,
     positions: Arc<Mutex<Vec<u64>>>,
@@ -70,9 +72,8 @@ impl QueryHandle {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        positions.iter().enumerate().all(|(p, pos)| {
-            log.end_offset(&self.input_topic, p as u32)
-                .map_or(true, |end| *pos >= end)
+        positions.iter().zip(&self.inputs).all(|(pos, (topic, p))| {
+            log.end_offset(topic, *p).map_or(true, |end| *pos >= end)
         })
     }
 
@@ -168,27 +169,41 @@ fn decode_checkpoint<'a>(statement: &str, data: &'a [u8]) -> Option<(Vec<u64>, &
     Some((positions, data.get(12 + 8 * n..)?))
 }
 
+/// A query's input partitions, numbered across its sources (a join reads two): for each, the
+/// input it belongs to, its topic and partition. Outputs record this number as their origin.
+pub(crate) fn input_partitions(
+    inputs: &[(Arc<Source>, Vec<bool>)],
+    log: &SharedLog,
+) -> Result<Vec<(usize, String, u32)>> {
+    let mut parts = Vec::new();
+    for (i, (source, _)) in inputs.iter().enumerate() {
+        let topic = &source.topic;
+        let n = log
+            .topic(topic)
+            .ok_or_else(|| Error::generic(format!("Topic '{topic}' does not exist")))?
+            .partitions;
+        parts.extend((0..n).map(|p| (i, topic.clone(), p)));
+    }
+    Ok(parts)
+}
+
 pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<QueryHandle> {
-    let source = spec.plan.source().clone();
-    let topic = source.topic.clone();
-    let parts = log
-        .topic(&topic)
-        .ok_or_else(|| Error::generic(format!("Topic '{topic}' does not exist")))?
-        .partitions;
+    let inputs = spec.plan.inputs();
+    let parts = input_partitions(&inputs, &log)?;
     let sink_parts = log
         .topic(&spec.sink.topic)
         .ok_or_else(|| Error::generic(format!("Topic '{}' does not exist", spec.sink.topic)))?
         .partitions;
     let group = consumer_group(&spec.id);
     let committed = log.committed(&group)?;
-    let mut positions = vec![0u64; parts as usize];
+    let mut positions = vec![0u64; parts.len()];
     let mut sink_ends: Vec<Option<u64>> = vec![None; sink_parts as usize];
     let fresh = committed.is_empty();
     for (t, p, o) in &committed {
-        if t == &topic && (*p as usize) < positions.len() {
+        if let Some(g) = parts.iter().position(|(_, pt, pp)| pt == t && pp == p) {
             // Offsets never run ahead of the data (after a power loss without `--fsync always`
             // they could): a position past the end would skip the records appended next.
-            positions[*p as usize] = (*o).min(log.end_offset(&topic, *p)?);
+            positions[g] = (*o).min(log.end_offset(t, *p)?);
         } else if t.strip_prefix(SINK_MARK) == Some(spec.sink.topic.as_str())
             && (*p as usize) < sink_ends.len()
         {
@@ -196,10 +211,10 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         }
     }
     if fresh {
-        for (p, pos) in positions.iter_mut().enumerate() {
+        for (pos, (_, topic, p)) in positions.iter_mut().zip(&parts) {
             *pos = match spec.start {
                 StartAt::Earliest => 0,
-                StartAt::Latest => log.end_offset(&topic, p as u32)?,
+                StartAt::Latest => log.end_offset(topic, *p)?,
             };
         }
     }
@@ -233,8 +248,8 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
     }
     let mut commit: Vec<(String, u32, u64)> = positions
         .iter()
-        .enumerate()
-        .map(|(p, o)| (topic.clone(), p as u32, *o))
+        .zip(&parts)
+        .map(|(o, (_, topic, p))| (topic.clone(), *p, *o))
         .collect();
     commit.extend(sink_ends.iter().enumerate().map(|(p, o)| {
         (
@@ -251,8 +266,8 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         statement: spec.statement.clone(),
         sink: spec.sink.name.clone(),
         sink_topic: spec.sink.topic.clone(),
-        source: source.name.clone(),
-        input_topic: topic.clone(),
+        sources: inputs.iter().map(|(s, _)| s.name.clone()).collect(),
+        inputs: parts.iter().map(|(_, t, p)| (t.clone(), *p)).collect(),
         state: Arc::new(Mutex::new(QueryState::Running)),
         busy: Arc::new(AtomicBool::new(false)),
         positions: Arc::new(Mutex::new(positions.clone())),
@@ -261,7 +276,40 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         stop,
     };
     let mut processor = Processor::new(&spec.plan)?;
-    let needed = Arc::new(spec.plan.needed_values());
+    let fetcher = Fetcher {
+        log: log.clone(),
+        inputs: Arc::new(inputs),
+        parts: Arc::new(parts),
+        plog: plog.clone(),
+        query_id: spec.id.clone(),
+    };
+    if let Processor::Join(..) = &processor {
+        // Join state is rebuilt by replaying the inputs up to the committed positions, a
+        // batch of each partition in turn as when running, emitting nothing.
+        let mut at = vec![0u64; positions.len()];
+        loop {
+            let mut progressed = false;
+            for g in 0..positions.len() {
+                if at[g] >= positions[g] {
+                    continue;
+                }
+                let want = BATCH.min((positions[g] - at[g]) as usize);
+                let Some((next, batch)) = fetcher.fetch_max(g, at[g], want)? else {
+                    at[g] = positions[g];
+                    continue;
+                };
+                at[g] = next;
+                progressed = true;
+                if let Some(batch) = batch {
+                    processor.process(fetcher.parts[g].0, &batch, &plog, &spec.id)?;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        handle.late.store(processor.late_records(), Ordering::Relaxed);
+    }
     if let Processor::Aggregate(agg) = &mut processor {
         // Aggregation state comes from the last checkpoint, then replaying the input from its
         // positions up to the committed ones, emitting nothing (those outputs were written).
@@ -278,7 +326,9 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
                             tracing::warn!(query = %spec.id, "ignoring checkpoint: {e}");
                             **agg = crate::exec::aggregate::Aggregator::new(match &spec.plan {
                                 QueryPlan::Aggregate(p) => p.clone(),
-                                QueryPlan::Stream(_) => unreachable!("an aggregate plan"),
+                                QueryPlan::Stream(_) | QueryPlan::Join(_) => {
+                                    unreachable!("an aggregate plan")
+                                }
                             })?;
                         }
                     }
@@ -288,15 +338,19 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
                 }
             }
         }
-        let muted = plog.muted();
-        for (p, end) in positions.iter().enumerate() {
-            let mut at = from[p];
+        let muted = Fetcher {
+            plog: plog.muted(),
+            ..fetcher.clone()
+        };
+        for (g, end) in positions.iter().enumerate() {
+            let mut at = from[g];
             while at < *end {
                 let want = BATCH.min((*end - at) as usize);
-                let recs = log.read(&topic, p as u32, at, want)?;
-                let Some(last) = recs.last() else { break };
-                at = last.offset + 1;
-                if let Some(batch) = decode::decode(&source, &recs, &muted, &spec.id, &needed) {
+                let Some((next, batch)) = muted.fetch_max(g, at, want)? else {
+                    break;
+                };
+                at = next;
+                if let Some(batch) = batch {
                     agg.process(&batch, false)?;
                 }
             }
@@ -304,20 +358,13 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         handle.late.store(agg.late_records(), Ordering::Relaxed);
     }
     let runner = Runner {
-        fetcher: Fetcher {
-            log: log.clone(),
-            source: spec.plan.source().clone(),
-            plog: plog.clone(),
-            query_id: spec.id.clone(),
-            needed,
-        },
+        fetcher,
         prefetch: (0..positions.len()).map(|_| None).collect(),
         resumed_at: positions.clone(),
         processor,
         spec,
         log,
         plog,
-        topic,
         group,
         producer,
         written,
@@ -337,11 +384,12 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
 #[derive(Clone)]
 struct Fetcher {
     log: SharedLog,
-    source: Arc<Source>,
+    /// The sources, with the value columns the query reads of each.
+    inputs: Arc<Vec<(Arc<Source>, Vec<bool>)>>,
+    /// The input partitions (see [`input_partitions`]).
+    parts: Arc<Vec<(usize, String, u32)>>,
     plog: ProcessingLog,
     query_id: String,
-    /// The source's value columns the query reads.
-    needed: Arc<Vec<bool>>,
 }
 
 /// A batch's next position and its decoded records (none if none could be decoded).
@@ -349,20 +397,35 @@ type Fetched = Option<(u64, Option<RecordBatch>)>;
 type Prefetched = tokio::task::JoinHandle<Result<Fetched>>;
 
 impl Fetcher {
-    fn fetch(&self, p: u32, pos: u64) -> Result<Fetched> {
-        let recs = self.log.read(&self.source.topic, p, pos, BATCH)?;
+    fn fetch(&self, g: usize, pos: u64) -> Result<Fetched> {
+        self.fetch_max(g, pos, BATCH)
+    }
+
+    /// Up to `max` records of input partition `g` from `pos`, decoded. Their ROWPARTITION is
+    /// `g` (the number outputs record as their origin).
+    fn fetch_max(&self, g: usize, pos: u64, max: usize) -> Result<Fetched> {
+        let (input, topic, p) = &self.parts[g];
+        let recs = self.log.read(topic, *p, pos, max)?;
         let Some(last) = recs.last() else {
             return Ok(None);
         };
-        let batch = decode::decode(
-            &self.source,
-            &recs,
-            &self.plog,
-            &self.query_id,
-            &self.needed,
-        );
+        let (source, needed) = &self.inputs[*input];
+        let mut batch = decode::decode(source, &recs, &self.plog, &self.query_id, needed);
+        if g as u32 != *p {
+            batch = batch.map(|b| renumber(b, g as i32)).transpose()?;
+        }
         Ok(Some((last.offset + 1, batch)))
     }
+}
+
+/// Sets a batch's ROWPARTITION to `g`.
+fn renumber(batch: RecordBatch, g: i32) -> Result<RecordBatch> {
+    let mut columns = batch.columns().to_vec();
+    columns[1] = Arc::new(datafusion::arrow::array::Int32Array::from(vec![
+        g;
+        batch.num_rows()
+    ]));
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
 
 struct Runner {
@@ -370,7 +433,6 @@ struct Runner {
     spec: QuerySpec,
     log: SharedLog,
     plog: ProcessingLog,
-    topic: String,
     group: String,
     producer: u64,
     written: HashMap<(u32, u32), (u64, usize)>,
@@ -393,8 +455,8 @@ struct Runner {
 impl Runner {
     async fn run(mut self, mut positions: Vec<u64>, mut stop: watch::Receiver<bool>) {
         let mut rxs = Vec::new();
-        for p in 0..positions.len() {
-            match self.log.subscribe(&self.topic, p as u32) {
+        for (_, topic, p) in self.fetcher.parts.iter() {
+            match self.log.subscribe(topic, *p) {
                 Ok(rx) => rxs.push(rx),
                 Err(e) => return self.fail(e.into()),
             }
@@ -407,7 +469,7 @@ impl Runner {
             let mut progressed = false;
             for (p, rx) in rxs.iter_mut().enumerate() {
                 rx.borrow_and_update();
-                match self.step(p as u32, positions[p]).await {
+                match self.step(p, positions[p]).await {
                     Ok(Some(next)) => {
                         positions[p] = next;
                         progressed = true;
@@ -485,8 +547,8 @@ impl Runner {
     /// Processes one batch of partition `p` from `pos`; returns the new position if it read any.
     /// The next batch of partition `p` is read and decoded on another thread while this one is
     /// processed (both cores at work: decoding is the larger half).
-    async fn step(&mut self, p: u32, pos: u64) -> Result<Option<u64>> {
-        let fetched = match self.prefetch[p as usize].take() {
+    async fn step(&mut self, g: usize, pos: u64) -> Result<Option<u64>> {
+        let fetched = match self.prefetch[g].take() {
             Some((from, handle)) if from == pos => {
                 let ahead = handle
                     .await
@@ -494,23 +556,27 @@ impl Runner {
                 // Read ahead before more input arrived: read again now.
                 match ahead {
                     Some(f) => Some(f),
-                    None => self.fetcher.fetch(p, pos)?,
+                    None => self.fetcher.fetch(g, pos)?,
                 }
             }
-            _ => self.fetcher.fetch(p, pos)?,
+            _ => self.fetcher.fetch(g, pos)?,
         };
         let Some((next, batch)) = fetched else {
             return Ok(None);
         };
         let fetcher = self.fetcher.clone();
-        self.prefetch[p as usize] = Some((
+        self.prefetch[g] = Some((
             next,
-            tokio::task::spawn_blocking(move || fetcher.fetch(p, next)),
+            tokio::task::spawn_blocking(move || fetcher.fetch(g, next)),
         ));
-        let commit = vec![(self.topic.clone(), p, next)];
+        let (input, topic, p) = &self.fetcher.parts[g];
+        let input = *input;
+        let commit = vec![(topic.clone(), *p, next)];
         let out = match batch {
             Some(batch) => {
-                let out = self.processor.process(&batch, &self.plog, &self.spec.id)?;
+                let out = self
+                    .processor
+                    .process(input, &batch, &self.plog, &self.spec.id)?;
                 self.late
                     .store(self.processor.late_records(), Ordering::Relaxed);
                 out

@@ -55,23 +55,18 @@ pub fn start(
     log: SharedLog,
     plog: ProcessingLog,
 ) -> crate::error::Result<PushQuery> {
-    let source = plan.source().clone();
-    let topic = source.topic.clone();
     let mut processor = super::Processor::new(&plan)?;
-    let needed = plan.needed_values();
+    let inputs = plan.inputs();
     let width = plan.output().len();
-    let parts = log
-        .topic(&topic)
-        .ok_or_else(|| crate::error::Error::generic(format!("Topic '{topic}' does not exist")))?
-        .partitions;
-    let mut positions = Vec::with_capacity(parts as usize);
-    let mut rxs = Vec::with_capacity(parts as usize);
-    for p in 0..parts {
+    let parts = super::persistent::input_partitions(&inputs, &log)?;
+    let mut positions = Vec::with_capacity(parts.len());
+    let mut rxs = Vec::with_capacity(parts.len());
+    for (_, topic, p) in &parts {
         positions.push(match start {
             StartAt::Earliest => 0,
-            StartAt::Latest => log.end_offset(&topic, p)?,
+            StartAt::Latest => log.end_offset(topic, *p)?,
         });
-        rxs.push(log.subscribe(&topic, p)?);
+        rxs.push(log.subscribe(topic, *p)?);
     }
     let (tx, rows) = mpsc::channel(16);
     let (stop, mut stop_rx) = watch::channel(false);
@@ -97,7 +92,9 @@ pub fn start(
             let mut progressed = false;
             for (p, rx) in rxs.iter_mut().enumerate() {
                 rx.borrow_and_update();
-                let recs = match log.read(&topic, p as u32, positions[p], BATCH) {
+                let (input, topic, part) = &parts[p];
+                let (source, needed) = &inputs[*input];
+                let recs = match log.read(topic, *part, positions[p], BATCH) {
                     Ok(r) => r,
                     Err(e) => {
                         let _ = tx.send(PushEvent::Error(e.to_string())).await;
@@ -107,10 +104,10 @@ pub fn start(
                 let Some(last) = recs.last() else { continue };
                 positions[p] = last.offset + 1;
                 progressed = true;
-                let Some(batch) = decode::decode(&source, &recs, &plog, &id, &needed) else {
+                let Some(batch) = decode::decode(source, &recs, &plog, &id, needed) else {
                     continue;
                 };
-                let out = match processor.process(&batch, &plog, &id) {
+                let out = match processor.process(*input, &batch, &plog, &id) {
                     Ok(Some(out)) => out,
                     Ok(None) => continue,
                     Err(e) => {

@@ -479,6 +479,7 @@ pub fn plan_aggregate(
         qualifiers: &[],
         persistent,
         sink,
+        join_key: None,
     };
     let key_names: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
     let output = projection::project(&ctx, &select, &key_names, &[], &mut names).map_err(|e| {

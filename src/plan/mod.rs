@@ -4,6 +4,7 @@
 
 pub mod aggregate;
 pub mod expr;
+pub mod join;
 mod projection;
 
 use crate::catalog::types::SqlType;
@@ -49,14 +50,28 @@ pub struct StreamPlan {
 pub enum QueryPlan {
     Stream(StreamPlan),
     Aggregate(aggregate::AggregatePlan),
+    /// A join, then a stream query or aggregation over its joined rows.
+    Join(Box<join::JoinQuery>),
 }
 
 impl QueryPlan {
+    /// The sources the query reads, each with the value columns it needs decoded.
+    pub fn inputs(&self) -> Vec<(Arc<Source>, Vec<bool>)> {
+        match self {
+            QueryPlan::Join(j) => [&j.join.left.source, &j.join.right.source]
+                .into_iter()
+                .map(|s| (s.clone(), vec![true; s.values().count()]))
+                .collect(),
+            _ => vec![(self.source().clone(), self.needed_values())],
+        }
+    }
+
     /// Which of the source's value columns the query reads (the others need not be decoded).
     pub fn needed_values(&self) -> Vec<bool> {
         let source = self.source();
         let values = source.values().count();
         let exprs: Vec<&PhysExpr> = match self {
+            QueryPlan::Join(_) => return vec![true; values],
             // A re-key carries columns by position: everything is read.
             QueryPlan::Stream(p) if p.rekey.is_some() => return vec![true; values],
             QueryPlan::Stream(p) => p
@@ -89,16 +104,19 @@ impl QueryPlan {
         needed
     }
 
+    /// The source the query's projection reads: a join's joined rows for a join.
     pub fn source(&self) -> &Arc<Source> {
         match self {
             QueryPlan::Stream(p) => &p.source,
             QueryPlan::Aggregate(p) => &p.source,
+            QueryPlan::Join(j) => j.then.source(),
         }
     }
     pub fn output(&self) -> &[OutputColumn] {
         match self {
             QueryPlan::Stream(p) => &p.output,
             QueryPlan::Aggregate(p) => &p.output,
+            QueryPlan::Join(j) => j.then.output(),
         }
     }
     /// How the output's keys are windowed, if they are.
@@ -108,6 +126,7 @@ impl QueryPlan {
         let p = match self {
             // A query over a windowed source keeps its windows.
             QueryPlan::Stream(s) => return s.source.window,
+            QueryPlan::Join(j) => return j.then.window(),
             QueryPlan::Aggregate(p) => p,
         };
         Some(match p.window.as_ref()?.kind {
@@ -180,7 +199,7 @@ fn is_null_literal(e: &Expr) -> bool {
     matches!(e, Expr::Value(v) if matches!(v.value, datafusion::sql::sqlparser::ast::Value::Null))
 }
 
-fn contains_map(t: &SqlType) -> bool {
+pub(crate) fn contains_map(t: &SqlType) -> bool {
     match t {
         SqlType::Map(_, _) => true,
         SqlType::Array(e) => contains_map(e),
@@ -203,6 +222,11 @@ pub fn plan_select(
     persistent: bool,
     sink: &str,
 ) -> Result<QueryPlan> {
+    if !query.joins.is_empty() {
+        return Err(Error::statement(
+            "A join's sources are planned by plan_join",
+        ));
+    }
     Ok(if query.group_by.is_empty() {
         QueryPlan::Stream(plan_query(compiler, query, source, persistent, sink)?)
     } else {
@@ -221,9 +245,6 @@ pub fn plan_query(
     persistent: bool,
     sink: &str,
 ) -> Result<StreamPlan> {
-    if !query.joins.is_empty() {
-        return Err(Error::statement("Joins are not supported yet"));
-    }
     if query.window.is_some() || !query.group_by.is_empty() || query.having.is_some() {
         return Err(Error::statement(
             "Aggregations and windows are not supported yet",
@@ -258,6 +279,7 @@ pub fn plan_query(
         qualifiers: &qualifiers,
         persistent,
         sink,
+        join_key: source.join_key.as_deref().filter(|_| rekey.is_none()),
     };
     let output = projection::project(&ctx, &query.select, &key_names, &key_exprs, &mut names)?;
     Ok(StreamPlan {

@@ -22,6 +22,8 @@ pub(crate) struct Context<'a> {
     pub qualifiers: &'a [String],
     pub persistent: bool,
     pub sink: &'a str,
+    /// Over a join's rows: the join columns that stand for the key.
+    pub join_key: Option<&'a crate::plan::join::JoinKeyNames>,
 }
 
 struct Item {
@@ -187,17 +189,36 @@ pub(crate) fn project(
 ) -> Result<Vec<OutputColumn>> {
     let items = expand(ctx, select, key_exprs, names)?;
     let mut keys: Vec<Option<OutputColumn>> = vec![None; key_names.len()];
+    // The column each key was copied from (a join's key can come from either join column).
+    let mut key_copied: Vec<Option<String>> = vec![None; key_names.len()];
     let mut values = Vec::new();
-    for it in items {
-        let represents = key_names.iter().position(|k| {
+    for mut it in items {
+        let mut represents = key_names.iter().position(|k| {
             it.copies.as_ref() == Some(k)
                 || key_exprs
                     .iter()
                     .any(|(name, e)| name == k && it.normalized.as_ref() == Some(e))
         });
+        if let (Some(jk), Some(c)) = (ctx.join_key, &it.copies) {
+            if jk.candidates.contains(c) {
+                match &key_copied[0] {
+                    // Another join column once the key is taken: a value like any other.
+                    Some(taken) if taken != c => {}
+                    _ => represents = Some(0),
+                }
+                if represents == Some(0) && keys[0].is_none() {
+                    // The key is the join key, whichever join column names it (an outer
+                    // join's unmatched rows have NULL in the other side's column).
+                    if let Ok(i) = ctx.schema.index_of(&key_names[0]) {
+                        it.expr = Arc::new(ColumnExpr::new(&key_names[0], i));
+                    }
+                }
+            }
+        }
         let ty = sql_type(&it.expr, ctx.schema, &it.name)?;
         match represents {
             Some(k) if keys[k].is_none() => {
+                key_copied[k] = it.copies.clone();
                 keys[k] = Some(OutputColumn {
                     column: Column {
                         name: it.name,
@@ -211,9 +232,10 @@ pub(crate) fn project(
                 let first = keys[k]
                     .as_ref()
                     .map_or(String::new(), |c| c.column.name.clone());
+                let shown = key_copied[k].clone().unwrap_or_else(|| key_names[k].clone());
                 return Err(Error::statement(format!(
-                    "The projection contains a key column (`{}`) more than once, aliased as: {first} and {}.",
-                    key_names[k], it.name
+                    "The projection contains a key column (`{shown}`) more than once, aliased as: {first} and {}.",
+                    it.name
                 )));
             }
             _ => values.push(OutputColumn {
@@ -230,6 +252,19 @@ pub(crate) fn project(
         let missing: Vec<usize> = (0..key_names.len())
             .filter(|k| keys[*k].is_none())
             .collect();
+        if let (Some(jk), true) = (ctx.join_key, !missing.is_empty()) {
+            let expr = if jk.display.len() > 1 { "expressions" } else { "expression" };
+            let mut m = format!(
+                "The query used to build `{}` must include the join {expr} {} in its projection (eg, SELECT {}...).",
+                ctx.sink,
+                jk.display.join(" or "),
+                jk.display[0]
+            );
+            if jk.synthetic {
+                m = format!("Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\n{m}\n{} was added as a synthetic key column because the join criteria did not match any source column. This expression must be included in the projection and may be aliased.", jk.display[0]);
+            }
+            return Err(Error::statement(m));
+        }
         if let Some(&k) = missing.first() {
             if let Some((_, e)) = key_exprs
                 .iter()

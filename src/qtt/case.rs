@@ -126,7 +126,7 @@ async fn run_on(engine: &Arc<Engine>, case: &Case) -> (Status, MessageMatch) {
             return (Status::Pass, m);
         }
     }
-    if let Err(e) = produce_inputs(engine, case) {
+    if let Err(e) = produce_inputs(engine, case).await {
         return (
             Status::Fail(format!("input: {e}")),
             MessageMatch::NotApplicable,
@@ -183,9 +183,17 @@ fn source_on(engine: &Engine, topic: &str) -> Option<Arc<Source>> {
     engine.sources().into_iter().find(|s| s.topic == topic)
 }
 
-fn produce_inputs(engine: &Engine, case: &Case) -> Result<(), String> {
+/// Produces the case's inputs in order. Before switching topics it waits until the queries have
+/// processed what came before: ksqlDB's test driver processes each input as it is produced, so
+/// a query reading several topics (a join) sees them in exactly this order.
+async fn produce_inputs(engine: &Engine, case: &Case) -> Result<(), String> {
+    let mut last_topic: Option<&str> = None;
     for input in &case.inputs {
         let topic = input["topic"].as_str().ok_or("input without a topic")?;
+        if last_topic.is_some_and(|t| t != topic) {
+            engine.quiesce().await;
+        }
+        last_topic = Some(topic);
         if engine.log().topic(topic).is_none() {
             engine
                 .log()

@@ -1,0 +1,455 @@
+//! The join operator: each side's rows are kept by join key (encoded with Arrow's row format),
+//! and each input row is matched against the other side's, giving batches of joined rows
+//! (pseudocolumns, join key, left columns, right columns) for the query over the join.
+//!
+//! - Stream-table: the table side is the latest row per key; only stream rows emit.
+//! - Table-table: both sides are tables; every change emits the joined row for its key, or a
+//!   tombstone when the joined row stops existing.
+//! - Stream-stream: rows are buffered for `before + after + grace` of stream time; a row joins
+//!   the other side's rows within its window. Unmatched rows of an outer side are emitted when
+//!   their window closes (with `GRACE PERIOD`), or at once (ksqlDB's legacy behaviour).
+
+use crate::catalog::PSEUDO_COLUMNS;
+use crate::error::Result;
+use crate::plan::join::{JoinPlan, JoinShape};
+use crate::sql::ast::JoinKind;
+use datafusion::arrow::array::{
+    new_null_array, Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int64Array, RecordBatch,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{Int32Type, Int64Type, SchemaRef};
+use datafusion::arrow::row::{OwnedRow, Row, RowConverter, RowParser, Rows, SortField};
+use hashbrown::HashMap;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+type Key = Box<[u8]>;
+
+struct TableRow {
+    ts: i64,
+    row: OwnedRow,
+}
+
+struct Buffered {
+    ts: i64,
+    seq: u64,
+    row: OwnedRow,
+    /// Unmatched so far, waiting in `pending` for its window to close.
+    waiting: bool,
+}
+
+struct SideState {
+    conv: RowConverter,
+    /// A row of NULLs: the missing side of an outer join's row.
+    nulls: OwnedRow,
+    table: HashMap<Key, TableRow>,
+    /// Stream rows by key, in (timestamp, arrival) order.
+    buffer: HashMap<Key, Vec<Buffered>>,
+    /// Whether this side's unmatched rows are emitted.
+    outer: bool,
+    oldest: i64,
+}
+
+/// Joined rows being collected for one output batch.
+struct Out {
+    ts: Vec<i64>,
+    part: Vec<i32>,
+    off: Vec<i64>,
+    tomb: Vec<bool>,
+    key: Rows,
+    left: Rows,
+    right: Rows,
+}
+
+pub struct Joiner {
+    plan: JoinPlan,
+    schema: SchemaRef,
+    key_conv: RowConverter,
+    key_parser: RowParser,
+    sides: [SideState; 2],
+    stream_time: i64,
+    seq: u64,
+    late: u64,
+    /// Unmatched stream rows of outer sides waiting for their window to close:
+    /// (timestamp, arrival) -> (side, key).
+    pending: BTreeMap<(i64, u64), (usize, Key)>,
+}
+
+fn exists(kind: JoinKind, left: bool, right: bool) -> bool {
+    match kind {
+        JoinKind::Inner => left && right,
+        JoinKind::Left => left,
+        JoinKind::Right => right,
+        JoinKind::Full => left || right,
+    }
+}
+
+impl Joiner {
+    pub fn new(plan: JoinPlan) -> Result<Self> {
+        let schema = plan.schema();
+        let key_type = schema.field(PSEUDO_COLUMNS).data_type().clone();
+        let key_conv = RowConverter::new(vec![SortField::new(key_type.clone())])?;
+        let side = |source: &crate::catalog::Source, outer: bool| -> Result<SideState> {
+            let fields = source.row_schema().fields()[PSEUDO_COLUMNS..].to_vec();
+            let conv = RowConverter::new(
+                fields
+                    .iter()
+                    .map(|f| SortField::new(f.data_type().clone()))
+                    .collect(),
+            )?;
+            let nulls: Vec<ArrayRef> = fields
+                .iter()
+                .map(|f| new_null_array(f.data_type(), 1))
+                .collect();
+            let nulls = conv.convert_columns(&nulls)?.row(0).owned();
+            Ok(SideState {
+                conv,
+                nulls,
+                table: HashMap::new(),
+                buffer: HashMap::new(),
+                outer,
+                oldest: i64::MAX,
+            })
+        };
+        let kind = plan.kind;
+        let sides = [
+            side(
+                &plan.left.source,
+                matches!(kind, JoinKind::Left | JoinKind::Full),
+            )?,
+            side(
+                &plan.right.source,
+                matches!(kind, JoinKind::Right | JoinKind::Full),
+            )?,
+        ];
+        Ok(Joiner {
+            plan,
+            schema,
+            key_parser: key_conv.parser(),
+            key_conv,
+            sides,
+            stream_time: i64::MIN,
+            seq: 0,
+            late: 0,
+            pending: BTreeMap::new(),
+        })
+    }
+
+    /// Records dropped because they arrived after their join window closed.
+    pub fn late_records(&self) -> u64 {
+        self.late
+    }
+
+    /// Joins a batch of `side` (0 left, 1 right); the joined rows, if any.
+    pub fn process(&mut self, side: usize, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
+        let n = batch.num_rows();
+        let plan_side = if side == 0 {
+            &self.plan.left
+        } else {
+            &self.plan.right
+        };
+        let mut keys = plan_side.key.evaluate(batch)?.into_array(n)?;
+        let key_type = self.schema.field(PSEUDO_COLUMNS).data_type();
+        if keys.data_type() != key_type {
+            keys = cast(&keys, key_type)?;
+        }
+        let key_rows = self.key_conv.convert_columns(&[keys.clone()])?;
+        let rows = self.sides[side]
+            .conv
+            .convert_columns(&batch.columns()[PSEUDO_COLUMNS..])?;
+        let ts = batch.column(0).as_primitive::<Int64Type>();
+        let part = batch.column(1).as_primitive::<Int32Type>();
+        let off = batch.column(2).as_primitive::<Int64Type>();
+        let tomb = batch.column(3).as_boolean();
+        let mut out = Out {
+            ts: Vec::new(),
+            part: Vec::new(),
+            off: Vec::new(),
+            tomb: Vec::new(),
+            key: self.key_conv.empty_rows(0, 0),
+            left: self.sides[0].conv.empty_rows(0, 0),
+            right: self.sides[1].conv.empty_rows(0, 0),
+        };
+        for i in 0..n {
+            // ksqlDB ignores records with a NULL join key.
+            if keys.is_null(i) {
+                continue;
+            }
+            let origin = (part.value(i), off.value(i));
+            let input = Input {
+                side,
+                ts: ts.value(i),
+                origin,
+                key: key_rows.row(i),
+                row: rows.row(i),
+                tombstone: tomb.value(i),
+            };
+            match self.plan.shape {
+                JoinShape::StreamTable => self.stream_table(&input, &mut out),
+                JoinShape::TableTable => self.table_table(&input, &mut out),
+                JoinShape::StreamStream => self.stream_stream(&input, &mut out),
+            }
+        }
+        self.evict();
+        self.finish(out).map(Some)
+    }
+
+    fn stream_table(&mut self, r: &Input, out: &mut Out) {
+        if r.side == 1 {
+            let table = &mut self.sides[1].table;
+            if r.tombstone {
+                table.remove(r.key.as_ref());
+            } else {
+                table.insert(
+                    r.key.as_ref().into(),
+                    TableRow {
+                        ts: r.ts,
+                        row: r.row.owned(),
+                    },
+                );
+            }
+            return;
+        }
+        if r.tombstone {
+            return;
+        }
+        let right = self.sides[1].table.get(r.key.as_ref());
+        match right {
+            Some(t) => push(out, r.ts, r.origin, false, r.key, r.row, t.row.row()),
+            None if self.plan.kind == JoinKind::Left => {
+                push(out, r.ts, r.origin, false, r.key, r.row, self.sides[1].nulls.row())
+            }
+            None => {}
+        }
+    }
+
+    fn table_table(&mut self, r: &Input, out: &mut Out) {
+        let kind = self.plan.kind;
+        let present = |s: &Self| {
+            (
+                s.sides[0].table.contains_key(r.key.as_ref()),
+                s.sides[1].table.contains_key(r.key.as_ref()),
+            )
+        };
+        let (l, rt) = present(self);
+        let before = exists(kind, l, rt);
+        let table = &mut self.sides[r.side].table;
+        if r.tombstone {
+            if table.remove(r.key.as_ref()).is_none() {
+                return;
+            }
+        } else {
+            table.insert(
+                r.key.as_ref().into(),
+                TableRow {
+                    ts: r.ts,
+                    row: r.row.owned(),
+                },
+            );
+        }
+        let (l, rt) = present(self);
+        if exists(kind, l, rt) {
+            let lrow = self.sides[0].table.get(r.key.as_ref());
+            let rrow = self.sides[1].table.get(r.key.as_ref());
+            let ts = lrow
+                .map(|x| x.ts)
+                .into_iter()
+                .chain(rrow.map(|x| x.ts))
+                .max()
+                .unwrap_or(r.ts);
+            push(
+                out,
+                ts,
+                r.origin,
+                false,
+                r.key,
+                lrow.map_or(self.sides[0].nulls.row(), |x| x.row.row()),
+                rrow.map_or(self.sides[1].nulls.row(), |x| x.row.row()),
+            );
+        } else if before {
+            push(
+                out,
+                r.ts,
+                r.origin,
+                true,
+                r.key,
+                self.sides[0].nulls.row(),
+                self.sides[1].nulls.row(),
+            );
+        }
+    }
+
+    /// How far before and after a row of `side` the other side's rows join it.
+    fn window(&self, side: usize) -> (i64, i64) {
+        if side == 0 {
+            (self.plan.before_ms, self.plan.after_ms)
+        } else {
+            (self.plan.after_ms, self.plan.before_ms)
+        }
+    }
+
+    fn stream_stream(&mut self, r: &Input, out: &mut Out) {
+        if r.tombstone {
+            return;
+        }
+        let (before, after) = self.window(r.side);
+        let grace = self.plan.grace_ms;
+        if r.ts.saturating_add(after).saturating_add(grace) < self.stream_time {
+            self.late += 1;
+            return;
+        }
+        self.stream_time = self.stream_time.max(r.ts);
+        if r.ts == self.stream_time && self.plan.explicit_grace {
+            self.emit_closed(r.origin, out);
+        }
+        let (lo, hi) = (r.ts.saturating_sub(before), r.ts.saturating_add(after));
+        let other = 1 - r.side;
+        let mut matched = false;
+        if let Some(rows) = self.sides[other].buffer.get_mut(r.key.as_ref()) {
+            for b in rows.iter_mut().filter(|b| b.ts >= lo && b.ts <= hi) {
+                matched = true;
+                if b.waiting {
+                    b.waiting = false;
+                    self.pending.remove(&(b.ts, b.seq));
+                }
+                let (l, rr) = if r.side == 0 {
+                    (r.row, b.row.row())
+                } else {
+                    (b.row.row(), r.row)
+                };
+                push(out, r.ts.max(b.ts), r.origin, false, r.key, l, rr);
+            }
+        }
+        self.seq += 1;
+        let seq = self.seq;
+        let mut waiting = false;
+        if !matched && self.sides[r.side].outer {
+            if !self.plan.explicit_grace || hi < self.stream_time {
+                self.push_unmatched(r.side, r.ts, r.origin, r.key, r.row, out);
+            } else {
+                waiting = true;
+                self.pending
+                    .insert((r.ts, seq), (r.side, r.key.as_ref().into()));
+            }
+        }
+        let state = &mut self.sides[r.side];
+        state.oldest = state.oldest.min(r.ts);
+        let rows = state.buffer.entry(r.key.as_ref().into()).or_default();
+        let at = rows.partition_point(|b| b.ts <= r.ts);
+        rows.insert(
+            at,
+            Buffered {
+                ts: r.ts,
+                seq,
+                row: r.row.owned(),
+                waiting,
+            },
+        );
+    }
+
+    fn push_unmatched(
+        &self,
+        side: usize,
+        ts: i64,
+        origin: (i32, i64),
+        key: Row<'_>,
+        row: Row<'_>,
+        out: &mut Out,
+    ) {
+        let (l, r) = if side == 0 {
+            (row, self.sides[1].nulls.row())
+        } else {
+            (self.sides[0].nulls.row(), row)
+        };
+        push(out, ts, origin, false, key, l, r);
+    }
+
+    /// Emits the unmatched rows whose windows have closed, oldest first.
+    fn emit_closed(&mut self, origin: (i32, i64), out: &mut Out) {
+        let grace = self.plan.grace_ms;
+        while let Some((&(ts, _), (side, _))) = self.pending.first_key_value() {
+            let lookback = self.window(*side).1;
+            if ts.saturating_add(lookback).saturating_add(grace) >= self.stream_time {
+                break;
+            }
+            let Some(((ts, seq), (side, key))) = self.pending.pop_first() else {
+                break;
+            };
+            let Some(rows) = self.sides[side].buffer.get_mut(&key) else {
+                continue;
+            };
+            let Some(i) = rows.iter().position(|b| b.seq == seq) else {
+                continue;
+            };
+            rows[i].waiting = false;
+            let b = &self.sides[side].buffer[&key][i];
+            let key_row = self.key_parser.parse(&key);
+            self.push_unmatched(side, ts, origin, key_row, b.row.row(), out);
+        }
+    }
+
+    /// Drops buffered stream rows no later row can join.
+    fn evict(&mut self) {
+        if self.plan.shape != JoinShape::StreamStream {
+            return;
+        }
+        let horizon = self.stream_time.saturating_sub(
+            self.plan.before_ms + self.plan.after_ms + self.plan.grace_ms,
+        );
+        for s in &mut self.sides {
+            if s.oldest >= horizon {
+                continue;
+            }
+            let mut oldest = i64::MAX;
+            s.buffer.retain(|_, rows| {
+                rows.retain(|b| b.ts >= horizon || b.waiting);
+                if let Some(b) = rows.first() {
+                    oldest = oldest.min(b.ts);
+                }
+                !rows.is_empty()
+            });
+            s.oldest = oldest;
+        }
+    }
+
+    fn finish(&self, out: Out) -> Result<RecordBatch> {
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(out.ts)),
+            Arc::new(Int32Array::from(out.part)),
+            Arc::new(Int64Array::from(out.off)),
+            Arc::new(BooleanArray::from(out.tomb)),
+        ];
+        columns.extend(self.key_conv.convert_rows(&out.key)?);
+        columns.extend(self.sides[0].conv.convert_rows(&out.left)?);
+        columns.extend(self.sides[1].conv.convert_rows(&out.right)?);
+        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
+    }
+}
+
+/// One input row.
+struct Input<'a> {
+    side: usize,
+    ts: i64,
+    origin: (i32, i64),
+    key: Row<'a>,
+    row: Row<'a>,
+    tombstone: bool,
+}
+
+fn push(
+    out: &mut Out,
+    ts: i64,
+    origin: (i32, i64),
+    tombstone: bool,
+    key: Row<'_>,
+    left: Row<'_>,
+    right: Row<'_>,
+) {
+    out.ts.push(ts);
+    out.part.push(origin.0);
+    out.off.push(origin.1);
+    out.tomb.push(tombstone);
+    out.key.push(key);
+    out.left.push(left);
+    out.right.push(right);
+}

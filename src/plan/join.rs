@@ -1,0 +1,618 @@
+//! Joins of two sources. Planning checks the join as ksqlDB does, then rewrites the query over
+//! a *joined source*: a virtual source whose key is the join key and whose value columns are
+//! both sides' columns prefixed by their alias (`T_ID`, `TT_F1`), so that the projection,
+//! filter and aggregation planners apply to joins unchanged.
+
+use super::expr::{ExprCompiler, PhysExpr};
+use super::{plan_select, sql_type, QueryPlan};
+use crate::catalog::types::SqlType;
+use crate::catalog::{Column, ColumnKind, Source, PSEUDO_COLUMNS, ROWOFFSET, ROWPARTITION, ROWTIME};
+use crate::error::{Error, Result};
+use crate::format::Format;
+use crate::sql::ast::{Expr, Ident, JoinKind, Query, Relation, SelectItem, SourceKind};
+use crate::sql::ident_name;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::sql::sqlparser::ast::{
+    visit_expressions_mut, BinaryOperator, ObjectNamePart, SelectItemQualifiedWildcardKind,
+};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+/// ksqlDB's grace period for stream-stream joins without `GRACE PERIOD`.
+pub const LEGACY_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
+/// The name of the joined source's key when it is not a synthetic `ROWKEY` (hidden: the
+/// projection names the key after the join column it selects).
+pub const JOIN_KEY: &str = "\u{1}JOINKEY";
+
+/// Which select items stand for the joined source's key, and how to name them in errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinKeyNames {
+    /// Joined columns holding the join key (`L_A`, `R_A`); empty for a synthetic key.
+    pub candidates: Vec<String>,
+    /// The same, as the query wrote them (`L.A`), or `ROWKEY`'s name.
+    pub display: Vec<String>,
+    pub synthetic: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinShape {
+    StreamStream,
+    StreamTable,
+    TableTable,
+}
+
+/// One side of a join: its source, the alias its columns are prefixed with, and the join
+/// expression over its rows.
+#[derive(Debug, Clone)]
+pub struct JoinSide {
+    pub source: Arc<Source>,
+    pub prefix: String,
+    pub key: PhysExpr,
+}
+
+#[derive(Debug, Clone)]
+pub struct JoinPlan {
+    pub kind: JoinKind,
+    pub shape: JoinShape,
+    pub left: JoinSide,
+    pub right: JoinSide,
+    /// Stream-stream: how much earlier and later a right record may be than a left one.
+    pub before_ms: i64,
+    pub after_ms: i64,
+    pub grace_ms: i64,
+    /// `GRACE PERIOD` given: unmatched outer rows wait for their window to close (else they
+    /// are emitted at once, ksqlDB's legacy behaviour).
+    pub explicit_grace: bool,
+    /// The joined source: key, left columns, right columns.
+    pub joined: Arc<Source>,
+}
+
+impl JoinPlan {
+    pub fn schema(&self) -> SchemaRef {
+        self.joined.row_schema()
+    }
+}
+
+/// A join and the query over its joined rows.
+#[derive(Debug, Clone)]
+pub struct JoinQuery {
+    pub join: JoinPlan,
+    pub then: QueryPlan,
+}
+
+struct Side<'a> {
+    source: &'a Arc<Source>,
+    prefix: String,
+    /// Its columns after the pseudocolumns, as (name, type).
+    columns: Vec<(String, SqlType)>,
+}
+
+impl Side<'_> {
+    fn named(&self, q: &str) -> bool {
+        q == self.prefix || q == self.source.name
+    }
+    fn has(&self, c: &str) -> bool {
+        self.columns.iter().any(|(n, _)| n == c)
+    }
+}
+
+fn side<'a>(source: &'a Arc<Source>, relation: &Relation) -> Result<Side<'a>> {
+    let schema = source.row_schema();
+    let columns = schema.fields()[PSEUDO_COLUMNS..]
+        .iter()
+        .map(|f| {
+            let ty = match source.column(f.name()) {
+                Some(c) => c.ty.clone(),
+                None => SqlType::from_arrow(f.data_type()).ok_or_else(|| {
+                    Error::statement(format!("Unsupported type for column {}", f.name()))
+                })?,
+            };
+            Ok((f.name().clone(), ty))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Side {
+        source,
+        prefix: relation.alias.clone().unwrap_or_else(|| source.name.clone()),
+        columns,
+    })
+}
+
+fn quoted(name: String) -> Ident {
+    Ident::with_quote('`', name)
+}
+
+/// Marks the field names of `a->f` (upper-cased as ksqlDB reads them), so that the rewrite
+/// of column names leaves them alone.
+const FIELD_MARK: char = '\u{2}';
+
+fn mark_fields(e: &mut Expr) {
+    let _ = visit_expressions_mut(e, |x: &mut Expr| {
+        if let Expr::BinaryOp {
+            op: BinaryOperator::Arrow,
+            right,
+            ..
+        } = x
+        {
+            if let Expr::Identifier(id) = right.as_mut() {
+                if id.quote_style != Some(FIELD_MARK) {
+                    *id = Ident::with_quote(FIELD_MARK, ident_name(id));
+                }
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+fn is_pseudo(c: &str) -> bool {
+    matches!(c, ROWTIME | ROWPARTITION | ROWOFFSET)
+}
+
+/// Plans `query`, whose FROM joins `left` to `right` (its first and only join).
+pub fn plan_join(
+    compiler: &ExprCompiler,
+    query: &Query,
+    left: Arc<Source>,
+    right: Arc<Source>,
+    persistent: bool,
+    sink: &str,
+) -> Result<QueryPlan> {
+    let join = &query.joins[0];
+    if query.joins.len() > 1 {
+        return Err(Error::statement(
+            "Joins of more than two sources are not supported yet",
+        ));
+    }
+    if left.name == right.name {
+        return Err(Error::statement(format!(
+            "Can not join '{0}' to '{0}': self joins are not yet supported.",
+            left.name
+        )));
+    }
+    let kafka: Vec<&str> = [&left, &right]
+        .iter()
+        .filter(|s| s.value_format.format == Format::Kafka)
+        .map(|s| s.name.as_str())
+        .collect();
+    if !kafka.is_empty() {
+        return Err(Error::statement(format!(
+            "Source(s) {} are using the 'KAFKA' value format. This format does not yet support JOIN.",
+            kafka.join(", ")
+        )));
+    }
+    let shape = match (left.kind, right.kind) {
+        (SourceKind::Stream, SourceKind::Stream) => JoinShape::StreamStream,
+        (SourceKind::Stream, SourceKind::Table) => JoinShape::StreamTable,
+        (SourceKind::Table, SourceKind::Table) => JoinShape::TableTable,
+        (SourceKind::Table, SourceKind::Stream) => {
+            return Err(Error::statement(format!(
+                "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {} {} JOIN {}.",
+                left.name,
+                kind_word(join.kind),
+                right.name
+            )))
+        }
+    };
+    match (shape, join.within) {
+        (JoinShape::StreamStream, None) => {
+            return Err(Error::statement(
+                "Stream-Stream joins must have a WITHIN clause specified. None was provided. To learn about how to specify a WITHIN clause with a stream-stream join, please visit: https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select",
+            ))
+        }
+        (JoinShape::StreamTable | JoinShape::TableTable, Some(_)) => {
+            return Err(Error::statement(format!(
+                "A window definition was provided for a {} join. These joins are not windowed. Please drop the window definition (ie. the WITHIN clause) and try to execute your join again.",
+                if shape == JoinShape::StreamTable { "Stream-Table" } else { "Table-Table" }
+            )))
+        }
+        _ => {}
+    }
+    if shape == JoinShape::StreamTable && matches!(join.kind, JoinKind::Right | JoinKind::Full) {
+        return Err(Error::statement(format!(
+            "Invalid join type: {} join not supported for stream-table join. Got {} {} JOIN {}.",
+            if join.kind == JoinKind::Right { "right" } else { "full-outer" },
+            left.name,
+            kind_word(join.kind),
+            right.name
+        )));
+    }
+    match (left.window, right.window) {
+        (None, None) => {}
+        (Some(_), None) | (None, Some(_)) => {
+            let (w, n) = if left.window.is_some() { (&left, &right) } else { (&right, &left) };
+            return Err(Error::statement(format!(
+                "Can not join windowed source to non-windowed source.\n`{}` is {} windowed\n`{}` is not windowed",
+                w.name,
+                w.window.map_or("", |x| x.kind.name()),
+                n.name
+            )));
+        }
+        (Some(_), Some(_)) => {
+            return Err(Error::statement(
+                "Joins of windowed sources are not supported yet",
+            ))
+        }
+    }
+    let sides = [side(&left, &query.from)?, side(&right, &join.source)?];
+    if sides[0].prefix == sides[1].prefix {
+        return Err(Error::statement(format!(
+            "Can not join '{0}' to '{0}': self joins are not yet supported.",
+            sides[0].prefix
+        )));
+    }
+
+    // The join condition: one equality, each side over one source.
+    let mut on = &join.on;
+    while let Expr::Nested(inner) = on {
+        on = inner;
+    }
+    let (a, b) = match on {
+        Expr::BinaryOp {
+            left: a,
+            op: BinaryOperator::Eq,
+            right: b,
+        } => (a.as_ref(), b.as_ref()),
+        Expr::BinaryOp {
+            op: BinaryOperator::And,
+            ..
+        } => {
+            return Err(Error::statement(format!(
+                "Invalid join condition: joins on multiple conditions are not yet supported. Got {on}."
+            )))
+        }
+        other => {
+            return Err(Error::statement(format!(
+                "Unsupported join expression: {other}. Joins need an equality of one expression from each source."
+            )))
+        }
+    };
+    let side_a = side_of_expr(a, on, &sides)?;
+    let side_b = side_of_expr(b, on, &sides)?;
+    let (lexpr, rexpr) = match (side_a, side_b) {
+        (0, 1) => (a, b),
+        (1, 0) => (b, a),
+        _ => {
+            return Err(Error::statement(format!(
+                "Invalid join condition: each side of the join comparison must reference a different source. Got {on}."
+            )))
+        }
+    };
+    let compile_side = |e: &Expr, s: &Side| -> Result<(PhysExpr, Expr, SqlType)> {
+        let mut qualifiers = vec![s.source.name.clone()];
+        qualifiers.push(s.prefix.clone());
+        let normalized = ExprCompiler::normalize(e, &qualifiers);
+        let schema = s.source.row_schema();
+        let compiled = compiler.compile(&normalized, &schema)?;
+        let ty = sql_type(&compiled, &schema, "join key")?;
+        Ok((compiled, normalized, ty))
+    };
+    let (lkey, lnorm, lty) = compile_side(lexpr, &sides[0])?;
+    let (rkey, rnorm, rty) = compile_side(rexpr, &sides[1])?;
+    if lty != rty {
+        return Err(Error::statement(format!(
+            "Invalid join condition: types don't match. Got {lexpr}{{{lty}}} = {rexpr}{{{rty}}}."
+        )));
+    }
+    // A table joins on its primary key (foreign-key joins are not supported yet).
+    for (s, norm, e) in [(&sides[0], &lnorm, lexpr), (&sides[1], &rnorm, rexpr)] {
+        if s.source.kind != SourceKind::Table {
+            continue;
+        }
+        let keys: Vec<&str> = s.source.keys().map(|c| c.name.as_str()).collect();
+        let on_key = matches!(norm, Expr::Identifier(id) if keys == [id.value.as_str()]);
+        if !on_key {
+            return Err(Error::statement(format!(
+                "Cannot repartition a TABLE source. If this is a join, make sure that the criteria uses the TABLE's key column {} instead of {e}",
+                keys.join(", ")
+            )));
+        }
+    }
+
+    // The joined source's key: the join column the projection selects, or a synthetic ROWKEY.
+    let mut candidates = Vec::new();
+    let mut display = Vec::new();
+    for (s, norm) in [(&sides[0], &lnorm), (&sides[1], &rnorm)] {
+        if let Expr::Identifier(id) = norm {
+            candidates.push(format!("{}_{}", s.prefix, id.value));
+            display.push(format!("{}.{}", s.prefix, id.value));
+        }
+    }
+    let all_names: Vec<String> = sides
+        .iter()
+        .flat_map(|s| s.columns.iter().map(|(n, _)| format!("{}_{n}", s.prefix)))
+        .collect();
+    let synthetic = join.kind == JoinKind::Full || candidates.is_empty();
+    let key_name = if synthetic {
+        let mut name = "ROWKEY".to_string();
+        let mut n = 0;
+        while all_names.contains(&name) || sides.iter().any(|s| s.has(&name)) {
+            n += 1;
+            name = format!("ROWKEY_{n}");
+        }
+        candidates.clear();
+        display = vec![name.clone()];
+        name
+    } else {
+        JOIN_KEY.to_string()
+    };
+    if let SqlType::Map(..) | SqlType::Struct(_) | SqlType::Array(_) = &lty {
+        if super::contains_map(&lty) {
+            let shown = candidates.first().cloned().unwrap_or_else(|| key_name.clone());
+            return Err(Error::statement(format!(
+                "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{shown}`. Column type: {lty}. See https://github.com/confluentinc/ksql/issues/6621 for more."
+            )));
+        }
+    }
+    let mut columns = vec![Column {
+        name: key_name.clone(),
+        ty: lty.clone(),
+        kind: ColumnKind::Key,
+    }];
+    for s in &sides {
+        for (n, ty) in &s.columns {
+            columns.push(Column {
+                name: format!("{}_{n}", s.prefix),
+                ty: ty.clone(),
+                kind: ColumnKind::Value,
+            });
+        }
+    }
+    let joined = Arc::new(Source {
+        name: format!("{}_{}", sides[0].prefix, sides[1].prefix),
+        kind: if shape == JoinShape::TableTable {
+            SourceKind::Table
+        } else {
+            SourceKind::Stream
+        },
+        topic: String::new(),
+        columns,
+        key_format: left.key_format.clone(),
+        value_format: left.value_format.clone(),
+        timestamp: None,
+        is_source: false,
+        statement: String::new(),
+        writer: None,
+        window: None,
+        join_key: Some(Arc::new(JoinKeyNames {
+            candidates,
+            display,
+            synthetic,
+        })),
+    });
+    let rewritten = rewrite_query(query, &sides, &key_name, synthetic, &joined)?;
+    let then = plan_select(compiler, &rewritten, joined.clone(), persistent, sink)?;
+    let (before_ms, after_ms) = join.within.unwrap_or((0, 0));
+    let plan = JoinPlan {
+        kind: join.kind,
+        shape,
+        left: JoinSide {
+            source: left.clone(),
+            prefix: sides[0].prefix.clone(),
+            key: lkey,
+        },
+        right: JoinSide {
+            source: right.clone(),
+            prefix: sides[1].prefix.clone(),
+            key: rkey,
+        },
+        before_ms,
+        after_ms,
+        grace_ms: join.grace_ms.unwrap_or(LEGACY_GRACE_MS),
+        explicit_grace: join.grace_ms.is_some(),
+        joined,
+    };
+    Ok(QueryPlan::Join(Box::new(JoinQuery { join: plan, then })))
+}
+
+fn kind_word(kind: JoinKind) -> &'static str {
+    match kind {
+        JoinKind::Inner => "[INNER]",
+        JoinKind::Left => "[LEFT]",
+        JoinKind::Right => "[RIGHT]",
+        JoinKind::Full => "[FULL] OUTER",
+    }
+}
+
+/// Which side (0 left, 1 right) the columns of `e` belong to; an error unless exactly one.
+fn side_of_expr(e: &Expr, on: &Expr, sides: &[Side; 2]) -> Result<usize> {
+    let mut found: Vec<usize> = Vec::new();
+    let mut err = None;
+    let mut e = e.clone();
+    mark_fields(&mut e);
+    let _ = visit_expressions_mut(&mut e, |x: &mut Expr| {
+        let r = match x {
+            Expr::Identifier(id) if id.quote_style == Some(FIELD_MARK) => Ok(None),
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                let q = ident_name(&parts[0]);
+                let c = ident_name(&parts[1]);
+                match sides.iter().position(|s| s.named(&q)) {
+                    Some(i) if sides[i].has(&c) || is_pseudo(&c) => Ok(Some(i)),
+                    Some(_) => Err(format!("JOIN ON column '{q}.{c}' cannot be resolved.")),
+                    None => match sides.iter().position(|s| s.has(&q)) {
+                        Some(i) => Ok(Some(i)),
+                        None => Err(format!(
+                            "'{q}' is not a valid stream/table name or alias."
+                        )),
+                    },
+                }
+            }
+            Expr::Identifier(id) => {
+                let c = ident_name(id);
+                let on: Vec<usize> = (0..2).filter(|i| sides[*i].has(&c)).collect();
+                match on.as_slice() {
+                    [i] => Ok(Some(*i)),
+                    [_, _] => Err(format!(
+                        "Column '{c}' is ambiguous. Could be {}.{c} or {}.{c}.",
+                        sides[0].source.name, sides[1].source.name
+                    )),
+                    _ => Err(format!("JOIN ON column '{c}' cannot be resolved.")),
+                }
+            }
+            _ => Ok(None),
+        };
+        match r {
+            Ok(Some(i)) => {
+                if !found.contains(&i) {
+                    found.push(i);
+                }
+                ControlFlow::Continue(())
+            }
+            Ok(None) => ControlFlow::Continue(()),
+            Err(m) => {
+                err = Some(m);
+                ControlFlow::Break(())
+            }
+        }
+    });
+    if let Some(m) = err {
+        return Err(Error::statement(m));
+    }
+    match found.as_slice() {
+        [i] => Ok(*i),
+        _ => Err(Error::statement(format!(
+            "Invalid comparison expression '{e}' in join '({on})'. Each side of the join comparision must contain references from exactly one source."
+        ))),
+    }
+}
+
+/// Rewrites column references to the joined source's names: `t.id` and an unambiguous `id`
+/// become `T_ID`; a select item `id` keeps its name (`T_ID AS ID`); `*` and `t.*` expand.
+fn rewrite_query(
+    query: &Query,
+    sides: &[Side; 2],
+    key_name: &str,
+    synthetic: bool,
+    joined: &Source,
+) -> Result<Query> {
+    let expr = |e: &Expr| rewrite_expr(e, sides, joined);
+    let side_items = |s: &Side| -> Vec<SelectItem> {
+        s.columns
+            .iter()
+            .filter(|(n, _)| n != crate::catalog::WINDOWSTART && n != crate::catalog::WINDOWEND)
+            .map(|(n, _)| {
+                SelectItem::UnnamedExpr(Expr::Identifier(quoted(format!("{}_{n}", s.prefix))))
+            })
+            .collect()
+    };
+    let mut select = Vec::new();
+    for item in &query.select {
+        match item {
+            SelectItem::Wildcard(_) => {
+                if synthetic {
+                    select.push(SelectItem::UnnamedExpr(Expr::Identifier(quoted(
+                        key_name.to_string(),
+                    ))));
+                }
+                select.extend(sides.iter().flat_map(side_items));
+            }
+            SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(o), _) => {
+                let q = match o.0.as_slice() {
+                    [ObjectNamePart::Identifier(id)] => ident_name(id),
+                    _ => o.to_string(),
+                };
+                let s = sides.iter().find(|s| s.named(&q)).ok_or_else(|| {
+                    Error::statement(format!("'{q}' is not a valid stream/table name or alias."))
+                })?;
+                select.extend(side_items(s));
+            }
+            SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::Expr(e), opts) => {
+                select.push(SelectItem::QualifiedWildcard(
+                    SelectItemQualifiedWildcardKind::Expr(expr(e)?),
+                    opts.clone(),
+                ))
+            }
+            SelectItem::UnnamedExpr(Expr::Identifier(id))
+                if !is_pseudo(&ident_name(id)) && joined.column(&ident_name(id)).is_none() =>
+            {
+                let rewritten = expr(&Expr::Identifier(id.clone()))?;
+                select.push(if matches!(&rewritten, Expr::Identifier(r) if r.value != ident_name(id))
+                {
+                    SelectItem::ExprWithAlias {
+                        expr: rewritten,
+                        alias: quoted(ident_name(id)),
+                    }
+                } else {
+                    SelectItem::UnnamedExpr(rewritten)
+                });
+            }
+            SelectItem::UnnamedExpr(e) => select.push(SelectItem::UnnamedExpr(expr(e)?)),
+            SelectItem::ExprWithAlias { expr: e, alias } => select.push(SelectItem::ExprWithAlias {
+                expr: expr(e)?,
+                alias: alias.clone(),
+            }),
+            other => select.push(other.clone()),
+        }
+    }
+    let opt = |e: &Option<Expr>| e.as_ref().map(expr).transpose();
+    let list = |l: &[Expr]| l.iter().map(expr).collect::<Result<Vec<_>>>();
+    Ok(Query {
+        select,
+        from: Relation {
+            name: joined.name.clone(),
+            alias: None,
+        },
+        joins: Vec::new(),
+        window: query.window.clone(),
+        selection: opt(&query.selection)?,
+        group_by: list(&query.group_by)?,
+        partition_by: list(&query.partition_by)?,
+        having: opt(&query.having)?,
+        emit: query.emit,
+        limit: query.limit,
+    })
+}
+
+fn rewrite_expr(e: &Expr, sides: &[Side; 2], joined: &Source) -> Result<Expr> {
+    let mut e = e.clone();
+    let mut err = None;
+    mark_fields(&mut e);
+    let _ = visit_expressions_mut(&mut e, |x: &mut Expr| {
+        match x {
+            Expr::Identifier(id) if id.quote_style == Some(FIELD_MARK) => {}
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                let q = ident_name(&parts[0]);
+                if let Some(s) = sides.iter().find(|s| s.named(&q)) {
+                    let c = ident_name(&parts[1]);
+                    let name = if is_pseudo(&c) {
+                        c
+                    } else {
+                        format!("{}_{c}", s.prefix)
+                    };
+                    let mut rest: Vec<Ident> = vec![quoted(name)];
+                    rest.extend(parts[2..].iter().cloned());
+                    *x = if rest.len() == 1 {
+                        Expr::Identifier(rest.remove(0))
+                    } else {
+                        Expr::CompoundIdentifier(rest)
+                    };
+                } else if !sides.iter().any(|s| s.has(&q)) && joined.column(&q).is_none() {
+                    err = Some(format!("'{q}' is not a valid stream/table name or alias."));
+                    return ControlFlow::Break(());
+                }
+            }
+            Expr::Identifier(id) => {
+                let c = ident_name(id);
+                if is_pseudo(&c) || joined.column(&c).is_some() {
+                    return ControlFlow::Continue(());
+                }
+                let on: Vec<&Side> = sides.iter().filter(|s| s.has(&c)).collect();
+                match on.as_slice() {
+                    [s] => *id = quoted(format!("{}_{c}", s.prefix)),
+                    [_, _] => {
+                        err = Some(format!(
+                            "Column '{c}' is ambiguous. Could be {}.{c} or {}.{c}.",
+                            sides[0].prefix, sides[1].prefix
+                        ));
+                        return ControlFlow::Break(());
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    });
+    match err {
+        Some(m) => Err(Error::statement(m)),
+        None => Ok(e),
+    }
+}
