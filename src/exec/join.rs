@@ -293,10 +293,14 @@ impl Joiner {
             return;
         }
         let (before, after) = self.window(r.side);
-        let grace = self.plan.grace_ms;
-        if r.ts.saturating_add(after).saturating_add(grace) < self.stream_time {
+        // A row older than the other side's rows are kept for still joins what is left, but
+        // is not kept itself (as Kafka Streams' window stores drop expired puts).
+        let expired = r.ts
+            < self.stream_time.saturating_sub(
+                self.plan.before_ms + self.plan.after_ms + self.plan.grace_ms,
+            );
+        if expired {
             self.late += 1;
-            return;
         }
         self.stream_time = self.stream_time.max(r.ts);
         if r.ts == self.stream_time && self.plan.explicit_grace {
@@ -331,6 +335,9 @@ impl Joiner {
                 self.pending
                     .insert((r.ts, seq), (r.side, r.key.as_ref().into()));
             }
+        }
+        if expired {
+            return;
         }
         let state = &mut self.sides[r.side];
         state.oldest = state.oldest.min(r.ts);

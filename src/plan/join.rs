@@ -13,7 +13,7 @@ use crate::sql::ast::{Expr, Ident, JoinKind, Query, Relation, SelectItem, Source
 use crate::sql::ident_name;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::sql::sqlparser::ast::{
-    visit_expressions_mut, BinaryOperator, ObjectNamePart, SelectItemQualifiedWildcardKind,
+    visit_expressions_mut, AccessExpr, BinaryOperator, ObjectNamePart, SelectItemQualifiedWildcardKind,
 };
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -123,7 +123,7 @@ fn quoted(name: String) -> Ident {
 
 /// Marks the field names of `a->f` (upper-cased as ksqlDB reads them), so that the rewrite
 /// of column names leaves them alone.
-const FIELD_MARK: char = '\u{2}';
+const FIELD_MARK: char = '[';
 
 fn mark_fields(e: &mut Expr) {
     let _ = visit_expressions_mut(e, |x: &mut Expr| {
@@ -417,6 +417,7 @@ fn side_of_expr(e: &Expr, on: &Expr, sides: &[Side; 2]) -> Result<usize> {
     let mut found: Vec<usize> = Vec::new();
     let mut err = None;
     let mut e = e.clone();
+    unchain(&mut e, sides);
     mark_fields(&mut e);
     let _ = visit_expressions_mut(&mut e, |x: &mut Expr| {
         let r = match x {
@@ -520,18 +521,18 @@ fn rewrite_query(
                     opts.clone(),
                 ))
             }
-            SelectItem::UnnamedExpr(Expr::Identifier(id))
-                if !is_pseudo(&ident_name(id)) && joined.column(&ident_name(id)).is_none() =>
-            {
-                let rewritten = expr(&Expr::Identifier(id.clone()))?;
-                select.push(if matches!(&rewritten, Expr::Identifier(r) if r.value != ident_name(id))
-                {
-                    SelectItem::ExprWithAlias {
+            SelectItem::UnnamedExpr(e) if column_ref(e, sides).is_some() => {
+                // A column is named as it is when only one source has one of that name, else
+                // with its source's prefix (`T_ID`).
+                let c = column_ref(e, sides).unwrap_or_default();
+                let rewritten = expr(e)?;
+                let unique = sides.iter().filter(|s| s.has(&c)).count() == 1;
+                select.push(match &rewritten {
+                    Expr::Identifier(r) if unique && r.value != c => SelectItem::ExprWithAlias {
                         expr: rewritten,
-                        alias: quoted(ident_name(id)),
-                    }
-                } else {
-                    SelectItem::UnnamedExpr(rewritten)
+                        alias: quoted(c),
+                    },
+                    _ => SelectItem::UnnamedExpr(rewritten),
                 });
             }
             SelectItem::UnnamedExpr(e) => select.push(SelectItem::UnnamedExpr(expr(e)?)),
@@ -561,9 +562,60 @@ fn rewrite_query(
     })
 }
 
+/// The column a select item names, if it is a plain reference to a source's column
+/// (`t.id` or `id`).
+fn column_ref(e: &Expr, sides: &[Side; 2]) -> Option<String> {
+    let c = match e {
+        Expr::Identifier(id) => ident_name(id),
+        Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+            sides.iter().find(|s| s.named(&ident_name(&parts[0])))?;
+            ident_name(&parts[1])
+        }
+        Expr::CompoundFieldAccess { root, access_chain } if access_chain.len() == 1 => {
+            let Expr::Identifier(q) = root.as_ref() else {
+                return None;
+            };
+            sides.iter().find(|s| s.named(&ident_name(q)))?;
+            match &access_chain[0] {
+                AccessExpr::Dot(Expr::Identifier(c)) => ident_name(c),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    (!is_pseudo(&c) && sides.iter().any(|s| s.has(&c))).then_some(c)
+}
+
+/// `q.c[1]` and `q.c` as sqlparser reads some of them (a root and an access chain): the
+/// qualified column `q.c` becomes one compound identifier first.
+fn unchain(e: &mut Expr, sides: &[Side; 2]) {
+    let _ = visit_expressions_mut(e, |x: &mut Expr| {
+        if let Expr::CompoundFieldAccess { root, access_chain } = x {
+            if let (Expr::Identifier(q), Some(AccessExpr::Dot(Expr::Identifier(c)))) =
+                (root.as_ref(), access_chain.first())
+            {
+                if sides.iter().any(|s| s.named(&ident_name(q))) {
+                    let compound = Expr::CompoundIdentifier(vec![q.clone(), c.clone()]);
+                    let rest: Vec<AccessExpr> = access_chain[1..].to_vec();
+                    *x = if rest.is_empty() {
+                        compound
+                    } else {
+                        Expr::CompoundFieldAccess {
+                            root: Box::new(compound),
+                            access_chain: rest,
+                        }
+                    };
+                }
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
 fn rewrite_expr(e: &Expr, sides: &[Side; 2], joined: &Source) -> Result<Expr> {
     let mut e = e.clone();
     let mut err = None;
+    unchain(&mut e, sides);
     mark_fields(&mut e);
     let _ = visit_expressions_mut(&mut e, |x: &mut Expr| {
         match x {

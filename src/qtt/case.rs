@@ -253,6 +253,35 @@ async fn produce_inputs(engine: &Engine, case: &Case) -> Result<(), String> {
     Ok(())
 }
 
+/// The records of a topic's partitions in the order the expected records name them: Kafka
+/// orders records within a partition only, so each expected record is matched with the next
+/// record of the partition its key goes to (then whatever is left, partition by partition).
+fn in_expected_order(
+    parts: Vec<Vec<crate::log::StoredRecord>>,
+    expected: &[&Value],
+    source: Option<&Source>,
+) -> Vec<crate::log::StoredRecord> {
+    if parts.len() <= 1 {
+        return parts.into_iter().flatten().collect();
+    }
+    let n = parts.len() as u32;
+    let mut queues: Vec<std::collections::VecDeque<_>> =
+        parts.into_iter().map(Into::into).collect();
+    let mut out = Vec::new();
+    for exp in expected {
+        let Ok(key) = key_bytes(&exp["key"], source) else {
+            break;
+        };
+        let p = crate::exec::partition_for(key.as_deref(), n, 0) as usize;
+        match queues[p].pop_front() {
+            Some(r) => out.push(r),
+            None => break,
+        }
+    }
+    out.extend(queues.into_iter().flatten());
+    out
+}
+
 fn check_outputs(engine: &Engine, case: &Case, outputs: &[Value]) -> Result<(), String> {
     let mut topics: Vec<&str> = Vec::new();
     for o in outputs {
@@ -270,9 +299,9 @@ fn check_outputs(engine: &Engine, case: &Case, outputs: &[Value]) -> Result<(), 
         let Some(info) = engine.log().topic(topic) else {
             return Err(format!("topic {topic} was never created"));
         };
-        let mut actual = Vec::new();
+        let mut parts = Vec::new();
         for p in 0..info.partitions {
-            actual.extend(
+            parts.push(
                 engine
                     .log()
                     .read(topic, p, 0, usize::MAX)
@@ -280,6 +309,7 @@ fn check_outputs(engine: &Engine, case: &Case, outputs: &[Value]) -> Result<(), 
             );
         }
         let source = source_on(engine, topic);
+        let actual = in_expected_order(parts, &expected, source.as_deref());
         for (i, exp) in expected.iter().enumerate() {
             let Some(act) = actual.get(i) else {
                 return Err(format!(
