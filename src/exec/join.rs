@@ -48,6 +48,9 @@ struct SideState {
     /// Whether this side's unmatched rows are emitted.
     outer: bool,
     oldest: i64,
+    /// The latest timestamp of this side's rows: its rows are kept for the join window and
+    /// grace period after it.
+    time: i64,
 }
 
 /// Joined rows being collected for one output batch.
@@ -90,7 +93,10 @@ impl Joiner {
         let key_type = schema.field(PSEUDO_COLUMNS).data_type().clone();
         let key_conv = RowConverter::new(vec![SortField::new(key_type.clone())])?;
         let side = |source: &crate::catalog::Source, outer: bool| -> Result<SideState> {
-            let fields = source.row_schema().fields()[PSEUDO_COLUMNS..].to_vec();
+            // The side's ROWTIME, then its columns.
+            let schema = source.row_schema();
+            let mut fields = vec![schema.fields()[0].clone()];
+            fields.extend(schema.fields()[PSEUDO_COLUMNS..].iter().cloned());
             let conv = RowConverter::new(
                 fields
                     .iter()
@@ -109,6 +115,7 @@ impl Joiner {
                 buffer: HashMap::new(),
                 outer,
                 oldest: i64::MAX,
+                time: i64::MIN,
             })
         };
         let kind = plan.kind;
@@ -154,9 +161,9 @@ impl Joiner {
             keys = cast(&keys, key_type)?;
         }
         let key_rows = self.key_conv.convert_columns(&[keys.clone()])?;
-        let rows = self.sides[side]
-            .conv
-            .convert_columns(&batch.columns()[PSEUDO_COLUMNS..])?;
+        let mut columns = vec![batch.column(0).clone()];
+        columns.extend(batch.columns()[PSEUDO_COLUMNS..].iter().cloned());
+        let rows = self.sides[side].conv.convert_columns(&columns)?;
         let ts = batch.column(0).as_primitive::<Int64Type>();
         let part = batch.column(1).as_primitive::<Int32Type>();
         let off = batch.column(2).as_primitive::<Int64Type>();
@@ -293,12 +300,12 @@ impl Joiner {
             return;
         }
         let (before, after) = self.window(r.side);
-        // A row older than the other side's rows are kept for still joins what is left, but
-        // is not kept itself (as Kafka Streams' window stores drop expired puts).
-        let expired = r.ts
-            < self.stream_time.saturating_sub(
-                self.plan.before_ms + self.plan.after_ms + self.plan.grace_ms,
-            );
+        // A row older than its side keeps rows for still joins what the other side holds,
+        // but is not kept itself (as Kafka Streams' window stores drop expired puts).
+        let retention = self.plan.before_ms + self.plan.after_ms + self.plan.grace_ms;
+        let side_time = &mut self.sides[r.side].time;
+        *side_time = (*side_time).max(r.ts);
+        let expired = r.ts < side_time.saturating_sub(retention);
         if expired {
             self.late += 1;
         }
@@ -400,10 +407,9 @@ impl Joiner {
         if self.plan.shape != JoinShape::StreamStream {
             return;
         }
-        let horizon = self.stream_time.saturating_sub(
-            self.plan.before_ms + self.plan.after_ms + self.plan.grace_ms,
-        );
+        let retention = self.plan.before_ms + self.plan.after_ms + self.plan.grace_ms;
         for s in &mut self.sides {
+            let horizon = s.time.saturating_sub(retention);
             if s.oldest >= horizon {
                 continue;
             }

@@ -120,6 +120,14 @@ pub fn evaluate(
 
 fn evaluate_batch(plan: &StreamPlan, batch: &RecordBatch) -> Result<RecordBatch> {
     let input = match &plan.filter {
+        // A table's deletions pass any filter: the row is gone whatever it held.
+        Some(f) if plan.source.kind == crate::sql::ast::SourceKind::Table => {
+            let keep = datafusion::arrow::compute::or(
+                &predicate(f, batch)?,
+                batch.column(3).as_boolean(),
+            )?;
+            filter_record_batch(batch, &keep)?
+        }
         Some(f) => filter_record_batch(batch, &predicate(f, batch)?)?,
         None => batch.clone(),
     };

@@ -13,7 +13,7 @@ use crate::sql::ast::{Expr, Ident, JoinKind, Query, Relation, SelectItem, Source
 use crate::sql::ident_name;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::sql::sqlparser::ast::{
-    visit_expressions_mut, AccessExpr, BinaryOperator, ObjectNamePart, SelectItemQualifiedWildcardKind,
+    visit_expressions_mut, AccessExpr, FunctionArguments, BinaryOperator, ObjectNamePart, SelectItemQualifiedWildcardKind,
 };
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -241,7 +241,9 @@ pub fn plan_join(
     }
 
     // The join condition: one equality, each side over one source.
-    let mut on = &join.on;
+    let mut on_expr = join.on.clone();
+    unchain(&mut on_expr, &sides);
+    let mut on = &on_expr;
     while let Expr::Nested(inner) = on {
         on = inner;
     }
@@ -348,6 +350,12 @@ pub fn plan_join(
         kind: ColumnKind::Key,
     }];
     for s in &sides {
+        // Each side's own ROWTIME (`S.ROWTIME`), not part of `*`.
+        columns.push(Column {
+            name: format!("{}_{ROWTIME}", s.prefix),
+            ty: SqlType::Bigint,
+            kind: ColumnKind::Value,
+        });
         for (n, ty) in &s.columns {
             columns.push(Column {
                 name: format!("{}_{n}", s.prefix),
@@ -565,7 +573,9 @@ fn rewrite_query(
 /// The column a select item names, if it is a plain reference to a source's column
 /// (`t.id` or `id`).
 fn column_ref(e: &Expr, sides: &[Side; 2]) -> Option<String> {
-    let c = match e {
+    let mut e = e.clone();
+    unchain(&mut e, sides);
+    let c = match &e {
         Expr::Identifier(id) => ident_name(id),
         Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
             sides.iter().find(|s| s.named(&ident_name(&parts[0])))?;
@@ -590,6 +600,34 @@ fn column_ref(e: &Expr, sides: &[Side; 2]) -> Option<String> {
 /// qualified column `q.c` becomes one compound identifier first.
 fn unchain(e: &mut Expr, sides: &[Side; 2]) {
     let _ = visit_expressions_mut(e, |x: &mut Expr| {
+        // `i.user`: sqlparser reads a niladic function (USER), ksqlDB a column.
+        if let Expr::Function(f) = x {
+            if matches!(f.args, FunctionArguments::None) {
+                let parts: Vec<Ident> = f
+                    .name
+                    .0
+                    .iter()
+                    .filter_map(|p| match p {
+                        ObjectNamePart::Identifier(id) => Some(id.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let column = match parts.as_slice() {
+                    [c] => sides.iter().any(|s| s.has(&ident_name(c))),
+                    [q, c] => sides
+                        .iter()
+                        .any(|s| s.named(&ident_name(q)) && s.has(&ident_name(c))),
+                    _ => false,
+                };
+                if column && parts.len() == f.name.0.len() {
+                    *x = if parts.len() == 1 {
+                        Expr::Identifier(parts[0].clone())
+                    } else {
+                        Expr::CompoundIdentifier(parts)
+                    };
+                }
+            }
+        }
         if let Expr::CompoundFieldAccess { root, access_chain } = x {
             if let (Expr::Identifier(q), Some(AccessExpr::Dot(Expr::Identifier(c)))) =
                 (root.as_ref(), access_chain.first())
@@ -624,7 +662,7 @@ fn rewrite_expr(e: &Expr, sides: &[Side; 2], joined: &Source) -> Result<Expr> {
                 let q = ident_name(&parts[0]);
                 if let Some(s) = sides.iter().find(|s| s.named(&q)) {
                     let c = ident_name(&parts[1]);
-                    let name = if is_pseudo(&c) {
+                    let name = if is_pseudo(&c) && c != ROWTIME {
                         c
                     } else {
                         format!("{}_{c}", s.prefix)
@@ -668,3 +706,4 @@ fn rewrite_expr(e: &Expr, sides: &[Side; 2], joined: &Source) -> Result<Expr> {
         None => Ok(e),
     }
 }
+

@@ -192,6 +192,14 @@ pub(crate) fn project(
     // The column each key was copied from (a join's key can come from either join column).
     let mut key_copied: Vec<Option<String>> = vec![None; key_names.len()];
     let mut values = Vec::new();
+    // Over a join: the join column that names the key, the left one if both are selected
+    // (the other is then a value like any other).
+    let join_column = ctx.join_key.and_then(|jk| {
+        jk.candidates
+            .iter()
+            .find(|c| items.iter().any(|it| it.copies.as_ref() == Some(*c)))
+            .cloned()
+    });
     for mut it in items {
         let mut represents = key_names.iter().position(|k| {
             it.copies.as_ref() == Some(k)
@@ -199,14 +207,10 @@ pub(crate) fn project(
                     .iter()
                     .any(|(name, e)| name == k && it.normalized.as_ref() == Some(e))
         });
-        if let (Some(jk), Some(c)) = (ctx.join_key, &it.copies) {
-            if jk.candidates.contains(c) {
-                match &key_copied[0] {
-                    // Another join column once the key is taken: a value like any other.
-                    Some(taken) if taken != c => {}
-                    _ => represents = Some(0),
-                }
-                if represents == Some(0) && keys[0].is_none() {
+        if let (Some(chosen), Some(c)) = (&join_column, &it.copies) {
+            if chosen == c {
+                represents = Some(0);
+                if keys[0].is_none() {
                     // The key is the join key, whichever join column names it (an outer
                     // join's unmatched rows have NULL in the other side's column).
                     if let Ok(i) = ctx.schema.index_of(&key_names[0]) {
