@@ -147,8 +147,25 @@ impl Joiner {
         self.late
     }
 
-    /// Joins a batch of `side` (0 left, 1 right); the joined rows, if any.
-    pub fn process(&mut self, side: usize, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
+    /// Joins batches of either side (0 left, 1 right), in order; the joined rows.
+    pub fn process(&mut self, batches: &[(usize, RecordBatch)]) -> Result<RecordBatch> {
+        let mut out = Out {
+            ts: Vec::new(),
+            part: Vec::new(),
+            off: Vec::new(),
+            tomb: Vec::new(),
+            key: self.key_conv.empty_rows(0, 0),
+            left: self.sides[0].conv.empty_rows(0, 0),
+            right: self.sides[1].conv.empty_rows(0, 0),
+        };
+        for (side, batch) in batches {
+            self.process_batch(*side, batch, &mut out)?;
+        }
+        self.evict();
+        self.finish(out)
+    }
+
+    fn process_batch(&mut self, side: usize, batch: &RecordBatch, out: &mut Out) -> Result<()> {
         let n = batch.num_rows();
         let plan_side = if side == 0 {
             &self.plan.left
@@ -168,15 +185,6 @@ impl Joiner {
         let part = batch.column(1).as_primitive::<Int32Type>();
         let off = batch.column(2).as_primitive::<Int64Type>();
         let tomb = batch.column(3).as_boolean();
-        let mut out = Out {
-            ts: Vec::new(),
-            part: Vec::new(),
-            off: Vec::new(),
-            tomb: Vec::new(),
-            key: self.key_conv.empty_rows(0, 0),
-            left: self.sides[0].conv.empty_rows(0, 0),
-            right: self.sides[1].conv.empty_rows(0, 0),
-        };
         for i in 0..n {
             // ksqlDB ignores records with a NULL join key.
             if keys.is_null(i) {
@@ -192,13 +200,12 @@ impl Joiner {
                 tombstone: tomb.value(i),
             };
             match self.plan.shape {
-                JoinShape::StreamTable => self.stream_table(&input, &mut out),
-                JoinShape::TableTable => self.table_table(&input, &mut out),
-                JoinShape::StreamStream => self.stream_stream(&input, &mut out),
+                JoinShape::StreamTable => self.stream_table(&input, out),
+                JoinShape::TableTable => self.table_table(&input, out),
+                JoinShape::StreamStream => self.stream_stream(&input, out),
             }
         }
-        self.evict();
-        self.finish(out).map(Some)
+        Ok(())
     }
 
     fn stream_table(&mut self, r: &Input, out: &mut Out) {

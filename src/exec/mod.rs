@@ -3,6 +3,7 @@
 
 pub mod accumulator;
 pub mod aggregate;
+pub mod align;
 pub mod decode;
 pub mod join;
 pub mod persistent;
@@ -55,10 +56,39 @@ impl Processor {
         match self {
             Processor::Stream(plan) => Ok(evaluate(plan, batch, plog, query_id)),
             Processor::Aggregate(agg) => agg.process(batch, true),
-            Processor::Join(join, then) => match join.process(input, batch)? {
-                Some(joined) if joined.num_rows() > 0 => then.process(0, &joined, plog, query_id),
-                _ => Ok(None),
-            },
+            Processor::Join(..) => self.process_many(&[(input, batch.clone())], plog, query_id),
+        }
+    }
+
+    /// Processes batches of the query's inputs in order (see [`process`](Self::process)): a
+    /// join joins them all before the query over its rows runs once.
+    pub fn process_many(
+        &mut self,
+        batches: &[(usize, RecordBatch)],
+        plog: &ProcessingLog,
+        query_id: &str,
+    ) -> Result<Option<RecordBatch>> {
+        match self {
+            Processor::Join(join, then) => {
+                let joined = join.process(batches)?;
+                if joined.num_rows() == 0 {
+                    return Ok(None);
+                }
+                then.process(0, &joined, plog, query_id)
+            }
+            _ => {
+                let mut outs = Vec::new();
+                for (input, batch) in batches {
+                    outs.extend(self.process(*input, batch, plog, query_id)?);
+                }
+                match outs.first() {
+                    None => Ok(None),
+                    Some(first) => Ok(Some(datafusion::arrow::compute::concat_batches(
+                        &first.schema(),
+                        &outs,
+                    )?)),
+                }
+            }
         }
     }
 

@@ -284,29 +284,23 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         query_id: spec.id.clone(),
     };
     if let Processor::Join(..) = &processor {
-        // Join state is rebuilt by replaying the inputs up to the committed positions, a
-        // batch of each partition in turn as when running, emitting nothing.
+        // Join state is rebuilt by replaying the inputs up to the committed positions in
+        // event-time order, as when running, emitting nothing.
         let mut at = vec![0u64; positions.len()];
-        loop {
-            let mut progressed = false;
-            for g in 0..positions.len() {
-                if at[g] >= positions[g] {
-                    continue;
-                }
-                let want = BATCH.min((positions[g] - at[g]) as usize);
-                let Some((next, batch)) = fetcher.fetch_max(g, at[g], want)? else {
-                    at[g] = positions[g];
-                    continue;
-                };
-                at[g] = next;
-                progressed = true;
-                if let Some(batch) = batch {
-                    processor.process(fetcher.parts[g].0, &batch, &plog, &spec.id)?;
-                }
+        let mut aligner = Aligner::new(positions.len());
+        let muted = plog.muted();
+        while let Some(slices) = aligner.round(&mut at, |g, pos| {
+            let want = positions[g].saturating_sub(pos).min(BATCH as u64) as usize;
+            if want == 0 {
+                return Ok(None);
             }
-            if !progressed {
-                break;
-            }
+            fetcher.fetch_max(g, pos, want)
+        })? {
+            let batches: Vec<(usize, RecordBatch)> = slices
+                .into_iter()
+                .map(|(g, b)| (fetcher.parts[g].0, b))
+                .collect();
+            processor.process_many(&batches, &muted, &spec.id)?;
         }
         handle.late.store(processor.late_records(), Ordering::Relaxed);
     }
@@ -358,6 +352,7 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         handle.late.store(agg.late_records(), Ordering::Relaxed);
     }
     let runner = Runner {
+        aligner: (fetcher.inputs.len() > 1).then(|| Aligner::new(fetcher.parts.len())),
         fetcher,
         prefetch: (0..positions.len()).map(|_| None).collect(),
         resumed_at: positions.clone(),
@@ -392,8 +387,7 @@ struct Fetcher {
     query_id: String,
 }
 
-/// A batch's next position and its decoded records (none if none could be decoded).
-type Fetched = Option<(u64, Option<RecordBatch>)>;
+use super::align::{Aligner, Fetched};
 type Prefetched = tokio::task::JoinHandle<Result<Fetched>>;
 
 impl Fetcher {
@@ -441,6 +435,8 @@ struct Runner {
     /// of state rebuilt by replay) is not written again.
     resumed_at: Vec<u64>,
     fetcher: Fetcher,
+    /// For a query over several inputs (a join): their rows in event-time order.
+    aligner: Option<Aligner>,
     /// Per input partition: the batch being read and decoded ahead, from its position.
     prefetch: Vec<Option<(u64, Prefetched)>>,
     sink_parts: u32,
@@ -467,7 +463,26 @@ impl Runner {
             }
             self.busy.store(true, Ordering::SeqCst);
             let mut progressed = false;
-            for (p, rx) in rxs.iter_mut().enumerate() {
+            if self.aligner.is_some() {
+                for rx in rxs.iter_mut() {
+                    rx.borrow_and_update();
+                }
+                match self.step_aligned(&mut positions) {
+                    Ok(p) => progressed = p,
+                    Err(e) => {
+                        self.busy.store(false, Ordering::SeqCst);
+                        return self.fail(e);
+                    }
+                }
+                if progressed {
+                    *self
+                        .shared_positions
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()) = positions.clone();
+                }
+            }
+            let single = self.aligner.is_none();
+            for (p, rx) in rxs.iter_mut().enumerate().filter(|_| single) {
                 rx.borrow_and_update();
                 match self.step(p, positions[p]).await {
                     Ok(Some(next)) => {
@@ -542,6 +557,41 @@ impl Runner {
             return Ok(false);
         };
         self.write(&out, Vec::new())
+    }
+
+    /// Processes a round of rows of all inputs in event-time order (see [`Aligner`]); true if
+    /// it read anything.
+    fn step_aligned(&mut self, positions: &mut [u64]) -> Result<bool> {
+        let Some(aligner) = self.aligner.as_mut() else {
+            return Ok(false);
+        };
+        let fetcher = &self.fetcher;
+        let Some(slices) = aligner.round(positions, |g, pos| fetcher.fetch(g, pos))? else {
+            return Ok(false);
+        };
+        let batches: Vec<(usize, RecordBatch)> = slices
+            .into_iter()
+            .map(|(g, b)| (self.fetcher.parts[g].0, b))
+            .collect();
+        let commit: Vec<(String, u32, u64)> = self
+            .fetcher
+            .parts
+            .iter()
+            .zip(positions.iter())
+            .map(|((_, t, p), o)| (t.clone(), *p, *o))
+            .collect();
+        let out = self
+            .processor
+            .process_many(&batches, &self.plog, &self.spec.id)?;
+        self.late
+            .store(self.processor.late_records(), Ordering::Relaxed);
+        match out {
+            Some(out) => {
+                self.write(&out, commit)?;
+            }
+            None => self.log.commit(&self.group, &commit)?,
+        }
+        Ok(true)
     }
 
     /// Processes one batch of partition `p` from `pos`; returns the new position if it read any.
