@@ -18,11 +18,21 @@ fn write_input(
     per_partition: usize,
     record: impl Fn(u32, usize) -> Record,
 ) {
+    write_topic(dir, "input", partitions, per_partition, record)
+}
+
+fn write_topic(
+    dir: &std::path::Path,
+    topic: &str,
+    partitions: u32,
+    per_partition: usize,
+    record: impl Fn(u32, usize) -> Record,
+) {
     let log = EmbeddedLog::open(dir, FsyncPolicy::Never).unwrap();
-    log.create_topic("input", partitions).unwrap();
+    log.create_topic(topic, partitions).unwrap();
     for p in 0..partitions {
         let recs: Vec<Record> = (0..per_partition).map(|i| record(p, i)).collect();
-        log.append("input", p, &recs).unwrap();
+        log.append(topic, p, &recs).unwrap();
     }
 }
 
@@ -169,6 +179,56 @@ fn kill_9_during_windowed_aggregations_then_restart_gives_identical_output() {
     assert!(!err.contains("ignoring"), "{err}");
     // 200 bursts: one session each, emitted once when closed.
     for (topic, least) in [("PER_SECOND", 100_000), ("SESSIONS", 200)] {
+        let (want, got) = (
+            topic_records(&reference, topic),
+            topic_records(&crashed, topic),
+        );
+        let count = want.iter().map(Vec::len).sum::<usize>();
+        assert!(count >= least, "{topic} has {count} records");
+        assert!(want == got, "{topic} differs after kill -9 and restart");
+    }
+}
+
+const JOINS: &str = "SET 'auto.offset.reset'='earliest';
+SET 'brooklet.checkpoint.interval.ms'='50';
+CREATE STREAM input (k STRING KEY, n BIGINT) WITH (KAFKA_TOPIC='input', VALUE_FORMAT='JSON');
+CREATE STREAM other (k STRING KEY, m BIGINT) WITH (KAFKA_TOPIC='other', VALUE_FORMAT='JSON');
+CREATE TABLE other_t (k STRING PRIMARY KEY, m BIGINT) WITH (KAFKA_TOPIC='other', VALUE_FORMAT='JSON');
+CREATE STREAM joined AS SELECT ROWKEY AS k, n, m FROM input i FULL OUTER JOIN other o
+  WITHIN 40 MILLISECONDS GRACE PERIOD 20 MILLISECONDS ON i.k = o.k;
+CREATE STREAM enriched AS SELECT i.k, n, m FROM input i LEFT JOIN other_t ON i.k = other_t.k;
+CREATE TABLE pairs AS SELECT i.k, COUNT(*) AS c, MAX(m) AS top FROM input i JOIN other o
+  WITHIN 40 MILLISECONDS ON i.k = o.k GROUP BY i.k;
+";
+
+#[test]
+fn kill_9_during_joins_then_restart_gives_identical_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // Timestamps jitter by up to 48 ms: some rows arrive after their join window closed.
+    let left = |_: u32, i: usize| Record {
+        key: Some(format!("k{}", i % 50).into_bytes()),
+        value: Some(format!(r#"{{"N": {i}}}"#).into_bytes()),
+        timestamp: (i * 5 + (i % 13) * 4) as i64,
+        ..Default::default()
+    };
+    let right = |_: u32, i: usize| Record {
+        key: Some(format!("k{}", i % 37).into_bytes()),
+        value: Some(format!(r#"{{"M": {i}}}"#).into_bytes()),
+        timestamp: (i * 10 + (i % 7) * 6) as i64,
+        ..Default::default()
+    };
+    let reference = dir.path().join("reference");
+    write_input(&reference, 1, N, left);
+    write_topic(&reference, "other", 1, N / 2, right);
+    let (ok, _, err) = common::run_file(&reference, JOINS);
+    assert!(ok, "{err}");
+    let crashed = dir.path().join("crashed");
+    write_input(&crashed, 1, N, left);
+    write_topic(&crashed, "other", 1, N / 2, right);
+    let err = kill_then_restart(&crashed, JOINS, "CSAS_JOINED_0", N as u64 * 3 / 2);
+    assert!(crashed.join("state").read_dir().unwrap().count() >= 2);
+    assert!(!err.contains("ignoring"), "{err}");
+    for (topic, least) in [("JOINED", N), ("ENRICHED", N), ("PAIRS", 10_000)] {
         let (want, got) = (
             topic_records(&reference, topic),
             topic_records(&crashed, topic),

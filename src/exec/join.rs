@@ -23,6 +23,8 @@ use hashbrown::HashMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+mod checkpoint;
+
 type Key = Box<[u8]>;
 
 struct TableRow {

@@ -95,9 +95,57 @@ impl Processor {
     /// The operator's state, for a checkpoint (none for stateless queries).
     pub fn checkpoint(&self) -> Result<Option<Vec<u8>>> {
         match self {
-            // Join state is rebuilt by replaying the inputs (not checkpointed yet).
-            Processor::Stream(_) | Processor::Join(..) => Ok(None),
+            Processor::Stream(_) => Ok(None),
             Processor::Aggregate(agg) => agg.checkpoint().map(Some),
+            // The join's state, then the state of the query over its rows.
+            Processor::Join(join, then) => {
+                let mut out = Vec::new();
+                let state = join.checkpoint();
+                out.extend_from_slice(&(state.len() as u64).to_le_bytes());
+                out.extend_from_slice(&state);
+                out.extend(then.checkpoint()?.unwrap_or_default());
+                Ok(Some(out))
+            }
+        }
+    }
+
+    /// Replaces the state with a [`checkpoint`](Self::checkpoint).
+    pub fn restore(&mut self, data: &[u8]) -> Result<()> {
+        match self {
+            Processor::Stream(_) => Ok(()),
+            Processor::Aggregate(agg) => agg.restore(data),
+            Processor::Join(join, then) => {
+                let malformed = || crate::error::Error::generic("malformed join checkpoint");
+                let (len, rest) = data.split_first_chunk::<8>().ok_or_else(malformed)?;
+                let len = u64::from_le_bytes(*len) as usize;
+                if rest.len() < len {
+                    return Err(malformed());
+                }
+                join.restore(&rest[..len])?;
+                then.restore(&rest[len..])
+            }
+        }
+    }
+
+    /// Rebuilds state from input whose outputs were written before: nothing is emitted.
+    pub fn replay(
+        &mut self,
+        batches: &[(usize, RecordBatch)],
+        plog: &ProcessingLog,
+        query_id: &str,
+    ) -> Result<()> {
+        match self {
+            Processor::Stream(_) => Ok(()),
+            Processor::Aggregate(agg) => {
+                for (_, b) in batches {
+                    agg.process(b, false)?;
+                }
+                Ok(())
+            }
+            Processor::Join(join, then) => {
+                let joined = join.process(batches)?;
+                then.replay(&[(0, joined)], plog, query_id)
+            }
         }
     }
 

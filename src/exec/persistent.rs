@@ -283,73 +283,9 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         plog: plog.clone(),
         query_id: spec.id.clone(),
     };
-    if let Processor::Join(..) = &processor {
-        // Join state is rebuilt by replaying the inputs up to the committed positions in
-        // event-time order, as when running, emitting nothing.
-        let mut at = vec![0u64; positions.len()];
-        let mut aligner = Aligner::new(positions.len());
-        let muted = plog.muted();
-        while let Some(slices) = aligner.round(&mut at, |g, pos| {
-            let want = positions[g].saturating_sub(pos).min(BATCH as u64) as usize;
-            if want == 0 {
-                return Ok(None);
-            }
-            fetcher.fetch_max(g, pos, want)
-        })? {
-            let batches: Vec<(usize, RecordBatch)> = slices
-                .into_iter()
-                .map(|(g, b)| (fetcher.parts[g].0, b))
-                .collect();
-            processor.process_many(&batches, &muted, &spec.id)?;
-        }
+    if !matches!(processor, Processor::Stream(_)) {
+        rebuild(&mut processor, &spec, &fetcher, &positions)?;
         handle.late.store(processor.late_records(), Ordering::Relaxed);
-    }
-    if let Processor::Aggregate(agg) = &mut processor {
-        // Aggregation state comes from the last checkpoint, then replaying the input from its
-        // positions up to the committed ones, emitting nothing (those outputs were written).
-        let mut from = vec![0u64; positions.len()];
-        if let Some(data) = spec.state.load(&spec.id)? {
-            match decode_checkpoint(&spec.statement, &data) {
-                Some((at, state))
-                    if at.len() == positions.len()
-                        && at.iter().zip(&positions).all(|(a, c)| a <= c) =>
-                {
-                    match agg.restore(state) {
-                        Ok(()) => from = at,
-                        Err(e) => {
-                            tracing::warn!(query = %spec.id, "ignoring checkpoint: {e}");
-                            **agg = crate::exec::aggregate::Aggregator::new(match &spec.plan {
-                                QueryPlan::Aggregate(p) => p.clone(),
-                                QueryPlan::Stream(_) | QueryPlan::Join(_) => {
-                                    unreachable!("an aggregate plan")
-                                }
-                            })?;
-                        }
-                    }
-                }
-                _ => {
-                    tracing::warn!(query = %spec.id, "ignoring a checkpoint of another statement or input")
-                }
-            }
-        }
-        let muted = Fetcher {
-            plog: plog.muted(),
-            ..fetcher.clone()
-        };
-        for (g, end) in positions.iter().enumerate() {
-            let mut at = from[g];
-            while at < *end {
-                let want = BATCH.min((*end - at) as usize);
-                let Some((next, batch)) = muted.fetch_max(g, at, want)? else {
-                    break;
-                };
-                at = next;
-                if let Some(batch) = batch {
-                    agg.process(&batch, false)?;
-                }
-            }
-        }
-        handle.late.store(agg.late_records(), Ordering::Relaxed);
     }
     let runner = Runner {
         aligner: (fetcher.inputs.len() > 1).then(|| Aligner::new(fetcher.parts.len())),
@@ -373,6 +309,56 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
     };
     tokio::spawn(runner.run(positions, stop_rx));
     Ok(handle)
+}
+
+/// Rebuilds a stateful query's state: the last checkpoint, then the input replayed from the
+/// checkpoint's positions up to the committed ones (in event-time order across inputs, as when
+/// running), emitting nothing: those outputs were written.
+fn rebuild(
+    processor: &mut Processor,
+    spec: &QuerySpec,
+    fetcher: &Fetcher,
+    positions: &[u64],
+) -> Result<()> {
+    let mut from = vec![0u64; positions.len()];
+    if let Some(data) = spec.state.load(&spec.id)? {
+        match decode_checkpoint(&spec.statement, &data) {
+            Some((at, state))
+                if at.len() == positions.len()
+                    && at.iter().zip(positions).all(|(a, c)| a <= c) =>
+            {
+                match processor.restore(state) {
+                    Ok(()) => from = at,
+                    Err(e) => {
+                        tracing::warn!(query = %spec.id, "ignoring checkpoint: {e}");
+                        *processor = Processor::new(&spec.plan)?;
+                    }
+                }
+            }
+            _ => {
+                tracing::warn!(query = %spec.id, "ignoring a checkpoint of another statement or input")
+            }
+        }
+    }
+    let muted = Fetcher {
+        plog: fetcher.plog.muted(),
+        ..fetcher.clone()
+    };
+    let mut aligner = Aligner::new(positions.len());
+    while let Some(slices) = aligner.round(&mut from, |g, pos| {
+        let want = positions[g].saturating_sub(pos).min(BATCH as u64) as usize;
+        if want == 0 {
+            return Ok(None);
+        }
+        muted.fetch_max(g, pos, want)
+    })? {
+        let batches: Vec<(usize, RecordBatch)> = slices
+            .into_iter()
+            .map(|(g, b)| (muted.parts[g].0, b))
+            .collect();
+        processor.replay(&batches, &muted.plog, &spec.id)?;
+    }
+    Ok(())
 }
 
 /// Reads and decodes batches of the input (on any thread).
