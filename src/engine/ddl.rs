@@ -298,8 +298,8 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
     let mut table_join = false;
     if let Some(j) = query.joins.first() {
         let right = engine.lock().catalog.get(&j.source.name).cloned();
-        table_join = input.kind == SourceKind::Table
-            && right.is_some_and(|r| r.kind == SourceKind::Table);
+        table_join =
+            input.kind == SourceKind::Table && right.is_some_and(|r| r.kind == SourceKind::Table);
     }
     let aggregating = !query.group_by.is_empty() || table_join;
     match (aggregating, kind, insert) {

@@ -138,9 +138,7 @@ mod tests {
         loop {
             let round = a
                 .round(&mut positions, |g, pos| {
-                    Ok(data[g]
-                        .take()
-                        .map(|b| (pos + b.num_rows() as u64, Some(b))))
+                    Ok(data[g].take().map(|b| (pos + b.num_rows() as u64, Some(b))))
                 })
                 .unwrap();
             let Some(slices) = round else { break };
@@ -163,9 +161,7 @@ mod tests {
         let mut data = vec![Some(batch(&[1, 2], 10)), Some(batch(&[1, 5, 8], 20))];
         let slices = a
             .round(&mut positions, |g, pos| {
-                Ok(data[g]
-                    .take()
-                    .map(|b| (pos + b.num_rows() as u64, Some(b))))
+                Ok(data[g].take().map(|b| (pos + b.num_rows() as u64, Some(b))))
             })
             .unwrap()
             .unwrap();

@@ -78,6 +78,8 @@ pub struct Joiner {
     /// Unmatched stream rows of outer sides waiting for their window to close:
     /// (timestamp, arrival) -> (side, key).
     pending: BTreeMap<(i64, u64), (usize, Key)>,
+    /// The input position of the last row processed (a flush's outputs come from it).
+    last_origin: (i32, i64),
 }
 
 fn exists(kind: JoinKind, left: bool, right: bool) -> bool {
@@ -141,7 +143,27 @@ impl Joiner {
             seq: 0,
             late: 0,
             pending: BTreeMap::new(),
+            last_origin: (0, 0),
         })
+    }
+
+    /// The end of a bounded input: every row waiting for its window to close is emitted.
+    pub fn flush(&mut self) -> Result<RecordBatch> {
+        let mut out = self.out();
+        self.emit_closed(self.last_origin, true, &mut out);
+        self.finish(out)
+    }
+
+    fn out(&self) -> Out {
+        Out {
+            ts: Vec::new(),
+            part: Vec::new(),
+            off: Vec::new(),
+            tomb: Vec::new(),
+            key: self.key_conv.empty_rows(0, 0),
+            left: self.sides[0].conv.empty_rows(0, 0),
+            right: self.sides[1].conv.empty_rows(0, 0),
+        }
     }
 
     /// Records dropped because they arrived after their join window closed.
@@ -151,15 +173,7 @@ impl Joiner {
 
     /// Joins batches of either side (0 left, 1 right), in order; the joined rows.
     pub fn process(&mut self, batches: &[(usize, RecordBatch)]) -> Result<RecordBatch> {
-        let mut out = Out {
-            ts: Vec::new(),
-            part: Vec::new(),
-            off: Vec::new(),
-            tomb: Vec::new(),
-            key: self.key_conv.empty_rows(0, 0),
-            left: self.sides[0].conv.empty_rows(0, 0),
-            right: self.sides[1].conv.empty_rows(0, 0),
-        };
+        let mut out = self.out();
         for (side, batch) in batches {
             self.process_batch(*side, batch, &mut out)?;
         }
@@ -193,6 +207,7 @@ impl Joiner {
                 continue;
             }
             let origin = (part.value(i), off.value(i));
+            self.last_origin = origin;
             let input = Input {
                 side,
                 ts: ts.value(i),
@@ -232,9 +247,15 @@ impl Joiner {
         let right = self.sides[1].table.get(r.key.as_ref());
         match right {
             Some(t) => push(out, r.ts, r.origin, false, r.key, r.row, t.row.row()),
-            None if self.plan.kind == JoinKind::Left => {
-                push(out, r.ts, r.origin, false, r.key, r.row, self.sides[1].nulls.row())
-            }
+            None if self.plan.kind == JoinKind::Left => push(
+                out,
+                r.ts,
+                r.origin,
+                false,
+                r.key,
+                r.row,
+                self.sides[1].nulls.row(),
+            ),
             None => {}
         }
     }
@@ -320,7 +341,7 @@ impl Joiner {
         }
         self.stream_time = self.stream_time.max(r.ts);
         if r.ts == self.stream_time && self.plan.explicit_grace {
-            self.emit_closed(r.origin, out);
+            self.emit_closed(r.origin, false, out);
         }
         let (lo, hi) = (r.ts.saturating_sub(before), r.ts.saturating_add(after));
         let other = 1 - r.side;
@@ -387,12 +408,12 @@ impl Joiner {
         push(out, ts, origin, false, key, l, r);
     }
 
-    /// Emits the unmatched rows whose windows have closed, oldest first.
-    fn emit_closed(&mut self, origin: (i32, i64), out: &mut Out) {
+    /// Emits the unmatched rows whose windows have closed (or `all`), oldest first.
+    fn emit_closed(&mut self, origin: (i32, i64), all: bool, out: &mut Out) {
         let grace = self.plan.grace_ms;
         while let Some((&(ts, _), (side, _))) = self.pending.first_key_value() {
             let lookback = self.window(*side).1;
-            if ts.saturating_add(lookback).saturating_add(grace) >= self.stream_time {
+            if !all && ts.saturating_add(lookback).saturating_add(grace) >= self.stream_time {
                 break;
             }
             let Some(((ts, seq), (side, key))) = self.pending.pop_first() else {

@@ -159,11 +159,26 @@ impl Processor {
     }
 
     /// The end of a bounded input: open windows close (EMIT FINAL gives their results).
-    pub fn flush(&mut self) -> Result<Option<RecordBatch>> {
+    /// A join emits its rows still waiting for their windows to close.
+    pub fn flush(&mut self, plog: &ProcessingLog, query_id: &str) -> Result<Option<RecordBatch>> {
         match self {
             Processor::Stream(_) => Ok(None),
             Processor::Aggregate(agg) => agg.flush(),
-            Processor::Join(_, then) => then.flush(),
+            Processor::Join(join, then) => {
+                let joined = join.flush()?;
+                let mut outs = Vec::new();
+                if joined.num_rows() > 0 {
+                    outs.extend(then.process(0, &joined, plog, query_id)?);
+                }
+                outs.extend(then.flush(plog, query_id)?);
+                match outs.first() {
+                    None => Ok(None),
+                    Some(first) => Ok(Some(datafusion::arrow::compute::concat_batches(
+                        &first.schema(),
+                        &outs,
+                    )?)),
+                }
+            }
         }
     }
 }

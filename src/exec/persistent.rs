@@ -72,9 +72,10 @@ impl QueryHandle {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        positions.iter().zip(&self.inputs).all(|(pos, (topic, p))| {
-            log.end_offset(topic, *p).map_or(true, |end| *pos >= end)
-        })
+        positions
+            .iter()
+            .zip(&self.inputs)
+            .all(|(pos, (topic, p))| log.end_offset(topic, *p).map_or(true, |end| *pos >= end))
     }
 
     /// Asks the query to close its open windows, as at the end of a bounded input.
@@ -285,7 +286,9 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
     };
     if !matches!(processor, Processor::Stream(_)) {
         rebuild(&mut processor, &spec, &fetcher, &positions)?;
-        handle.late.store(processor.late_records(), Ordering::Relaxed);
+        handle
+            .late
+            .store(processor.late_records(), Ordering::Relaxed);
     }
     let runner = Runner {
         aligner: (fetcher.inputs.len() > 1).then(|| Aligner::new(fetcher.parts.len())),
@@ -324,8 +327,7 @@ fn rebuild(
     if let Some(data) = spec.state.load(&spec.id)? {
         match decode_checkpoint(&spec.statement, &data) {
             Some((at, state))
-                if at.len() == positions.len()
-                    && at.iter().zip(positions).all(|(a, c)| a <= c) =>
+                if at.len() == positions.len() && at.iter().zip(positions).all(|(a, c)| a <= c) =>
             {
                 match processor.restore(state) {
                     Ok(()) => from = at,
@@ -403,7 +405,9 @@ fn renumber(batch: RecordBatch, g: i32) -> Result<RecordBatch> {
     let mut columns = batch.columns().to_vec();
     columns[1] = Arc::new(datafusion::arrow::array::Int32Array::from(vec![
         g;
-        batch.num_rows()
+        batch
+            .num_rows(
+            )
     ]));
     Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
@@ -539,7 +543,7 @@ impl Runner {
 
     /// Closes the open windows and writes what that emits; true if it wrote anything.
     fn flush_windows(&mut self) -> Result<bool> {
-        let Some(out) = self.processor.flush()? else {
+        let Some(out) = self.processor.flush(&self.plog, &self.spec.id)? else {
             return Ok(false);
         };
         self.write(&out, Vec::new())

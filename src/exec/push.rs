@@ -85,39 +85,50 @@ pub fn start(
             let _ = tx.send(PushEvent::End("Limit Reached")).await;
             return;
         }
+        let mut aligner = super::align::Aligner::new(parts.len());
         loop {
             if *stop_rx.borrow_and_update() {
                 return;
             }
-            let mut progressed = false;
-            for (p, rx) in rxs.iter_mut().enumerate() {
+            for rx in rxs.iter_mut() {
                 rx.borrow_and_update();
-                let (input, topic, part) = &parts[p];
+            }
+            // Rows of all input partitions in event-time order (a join's two sources).
+            let round = aligner.round(&mut positions, |g, pos| {
+                let (input, topic, part) = &parts[g];
+                let recs = log.read(topic, *part, pos, BATCH)?;
+                let Some(last) = recs.last() else {
+                    return Ok(None);
+                };
                 let (source, needed) = &inputs[*input];
-                let recs = match log.read(topic, *part, positions[p], BATCH) {
-                    Ok(r) => r,
+                let batch = decode::decode(source, &recs, &plog, &id, needed);
+                Ok(Some((last.offset + 1, batch)))
+            });
+            let slices = match round {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = tx.send(PushEvent::Error(e.to_string())).await;
+                    return;
+                }
+            };
+            let progressed = slices.is_some();
+            let batches: Vec<(usize, RecordBatch)> = slices
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(g, b)| (parts[g].0, b))
+                .collect();
+            if !batches.is_empty() {
+                match processor.process_many(&batches, &plog, &id) {
+                    Ok(Some(out)) => {
+                        if let Flow::Stop = send(out, width, &mut remaining, &tx).await {
+                            return;
+                        }
+                    }
+                    Ok(None) => {}
                     Err(e) => {
                         let _ = tx.send(PushEvent::Error(e.to_string())).await;
                         return;
                     }
-                };
-                let Some(last) = recs.last() else { continue };
-                positions[p] = last.offset + 1;
-                progressed = true;
-                let Some(batch) = decode::decode(source, &recs, &plog, &id, needed) else {
-                    continue;
-                };
-                let out = match processor.process(*input, &batch, &plog, &id) {
-                    Ok(Some(out)) => out,
-                    Ok(None) => continue,
-                    Err(e) => {
-                        let _ = tx.send(PushEvent::Error(e.to_string())).await;
-                        return;
-                    }
-                };
-                match send(out, width, &mut remaining, &tx).await {
-                    Flow::Continue => {}
-                    Flow::Stop => return,
                 }
             }
             if progressed {
@@ -126,7 +137,7 @@ pub fn start(
             }
             if drain.load(Ordering::SeqCst) {
                 // The input ends here: open windows close.
-                match processor.flush() {
+                match processor.flush(&plog, &id) {
                     Ok(Some(out)) => {
                         if let Flow::Stop = send(out, width, &mut remaining, &tx).await {
                             return;

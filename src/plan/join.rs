@@ -6,14 +6,17 @@
 use super::expr::{ExprCompiler, PhysExpr};
 use super::{plan_select, sql_type, QueryPlan};
 use crate::catalog::types::SqlType;
-use crate::catalog::{Column, ColumnKind, Source, PSEUDO_COLUMNS, ROWOFFSET, ROWPARTITION, ROWTIME};
+use crate::catalog::{
+    Column, ColumnKind, Source, PSEUDO_COLUMNS, ROWOFFSET, ROWPARTITION, ROWTIME,
+};
 use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::sql::ast::{Expr, Ident, JoinKind, Query, Relation, SelectItem, SourceKind};
 use crate::sql::ident_name;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::sql::sqlparser::ast::{
-    visit_expressions_mut, AccessExpr, FunctionArguments, BinaryOperator, ObjectNamePart, SelectItemQualifiedWildcardKind,
+    visit_expressions_mut, AccessExpr, BinaryOperator, FunctionArguments, ObjectNamePart,
+    SelectItemQualifiedWildcardKind,
 };
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -112,7 +115,10 @@ fn side<'a>(source: &'a Arc<Source>, relation: &Relation) -> Result<Side<'a>> {
         .collect::<Result<_>>()?;
     Ok(Side {
         source,
-        prefix: relation.alias.clone().unwrap_or_else(|| source.name.clone()),
+        prefix: relation
+            .alias
+            .clone()
+            .unwrap_or_else(|| source.name.clone()),
         columns,
     })
 }
@@ -209,7 +215,11 @@ pub fn plan_join(
     if shape == JoinShape::StreamTable && matches!(join.kind, JoinKind::Right | JoinKind::Full) {
         return Err(Error::statement(format!(
             "Invalid join type: {} join not supported for stream-table join. Got {} {} JOIN {}.",
-            if join.kind == JoinKind::Right { "right" } else { "full-outer" },
+            if join.kind == JoinKind::Right {
+                "right"
+            } else {
+                "full-outer"
+            },
             left.name,
             kind_word(join.kind),
             right.name
@@ -218,7 +228,11 @@ pub fn plan_join(
     match (left.window, right.window) {
         (None, None) => {}
         (Some(_), None) | (None, Some(_)) => {
-            let (w, n) = if left.window.is_some() { (&left, &right) } else { (&right, &left) };
+            let (w, n) = if left.window.is_some() {
+                (&left, &right)
+            } else {
+                (&right, &left)
+            };
             return Err(Error::statement(format!(
                 "Can not join windowed source to non-windowed source.\n`{}` is {} windowed\n`{}` is not windowed",
                 w.name,
@@ -338,7 +352,10 @@ pub fn plan_join(
     };
     if let SqlType::Map(..) | SqlType::Struct(_) | SqlType::Array(_) = &lty {
         if super::contains_map(&lty) {
-            let shown = candidates.first().cloned().unwrap_or_else(|| key_name.clone());
+            let shown = candidates
+                .first()
+                .cloned()
+                .unwrap_or_else(|| key_name.clone());
             return Err(Error::statement(format!(
                 "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{shown}`. Column type: {lty}. See https://github.com/confluentinc/ksql/issues/6621 for more."
             )));
@@ -438,9 +455,7 @@ fn side_of_expr(e: &Expr, on: &Expr, sides: &[Side; 2]) -> Result<usize> {
                     Some(_) => Err(format!("JOIN ON column '{q}.{c}' cannot be resolved.")),
                     None => match sides.iter().position(|s| s.has(&q)) {
                         Some(i) => Ok(Some(i)),
-                        None => Err(format!(
-                            "'{q}' is not a valid stream/table name or alias."
-                        )),
+                        None => Err(format!("'{q}' is not a valid stream/table name or alias.")),
                     },
                 }
             }
@@ -523,12 +538,11 @@ fn rewrite_query(
                 })?;
                 select.extend(side_items(s));
             }
-            SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::Expr(e), opts) => {
-                select.push(SelectItem::QualifiedWildcard(
+            SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::Expr(e), opts) => select
+                .push(SelectItem::QualifiedWildcard(
                     SelectItemQualifiedWildcardKind::Expr(expr(e)?),
                     opts.clone(),
-                ))
-            }
+                )),
             SelectItem::UnnamedExpr(e) if column_ref(e, sides).is_some() => {
                 // A column is named as it is when only one source has one of that name, else
                 // with its source's prefix (`T_ID`).
@@ -544,10 +558,12 @@ fn rewrite_query(
                 });
             }
             SelectItem::UnnamedExpr(e) => select.push(SelectItem::UnnamedExpr(expr(e)?)),
-            SelectItem::ExprWithAlias { expr: e, alias } => select.push(SelectItem::ExprWithAlias {
-                expr: expr(e)?,
-                alias: alias.clone(),
-            }),
+            SelectItem::ExprWithAlias { expr: e, alias } => {
+                select.push(SelectItem::ExprWithAlias {
+                    expr: expr(e)?,
+                    alias: alias.clone(),
+                })
+            }
             other => select.push(other.clone()),
         }
     }
@@ -706,4 +722,3 @@ fn rewrite_expr(e: &Expr, sides: &[Side; 2], joined: &Source) -> Result<Expr> {
         None => Ok(e),
     }
 }
-

@@ -236,7 +236,9 @@ pub(crate) fn project(
                 let first = keys[k]
                     .as_ref()
                     .map_or(String::new(), |c| c.column.name.clone());
-                let shown = key_copied[k].clone().unwrap_or_else(|| key_names[k].clone());
+                let shown = key_copied[k]
+                    .clone()
+                    .unwrap_or_else(|| key_names[k].clone());
                 return Err(Error::statement(format!(
                     "The projection contains a key column (`{shown}`) more than once, aliased as: {first} and {}.",
                     it.name
@@ -257,7 +259,11 @@ pub(crate) fn project(
             .filter(|k| keys[*k].is_none())
             .collect();
         if let (Some(jk), true) = (ctx.join_key, !missing.is_empty()) {
-            let expr = if jk.display.len() > 1 { "expressions" } else { "expression" };
+            let expr = if jk.display.len() > 1 {
+                "expressions"
+            } else {
+                "expression"
+            };
             let mut m = format!(
                 "The query used to build `{}` must include the join {expr} {} in its projection (eg, SELECT {}...).",
                 ctx.sink,

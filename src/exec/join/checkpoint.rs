@@ -20,7 +20,9 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 }
 
 fn take_u64(data: &mut &[u8]) -> Result<u64> {
-    let (head, rest) = data.split_first_chunk::<8>().ok_or_else(|| bad("truncated"))?;
+    let (head, rest) = data
+        .split_first_chunk::<8>()
+        .ok_or_else(|| bad("truncated"))?;
     *data = rest;
     Ok(u64::from_le_bytes(*head))
 }
@@ -58,7 +60,13 @@ impl Joiner {
     pub fn checkpoint(&self) -> Vec<u8> {
         let mut out = Vec::new();
         put_u64(&mut out, self.layout());
-        for v in [self.stream_time as u64, self.seq, self.late] {
+        for v in [
+            self.stream_time as u64,
+            self.seq,
+            self.late,
+            self.last_origin.0 as u64,
+            self.last_origin.1 as u64,
+        ] {
             put_u64(&mut out, v);
         }
         for s in &self.sides {
@@ -101,6 +109,7 @@ impl Joiner {
         self.stream_time = take_i64(data)?;
         self.seq = take_u64(data)?;
         self.late = take_u64(data)?;
+        self.last_origin = (take_u64(data)? as i32, take_i64(data)?);
         for s in &mut self.sides {
             let parser = s.conv.parser();
             s.time = take_i64(data)?;
