@@ -133,7 +133,7 @@ mod tests {
     fn rows_come_in_timestamp_order_across_partitions() {
         let mut a = Aligner::new(2);
         let mut positions = vec![0, 0];
-        let mut data = vec![Some(batch(&[1, 5, 6, 9], 0)), Some(batch(&[2, 3, 7], 0))];
+        let mut data = [Some(batch(&[1, 5, 6, 9], 0)), Some(batch(&[2, 3, 7], 0))];
         let mut taken = Vec::new();
         loop {
             let round = a
@@ -158,7 +158,7 @@ mod tests {
     fn a_round_stops_where_a_batch_ends_and_positions_point_past_what_was_taken() {
         let mut a = Aligner::new(2);
         let mut positions = vec![10, 20];
-        let mut data = vec![Some(batch(&[1, 2], 10)), Some(batch(&[1, 5, 8], 20))];
+        let mut data = [Some(batch(&[1, 2], 10)), Some(batch(&[1, 5, 8], 20))];
         let slices = a
             .round(&mut positions, |g, pos| {
                 Ok(data[g].take().map(|b| (pos + b.num_rows() as u64, Some(b))))

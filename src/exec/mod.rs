@@ -128,12 +128,7 @@ impl Processor {
     }
 
     /// Rebuilds state from input whose outputs were written before: nothing is emitted.
-    pub fn replay(
-        &mut self,
-        batches: &[(usize, RecordBatch)],
-        plog: &ProcessingLog,
-        query_id: &str,
-    ) -> Result<()> {
+    pub fn replay(&mut self, batches: &[(usize, RecordBatch)]) -> Result<()> {
         match self {
             Processor::Stream(_) => Ok(()),
             Processor::Aggregate(agg) => {
@@ -144,7 +139,7 @@ impl Processor {
             }
             Processor::Join(join, then) => {
                 let joined = join.process(batches)?;
-                then.replay(&[(0, joined)], plog, query_id)
+                then.replay(&[(0, joined)])
             }
         }
     }

@@ -358,7 +358,7 @@ fn rebuild(
             .into_iter()
             .map(|(g, b)| (muted.parts[g].0, b))
             .collect();
-        processor.replay(&batches, &muted.plog, &spec.id)?;
+        processor.replay(&batches)?;
     }
     Ok(())
 }
