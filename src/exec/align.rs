@@ -10,8 +10,36 @@ use datafusion::arrow::datatypes::Int64Type;
 /// A decoded batch being taken apart, and the input position after it.
 struct Head {
     batch: RecordBatch,
+    id: u64,
     cursor: usize,
     next: u64,
+}
+
+/// Rows `start..start + len` of a decoded batch of input partition `g`. The batch is whole, so
+/// that an operator can prepare it once for all its slices; `id` tells batches apart.
+#[derive(Clone)]
+pub struct Slice {
+    pub g: usize,
+    pub id: u64,
+    pub batch: RecordBatch,
+    pub start: usize,
+    pub len: usize,
+}
+
+impl Slice {
+    /// A whole batch, not shared with other slices.
+    pub fn whole(g: usize, batch: RecordBatch) -> Self {
+        Slice {
+            g,
+            id: u64::MAX,
+            len: batch.num_rows(),
+            batch,
+            start: 0,
+        }
+    }
+    pub fn rows(&self) -> RecordBatch {
+        self.batch.slice(self.start, self.len)
+    }
 }
 
 impl Head {
@@ -30,12 +58,14 @@ pub type Fetched = Option<(u64, Option<RecordBatch>)>;
 #[derive(Default)]
 pub struct Aligner {
     heads: Vec<Option<Head>>,
+    next_id: u64,
 }
 
 impl Aligner {
     pub fn new(partitions: usize) -> Self {
         Aligner {
             heads: (0..partitions).map(|_| None).collect(),
+            next_id: 0,
         }
     }
 
@@ -47,7 +77,7 @@ impl Aligner {
         &mut self,
         positions: &mut [u64],
         mut fetch: impl FnMut(usize, u64) -> Result<Fetched>,
-    ) -> Result<Option<Vec<(usize, RecordBatch)>>> {
+    ) -> Result<Option<Vec<Slice>>> {
         let mut progressed = false;
         for (g, head) in self.heads.iter_mut().enumerate() {
             if head.is_some() {
@@ -55,8 +85,10 @@ impl Aligner {
             }
             match fetch(g, positions[g])? {
                 Some((next, Some(batch))) if batch.num_rows() > 0 => {
+                    self.next_id += 1;
                     *head = Some(Head {
                         batch,
+                        id: self.next_id,
                         cursor: 0,
                         next,
                     })
@@ -91,7 +123,13 @@ impl Aligner {
             while end < h.batch.num_rows() && (h.ts(end), g) < bound {
                 end += 1;
             }
-            slices.push((g, h.batch.slice(start, end - start)));
+            slices.push(Slice {
+                g,
+                id: h.id,
+                batch: h.batch.clone(),
+                start,
+                len: end - start,
+            });
             h.cursor = end;
             if end == h.batch.num_rows() {
                 positions[g] = h.next;
@@ -142,9 +180,10 @@ mod tests {
                 })
                 .unwrap();
             let Some(slices) = round else { break };
-            for (g, s) in slices {
-                let ts = s.column(0).as_primitive::<Int64Type>();
-                taken.extend(ts.values().iter().map(|t| (g, *t)));
+            for s in slices {
+                let rows = s.rows();
+                let ts = rows.column(0).as_primitive::<Int64Type>();
+                taken.extend(ts.values().iter().map(|t| (s.g, *t)));
             }
         }
         assert_eq!(

@@ -11,6 +11,7 @@
 
 use crate::catalog::PSEUDO_COLUMNS;
 use crate::error::Result;
+use crate::exec::align::Slice;
 use crate::plan::join::{JoinPlan, JoinShape};
 use crate::sql::ast::JoinKind;
 use datafusion::arrow::array::{
@@ -171,17 +172,27 @@ impl Joiner {
         self.late
     }
 
-    /// Joins batches of either side (0 left, 1 right), in order; the joined rows.
-    pub fn process(&mut self, batches: &[(usize, RecordBatch)]) -> Result<RecordBatch> {
+    /// Joins slices of batches of either side (0 left, 1 right), in order; the joined rows.
+    /// Each batch is prepared (join keys evaluated, rows encoded) once for all its slices.
+    pub fn process(&mut self, slices: &[(usize, Slice)]) -> Result<RecordBatch> {
         let mut out = self.out();
-        for (side, batch) in batches {
-            self.process_batch(*side, batch, &mut out)?;
+        let mut prepared: Vec<(u64, Prepared)> = Vec::new();
+        for (side, slice) in slices {
+            let at = match prepared.iter().position(|(id, _)| *id == slice.id) {
+                Some(at) if slice.id != u64::MAX => at,
+                _ => {
+                    prepared.push((slice.id, self.prepare(*side, &slice.batch)?));
+                    prepared.len() - 1
+                }
+            };
+            let p = &prepared[at].1;
+            self.process_rows(*side, p, slice.start..slice.start + slice.len, &mut out);
         }
         self.evict();
         self.finish(out)
     }
 
-    fn process_batch(&mut self, side: usize, batch: &RecordBatch, out: &mut Out) -> Result<()> {
+    fn prepare(&self, side: usize, batch: &RecordBatch) -> Result<Prepared> {
         let n = batch.num_rows();
         let plan_side = if side == 0 {
             &self.plan.left
@@ -197,11 +208,27 @@ impl Joiner {
         let mut columns = vec![batch.column(0).clone()];
         columns.extend(batch.columns()[PSEUDO_COLUMNS..].iter().cloned());
         let rows = self.sides[side].conv.convert_columns(&columns)?;
-        let ts = batch.column(0).as_primitive::<Int64Type>();
-        let part = batch.column(1).as_primitive::<Int32Type>();
-        let off = batch.column(2).as_primitive::<Int64Type>();
-        let tomb = batch.column(3).as_boolean();
-        for i in 0..n {
+        Ok(Prepared {
+            keys,
+            key_rows,
+            rows,
+            batch: batch.clone(),
+        })
+    }
+
+    fn process_rows(
+        &mut self,
+        side: usize,
+        p: &Prepared,
+        range: std::ops::Range<usize>,
+        out: &mut Out,
+    ) {
+        let (keys, key_rows, rows) = (&p.keys, &p.key_rows, &p.rows);
+        let ts = p.batch.column(0).as_primitive::<Int64Type>();
+        let part = p.batch.column(1).as_primitive::<Int32Type>();
+        let off = p.batch.column(2).as_primitive::<Int64Type>();
+        let tomb = p.batch.column(3).as_boolean();
+        for i in range {
             // ksqlDB ignores records with a NULL join key.
             if keys.is_null(i) {
                 continue;
@@ -222,7 +249,6 @@ impl Joiner {
                 JoinShape::StreamStream => self.stream_stream(&input, out),
             }
         }
-        Ok(())
     }
 
     fn stream_table(&mut self, r: &Input, out: &mut Out) {
@@ -467,6 +493,14 @@ impl Joiner {
         columns.extend(self.sides[1].conv.convert_rows(&out.right)?);
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
     }
+}
+
+/// A batch ready to join: its join keys, and its keys and rows in the row format.
+struct Prepared {
+    keys: ArrayRef,
+    key_rows: Rows,
+    rows: Rows,
+    batch: RecordBatch,
 }
 
 /// One input row.

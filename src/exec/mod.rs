@@ -56,7 +56,11 @@ impl Processor {
         match self {
             Processor::Stream(plan) => Ok(evaluate(plan, batch, plog, query_id)),
             Processor::Aggregate(agg) => agg.process(batch, true),
-            Processor::Join(..) => self.process_many(&[(input, batch.clone())], plog, query_id),
+            Processor::Join(..) => self.process_many(
+                &[(input, align::Slice::whole(0, batch.clone()))],
+                plog,
+                query_id,
+            ),
         }
     }
 
@@ -64,7 +68,7 @@ impl Processor {
     /// join joins them all before the query over its rows runs once.
     pub fn process_many(
         &mut self,
-        batches: &[(usize, RecordBatch)],
+        batches: &[(usize, align::Slice)],
         plog: &ProcessingLog,
         query_id: &str,
     ) -> Result<Option<RecordBatch>> {
@@ -78,8 +82,8 @@ impl Processor {
             }
             _ => {
                 let mut outs = Vec::new();
-                for (input, batch) in batches {
-                    outs.extend(self.process(*input, batch, plog, query_id)?);
+                for (input, slice) in batches {
+                    outs.extend(self.process(*input, &slice.rows(), plog, query_id)?);
                 }
                 match outs.first() {
                     None => Ok(None),
@@ -128,18 +132,18 @@ impl Processor {
     }
 
     /// Rebuilds state from input whose outputs were written before: nothing is emitted.
-    pub fn replay(&mut self, batches: &[(usize, RecordBatch)]) -> Result<()> {
+    pub fn replay(&mut self, batches: &[(usize, align::Slice)]) -> Result<()> {
         match self {
             Processor::Stream(_) => Ok(()),
             Processor::Aggregate(agg) => {
-                for (_, b) in batches {
-                    agg.process(b, false)?;
+                for (_, s) in batches {
+                    agg.process(&s.rows(), false)?;
                 }
                 Ok(())
             }
             Processor::Join(join, then) => {
                 let joined = join.process(batches)?;
-                then.replay(&[(0, joined)])
+                then.replay(&[(0, align::Slice::whole(0, joined))])
             }
         }
     }

@@ -354,9 +354,9 @@ fn rebuild(
         }
         muted.fetch_max(g, pos, want)
     })? {
-        let batches: Vec<(usize, RecordBatch)> = slices
+        let batches: Vec<(usize, Slice)> = slices
             .into_iter()
-            .map(|(g, b)| (muted.parts[g].0, b))
+            .map(|s| (muted.parts[s.g].0, s))
             .collect();
         processor.replay(&batches)?;
     }
@@ -375,7 +375,7 @@ struct Fetcher {
     query_id: String,
 }
 
-use super::align::{Aligner, Fetched};
+use super::align::{Aligner, Fetched, Slice};
 type Prefetched = tokio::task::JoinHandle<Result<Fetched>>;
 
 impl Fetcher {
@@ -559,9 +559,9 @@ impl Runner {
         let Some(slices) = aligner.round(positions, |g, pos| fetcher.fetch(g, pos))? else {
             return Ok(false);
         };
-        let batches: Vec<(usize, RecordBatch)> = slices
+        let batches: Vec<(usize, Slice)> = slices
             .into_iter()
-            .map(|(g, b)| (self.fetcher.parts[g].0, b))
+            .map(|s| (self.fetcher.parts[s.g].0, s))
             .collect();
         let commit: Vec<(String, u32, u64)> = self
             .fetcher

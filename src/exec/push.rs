@@ -3,6 +3,7 @@
 
 use super::persistent::StartAt;
 use super::processing_log::ProcessingLog;
+use super::align::Slice;
 use super::{decode, BATCH};
 use crate::catalog::Column;
 use crate::log::SharedLog;
@@ -112,10 +113,10 @@ pub fn start(
                 }
             };
             let progressed = slices.is_some();
-            let batches: Vec<(usize, RecordBatch)> = slices
+            let batches: Vec<(usize, Slice)> = slices
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(g, b)| (parts[g].0, b))
+                .map(|s| (parts[s.g].0, s))
                 .collect();
             if !batches.is_empty() {
                 match processor.process_many(&batches, &plog, &id) {
