@@ -442,6 +442,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         sink: sink.clone(),
         start: engine.start_at(session),
         state: engine.state.clone(),
+        gate: Some(engine.replayed.subscribe()),
         checkpoint_every: std::time::Duration::from_millis(
             engine
                 .property(session, CHECKPOINT_INTERVAL)
@@ -514,7 +515,9 @@ pub fn drop_source(engine: &Engine, parsed: &Parsed) -> Result<Output> {
         )));
     }
     inner.catalog.remove(name);
-    if *delete_topic && !inner.catalog.iter().any(|s| s.topic == source.topic) {
+    // On a restart's replay of the command topic, the topic was deleted long ago: a topic of
+    // that name now is a later one, whose data must stay.
+    if *delete_topic && !inner.replaying && !inner.catalog.iter().any(|s| s.topic == source.topic) {
         match engine.log.delete_topic(&source.topic) {
             Ok(()) | Err(LogError::UnknownTopic(_)) => {}
             Err(e) => return Err(e.into()),

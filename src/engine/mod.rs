@@ -58,6 +58,9 @@ pub struct Engine {
     pub(crate) compiler: ExprCompiler,
     pub(crate) config: EngineConfig,
     pub(crate) state: Arc<dyn StateStore>,
+    /// Opens when the restart's replay of the command topic is over: the queries it starts
+    /// wait for it, so a query terminated later in the history never runs.
+    pub(crate) replayed: tokio::sync::watch::Sender<bool>,
     inner: Mutex<Inner>,
 }
 
@@ -94,6 +97,7 @@ impl Engine {
             compiler: ExprCompiler::new(),
             config,
             state,
+            replayed: tokio::sync::watch::channel(false).0,
             inner: Mutex::new(Inner {
                 catalog: Catalog::default(),
                 queries: BTreeMap::new(),
@@ -108,6 +112,7 @@ impl Engine {
         engine.lock().replaying = false;
         registered?;
         engine.replay()?;
+        engine.replayed.send_replace(true);
         Ok(engine)
     }
 

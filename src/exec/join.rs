@@ -42,6 +42,9 @@ struct Buffered {
 }
 
 struct SideState {
+    /// The side's columns kept (see [`JoinPlan::keep`]), and the types of all of them.
+    keep: Vec<usize>,
+    types: Vec<datafusion::arrow::datatypes::DataType>,
     conv: RowConverter,
     /// A row of NULLs: the missing side of an outer join's row.
     nulls: OwnedRow,
@@ -97,40 +100,46 @@ impl Joiner {
         let schema = plan.schema();
         let key_type = schema.field(PSEUDO_COLUMNS).data_type().clone();
         let key_conv = RowConverter::new(vec![SortField::new(key_type.clone())])?;
-        let side = |source: &crate::catalog::Source, outer: bool| -> Result<SideState> {
-            // The side's ROWTIME, then its columns.
-            let schema = source.row_schema();
-            let mut fields = vec![schema.fields()[0].clone()];
-            fields.extend(schema.fields()[PSEUDO_COLUMNS..].iter().cloned());
-            let conv = RowConverter::new(
-                fields
-                    .iter()
-                    .map(|f| SortField::new(f.data_type().clone()))
-                    .collect(),
-            )?;
-            let nulls: Vec<ArrayRef> = fields
-                .iter()
-                .map(|f| new_null_array(f.data_type(), 1))
-                .collect();
-            let nulls = conv.convert_columns(&nulls)?.row(0).owned();
-            Ok(SideState {
-                conv,
-                nulls,
-                table: HashMap::new(),
-                buffer: HashMap::new(),
-                outer,
-                oldest: i64::MAX,
-                time: i64::MIN,
-            })
-        };
+        let side =
+            |source: &crate::catalog::Source, keep: &[usize], outer: bool| -> Result<SideState> {
+                // The side's ROWTIME, then its columns; of these, the kept ones are joined.
+                let schema = source.row_schema();
+                let mut types = vec![schema.field(0).data_type().clone()];
+                types.extend(
+                    schema.fields()[PSEUDO_COLUMNS..]
+                        .iter()
+                        .map(|f| f.data_type().clone()),
+                );
+                let conv = RowConverter::new(
+                    keep.iter()
+                        .map(|k| SortField::new(types[*k].clone()))
+                        .collect(),
+                )?;
+                let nulls: Vec<ArrayRef> =
+                    keep.iter().map(|k| new_null_array(&types[*k], 1)).collect();
+                let nulls = conv.convert_columns(&nulls)?.row(0).owned();
+                Ok(SideState {
+                    keep: keep.to_vec(),
+                    types,
+                    conv,
+                    nulls,
+                    table: HashMap::new(),
+                    buffer: HashMap::new(),
+                    outer,
+                    oldest: i64::MAX,
+                    time: i64::MIN,
+                })
+            };
         let kind = plan.kind;
         let sides = [
             side(
                 &plan.left.source,
+                &plan.keep[0],
                 matches!(kind, JoinKind::Left | JoinKind::Full),
             )?,
             side(
                 &plan.right.source,
+                &plan.keep[1],
                 matches!(kind, JoinKind::Right | JoinKind::Full),
             )?,
         ];
@@ -205,8 +214,14 @@ impl Joiner {
             keys = cast(&keys, key_type)?;
         }
         let key_rows = self.key_conv.convert_columns(&[keys.clone()])?;
-        let mut columns = vec![batch.column(0).clone()];
-        columns.extend(batch.columns()[PSEUDO_COLUMNS..].iter().cloned());
+        let columns: Vec<ArrayRef> = self.sides[side]
+            .keep
+            .iter()
+            .map(|&k| match k {
+                0 => batch.column(0).clone(),
+                k => batch.column(PSEUDO_COLUMNS + k - 1).clone(),
+            })
+            .collect();
         let rows = self.sides[side].conv.convert_columns(&columns)?;
         Ok(Prepared {
             keys,
@@ -482,6 +497,7 @@ impl Joiner {
     }
 
     fn finish(&self, out: Out) -> Result<RecordBatch> {
+        let n = out.ts.len();
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from(out.ts)),
             Arc::new(Int32Array::from(out.part)),
@@ -489,8 +505,19 @@ impl Joiner {
             Arc::new(BooleanArray::from(out.tomb)),
         ];
         columns.extend(self.key_conv.convert_rows(&out.key)?);
-        columns.extend(self.sides[0].conv.convert_rows(&out.left)?);
-        columns.extend(self.sides[1].conv.convert_rows(&out.right)?);
+        for (s, rows) in self.sides.iter().zip([&out.left, &out.right]) {
+            // The kept columns, NULL for the others.
+            let mut kept = s.conv.convert_rows(rows)?.into_iter();
+            let mut next = s.keep.iter().peekable();
+            for (k, ty) in s.types.iter().enumerate() {
+                if next.peek() == Some(&&k) {
+                    next.next();
+                    columns.push(kept.next().unwrap_or_else(|| new_null_array(ty, n)));
+                } else {
+                    columns.push(new_null_array(ty, n));
+                }
+            }
+        }
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
     }
 }

@@ -139,6 +139,8 @@ pub struct QuerySpec {
     /// Where stateful queries checkpoint their state, and how often.
     pub state: Arc<dyn StateStore>,
     pub checkpoint_every: std::time::Duration,
+    /// The query waits until this is true (the end of a restart's replay of the statements).
+    pub gate: Option<watch::Receiver<bool>>,
 }
 
 /// A checkpoint: the statement's fingerprint, the input positions the state corresponds to,
@@ -440,6 +442,17 @@ struct Runner {
 
 impl Runner {
     async fn run(mut self, mut positions: Vec<u64>, mut stop: watch::Receiver<bool>) {
+        if let Some(mut gate) = self.spec.gate.take() {
+            while !*gate.borrow_and_update() {
+                tokio::select! {
+                    changed = gate.changed() => if changed.is_err() { break },
+                    _ = stop.changed() => {}
+                }
+                if *stop.borrow() {
+                    return;
+                }
+            }
+        }
         let mut rxs = Vec::new();
         for (_, topic, p) in self.fetcher.parts.iter() {
             match self.log.subscribe(topic, *p) {

@@ -1,9 +1,9 @@
 //! Transient push queries: stream a query's rows to one client until LIMIT, cancel, or (when
 //! asked to drain) the end of the input that exists.
 
+use super::align::Slice;
 use super::persistent::StartAt;
 use super::processing_log::ProcessingLog;
-use super::align::Slice;
 use super::{decode, BATCH};
 use crate::catalog::Column;
 use crate::log::SharedLog;

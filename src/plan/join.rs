@@ -66,13 +66,44 @@ pub struct JoinPlan {
     /// `GRACE PERIOD` given: unmatched outer rows wait for their window to close (else they
     /// are emitted at once, ksqlDB's legacy behaviour).
     pub explicit_grace: bool,
-    /// The joined source: key, left columns, right columns.
+    /// The joined source: key, then each side's ROWTIME and columns.
     pub joined: Arc<Source>,
+    /// Per side, the columns the query over the join reads, as indices into the side's
+    /// ROWTIME followed by its columns: only these are kept and joined (the others are NULL).
+    pub keep: [Vec<usize>; 2],
 }
 
 impl JoinPlan {
     pub fn schema(&self) -> SchemaRef {
         self.joined.row_schema()
+    }
+
+    /// Which of side `side`'s value columns must be decoded: those kept, those its join
+    /// expression reads, and its TIMESTAMP column.
+    pub fn decode_needed(&self, side: usize) -> Vec<bool> {
+        let s = if side == 0 { &self.left } else { &self.right };
+        let source = &s.source;
+        let first = PSEUDO_COLUMNS + source.keys().count();
+        let mut needed = vec![false; source.values().count()];
+        let mut mark = |row_index: usize| {
+            if let Some(n) = row_index.checked_sub(first).and_then(|i| needed.get_mut(i)) {
+                *n = true;
+            }
+        };
+        for k in &self.keep[side] {
+            if *k >= 1 {
+                mark(PSEUDO_COLUMNS + k - 1);
+            }
+        }
+        for c in datafusion::physical_expr::utils::collect_columns(&s.key) {
+            mark(c.index());
+        }
+        if let Some((ts, _)) = &source.timestamp {
+            if let Ok(i) = source.row_schema().index_of(ts) {
+                mark(i);
+            }
+        }
+        needed
     }
 }
 
@@ -406,6 +437,24 @@ pub fn plan_join(
     let rewritten = rewrite_query(query, &sides, &key_name, synthetic, &joined)?;
     let then = plan_select(compiler, &rewritten, joined.clone(), persistent, sink)?;
     let (before_ms, after_ms) = join.within.unwrap_or((0, 0));
+    // The joined columns the query reads: each side keeps only those.
+    let read = then.columns_read();
+    let base = [
+        PSEUDO_COLUMNS + 1,
+        PSEUDO_COLUMNS + 2 + sides[0].columns.len(),
+    ];
+    let keep = |s: usize| -> Vec<usize> {
+        let keep: Vec<usize> = (0..=sides[s].columns.len())
+            .filter(|k| read.as_ref().is_none_or(|r| r.contains(&(base[s] + k))))
+            .collect();
+        // Rows of no columns cannot be told apart: a side keeps at least its ROWTIME.
+        if keep.is_empty() {
+            vec![0]
+        } else {
+            keep
+        }
+    };
+    let keep = [keep(0), keep(1)];
     let plan = JoinPlan {
         kind: join.kind,
         shape,
@@ -424,6 +473,7 @@ pub fn plan_join(
         grace_ms: join.grace_ms.unwrap_or(LEGACY_GRACE_MS),
         explicit_grace: join.grace_ms.is_some(),
         joined,
+        keep,
     };
     Ok(QueryPlan::Join(Box::new(JoinQuery { join: plan, then })))
 }

@@ -60,20 +60,19 @@ impl QueryPlan {
         match self {
             QueryPlan::Join(j) => [&j.join.left.source, &j.join.right.source]
                 .into_iter()
-                .map(|s| (s.clone(), vec![true; s.values().count()]))
+                .enumerate()
+                .map(|(i, s)| (s.clone(), j.join.decode_needed(i)))
                 .collect(),
             _ => vec![(self.source().clone(), self.needed_values())],
         }
     }
 
-    /// Which of the source's value columns the query reads (the others need not be decoded).
-    pub fn needed_values(&self) -> Vec<bool> {
-        let source = self.source();
-        let values = source.values().count();
+    /// The columns of its source's rows the query reads (indices), or `None` for all of them.
+    pub fn columns_read(&self) -> Option<Vec<usize>> {
         let exprs: Vec<&PhysExpr> = match self {
-            QueryPlan::Join(_) => return vec![true; values],
+            QueryPlan::Join(_) => return None,
             // A re-key carries columns by position: everything is read.
-            QueryPlan::Stream(p) if p.rekey.is_some() => return vec![true; values],
+            QueryPlan::Stream(p) if p.rekey.is_some() => return None,
             QueryPlan::Stream(p) => p
                 .filter
                 .iter()
@@ -86,13 +85,25 @@ impl QueryPlan {
                 .chain(p.aggregates.iter().flat_map(|a| a.args.iter()))
                 .collect(),
         };
+        let mut read: Vec<usize> = exprs
+            .into_iter()
+            .flat_map(datafusion::physical_expr::utils::collect_columns)
+            .map(|c| c.index())
+            .collect();
+        read.sort_unstable();
+        read.dedup();
+        Some(read)
+    }
+
+    /// Which of the source's value columns the query reads (the others need not be decoded).
+    pub fn needed_values(&self) -> Vec<bool> {
+        let source = self.source();
+        let values = source.values().count();
         let first = PSEUDO_COLUMNS + source.keys().count();
-        let mut needed = vec![false; values];
-        for e in exprs {
-            for c in datafusion::physical_expr::utils::collect_columns(e) {
-                if let Some(n) = c.index().checked_sub(first).and_then(|i| needed.get_mut(i)) {
-                    *n = true;
-                }
+        let mut needed = vec![self.columns_read().is_none(); values];
+        for i in self.columns_read().unwrap_or_default() {
+            if let Some(n) = i.checked_sub(first).and_then(|i| needed.get_mut(i)) {
+                *n = true;
             }
         }
         // The event time comes from the TIMESTAMP column.
