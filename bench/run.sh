@@ -2,6 +2,8 @@
 # Nexmark benchmarks (../shared/bench/WORKLOADS.md): generates the input once, runs each
 # workload end to end (file -> FileStreamSource connector -> log -> query -> sink topic) through
 # the release binary, checks the sink topic against bench/reference.py, and prints a table.
+# The joins q3 and q8 first load persons and auctions (queries/nexmark/joins-load.sql, timed
+# apart as load_s), then run their query over the log.
 # Not part of the test suite. Usage: bench/run.sh [workload...]   (default: all)
 # Environment: BIDS (default 10000000), DATA (input directory), CARGO_TARGET_DIR.
 set -euo pipefail
@@ -10,7 +12,7 @@ BIDS="${BIDS:-10000000}"
 DATA="${DATA:-${TMPDIR:-/tmp}/brooklet-nexmark-$BIDS}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${TMPDIR:-/tmp}/brooklet-target}"
 WORKLOADS=("$@")
-[ ${#WORKLOADS[@]} -gt 0 ] || WORKLOADS=(q0 q1 q2 qw q5 q7)
+[ ${#WORKLOADS[@]} -gt 0 ] || WORKLOADS=(q0 q1 q2 qw q5 q7 q3 q8)
 
 cargo build --release --quiet
 BIN="$CARGO_TARGET_DIR/release/brooklet"
@@ -20,10 +22,20 @@ if [ ! -f "$DATA/manifest.json" ]; then
 fi
 REF=$(python3 bench/reference.py "$DATA")
 
-declare -A SUMS=([q0]="PRICE AUCTION" [q1]="PRICE" [q2]="PRICE" [qw]="CNT MAX_PRICE" [q5]="NUM" [q7]="MAX_PRICE")
-printf '%-8s %12s %10s %14s %14s  %s\n' workload events wall_s events/s peak_rss_MB result
+declare -A SUMS=([q0]="PRICE AUCTION" [q1]="PRICE" [q2]="PRICE" [qw]="CNT MAX_PRICE" [q5]="NUM"
+                [q7]="MAX_PRICE" [q3]="AUCTION_ID" [q8]="AUCTION_ID")
+printf '%-8s %12s %10s %14s %14s %8s  %s\n' workload events wall_s events/s peak_rss_MB load_s result
 for q in "${WORKLOADS[@]}"; do
   work=$(mktemp -d "${TMPDIR:-/tmp}/brooklet-bench-XXXX")
+  load_s="-"
+  count=bids
+  if [ "$q" = q3 ] || [ "$q" = q8 ]; then
+    count=join_events
+    /usr/bin/time -f '%e %M' -o "$work/load" \
+      "$BIN" --data-dir "$work/data" --fsync never --define "data_dir=$DATA" \
+      run queries/nexmark/joins-load.sql > /dev/null 2> "$work/err" || { echo "$q load failed:"; tail "$work/err"; exit 1; }
+    read -r load_s _ < "$work/load"
+  fi
   /usr/bin/time -f '%e %M' -o "$work/time" \
     "$BIN" --data-dir "$work/data" --fsync never --define "data_dir=$DATA" \
     run "queries/nexmark/$q.sql" > "$work/out" 2> "$work/err" || { echo "$q failed:"; tail "$work/err"; exit 1; }
@@ -39,8 +51,8 @@ ok = got["records"] == ref["records"] and all(got["sums"].get(k) == v for k, v i
 print("ok" if ok else f"MISMATCH got {got['records']} {got['sums']} want {ref['records']} {ref['sums']}")
 PY
 )
-  events=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['bids'])" "$REF")
-  awk -v q="$q" -v n="$events" -v w="$wall" -v r="$rss_kb" -v res="$result" \
-    'BEGIN { printf "%-8s %12d %10.2f %14.0f %14.1f  %s\n", q, n, w, n / w, r / 1024, res }'
+  events=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$REF" "$count")
+  awk -v q="$q" -v n="$events" -v w="$wall" -v r="$rss_kb" -v res="$result" -v l="$load_s" \
+    'BEGIN { printf "%-8s %12d %10.2f %14.0f %14.1f %8s  %s\n", q, n, w, n / w, r / 1024, l, res }'
   rm -rf "$work"
 done
