@@ -2,6 +2,7 @@
 
 mod common;
 
+use brooklet::log::{EmbeddedLog, FsyncPolicy, Log, Record};
 use common::{repl, rows, run_file};
 
 fn example(name: &str) -> String {
@@ -123,4 +124,89 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+/// A stored record's key (a KAFKA INT), value and timestamp.
+fn int_records(dir: &std::path::Path, topic: &str) -> Vec<(i32, Option<String>, i64)> {
+    let log = EmbeddedLog::open(dir, FsyncPolicy::Never).unwrap();
+    log.read(topic, 0, 0, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let key = r.record.key.unwrap();
+            (
+                i32::from_be_bytes(key[..4].try_into().unwrap()),
+                r.record.value.map(|v| String::from_utf8(v).unwrap()),
+                r.record.timestamp,
+            )
+        })
+        .collect()
+}
+
+/// Foreign-key table-table joins: orders joined with their customer; a customer's change
+/// reaches every order that refers to it; deletions on either side.
+#[test]
+fn foreign_key_joins_follow_changes_on_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        let log = EmbeddedLog::open(&data, FsyncPolicy::Never).unwrap();
+        log.create_topic("orders", 1).unwrap();
+        log.create_topic("customers", 1).unwrap();
+        let rec = |k: i32, v: Option<&str>, t: i64| Record {
+            key: Some(k.to_be_bytes().to_vec()),
+            value: v.map(|v| v.as_bytes().to_vec()),
+            timestamp: t,
+            ..Default::default()
+        };
+        let customers = [
+            rec(10, Some(r#"{"NAME":"zoe"}"#), 1),
+            rec(11, Some(r#"{"NAME":"yan"}"#), 4),
+            rec(10, Some(r#"{"NAME":"zoey"}"#), 5),
+            rec(11, None, 7),
+        ];
+        let orders = [
+            rec(1, Some(r#"{"CUSTOMER":10,"AMOUNT":9.5}"#), 2),
+            rec(2, Some(r#"{"CUSTOMER":11,"AMOUNT":1.25}"#), 3),
+            rec(1, Some(r#"{"CUSTOMER":11,"AMOUNT":9.5}"#), 6),
+            rec(2, None, 8),
+        ];
+        log.append("customers", 0, &customers).unwrap();
+        log.append("orders", 0, &orders).unwrap();
+    }
+    let (ok, _, err) = run_file(
+        &data,
+        "SET 'auto.offset.reset'='earliest';
+CREATE TABLE orders (id INT PRIMARY KEY, customer INT, amount DOUBLE) WITH (KAFKA_TOPIC='orders', VALUE_FORMAT='JSON');
+CREATE TABLE customers (id INT PRIMARY KEY, name STRING) WITH (KAFKA_TOPIC='customers', VALUE_FORMAT='JSON');
+CREATE TABLE named AS SELECT o.id, c.name, o.amount FROM orders o LEFT JOIN customers c ON o.customer = c.id;
+CREATE TABLE matched AS SELECT o.id, c.name FROM orders o JOIN customers c ON o.customer = c.id;",
+    );
+    assert!(ok, "{err}");
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        int_records(&data, "NAMED"),
+        vec![
+            (1, s(r#"{"NAME":"zoe","AMOUNT":9.5}"#), 2),
+            (2, s(r#"{"NAME":null,"AMOUNT":1.25}"#), 3),
+            (2, s(r#"{"NAME":"yan","AMOUNT":1.25}"#), 4),
+            (1, s(r#"{"NAME":"zoey","AMOUNT":9.5}"#), 5),
+            (1, s(r#"{"NAME":"yan","AMOUNT":9.5}"#), 6),
+            // Customer 11 deleted: both its orders, in the order they came to refer to it.
+            (2, s(r#"{"NAME":null,"AMOUNT":1.25}"#), 7),
+            (1, s(r#"{"NAME":null,"AMOUNT":9.5}"#), 7),
+            (2, None, 8),
+        ]
+    );
+    assert_eq!(
+        int_records(&data, "MATCHED"),
+        vec![
+            (1, s(r#"{"NAME":"zoe"}"#), 2),
+            (2, s(r#"{"NAME":"yan"}"#), 4),
+            (1, s(r#"{"NAME":"zoey"}"#), 5),
+            (1, s(r#"{"NAME":"yan"}"#), 6),
+            (2, None, 7),
+            (1, None, 7),
+        ]
+    );
 }

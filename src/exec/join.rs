@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 mod checkpoint;
+mod foreign;
 
 type Key = Box<[u8]>;
 
@@ -75,6 +76,11 @@ pub struct Joiner {
     schema: SchemaRef,
     key_conv: RowConverter,
     key_parser: RowParser,
+    /// Foreign-key joins: join keys (the right table's key type) apart from result keys.
+    lookup_conv: Option<RowConverter>,
+    /// Foreign-key joins: each left row's foreign key, and the left rows by foreign key.
+    foreign: HashMap<Key, Key>,
+    referrers: HashMap<Key, Vec<Key>>,
     sides: [SideState; 2],
     stream_time: i64,
     seq: u64,
@@ -100,6 +106,13 @@ impl Joiner {
         let schema = plan.schema();
         let key_type = schema.field(PSEUDO_COLUMNS).data_type().clone();
         let key_conv = RowConverter::new(vec![SortField::new(key_type.clone())])?;
+        let lookup_conv = match plan.shape {
+            JoinShape::ForeignKey => {
+                let ty = plan.right.key.data_type(&plan.right.source.row_schema())?;
+                Some(RowConverter::new(vec![SortField::new(ty)])?)
+            }
+            _ => None,
+        };
         let side =
             |source: &crate::catalog::Source, keep: &[usize], outer: bool| -> Result<SideState> {
                 // The side's ROWTIME, then its columns; of these, the kept ones are joined.
@@ -148,6 +161,9 @@ impl Joiner {
             schema,
             key_parser: key_conv.parser(),
             key_conv,
+            lookup_conv,
+            foreign: HashMap::new(),
+            referrers: HashMap::new(),
             sides,
             stream_time: i64::MIN,
             seq: 0,
@@ -209,11 +225,31 @@ impl Joiner {
             &self.plan.right
         };
         let mut keys = plan_side.key.evaluate(batch)?.into_array(n)?;
-        let key_type = self.schema.field(PSEUDO_COLUMNS).data_type();
-        if keys.data_type() != key_type {
-            keys = cast(&keys, key_type)?;
+        // A foreign-key join's result key (the left key) is not its join key.
+        let (conv, result_keys) = match (&self.lookup_conv, &self.plan.left_key) {
+            (Some(conv), Some(left_key)) => {
+                let result_keys = if side == 0 {
+                    let k = left_key.evaluate(batch)?.into_array(n)?;
+                    Some((self.key_conv.convert_columns(&[k.clone()])?, k))
+                } else {
+                    None
+                };
+                (conv, result_keys)
+            }
+            _ => (&self.key_conv, None),
+        };
+        let key_type = if self.lookup_conv.is_some() {
+            self.plan
+                .right
+                .key
+                .data_type(&self.plan.right.source.row_schema())?
+        } else {
+            self.schema.field(PSEUDO_COLUMNS).data_type().clone()
+        };
+        if keys.data_type() != &key_type {
+            keys = cast(&keys, &key_type)?;
         }
-        let key_rows = self.key_conv.convert_columns(&[keys.clone()])?;
+        let key_rows = conv.convert_columns(&[keys.clone()])?;
         let columns: Vec<ArrayRef> = self.sides[side]
             .keep
             .iter()
@@ -227,6 +263,7 @@ impl Joiner {
             keys,
             key_rows,
             rows,
+            result_keys,
             batch: batch.clone(),
         })
     }
@@ -244,6 +281,10 @@ impl Joiner {
         let off = p.batch.column(2).as_primitive::<Int64Type>();
         let tomb = p.batch.column(3).as_boolean();
         for i in range {
+            if self.plan.shape == JoinShape::ForeignKey {
+                self.foreign_key(side, p, i, out);
+                continue;
+            }
             // ksqlDB ignores records with a NULL join key.
             if keys.is_null(i) {
                 continue;
@@ -262,6 +303,7 @@ impl Joiner {
                 JoinShape::StreamTable => self.stream_table(&input, out),
                 JoinShape::TableTable => self.table_table(&input, out),
                 JoinShape::StreamStream => self.stream_stream(&input, out),
+                JoinShape::ForeignKey => {}
             }
         }
     }
@@ -527,6 +569,8 @@ struct Prepared {
     keys: ArrayRef,
     key_rows: Rows,
     rows: Rows,
+    /// A foreign-key join's left rows: their result keys (the left key), and as an array.
+    result_keys: Option<(Rows, ArrayRef)>,
     batch: RecordBatch,
 }
 

@@ -42,6 +42,9 @@ pub enum JoinShape {
     StreamStream,
     StreamTable,
     TableTable,
+    /// Table-table on an expression of the left table's columns equal to the right table's
+    /// key: the result is keyed by the left table's key.
+    ForeignKey,
 }
 
 /// One side of a join: its source, the alias its columns are prefixed with, and the join
@@ -71,6 +74,8 @@ pub struct JoinPlan {
     /// Per side, the columns the query over the join reads, as indices into the side's
     /// ROWTIME followed by its columns: only these are kept and joined (the others are NULL).
     pub keep: [Vec<usize>; 2],
+    /// A foreign-key join's result key: the left table's key column.
+    pub left_key: Option<PhysExpr>,
 }
 
 impl JoinPlan {
@@ -339,14 +344,33 @@ pub fn plan_join(
             "Invalid join condition: types don't match. Got {lexpr}{{{lty}}} = {rexpr}{{{rty}}}."
         )));
     }
-    // A table joins on its primary key (foreign-key joins are not supported yet).
+    // A table joins on its primary key; two tables may also join on an expression of the
+    // left one's columns equal to the right one's key (a foreign-key join).
+    let on_key = |s: &Side, norm: &Expr| {
+        let keys: Vec<&str> = s.source.keys().map(|c| c.name.as_str()).collect();
+        matches!(norm, Expr::Identifier(id) if keys == [id.value.as_str()])
+    };
+    let mut shape = shape;
+    if shape == JoinShape::TableTable && !on_key(&sides[0], &lnorm) && on_key(&sides[1], &rnorm) {
+        if !matches!(join.kind, JoinKind::Inner | JoinKind::Left) {
+            return Err(Error::statement(format!(
+                "Invalid join type: {} joins are not supported for foreign-key table-table joins. Got {} {} JOIN {}.",
+                if join.kind == JoinKind::Right { "RIGHT OUTER" } else { "FULL OUTER" },
+                left.name,
+                kind_word(join.kind),
+                right.name
+            )));
+        }
+        shape = JoinShape::ForeignKey;
+    }
     for (s, norm, e) in [(&sides[0], &lnorm, lexpr), (&sides[1], &rnorm, rexpr)] {
-        if s.source.kind != SourceKind::Table {
+        if s.source.kind != SourceKind::Table
+            || (shape == JoinShape::ForeignKey && s.prefix == sides[0].prefix)
+        {
             continue;
         }
-        let keys: Vec<&str> = s.source.keys().map(|c| c.name.as_str()).collect();
-        let on_key = matches!(norm, Expr::Identifier(id) if keys == [id.value.as_str()]);
-        if !on_key {
+        if !on_key(s, norm) {
+            let keys: Vec<&str> = s.source.keys().map(|c| c.name.as_str()).collect();
             return Err(Error::statement(format!(
                 "Cannot repartition a TABLE source. If this is a join, make sure that the criteria uses the TABLE's key column {} instead of {e}",
                 keys.join(", ")
@@ -357,10 +381,29 @@ pub fn plan_join(
     // The joined source's key: the join column the projection selects, or a synthetic ROWKEY.
     let mut candidates = Vec::new();
     let mut display = Vec::new();
-    for (s, norm) in [(&sides[0], &lnorm), (&sides[1], &rnorm)] {
-        if let Expr::Identifier(id) = norm {
-            candidates.push(format!("{}_{}", s.prefix, id.value));
-            display.push(format!("{}.{}", s.prefix, id.value));
+    let mut key_type = lty.clone();
+    let mut left_key = None;
+    if shape == JoinShape::ForeignKey {
+        // Keyed by the left table's key.
+        let Some(k) = left.keys().next() else {
+            return Err(Error::statement(format!("{} has no key column", left.name)));
+        };
+        candidates.push(format!("{}_{}", sides[0].prefix, k.name));
+        display.push(format!("{}.{}", sides[0].prefix, k.name));
+        key_type = k.ty.clone();
+        let schema = left.row_schema();
+        let i = schema.index_of(&k.name)?;
+        left_key = Some(
+            Arc::new(datafusion::physical_expr::expressions::Column::new(
+                &k.name, i,
+            )) as PhysExpr,
+        );
+    } else {
+        for (s, norm) in [(&sides[0], &lnorm), (&sides[1], &rnorm)] {
+            if let Expr::Identifier(id) = norm {
+                candidates.push(format!("{}_{}", s.prefix, id.value));
+                display.push(format!("{}.{}", s.prefix, id.value));
+            }
         }
     }
     let all_names: Vec<String> = sides
@@ -394,7 +437,7 @@ pub fn plan_join(
     }
     let mut columns = vec![Column {
         name: key_name.clone(),
-        ty: lty.clone(),
+        ty: key_type,
         kind: ColumnKind::Key,
     }];
     for s in &sides {
@@ -414,7 +457,7 @@ pub fn plan_join(
     }
     let joined = Arc::new(Source {
         name: format!("{}_{}", sides[0].prefix, sides[1].prefix),
-        kind: if shape == JoinShape::TableTable {
+        kind: if matches!(shape, JoinShape::TableTable | JoinShape::ForeignKey) {
             SourceKind::Table
         } else {
             SourceKind::Stream
@@ -474,6 +517,7 @@ pub fn plan_join(
         explicit_grace: join.grace_ms.is_some(),
         joined,
         keep,
+        left_key,
     };
     Ok(QueryPlan::Join(Box::new(JoinQuery { join: plan, then })))
 }

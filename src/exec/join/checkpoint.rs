@@ -90,6 +90,16 @@ impl Joiner {
                 }
             }
         }
+        // Foreign-key joins: the left rows by foreign key, in order (each row's foreign key
+        // follows from it).
+        put_u64(&mut out, self.referrers.len() as u64);
+        for (f, pks) in &self.referrers {
+            put_bytes(&mut out, f);
+            put_u64(&mut out, pks.len() as u64);
+            for pk in pks {
+                put_bytes(&mut out, pk);
+            }
+        }
         put_u64(&mut out, self.pending.len() as u64);
         for ((ts, seq), (side, key)) in &self.pending {
             put_u64(&mut out, *ts as u64);
@@ -141,6 +151,19 @@ impl Joiner {
                 }
                 s.buffer.insert(key, rows);
             }
+        }
+        self.referrers.clear();
+        self.foreign.clear();
+        for _ in 0..take_u64(data)? {
+            let f: Box<[u8]> = take_bytes(data)?.into();
+            let n = take_u64(data)? as usize;
+            let mut pks = Vec::with_capacity(n.min(1 << 16));
+            for _ in 0..n {
+                let pk: Box<[u8]> = take_bytes(data)?.into();
+                self.foreign.insert(pk.clone(), f.clone());
+                pks.push(pk);
+            }
+            self.referrers.insert(f, pks);
         }
         self.pending.clear();
         for _ in 0..take_u64(data)? {
