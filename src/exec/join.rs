@@ -230,7 +230,7 @@ impl Joiner {
             (Some(conv), Some(left_key)) => {
                 let result_keys = if side == 0 {
                     let k = left_key.evaluate(batch)?.into_array(n)?;
-                    Some((self.key_conv.convert_columns(&[k.clone()])?, k))
+                    Some((self.key_conv.convert_columns(std::slice::from_ref(&k))?, k))
                 } else {
                     None
                 };
