@@ -210,3 +210,44 @@ CREATE TABLE matched AS SELECT o.id, c.name FROM orders o JOIN customers c ON o.
         ]
     );
 }
+
+/// N-way joins: a stream enriched from two tables on different keys, and a stream-stream join
+/// followed by a stream-table join.
+#[test]
+fn chains_of_joins_on_different_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, lines, err) = run_file(
+        &dir.path().join("data"),
+        "SET 'auto.offset.reset'='earliest';
+CREATE STREAM orders (id INT KEY, customer INT, product INT, qty INT) WITH (KAFKA_TOPIC='orders', PARTITIONS=1, VALUE_FORMAT='JSON');
+CREATE TABLE customers (id INT PRIMARY KEY, name STRING) WITH (KAFKA_TOPIC='customers', PARTITIONS=1, VALUE_FORMAT='JSON');
+CREATE TABLE products (id INT PRIMARY KEY, title STRING, price DOUBLE) WITH (KAFKA_TOPIC='products', PARTITIONS=1, VALUE_FORMAT='JSON');
+CREATE STREAM shipments (order_id INT KEY, carrier STRING) WITH (KAFKA_TOPIC='shipments', PARTITIONS=1, VALUE_FORMAT='JSON');
+INSERT INTO customers (ROWTIME, id, name) VALUES (1, 10, 'zoe');
+INSERT INTO products (ROWTIME, id, title, price) VALUES (1, 7, 'lamp', 20.0);
+INSERT INTO orders (ROWTIME, id, customer, product, qty) VALUES (2, 1, 10, 7, 3);
+INSERT INTO orders (ROWTIME, id, customer, product, qty) VALUES (3, 2, 10, 8, 1);
+INSERT INTO orders (ROWTIME, id, customer, product, qty) VALUES (4, 3, 11, 7, 1);
+INSERT INTO shipments (ROWTIME, order_id, carrier) VALUES (5, 1, 'dhl');
+CREATE STREAM enriched AS
+  SELECT o.product AS product, o.id AS order_id, c.name AS customer, p.title, o.qty * p.price AS total
+  FROM orders o JOIN customers c ON o.customer = c.id LEFT JOIN products p ON o.product = p.id;
+CREATE STREAM shipped AS
+  SELECT c.id AS customer_id, o.id AS order_id, c.name, s.carrier
+  FROM orders o JOIN shipments s WITHIN 1 HOUR ON o.id = s.order_id
+  JOIN customers c ON o.customer = c.id;
+SELECT * FROM enriched EMIT CHANGES LIMIT 2;
+SELECT * FROM shipped EMIT CHANGES LIMIT 1;",
+    );
+    assert!(ok, "{err}");
+    let shown: Vec<String> = rows(&lines).iter().map(|r| r.to_string()).collect();
+    assert_eq!(
+        shown,
+        vec![
+            // Order 3's customer does not exist: the inner join drops it.
+            r#"[7,1,"zoe","lamp",60.0]"#,
+            r#"[8,2,"zoe",null,null]"#,
+            r#"[10,1,"zoe","dhl"]"#,
+        ]
+    );
+}

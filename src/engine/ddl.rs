@@ -295,11 +295,10 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         ));
     }
     // A join of two tables is a table, as is an aggregation.
-    let mut table_join = false;
-    if let Some(j) = query.joins.first() {
+    let mut table_join = !query.joins.is_empty() && input.kind == SourceKind::Table;
+    for j in &query.joins {
         let right = engine.lock().catalog.get(&j.source.name).cloned();
-        table_join =
-            input.kind == SourceKind::Table && right.is_some_and(|r| r.kind == SourceKind::Table);
+        table_join &= right.is_some_and(|r| r.kind == SourceKind::Table);
     }
     let aggregating = !query.group_by.is_empty() || table_join;
     match (aggregating, kind, insert) {
@@ -584,14 +583,21 @@ fn plan(
             }
             plan_select(&engine.compiler, query, input, persistent, sink)?
         }
-        Some(j) => {
-            let right = engine
-                .lock()
-                .catalog
-                .get(&j.source.name)
-                .cloned()
-                .ok_or_else(|| Error::statement(format!("{} does not exist.", j.source.name)))?;
-            crate::plan::join::plan_join(&engine.compiler, query, input, right, persistent, sink)?
+        Some(_) => {
+            let mut sources = vec![input];
+            for j in &query.joins {
+                sources.push(
+                    engine
+                        .lock()
+                        .catalog
+                        .get(&j.source.name)
+                        .cloned()
+                        .ok_or_else(|| {
+                            Error::statement(format!("{} does not exist.", j.source.name))
+                        })?,
+                );
+            }
+            crate::plan::join::plan_join(&engine.compiler, query, sources, persistent, sink)?
         }
     };
     let aggregate = match &mut plan {

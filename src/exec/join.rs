@@ -90,6 +90,8 @@ pub struct Joiner {
     pending: BTreeMap<(i64, u64), (usize, Key)>,
     /// The input position of the last row processed (a flush's outputs come from it).
     last_origin: (i32, i64),
+    /// The steps before (N-way joins): their joined rows are this step's left side.
+    before: Option<Box<Joiner>>,
 }
 
 fn exists(kind: JoinKind, left: bool, right: bool) -> bool {
@@ -114,15 +116,15 @@ impl Joiner {
             _ => None,
         };
         let side =
-            |source: &crate::catalog::Source, keep: &[usize], outer: bool| -> Result<SideState> {
-                // The side's ROWTIME, then its columns; of these, the kept ones are joined.
-                let schema = source.row_schema();
-                let mut types = vec![schema.field(0).data_type().clone()];
-                types.extend(
-                    schema.fields()[PSEUDO_COLUMNS..]
-                        .iter()
-                        .map(|f| f.data_type().clone()),
-                );
+            |s: &crate::plan::join::JoinSide, keep: &[usize], outer: bool| -> Result<SideState> {
+                // The side's joined columns (a source's ROWTIME and columns, or the joined
+                // columns of the steps before); of these, the kept ones are joined.
+                let schema = s.source.row_schema();
+                let types: Vec<_> = s
+                    .columns
+                    .iter()
+                    .map(|c| schema.field(*c).data_type().clone())
+                    .collect();
                 let conv = RowConverter::new(
                     keep.iter()
                         .map(|k| SortField::new(types[*k].clone()))
@@ -144,14 +146,18 @@ impl Joiner {
                 })
             };
         let kind = plan.kind;
+        let before = match &plan.before {
+            Some(b) => Some(Box::new(Joiner::new((**b).clone())?)),
+            None => None,
+        };
         let sides = [
             side(
-                &plan.left.source,
+                &plan.left,
                 &plan.keep[0],
                 matches!(kind, JoinKind::Left | JoinKind::Full),
             )?,
             side(
-                &plan.right.source,
+                &plan.right,
                 &plan.keep[1],
                 matches!(kind, JoinKind::Right | JoinKind::Full),
             )?,
@@ -170,12 +176,20 @@ impl Joiner {
             late: 0,
             pending: BTreeMap::new(),
             last_origin: (0, 0),
+            before,
         })
     }
 
     /// The end of a bounded input: every row waiting for its window to close is emitted.
     pub fn flush(&mut self) -> Result<RecordBatch> {
         let mut out = self.out();
+        if let Some(before) = self.before.as_mut() {
+            let rows = before.flush()?;
+            if rows.num_rows() > 0 {
+                let p = self.prepare(0, &rows)?;
+                self.process_rows(0, &p, 0..rows.num_rows(), &mut out);
+            }
+        }
         self.emit_closed(self.last_origin, true, &mut out);
         self.finish(out)
     }
@@ -194,7 +208,7 @@ impl Joiner {
 
     /// Records dropped because they arrived after their join window closed.
     pub fn late_records(&self) -> u64 {
-        self.late
+        self.late + self.before.as_ref().map_or(0, |b| b.late_records())
     }
 
     /// Joins slices of batches of either side (0 left, 1 right), in order; the joined rows.
@@ -202,16 +216,28 @@ impl Joiner {
     pub fn process(&mut self, slices: &[(usize, Slice)]) -> Result<RecordBatch> {
         let mut out = self.out();
         let mut prepared: Vec<(u64, Prepared)> = Vec::new();
-        for (side, slice) in slices {
+        for (input, slice) in slices {
+            if *input < self.plan.left_inputs {
+                if let Some(before) = self.before.as_mut() {
+                    // The steps before join first; their rows are this step's left side.
+                    let rows = before.process(&[(*input, slice.clone())])?;
+                    if rows.num_rows() > 0 {
+                        let p = self.prepare(0, &rows)?;
+                        self.process_rows(0, &p, 0..rows.num_rows(), &mut out);
+                    }
+                    continue;
+                }
+            }
+            let side = usize::from(*input >= self.plan.left_inputs);
             let at = match prepared.iter().position(|(id, _)| *id == slice.id) {
                 Some(at) if slice.id != u64::MAX => at,
                 _ => {
-                    prepared.push((slice.id, self.prepare(*side, &slice.batch)?));
+                    prepared.push((slice.id, self.prepare(side, &slice.batch)?));
                     prepared.len() - 1
                 }
             };
             let p = &prepared[at].1;
-            self.process_rows(*side, p, slice.start..slice.start + slice.len, &mut out);
+            self.process_rows(side, p, slice.start..slice.start + slice.len, &mut out);
         }
         self.evict();
         self.finish(out)
@@ -253,10 +279,7 @@ impl Joiner {
         let columns: Vec<ArrayRef> = self.sides[side]
             .keep
             .iter()
-            .map(|&k| match k {
-                0 => batch.column(0).clone(),
-                k => batch.column(PSEUDO_COLUMNS + k - 1).clone(),
-            })
+            .map(|&k| batch.column(plan_side.columns[k]).clone())
             .collect();
         let rows = self.sides[side].conv.convert_columns(&columns)?;
         Ok(Prepared {

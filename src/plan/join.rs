@@ -51,9 +51,12 @@ pub enum JoinShape {
 /// expression over its rows.
 #[derive(Debug, Clone)]
 pub struct JoinSide {
+    /// The side's rows: a source's, or (left) the joined rows of the steps before.
     pub source: Arc<Source>,
     pub prefix: String,
     pub key: PhysExpr,
+    /// Where the side's joined columns are in its rows.
+    pub columns: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +79,10 @@ pub struct JoinPlan {
     pub keep: [Vec<usize>; 2],
     /// A foreign-key join's result key: the left table's key column.
     pub left_key: Option<PhysExpr>,
+    /// The steps before, whose joined rows are this step's left side (N-way joins).
+    pub before: Option<Box<JoinPlan>>,
+    /// How many of the query's inputs feed the left side (the rest is the right source).
+    pub left_inputs: usize,
 }
 
 impl JoinPlan {
@@ -83,8 +90,56 @@ impl JoinPlan {
         self.joined.row_schema()
     }
 
-    /// Which of side `side`'s value columns must be decoded: those kept, those its join
-    /// expression reads, and its TIMESTAMP column.
+    /// How many sources the join reads.
+    pub fn inputs_count(&self) -> usize {
+        self.left_inputs + 1
+    }
+
+    /// The sources the join reads, in input order, with the value columns to decode of each.
+    pub fn inputs(&self) -> Vec<(Arc<Source>, Vec<bool>)> {
+        let mut inputs = match &self.before {
+            Some(b) => b.inputs(),
+            None => vec![(self.left.source.clone(), self.decode_needed(0))],
+        };
+        inputs.push((self.right.source.clone(), self.decode_needed(1)));
+        inputs
+    }
+
+    /// Keeps, of each side, the joined columns `read` (indices into the joined rows; `None`
+    /// for all) names, and what the steps before must give for that.
+    pub fn keep_columns(&mut self, read: Option<Vec<usize>>) {
+        let first = [
+            PSEUDO_COLUMNS + 1,
+            PSEUDO_COLUMNS + 1 + self.left.columns.len(),
+        ];
+        for (s, n) in [self.left.columns.len(), self.right.columns.len()]
+            .into_iter()
+            .enumerate()
+        {
+            let keep: Vec<usize> = (0..n)
+                .filter(|k| read.as_ref().is_none_or(|r| r.contains(&(first[s] + k))))
+                .collect();
+            // Rows of no columns cannot be told apart: a side keeps at least one.
+            self.keep[s] = if keep.is_empty() { vec![0] } else { keep };
+        }
+        if let Some(before) = &mut self.before {
+            // The steps before give the columns kept here and those the join expression
+            // (or a foreign-key join's key) reads, as indices into their joined rows.
+            let mut read: Vec<usize> = self.keep[0].iter().map(|k| self.left.columns[*k]).collect();
+            let exprs = std::iter::once(&self.left.key).chain(self.left_key.iter());
+            for e in exprs {
+                read.extend(
+                    datafusion::physical_expr::utils::collect_columns(e)
+                        .into_iter()
+                        .map(|c| c.index()),
+                );
+            }
+            before.keep_columns(Some(read));
+        }
+    }
+
+    /// Which of side `side`'s value columns must be decoded (a source side): those kept,
+    /// those its join expression reads, and its TIMESTAMP column.
     pub fn decode_needed(&self, side: usize) -> Vec<bool> {
         let s = if side == 0 { &self.left } else { &self.right };
         let source = &s.source;
@@ -96,9 +151,7 @@ impl JoinPlan {
             }
         };
         for k in &self.keep[side] {
-            if *k >= 1 {
-                mark(PSEUDO_COLUMNS + k - 1);
-            }
+            mark(s.columns[*k]);
         }
         for c in datafusion::physical_expr::utils::collect_columns(&s.key) {
             mark(c.index());
@@ -119,14 +172,19 @@ pub struct JoinQuery {
     pub then: QueryPlan,
 }
 
-struct Side<'a> {
-    source: &'a Arc<Source>,
+/// One source of a join, as the query names it: its alias (or name) prefixes its columns in
+/// the joined source.
+#[derive(Debug, Clone)]
+struct Member {
+    /// The side of the join step it is on (0 left, 1 right).
+    side: usize,
+    source: Arc<Source>,
     prefix: String,
     /// Its columns after the pseudocolumns, as (name, type).
     columns: Vec<(String, SqlType)>,
 }
 
-impl Side<'_> {
+impl Member {
     fn named(&self, q: &str) -> bool {
         q == self.prefix || q == self.source.name
     }
@@ -135,7 +193,7 @@ impl Side<'_> {
     }
 }
 
-fn side<'a>(source: &'a Arc<Source>, relation: &Relation) -> Result<Side<'a>> {
+fn member(source: &Arc<Source>, relation: &Relation, side: usize) -> Result<Member> {
     let schema = source.row_schema();
     let columns = schema.fields()[PSEUDO_COLUMNS..]
         .iter()
@@ -149,14 +207,80 @@ fn side<'a>(source: &'a Arc<Source>, relation: &Relation) -> Result<Side<'a>> {
             Ok((f.name().clone(), ty))
         })
         .collect::<Result<_>>()?;
-    Ok(Side {
-        source,
+    Ok(Member {
+        side,
+        source: source.clone(),
         prefix: relation
             .alias
             .clone()
             .unwrap_or_else(|| source.name.clone()),
         columns,
     })
+}
+
+/// One side of a join step: a source, or (left only) the joined rows of the steps before.
+#[derive(Debug, Clone)]
+struct Input {
+    members: Vec<Member>,
+    /// Where its rows come from: the source, or the previous step's joined source.
+    source: Arc<Source>,
+    composite: bool,
+    /// Its columns in the joined source (ROWTIME and columns of each member, prefixed), and
+    /// where each is in its rows.
+    values: Vec<(String, SqlType)>,
+    columns: Vec<usize>,
+}
+
+impl Input {
+    fn base(m: Member) -> Input {
+        let mut values = vec![(format!("{}_{ROWTIME}", m.prefix), SqlType::Bigint)];
+        values.extend(
+            m.columns
+                .iter()
+                .map(|(n, t)| (format!("{}_{n}", m.prefix), t.clone())),
+        );
+        let mut columns = vec![0];
+        columns.extend(PSEUDO_COLUMNS..PSEUDO_COLUMNS + m.columns.len());
+        Input {
+            source: m.source.clone(),
+            members: vec![m],
+            composite: false,
+            values,
+            columns,
+        }
+    }
+
+    /// The joined rows of a step, as the left side of the next one.
+    fn joined(plan: &JoinPlan, members: Vec<Member>) -> Input {
+        let values: Vec<(String, SqlType)> = plan
+            .joined
+            .values()
+            .map(|c| (c.name.clone(), c.ty.clone()))
+            .collect();
+        let first = PSEUDO_COLUMNS + 1;
+        Input {
+            columns: (first..first + values.len()).collect(),
+            members: members
+                .into_iter()
+                .map(|m| Member { side: 0, ..m })
+                .collect(),
+            source: plan.joined.clone(),
+            composite: true,
+            values,
+        }
+    }
+
+    fn name(&self) -> String {
+        if self.composite {
+            self.members
+                .iter()
+                .map(|m| m.source.name.clone())
+                .collect::<Vec<_>>()
+                .join(" x ")
+        } else {
+            self.source.name.clone()
+        }
+    }
 }
 
 fn quoted(name: String) -> Ident {
@@ -189,28 +313,27 @@ fn is_pseudo(c: &str) -> bool {
     matches!(c, ROWTIME | ROWPARTITION | ROWOFFSET)
 }
 
-/// Plans `query`, whose FROM joins `left` to `right` (its first and only join).
+/// Plans `query`, whose FROM joins `sources` (the FROM source, then each JOIN's) left to right:
+/// each step joins the rows of the steps before it with the next source.
 pub fn plan_join(
     compiler: &ExprCompiler,
     query: &Query,
-    left: Arc<Source>,
-    right: Arc<Source>,
+    sources: Vec<Arc<Source>>,
     persistent: bool,
     sink: &str,
 ) -> Result<QueryPlan> {
-    let join = &query.joins[0];
-    if query.joins.len() > 1 {
-        return Err(Error::statement(
-            "Joins of more than two sources are not supported yet",
-        ));
+    let relations: Vec<&Relation> = std::iter::once(&query.from)
+        .chain(query.joins.iter().map(|j| &j.source))
+        .collect();
+    for (i, a) in sources.iter().enumerate() {
+        if let Some(b) = sources[..i].iter().find(|b| b.name == a.name) {
+            return Err(Error::statement(format!(
+                "Can not join '{0}' to '{0}': self joins are not yet supported.",
+                b.name
+            )));
+        }
     }
-    if left.name == right.name {
-        return Err(Error::statement(format!(
-            "Can not join '{0}' to '{0}': self joins are not yet supported.",
-            left.name
-        )));
-    }
-    let kafka: Vec<&str> = [&left, &right]
+    let kafka: Vec<&str> = sources
         .iter()
         .filter(|s| s.value_format.format == Format::Kafka)
         .map(|s| s.name.as_str())
@@ -221,16 +344,78 @@ pub fn plan_join(
             kafka.join(", ")
         )));
     }
-    let shape = match (left.kind, right.kind) {
+    let mut left = Input::base(member(&sources[0], relations[0], 0)?);
+    let mut step: Option<(JoinPlan, Vec<Member>)> = None;
+    for (n, join) in query.joins.iter().enumerate() {
+        let right = Input::base(member(&sources[n + 1], relations[n + 1], 1)?);
+        if let Some(m) = right
+            .members
+            .iter()
+            .find(|r| left.members.iter().any(|l| l.prefix == r.prefix))
+        {
+            return Err(Error::statement(format!(
+                "Can not join '{0}' to '{0}': self joins are not yet supported.",
+                m.prefix
+            )));
+        }
+        let before = step.take().map(|(p, _)| Box::new(p));
+        let plan = plan_step(
+            compiler,
+            join,
+            &left,
+            &right,
+            before,
+            n == query.joins.len() - 1,
+        )?;
+        let members: Vec<Member> = left
+            .members
+            .iter()
+            .chain(right.members.iter())
+            .cloned()
+            .collect();
+        left = Input::joined(&plan, members.clone());
+        step = Some((plan, members));
+    }
+    let Some((mut plan, members)) = step else {
+        return Err(Error::statement("A join needs a JOIN clause"));
+    };
+    let names = plan
+        .joined
+        .join_key
+        .clone()
+        .ok_or_else(|| Error::generic("a joined source without a key"))?;
+    let key_name = plan
+        .joined
+        .keys()
+        .next()
+        .map(|c| c.name.clone())
+        .unwrap_or_default();
+    let rewritten = rewrite_query(query, &members, &key_name, names.synthetic, &plan.joined)?;
+    let then = plan_select(compiler, &rewritten, plan.joined.clone(), persistent, sink)?;
+    plan.keep_columns(then.columns_read());
+    Ok(QueryPlan::Join(Box::new(JoinQuery { join: plan, then })))
+}
+
+/// Plans one join step: `left` (a source or the steps before, planned as `before`) joined
+/// with the source `right`.
+fn plan_step(
+    compiler: &ExprCompiler,
+    join: &crate::sql::ast::Join,
+    left: &Input,
+    right: &Input,
+    before: Option<Box<JoinPlan>>,
+    last: bool,
+) -> Result<JoinPlan> {
+    let (lsrc, rsrc) = (&left.source, &right.source);
+    let (lname, rname) = (left.name(), right.name());
+    let shape = match (lsrc.kind, rsrc.kind) {
         (SourceKind::Stream, SourceKind::Stream) => JoinShape::StreamStream,
         (SourceKind::Stream, SourceKind::Table) => JoinShape::StreamTable,
         (SourceKind::Table, SourceKind::Table) => JoinShape::TableTable,
         (SourceKind::Table, SourceKind::Stream) => {
             return Err(Error::statement(format!(
-                "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {} {} JOIN {}.",
-                left.name,
+                "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {lname} {} JOIN {rname}.",
                 kind_word(join.kind),
-                right.name
             )))
         }
     };
@@ -250,24 +435,22 @@ pub fn plan_join(
     }
     if shape == JoinShape::StreamTable && matches!(join.kind, JoinKind::Right | JoinKind::Full) {
         return Err(Error::statement(format!(
-            "Invalid join type: {} join not supported for stream-table join. Got {} {} JOIN {}.",
+            "Invalid join type: {} join not supported for stream-table join. Got {lname} {} JOIN {rname}.",
             if join.kind == JoinKind::Right {
                 "right"
             } else {
                 "full-outer"
             },
-            left.name,
             kind_word(join.kind),
-            right.name
         )));
     }
-    match (left.window, right.window) {
+    match (lsrc.window, rsrc.window) {
         (None, None) => {}
         (Some(_), None) | (None, Some(_)) => {
-            let (w, n) = if left.window.is_some() {
-                (&left, &right)
+            let (w, n) = if lsrc.window.is_some() {
+                (lsrc, rsrc)
             } else {
-                (&right, &left)
+                (rsrc, lsrc)
             };
             return Err(Error::statement(format!(
                 "Can not join windowed source to non-windowed source.\n`{}` is {} windowed\n`{}` is not windowed",
@@ -282,17 +465,16 @@ pub fn plan_join(
             ))
         }
     }
-    let sides = [side(&left, &query.from)?, side(&right, &join.source)?];
-    if sides[0].prefix == sides[1].prefix {
-        return Err(Error::statement(format!(
-            "Can not join '{0}' to '{0}': self joins are not yet supported.",
-            sides[0].prefix
-        )));
-    }
+    let members: Vec<Member> = left
+        .members
+        .iter()
+        .chain(right.members.iter())
+        .cloned()
+        .collect();
 
-    // The join condition: one equality, each side over one source.
+    // The join condition: one equality, each side over one side of the step.
     let mut on_expr = join.on.clone();
-    unchain(&mut on_expr, &sides);
+    unchain(&mut on_expr, &members);
     let mut on = &on_expr;
     while let Expr::Nested(inner) = on {
         on = inner;
@@ -317,8 +499,8 @@ pub fn plan_join(
             )))
         }
     };
-    let side_a = side_of_expr(a, on, &sides)?;
-    let side_b = side_of_expr(b, on, &sides)?;
+    let side_a = side_of_expr(a, on, &members)?;
+    let side_b = side_of_expr(b, on, &members)?;
     let (lexpr, rexpr) = match (side_a, side_b) {
         (0, 1) => (a, b),
         (1, 0) => (b, a),
@@ -328,17 +510,23 @@ pub fn plan_join(
             )))
         }
     };
-    let compile_side = |e: &Expr, s: &Side| -> Result<(PhysExpr, Expr, SqlType)> {
-        let mut qualifiers = vec![s.source.name.clone()];
-        qualifiers.push(s.prefix.clone());
-        let normalized = ExprCompiler::normalize(e, &qualifiers);
+    // A side's join expression over its rows: a source's own columns, or the joined columns
+    // of the steps before.
+    let compile_side = |e: &Expr, s: &Input| -> Result<(PhysExpr, Expr, SqlType)> {
+        let normalized = if s.composite {
+            let e = rewrite_expr(e, &s.members, &s.source)?;
+            ExprCompiler::normalize(&e, &[])
+        } else {
+            let m = &s.members[0];
+            ExprCompiler::normalize(e, &[m.source.name.clone(), m.prefix.clone()])
+        };
         let schema = s.source.row_schema();
         let compiled = compiler.compile(&normalized, &schema)?;
         let ty = sql_type(&compiled, &schema, "join key")?;
         Ok((compiled, normalized, ty))
     };
-    let (lkey, lnorm, lty) = compile_side(lexpr, &sides[0])?;
-    let (rkey, rnorm, rty) = compile_side(rexpr, &sides[1])?;
+    let (lkey, lnorm, lty) = compile_side(lexpr, left)?;
+    let (rkey, rnorm, rty) = compile_side(rexpr, right)?;
     if lty != rty {
         return Err(Error::statement(format!(
             "Invalid join condition: types don't match. Got {lexpr}{{{lty}}} = {rexpr}{{{rty}}}."
@@ -346,27 +534,23 @@ pub fn plan_join(
     }
     // A table joins on its primary key; two tables may also join on an expression of the
     // left one's columns equal to the right one's key (a foreign-key join).
-    let on_key = |s: &Side, norm: &Expr| {
+    let on_key = |s: &Input, norm: &Expr| {
         let keys: Vec<&str> = s.source.keys().map(|c| c.name.as_str()).collect();
-        matches!(norm, Expr::Identifier(id) if keys == [id.value.as_str()])
+        !s.composite && matches!(norm, Expr::Identifier(id) if keys == [id.value.as_str()])
     };
     let mut shape = shape;
-    if shape == JoinShape::TableTable && !on_key(&sides[0], &lnorm) && on_key(&sides[1], &rnorm) {
+    if shape == JoinShape::TableTable && !on_key(left, &lnorm) && on_key(right, &rnorm) {
         if !matches!(join.kind, JoinKind::Inner | JoinKind::Left) {
             return Err(Error::statement(format!(
-                "Invalid join type: {} joins are not supported for foreign-key table-table joins. Got {} {} JOIN {}.",
+                "Invalid join type: {} joins are not supported for foreign-key table-table joins. Got {lname} {} JOIN {rname}.",
                 if join.kind == JoinKind::Right { "RIGHT OUTER" } else { "FULL OUTER" },
-                left.name,
                 kind_word(join.kind),
-                right.name
             )));
         }
         shape = JoinShape::ForeignKey;
     }
-    for (s, norm, e) in [(&sides[0], &lnorm, lexpr), (&sides[1], &rnorm, rexpr)] {
-        if s.source.kind != SourceKind::Table
-            || (shape == JoinShape::ForeignKey && s.prefix == sides[0].prefix)
-        {
+    for (s, norm, e, is_left) in [(left, &lnorm, lexpr, true), (right, &rnorm, rexpr, false)] {
+        if s.source.kind != SourceKind::Table || (shape == JoinShape::ForeignKey && is_left) {
             continue;
         }
         if !on_key(s, norm) {
@@ -385,44 +569,62 @@ pub fn plan_join(
     let mut left_key = None;
     if shape == JoinShape::ForeignKey {
         // Keyed by the left table's key.
-        let Some(k) = left.keys().next() else {
-            return Err(Error::statement(format!("{} has no key column", left.name)));
+        let Some(k) = lsrc.keys().next() else {
+            return Err(Error::statement(format!("{lname} has no key column")));
         };
-        candidates.push(format!("{}_{}", sides[0].prefix, k.name));
-        display.push(format!("{}.{}", sides[0].prefix, k.name));
+        match &lsrc.join_key {
+            Some(names) => {
+                candidates = names.candidates.clone();
+                display = names.display.clone();
+            }
+            None => {
+                candidates.push(format!("{}_{}", left.members[0].prefix, k.name));
+                display.push(format!("{}.{}", left.members[0].prefix, k.name));
+            }
+        }
         key_type = k.ty.clone();
-        let schema = left.row_schema();
-        let i = schema.index_of(&k.name)?;
+        let i = lsrc.row_schema().index_of(&k.name)?;
         left_key = Some(
             Arc::new(datafusion::physical_expr::expressions::Column::new(
                 &k.name, i,
             )) as PhysExpr,
         );
     } else {
-        for (s, norm) in [(&sides[0], &lnorm), (&sides[1], &rnorm)] {
+        for (s, norm, e) in [(left, &lnorm, lexpr), (right, &rnorm, rexpr)] {
             if let Expr::Identifier(id) = norm {
-                candidates.push(format!("{}_{}", s.prefix, id.value));
-                display.push(format!("{}.{}", s.prefix, id.value));
+                if s.composite {
+                    candidates.push(id.value.clone());
+                    display.push(e.to_string().to_uppercase());
+                } else {
+                    candidates.push(format!("{}_{}", s.members[0].prefix, id.value));
+                    display.push(format!("{}.{}", s.members[0].prefix, id.value));
+                }
             }
         }
     }
-    let all_names: Vec<String> = sides
+    let all_names: Vec<&String> = left
+        .values
         .iter()
-        .flat_map(|s| s.columns.iter().map(|(n, _)| format!("{}_{n}", s.prefix)))
+        .chain(right.values.iter())
+        .map(|(n, _)| n)
         .collect();
-    let synthetic = join.kind == JoinKind::Full || candidates.is_empty();
+    let synthetic =
+        (join.kind == JoinKind::Full && shape != JoinShape::ForeignKey) || candidates.is_empty();
     let key_name = if synthetic {
         let mut name = "ROWKEY".to_string();
         let mut n = 0;
-        while all_names.contains(&name) || sides.iter().any(|s| s.has(&name)) {
+        while all_names.contains(&&name) || members.iter().any(|s| s.has(&name)) {
             n += 1;
             name = format!("ROWKEY_{n}");
         }
         candidates.clear();
         display = vec![name.clone()];
         name
-    } else {
+    } else if last {
         JOIN_KEY.to_string()
+    } else {
+        // A step's key is not a column the query names (the last step's key is).
+        format!("{JOIN_KEY}_{}", left.members.len())
     };
     if let SqlType::Map(..) | SqlType::Struct(_) | SqlType::Array(_) = &lty {
         if super::contains_map(&lty) {
@@ -440,23 +642,19 @@ pub fn plan_join(
         ty: key_type,
         kind: ColumnKind::Key,
     }];
-    for s in &sides {
-        // Each side's own ROWTIME (`S.ROWTIME`), not part of `*`.
+    for (n, ty) in left.values.iter().chain(right.values.iter()) {
         columns.push(Column {
-            name: format!("{}_{ROWTIME}", s.prefix),
-            ty: SqlType::Bigint,
+            name: n.clone(),
+            ty: ty.clone(),
             kind: ColumnKind::Value,
         });
-        for (n, ty) in &s.columns {
-            columns.push(Column {
-                name: format!("{}_{n}", s.prefix),
-                ty: ty.clone(),
-                kind: ColumnKind::Value,
-            });
-        }
     }
     let joined = Arc::new(Source {
-        name: format!("{}_{}", sides[0].prefix, sides[1].prefix),
+        name: members
+            .iter()
+            .map(|m| m.prefix.clone())
+            .collect::<Vec<_>>()
+            .join("_"),
         kind: if matches!(shape, JoinShape::TableTable | JoinShape::ForeignKey) {
             SourceKind::Table
         } else {
@@ -464,8 +662,8 @@ pub fn plan_join(
         },
         topic: String::new(),
         columns,
-        key_format: left.key_format.clone(),
-        value_format: left.value_format.clone(),
+        key_format: lsrc.key_format.clone(),
+        value_format: lsrc.value_format.clone(),
         timestamp: None,
         is_source: false,
         statement: String::new(),
@@ -477,49 +675,33 @@ pub fn plan_join(
             synthetic,
         })),
     });
-    let rewritten = rewrite_query(query, &sides, &key_name, synthetic, &joined)?;
-    let then = plan_select(compiler, &rewritten, joined.clone(), persistent, sink)?;
     let (before_ms, after_ms) = join.within.unwrap_or((0, 0));
-    // The joined columns the query reads: each side keeps only those.
-    let read = then.columns_read();
-    let base = [
-        PSEUDO_COLUMNS + 1,
-        PSEUDO_COLUMNS + 2 + sides[0].columns.len(),
-    ];
-    let keep = |s: usize| -> Vec<usize> {
-        let keep: Vec<usize> = (0..=sides[s].columns.len())
-            .filter(|k| read.as_ref().is_none_or(|r| r.contains(&(base[s] + k))))
-            .collect();
-        // Rows of no columns cannot be told apart: a side keeps at least its ROWTIME.
-        if keep.is_empty() {
-            vec![0]
-        } else {
-            keep
-        }
-    };
-    let keep = [keep(0), keep(1)];
-    let plan = JoinPlan {
+    let left_inputs = before.as_ref().map_or(1, |b| b.inputs_count());
+    Ok(JoinPlan {
         kind: join.kind,
         shape,
         left: JoinSide {
-            source: left.clone(),
-            prefix: sides[0].prefix.clone(),
+            source: lsrc.clone(),
+            prefix: left.members[0].prefix.clone(),
             key: lkey,
+            columns: left.columns.clone(),
         },
         right: JoinSide {
-            source: right.clone(),
-            prefix: sides[1].prefix.clone(),
+            source: rsrc.clone(),
+            prefix: right.members[0].prefix.clone(),
             key: rkey,
+            columns: right.columns.clone(),
         },
         before_ms,
         after_ms,
         grace_ms: join.grace_ms.unwrap_or(LEGACY_GRACE_MS),
         explicit_grace: join.grace_ms.is_some(),
         joined,
-        keep,
+        keep: [Vec::new(), Vec::new()],
         left_key,
-    };
-    Ok(QueryPlan::Join(Box::new(JoinQuery { join: plan, then })))
+        before,
+        left_inputs,
+    })
 }
 
 fn kind_word(kind: JoinKind) -> &'static str {
@@ -532,7 +714,7 @@ fn kind_word(kind: JoinKind) -> &'static str {
 }
 
 /// Which side (0 left, 1 right) the columns of `e` belong to; an error unless exactly one.
-fn side_of_expr(e: &Expr, on: &Expr, sides: &[Side; 2]) -> Result<usize> {
+fn side_of_expr(e: &Expr, on: &Expr, sides: &[Member]) -> Result<usize> {
     let mut found: Vec<usize> = Vec::new();
     let mut err = None;
     let mut e = e.clone();
@@ -544,23 +726,23 @@ fn side_of_expr(e: &Expr, on: &Expr, sides: &[Side; 2]) -> Result<usize> {
             Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
                 let q = ident_name(&parts[0]);
                 let c = ident_name(&parts[1]);
-                match sides.iter().position(|s| s.named(&q)) {
-                    Some(i) if sides[i].has(&c) || is_pseudo(&c) => Ok(Some(i)),
+                match sides.iter().find(|s| s.named(&q)) {
+                    Some(m) if m.has(&c) || is_pseudo(&c) => Ok(Some(m.side)),
                     Some(_) => Err(format!("JOIN ON column '{q}.{c}' cannot be resolved.")),
-                    None => match sides.iter().position(|s| s.has(&q)) {
-                        Some(i) => Ok(Some(i)),
+                    None => match sides.iter().find(|s| s.has(&q)) {
+                        Some(m) => Ok(Some(m.side)),
                         None => Err(format!("'{q}' is not a valid stream/table name or alias.")),
                     },
                 }
             }
             Expr::Identifier(id) => {
                 let c = ident_name(id);
-                let on: Vec<usize> = (0..2).filter(|i| sides[*i].has(&c)).collect();
+                let on: Vec<&Member> = sides.iter().filter(|s| s.has(&c)).collect();
                 match on.as_slice() {
-                    [i] => Ok(Some(*i)),
-                    [_, _] => Err(format!(
+                    [m] => Ok(Some(m.side)),
+                    [a, b, ..] => Err(format!(
                         "Column '{c}' is ambiguous. Could be {}.{c} or {}.{c}.",
-                        sides[0].source.name, sides[1].source.name
+                        a.source.name, b.source.name
                     )),
                     _ => Err(format!("JOIN ON column '{c}' cannot be resolved.")),
                 }
@@ -596,13 +778,13 @@ fn side_of_expr(e: &Expr, on: &Expr, sides: &[Side; 2]) -> Result<usize> {
 /// become `T_ID`; a select item `id` keeps its name (`T_ID AS ID`); `*` and `t.*` expand.
 fn rewrite_query(
     query: &Query,
-    sides: &[Side; 2],
+    sides: &[Member],
     key_name: &str,
     synthetic: bool,
     joined: &Source,
 ) -> Result<Query> {
     let expr = |e: &Expr| rewrite_expr(e, sides, joined);
-    let side_items = |s: &Side| -> Vec<SelectItem> {
+    let side_items = |s: &Member| -> Vec<SelectItem> {
         s.columns
             .iter()
             .filter(|(n, _)| n != crate::catalog::WINDOWSTART && n != crate::catalog::WINDOWEND)
@@ -682,7 +864,7 @@ fn rewrite_query(
 
 /// The column a select item names, if it is a plain reference to a source's column
 /// (`t.id` or `id`).
-fn column_ref(e: &Expr, sides: &[Side; 2]) -> Option<String> {
+fn column_ref(e: &Expr, sides: &[Member]) -> Option<String> {
     let mut e = e.clone();
     unchain(&mut e, sides);
     let c = match &e {
@@ -708,7 +890,7 @@ fn column_ref(e: &Expr, sides: &[Side; 2]) -> Option<String> {
 
 /// `q.c[1]` and `q.c` as sqlparser reads some of them (a root and an access chain): the
 /// qualified column `q.c` becomes one compound identifier first.
-fn unchain(e: &mut Expr, sides: &[Side; 2]) {
+fn unchain(e: &mut Expr, sides: &[Member]) {
     let _ = visit_expressions_mut(e, |x: &mut Expr| {
         // `i.user`: sqlparser reads a niladic function (USER), ksqlDB a column.
         if let Expr::Function(f) = x {
@@ -760,7 +942,7 @@ fn unchain(e: &mut Expr, sides: &[Side; 2]) {
     });
 }
 
-fn rewrite_expr(e: &Expr, sides: &[Side; 2], joined: &Source) -> Result<Expr> {
+fn rewrite_expr(e: &Expr, sides: &[Member], joined: &Source) -> Result<Expr> {
     let mut e = e.clone();
     let mut err = None;
     unchain(&mut e, sides);
@@ -794,13 +976,13 @@ fn rewrite_expr(e: &Expr, sides: &[Side; 2], joined: &Source) -> Result<Expr> {
                 if is_pseudo(&c) || joined.column(&c).is_some() {
                     return ControlFlow::Continue(());
                 }
-                let on: Vec<&Side> = sides.iter().filter(|s| s.has(&c)).collect();
+                let on: Vec<&Member> = sides.iter().filter(|s| s.has(&c)).collect();
                 match on.as_slice() {
                     [s] => *id = quoted(format!("{}_{c}", s.prefix)),
-                    [_, _] => {
+                    [a, b, ..] => {
                         err = Some(format!(
                             "Column '{c}' is ambiguous. Could be {}.{c} or {}.{c}.",
-                            sides[0].prefix, sides[1].prefix
+                            a.prefix, b.prefix
                         ));
                         return ControlFlow::Break(());
                     }

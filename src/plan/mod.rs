@@ -58,11 +58,7 @@ impl QueryPlan {
     /// The sources the query reads, each with the value columns it needs decoded.
     pub fn inputs(&self) -> Vec<(Arc<Source>, Vec<bool>)> {
         match self {
-            QueryPlan::Join(j) => [&j.join.left.source, &j.join.right.source]
-                .into_iter()
-                .enumerate()
-                .map(|(i, s)| (s.clone(), j.join.decode_needed(i)))
-                .collect(),
+            QueryPlan::Join(j) => j.join.inputs(),
             _ => vec![(self.source().clone(), self.needed_values())],
         }
     }

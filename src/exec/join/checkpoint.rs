@@ -100,6 +100,13 @@ impl Joiner {
                 put_bytes(&mut out, pk);
             }
         }
+        // The steps before (N-way joins).
+        let before = self
+            .before
+            .as_ref()
+            .map(|b| b.checkpoint())
+            .unwrap_or_default();
+        put_bytes(&mut out, &before);
         put_u64(&mut out, self.pending.len() as u64);
         for ((ts, seq), (side, key)) in &self.pending {
             put_u64(&mut out, *ts as u64);
@@ -164,6 +171,12 @@ impl Joiner {
                 pks.push(pk);
             }
             self.referrers.insert(f, pks);
+        }
+        let before = take_bytes(data)?;
+        if let Some(b) = self.before.as_mut() {
+            b.restore(before)?;
+        } else if !before.is_empty() {
+            return Err(bad("the state of a join step the query does not have"));
         }
         self.pending.clear();
         for _ in 0..take_u64(data)? {
