@@ -107,7 +107,13 @@ impl Joiner {
     pub fn new(plan: JoinPlan) -> Result<Self> {
         let schema = plan.schema();
         let key_type = schema.field(PSEUDO_COLUMNS).data_type().clone();
-        let key_conv = RowConverter::new(vec![SortField::new(key_type.clone())])?;
+        // The join key, then the join's other conditions' keys (rows match on all of them).
+        let left_schema = plan.left.source.row_schema();
+        let mut key_fields = vec![SortField::new(key_type.clone())];
+        for e in &plan.left.more_keys {
+            key_fields.push(SortField::new(e.data_type(&left_schema)?));
+        }
+        let key_conv = RowConverter::new(key_fields)?;
         let lookup_conv = match plan.shape {
             JoinShape::ForeignKey => {
                 let ty = plan.right.key.data_type(&plan.right.source.row_schema())?;
@@ -275,7 +281,24 @@ impl Joiner {
         if keys.data_type() != &key_type {
             keys = cast(&keys, &key_type)?;
         }
-        let key_rows = conv.convert_columns(&[keys.clone()])?;
+        let mut key_columns = vec![keys.clone()];
+        let mut more = Vec::new();
+        let types: Vec<_> = self
+            .plan
+            .left
+            .more_keys
+            .iter()
+            .map(|e| e.data_type(&self.plan.left.source.row_schema()))
+            .collect::<std::result::Result<_, _>>()?;
+        for (e, ty) in plan_side.more_keys.iter().zip(&types) {
+            let mut a = e.evaluate(batch)?.into_array(n)?;
+            if a.data_type() != ty {
+                a = cast(&a, ty)?;
+            }
+            more.push(a.clone());
+            key_columns.push(a);
+        }
+        let key_rows = conv.convert_columns(&key_columns)?;
         let columns: Vec<ArrayRef> = self.sides[side]
             .keep
             .iter()
@@ -284,6 +307,7 @@ impl Joiner {
         let rows = self.sides[side].conv.convert_columns(&columns)?;
         Ok(Prepared {
             keys,
+            more,
             key_rows,
             rows,
             result_keys,
@@ -309,7 +333,7 @@ impl Joiner {
                 continue;
             }
             // ksqlDB ignores records with a NULL join key.
-            if keys.is_null(i) {
+            if keys.is_null(i) || p.more.iter().any(|a| a.is_null(i)) {
                 continue;
             }
             let origin = (part.value(i), off.value(i));
@@ -569,7 +593,11 @@ impl Joiner {
             Arc::new(Int64Array::from(out.off)),
             Arc::new(BooleanArray::from(out.tomb)),
         ];
-        columns.extend(self.key_conv.convert_rows(&out.key)?);
+        // The key column: the first condition's key.
+        let key = self.key_conv.convert_rows(&out.key)?.into_iter().next();
+        columns.push(
+            key.unwrap_or_else(|| new_null_array(self.schema.field(PSEUDO_COLUMNS).data_type(), n)),
+        );
         for (s, rows) in self.sides.iter().zip([&out.left, &out.right]) {
             // The kept columns, NULL for the others.
             let mut kept = s.conv.convert_rows(rows)?.into_iter();
@@ -590,6 +618,8 @@ impl Joiner {
 /// A batch ready to join: its join keys, and its keys and rows in the row format.
 struct Prepared {
     keys: ArrayRef,
+    /// The other conditions' keys.
+    more: Vec<ArrayRef>,
     key_rows: Rows,
     rows: Rows,
     /// A foreign-key join's left rows: their result keys (the left key), and as an array.

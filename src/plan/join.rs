@@ -55,6 +55,8 @@ pub struct JoinSide {
     pub source: Arc<Source>,
     pub prefix: String,
     pub key: PhysExpr,
+    /// The join's other conditions: more expressions to match on, the other side's in order.
+    pub more_keys: Vec<PhysExpr>,
     /// Where the side's joined columns are in its rows.
     pub columns: Vec<usize>,
 }
@@ -126,7 +128,9 @@ impl JoinPlan {
             // The steps before give the columns kept here and those the join expression
             // (or a foreign-key join's key) reads, as indices into their joined rows.
             let mut read: Vec<usize> = self.keep[0].iter().map(|k| self.left.columns[*k]).collect();
-            let exprs = std::iter::once(&self.left.key).chain(self.left_key.iter());
+            let exprs = std::iter::once(&self.left.key)
+                .chain(&self.left.more_keys)
+                .chain(self.left_key.iter());
             for e in exprs {
                 read.extend(
                     datafusion::physical_expr::utils::collect_columns(e)
@@ -153,8 +157,10 @@ impl JoinPlan {
         for k in &self.keep[side] {
             mark(s.columns[*k]);
         }
-        for c in datafusion::physical_expr::utils::collect_columns(&s.key) {
-            mark(c.index());
+        for e in std::iter::once(&s.key).chain(&s.more_keys) {
+            for c in datafusion::physical_expr::utils::collect_columns(e) {
+                mark(c.index());
+            }
         }
         if let Some((ts, _)) = &source.timestamp {
             if let Ok(i) = source.row_schema().index_of(ts) {
@@ -472,44 +478,54 @@ fn plan_step(
         .cloned()
         .collect();
 
-    // The join condition: one equality, each side over one side of the step.
+    // The join condition: equalities of an expression of each side (several, ANDed, join on
+    // all of them: beyond ksqlDB, for streams).
     let mut on_expr = join.on.clone();
     unchain(&mut on_expr, &members);
     let mut on = &on_expr;
     while let Expr::Nested(inner) = on {
         on = inner;
     }
-    let (a, b) = match on {
-        Expr::BinaryOp {
-            left: a,
-            op: BinaryOperator::Eq,
-            right: b,
-        } => (a.as_ref(), b.as_ref()),
-        Expr::BinaryOp {
-            op: BinaryOperator::And,
-            ..
-        } => {
+    let mut conditions = Vec::new();
+    conjuncts(on, &mut conditions);
+    let mut pairs: Vec<(&Expr, &Expr)> = Vec::new();
+    for c in &conditions {
+        let (a, b) = match c {
+            Expr::BinaryOp {
+                left: a,
+                op: BinaryOperator::Eq,
+                right: b,
+            } => (a.as_ref(), b.as_ref()),
+            other => {
+                return Err(Error::statement(format!(
+                    "Unsupported join expression: {other}. Joins need an equality of one expression from each source."
+                )))
+            }
+        };
+        let side_a = side_of_expr(a, c, &members)?;
+        let side_b = side_of_expr(b, c, &members)?;
+        let pair = match (side_a, side_b) {
+            (0, 1) => (a, b),
+            (1, 0) => (b, a),
+            _ => {
+                return Err(Error::statement(format!(
+                    "Invalid join condition: each side of the join comparison must reference a different source. Got {c}."
+                )))
+            }
+        };
+        if pairs.contains(&pair) {
             return Err(Error::statement(format!(
-                "Invalid join condition: joins on multiple conditions are not yet supported. Got {on}."
-            )))
+                "Invalid join condition: {c} appears more than once. Got {on}."
+            )));
         }
-        other => {
-            return Err(Error::statement(format!(
-                "Unsupported join expression: {other}. Joins need an equality of one expression from each source."
-            )))
-        }
-    };
-    let side_a = side_of_expr(a, on, &members)?;
-    let side_b = side_of_expr(b, on, &members)?;
-    let (lexpr, rexpr) = match (side_a, side_b) {
-        (0, 1) => (a, b),
-        (1, 0) => (b, a),
-        _ => {
-            return Err(Error::statement(format!(
-                "Invalid join condition: each side of the join comparison must reference a different source. Got {on}."
-            )))
-        }
-    };
+        pairs.push(pair);
+    }
+    if pairs.len() > 1 && shape != JoinShape::StreamStream {
+        return Err(Error::statement(format!(
+            "Invalid join condition: joins on multiple conditions are only supported between streams. Got {on}."
+        )));
+    }
+    let (lexpr, rexpr) = pairs[0];
     // A side's join expression over its rows: a source's own columns, or the joined columns
     // of the steps before.
     let compile_side = |e: &Expr, s: &Input| -> Result<(PhysExpr, Expr, SqlType)> {
@@ -532,6 +548,20 @@ fn plan_step(
             "Invalid join condition: types don't match. Got {lexpr}{{{lty}}} = {rexpr}{{{rty}}}."
         )));
     }
+    // The other conditions: more key columns to match on (the first names the key).
+    let mut more_keys = [Vec::new(), Vec::new()];
+    for (l, r) in &pairs[1..] {
+        let (lk, _, lt) = compile_side(l, left)?;
+        let (rk, _, rt) = compile_side(r, right)?;
+        if lt != rt {
+            return Err(Error::statement(format!(
+                "Invalid join condition: types don't match. Got {l}{{{lt}}} = {r}{{{rt}}}."
+            )));
+        }
+        more_keys[0].push(lk);
+        more_keys[1].push(rk);
+    }
+    let [more_left, more_right] = more_keys;
     // A table joins on its primary key; two tables may also join on an expression of the
     // left one's columns equal to the right one's key (a foreign-key join).
     let on_key = |s: &Input, norm: &Expr| {
@@ -684,12 +714,14 @@ fn plan_step(
             source: lsrc.clone(),
             prefix: left.members[0].prefix.clone(),
             key: lkey,
+            more_keys: more_left,
             columns: left.columns.clone(),
         },
         right: JoinSide {
             source: rsrc.clone(),
             prefix: right.members[0].prefix.clone(),
             key: rkey,
+            more_keys: more_right,
             columns: right.columns.clone(),
         },
         before_ms,
@@ -702,6 +734,22 @@ fn plan_step(
         before,
         left_inputs,
     })
+}
+
+/// The conditions ANDed in `e`.
+fn conjuncts(e: &Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::Nested(inner) => conjuncts(inner, out),
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            conjuncts(left, out);
+            conjuncts(right, out);
+        }
+        other => out.push(other.clone()),
+    }
 }
 
 fn kind_word(kind: JoinKind) -> &'static str {
