@@ -18,7 +18,7 @@ use datafusion::arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int64Array, RecordBatch,
 };
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{Int32Type, Int64Type, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type, SchemaRef};
 use datafusion::arrow::row::{OwnedRow, Row, RowConverter, RowParser, Rows, SortField};
 use hashbrown::HashMap;
 use std::collections::BTreeMap;
@@ -593,8 +593,11 @@ impl Joiner {
             Arc::new(Int64Array::from(out.off)),
             Arc::new(BooleanArray::from(out.tomb)),
         ];
-        // The key column: the first condition's key.
-        let key = self.key_conv.convert_rows(&out.key)?.into_iter().next();
+        // The key column: the first condition's key (a windowed join's keys end with their
+        // window's bounds, which the joined rows carry at their end).
+        let keys = self.key_conv.convert_rows(&out.key)?;
+        let bounds = self.window_bounds(&keys)?;
+        let key = keys.into_iter().next();
         columns.push(
             key.unwrap_or_else(|| new_null_array(self.schema.field(PSEUDO_COLUMNS).data_type(), n)),
         );
@@ -611,7 +614,29 @@ impl Joiner {
                 }
             }
         }
+        columns.extend(bounds);
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
+    }
+
+    /// A windowed join's WINDOWSTART and WINDOWEND columns, from its keys' last components
+    /// (session keys end with start and end, time-window keys with start).
+    fn window_bounds(&self, keys: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
+        let Some(w) = self.plan.joined.window else {
+            return Ok(Vec::new());
+        };
+        let n = keys.len();
+        let as_i64 = |a: &ArrayRef| -> Result<ArrayRef> { Ok(cast(a, &DataType::Int64)?) };
+        if w.kind == crate::catalog::WindowType::Session && n >= 3 {
+            return Ok(vec![as_i64(&keys[n - 2])?, as_i64(&keys[n - 1])?]);
+        }
+        let start = as_i64(&keys[n - 1])?;
+        let size = w.size_ms.unwrap_or(0);
+        let end: Int64Array = start
+            .as_primitive::<Int64Type>()
+            .iter()
+            .map(|s| s.map(|s| s + size))
+            .collect();
+        Ok(vec![start, Arc::new(end)])
     }
 }
 

@@ -465,12 +465,25 @@ fn plan_step(
                 n.name
             )));
         }
-        (Some(_), Some(_)) => {
-            return Err(Error::statement(
-                "Joins of windowed sources are not supported yet",
-            ))
+        (Some(lw), Some(rw)) => {
+            use crate::catalog::WindowType::Session;
+            if (lw.kind == Session) != (rw.kind == Session) {
+                return Err(Error::statement(format!(
+                    "Incompatible windowed sources.\nLeft source: {}\nRight source: {}\nSession windowed sources can only be joined to other session windowed sources, and may still not result in expected behaviour as session bounds must be an exact match for the join to work\nHopping and tumbling windowed sources can only be joined to other hopping and tumbling windowed sources",
+                    lw.kind.name(),
+                    rw.kind.name()
+                )));
+            }
+            // Keys of windows of another size are other keys: they would need re-keying.
+            if lw.size_ms != rw.size_ms {
+                return Err(Error::statement(
+                    "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.",
+                ));
+            }
         }
     }
+    // Windowed sources join on their keys, windows included.
+    let window = lsrc.window;
     let members: Vec<Member> = left
         .members
         .iter()
@@ -561,7 +574,7 @@ fn plan_step(
         more_keys[0].push(lk);
         more_keys[1].push(rk);
     }
-    let [more_left, more_right] = more_keys;
+    let [mut more_left, mut more_right] = more_keys;
     // A table joins on its primary key; two tables may also join on an expression of the
     // left one's columns equal to the right one's key (a foreign-key join).
     let on_key = |s: &Input, norm: &Expr| {
@@ -589,6 +602,27 @@ fn plan_step(
                 "Cannot repartition a TABLE source. If this is a join, make sure that the criteria uses the TABLE's key column {} instead of {e}",
                 keys.join(", ")
             )));
+        }
+    }
+
+    if let Some(w) = window {
+        if !(on_key(left, &lnorm) && on_key(right, &rnorm)) {
+            return Err(Error::statement(
+                "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.",
+            ));
+        }
+        let mut bounds = vec![crate::catalog::WINDOWSTART];
+        if w.kind == crate::catalog::WindowType::Session {
+            bounds.push(crate::catalog::WINDOWEND);
+        }
+        for bound in bounds {
+            for (s, more) in [(left, &mut more_left), (right, &mut more_right)] {
+                let i = s.source.row_schema().index_of(bound)?;
+                more.push(
+                    Arc::new(datafusion::physical_expr::expressions::Column::new(bound, i))
+                        as PhysExpr,
+                );
+            }
         }
     }
 
@@ -698,7 +732,7 @@ fn plan_step(
         is_source: false,
         statement: String::new(),
         writer: None,
-        window: None,
+        window,
         join_key: Some(Arc::new(JoinKeyNames {
             candidates,
             display,
