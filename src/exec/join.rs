@@ -92,6 +92,9 @@ pub struct Joiner {
     last_origin: (i32, i64),
     /// The steps before (N-way joins): their joined rows are this step's left side.
     before: Option<Box<Joiner>>,
+    /// Per input, the number of its first partition among the query's input partitions
+    /// (outputs record it as their origin; each input's rows number their partitions from 0).
+    part_base: Vec<i32>,
 }
 
 fn exists(kind: JoinKind, left: bool, right: bool) -> bool {
@@ -183,6 +186,7 @@ impl Joiner {
             pending: BTreeMap::new(),
             last_origin: (0, 0),
             before,
+            part_base: Vec::new(),
         })
     }
 
@@ -212,6 +216,14 @@ impl Joiner {
         }
     }
 
+    /// See [`Joiner::part_base`].
+    pub fn set_partition_bases(&mut self, bases: &[i32]) {
+        self.part_base = bases.to_vec();
+        if let Some(b) = self.before.as_mut() {
+            b.set_partition_bases(bases);
+        }
+    }
+
     /// Records dropped because they arrived after their join window closed.
     pub fn late_records(&self) -> u64 {
         self.late + self.before.as_ref().map_or(0, |b| b.late_records())
@@ -238,7 +250,9 @@ impl Joiner {
             let at = match prepared.iter().position(|(id, _)| *id == slice.id) {
                 Some(at) if slice.id != u64::MAX => at,
                 _ => {
-                    prepared.push((slice.id, self.prepare(side, &slice.batch)?));
+                    let mut p = self.prepare(side, &slice.batch)?;
+                    p.base = self.part_base.get(*input).copied().unwrap_or(0);
+                    prepared.push((slice.id, p));
                     prepared.len() - 1
                 }
             };
@@ -306,6 +320,7 @@ impl Joiner {
             .collect();
         let rows = self.sides[side].conv.convert_columns(&columns)?;
         Ok(Prepared {
+            base: 0,
             keys,
             more,
             key_rows,
@@ -336,7 +351,7 @@ impl Joiner {
             if keys.is_null(i) || p.more.iter().any(|a| a.is_null(i)) {
                 continue;
             }
-            let origin = (part.value(i), off.value(i));
+            let origin = (part.value(i) + p.base, off.value(i));
             self.last_origin = origin;
             let input = Input {
                 side,
@@ -642,6 +657,9 @@ impl Joiner {
 
 /// A batch ready to join: its join keys, and its keys and rows in the row format.
 struct Prepared {
+    /// Added to the rows' partitions for their origin: the number of the input's first
+    /// partition among the query's input partitions.
+    base: i32,
     keys: ArrayRef,
     /// The other conditions' keys.
     more: Vec<ArrayRef>,

@@ -113,6 +113,14 @@ impl Processor {
         }
     }
 
+    /// Numbers the inputs' partitions for output origins: input `i`'s partition `p` is
+    /// `bases[i] + p` (a join reads several inputs, each numbering its partitions from 0).
+    pub fn set_partition_bases(&mut self, bases: &[i32]) {
+        if let Processor::Join(join, _) = self {
+            join.set_partition_bases(bases);
+        }
+    }
+
     /// Replaces the state with a [`checkpoint`](Self::checkpoint).
     pub fn restore(&mut self, data: &[u8]) -> Result<()> {
         match self {

@@ -190,6 +190,17 @@ pub(crate) fn input_partitions(
     Ok(parts)
 }
 
+/// For each input, the number of its first partition among [`input_partitions`].
+pub(crate) fn partition_bases(parts: &[(usize, String, u32)]) -> Vec<i32> {
+    let mut bases = Vec::new();
+    for (g, (input, _, _)) in parts.iter().enumerate() {
+        if bases.len() == *input {
+            bases.push(g as i32);
+        }
+    }
+    bases
+}
+
 pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<QueryHandle> {
     let inputs = spec.plan.inputs();
     let parts = input_partitions(&inputs, &log)?;
@@ -279,6 +290,7 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         stop,
     };
     let mut processor = Processor::new(&spec.plan)?;
+    processor.set_partition_bases(&partition_bases(&parts));
     let fetcher = Fetcher {
         log: log.clone(),
         inputs: Arc::new(inputs),
@@ -336,6 +348,7 @@ fn rebuild(
                     Err(e) => {
                         tracing::warn!(query = %spec.id, "ignoring checkpoint: {e}");
                         *processor = Processor::new(&spec.plan)?;
+                        processor.set_partition_bases(&partition_bases(&fetcher.parts));
                     }
                 }
             }
@@ -385,8 +398,7 @@ impl Fetcher {
         self.fetch_max(g, pos, BATCH)
     }
 
-    /// Up to `max` records of input partition `g` from `pos`, decoded. Their ROWPARTITION is
-    /// `g` (the number outputs record as their origin).
+    /// Up to `max` records of input partition `g` from `pos`, decoded.
     fn fetch_max(&self, g: usize, pos: u64, max: usize) -> Result<Fetched> {
         let (input, topic, p) = &self.parts[g];
         let recs = self.log.read(topic, *p, pos, max)?;
@@ -394,24 +406,9 @@ impl Fetcher {
             return Ok(None);
         };
         let (source, needed) = &self.inputs[*input];
-        let mut batch = decode::decode(source, &recs, &self.plog, &self.query_id, needed);
-        if g as u32 != *p {
-            batch = batch.map(|b| renumber(b, g as i32)).transpose()?;
-        }
+        let batch = decode::decode(source, &recs, &self.plog, &self.query_id, needed);
         Ok(Some((last.offset + 1, batch)))
     }
-}
-
-/// Sets a batch's ROWPARTITION to `g`.
-fn renumber(batch: RecordBatch, g: i32) -> Result<RecordBatch> {
-    let mut columns = batch.columns().to_vec();
-    columns[1] = Arc::new(datafusion::arrow::array::Int32Array::from(vec![
-        g;
-        batch
-            .num_rows(
-            )
-    ]));
-    Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
 
 struct Runner {

@@ -239,14 +239,36 @@ struct Input {
 
 impl Input {
     fn base(m: Member) -> Input {
-        let mut values = vec![(format!("{}_{ROWTIME}", m.prefix), SqlType::Bigint)];
-        values.extend(
-            m.columns
-                .iter()
-                .map(|(n, t)| (format!("{}_{n}", m.prefix), t.clone())),
-        );
-        let mut columns = vec![0];
-        columns.extend(PSEUDO_COLUMNS..PSEUDO_COLUMNS + m.columns.len());
+        // ksqlDB's order: its value columns, its pseudocolumns (`S.ROWTIME`; not part of
+        // `*`), its key columns.
+        let keys: Vec<&str> = m.source.keys().map(|c| c.name.as_str()).collect();
+        let is_key = |n: &str| keys.contains(&n);
+        let mut values = Vec::new();
+        let mut columns = Vec::new();
+        for (j, (n, t)) in m
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, (n, _))| !is_key(n))
+        {
+            values.push((format!("{}_{n}", m.prefix), t.clone()));
+            columns.push(PSEUDO_COLUMNS + j);
+        }
+        for (i, (n, t)) in [
+            (ROWTIME, SqlType::Bigint),
+            (ROWPARTITION, SqlType::Int),
+            (ROWOFFSET, SqlType::Bigint),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            values.push((format!("{}_{n}", m.prefix), t));
+            columns.push(i);
+        }
+        for (j, (n, t)) in m.columns.iter().enumerate().filter(|(_, (n, _))| is_key(n)) {
+            values.push((format!("{}_{n}", m.prefix), t.clone()));
+            columns.push(PSEUDO_COLUMNS + j);
+        }
         Input {
             source: m.source.clone(),
             members: vec![m],
@@ -619,8 +641,9 @@ fn plan_step(
             for (s, more) in [(left, &mut more_left), (right, &mut more_right)] {
                 let i = s.source.row_schema().index_of(bound)?;
                 more.push(
-                    Arc::new(datafusion::physical_expr::expressions::Column::new(bound, i))
-                        as PhysExpr,
+                    Arc::new(datafusion::physical_expr::expressions::Column::new(
+                        bound, i,
+                    )) as PhysExpr,
                 );
             }
         }
@@ -878,6 +901,8 @@ fn rewrite_query(
     let mut select = Vec::new();
     for item in &query.select {
         match item {
+            // Re-keyed, `*` is every joined column (as in ksqlDB): the projection expands it.
+            SelectItem::Wildcard(_) if !query.partition_by.is_empty() => select.push(item.clone()),
             SelectItem::Wildcard(_) => {
                 if synthetic {
                     select.push(SelectItem::UnnamedExpr(Expr::Identifier(quoted(
@@ -1036,11 +1061,7 @@ fn rewrite_expr(e: &Expr, sides: &[Member], joined: &Source) -> Result<Expr> {
                 let q = ident_name(&parts[0]);
                 if let Some(s) = sides.iter().find(|s| s.named(&q)) {
                     let c = ident_name(&parts[1]);
-                    let name = if is_pseudo(&c) && c != ROWTIME {
-                        c
-                    } else {
-                        format!("{}_{c}", s.prefix)
-                    };
+                    let name = format!("{}_{c}", s.prefix);
                     let mut rest: Vec<Ident> = vec![quoted(name)];
                     rest.extend(parts[2..].iter().cloned());
                     *x = if rest.len() == 1 {

@@ -349,7 +349,8 @@ fn plan_rekey(
     // Value columns stay, then the old key columns move into the value.
     let mut carry = Vec::new();
     for c in source.values().chain(source.keys()) {
-        if moved.contains(&c.name) {
+        // Hidden columns (a join's key) stay behind.
+        if moved.contains(&c.name) || c.name.starts_with('\u{1}') {
             continue;
         }
         if let Ok(i) = schema.index_of(&c.name) {

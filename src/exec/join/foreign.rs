@@ -12,7 +12,7 @@ impl Joiner {
     pub(super) fn foreign_key(&mut self, side: usize, p: &Prepared, i: usize, out: &mut Out) {
         let ts = p.batch.column(0).as_primitive::<Int64Type>().value(i);
         let origin = (
-            p.batch.column(1).as_primitive::<Int32Type>().value(i),
+            p.batch.column(1).as_primitive::<Int32Type>().value(i) + p.base,
             p.batch.column(2).as_primitive::<Int64Type>().value(i),
         );
         self.last_origin = origin;
