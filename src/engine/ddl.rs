@@ -441,7 +441,6 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         sink: sink.clone(),
         start: engine.start_at(session),
         state: engine.state.clone(),
-        gate: Some(engine.replayed.subscribe()),
         checkpoint_every: std::time::Duration::from_millis(
             engine
                 .property(session, CHECKPOINT_INTERVAL)
@@ -449,7 +448,12 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
                 .unwrap_or(10_000),
         ),
     };
-    let handle = persistent::start(spec, engine.log.clone(), engine.plog.clone())?;
+    let (handle, query) = persistent::start(spec, engine.log.clone(), engine.plog.clone())?;
+    if inner.replaying {
+        inner.pending.push((id.clone(), query));
+    } else {
+        query.launch()?;
+    }
     if !insert {
         let mut s = (*sink).clone();
         s.writer = Some(id.clone());
@@ -542,6 +546,7 @@ pub fn terminate(engine: &Engine, id: Option<&str>) -> Result<Output> {
         }
     };
     for id in &ids {
+        inner.pending.retain(|(p, _)| p != id);
         if let Some(q) = inner.queries.remove(id) {
             q.terminate();
             engine.log.delete_group(&persistent::consumer_group(id))?;

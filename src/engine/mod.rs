@@ -50,6 +50,8 @@ pub(crate) struct Inner {
     pub next_query: u64,
     pub next_transient: u64,
     pub replaying: bool,
+    /// Queries a restart's replay set up, started when it is over.
+    pub pending: Vec<(String, crate::exec::persistent::Pending)>,
 }
 
 pub struct Engine {
@@ -58,9 +60,6 @@ pub struct Engine {
     pub(crate) compiler: ExprCompiler,
     pub(crate) config: EngineConfig,
     pub(crate) state: Arc<dyn StateStore>,
-    /// Opens when the restart's replay of the command topic is over: the queries it starts
-    /// wait for it, so a query terminated later in the history never runs.
-    pub(crate) replayed: tokio::sync::watch::Sender<bool>,
     inner: Mutex<Inner>,
 }
 
@@ -97,7 +96,6 @@ impl Engine {
             compiler: ExprCompiler::new(),
             config,
             state,
-            replayed: tokio::sync::watch::channel(false).0,
             inner: Mutex::new(Inner {
                 catalog: Catalog::default(),
                 queries: BTreeMap::new(),
@@ -105,6 +103,7 @@ impl Engine {
                 next_query: 0,
                 next_transient: 0,
                 replaying: false,
+                pending: Vec::new(),
             }),
         });
         engine.lock().replaying = true;
@@ -112,7 +111,13 @@ impl Engine {
         engine.lock().replaying = false;
         registered?;
         engine.replay()?;
-        engine.replayed.send_replace(true);
+        // The queries the replay left running start now (state rebuilt first).
+        let pending = std::mem::take(&mut engine.lock().pending);
+        for (id, query) in pending {
+            if let Err(e) = query.launch() {
+                tracing::error!(query = %id, "cannot resume query: {e}");
+            }
+        }
         Ok(engine)
     }
 

@@ -6,10 +6,11 @@
 use crate::error::Result;
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
+use std::sync::Arc;
 
 /// A decoded batch being taken apart, and the input position after it.
 struct Head {
-    batch: RecordBatch,
+    batch: Arc<RecordBatch>,
     id: u64,
     cursor: usize,
     next: u64,
@@ -21,7 +22,8 @@ struct Head {
 pub struct Slice {
     pub g: usize,
     pub id: u64,
-    pub batch: RecordBatch,
+    /// Shared by the slices of one batch (a clone is a reference count, not a copy).
+    pub batch: Arc<RecordBatch>,
     pub start: usize,
     pub len: usize,
 }
@@ -33,7 +35,7 @@ impl Slice {
             g,
             id: u64::MAX,
             len: batch.num_rows(),
-            batch,
+            batch: Arc::new(batch),
             start: 0,
         }
     }
@@ -87,7 +89,7 @@ impl Aligner {
                 Some((next, Some(batch))) if batch.num_rows() > 0 => {
                     self.next_id += 1;
                     *head = Some(Head {
-                        batch,
+                        batch: Arc::new(batch),
                         id: self.next_id,
                         cursor: 0,
                         next,
@@ -106,15 +108,20 @@ impl Aligner {
             // gives rows until the runner-up's next row comes first. The order is a function
             // of the partitions' contents alone (not of batch boundaries), so a replay after a
             // restart repeats it exactly.
-            let mut order: Vec<(i64, usize)> = self
-                .heads
-                .iter()
-                .enumerate()
-                .filter_map(|(g, h)| h.as_ref().map(|h| (h.ts(h.cursor), g)))
-                .collect();
-            order.sort_unstable();
-            let Some(&(_, g)) = order.first() else { break };
-            let bound = order.get(1).copied().unwrap_or((i64::MAX, usize::MAX));
+            let (mut first, mut bound) = (None, (i64::MAX, usize::MAX));
+            for (g, h) in self.heads.iter().enumerate() {
+                let Some(h) = h else { continue };
+                let at = (h.ts(h.cursor), g);
+                match first {
+                    Some(f) if f < at => bound = bound.min(at),
+                    Some(f) => {
+                        bound = bound.min(f);
+                        first = Some(at);
+                    }
+                    None => first = Some(at),
+                }
+            }
+            let Some((_, g)) = first else { break };
             let Some(h) = self.heads[g].as_mut() else {
                 break;
             };

@@ -139,8 +139,6 @@ pub struct QuerySpec {
     /// Where stateful queries checkpoint their state, and how often.
     pub state: Arc<dyn StateStore>,
     pub checkpoint_every: std::time::Duration,
-    /// The query waits until this is true (the end of a restart's replay of the statements).
-    pub gate: Option<watch::Receiver<bool>>,
 }
 
 /// A checkpoint: the statement's fingerprint, the input positions the state corresponds to,
@@ -201,7 +199,11 @@ pub(crate) fn partition_bases(parts: &[(usize, String, u32)]) -> Vec<i32> {
     bases
 }
 
-pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<QueryHandle> {
+pub fn start(
+    spec: QuerySpec,
+    log: SharedLog,
+    plog: ProcessingLog,
+) -> Result<(QueryHandle, Pending)> {
     let inputs = spec.plan.inputs();
     let parts = input_partitions(&inputs, &log)?;
     let sink_parts = log
@@ -298,12 +300,6 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         plog: plog.clone(),
         query_id: spec.id.clone(),
     };
-    if !matches!(processor, Processor::Stream(_)) {
-        rebuild(&mut processor, &spec, &fetcher, &positions)?;
-        handle
-            .late
-            .store(processor.late_records(), Ordering::Relaxed);
-    }
     let runner = Runner {
         aligner: (fetcher.inputs.len() > 1).then(|| Aligner::new(fetcher.parts.len())),
         fetcher,
@@ -324,8 +320,39 @@ pub fn start(spec: QuerySpec, log: SharedLog, plog: ProcessingLog) -> Result<Que
         shared_positions: handle.positions.clone(),
         state: handle.state.clone(),
     };
-    tokio::spawn(runner.run(positions, stop_rx));
-    Ok(handle)
+    Ok((
+        handle,
+        Pending {
+            runner,
+            positions,
+            stop: stop_rx,
+        },
+    ))
+}
+
+/// A query set up but not running yet: a restart's replay of the statements starts queries
+/// only once it is over, so that a query terminated later in the history never runs.
+pub struct Pending {
+    runner: Runner,
+    positions: Vec<u64>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Pending {
+    /// Rebuilds the query's state (the last checkpoint, then a replay of the input after it)
+    /// and runs the query.
+    pub fn launch(mut self) -> Result<()> {
+        let r = &mut self.runner;
+        if !matches!(r.processor, Processor::Stream(_)) {
+            if let Err(e) = rebuild(&mut r.processor, &r.spec, &r.fetcher, &self.positions) {
+                r.fail(Error::generic(e.message.clone()));
+                return Err(e);
+            }
+            r.late.store(r.processor.late_records(), Ordering::Relaxed);
+        }
+        tokio::spawn(self.runner.run(self.positions, self.stop));
+        Ok(())
+    }
 }
 
 /// Rebuilds a stateful query's state: the last checkpoint, then the input replayed from the
@@ -439,17 +466,6 @@ struct Runner {
 
 impl Runner {
     async fn run(mut self, mut positions: Vec<u64>, mut stop: watch::Receiver<bool>) {
-        if let Some(mut gate) = self.spec.gate.take() {
-            while !*gate.borrow_and_update() {
-                tokio::select! {
-                    changed = gate.changed() => if changed.is_err() { break },
-                    _ = stop.changed() => {}
-                }
-                if *stop.borrow() {
-                    return;
-                }
-            }
-        }
         let mut rxs = Vec::new();
         for (_, topic, p) in self.fetcher.parts.iter() {
             match self.log.subscribe(topic, *p) {
