@@ -376,13 +376,7 @@ impl Joiner {
             if r.tombstone {
                 table.remove(r.key.as_ref());
             } else {
-                table.insert(
-                    r.key.as_ref().into(),
-                    TableRow {
-                        ts: r.ts,
-                        row: r.row.owned(),
-                    },
-                );
+                upsert(table, r.key.as_ref(), r.ts, r.row);
             }
             return;
         }
@@ -421,13 +415,7 @@ impl Joiner {
                 return;
             }
         } else {
-            table.insert(
-                r.key.as_ref().into(),
-                TableRow {
-                    ts: r.ts,
-                    row: r.row.owned(),
-                },
-            );
+            upsert(table, r.key.as_ref(), r.ts, r.row);
         }
         let (l, rt) = present(self);
         if exists(kind, l, rt) {
@@ -523,7 +511,14 @@ impl Joiner {
         }
         let state = &mut self.sides[r.side];
         state.oldest = state.oldest.min(r.ts);
-        let rows = state.buffer.entry(r.key.as_ref().into()).or_default();
+        // The key is copied only for a key not buffered yet.
+        let key: &[u8] = r.key.as_ref();
+        if !state.buffer.contains_key(key) {
+            state.buffer.insert(key.into(), Vec::new());
+        }
+        let Some(rows) = state.buffer.get_mut(key) else {
+            return;
+        };
         let at = rows.partition_point(|b| b.ts <= r.ts);
         rows.insert(
             at,
@@ -585,7 +580,9 @@ impl Joiner {
         let retention = self.plan.before_ms + self.plan.after_ms + self.plan.grace_ms;
         for s in &mut self.sides {
             let horizon = s.time.saturating_sub(retention);
-            if s.oldest >= horizon {
+            // A scan of the buffer once a quarter of the retention has expired, not each
+            // time the horizon moves (state is bounded by 1.25 times the retention).
+            if s.oldest >= horizon.saturating_sub(retention / 4) {
                 continue;
             }
             let mut oldest = i64::MAX;
@@ -678,6 +675,25 @@ struct Input<'a> {
     key: Row<'a>,
     row: Row<'a>,
     tombstone: bool,
+}
+
+/// Sets a table row, copying its key only for a new key.
+fn upsert(table: &mut HashMap<Key, TableRow>, key: &[u8], ts: i64, row: Row<'_>) {
+    match table.get_mut(key) {
+        Some(t) => {
+            t.ts = ts;
+            t.row = row.owned();
+        }
+        None => {
+            table.insert(
+                key.into(),
+                TableRow {
+                    ts,
+                    row: row.owned(),
+                },
+            );
+        }
+    }
 }
 
 fn push(
