@@ -412,20 +412,6 @@ fn example_query_files_run() {
     );
 }
 
-/// Copies a data directory (a test's stand-in for a second machine).
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// A restart loads the aggregation state from its checkpoint and gives the same results as
 /// one that rebuilds it by replaying the whole input (the checkpoint removed).
 #[test]
@@ -461,11 +447,11 @@ INSERT INTO members (name, team, age) VALUES ('cy', 'blue', 50);";
         "{checkpoints:?}"
     );
     let second = dir.path().join("second");
-    copy_dir(&first, &second);
+    common::copy_dir(&first, &second);
     std::fs::remove_dir_all(second.join("state")).unwrap();
     // A third copy with damaged checkpoints: they are reported and ignored (full replay).
     let third = dir.path().join("third");
-    copy_dir(&first, &third);
+    common::copy_dir(&first, &third);
     for c in &checkpoints {
         let path = third.join("state").join(c);
         let mut data = std::fs::read(&path).unwrap();

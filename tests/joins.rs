@@ -88,7 +88,7 @@ SELECT * FROM lr EMIT CHANGES LIMIT 4;
 SELECT * FROM lt EMIT CHANGES LIMIT 3;";
     // The same continuation twice: once from the checkpoints, once with them removed.
     let second = dir.path().join("second");
-    copy_dir(&first, &second);
+    common::copy_dir(&first, &second);
     std::fs::remove_dir_all(second.join("state")).unwrap();
     let (ok, a, err) = run_file(&first, more);
     assert!(ok, "{err}");
@@ -111,19 +111,6 @@ SELECT * FROM lt EMIT CHANGES LIMIT 3;";
             r#"[1,"a1b","uno"]"#,
         ]
     );
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// A stored record's key (a KAFKA INT), value and timestamp.

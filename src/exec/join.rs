@@ -437,16 +437,14 @@ impl Joiner {
                 rrow.map_or(self.sides[1].nulls.row(), |x| x.row.row()),
             );
         } else if before {
-            push(
-                out,
-                r.ts,
-                r.origin,
-                true,
-                r.key,
-                self.sides[0].nulls.row(),
-                self.sides[1].nulls.row(),
-            );
+            self.push_gone(out, r.ts, r.origin, r.key);
         }
+    }
+
+    /// A tombstone for `key`: its joined row no longer exists.
+    fn push_gone(&self, out: &mut Out, ts: i64, origin: (i32, i64), key: Row<'_>) {
+        let (l, r) = (self.sides[0].nulls.row(), self.sides[1].nulls.row());
+        push(out, ts, origin, true, key, l, r);
     }
 
     /// How far before and after a row of `side` the other side's rows join it.

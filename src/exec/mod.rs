@@ -85,13 +85,7 @@ impl Processor {
                 for (input, slice) in batches {
                     outs.extend(self.process(*input, &slice.rows(), plog, query_id)?);
                 }
-                match outs.first() {
-                    None => Ok(None),
-                    Some(first) => Ok(Some(datafusion::arrow::compute::concat_batches(
-                        &first.schema(),
-                        &outs,
-                    )?)),
-                }
+                concat(outs)
             }
         }
     }
@@ -178,15 +172,20 @@ impl Processor {
                     outs.extend(then.process(0, &joined, plog, query_id)?);
                 }
                 outs.extend(then.flush(plog, query_id)?);
-                match outs.first() {
-                    None => Ok(None),
-                    Some(first) => Ok(Some(datafusion::arrow::compute::concat_batches(
-                        &first.schema(),
-                        &outs,
-                    )?)),
-                }
+                concat(outs)
             }
         }
+    }
+}
+
+/// The batches as one (none for none).
+fn concat(outs: Vec<RecordBatch>) -> Result<Option<RecordBatch>> {
+    match outs.first() {
+        None => Ok(None),
+        Some(first) => Ok(Some(datafusion::arrow::compute::concat_batches(
+            &first.schema(),
+            &outs,
+        )?)),
     }
 }
 

@@ -395,12 +395,7 @@ pub fn plan_join(
             before,
             n == query.joins.len() - 1,
         )?;
-        let members: Vec<Member> = left
-            .members
-            .iter()
-            .chain(right.members.iter())
-            .cloned()
-            .collect();
+        let members = members_of(&left, &right);
         left = Input::joined(&plan, members.clone());
         step = Some((plan, members));
     }
@@ -506,12 +501,7 @@ fn plan_step(
     }
     // Windowed sources join on their keys, windows included.
     let window = lsrc.window;
-    let members: Vec<Member> = left
-        .members
-        .iter()
-        .chain(right.members.iter())
-        .cloned()
-        .collect();
+    let members = members_of(left, right);
 
     // The join condition: equalities of an expression of each side (several, ANDed, join on
     // all of them: beyond ksqlDB, for streams).
@@ -791,6 +781,15 @@ fn plan_step(
         before,
         left_inputs,
     })
+}
+
+/// The sources of both sides of a step, left first.
+fn members_of(left: &Input, right: &Input) -> Vec<Member> {
+    left.members
+        .iter()
+        .chain(right.members.iter())
+        .cloned()
+        .collect()
 }
 
 /// The conditions ANDed in `e`.

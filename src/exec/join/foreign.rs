@@ -59,8 +59,7 @@ impl Joiner {
         if tombstone {
             self.sides[0].table.remove(pk);
             if before {
-                let nulls = (self.sides[0].nulls.row(), self.sides[1].nulls.row());
-                push(out, ts, origin, true, key, nulls.0, nulls.1);
+                self.push_gone(out, ts, origin, key);
             }
             return;
         }
@@ -83,8 +82,7 @@ impl Joiner {
             let ts = right.map_or(ts, |r| r.ts.max(ts));
             push(out, ts, origin, false, key, p.rows.row(i), r);
         } else if before {
-            let nulls = (self.sides[0].nulls.row(), self.sides[1].nulls.row());
-            push(out, ts, origin, true, key, nulls.0, nulls.1);
+            self.push_gone(out, ts, origin, key);
         }
     }
 
@@ -132,8 +130,7 @@ impl Joiner {
                 };
                 push(out, ts.max(left.ts), origin, false, key, left.row.row(), r);
             } else if before {
-                let nulls = (self.sides[0].nulls.row(), self.sides[1].nulls.row());
-                push(out, ts, origin, true, key, nulls.0, nulls.1);
+                self.push_gone(out, ts, origin, key);
             }
         }
     }
