@@ -13,6 +13,7 @@ pub mod functions;
 pub mod log;
 pub mod plan;
 pub mod qtt;
+pub mod server;
 pub mod sql;
 pub mod state;
 

@@ -54,6 +54,12 @@ enum Command {
         #[arg(long = "sum")]
         sums: Vec<String>,
     },
+    /// Serves ksqlDB's REST API (HTTP/1.1 and cleartext HTTP/2 on one port) until stopped.
+    Server {
+        /// Address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:8088")]
+        listen: std::net::SocketAddr,
+    },
     /// Runs ksqlDB query-validation-test (QTT) files or directories.
     Qtt {
         paths: Vec<PathBuf>,
@@ -171,6 +177,15 @@ fn main() -> std::process::ExitCode {
                 }
                 Err(e) => {
                     eprintln!("{e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+        Some(Command::Server { listen }) => {
+            match rt.block_on(brooklet::server::serve(engine.clone(), listen)) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("cannot serve on {listen}: {e}");
                     std::process::ExitCode::FAILURE
                 }
             }

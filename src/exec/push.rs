@@ -26,7 +26,7 @@ pub struct PushQuery {
     pub id: String,
     pub columns: Vec<Column>,
     pub rows: mpsc::Receiver<PushEvent>,
-    stop: watch::Sender<bool>,
+    stop: Arc<watch::Sender<bool>>,
     drain: Arc<AtomicBool>,
 }
 
@@ -34,6 +34,10 @@ impl PushQuery {
     /// Stops the query; the stream ends.
     pub fn cancel(&self) {
         self.stop.send_replace(true);
+    }
+    /// What stops the query from elsewhere (`send_replace(true)`), e.g. `/close-query`.
+    pub fn canceller(&self) -> Arc<watch::Sender<bool>> {
+        self.stop.clone()
     }
     /// Ends the query once it has read everything its input holds now (batch files).
     pub fn drain(&self) {
@@ -77,7 +81,7 @@ pub fn start(
         id: id.clone(),
         columns,
         rows,
-        stop,
+        stop: Arc::new(stop),
         drain: drain.clone(),
     };
     tokio::spawn(async move {

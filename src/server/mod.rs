@@ -1,0 +1,195 @@
+//! The HTTP server: ksqlDB's REST API over the engine, HTTP/1.1 and cleartext HTTP/2 (prior
+//! knowledge) on one port. `ksql` runs statements, `query` streams query rows; the rest
+//! (`/info`, `/healthcheck`, ...) describes the server.
+
+mod inserts;
+mod ksql;
+mod query;
+
+use crate::engine::Engine;
+use axum::body::Body;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+/// The version of ksqlDB whose API this server speaks.
+pub const KSQL_VERSION: &str = "0.29.0";
+const V1_JSON: &str = "application/vnd.ksql.v1+json";
+
+/// What the handlers share.
+pub struct Server {
+    engine: Arc<Engine>,
+    /// Running push queries by id, to close them (`/close-query`).
+    queries: Mutex<HashMap<String, Arc<tokio::sync::watch::Sender<bool>>>>,
+}
+
+/// Serves the API on `addr` until the process ends.
+pub async fn serve(engine: Arc<Engine>, addr: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    // The address actually bound (a port of 0 picks one): scripts and tests read this line.
+    println!(
+        "Brooklet server listening on http://{}",
+        listener.local_addr()?
+    );
+    serve_on(engine, listener).await
+}
+
+pub async fn serve_on(
+    engine: Arc<Engine>,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<()> {
+    let server = Arc::new(Server {
+        engine,
+        queries: Mutex::new(HashMap::new()),
+    });
+    axum::serve(listener, router(server)).await
+}
+
+fn router(server: Arc<Server>) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/info")]) }),
+        )
+        .route("/info", get(info))
+        .route("/healthcheck", get(healthcheck))
+        .route("/chc/live", get(|| async { StatusCode::OK }))
+        .route("/chc/ready", get(|| async { StatusCode::OK }))
+        .route("/clusterStatus", get(cluster_status))
+        .route(
+            "/status",
+            get(|| async { json_response(StatusCode::OK, serde_json::json!({}), V1_JSON) }),
+        )
+        .route(
+            "/is_valid_property/{name}",
+            get(|| async { json_response(StatusCode::OK, serde_json::json!(true), V1_JSON) }),
+        )
+        .route("/ksql", post(ksql::handle))
+        .route("/query", post(query::legacy))
+        .route("/query-stream", post(query::stream))
+        .route("/close-query", post(query::close))
+        .route("/inserts-stream", post(inserts::handle))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
+        .with_state(server)
+}
+
+async fn info() -> Response {
+    json_response(
+        StatusCode::OK,
+        serde_json::json!({"KsqlServerInfo": {
+            "version": KSQL_VERSION,
+            "kafkaClusterId": "brooklet",
+            "ksqlServiceId": "default_",
+            "serverStatus": "RUNNING"
+        }}),
+        V1_JSON,
+    )
+}
+
+async fn healthcheck() -> Response {
+    json_response(
+        StatusCode::OK,
+        serde_json::json!({
+            "isHealthy": true,
+            "details": {
+                "metastore": {"isHealthy": true},
+                "kafka": {"isHealthy": true},
+                "commandRunner": {"isHealthy": true}
+            },
+            "serverState": "READY"
+        }),
+        V1_JSON,
+    )
+}
+
+async fn cluster_status(headers: HeaderMap) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost:8088")
+        .to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    json_response(
+        StatusCode::OK,
+        serde_json::json!({"clusterStatus": {host: {
+            "hostAlive": true,
+            "lastStatusUpdateMs": now,
+            "activeStandbyPerQuery": {},
+            "hostStoreLags": {"stateStoreLags": {}, "updateTimeMs": now}
+        }}}),
+        V1_JSON,
+    )
+}
+
+/// The content type of a JSON answer: `application/json` when asked for, else ksqlDB's own.
+fn json_type(headers: &HeaderMap) -> &'static str {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if accept.contains("application/json") && !accept.contains(V1_JSON) {
+        "application/json"
+    } else {
+        V1_JSON
+    }
+}
+
+fn json_response(status: StatusCode, body: serde_json::Value, content_type: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, content_type.to_string())],
+        Body::from(body.to_string()),
+    )
+        .into_response()
+}
+
+/// ksqlDB's error envelope; the error code is the status times 100 plus `n`.
+fn error(status: StatusCode, n: u16, message: &str) -> Response {
+    json_response(
+        status,
+        serde_json::json!({
+            "@type": "generic_error",
+            "error_code": status.as_u16() as u32 * 100 + n as u32,
+            "message": message
+        }),
+        V1_JSON,
+    )
+}
+
+/// A request body as JSON, whatever its content type says.
+fn parse_body(body: &[u8]) -> Result<serde_json::Value, Box<Response>> {
+    serde_json::from_slice(body).map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            0,
+            &format!("Invalid JSON in request: {e}"),
+        ))
+    })
+}
+
+/// A session from a request's properties and variables (`ksql.streams.` prefixes dropped).
+fn session(props: &serde_json::Value, vars: &serde_json::Value) -> crate::engine::Session {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut session = crate::engine::Session::default();
+    if let Some(p) = props.as_object() {
+        for (k, v) in p {
+            let k = k.strip_prefix("ksql.streams.").unwrap_or(k);
+            session.properties.insert(k.to_string(), text(v));
+        }
+    }
+    if let Some(p) = vars.as_object() {
+        for (k, v) in p {
+            session.variables.insert(k.to_uppercase(), text(v));
+        }
+    }
+    session
+}

@@ -1,0 +1,226 @@
+//! The HTTP server: ksqlDB's endpoints over HTTP/1.1, driven with plain sockets.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+/// A server on a free port, killed when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data: &std::path::Path) -> Server {
+    let mut child = Command::new(common::bin())
+        .args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit("http://").next().unwrap().to_string();
+    Server { child, addr }
+}
+
+/// Sends one request; the status code and the body (chunks joined).
+fn request(addr: &str, method: &str, path: &str, accept: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let accept = if accept.is_empty() {
+        String::new()
+    } else {
+        format!("Accept: {accept}\r\n")
+    };
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{accept}Content-Type: application/vnd.ksql.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split(' ').nth(1).unwrap_or("0").parse().unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    (status, body)
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
+    out
+}
+
+fn ksql(addr: &str, sql: &str) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({"ksql": sql, "streamsProperties": {}}).to_string();
+    let (status, text) = request(addr, "POST", "/ksql", "", &body);
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
+#[test]
+fn statements_queries_inserts_and_errors_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("data"));
+    let addr = server.addr.as_str();
+
+    let (status, info) = request(addr, "GET", "/info", "", "");
+    assert_eq!(status, 200);
+    assert!(
+        info.contains(r#""KsqlServerInfo":{"version":"0.29.0""#),
+        "{info}"
+    );
+    let (status, health) = request(addr, "GET", "/healthcheck", "", "");
+    assert_eq!(status, 200);
+    assert!(health.contains(r#""isHealthy":true"#), "{health}");
+    assert_eq!(
+        request(addr, "GET", "/nope", "", ""),
+        (404, "Not Found".into())
+    );
+
+    // Statements: one entity each (none for INSERT VALUES).
+    let (status, entities) = ksql(
+        addr,
+        "CREATE STREAM pv (id INT KEY, page VARCHAR) WITH (kafka_topic='pv', value_format='JSON', partitions=1);
+         INSERT INTO pv (id, page) VALUES (1, 'home');
+         SHOW STREAMS;",
+    );
+    assert_eq!(status, 200, "{entities}");
+    assert_eq!(entities[0]["@type"], "currentStatus");
+    assert_eq!(entities[0]["commandId"], "stream/`PV`/create");
+    assert_eq!(entities[0]["commandStatus"]["message"], "Stream created");
+    assert_eq!(entities[1]["@type"], "streams");
+    assert_eq!(entities.as_array().unwrap().len(), 2);
+
+    // Errors: a bad statement (with what ran before it), a query on /ksql, bad JSON.
+    let (status, e) = ksql(addr, "SHOW STREAMS; DESCRIBE nope;");
+    assert_eq!(status, 400);
+    assert_eq!(e["@type"], "statement_error");
+    assert_eq!(e["error_code"], 40001);
+    assert_eq!(e["entities"][0]["@type"], "streams");
+    let (status, e) = ksql(addr, "SELECT * FROM pv EMIT CHANGES;");
+    assert_eq!((status, e["error_code"].clone()), (400, 40002.into()));
+    let (status, e) = request(addr, "POST", "/ksql", "", "{not json");
+    assert_eq!(status, 400);
+    assert!(e.contains(r#""error_code":40000"#), "{e}");
+
+    // Streaming inserts: one ack per row.
+    let (status, acks) = request(
+        addr,
+        "POST",
+        "/inserts-stream",
+        "",
+        "{\"target\":\"pv\"}\n{\"ID\":2,\"PAGE\":\"cart\"}\n{\"id\":3,\"page\":\"pay\"}\n",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        acks,
+        "{\"status\":\"ok\",\"seq\":0}\n{\"status\":\"ok\",\"seq\":1}\n"
+    );
+
+    // Push queries in each framing.
+    let q = r#"{"sql":"SELECT * FROM pv EMIT CHANGES LIMIT 3;","properties":{"auto.offset.reset":"earliest"}}"#;
+    let (status, rows) = request(addr, "POST", "/query-stream", "", q);
+    assert_eq!(status, 200);
+    let lines: Vec<&str> = rows.lines().collect();
+    assert!(
+        lines[0].contains(r#""columnNames":["ID","PAGE"],"columnTypes":["INTEGER","STRING"]"#),
+        "{rows}"
+    );
+    assert_eq!(
+        &lines[1..],
+        [r#"[1,"home"]"#, r#"[2,"cart"]"#, r#"[3,"pay"]"#]
+    );
+    let (_, array) = request(addr, "POST", "/query-stream", "application/json", q);
+    let array: serde_json::Value = serde_json::from_str(&array).unwrap();
+    assert_eq!(array.as_array().unwrap().len(), 4);
+    assert_eq!(array[3], serde_json::json!([3, "pay"]));
+    let legacy = r#"{"ksql":"SELECT * FROM pv EMIT CHANGES LIMIT 1;","streamsProperties":{"ksql.streams.auto.offset.reset":"earliest"}}"#;
+    let (status, old) = request(
+        addr,
+        "POST",
+        "/query",
+        "application/vnd.ksql.v1+json",
+        legacy,
+    );
+    assert_eq!(status, 200);
+    assert!(old.starts_with(r#"[{"header":{"queryId":""#), "{old}");
+    assert!(
+        old.contains(r#""schema":"`ID` INTEGER, `PAGE` STRING"}},"#),
+        "{old}"
+    );
+    assert!(
+        old.contains("{\"row\":{\"columns\":[1,\"home\"]}},\n"),
+        "{old}"
+    );
+    assert!(
+        old.ends_with("{\"finalMessage\":\"Limit Reached\"}]\n"),
+        "{old}"
+    );
+
+    // Closing: an unknown query is an error; a running one ends its response.
+    let (status, e) = request(addr, "POST", "/close-query", "", r#"{"queryId":"nope"}"#);
+    assert_eq!(status, 400);
+    assert!(e.contains("No query with id nope"), "{e}");
+    let addr2 = addr.to_string();
+    let open = std::thread::spawn(move || {
+        request(
+            &addr2,
+            "POST",
+            "/query-stream",
+            "",
+            r#"{"sql":"SELECT * FROM pv EMIT CHANGES;","properties":{"auto.offset.reset":"earliest"}}"#,
+        )
+    });
+    let mut closed = false;
+    for _ in 0..200 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Query ids count up per source: the open query is the fourth over PV.
+        let (status, _) = request(
+            addr,
+            "POST",
+            "/close-query",
+            "",
+            r#"{"queryId":"transient_PV_4"}"#,
+        );
+        if status == 200 {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the open query was never there to close");
+    let (status, rows) = open.join().unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(rows.lines().count(), 4, "{rows}");
+}
