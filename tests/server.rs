@@ -224,3 +224,44 @@ fn statements_queries_inserts_and_errors_over_http() {
     assert_eq!(status, 200);
     assert_eq!(rows.lines().count(), 4, "{rows}");
 }
+
+/// 500 push queries at once on one server (ksqlDB stops at 100): each gets every row.
+#[test]
+fn five_hundred_concurrent_push_queries_each_receive_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("data"));
+    let addr = server.addr.clone();
+    let mut sql = String::from(
+        "CREATE STREAM n (id INT KEY, v INT) WITH (kafka_topic='n', value_format='JSON', partitions=2);",
+    );
+    for i in 0..20 {
+        sql.push_str(&format!("INSERT INTO n (id, v) VALUES ({i}, {});", i * 10));
+    }
+    let (status, e) = ksql(&addr, &sql);
+    assert_eq!(status, 200, "{e}");
+    let threads: Vec<_> = (0..500)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                request(
+                    &addr,
+                    "POST",
+                    "/query-stream",
+                    "application/vnd.ksqlapi.delimited.v1",
+                    r#"{"sql":"SELECT v FROM n EMIT CHANGES LIMIT 20;","properties":{"auto.offset.reset":"earliest"}}"#,
+                )
+            })
+        })
+        .collect();
+    for t in threads {
+        let (status, rows) = t.join().unwrap();
+        assert_eq!(status, 200);
+        let mut values: Vec<i64> = rows
+            .lines()
+            .skip(1)
+            .map(|l| serde_json::from_str::<Vec<i64>>(l).unwrap()[0])
+            .collect();
+        values.sort();
+        assert_eq!(values, (0..20).map(|i| i * 10).collect::<Vec<_>>());
+    }
+}
