@@ -140,14 +140,7 @@ impl Frontend {
                 let qbox = QueryBox::new(&q.columns, self.width);
                 match self.mode {
                     OutputMode::Json => {
-                        let schema: Vec<String> = q
-                            .columns
-                            .iter()
-                            .map(|c| format!("`{}` {}", c.name, c.ty))
-                            .collect();
-                        json_line(
-                            serde_json::json!({"header": {"queryId": q.id, "schema": schema.join(", ")}}),
-                        )
+                        json_line(crate::exec::push::legacy_header(&q.id, &q.columns))
                     }
                     OutputMode::Tabular => emit(&qbox.header()),
                 }

@@ -30,6 +30,15 @@ pub struct PushQuery {
     drain: Arc<AtomicBool>,
 }
 
+/// ksqlDB's header of a query's rows: `{"header": {"queryId": ..., "schema": "`A` INTEGER"}}`.
+pub fn legacy_header(id: &str, columns: &[Column]) -> serde_json::Value {
+    let schema: Vec<String> = columns
+        .iter()
+        .map(|c| format!("`{}` {}", c.name, c.ty))
+        .collect();
+    serde_json::json!({"header": {"queryId": id, "schema": schema.join(", ")}})
+}
+
 impl PushQuery {
     /// Stops the query; the stream ends.
     pub fn cancel(&self) {

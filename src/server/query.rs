@@ -218,12 +218,7 @@ impl Feed {
             Framing::Delimited => format!("{meta}\n"),
             Framing::JsonArray => format!("[{meta}"),
             Framing::Legacy => {
-                let schema: Vec<String> = self
-                    .columns
-                    .iter()
-                    .map(|c| format!("`{}` {}", c.name, c.ty))
-                    .collect();
-                let header = json!({"header": {"queryId": self.id, "schema": schema.join(", ")}});
+                let header = crate::exec::push::legacy_header(&self.id, &self.columns);
                 format!("[{header},\n")
             }
         })
