@@ -122,6 +122,14 @@ fn statements_queries_inserts_and_errors_over_http() {
     assert_eq!(entities[0]["commandStatus"]["message"], "Stream created");
     assert_eq!(entities[1]["@type"], "streams");
     assert_eq!(entities.as_array().unwrap().len(), 2);
+    let (status, st) = request(addr, "GET", "/status/stream/%60PV%60/create", "", "");
+    assert_eq!(status, 200, "{st}");
+    assert!(
+        st.contains(r#""status":"SUCCESS","message":"Stream created""#),
+        "{st}"
+    );
+    let (status, _) = request(addr, "GET", "/status/stream/%60NOPE%60/create", "", "");
+    assert_eq!(status, 404);
 
     // Errors: a bad statement (with what ran before it), a query on /ksql, bad JSON.
     let (status, e) = ksql(addr, "SHOW STREAMS; DESCRIBE nope;");

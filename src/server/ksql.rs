@@ -80,7 +80,24 @@ pub async fn handle(
             });
             session = back;
             match result {
-                Ok(out) => entities.extend(entity(&p, out)),
+                Ok(out) => {
+                    let e = entity(&p, out);
+                    if let Some(e) = e.as_ref().filter(|e| e["commandId"].is_string()) {
+                        let status = &e["commandStatus"];
+                        server
+                            .commands
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(
+                                e["commandId"].as_str().unwrap_or_default().to_string(),
+                                (
+                                    status["message"].as_str().unwrap_or_default().to_string(),
+                                    status["queryId"].as_str().map(str::to_string),
+                                ),
+                            );
+                    }
+                    entities.extend(e);
+                }
                 Err(e) => return statement_error(&e, &entities),
             }
         }

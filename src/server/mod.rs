@@ -8,6 +8,7 @@ mod query;
 
 use crate::engine::Engine;
 use axum::body::Body;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,6 +26,9 @@ pub struct Server {
     engine: Arc<Engine>,
     /// Running push queries by id, to close them (`/close-query`).
     queries: Mutex<HashMap<String, Arc<tokio::sync::watch::Sender<bool>>>>,
+    /// The commands `/ksql` ran, by command id, with their status message and query
+    /// (`/status`; commands run synchronously, so all are SUCCESS).
+    commands: Mutex<std::collections::BTreeMap<String, (String, Option<String>)>>,
 }
 
 /// Serves the API on `addr` until the process ends.
@@ -45,6 +49,7 @@ pub async fn serve_on(
     let server = Arc::new(Server {
         engine,
         queries: Mutex::new(HashMap::new()),
+        commands: Mutex::new(std::collections::BTreeMap::new()),
     });
     axum::serve(listener, router(server)).await
 }
@@ -60,10 +65,8 @@ fn router(server: Arc<Server>) -> Router {
         .route("/chc/live", get(|| async { StatusCode::OK }))
         .route("/chc/ready", get(|| async { StatusCode::OK }))
         .route("/clusterStatus", get(cluster_status))
-        .route(
-            "/status",
-            get(|| async { json_response(StatusCode::OK, serde_json::json!({}), V1_JSON) }),
-        )
+        .route("/status", get(statuses))
+        .route("/status/{kind}/{entity}/{action}", get(status))
         .route(
             "/is_valid_property/{name}",
             get(|| async { json_response(StatusCode::OK, serde_json::json!(true), V1_JSON) }),
@@ -75,6 +78,44 @@ fn router(server: Arc<Server>) -> Router {
         .route("/inserts-stream", post(inserts::handle))
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
         .with_state(server)
+}
+
+/// `GET /status`: every command's status by command id.
+async fn statuses(State(server): State<Arc<Server>>) -> Response {
+    let all: serde_json::Map<String, serde_json::Value> = server
+        .commands
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .keys()
+        .map(|id| (id.clone(), "SUCCESS".into()))
+        .collect();
+    json_response(StatusCode::OK, serde_json::Value::Object(all), V1_JSON)
+}
+
+/// `GET /status/{type}/{entity}/{action}`: one command's status.
+async fn status(
+    State(server): State<Arc<Server>>,
+    Path((kind, entity, action)): Path<(String, String, String)>,
+) -> Response {
+    let id = format!("{kind}/{entity}/{action}");
+    let found = server
+        .commands
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&id)
+        .cloned();
+    match found {
+        Some((message, query_id)) => json_response(
+            StatusCode::OK,
+            serde_json::json!({"status": "SUCCESS", "message": message, "queryId": query_id}),
+            V1_JSON,
+        ),
+        None => error(
+            StatusCode::NOT_FOUND,
+            0,
+            &format!("Could not find command with id {id}"),
+        ),
+    }
 }
 
 async fn info() -> Response {
