@@ -59,6 +59,9 @@ enum Command {
         /// Address and port to listen on.
         #[arg(long, default_value = "127.0.0.1:8088")]
         listen: std::net::SocketAddr,
+        /// Require HTTP basic authentication by the users of this file (`user: password` lines).
+        #[arg(long)]
+        auth_file: Option<PathBuf>,
     },
     /// Runs ksqlDB query-validation-test (QTT) files or directories.
     Qtt {
@@ -181,8 +184,19 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
-        Some(Command::Server { listen }) => {
-            match rt.block_on(brooklet::server::serve(engine.clone(), listen)) {
+        Some(Command::Server { listen, auth_file }) => {
+            let users = match auth_file
+                .as_deref()
+                .map(brooklet::server::auth::Users::load)
+            {
+                None => None,
+                Some(Ok(u)) => Some(u),
+                Some(Err(e)) => {
+                    eprintln!("cannot read the auth file: {e}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(brooklet::server::serve(engine.clone(), listen, users)) {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("cannot serve on {listen}: {e}");

@@ -20,6 +20,10 @@ impl Drop for Server {
 }
 
 fn start(data: &std::path::Path) -> Server {
+    start_with(data, &[])
+}
+
+fn start_with(data: &std::path::Path, extra: &[&str]) -> Server {
     let mut child = Command::new(common::bin())
         .args([
             "--data-dir",
@@ -28,6 +32,7 @@ fn start(data: &std::path::Path) -> Server {
             "--listen",
             "127.0.0.1:0",
         ])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -40,11 +45,14 @@ fn start(data: &std::path::Path) -> Server {
     Server { child, addr }
 }
 
-/// Sends one request; the status code and the body (chunks joined).
+/// Sends one request; the status code and the body (chunks joined). `accept` may carry
+/// further header lines.
 fn request(addr: &str, method: &str, path: &str, accept: &str, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     let accept = if accept.is_empty() {
         String::new()
+    } else if accept.contains(':') {
+        format!("{accept}\r\n")
     } else {
         format!("Accept: {accept}\r\n")
     };
@@ -272,4 +280,38 @@ fn five_hundred_concurrent_push_queries_each_receive_every_row() {
         values.sort();
         assert_eq!(values, (0..20).map(|i| i * 10).collect::<Vec<_>>());
     }
+}
+
+/// `--auth-file`: HTTP basic authentication on every endpoint but the health probes.
+#[test]
+fn basic_authentication_guards_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.properties");
+    std::fs::write(&users, "fred: letmein,admin\n").unwrap();
+    let server = start_with(
+        &dir.path().join("data"),
+        &["--auth-file", users.to_str().unwrap()],
+    );
+    let addr = server.addr.as_str();
+    let (status, body) = request(addr, "GET", "/info", "", "");
+    assert_eq!(status, 401);
+    assert!(body.contains(r#""error_code":40100"#), "{body}");
+    // fred:letmein and fred:wrong in base64.
+    let (status, _) = request(
+        addr,
+        "GET",
+        "/info",
+        "Authorization: Basic ZnJlZDpsZXRtZWlu",
+        "",
+    );
+    assert_eq!(status, 200);
+    let (status, _) = request(
+        addr,
+        "GET",
+        "/info",
+        "Authorization: Basic ZnJlZDp3cm9uZw==",
+        "",
+    );
+    assert_eq!(status, 401);
+    assert_eq!(request(addr, "GET", "/chc/live", "", "").0, 200);
 }

@@ -2,6 +2,7 @@
 //! knowledge) on one port. `ksql` runs statements, `query` streams query rows; the rest
 //! (`/info`, `/healthcheck`, ...) describes the server.
 
+pub mod auth;
 mod inserts;
 mod ksql;
 mod query;
@@ -29,27 +30,35 @@ pub struct Server {
     /// The commands `/ksql` ran, by command id, with their status message and query
     /// (`/status`; commands run synchronously, so all are SUCCESS).
     commands: Mutex<std::collections::BTreeMap<String, (String, Option<String>)>>,
+    /// With `--auth-file`: who may use the API.
+    users: Option<auth::Users>,
 }
 
 /// Serves the API on `addr` until the process ends.
-pub async fn serve(engine: Arc<Engine>, addr: SocketAddr) -> std::io::Result<()> {
+pub async fn serve(
+    engine: Arc<Engine>,
+    addr: SocketAddr,
+    users: Option<auth::Users>,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     // The address actually bound (a port of 0 picks one): scripts and tests read this line.
     println!(
         "Brooklet server listening on http://{}",
         listener.local_addr()?
     );
-    serve_on(engine, listener).await
+    serve_on(engine, listener, users).await
 }
 
 pub async fn serve_on(
     engine: Arc<Engine>,
     listener: tokio::net::TcpListener,
+    users: Option<auth::Users>,
 ) -> std::io::Result<()> {
     let server = Arc::new(Server {
         engine,
         queries: Mutex::new(HashMap::new()),
         commands: Mutex::new(std::collections::BTreeMap::new()),
+        users,
     });
     axum::serve(listener, router(server)).await
 }
@@ -77,6 +86,10 @@ fn router(server: Arc<Server>) -> Router {
         .route("/close-query", post(query::close))
         .route("/inserts-stream", post(inserts::handle))
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
+        .layer(axum::middleware::from_fn_with_state(
+            server.clone(),
+            auth::check,
+        ))
         .with_state(server)
 }
 
