@@ -157,12 +157,26 @@ fn statements_queries_inserts_and_errors_over_http() {
         "POST",
         "/inserts-stream",
         "",
-        "{\"target\":\"pv\"}\n{\"ID\":2,\"PAGE\":\"cart\"}\n{\"id\":3,\"page\":\"pay\"}\n",
+        "{\"target\":\"pv\"}\n{\"ID\":2,\"PAGE\":\"cart\"}\n{\"id\":\"x\",\"page\":\"bad\"}\n{\"id\":3,\"page\":\"pay\"}\n{\"nope\":1}\n",
     );
     assert_eq!(status, 200);
+    let acks: Vec<serde_json::Value> = acks
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let statuses: Vec<(&str, i64)> = acks
+        .iter()
+        .map(|a| (a["status"].as_str().unwrap(), a["seq"].as_i64().unwrap()))
+        .collect();
+    // A value of the wrong type and an unknown column fail their rows only.
     assert_eq!(
-        acks,
-        "{\"status\":\"ok\",\"seq\":0}\n{\"status\":\"ok\",\"seq\":1}\n"
+        statuses,
+        [("ok", 0), ("error", 1), ("ok", 2), ("error", 3)],
+        "{acks:?}"
+    );
+    assert!(
+        acks[3]["message"].as_str().unwrap().contains("NOPE"),
+        "{acks:?}"
     );
 
     // Push queries in each framing.

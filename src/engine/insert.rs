@@ -141,3 +141,113 @@ pub fn insert_values(
         query_id: None,
     })
 }
+
+/// Rows given as JSON objects (column names matched ignoring case; `ROWTIME` sets the
+/// timestamp; missing columns are NULL) written to `source`'s topic as one batch per
+/// partition: what `/inserts-stream` writes. Per row: written, or why not.
+pub fn insert_json(
+    engine: &Engine,
+    source: &crate::catalog::Source,
+    rows: &[&serde_json::Map<String, serde_json::Value>],
+) -> Result<Vec<std::result::Result<(), String>>> {
+    use serde_json::Value;
+    if source.is_source {
+        return Err(Error::statement(format!(
+            "Cannot insert values into read-only {}: {}",
+            source.kind.name().to_lowercase(),
+            source.name
+        )));
+    }
+    let field = |row: &serde_json::Map<String, Value>, name: &str| -> Option<Value> {
+        row.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let mut results: Vec<std::result::Result<(), String>> = vec![Ok(()); rows.len()];
+    for (i, row) in rows.iter().enumerate() {
+        if let Some(k) = row.keys().find(|k| {
+            !k.eq_ignore_ascii_case("ROWTIME")
+                && !source.columns.iter().any(|c| {
+                    c.name.eq_ignore_ascii_case(k)
+                        && matches!(c.kind, ColumnKind::Key | ColumnKind::Value)
+                })
+        }) {
+            results[i] = Err(format!("Column name {} does not exist.", k.to_uppercase()));
+        }
+    }
+    // Each column built for the rows still in; a value of the wrong type fails its row.
+    let build = |c: &crate::catalog::Column, keep: &[usize]| {
+        let values: Vec<Value> = keep
+            .iter()
+            .map(|&i| field(rows[i], &c.name).unwrap_or(Value::Null))
+            .collect();
+        let refs: Vec<&Value> = values.iter().collect();
+        crate::format::build::build_column(&refs, &c.ty)
+    };
+    let columns: Vec<&crate::catalog::Column> = source
+        .columns
+        .iter()
+        .filter(|c| matches!(c.kind, ColumnKind::Key | ColumnKind::Value))
+        .collect();
+    let mut keep: Vec<usize> = (0..rows.len()).filter(|i| results[*i].is_ok()).collect();
+    let arrays = loop {
+        match columns
+            .iter()
+            .map(|c| build(c, &keep))
+            .collect::<std::result::Result<Vec<_>, _>>()
+        {
+            Ok(a) => break a,
+            Err((at, why)) => {
+                let Some(&bad) = keep.get(at) else {
+                    return Err(Error::generic(why.to_string()));
+                };
+                results[bad] = Err(why.to_string());
+                keep.remove(at);
+            }
+        }
+    };
+    let named = |kind: ColumnKind| -> Vec<(&str, &SqlType, &ArrayRef)> {
+        columns
+            .iter()
+            .zip(&arrays)
+            .filter(|(c, _)| c.kind == kind)
+            .map(|(c, a)| (c.name.as_str(), &c.ty, a))
+            .collect()
+    };
+    let (keys, values) = (named(ColumnKind::Key), named(ColumnKind::Value));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let partitions = engine.log.topic(&source.topic).map_or(1, |t| t.partitions);
+    let mut by_partition: Vec<Vec<Record>> = vec![Vec::new(); partitions as usize];
+    for (n, &i) in keep.iter().enumerate() {
+        let encoded = source.key_format.encode(&keys, n).and_then(|k| {
+            let v = source.value_format.encode(&values, n)?;
+            Ok((k, v.or_else(|| Some(Vec::new()))))
+        });
+        let (key, value) = match encoded {
+            Ok(kv) => kv,
+            Err(e) => {
+                results[i] = Err(e.message);
+                continue;
+            }
+        };
+        let timestamp = field(rows[i], "ROWTIME")
+            .and_then(|v| v.as_i64())
+            .unwrap_or(now);
+        let partition = partition_for(key.as_deref(), partitions, 0);
+        by_partition[partition as usize].push(Record {
+            key,
+            value,
+            timestamp,
+            headers: Vec::new(),
+            origin: None,
+        });
+    }
+    for (p, records) in by_partition.iter().enumerate() {
+        if !records.is_empty() {
+            engine.log.append(&source.topic, p as u32, records)?;
+        }
+    }
+    Ok(results)
+}

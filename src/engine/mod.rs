@@ -4,7 +4,7 @@
 
 pub mod connectors;
 mod ddl;
-mod insert;
+pub(crate) mod insert;
 pub mod output;
 mod props;
 mod show;

@@ -39,31 +39,34 @@ pub async fn handle(
             &format!("Cannot insert values into an unknown stream/table: {target}"),
         );
     };
-    let mut acks = Vec::new();
-    for (seq, line) in lines.enumerate() {
+    let mut rows = Vec::new();
+    for line in lines {
         let Ok(Value::Object(row)) = serde_json::from_str::<Value>(line) else {
             return invalid();
         };
-        let statement = insert_statement(&source, &row);
-        let engine = server.engine.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let parsed = crate::sql::parse(&statement)?;
-            let mut session = crate::engine::Session::default();
-            for p in &parsed {
-                engine.execute_parsed(p, &mut session)?;
-            }
-            Ok::<(), crate::error::Error>(())
-        })
-        .await
-        .map_err(|e| crate::error::Error::generic(e.to_string()))
-        .and_then(|r| r);
-        acks.push(match result {
-            Ok(()) => json!({"status": "ok", "seq": seq}),
-            Err(e) => {
-                json!({"status": "error", "seq": seq, "error_code": 40000, "message": e.message})
-            }
-        });
+        rows.push(row);
     }
+    // One batch for the whole request (rows a clean conversion fails are acked as errors).
+    let engine = server.engine.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        let refs: Vec<&Map<String, Value>> = rows.iter().collect();
+        crate::engine::insert::insert_json(&engine, &source, &refs)
+    })
+    .await
+    .map_err(|e| crate::error::Error::generic(e.to_string()))
+    .and_then(|r| r);
+    let results = match written {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, 0, &e.message),
+    };
+    let acks: Vec<Value> = results
+        .into_iter()
+        .enumerate()
+        .map(|(seq, r)| match r {
+            Ok(()) => json!({"status": "ok", "seq": seq}),
+            Err(m) => json!({"status": "error", "seq": seq, "error_code": 40000, "message": m}),
+        })
+        .collect();
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|h| h.to_str().ok())
@@ -86,46 +89,4 @@ pub async fn handle(
         Body::from_stream(futures::stream::iter(chunks)),
     )
         .into_response()
-}
-
-/// `INSERT INTO target (columns) VALUES (literals)` for a JSON row (names matched ignoring
-/// case; objects become structs, arrays arrays).
-fn insert_statement(source: &crate::catalog::Source, row: &Map<String, Value>) -> String {
-    let mut names = Vec::new();
-    let mut values = Vec::new();
-    for (k, v) in row {
-        let name = source
-            .columns
-            .iter()
-            .find(|c| c.name.eq_ignore_ascii_case(k))
-            .map_or(k.clone(), |c| c.name.clone());
-        names.push(format!("`{}`", name.replace('`', "``")));
-        values.push(literal(v));
-    }
-    format!(
-        "INSERT INTO `{}` ({}) VALUES ({});",
-        source.name.replace('`', "``"),
-        names.join(", "),
-        values.join(", ")
-    )
-}
-
-fn literal(v: &Value) -> String {
-    match v {
-        Value::Null => "NULL".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => format!("'{}'", s.replace('\'', "''")),
-        Value::Array(a) => format!(
-            "ARRAY[{}]",
-            a.iter().map(literal).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(o) => format!(
-            "STRUCT({})",
-            o.iter()
-                .map(|(k, v)| format!("`{}` := {}", k.to_uppercase(), literal(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
 }
