@@ -21,6 +21,8 @@ use std::sync::{Arc, Mutex};
 /// The version of ksqlDB whose API this server speaks.
 pub const KSQL_VERSION: &str = "0.29.0";
 const V1_JSON: &str = "application/vnd.ksql.v1+json";
+/// The largest `/inserts-stream` request body.
+const INSERTS_LIMIT: usize = 256 << 20;
 
 /// What the handlers share.
 pub struct Server {
@@ -84,7 +86,11 @@ fn router(server: Arc<Server>) -> Router {
         .route("/query", post(query::legacy))
         .route("/query-stream", post(query::stream))
         .route("/close-query", post(query::close))
-        .route("/inserts-stream", post(inserts::handle))
+        // A request body holds a whole batch of rows: larger than the default limit allows.
+        .route(
+            "/inserts-stream",
+            post(inserts::handle).layer(axum::extract::DefaultBodyLimit::max(INSERTS_LIMIT)),
+        )
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
         .layer(axum::middleware::from_fn_with_state(
             server.clone(),
