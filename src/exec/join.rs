@@ -78,6 +78,8 @@ pub struct Joiner {
     key_parser: RowParser,
     /// Foreign-key joins: join keys (the right table's key type) apart from result keys.
     lookup_conv: Option<RowConverter>,
+    /// The types of the join key and of the other conditions' keys.
+    lookup_types: Vec<DataType>,
     /// Foreign-key joins: each left row's foreign key, and the left rows by foreign key.
     foreign: HashMap<Key, Key>,
     referrers: HashMap<Key, Vec<Key>>,
@@ -112,18 +114,27 @@ impl Joiner {
         let key_type = schema.field(PSEUDO_COLUMNS).data_type().clone();
         // The join key, then the join's other conditions' keys (rows match on all of them).
         let left_schema = plan.left.source.row_schema();
-        let mut key_fields = vec![SortField::new(key_type.clone())];
+        let mut more_types = Vec::new();
         for e in &plan.left.more_keys {
-            key_fields.push(SortField::new(e.data_type(&left_schema)?));
+            more_types.push(e.data_type(&left_schema)?);
         }
-        let key_conv = RowConverter::new(key_fields)?;
+        let key_conv = RowConverter::new(
+            std::iter::once(&key_type)
+                .chain(&more_types)
+                .map(|t| SortField::new(t.clone()))
+                .collect(),
+        )?;
+        // The types join keys are cast to: a foreign-key join's are the right key's.
+        let mut lookup_types = vec![key_type.clone()];
         let lookup_conv = match plan.shape {
             JoinShape::ForeignKey => {
                 let ty = plan.right.key.data_type(&plan.right.source.row_schema())?;
+                lookup_types[0] = ty.clone();
                 Some(RowConverter::new(vec![SortField::new(ty)])?)
             }
             _ => None,
         };
+        lookup_types.extend(more_types);
         let side =
             |s: &crate::plan::join::JoinSide, keep: &[usize], outer: bool| -> Result<SideState> {
                 // The side's joined columns (a source's ROWTIME and columns, or the joined
@@ -177,6 +188,7 @@ impl Joiner {
             key_parser: key_conv.parser(),
             key_conv,
             lookup_conv,
+            lookup_types,
             foreign: HashMap::new(),
             referrers: HashMap::new(),
             sides,
@@ -284,27 +296,12 @@ impl Joiner {
             }
             _ => (&self.key_conv, None),
         };
-        let key_type = if self.lookup_conv.is_some() {
-            self.plan
-                .right
-                .key
-                .data_type(&self.plan.right.source.row_schema())?
-        } else {
-            self.schema.field(PSEUDO_COLUMNS).data_type().clone()
-        };
-        if keys.data_type() != &key_type {
-            keys = cast(&keys, &key_type)?;
+        if keys.data_type() != &self.lookup_types[0] {
+            keys = cast(&keys, &self.lookup_types[0])?;
         }
         let mut key_columns = vec![keys.clone()];
         let mut more = Vec::new();
-        let types: Vec<_> = self
-            .plan
-            .left
-            .more_keys
-            .iter()
-            .map(|e| e.data_type(&self.plan.left.source.row_schema()))
-            .collect::<std::result::Result<_, _>>()?;
-        for (e, ty) in plan_side.more_keys.iter().zip(&types) {
+        for (e, ty) in plan_side.more_keys.iter().zip(&self.lookup_types[1..]) {
             let mut a = e.evaluate(batch)?.into_array(n)?;
             if a.data_type() != ty {
                 a = cast(&a, ty)?;
@@ -343,12 +340,10 @@ impl Joiner {
         let off = p.batch.column(2).as_primitive::<Int64Type>();
         let tomb = p.batch.column(3).as_boolean();
         for i in range {
-            if self.plan.shape == JoinShape::ForeignKey {
-                self.foreign_key(side, p, i, out);
-                continue;
-            }
-            // ksqlDB ignores records with a NULL join key.
-            if keys.is_null(i) || p.more.iter().any(|a| a.is_null(i)) {
+            // ksqlDB ignores records with a NULL join key (a foreign-key join's left rows
+            // with a NULL foreign key still count: they are keyed by the left key).
+            let null_key = keys.is_null(i) || p.more.iter().any(|a| a.is_null(i));
+            if null_key && !(self.plan.shape == JoinShape::ForeignKey && side == 0) {
                 continue;
             }
             let origin = (part.value(i) + p.base, off.value(i));
@@ -365,7 +360,10 @@ impl Joiner {
                 JoinShape::StreamTable => self.stream_table(&input, out),
                 JoinShape::TableTable => self.table_table(&input, out),
                 JoinShape::StreamStream => self.stream_stream(&input, out),
-                JoinShape::ForeignKey => {}
+                JoinShape::ForeignKey if side == 0 => {
+                    self.left_change(&input, p, i, !null_key, out)
+                }
+                JoinShape::ForeignKey => self.right_change(&input, out),
             }
         }
     }

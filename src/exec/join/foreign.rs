@@ -4,35 +4,21 @@
 //! refers to it. A result that stops existing (INNER: the right row went away; either: the
 //! left row was deleted) is a tombstone.
 
-use super::{exists, push, Joiner, Out, Prepared, TableRow};
-use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::datatypes::{Int32Type, Int64Type};
+use super::{exists, push, upsert, Input, Joiner, Out, Prepared};
+use datafusion::arrow::array::Array;
 
 impl Joiner {
-    pub(super) fn foreign_key(&mut self, side: usize, p: &Prepared, i: usize, out: &mut Out) {
-        let ts = p.batch.column(0).as_primitive::<Int64Type>().value(i);
-        let origin = (
-            p.batch.column(1).as_primitive::<Int32Type>().value(i) + p.base,
-            p.batch.column(2).as_primitive::<Int64Type>().value(i),
-        );
-        self.last_origin = origin;
-        let tombstone = p.batch.column(3).as_boolean().value(i);
-        if side == 0 {
-            self.left_change(p, i, ts, origin, tombstone, out);
-        } else {
-            self.right_change(p, i, ts, origin, tombstone, out);
-        }
-    }
-
-    fn left_change(
+    /// A change of the left table: its row keyed by its result key, joined with the right
+    /// row its foreign key (`r.key`, if `has_fk`) names.
+    pub(super) fn left_change(
         &mut self,
+        r: &Input,
         p: &Prepared,
         i: usize,
-        ts: i64,
-        origin: (i32, i64),
-        tombstone: bool,
+        has_fk: bool,
         out: &mut Out,
     ) {
+        let (ts, origin, tombstone) = (r.ts, r.origin, r.tombstone);
         let Some((result_rows, result_keys)) = &p.result_keys else {
             return;
         };
@@ -63,42 +49,26 @@ impl Joiner {
             }
             return;
         }
-        let fk =
-            (!p.keys.is_null(i)).then(|| p.key_rows.row(i).as_ref().to_vec().into_boxed_slice());
-        self.sides[0].table.insert(
-            pk.into(),
-            TableRow {
-                ts,
-                row: p.rows.row(i).owned(),
-            },
-        );
+        let fk: Option<Box<[u8]>> = has_fk.then(|| r.key.as_ref().into());
+        upsert(&mut self.sides[0].table, pk, ts, r.row);
         if let Some(f) = &fk {
             self.foreign.insert(pk.into(), f.clone());
             self.referrers.entry(f.clone()).or_default().push(pk.into());
         }
         let right = fk.as_ref().and_then(|f| self.sides[1].table.get(f));
         if exists(kind, true, right.is_some()) {
-            let r = right.map_or(self.sides[1].nulls.row(), |r| r.row.row());
-            let ts = right.map_or(ts, |r| r.ts.max(ts));
-            push(out, ts, origin, false, key, p.rows.row(i), r);
+            let right_row = right.map_or(self.sides[1].nulls.row(), |t| t.row.row());
+            let ts = right.map_or(ts, |t| t.ts.max(ts));
+            push(out, ts, origin, false, key, r.row, right_row);
         } else if before {
             self.push_gone(out, ts, origin, key);
         }
     }
 
-    fn right_change(
-        &mut self,
-        p: &Prepared,
-        i: usize,
-        ts: i64,
-        origin: (i32, i64),
-        tombstone: bool,
-        out: &mut Out,
-    ) {
-        if p.keys.is_null(i) {
-            return;
-        }
-        let f: &[u8] = p.key_rows.row(i).data();
+    /// A change of the right table: every left row referring to its key gets its new result.
+    pub(super) fn right_change(&mut self, r: &Input, out: &mut Out) {
+        let (ts, origin, tombstone) = (r.ts, r.origin, r.tombstone);
+        let f: &[u8] = r.key.as_ref();
         let kind = self.plan.kind;
         let had = self.sides[1].table.contains_key(f);
         if tombstone {
@@ -106,13 +76,7 @@ impl Joiner {
                 return;
             }
         } else {
-            self.sides[1].table.insert(
-                f.into(),
-                TableRow {
-                    ts,
-                    row: p.rows.row(i).owned(),
-                },
-            );
+            upsert(&mut self.sides[1].table, f, ts, r.row);
         }
         let (before, now) = (exists(kind, true, had), exists(kind, true, !tombstone));
         let Some(referrers) = self.referrers.get(f) else {
