@@ -47,13 +47,12 @@ pub enum JoinShape {
     ForeignKey,
 }
 
-/// One side of a join: its source, the alias its columns are prefixed with, and the join
+/// One side of a join step: where its rows come from, and the join
 /// expression over its rows.
 #[derive(Debug, Clone)]
 pub struct JoinSide {
     /// The side's rows: a source's, or (left) the joined rows of the steps before.
     pub source: Arc<Source>,
-    pub prefix: String,
     pub key: PhysExpr,
     /// The join's other conditions: more expressions to match on, the other side's in order.
     pub more_keys: Vec<PhysExpr>,
@@ -759,14 +758,12 @@ fn plan_step(
         shape,
         left: JoinSide {
             source: lsrc.clone(),
-            prefix: left.members[0].prefix.clone(),
             key: lkey,
             more_keys: more_left,
             columns: left.columns.clone(),
         },
         right: JoinSide {
             source: rsrc.clone(),
-            prefix: right.members[0].prefix.clone(),
             key: rkey,
             more_keys: more_right,
             columns: right.columns.clone(),

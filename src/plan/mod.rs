@@ -96,8 +96,9 @@ impl QueryPlan {
         let source = self.source();
         let values = source.values().count();
         let first = PSEUDO_COLUMNS + source.keys().count();
-        let mut needed = vec![self.columns_read().is_none(); values];
-        for i in self.columns_read().unwrap_or_default() {
+        let read = self.columns_read();
+        let mut needed = vec![read.is_none(); values];
+        for i in read.unwrap_or_default() {
             if let Some(n) = i.checked_sub(first).and_then(|i| needed.get_mut(i)) {
                 *n = true;
             }
