@@ -329,3 +329,118 @@ fn basic_authentication_guards_the_api() {
     assert_eq!(status, 401);
     assert_eq!(request(addr, "GET", "/chc/live", "", "").0, 200);
 }
+
+/// A pull query until its answer is `want` (the table's query runs in the background), or
+/// the last answer after 20 s.
+fn pull_until(addr: &str, sql: &str, want: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let got = pull(addr, sql);
+        if got == want || std::time::Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A pull query's rows (delimited framing), one per line.
+fn pull(addr: &str, sql: &str) -> String {
+    let body = serde_json::json!({ "sql": sql }).to_string();
+    let (status, text) = request(addr, "POST", "/query-stream", "", &body);
+    assert_eq!(status, 200, "{text}");
+    text.lines().skip(1).collect::<Vec<_>>().join("\n")
+}
+
+/// Pull queries over HTTP in every framing, and a table's state after kill -9: the restarted
+/// server gives the same answers.
+#[test]
+fn pull_queries_over_http_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = start(&data);
+    let addr = server.addr.clone();
+    let mut sql = String::from(
+        "CREATE STREAM clicks (uid VARCHAR KEY, page VARCHAR) WITH (kafka_topic='clicks', value_format='JSON', partitions=4);
+         CREATE TABLE per_user AS SELECT uid, COUNT(*) AS n FROM clicks GROUP BY uid EMIT CHANGES;",
+    );
+    for i in 0..300 {
+        sql.push_str(&format!(
+            "INSERT INTO clicks (uid, page) VALUES ('u{}', 'p{i}');",
+            i % 30
+        ));
+    }
+    let (status, e) = ksql(&addr, &sql);
+    assert_eq!(status, 200, "{e}");
+    let lookup = "SELECT * FROM per_user WHERE uid IN ('u3', 'u17') ORDER BY uid;";
+    let scan = "SELECT n, COUNT_DISTINCT_NONE FROM per_user;";
+    let ordered = "SELECT uid FROM per_user WHERE n = 10 ORDER BY uid DESC LIMIT 3;";
+    let want_lookup = "[\"u17\",10]\n[\"u3\",10]";
+    assert_eq!(pull_until(&addr, lookup, want_lookup), want_lookup);
+    let want_ordered = "[\"u9\"]\n[\"u8\"]\n[\"u7\"]";
+    assert_eq!(pull_until(&addr, ordered, want_ordered), want_ordered);
+    // An unknown column: a 400 before any row.
+    let (status, text) = request(
+        addr.as_str(),
+        "POST",
+        "/query-stream",
+        "",
+        &serde_json::json!({ "sql": scan }).to_string(),
+    );
+    assert_eq!(status, 400, "{text}");
+    // The legacy framing marks the key and ends with "Query Completed"; the JSON array holds
+    // the header and the row.
+    let one = r#"{"ksql":"SELECT * FROM per_user WHERE uid = 'u5';"}"#;
+    let (status, legacy) = request(&addr, "POST", "/query", "application/vnd.ksql.v1+json", one);
+    assert_eq!(status, 200);
+    assert!(
+        legacy.contains(r#""schema":"`UID` STRING KEY, `N` BIGINT""#),
+        "{legacy}"
+    );
+    assert!(
+        legacy.ends_with(
+            "{\"row\":{\"columns\":[\"u5\",10]}},\n{\"finalMessage\":\"Query Completed\"}]\n"
+        ),
+        "{legacy}"
+    );
+    let (status, array) = request(
+        &addr,
+        "POST",
+        "/query-stream",
+        "application/json",
+        r#"{"sql":"SELECT n FROM per_user WHERE uid = 'u5';"}"#,
+    );
+    assert_eq!(status, 200);
+    let array: serde_json::Value = serde_json::from_str(&array).unwrap();
+    assert_eq!(array[1], serde_json::json!([10]));
+
+    // kill -9, restart: the same answers, from the table's topic.
+    let scan_all = "SELECT * FROM per_user ORDER BY uid;";
+    let before: Vec<String> = [lookup, ordered, scan_all]
+        .iter()
+        .map(|q| pull(&addr, q))
+        .collect();
+    assert_eq!(before[2].lines().count(), 30);
+    drop(server); // SIGKILL
+    let server = start(&data);
+    let after: Vec<String> = [lookup, ordered, scan_all]
+        .iter()
+        .zip(&before)
+        .map(|(q, want)| pull_until(&server.addr, q, want))
+        .collect();
+    assert_eq!(before, after);
+    // DELETE over HTTP, on a table declared over a topic.
+    let (status, e) = ksql(
+        &server.addr,
+        "CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR) WITH (kafka_topic='users', value_format='JSON', partitions=2);
+         INSERT INTO users (id, name) VALUES (1, 'ann');
+         INSERT INTO users (id, name) VALUES (2, 'bob');
+         DELETE FROM users WHERE id = 1;",
+    );
+    assert_eq!(status, 200, "{e}");
+    assert_eq!(
+        e[1]["commandStatus"]["message"],
+        "Deleted 1 row from USERS."
+    );
+    let all = "SELECT * FROM users;";
+    assert_eq!(pull_until(&server.addr, all, "[2,\"bob\"]"), "[2,\"bob\"]");
+}

@@ -73,6 +73,15 @@ impl Frontend {
             }
         };
         for p in parsed {
+            // A file's pull queries (and DELETEs) see what the statements before them wrote.
+            let reads_state = match &p.statement {
+                crate::sql::ast::Statement::Select(q) => q.emit.is_none(),
+                crate::sql::ast::Statement::Delete { .. } => true,
+                _ => false,
+            };
+            if self.batch && reads_state {
+                self.engine.quiesce().await;
+            }
             let result = self.engine.execute_parsed(&p, &mut self.session);
             match result {
                 Ok(out) => self.show(out, &p.text).await,
@@ -140,7 +149,7 @@ impl Frontend {
                 let qbox = QueryBox::new(&q.columns, self.width);
                 match self.mode {
                     OutputMode::Json => {
-                        json_line(crate::exec::push::legacy_header(&q.id, &q.columns))
+                        json_line(crate::exec::push::legacy_header(&q.id, &q.columns, q.pull))
                     }
                     OutputMode::Tabular => emit(&qbox.header()),
                 }
@@ -171,6 +180,8 @@ impl Frontend {
                                 OutputMode::Json => {
                                     json_line(serde_json::json!({"finalMessage": msg}))
                                 }
+                                // A pull query ends by itself, as ksqlDB's shell shows it.
+                                OutputMode::Tabular if q.pull => emit("Query terminated"),
                                 OutputMode::Tabular => emit(&format!("{msg}\nQuery terminated")),
                             }
                             break;

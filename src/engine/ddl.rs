@@ -640,8 +640,11 @@ pub fn push_query(engine: &Engine, query: &Query, session: &Session) -> Result<O
         .cloned()
         .ok_or_else(|| Error::statement(format!("{} does not exist.", query.from.name)))?;
     if query.emit.is_none() {
+        return super::pull::pull_query(engine, query, source);
+    }
+    if !query.order_by.is_empty() {
         return Err(Error::statement(
-            "Pull queries are not supported yet: add EMIT CHANGES to run a push query.",
+            "ORDER BY is supported in pull queries only (a SELECT without EMIT).",
         ));
     }
     let plan = plan(engine, session, query, source.clone(), false, "")?;

@@ -7,6 +7,7 @@ mod ddl;
 pub(crate) mod insert;
 pub mod output;
 mod props;
+mod pull;
 mod show;
 
 use crate::catalog::Catalog;
@@ -52,6 +53,8 @@ pub(crate) struct Inner {
     pub replaying: bool,
     /// Queries a restart's replay set up, started when it is over.
     pub pending: Vec<(String, crate::exec::persistent::Pending)>,
+    /// Tables' materialized state for pull queries, by table name (built on first use).
+    pub tables: hashbrown::HashMap<String, Arc<Mutex<crate::state::table::TableStore>>>,
 }
 
 pub struct Engine {
@@ -104,6 +107,7 @@ impl Engine {
                 next_transient: 0,
                 replaying: false,
                 pending: Vec::new(),
+                tables: hashbrown::HashMap::new(),
             }),
         });
         engine.lock().replaying = true;
@@ -216,6 +220,9 @@ impl Engine {
                 values,
             } => insert::insert_values(self, target, columns.as_deref(), values)?,
             Statement::Select(q) => ddl::push_query(self, q, session)?,
+            Statement::Delete { table, selection } => {
+                pull::delete(self, table, selection.as_deref())?
+            }
             Statement::Show(kind, _) => Output::Listing(show::show(self, kind, session)),
             Statement::Define(k, v) => {
                 session.variables.insert(k.to_uppercase(), v.clone());

@@ -130,6 +130,22 @@ pub fn consumer_group(query_id: &str) -> String {
 /// Prefix of the committed entries that record the sink's end offsets.
 const SINK_MARK: &str = ">";
 
+/// The sink ends (partition, next offset) query `query_id` committed with its last batches:
+/// positions between its batches.
+pub fn committed_sink_ends(
+    log: &dyn crate::log::Log,
+    query_id: &str,
+    topic: &str,
+) -> Result<Vec<(u32, u64)>> {
+    let mark = format!("{SINK_MARK}{topic}");
+    Ok(log
+        .committed(&consumer_group(query_id))?
+        .into_iter()
+        .filter(|(t, _, _)| *t == mark)
+        .map(|(_, p, o)| (p, o))
+        .collect())
+}
+
 pub struct QuerySpec {
     pub id: String,
     pub statement: String,

@@ -26,15 +26,27 @@ pub struct PushQuery {
     pub id: String,
     pub columns: Vec<Column>,
     pub rows: mpsc::Receiver<PushEvent>,
+    /// A pull query: it ends by itself, and its legacy header marks the key columns.
+    pub pull: bool,
     stop: Arc<watch::Sender<bool>>,
     drain: Arc<AtomicBool>,
 }
 
 /// ksqlDB's header of a query's rows: `{"header": {"queryId": ..., "schema": "`A` INTEGER"}}`.
-pub fn legacy_header(id: &str, columns: &[Column]) -> serde_json::Value {
+pub fn legacy_header(id: &str, columns: &[Column], keys: bool) -> serde_json::Value {
     let schema: Vec<String> = columns
         .iter()
-        .map(|c| format!("`{}` {}", c.name, c.ty))
+        .map(|c| match c.kind {
+            // A pull query's window bounds are part of its key.
+            _ if keys
+                && (c.kind == crate::catalog::ColumnKind::Key
+                    || c.name == crate::catalog::WINDOWSTART
+                    || c.name == crate::catalog::WINDOWEND) =>
+            {
+                format!("`{}` {} KEY", c.name, c.ty)
+            }
+            _ => format!("`{}` {}", c.name, c.ty),
+        })
         .collect();
     serde_json::json!({"header": {"queryId": id, "schema": schema.join(", ")}})
 }
@@ -58,6 +70,29 @@ impl PushQuery {
 impl Drop for PushQuery {
     fn drop(&mut self) {
         self.cancel();
+    }
+}
+
+/// A query whose rows are all known (a pull query): its batches, then its end.
+pub fn finished(
+    id: String,
+    columns: Vec<Column>,
+    batches: Vec<RecordBatch>,
+    pull: bool,
+) -> PushQuery {
+    let (tx, rows) = mpsc::channel(batches.len() + 1);
+    for b in batches.into_iter().filter(|b| b.num_rows() > 0) {
+        let _ = tx.try_send(PushEvent::Rows(b));
+    }
+    let _ = tx.try_send(PushEvent::End("Query Completed"));
+    let (stop, _) = watch::channel(false);
+    PushQuery {
+        id,
+        columns,
+        rows,
+        pull,
+        stop: Arc::new(stop),
+        drain: Arc::new(AtomicBool::new(false)),
     }
 }
 
@@ -90,6 +125,7 @@ pub fn start(
         id: id.clone(),
         columns,
         rows,
+        pull: false,
         stop: Arc::new(stop),
         drain: drain.clone(),
     };

@@ -961,6 +961,7 @@ fn rewrite_query(
         partition_by: list(&query.partition_by)?,
         having: opt(&query.having)?,
         emit: query.emit,
+        order_by: query.order_by.clone(),
         limit: query.limit,
     })
 }

@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod expr;
 pub mod join;
 mod projection;
+pub mod pull;
 
 use crate::catalog::types::SqlType;
 use crate::catalog::{Column, Source, PSEUDO_COLUMNS};

@@ -42,7 +42,16 @@ pub async fn serve(
     addr: SocketAddr,
     users: Option<auth::Users>,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    // A deep accept queue: a burst of connections (hundreds of clients starting push queries
+    // at once) must wait to be accepted, not be refused or reset (the default is 128).
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let listener = socket.listen(4096)?;
     // The address actually bound (a port of 0 picks one): scripts and tests read this line.
     println!(
         "Brooklet server listening on http://{}",

@@ -218,7 +218,7 @@ impl Feed {
             Framing::Delimited => format!("{meta}\n"),
             Framing::JsonArray => format!("[{meta}"),
             Framing::Legacy => {
-                let header = crate::exec::push::legacy_header(&self.id, &self.columns);
+                let header = crate::exec::push::legacy_header(&self.id, &self.columns, self.q.pull);
                 format!("[{header},\n")
             }
         })

@@ -1,7 +1,7 @@
 //! Brooklet's statement AST. Expressions and select items are sqlparser's own types.
 
 use crate::catalog::types::SqlType;
-pub use datafusion::sql::sqlparser::ast::{Expr, Ident, SelectItem};
+pub use datafusion::sql::sqlparser::ast::{Expr, Ident, OrderByExpr, SelectItem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
@@ -110,6 +110,8 @@ pub struct Query {
     pub partition_by: Vec<Expr>,
     pub having: Option<Expr>,
     pub emit: Option<Emit>,
+    /// ORDER BY (pull queries only; beyond ksqlDB).
+    pub order_by: Vec<OrderByExpr>,
     pub limit: Option<u64>,
 }
 
@@ -189,6 +191,11 @@ pub enum Statement {
         name: String,
     },
     DescribeConnector(String),
+    /// `DELETE FROM table [WHERE ...]`: tombstones for the matching rows (beyond ksqlDB).
+    Delete {
+        table: String,
+        selection: Option<Box<Expr>>,
+    },
 }
 
 impl Statement {

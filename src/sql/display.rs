@@ -139,6 +139,9 @@ impl Display for Query {
         if let Some(h) = &self.having {
             write!(f, " HAVING {h}")?;
         }
+        if !self.order_by.is_empty() {
+            write!(f, " ORDER BY {}", list(&self.order_by, |e| e.to_string()))?;
+        }
         match self.emit {
             Some(Emit::Changes) => write!(f, " EMIT CHANGES")?,
             Some(Emit::Final) => write!(f, " EMIT FINAL")?,
@@ -295,6 +298,12 @@ impl Display for Statement {
                 Quoted(name)
             )?,
             Statement::DescribeConnector(name) => write!(s, "DESCRIBE CONNECTOR {}", Quoted(name))?,
+            Statement::Delete { table, selection } => {
+                write!(s, "DELETE FROM {}", Quoted(table))?;
+                if let Some(w) = selection {
+                    write!(s, " WHERE {w}")?;
+                }
+            }
         }
         write!(f, "{s};")
     }
@@ -343,6 +352,7 @@ impl Statement {
             Statement::CreateConnector { .. } => "CreateConnector",
             Statement::DropConnector { .. } => "DropConnector",
             Statement::DescribeConnector(_) => "DescribeConnector",
+            Statement::Delete { .. } => "Delete",
         }
     }
 }

@@ -263,6 +263,17 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement> {
             Statement::Unset(string(&mut p)?)
         }
         "PRINT" => print(&mut p)?,
+        "DELETE" => {
+            p.next_token();
+            expect_word(&mut p, "FROM")?;
+            let table = name(&mut p)?;
+            let selection = if eat(&mut p, "WHERE") {
+                Some(Box::new(p.parse_expr().map_err(|e| from_sqlparser(&p, e))?))
+            } else {
+                None
+            };
+            Statement::Delete { table, selection }
+        }
         "ASSERT" => {
             // ASSERT TOPIC/SCHEMA are ksqlDB statements Brooklet does not run yet; anything else is
             // a syntax error at the word after ASSERT.
@@ -664,6 +675,7 @@ const CLAUSE_WORDS: &[&str] = &[
     "PARTITION",
     "HAVING",
     "EMIT",
+    "ORDER",
     "LIMIT",
     "JOIN",
     "INNER",
@@ -776,6 +788,13 @@ fn query(p: &mut P) -> Result<Query> {
     } else {
         None
     };
+    let order_by = if eat(p, "ORDER") {
+        expect_word(p, "BY")?;
+        p.parse_comma_separated(|p| p.parse_order_by_expr())
+            .map_err(|e| from_sqlparser(p, e))?
+    } else {
+        Vec::new()
+    };
     let emit = if eat(p, "EMIT") {
         if eat(p, "CHANGES") {
             Some(Emit::Changes)
@@ -801,6 +820,7 @@ fn query(p: &mut P) -> Result<Query> {
         partition_by,
         having,
         emit,
+        order_by,
         limit,
     })
 }

@@ -4,6 +4,8 @@
 //! temporary file, fsync, rename): a crash leaves the old checkpoint or the new one, never a
 //! mix. A checkpoint that fails its check is ignored (the query rebuilds from its input).
 
+pub mod table;
+
 use crate::error::{Error, Result};
 use hashbrown::HashMap;
 use std::io::Write;
