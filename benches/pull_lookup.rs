@@ -37,7 +37,7 @@ async fn rows(out: Output) -> usize {
         panic!("not a query")
     };
     let mut n = 0;
-    while let Some(ev) = q.rows.recv().await {
+    while let Some(ev) = q.next().await {
         match ev {
             brooklet::exec::push::PushEvent::Rows(b) => n += b.num_rows(),
             brooklet::exec::push::PushEvent::End(_) => break,

@@ -156,7 +156,7 @@ impl Frontend {
                 let mut drainer = self.drain_signal();
                 loop {
                     let event = tokio::select! {
-                        ev = q.rows.recv() => ev,
+                        ev = q.next() => ev,
                         _ = async { match drainer.as_mut() { Some(rx) => { let _ = rx.await; } None => std::future::pending().await } } => {
                             drainer = None;
                             q.drain();

@@ -22,10 +22,16 @@ pub enum PushEvent {
     Error(String),
 }
 
+/// How long a push query waits for its client to take rows when its buffer is full, before it
+/// closes with an error (`brooklet.push.client.timeout.ms`).
+pub const CLIENT_TIMEOUT_MS: u64 = 30_000;
+
 pub struct PushQuery {
     pub id: String,
     pub columns: Vec<Column>,
-    pub rows: mpsc::Receiver<PushEvent>,
+    rows: mpsc::Receiver<PushEvent>,
+    /// Why the query ended early (a client too slow), told after the rows already buffered.
+    failure: Arc<std::sync::Mutex<Option<String>>>,
     /// A pull query: it ends by itself, and its legacy header marks the key columns.
     pub pull: bool,
     stop: Arc<watch::Sender<bool>>,
@@ -52,6 +58,19 @@ pub fn legacy_header(id: &str, columns: &[Column], keys: bool) -> serde_json::Va
 }
 
 impl PushQuery {
+    /// The next event; `None` once the query has ended and everything was taken.
+    pub async fn next(&mut self) -> Option<PushEvent> {
+        match self.rows.recv().await {
+            Some(ev) => Some(ev),
+            None => self
+                .failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .map(PushEvent::Error),
+        }
+    }
+
     /// Stops the query; the stream ends.
     pub fn cancel(&self) {
         self.stop.send_replace(true);
@@ -90,12 +109,16 @@ pub fn finished(
         id,
         columns,
         rows,
+        failure: Default::default(),
         pull,
         stop: Arc::new(stop),
         drain: Arc::new(AtomicBool::new(false)),
     }
 }
 
+/// Starts a push query. `client_timeout` bounds how long it waits for a client that does not
+/// take its rows (its buffer holds 16 batches): then it ends with an error, so a stalled client
+/// holds neither the query nor memory.
 pub fn start(
     id: String,
     plan: QueryPlan,
@@ -103,6 +126,7 @@ pub fn start(
     start: StartAt,
     log: SharedLog,
     plog: ProcessingLog,
+    client_timeout: std::time::Duration,
 ) -> crate::error::Result<PushQuery> {
     let mut processor = super::Processor::new(&plan)?;
     let inputs = plan.inputs();
@@ -121,10 +145,17 @@ pub fn start(
     let (stop, mut stop_rx) = watch::channel(false);
     let drain = Arc::new(AtomicBool::new(false));
     let columns = plan.output().iter().map(|c| c.column.clone()).collect();
+    let failure: Arc<std::sync::Mutex<Option<String>>> = Default::default();
+    let client = Client {
+        tx,
+        failure: failure.clone(),
+        timeout: client_timeout,
+    };
     let q = PushQuery {
         id: id.clone(),
         columns,
         rows,
+        failure,
         pull: false,
         stop: Arc::new(stop),
         drain: drain.clone(),
@@ -132,7 +163,7 @@ pub fn start(
     tokio::spawn(async move {
         let mut remaining = limit;
         if remaining == Some(0) {
-            let _ = tx.send(PushEvent::End("Limit Reached")).await;
+            let _ = client.send(PushEvent::End("Limit Reached")).await;
             return;
         }
         let mut aligner = super::align::Aligner::new(parts.len());
@@ -157,7 +188,7 @@ pub fn start(
             let slices = match round {
                 Ok(s) => s,
                 Err(e) => {
-                    let _ = tx.send(PushEvent::Error(e.to_string())).await;
+                    let _ = client.send(PushEvent::Error(e.to_string())).await;
                     return;
                 }
             };
@@ -170,13 +201,13 @@ pub fn start(
             if !batches.is_empty() {
                 match processor.process_many(&batches, &plog, &id) {
                     Ok(Some(out)) => {
-                        if let Flow::Stop = send(out, width, &mut remaining, &tx).await {
+                        if let Flow::Stop = send(out, width, &mut remaining, &client).await {
                             return;
                         }
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        let _ = tx.send(PushEvent::Error(e.to_string())).await;
+                        let _ = client.send(PushEvent::Error(e.to_string())).await;
                         return;
                     }
                 }
@@ -189,17 +220,17 @@ pub fn start(
                 // The input ends here: open windows close.
                 match processor.flush(&plog, &id) {
                     Ok(Some(out)) => {
-                        if let Flow::Stop = send(out, width, &mut remaining, &tx).await {
+                        if let Flow::Stop = send(out, width, &mut remaining, &client).await {
                             return;
                         }
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        let _ = tx.send(PushEvent::Error(e.to_string())).await;
+                        let _ = client.send(PushEvent::Error(e.to_string())).await;
                         return;
                     }
                 }
-                let _ = tx.send(PushEvent::End("Query Completed")).await;
+                let _ = client.send(PushEvent::End("Query Completed")).await;
                 return;
             }
             let changed =
@@ -207,11 +238,35 @@ pub fn start(
             tokio::select! {
                 _ = changed => {}
                 _ = stop_rx.changed() => {}
-                _ = tx.closed() => return,
+                _ = client.tx.closed() => return,
             }
         }
     });
     Ok(q)
+}
+
+/// The query's end of its client's buffer.
+struct Client {
+    tx: mpsc::Sender<PushEvent>,
+    failure: Arc<std::sync::Mutex<Option<String>>>,
+    timeout: std::time::Duration,
+}
+
+impl Client {
+    /// Hands an event to the client; false when the client is gone, or did not make room for
+    /// it in time (the query then ends, and the client is told why after the rows it has).
+    async fn send(&self, event: PushEvent) -> bool {
+        match tokio::time::timeout(self.timeout, self.tx.send(event)).await {
+            Ok(sent) => sent.is_ok(),
+            Err(_) => {
+                *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!(
+                    "Push query closed: its client took no rows for {} ms while its buffer was full",
+                    self.timeout.as_millis()
+                ));
+                false
+            }
+        }
+    }
 }
 
 enum Flow {
@@ -224,7 +279,7 @@ async fn send(
     out: RecordBatch,
     width: usize,
     remaining: &mut Option<u64>,
-    tx: &mpsc::Sender<PushEvent>,
+    client: &Client,
 ) -> Flow {
     // Records with a null value carry no row for a push query over a stream.
     let tombstone = out.column(out.num_columns() - 1).as_boolean().clone();
@@ -238,11 +293,11 @@ async fn send(
         out = out.slice(0, take);
         *remaining = Some(r - take as u64);
     }
-    if out.num_rows() > 0 && tx.send(PushEvent::Rows(out)).await.is_err() {
+    if out.num_rows() > 0 && !client.send(PushEvent::Rows(out)).await {
         return Flow::Stop;
     }
     if *remaining == Some(0) {
-        let _ = tx.send(PushEvent::End("Limit Reached")).await;
+        let _ = client.send(PushEvent::End("Limit Reached")).await;
         return Flow::Stop;
     }
     Flow::Continue

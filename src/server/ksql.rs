@@ -16,7 +16,7 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request = match parse_body(&body) {
+    let request = match parse_body(&body, super::KSQL_REQUEST) {
         Ok(r) => r,
         Err(e) => return *e,
     };

@@ -3,9 +3,11 @@
 //! (`/info`, `/healthcheck`, ...) describes the server.
 
 pub mod auth;
+mod guard;
 mod inserts;
 mod ksql;
 mod query;
+mod terminate;
 
 use crate::engine::Engine;
 use axum::body::Body;
@@ -92,6 +94,7 @@ fn router(server: Arc<Server>) -> Router {
             get(|| async { json_response(StatusCode::OK, serde_json::json!(true), V1_JSON) }),
         )
         .route("/ksql", post(ksql::handle))
+        .route("/ksql/terminate", post(terminate::handle))
         .route("/query", post(query::legacy))
         .route("/query-stream", post(query::stream))
         .route("/close-query", post(query::close))
@@ -105,6 +108,7 @@ fn router(server: Arc<Server>) -> Router {
             server.clone(),
             auth::check,
         ))
+        .layer(axum::middleware::from_fn(guard::check))
         .with_state(server)
 }
 
@@ -231,16 +235,19 @@ fn error(status: StatusCode, n: u16, message: &str) -> Response {
     )
 }
 
-/// A request body as JSON, whatever its content type says.
-fn parse_body(body: &[u8]) -> Result<serde_json::Value, Box<Response>> {
-    serde_json::from_slice(body).map_err(|e| {
-        Box::new(error(
-            StatusCode::BAD_REQUEST,
-            0,
-            &format!("Invalid JSON in request: {e}"),
-        ))
-    })
+/// A request body: a JSON object with only `fields`.
+fn parse_body(body: &[u8], fields: &[&str]) -> Result<serde_json::Value, Box<Response>> {
+    guard::object(body, fields).map(serde_json::Value::Object)
 }
+
+/// The fields of `/ksql` and `/query` requests (ksqlDB's `KsqlRequest`).
+const KSQL_REQUEST: &[&str] = &[
+    "ksql",
+    "streamsProperties",
+    "sessionVariables",
+    "commandSequenceNumber",
+    "requestProperties",
+];
 
 /// A session from a request's properties and variables (`ksql.streams.` prefixes dropped).
 fn session(props: &serde_json::Value, vars: &serde_json::Value) -> crate::engine::Session {

@@ -74,7 +74,12 @@ async fn run(
     sql_field: &str,
     props_field: &str,
 ) -> Response {
-    let request = match parse_body(&body) {
+    let fields: &[&str] = if sql_field == "sql" {
+        &["sql", "properties", "sessionVariables", "requestProperties"]
+    } else {
+        super::KSQL_REQUEST
+    };
+    let request = match parse_body(&body, fields) {
         Ok(r) => r,
         Err(e) => return *e,
     };
@@ -152,7 +157,7 @@ async fn run(
             if f.done {
                 return None;
             }
-            match f.q.rows.recv().await {
+            match f.q.next().await {
                 Some(PushEvent::Rows(batch)) => {
                     for row in 0..batch.num_rows() {
                         let values = crate::cli::render::row_json(&batch, row, &f.columns);
@@ -255,7 +260,7 @@ impl Feed {
 
 /// `POST /close-query`: `{"queryId": ...}` ends that query's response.
 pub async fn close(State(server): State<Arc<Server>>, body: Bytes) -> Response {
-    let request = match parse_body(&body) {
+    let request = match parse_body(&body, &["queryId"]) {
         Ok(r) => r,
         Err(e) => return *e,
     };

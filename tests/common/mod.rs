@@ -1,6 +1,8 @@
 //! Helpers for end-to-end tests that drive the `brooklet` binary.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
