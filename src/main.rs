@@ -62,6 +62,12 @@ enum Command {
         /// Require HTTP basic authentication by the users of this file (`user: password` lines).
         #[arg(long)]
         auth_file: Option<PathBuf>,
+        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key (PEM) of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Runs ksqlDB query-validation-test (QTT) files or directories.
     Qtt {
@@ -184,7 +190,12 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
-        Some(Command::Server { listen, auth_file }) => {
+        Some(Command::Server {
+            listen,
+            auth_file,
+            tls_cert,
+            tls_key,
+        }) => {
             let users = match auth_file
                 .as_deref()
                 .map(brooklet::server::auth::Users::load)
@@ -196,7 +207,17 @@ fn main() -> std::process::ExitCode {
                     return std::process::ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(brooklet::server::serve(engine.clone(), listen, users)) {
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => match brooklet::server::tls::acceptor(&cert, &key) {
+                    Ok(a) => Some(a),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return std::process::ExitCode::FAILURE;
+                    }
+                },
+                _ => None,
+            };
+            match rt.block_on(brooklet::server::serve(engine.clone(), listen, users, tls)) {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("cannot serve on {listen}: {e}");

@@ -8,6 +8,7 @@ mod inserts;
 mod ksql;
 mod query;
 mod terminate;
+pub mod tls;
 
 use crate::engine::Engine;
 use axum::body::Body;
@@ -38,11 +39,12 @@ pub struct Server {
     users: Option<auth::Users>,
 }
 
-/// Serves the API on `addr` until the process ends.
+/// Serves the API on `addr` until the process ends; over TLS when given an acceptor.
 pub async fn serve(
     engine: Arc<Engine>,
     addr: SocketAddr,
     users: Option<auth::Users>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<()> {
     // A deep accept queue: a burst of connections (hundreds of clients starting push queries
     // at once) must wait to be accepted, not be refused or reset (the default is 128).
@@ -56,24 +58,20 @@ pub async fn serve(
     let listener = socket.listen(4096)?;
     // The address actually bound (a port of 0 picks one): scripts and tests read this line.
     println!(
-        "Brooklet server listening on http://{}",
+        "Brooklet server listening on {}://{}",
+        if tls.is_some() { "https" } else { "http" },
         listener.local_addr()?
     );
-    serve_on(engine, listener, users).await
-}
-
-pub async fn serve_on(
-    engine: Arc<Engine>,
-    listener: tokio::net::TcpListener,
-    users: Option<auth::Users>,
-) -> std::io::Result<()> {
     let server = Arc::new(Server {
         engine,
         queries: Mutex::new(HashMap::new()),
         commands: Mutex::new(std::collections::BTreeMap::new()),
         users,
     });
-    axum::serve(listener, router(server)).await
+    match tls {
+        Some(acceptor) => tls::serve(listener, router(server), acceptor).await,
+        None => axum::serve(listener, router(server)).await,
+    }
 }
 
 fn router(server: Arc<Server>) -> Router {

@@ -1,0 +1,91 @@
+//! `brooklet server --tls-cert --tls-key`: the API over HTTPS, HTTP/1.1 or HTTP/2 by ALPN.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use tokio_rustls::rustls;
+
+fn client(
+    cert: &rustls::pki_types::CertificateDer<'static>,
+    alpn: &[&[u8]],
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
+#[test]
+fn the_api_is_served_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, generated.cert.pem()).unwrap();
+    std::fs::write(&key_file, generated.key_pair.serialize_pem()).unwrap();
+    let mut child = Command::new(common::bin())
+        .args(["--data-dir", dir.path().join("data").to_str().unwrap()])
+        .args(["server", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert_file)
+        .arg("--tls-key")
+        .arg(&key_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit("https://").next().unwrap().to_string();
+    assert!(line.contains("https://"), "{line}");
+    let cert = generated.cert.der().clone();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+
+    // HTTP/1.1 by ALPN: a statement and its answer.
+    let conn = rustls::ClientConnection::new(client(&cert, &[b"http/1.1"]), name.clone()).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, TcpStream::connect(&addr).unwrap());
+    let body = r#"{"ksql": "SHOW STREAMS;"}"#;
+    write!(
+        tls,
+        "POST /ksql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = tls.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""@type":"streams""#), "{answer}");
+    assert_eq!(tls.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+
+    // HTTP/2 is offered too.
+    let conn = rustls::ClientConnection::new(client(&cert, &[b"h2", b"http/1.1"]), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, TcpStream::connect(&addr).unwrap());
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
+    tls.flush().unwrap();
+    assert_eq!(tls.conn.alpn_protocol(), Some(&b"h2"[..]));
+    let mut frame = [0u8; 9];
+    tls.read_exact(&mut frame).unwrap();
+    assert_eq!(frame[3], 4, "the server's first HTTP/2 frame is SETTINGS");
+
+    // The clear-text protocol is not served on that port.
+    let mut plain = TcpStream::connect(&addr).unwrap();
+    write!(
+        plain,
+        "GET /info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let _ = plain.read_to_end(&mut raw);
+    assert!(!String::from_utf8_lossy(&raw).contains("KsqlServerInfo"));
+    let _ = child.kill();
+    let _ = child.wait();
+}
