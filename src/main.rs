@@ -1,7 +1,7 @@
 //! The `brooklet` binary: `run FILE` for batch files, no arguments for the interactive shell.
 
 use brooklet::cli::render::OutputMode;
-use brooklet::cli::Frontend;
+use brooklet::cli::{Backend, Frontend};
 use brooklet::log::FsyncPolicy;
 use brooklet::{Engine, EngineConfig};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -27,6 +27,10 @@ struct Cli {
     /// A variable for `${NAME}` in statements, as with DEFINE (repeatable): NAME=VALUE.
     #[arg(long = "define", global = true, value_name = "NAME=VALUE", value_parser = parse_define)]
     defines: Vec<(String, String)>,
+    /// Open the shell on a running server instead of the embedded engine:
+    /// http://[user:password@]host[:port].
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -139,6 +143,13 @@ fn main() -> std::process::ExitCode {
         Mode::Tabular => OutputMode::Tabular,
         Mode::Json => OutputMode::Json,
     };
+    if let Some(url) = &cli.server {
+        if cli.command.is_some() {
+            eprintln!("--server opens the shell on a server; it takes no command");
+            return std::process::ExitCode::FAILURE;
+        }
+        return remote_shell(&rt, url, mode, &cli.defines);
+    }
     let engine = match rt
         .block_on(async { Engine::open(&cli.data_dir, cli.fsync, EngineConfig::default()) })
     {
@@ -252,6 +263,49 @@ fn main() -> std::process::ExitCode {
     };
     engine.shutdown();
     code
+}
+
+/// The shell on a server: the same shell, its statements run by the server.
+fn remote_shell(
+    rt: &Arc<tokio::runtime::Runtime>,
+    url: &str,
+    mode: OutputMode,
+    defines: &[(String, String)],
+) -> std::process::ExitCode {
+    let remote = match brooklet::cli::remote::Remote::new(url) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let version = match rt.block_on(remote.version()) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let banner = format!(
+        "Brooklet {} — ksqlDB-compatible streaming SQL. Server: {url} (ksqlDB API {version})\nType 'help' for help, Ctrl-D to exit.",
+        env!("CARGO_PKG_VERSION"),
+    );
+    let mut shell = Shell {
+        rt: rt.clone(),
+        frontend: Frontend::with_backend(Backend::Remote(remote), mode, false),
+    };
+    shell
+        .frontend
+        .session
+        .variables
+        .extend(defines.iter().cloned());
+    match brooklet_repl::run(&mut shell, &banner, brooklet_repl::default_history()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// `NAME=VALUE` of `--define`; names are case-insensitive (kept upper-cased).

@@ -79,6 +79,16 @@ fn bad_requests_get_ksqldb_errors_and_disturb_nothing() {
     let big = format!(r#"{{"ksql": "{}"}}"#, " ".repeat(3 << 20));
     let (status, body) = post("/ksql", "", &big);
     assert_eq!((status, generic_error(&body).0), (413, 41300), "{body}");
+    // PRINT: lines of text, in the delimited framing only.
+    let print = r#"{"sql": "PRINT 's' FROM BEGINNING LIMIT 1;"}"#;
+    let (status, body) = post("/query-stream", "application/json", print);
+    assert_eq!((status, generic_error(&body).0), (406, 40600));
+    let (status, body) = post("/query-stream", "", print);
+    assert_eq!(status, 200);
+    assert!(
+        body.lines().any(|l| l.contains(r#"value: {"V":10}"#)),
+        "{body}"
+    );
     // The server still answers, the data is intact.
     let (status, rows) = post(
         "/query-stream",

@@ -1,5 +1,7 @@
-//! Front-ends over one engine: batch files (`brooklet run`) and the interactive shell.
+//! Front-ends over one engine: batch files (`brooklet run`) and the interactive shell, on the
+//! embedded engine or (the shell) on a server.
 
+pub mod remote;
 pub mod render;
 pub mod stats;
 
@@ -10,9 +12,16 @@ use render::{OutputMode, QueryBox};
 use std::io::Write;
 use std::sync::Arc;
 
+/// Where statements run.
+pub enum Backend {
+    Embedded(Arc<Engine>),
+    /// A server, over its HTTP API (`brooklet --server URL`).
+    Remote(remote::Remote),
+}
+
 /// How statements are run and shown.
 pub struct Frontend {
-    pub engine: Arc<Engine>,
+    pub backend: Backend,
     pub session: Session,
     pub mode: OutputMode,
     /// Batch mode: push queries end when their input is exhausted.
@@ -31,8 +40,12 @@ fn json_line(v: serde_json::Value) {
 
 impl Frontend {
     pub fn new(engine: Arc<Engine>, mode: OutputMode, batch: bool) -> Self {
+        Self::with_backend(Backend::Embedded(engine), mode, batch)
+    }
+
+    pub fn with_backend(backend: Backend, mode: OutputMode, batch: bool) -> Self {
         Frontend {
-            engine,
+            backend,
             session: Session::default(),
             mode,
             batch,
@@ -79,10 +92,15 @@ impl Frontend {
                 crate::sql::ast::Statement::Delete { .. } => true,
                 _ => false,
             };
-            if self.batch && reads_state {
-                self.engine.quiesce().await;
-            }
-            let result = self.engine.execute_parsed(&p, &mut self.session);
+            let result = match &self.backend {
+                Backend::Embedded(engine) => {
+                    if self.batch && reads_state {
+                        engine.quiesce().await;
+                    }
+                    engine.execute_parsed(&p, &mut self.session)
+                }
+                Backend::Remote(server) => server.execute(&p, &mut self.session).await,
+            };
             match result {
                 Ok(out) => self.show(out, &p.text).await,
                 Err(e) => {
@@ -92,8 +110,10 @@ impl Frontend {
             }
         }
         // In the shell, long loads show their progress after each statement.
-        if !self.batch && self.mode == OutputMode::Tabular {
-            for line in crate::engine::connectors::loading(&self.engine) {
+        if let (Backend::Embedded(engine), false, OutputMode::Tabular) =
+            (&self.backend, self.batch, self.mode)
+        {
+            for line in crate::engine::connectors::loading(engine) {
                 eprintln!("{line}");
             }
         }
@@ -104,8 +124,11 @@ impl Frontend {
     /// windows (the input is bounded): a push query or PRINT then ends after the input that
     /// exists, with final window results.
     fn drain_signal(&self) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        let Backend::Embedded(engine) = &self.backend else {
+            return None;
+        };
         self.batch.then(|| {
-            let engine = self.engine.clone();
+            let engine = engine.clone();
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             tokio::spawn(async move {
                 engine.finish().await;
@@ -124,7 +147,7 @@ impl Frontend {
                 OutputMode::Tabular if text.is_empty() => {}
                 OutputMode::Tabular => {
                     let l = crate::engine::Listing {
-                        kind: "message",
+                        kind: "message".into(),
                         title: None,
                         headers: vec!["Message".into()],
                         rows: vec![vec![text]],

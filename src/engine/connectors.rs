@@ -118,7 +118,7 @@ pub(super) fn show(inner: &super::Inner) -> Listing {
         })
         .collect();
     Listing {
-        kind: "connector_list",
+        kind: "connector_list".into(),
         title: None,
         headers: [
             "Connector Name",
@@ -149,7 +149,7 @@ pub fn describe(engine: &Engine, name: &str) -> Result<Listing> {
         .map(|(k, v)| vec![k.clone(), v.clone()])
         .collect();
     Ok(Listing {
-        kind: "connector_description",
+        kind: "connector_description".into(),
         title: Some(format!(
             "Name                 : {}\nClass                : {}\nType                 : {}\nState                : {}\nTopic                : {}\nRecords              : {}",
             c.name,

@@ -224,20 +224,15 @@ impl Engine {
                 pull::delete(self, table, selection.as_deref())?
             }
             Statement::Show(kind, _) => Output::Listing(show::show(self, kind, session)),
-            Statement::Define(k, v) => {
-                session.variables.insert(k.to_uppercase(), v.clone());
-                Output::Message {
-                    text: format!("Defined variable '{k}'."),
+            Statement::Define(..)
+            | Statement::Undefine(_)
+            | Statement::Set(..)
+            | Statement::Unset(_) => {
+                session_statement(&parsed.statement, session).unwrap_or(Output::Message {
+                    text: String::new(),
                     query_id: None,
-                }
+                })
             }
-            Statement::Undefine(k) => Output::Message {
-                text: match session.variables.remove(&k.to_uppercase()) {
-                    Some(_) => format!("Undefined variable '{k}'."),
-                    None => format!("Variable '{k}' is not defined."),
-                },
-                query_id: None,
-            },
             Statement::CreateConnector { .. } => connectors::create(self, &parsed.statement)?,
             Statement::DropConnector { if_exists, name } => {
                 connectors::drop(self, name, *if_exists)?
@@ -248,29 +243,6 @@ impl Engine {
             Statement::Describe { name, extended } => {
                 Output::Listing(show::describe(self, name, *extended)?)
             }
-            Statement::Set(k, v) => {
-                let old = session.properties.insert(k.clone(), v.clone());
-                let text = match old {
-                    Some(o) => {
-                        format!("Successfully changed local property '{k}' from '{o}' to '{v}'.")
-                    }
-                    None => format!("Successfully changed local property '{k}' to '{v}'."),
-                };
-                Output::Message {
-                    text,
-                    query_id: None,
-                }
-            }
-            Statement::Unset(k) => match session.properties.remove(k) {
-                Some(v) => Output::Message {
-                    text: format!("Successfully unset local property '{k}' (value was '{v}')."),
-                    query_id: None,
-                },
-                None => Output::Message {
-                    text: format!("Property '{k}' was not set."),
-                    query_id: None,
-                },
-            },
             Statement::Print {
                 topic,
                 from_beginning,
@@ -395,4 +367,49 @@ impl Engine {
             q.stop();
         }
     }
+}
+
+/// SET, UNSET, DEFINE and UNDEFINE: they change the session only (a remote shell runs them
+/// itself, as ksqlDB's CLI does); `None` for any other statement.
+pub fn session_statement(statement: &Statement, session: &mut Session) -> Option<Output> {
+    Some(match statement {
+        Statement::Define(k, v) => {
+            session.variables.insert(k.to_uppercase(), v.clone());
+            Output::Message {
+                text: format!("Defined variable '{k}'."),
+                query_id: None,
+            }
+        }
+        Statement::Undefine(k) => Output::Message {
+            text: match session.variables.remove(&k.to_uppercase()) {
+                Some(_) => format!("Undefined variable '{k}'."),
+                None => format!("Variable '{k}' is not defined."),
+            },
+            query_id: None,
+        },
+        Statement::Set(k, v) => {
+            let old = session.properties.insert(k.clone(), v.clone());
+            let text = match old {
+                Some(o) => {
+                    format!("Successfully changed local property '{k}' from '{o}' to '{v}'.")
+                }
+                None => format!("Successfully changed local property '{k}' to '{v}'."),
+            };
+            Output::Message {
+                text,
+                query_id: None,
+            }
+        }
+        Statement::Unset(k) => match session.properties.remove(k) {
+            Some(v) => Output::Message {
+                text: format!("Successfully unset local property '{k}' (value was '{v}')."),
+                query_id: None,
+            },
+            None => Output::Message {
+                text: format!("Property '{k}' was not set."),
+                query_id: None,
+            },
+        },
+        _ => return None,
+    })
 }

@@ -6,7 +6,7 @@ use crate::exec::push::PushQuery;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listing {
     /// ksqlDB's entity type, e.g. `streams`, `queries`, `sourceDescription`.
-    pub kind: &'static str,
+    pub kind: String,
     pub title: Option<String>,
     pub headers: Vec<String>,
     pub rows: Vec<Vec<String>>,

@@ -21,7 +21,7 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
     match kind {
         ShowKind::Connectors => super::connectors::show(&inner),
         ShowKind::Variables => Listing {
-            kind: "variables",
+            kind: "variables".into(),
             title: None,
             headers: vec!["Variable Name".into(), "Value".into()],
             rows: session
@@ -51,7 +51,7 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
                 "tables"
             };
             Listing {
-                kind: json_key,
+                kind: json_key.into(),
                 title: None,
                 headers: vec![
                     format!("{label} Name"),
@@ -92,7 +92,7 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
                 })
                 .collect();
             Listing {
-                kind: "queries",
+                kind: "queries".into(),
                 title: None,
                 headers: [
                     "Query ID",
@@ -118,7 +118,7 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
                 .filter(|t| !t.name.starts_with('_'))
                 .collect();
             Listing {
-                kind: "kafka_topics",
+                kind: "kafka_topics".into(),
                 title: None,
                 headers: vec![
                     "Kafka Topic".into(),
@@ -139,7 +139,7 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
             all.entry("auto.offset.reset".into())
                 .or_insert_with(|| "latest".into());
             Listing {
-                kind: "properties",
+                kind: "properties".into(),
                 title: None,
                 headers: vec![
                     "Property".into(),
@@ -165,7 +165,7 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
         ShowKind::Functions => {
             let names: Vec<String> = crate::functions::names();
             Listing {
-                kind: "function_names",
+                kind: "function_names".into(),
                 title: None,
                 headers: vec!["Function Name".into(), "Category".into()],
                 rows: names
@@ -255,7 +255,7 @@ pub fn describe(engine: &Engine, name: &str, extended: bool) -> Result<Listing> 
             .to_string()
     };
     Ok(Listing {
-        kind: "sourceDescription",
+        kind: "sourceDescription".into(),
         title: Some(title),
         headers: vec!["Field".into(), "Type".into()],
         json: json!({"sourceDescription": {

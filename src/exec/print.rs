@@ -13,6 +13,19 @@ pub struct PrintStream {
 }
 
 impl PrintStream {
+    /// Lines fed from elsewhere (a remote server's answer): the stream, the sender of its
+    /// lines, and what tells the feeder it was cancelled.
+    pub fn channel(capacity: usize) -> (PrintStream, mpsc::Sender<String>, watch::Receiver<bool>) {
+        let (tx, lines) = mpsc::channel(capacity.max(1));
+        let (stop, stopped) = watch::channel(false);
+        let p = PrintStream {
+            lines,
+            stop,
+            drain: Arc::new(AtomicBool::new(false)),
+        };
+        (p, tx, stopped)
+    }
+
     pub fn cancel(&self) {
         self.stop.send_replace(true);
     }

@@ -99,13 +99,25 @@ pub fn finished(
     batches: Vec<RecordBatch>,
     pull: bool,
 ) -> PushQuery {
-    let (tx, rows) = mpsc::channel(batches.len() + 1);
+    let (q, tx, _) = channel(id, columns, pull, batches.len() + 1);
     for b in batches.into_iter().filter(|b| b.num_rows() > 0) {
         let _ = tx.try_send(PushEvent::Rows(b));
     }
     let _ = tx.try_send(PushEvent::End("Query Completed"));
-    let (stop, _) = watch::channel(false);
-    PushQuery {
+    q
+}
+
+/// A query fed from elsewhere (a remote server's answer): the query, the sender of its
+/// events, and what tells the feeder it was cancelled.
+pub fn channel(
+    id: String,
+    columns: Vec<Column>,
+    pull: bool,
+    capacity: usize,
+) -> (PushQuery, mpsc::Sender<PushEvent>, watch::Receiver<bool>) {
+    let (tx, rows) = mpsc::channel(capacity.max(1));
+    let (stop, stopped) = watch::channel(false);
+    let q = PushQuery {
         id,
         columns,
         rows,
@@ -113,7 +125,8 @@ pub fn finished(
         pull,
         stop: Arc::new(stop),
         drain: Arc::new(AtomicBool::new(false)),
-    }
+    };
+    (q, tx, stopped)
 }
 
 /// Starts a push query. `client_timeout` bounds how long it waits for a client that does not

@@ -29,6 +29,8 @@ pub async fn handle(
     };
     let mut session = session(&request["streamsProperties"], &request["sessionVariables"]);
     let content_type = json_type(&headers);
+    // Brooklet's own shell asks for listings as it shows them (`brooklet --server`).
+    let shell = request["requestProperties"]["brooklet.shell"] == json!(true);
     let mut entities: Vec<Value> = Vec::new();
     for chunk in crate::sql::script::split_statements(sql) {
         let text = crate::sql::script::substitute(&chunk.text, &session.variables);
@@ -81,7 +83,7 @@ pub async fn handle(
             session = back;
             match result {
                 Ok(out) => {
-                    let e = entity(&p, out);
+                    let e = entity(&p, out, shell);
                     if let Some(e) = e.as_ref().filter(|e| e["commandId"].is_string()) {
                         let status = &e["commandStatus"];
                         server
@@ -105,8 +107,10 @@ pub async fn handle(
     json_response(StatusCode::OK, Value::Array(entities), content_type)
 }
 
-/// The entity of a statement's result (none for INSERT VALUES, as ksqlDB).
-fn entity(p: &crate::sql::ast::Parsed, out: Output) -> Option<Value> {
+/// The entity of a statement's result (none for INSERT VALUES, as ksqlDB). With `shell`, a
+/// listing also carries its table as the shell draws it (`"brooklet"`: title, headers, rows,
+/// footer).
+fn entity(p: &crate::sql::ast::Parsed, out: Output, shell: bool) -> Option<Value> {
     let text = p.text.trim();
     match out {
         Output::Message { .. } if matches!(p.statement, Statement::InsertValues { .. }) => None,
@@ -130,6 +134,12 @@ fn entity(p: &crate::sql::ast::Parsed, out: Output) -> Option<Value> {
                 o.insert("@type".into(), l.kind.into());
                 o.insert("statementText".into(), text.into());
                 o.insert("warnings".into(), json!([]));
+                if shell {
+                    o.insert(
+                        "brooklet".into(),
+                        json!({"title": l.title, "headers": l.headers, "rows": l.rows, "footer": l.footer}),
+                    );
+                }
             }
             Some(j)
         }

@@ -114,8 +114,17 @@ async fn run(
     let [p] = parsed.as_slice() else {
         return statement_error("Expected exactly one statement: a query");
     };
-    if !matches!(p.statement, Statement::Select(_)) {
-        return statement_error("Only SELECT statements are supported on this endpoint");
+    let print = matches!(p.statement, Statement::Print { .. });
+    if !print && !matches!(p.statement, Statement::Select(_)) {
+        return statement_error("Only SELECT and PRINT statements are supported on this endpoint");
+    }
+    // PRINT writes lines of text: the delimited framing only (or the legacy endpoint's).
+    if print && sql_field == "sql" && framing != Framing::Delimited {
+        return error(
+            StatusCode::NOT_ACCEPTABLE,
+            0,
+            "PRINT is served with Accept: application/vnd.ksqlapi.delimited.v1 only",
+        );
     }
     let engine = server.engine.clone();
     let p = p.clone();
@@ -125,6 +134,7 @@ async fn run(
         .and_then(|r| r);
     let q = match result {
         Ok(Output::Push(q)) => q,
+        Ok(Output::Print(p)) => return print_response(p),
         Ok(_) => return statement_error("The statement is not a query"),
         Err(e) => return statement_error(&e.message),
     };
@@ -186,6 +196,23 @@ async fn run(
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, content_type)],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// PRINT's lines, each a chunk ending in a newline, until its LIMIT or the client leaves.
+fn print_response(p: crate::exec::print::PrintStream) -> Response {
+    let stream = futures::stream::unfold(p, |mut p| async move {
+        let line = p.lines.recv().await?;
+        Some((
+            Ok::<Bytes, std::convert::Infallible>(Bytes::from(line + "\n")),
+            p,
+        ))
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, DELIMITED)],
         Body::from_stream(stream),
     )
         .into_response()

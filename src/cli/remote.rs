@@ -1,0 +1,386 @@
+//! The shell against a running server (`brooklet --server http://host:8088`), as ksqlDB's CLI
+//! works: statements go to `/ksql`, queries and PRINT to `/query` (the legacy framing, which
+//! carries the end and error messages), and the answers become the outputs the embedded engine
+//! gives, so the shell shows them the same way. SET, UNSET, DEFINE and UNDEFINE stay in the
+//! shell's session, which is sent with every request.
+
+use crate::catalog::{Column, ColumnKind};
+use crate::engine::{Listing, Output, Session};
+use crate::error::{Error, Result};
+use crate::exec::print::PrintStream;
+use crate::exec::push::{self, PushEvent};
+use crate::sql::ast::{ColumnRole, Parsed, Statement};
+use axum::body::Bytes;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+
+pub struct Remote {
+    /// `host:port`.
+    authority: String,
+    /// `Basic ...` from the URL's `user:password@`.
+    auth: Option<String>,
+}
+
+fn generic(e: impl std::fmt::Display) -> Error {
+    Error::generic(e.to_string())
+}
+
+impl Remote {
+    /// A server's address: `http://host:port` (port 8088 when left out), optionally with
+    /// `user:password@` for HTTP basic authentication.
+    pub fn new(url: &str) -> Result<Remote> {
+        let rest = url.strip_prefix("http://").ok_or_else(|| {
+            Error::generic(format!(
+                "The server address must start with http:// (got '{url}')"
+            ))
+        })?;
+        let host = rest.split('/').next().unwrap_or_default();
+        let (auth, host) = match host.rsplit_once('@') {
+            Some((user, host)) => {
+                use base64::Engine as _;
+                let token = base64::engine::general_purpose::STANDARD.encode(user);
+                (Some(format!("Basic {token}")), host)
+            }
+            None => (None, host),
+        };
+        if host.is_empty() {
+            return Err(Error::generic(format!("No host in '{url}'")));
+        }
+        let authority = if host
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            host.to_string()
+        } else {
+            format!("{host}:8088")
+        };
+        Ok(Remote { authority, auth })
+    }
+
+    async fn send(
+        &self,
+        path: &str,
+        accept: &str,
+        body: Option<Value>,
+    ) -> Result<hyper::Response<Incoming>> {
+        let stream = tokio::net::TcpStream::connect(&self.authority)
+            .await
+            .map_err(|e| {
+                Error::generic(format!(
+                    "Cannot reach the server at {}: {e}",
+                    self.authority
+                ))
+            })?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(generic)?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let method = if body.is_some() { "POST" } else { "GET" };
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, &self.authority)
+            .header(header::ACCEPT, accept)
+            .header(header::CONTENT_TYPE, "application/vnd.ksql.v1+json");
+        if let Some(a) = &self.auth {
+            request = request.header(header::AUTHORIZATION, a);
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let request = request
+            .body(Full::new(Bytes::from(body)))
+            .map_err(generic)?;
+        sender.send_request(request).await.map_err(generic)
+    }
+
+    /// The server's version (`GET /info`): also checks that it answers.
+    pub async fn version(&self) -> Result<String> {
+        let response = self.send("/info", "application/json", None).await?;
+        let body = whole(response).await?;
+        let info: Value = serde_json::from_slice(&body).map_err(generic)?;
+        Ok(info["KsqlServerInfo"]["version"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_string())
+    }
+
+    pub async fn execute(&self, parsed: &Parsed, session: &mut Session) -> Result<Output> {
+        if let Some(out) = crate::engine::session_statement(&parsed.statement, session) {
+            return Ok(out);
+        }
+        let request = json!({
+            "ksql": parsed.text,
+            "streamsProperties": session.properties,
+            "sessionVariables": session.variables,
+        });
+        match &parsed.statement {
+            Statement::Select(q) => self.query(request, q.emit.is_none()).await,
+            Statement::Print { .. } => self.print(request).await,
+            _ => self.statement(request).await,
+        }
+    }
+
+    async fn statement(&self, mut request: Value) -> Result<Output> {
+        request["requestProperties"] = json!({"brooklet.shell": true});
+        let response = self
+            .send("/ksql", "application/vnd.ksql.v1+json", Some(request))
+            .await?;
+        let status = response.status();
+        let body = whole(response).await?;
+        let answer: Value = serde_json::from_slice(&body).map_err(generic)?;
+        if status != StatusCode::OK {
+            return Err(failure(&answer));
+        }
+        let Some(entity) = answer.as_array().and_then(|a| a.first()) else {
+            // INSERT VALUES has no entity.
+            return Ok(Output::Message {
+                text: String::new(),
+                query_id: None,
+            });
+        };
+        if entity["@type"] == "currentStatus" {
+            let status = &entity["commandStatus"];
+            return Ok(Output::Message {
+                text: status["message"].as_str().unwrap_or_default().to_string(),
+                query_id: status["queryId"].as_str().map(str::to_string),
+            });
+        }
+        let mut json = entity.clone();
+        let shown = json
+            .as_object_mut()
+            .and_then(|o| {
+                o.remove("statementText");
+                o.remove("warnings");
+                o.remove("@type");
+                o.remove("brooklet")
+            })
+            .unwrap_or(Value::Null);
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| s.as_str().unwrap_or_default().to_string())
+                .collect()
+        };
+        Ok(Output::Listing(Listing {
+            kind: entity["@type"].as_str().unwrap_or("listing").to_string(),
+            title: shown["title"].as_str().map(str::to_string),
+            headers: strings(&shown["headers"]),
+            rows: shown["rows"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(strings)
+                .collect(),
+            footer: shown["footer"].as_str().map(str::to_string),
+            json,
+        }))
+    }
+
+    async fn query(&self, request: Value, pull: bool) -> Result<Output> {
+        let response = self
+            .send("/query", "application/vnd.ksql.v1+json", Some(request))
+            .await?;
+        if response.status() != StatusCode::OK {
+            let body = whole(response).await?;
+            return Err(failure(&serde_json::from_slice(&body).unwrap_or_default()));
+        }
+        let mut lines = Lines::new(response.into_body());
+        let header = match lines.next().await? {
+            Some(element) => element,
+            None => {
+                return Err(Error::generic(
+                    "The server ended the query before its header",
+                ))
+            }
+        };
+        let id = header["header"]["queryId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let schema = header["header"]["schema"].as_str().unwrap_or_default();
+        let columns = columns(schema)?;
+        let (q, tx, mut stopped) = push::channel(id, columns.clone(), pull, 16);
+        tokio::spawn(async move {
+            loop {
+                let element = tokio::select! {
+                    e = lines.next() => e,
+                    _ = stopped.changed() => return,
+                };
+                let event = match element {
+                    Ok(Some(e)) if e.get("row").is_some() => {
+                        match batch(&columns, &e["row"]["columns"]) {
+                            Ok(b) => PushEvent::Rows(b),
+                            Err(e) => PushEvent::Error(e.message),
+                        }
+                    }
+                    Ok(Some(e)) if e.get("finalMessage").is_some() => {
+                        let end = match e["finalMessage"].as_str() {
+                            Some("Limit Reached") => "Limit Reached",
+                            _ => "Query Completed",
+                        };
+                        let _ = tx.send(PushEvent::End(end)).await;
+                        return;
+                    }
+                    Ok(Some(e)) => PushEvent::Error(
+                        e["errorMessage"]["message"]
+                            .as_str()
+                            .unwrap_or("The query failed on the server")
+                            .to_string(),
+                    ),
+                    Ok(None) => return,
+                    Err(e) => PushEvent::Error(e.message),
+                };
+                let error = matches!(event, PushEvent::Error(_));
+                if tx.send(event).await.is_err() || error {
+                    return;
+                }
+            }
+        });
+        Ok(Output::Push(q))
+    }
+
+    async fn print(&self, request: Value) -> Result<Output> {
+        let response = self
+            .send("/query", "application/vnd.ksql.v1+json", Some(request))
+            .await?;
+        if response.status() != StatusCode::OK {
+            let body = whole(response).await?;
+            return Err(failure(&serde_json::from_slice(&body).unwrap_or_default()));
+        }
+        let mut body = response.into_body();
+        let (p, tx, mut stopped) = PrintStream::channel(256);
+        tokio::spawn(async move {
+            let mut pending = Vec::new();
+            loop {
+                let frame = tokio::select! {
+                    f = body.frame() => f,
+                    _ = stopped.changed() => return,
+                };
+                let Some(Ok(frame)) = frame else { return };
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                pending.extend_from_slice(&data);
+                while let Some(at) = pending.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=at).collect();
+                    let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+                    if tx.send(text).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Output::Print(p))
+    }
+}
+
+/// A response's whole body.
+async fn whole(response: hyper::Response<Incoming>) -> Result<Bytes> {
+    Ok(response
+        .into_body()
+        .collect()
+        .await
+        .map_err(generic)?
+        .to_bytes())
+}
+
+/// The error a server answered with (`statement_error` or `generic_error`).
+fn failure(answer: &Value) -> Error {
+    let message = answer["message"]
+        .as_str()
+        .unwrap_or("The server refused the request")
+        .to_string();
+    if answer["@type"] == "statement_error" {
+        Error::statement(message)
+    } else {
+        Error::generic(message)
+    }
+}
+
+/// The columns of a legacy header's schema: `` `ID` INTEGER KEY, `N` BIGINT ``.
+fn columns(schema: &str) -> Result<Vec<Column>> {
+    if schema.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(crate::sql::parse_columns(schema)?
+        .into_iter()
+        .map(|c| Column {
+            name: c.name,
+            ty: c.ty,
+            kind: match c.role {
+                ColumnRole::Key | ColumnRole::PrimaryKey => ColumnKind::Key,
+                _ => ColumnKind::Value,
+            },
+        })
+        .collect())
+}
+
+/// One row as a batch of the query's columns.
+fn batch(columns: &[Column], row: &Value) -> Result<datafusion::arrow::array::RecordBatch> {
+    let values = row.as_array().cloned().unwrap_or_default();
+    let mut arrays = Vec::with_capacity(columns.len());
+    let mut fields = Vec::with_capacity(columns.len());
+    for (i, c) in columns.iter().enumerate() {
+        let v = values.get(i).unwrap_or(&Value::Null);
+        let array = crate::format::build::build_column(&[v], &c.ty)
+            .map_err(|e| Error::generic(format!("Cannot read column {}: {e:?}", c.name)))?;
+        fields.push(datafusion::arrow::datatypes::Field::new(
+            &c.name,
+            array.data_type().clone(),
+            true,
+        ));
+        arrays.push(array);
+    }
+    datafusion::arrow::array::RecordBatch::try_new(
+        std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+        arrays,
+    )
+    .map_err(generic)
+}
+
+/// The elements of a legacy StreamedRow array, one per line (`[{...},` / `{...},` / `{...}]`).
+struct Lines {
+    body: Incoming,
+    pending: Vec<u8>,
+}
+
+impl Lines {
+    fn new(body: Incoming) -> Lines {
+        Lines {
+            body,
+            pending: Vec::new(),
+        }
+    }
+
+    async fn next(&mut self) -> Result<Option<Value>> {
+        loop {
+            if let Some(at) = self.pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.pending.drain(..=at).collect();
+                let text = String::from_utf8_lossy(&line);
+                let element = text
+                    .trim()
+                    .trim_start_matches('[')
+                    .trim_end_matches(',')
+                    .trim_end_matches(']');
+                if element.is_empty() {
+                    continue;
+                }
+                return serde_json::from_str(element).map(Some).map_err(generic);
+            }
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(generic(e)),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.pending.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+    }
+}
