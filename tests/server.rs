@@ -354,3 +354,74 @@ fn pull_queries_over_http_survive_kill_9() {
     let all = "SELECT * FROM users;";
     assert_eq!(pull_until(&server.addr, all, "[2,\"bob\"]"), "[2,\"bob\"]");
 }
+
+/// `/inserts-stream` acks rows while the request is still open: a client streams rows in
+/// pieces and gets each piece's acks before it sends the next.
+#[test]
+fn inserts_are_acked_while_the_request_streams() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("data"));
+    let (status, e) = ksql(
+        &server.addr,
+        "CREATE STREAM s (id INT KEY, v INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);",
+    );
+    assert_eq!(status, 200, "{e}");
+    let mut socket = std::net::TcpStream::connect(&server.addr).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let chunk = |s: &mut std::net::TcpStream, text: &str| {
+        write!(s, "{:x}\r\n{text}\r\n", text.len()).unwrap();
+        s.flush().unwrap();
+    };
+    write!(
+        socket,
+        "POST /inserts-stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.ksqlapi.delimited.v1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    chunk(
+        &mut socket,
+        "{\"target\": \"S\"}\n{\"ID\": 1, \"V\": 10}\n{\"ID\": 2, \"V\": 20}\n",
+    );
+    // Reads until the response so far holds `n` acks.
+    let mut seen = Vec::new();
+    let mut acks = |s: &mut std::net::TcpStream, n: usize| -> String {
+        let mut buf = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&seen).into_owned();
+            if text.matches("\"seq\"").count() >= n {
+                return text;
+            }
+            let got = s.read(&mut buf).unwrap();
+            assert!(got > 0, "the response ended early: {text}");
+            seen.extend_from_slice(&buf[..got]);
+        }
+    };
+    let first = acks(&mut socket, 2);
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(first.contains(r#"{"status":"ok","seq":1}"#), "{first}");
+    // The request is still open: more rows, one of them bad.
+    chunk(&mut socket, "not json\n{\"ID\": 3, \"V\": 30}\n");
+    let second = acks(&mut socket, 4);
+    assert!(
+        second.contains(r#""status":"error","seq":2,"error_code":40000"#),
+        "{second}"
+    );
+    assert!(second.contains(r#"{"status":"ok","seq":3}"#), "{second}");
+    write!(socket, "0\r\n\r\n").unwrap();
+    let mut rest = String::new();
+    let _ = socket.read_to_string(&mut rest);
+    // The three good rows are in the stream.
+    let (_, rows) = request(
+        &server.addr,
+        "POST",
+        "/query-stream",
+        "",
+        r#"{"sql": "SELECT v FROM s EMIT CHANGES LIMIT 3;", "properties": {"auto.offset.reset": "earliest"}}"#,
+    );
+    assert_eq!(
+        rows.lines().skip(1).collect::<Vec<_>>(),
+        ["[10]", "[20]", "[30]"]
+    );
+}

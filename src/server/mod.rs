@@ -24,8 +24,6 @@ use std::sync::{Arc, Mutex};
 /// The version of ksqlDB whose API this server speaks.
 pub const KSQL_VERSION: &str = "0.29.0";
 const V1_JSON: &str = "application/vnd.ksql.v1+json";
-/// The largest `/inserts-stream` request body.
-const INSERTS_LIMIT: usize = 256 << 20;
 
 /// What the handlers share.
 pub struct Server {
@@ -96,10 +94,10 @@ fn router(server: Arc<Server>) -> Router {
         .route("/query", post(query::legacy))
         .route("/query-stream", post(query::stream))
         .route("/close-query", post(query::close))
-        // A request body holds a whole batch of rows: larger than the default limit allows.
+        // Read as it arrives, for as long as the client sends rows: no limit on the whole.
         .route(
             "/inserts-stream",
-            post(inserts::handle).layer(axum::extract::DefaultBodyLimit::max(INSERTS_LIMIT)),
+            post(inserts::handle).layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
         .layer(axum::middleware::from_fn_with_state(
