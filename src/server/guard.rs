@@ -9,11 +9,14 @@ use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// Media types a request body may have (parameters such as `charset` aside).
+/// Media types a request body may have (parameters such as `charset` aside). `curl -d` sends
+/// its JSON as `application/x-www-form-urlencoded` unless told otherwise, as ksqlDB's own
+/// examples do, so that is read as JSON too.
 const ACCEPTED: &[&str] = &[
     "application/json",
     "application/vnd.ksql.v1+json",
     "application/vnd.ksqlapi.delimited.v1",
+    "application/x-www-form-urlencoded",
     "text/plain",
 ];
 

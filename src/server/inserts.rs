@@ -10,13 +10,15 @@ use axum::body::{Body, BodyDataStream, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// The longest line (one row) accepted.
 const MAX_LINE: usize = 16 << 20;
+/// Rows written (and acked) together at most.
+const BATCH: usize = 8192;
 
 pub async fn handle(State(server): State<Arc<Server>>, headers: HeaderMap, body: Body) -> Response {
     let mut reader = Lines::new(body.into_data_stream());
@@ -113,7 +115,7 @@ struct Feed {
 impl Feed {
     /// Reads the rows that have arrived (waiting for at least one), writes them, queues acks.
     async fn step(&mut self) {
-        let lines = match self.reader.next_lines(usize::MAX).await {
+        let lines = match self.reader.next_lines(BATCH).await {
             Ok(Some(lines)) => lines,
             Ok(None) => return self.finish(),
             Err(e) => {
@@ -207,42 +209,57 @@ impl Lines {
         }
     }
 
-    /// Up to `max` complete lines, waiting until there is at least one; `None` at the end.
+    /// Up to `max` complete lines: waits until there is at least one, then adds those whose
+    /// bytes have already arrived; `None` at the end.
     async fn next_lines(&mut self, max: usize) -> Result<Option<Vec<String>>, String> {
+        let mut lines = Vec::new();
         loop {
-            let mut lines = Vec::new();
-            while lines.len() < max {
-                let Some(at) = self.buffer.iter().position(|b| *b == b'\n') else {
-                    break;
-                };
-                let line: Vec<u8> = self.buffer.drain(..=at).collect();
-                let text = String::from_utf8_lossy(&line).trim().to_string();
-                if !text.is_empty() {
-                    lines.push(text);
-                }
-            }
-            if self.ended && lines.is_empty() && !self.buffer.is_empty() {
-                let text = String::from_utf8_lossy(&std::mem::take(&mut self.buffer))
-                    .trim()
-                    .to_string();
-                if !text.is_empty() {
-                    lines.push(text);
-                }
-            }
-            if !lines.is_empty() {
+            self.take_lines(max, &mut lines);
+            if lines.len() >= max {
                 return Ok(Some(lines));
             }
             if self.ended {
-                return Ok(None);
+                let rest = String::from_utf8_lossy(&std::mem::take(&mut self.buffer))
+                    .trim()
+                    .to_string();
+                if !rest.is_empty() {
+                    lines.push(rest);
+                }
+                return Ok((!lines.is_empty()).then_some(lines));
             }
             if self.buffer.len() > MAX_LINE {
                 return Err(format!("A row is longer than {MAX_LINE} bytes"));
             }
-            match self.body.next().await {
+            let next = if lines.is_empty() {
+                self.body.next().await
+            } else {
+                match self.body.next().now_or_never() {
+                    Some(next) => next,
+                    None => return Ok(Some(lines)),
+                }
+            };
+            match next {
                 Some(Ok(data)) => self.buffer.extend_from_slice(&data),
                 Some(Err(e)) => return Err(format!("Cannot read the request: {e}")),
                 None => self.ended = true,
             }
         }
+    }
+
+    /// Moves the buffer's complete, non-blank lines to `lines` (up to `max` in all).
+    fn take_lines(&mut self, max: usize, lines: &mut Vec<String>) {
+        let mut start = 0;
+        while lines.len() < max {
+            let Some(at) = self.buffer[start..].iter().position(|b| *b == b'\n') else {
+                break;
+            };
+            let text = String::from_utf8_lossy(&self.buffer[start..start + at]);
+            let text = text.trim();
+            if !text.is_empty() {
+                lines.push(text.to_string());
+            }
+            start += at + 1;
+        }
+        self.buffer.drain(..start);
     }
 }
