@@ -185,15 +185,25 @@ DELETE FROM users WHERE name = 'ann';
 DELETE FROM users WHERE age > 45;
 SELECT * FROM users ORDER BY name;
 SELECT * FROM users WHERE name = 'ann';
+CREATE SOURCE TABLE users_again (name STRING PRIMARY KEY, age INT) WITH (kafka_topic='users', value_format='JSON');
+SELECT name FROM users_again;
+DELETE FROM users_again;
 ";
     let (ok, lines, err) = run_file(&data, sql);
-    assert!(ok, "{err}");
+    // A source table reads the same topic, and is read-only.
+    assert!(!ok);
+    assert!(
+        error(&lines, &err)
+            .contains("Cannot delete from USERS_AGAIN: it is a read-only SOURCE table."),
+        "{err}"
+    );
     assert_eq!(
         answers(&lines),
         vec![
             vec![r#"["ann",31]"#, r#"["cid",50]"#, r#"["eve",20]"#],
             vec![r#"["eve",20]"#],
             vec![],
+            vec![r#"["eve"]"#],
         ]
     );
     let messages: Vec<&str> = lines
