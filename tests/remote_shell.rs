@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 
 const SCRIPT: &str = "SET 'auto.offset.reset'='earliest';
@@ -22,25 +21,9 @@ SHOW QUERIES;
 ";
 
 fn shell(args: &[&str], input: &str) -> (String, String) {
-    let mut child = Command::new(common::bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (ok, out, err) = common::shell(args, input);
+    assert!(ok, "{err}");
+    (out, err)
 }
 
 /// Everything but the banner's first line (it names the data directory or the server).

@@ -2,9 +2,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use tokio_rustls::rustls;
 
@@ -31,22 +30,16 @@ fn the_api_is_served_over_tls() {
     let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert_file, generated.cert.pem()).unwrap();
     std::fs::write(&key_file, generated.key_pair.serialize_pem()).unwrap();
-    let mut child = Command::new(common::bin())
-        .args(["--data-dir", dir.path().join("data").to_str().unwrap()])
-        .args(["server", "--listen", "127.0.0.1:0", "--tls-cert"])
-        .arg(&cert_file)
-        .arg("--tls-key")
-        .arg(&key_file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit("https://").next().unwrap().to_string();
-    assert!(line.contains("https://"), "{line}");
+    let server = common::http::start_with(
+        &dir.path().join("data"),
+        &[
+            "--tls-cert",
+            cert_file.to_str().unwrap(),
+            "--tls-key",
+            key_file.to_str().unwrap(),
+        ],
+    );
+    let addr = server.addr.clone();
     let cert = generated.cert.der().clone();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
 
@@ -86,6 +79,6 @@ fn the_api_is_served_over_tls() {
     let mut raw = Vec::new();
     let _ = plain.read_to_end(&mut raw);
     assert!(!String::from_utf8_lossy(&raw).contains("KsqlServerInfo"));
-    let _ = child.kill();
-    let _ = child.wait();
+    // Served over TLS only: the clear-text request above got no answer.
+    drop(server);
 }

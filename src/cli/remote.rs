@@ -97,6 +97,18 @@ impl Remote {
         sender.send_request(request).await.map_err(generic)
     }
 
+    /// A streamed answer (`/query`), or the error the server gave instead.
+    async fn stream(&self, path: &str, request: Value) -> Result<hyper::Response<Incoming>> {
+        let response = self
+            .send(path, "application/vnd.ksql.v1+json", Some(request))
+            .await?;
+        if response.status() == StatusCode::OK {
+            return Ok(response);
+        }
+        let body = whole(response).await?;
+        Err(failure(&serde_json::from_slice(&body).unwrap_or_default()))
+    }
+
     /// The server's version (`GET /info`): also checks that it answers.
     pub async fn version(&self) -> Result<String> {
         let response = self.send("/info", "application/json", None).await?;
@@ -182,13 +194,7 @@ impl Remote {
     }
 
     async fn query(&self, request: Value, pull: bool) -> Result<Output> {
-        let response = self
-            .send("/query", "application/vnd.ksql.v1+json", Some(request))
-            .await?;
-        if response.status() != StatusCode::OK {
-            let body = whole(response).await?;
-            return Err(failure(&serde_json::from_slice(&body).unwrap_or_default()));
-        }
+        let response = self.stream("/query", request).await?;
         let mut lines = Lines::new(response.into_body());
         let header = match lines.next().await? {
             Some(element) => element,
@@ -245,13 +251,7 @@ impl Remote {
     }
 
     async fn print(&self, request: Value) -> Result<Output> {
-        let response = self
-            .send("/query", "application/vnd.ksql.v1+json", Some(request))
-            .await?;
-        if response.status() != StatusCode::OK {
-            let body = whole(response).await?;
-            return Err(failure(&serde_json::from_slice(&body).unwrap_or_default()));
-        }
+        let response = self.stream("/query", request).await?;
         let mut body = response.into_body();
         let (p, tx, mut stopped) = PrintStream::channel(256);
         tokio::spawn(async move {

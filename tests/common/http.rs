@@ -39,7 +39,8 @@ pub fn start_with(data: &std::path::Path, extra: &[&str]) -> Server {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let addr = line.trim().rsplit("http://").next().unwrap().to_string();
+    // `http://ADDR`, or `https://ADDR` when serving TLS.
+    let addr = line.trim().rsplit("://").next().unwrap().to_string();
     Server { child, addr }
 }
 

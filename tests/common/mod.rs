@@ -52,8 +52,13 @@ pub fn rows(lines: &[serde_json::Value]) -> Vec<serde_json::Value> {
 
 /// Runs the interactive shell with `input` on stdin.
 pub fn repl(data_dir: &Path, input: &str) -> (bool, String, String) {
+    shell(&["--data-dir", data_dir.to_str().unwrap()], input)
+}
+
+/// Runs the binary with `args` and `input` on stdin: (success, stdout, stderr).
+pub fn shell(args: &[&str], input: &str) -> (bool, String, String) {
     let mut child = Command::new(bin())
-        .args(["--data-dir", data_dir.to_str().unwrap()])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
