@@ -60,6 +60,19 @@ pub fn decode(bytes: &[u8], cols: &[(&str, &SqlType)], delim: char) -> Result<Ve
         .collect())
 }
 
+/// Apache Commons CSV's MINIMAL quoting, as ksqlDB writes: a record's first value unless it
+/// starts with a letter or digit, any value starting with a character up to `#` or ending in
+/// whitespace, and values holding the delimiter, a quote or a line break.
+fn needs_quotes(text: &str, first: bool, delim: char) -> bool {
+    let Some(c) = text.chars().next() else {
+        return first;
+    };
+    (first && !c.is_ascii_alphanumeric())
+        || c <= '#'
+        || text.contains([delim, '"', '\n', '\r'])
+        || text.ends_with(|c: char| c <= ' ')
+}
+
 pub fn encode_row(
     arrays: &[(&str, &SqlType, &ArrayRef)],
     row: usize,
@@ -82,7 +95,7 @@ pub fn encode_row(
             }
             _ => String::from_utf8_lossy(&v).into_owned(),
         };
-        if text.contains(delim) || text.contains('"') || text.contains('\n') {
+        if needs_quotes(&text, i == 0, delim) {
             out.push(b'"');
             out.extend_from_slice(text.replace('"', "\"\"").as_bytes());
             out.push(b'"');

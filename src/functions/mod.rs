@@ -2,8 +2,16 @@
 //! DataFusion's own functions where their semantics match ksqlDB's; [`register`] installs ours
 //! over DataFusion's defaults, replacing any of the same name.
 
+mod bytes;
+mod collections;
+mod dates;
 pub mod datetime;
+mod geo;
+mod json;
+mod regex;
+pub mod row;
 mod string;
+mod text;
 
 use datafusion::execution::session_state::SessionState;
 use datafusion::execution::FunctionRegistry;
@@ -13,7 +21,14 @@ use std::sync::Arc;
 /// ksqlDB's functions that DataFusion lacks or defines differently.
 pub fn udfs() -> Vec<ScalarUDF> {
     let mut all = string::udfs();
+    all.extend(text::udfs());
     all.extend(datetime::udfs());
+    all.extend(dates::udfs());
+    all.extend(json::udfs());
+    all.extend(regex::udfs());
+    all.extend(bytes::udfs());
+    all.extend(geo::udfs());
+    all.extend(collections::udfs());
     all
 }
 

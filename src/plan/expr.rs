@@ -89,7 +89,21 @@ impl ExprCompiler {
                 Expr::Function(f) => {
                     if let Some(rewritten) = constructor(f) {
                         *e = rewritten;
+                    } else {
+                        time_unit_argument(f);
                     }
+                }
+                // `SUBSTRING(s, pos[, len])` is ksqlDB's function, not SQL's special form.
+                Expr::Substring {
+                    expr,
+                    substring_from,
+                    substring_for,
+                    ..
+                } => {
+                    let mut args = vec![(**expr).clone()];
+                    args.extend(substring_from.as_deref().cloned());
+                    args.extend(substring_for.as_deref().cloned());
+                    *e = call("substring", args);
                 }
                 Expr::Struct { values, .. } => {
                     if let Some(rewritten) = struct_literal(values) {
@@ -158,7 +172,9 @@ impl ExprCompiler {
             .with_config_options(Arc::clone(self.state.config_options()))
             .build();
         let simplifier = ExprSimplifier::new(context);
-        let logical = simplifier.coerce(logical, &df_schema)?;
+        let logical = simplifier
+            .coerce(logical, &df_schema)
+            .map_err(|e| Error::statement(describe_plan_error(e, expr)))?;
         let logical = simplifier.simplify(logical)?;
         let physical = self.state.create_physical_expr(logical, &df_schema)?;
         reject_ordering_of_nested(&physical, schema)?;
@@ -173,6 +189,12 @@ impl ExprCompiler {
 
 fn describe_plan_error(e: datafusion::error::DataFusionError, expr: &Expr) -> String {
     let msg = e.strip_backtrace();
+    // A function refusing its arguments says so in ksqlDB's words, under DataFusion's.
+    if msg.contains("does not accept parameters") {
+        if let Some(at) = msg.rfind("Function '") {
+            return msg[at..].to_string();
+        }
+    }
     if let Some(rest) = msg.split("No field named ").nth(1) {
         let name = rest
             .split(['.', ' '])
@@ -273,6 +295,38 @@ fn struct_literal(values: &[Expr]) -> Option<Expr> {
 
 /// `STRUCT(a := x, ...)` becomes `named_struct('A', x, ...)`; `MAP(k := v, ...)` becomes
 /// `map(make_array(k, ...), make_array(v, ...))`.
+/// DATEADD(DAYS, 1, d) and the like name their unit as a bare word: it becomes a string.
+fn time_unit_argument(f: &mut Function) {
+    const TAKES_UNIT: &[&str] = &["DATEADD", "DATESUB", "TIMESTAMPADD", "TIMESTAMPSUB"];
+    const UNITS: &[&str] = &[
+        "MILLISECONDS",
+        "SECONDS",
+        "MINUTES",
+        "HOURS",
+        "DAYS",
+        "MILLISECOND",
+        "SECOND",
+        "MINUTE",
+        "HOUR",
+        "DAY",
+    ];
+    if !TAKES_UNIT.contains(&f.name.to_string().to_uppercase().as_str()) {
+        return;
+    }
+    let FunctionArguments::List(list) = &mut f.args else {
+        return;
+    };
+    if let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(first))) = list.args.first_mut() {
+        if let Expr::Identifier(id) = first {
+            if UNITS.contains(&id.value.to_uppercase().as_str()) {
+                *first = Expr::Value(ValueWithSpan::from(Value::SingleQuotedString(
+                    id.value.to_uppercase(),
+                )));
+            }
+        }
+    }
+}
+
 fn constructor(f: &Function) -> Option<Expr> {
     let name = f.name.to_string().to_uppercase();
     if name != "STRUCT" && name != "MAP" {

@@ -1,0 +1,300 @@
+//! The one way Brooklet defines a function evaluated value by value: its accepted argument
+//! lists (each argument a SQL type family, coerced as ksqlDB does), its result type, and a
+//! function of one row's arguments. Used for functions whose work per value dwarfs the cost of
+//! handling values one at a time (JSON, regular expressions, encodings, dates); a constant
+//! call folds to a constant.
+
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::{plan_err, Result, ScalarValue};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+
+/// What an argument accepts, and the type it is coerced to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Arg {
+    /// STRING.
+    Str,
+    /// INT (an INT or a narrower integer).
+    Int,
+    /// BIGINT (any integer).
+    Long,
+    /// DOUBLE (any number).
+    Double,
+    Bytes,
+    Date,
+    Time,
+    Timestamp,
+    /// Any type, as it is.
+    Any,
+}
+
+impl Arg {
+    fn coerce(self, t: &DataType) -> Option<DataType> {
+        use DataType::*;
+        let target = match self {
+            Arg::Str => Utf8,
+            Arg::Int => Int32,
+            Arg::Long => Int64,
+            Arg::Double => Float64,
+            Arg::Bytes => Binary,
+            Arg::Date => Date32,
+            Arg::Time => Time32(TimeUnit::Millisecond),
+            Arg::Timestamp => Timestamp(TimeUnit::Millisecond, None),
+            Arg::Any => return Some(t.clone()),
+        };
+        let fits = match (self, t) {
+            (_, Null) => true,
+            (Arg::Str, Utf8 | LargeUtf8 | Utf8View) => true,
+            (Arg::Int, Int8 | Int16 | Int32) => true,
+            (Arg::Long, t) => t.is_integer(),
+            (Arg::Double, t) => t.is_numeric(),
+            (Arg::Bytes, Binary | LargeBinary | BinaryView) => true,
+            (Arg::Date, Date32) => true,
+            (Arg::Time, Time32(_) | Time64(_)) => true,
+            (Arg::Timestamp, Timestamp(_, _)) => true,
+            _ => false,
+        };
+        fits.then_some(target)
+    }
+}
+
+/// A function of one row's arguments (after coercion) to its value; `ret` is the result type.
+pub type Eval = fn(&[ScalarValue], &DataType) -> Result<ScalarValue>;
+
+#[derive(Debug)]
+pub struct RowFunction {
+    name: &'static str,
+    /// The argument lists it accepts.
+    forms: &'static [&'static [Arg]],
+    returns: fn(&[DataType]) -> DataType,
+    eval: Eval,
+    signature: Signature,
+}
+
+/// Functions are told apart by name (one registry holds one function of a name).
+impl PartialEq for RowFunction {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.forms == other.forms && self.signature == other.signature
+    }
+}
+
+impl Eq for RowFunction {}
+
+impl std::hash::Hash for RowFunction {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+        self.forms.hash(state);
+    }
+}
+
+/// A row function. `forms` lists the argument lists it accepts.
+pub fn row_function(
+    name: &'static str,
+    forms: &'static [&'static [Arg]],
+    returns: fn(&[DataType]) -> DataType,
+    eval: Eval,
+) -> ScalarUDF {
+    ScalarUDF::from(RowFunction {
+        name,
+        forms,
+        returns,
+        eval,
+        signature: Signature::user_defined(Volatility::Immutable),
+    })
+}
+
+/// A row function whose value may change between calls with the same arguments (UUID, RANDOM).
+pub fn volatile_row_function(
+    name: &'static str,
+    forms: &'static [&'static [Arg]],
+    returns: fn(&[DataType]) -> DataType,
+    eval: Eval,
+) -> ScalarUDF {
+    ScalarUDF::from(RowFunction {
+        name,
+        forms,
+        returns,
+        eval,
+        signature: Signature::user_defined(Volatility::Volatile),
+    })
+}
+
+/// ksqlDB's spelling of an argument type in error messages.
+fn sql_name(t: &DataType) -> String {
+    crate::catalog::types::SqlType::from_arrow(t)
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| match t {
+            DataType::Null => "NULL".to_string(),
+            other => other.to_string(),
+        })
+}
+
+impl ScalarUDFImpl for RowFunction {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        for form in self.forms {
+            if form.len() != args.len() {
+                continue;
+            }
+            let coerced: Option<Vec<DataType>> =
+                form.iter().zip(args).map(|(a, t)| a.coerce(t)).collect();
+            if let Some(c) = coerced {
+                return Ok(c);
+            }
+        }
+        let names: Vec<String> = args.iter().map(sql_name).collect();
+        plan_err!(
+            "Function '{}' does not accept parameters ({}).",
+            self.name,
+            names.join(", ")
+        )
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok((self.returns)(args))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let ret = args.return_field.data_type().clone();
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        if all_scalar && self.signature.volatility != Volatility::Volatile {
+            let values: Vec<ScalarValue> = args
+                .args
+                .iter()
+                .map(|a| match a {
+                    ColumnarValue::Scalar(s) => s.clone(),
+                    ColumnarValue::Array(_) => ScalarValue::Null,
+                })
+                .collect();
+            return Ok(ColumnarValue::Scalar(cast_to(
+                (self.eval)(&values, &ret)?,
+                &ret,
+            )?));
+        }
+        let n = args.number_rows;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let mut out = Vec::with_capacity(n);
+        let mut row = Vec::with_capacity(arrays.len());
+        for i in 0..n {
+            row.clear();
+            for a in &arrays {
+                row.push(ScalarValue::try_from_array(a, i)?);
+            }
+            out.push(cast_to((self.eval)(&row, &ret)?, &ret)?);
+        }
+        if out.is_empty() {
+            return Ok(ColumnarValue::Array(
+                datafusion::arrow::array::new_empty_array(&ret),
+            ));
+        }
+        Ok(ColumnarValue::Array(ScalarValue::iter_to_array(out)?))
+    }
+}
+
+/// A typed NULL for untyped ones, so every value of a column has the column's type.
+fn cast_to(v: ScalarValue, ret: &DataType) -> Result<ScalarValue> {
+    if v.is_null() {
+        return ScalarValue::try_from(ret);
+    }
+    Ok(v)
+}
+
+/// The string of a coerced STRING argument (`None` when NULL).
+pub fn text(v: &ScalarValue) -> Option<&str> {
+    match v {
+        ScalarValue::Utf8(s) | ScalarValue::LargeUtf8(s) | ScalarValue::Utf8View(s) => s.as_deref(),
+        _ => None,
+    }
+}
+
+/// The integer of a coerced INT or BIGINT argument.
+pub fn int(v: &ScalarValue) -> Option<i64> {
+    match v {
+        ScalarValue::Int32(i) => i.map(i64::from),
+        ScalarValue::Int64(i) => *i,
+        _ => None,
+    }
+}
+
+/// The number of a coerced DOUBLE argument.
+pub fn double(v: &ScalarValue) -> Option<f64> {
+    match v {
+        ScalarValue::Float64(f) => *f,
+        _ => None,
+    }
+}
+
+/// The bytes of a coerced BYTES argument.
+pub fn bytes(v: &ScalarValue) -> Option<&[u8]> {
+    match v {
+        ScalarValue::Binary(b) | ScalarValue::LargeBinary(b) | ScalarValue::BinaryView(b) => {
+            b.as_deref()
+        }
+        _ => None,
+    }
+}
+
+pub fn string(s: Option<String>) -> ScalarValue {
+    ScalarValue::Utf8(s)
+}
+
+/// `ARRAY<STRING>` as a result type.
+pub fn string_list() -> DataType {
+    DataType::List(std::sync::Arc::new(
+        datafusion::arrow::datatypes::Field::new("item", DataType::Utf8, true),
+    ))
+}
+
+/// An `ARRAY<STRING>` value.
+pub fn strings(items: Option<Vec<Option<String>>>) -> ScalarValue {
+    match items {
+        None => ScalarValue::try_from(&string_list()).unwrap_or(ScalarValue::Null),
+        Some(items) => {
+            let values: Vec<ScalarValue> = items.into_iter().map(ScalarValue::Utf8).collect();
+            ScalarValue::List(ScalarValue::new_list_nullable(&values, &DataType::Utf8))
+        }
+    }
+}
+
+#[cfg(test)]
+pub mod testing {
+    //! Calls a function as a query would: parsed, planned and evaluated by DataFusion.
+    use crate::plan::expr::ExprCompiler;
+    use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+    use datafusion::arrow::datatypes::Schema;
+    use std::sync::Arc;
+
+    /// The value of a constant expression such as `LEN('abc')`, as ksqlDB's JSON would show it
+    /// (`null` for NULL), or the planning error.
+    pub fn eval(sql: &str) -> Result<String, String> {
+        let c = ExprCompiler::new();
+        let schema = Schema::empty();
+        let e = ExprCompiler::normalize(
+            &crate::sql::parse_expression(sql).map_err(|e| e.message)?,
+            &[],
+        );
+        let p = c.compile(&e, &schema).map_err(|e| e.message)?;
+        let batch = RecordBatch::try_new_with_options(
+            Arc::new(schema),
+            vec![],
+            &RecordBatchOptions::new().with_row_count(Some(1)),
+        )
+        .map_err(|e| e.to_string())?;
+        let out: ArrayRef = p
+            .evaluate(&batch)
+            .and_then(|v| v.into_array(1))
+            .map_err(|e| e.to_string())?;
+        let ty = crate::catalog::types::SqlType::from_arrow(out.data_type())
+            .ok_or_else(|| format!("no SQL type for {}", out.data_type()))?;
+        let mut text = Vec::new();
+        crate::format::json::write_value(&out, 0, &ty, &mut text).map_err(|e| format!("{e:?}"))?;
+        Ok(String::from_utf8_lossy(&text).into_owned())
+    }
+}
