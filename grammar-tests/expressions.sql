@@ -34,7 +34,7 @@ SELECT `Quoted Name`, "dq" FROM `Input` EMIT CHANGES;
 -- ok Query
 SELECT k1, v1->*, a->b->* FROM INPUT EMIT CHANGES;
 
--- todo ok Query
+-- ok Query
 SELECT ID, TRANSFORM(TRANSFORM(VALUE, (x,y) => x, (x,y) => FIlTER(y, z => z < 5)), (x,y) => UCASE(x) , (k,v) => ARRAY_MAX(v)) as FILTERED_TRANSFORMED from TEST emit changes;
 
 -- ok Query

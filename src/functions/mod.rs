@@ -8,6 +8,7 @@ mod dates;
 pub mod datetime;
 mod geo;
 mod json;
+mod lambda;
 mod regex;
 pub mod row;
 mod string;
@@ -29,6 +30,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
     all.extend(bytes::udfs());
     all.extend(geo::udfs());
     all.extend(collections::udfs());
+    all.extend(lambda::udfs());
     all
 }
 

@@ -2,8 +2,9 @@
 //! ksqlDB-only clauses (WITH, WINDOW, EMIT, WITHIN, PARTITION BY) are parsed on top of it.
 
 pub mod ast;
-mod dialect;
+pub(crate) mod dialect;
 mod display;
+pub mod lambda;
 mod parser;
 pub mod script;
 mod types;

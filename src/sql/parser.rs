@@ -185,9 +185,10 @@ pub fn parse_columns(schema: &str) -> Result<Vec<ColumnDef>> {
 
 /// Parses one expression (used for `INSERT VALUES` defaults and tests).
 pub fn parse_expression(sql: &str) -> Result<Expr> {
-    let mut p = Parser::new(&DIALECT)
-        .try_with_sql(sql)
-        .map_err(|e| Error::parse(1, 1, e))?;
+    let tokens = Tokenizer::new(&DIALECT, sql)
+        .tokenize_with_location()
+        .map_err(|e| Error::parse(e.location.line, e.location.column, e.message))?;
+    let mut p = Parser::new(&DIALECT).with_tokens_with_locations(super::lambda::rewrite(tokens));
     p.parse_expr().map_err(|e| from_sqlparser(&p, e))
 }
 
@@ -203,7 +204,7 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement> {
             )
         })
         .collect();
-    let mut p = Parser::new(&DIALECT).with_tokens_with_locations(tokens);
+    let mut p = Parser::new(&DIALECT).with_tokens_with_locations(super::lambda::rewrite(tokens));
     let first = p.peek_token();
     let Some(head) = word_upper(&first.token) else {
         return Err(err_at(
