@@ -10,6 +10,7 @@ pub mod persistent;
 pub mod print;
 pub mod processing_log;
 pub mod push;
+mod unnest;
 pub mod windows;
 
 use crate::catalog::{ColumnKind, Source, PSEUDO_COLUMNS};
@@ -266,8 +267,14 @@ fn evaluate_batch(plan: &StreamPlan, batch: &RecordBatch) -> Result<RecordBatch>
     let rows = input.num_rows();
     let mut fields = Vec::with_capacity(plan.output.len() + PSEUDO_COLUMNS);
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(plan.output.len() + PSEUDO_COLUMNS);
-    for out in &plan.output {
+    for (i, out) in plan.output.iter().enumerate() {
         let a = out.expr.evaluate(&input)?.into_array(rows)?;
+        if plan.explode.contains(&i) {
+            // Lists, unnested below.
+            fields.push(Field::new(&out.column.name, a.data_type().clone(), true));
+            arrays.push(a);
+            continue;
+        }
         let target = out.column.ty.to_arrow();
         let a = if a.data_type() == &target {
             a
@@ -291,7 +298,11 @@ fn evaluate_batch(plan: &StreamPlan, batch: &RecordBatch) -> Result<RecordBatch>
         fields.push(input.schema().field(i).clone());
         arrays.push(input.column(i).clone());
     }
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
+    if plan.explode.is_empty() {
+        return Ok(batch);
+    }
+    unnest::unnest(&batch, &plan.explode, &plan.output)
 }
 
 /// A predicate's result as a filter mask: true where it holds, false where it is false or NULL

@@ -12,6 +12,7 @@ mod lambda;
 mod regex;
 pub mod row;
 mod string;
+pub mod table;
 mod text;
 
 use datafusion::execution::session_state::SessionState;
@@ -31,6 +32,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
     all.extend(geo::udfs());
     all.extend(collections::udfs());
     all.extend(lambda::udfs());
+    all.extend(table::udfs());
     all
 }
 

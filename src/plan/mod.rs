@@ -43,6 +43,9 @@ pub struct StreamPlan {
     pub rekey: Option<Rekey>,
     /// Key columns first, then value columns; compiled over the re-keyed schema if any.
     pub output: Vec<OutputColumn>,
+    /// Output columns that are table functions (EXPLODE, CUBE_EXPLODE): their values are lists
+    /// and each element becomes a row of its own.
+    pub explode: Vec<usize>,
     pub limit: Option<u64>,
 }
 
@@ -290,15 +293,81 @@ pub fn plan_query(
         sink,
         join_key: source.join_key.as_deref().filter(|_| rekey.is_none()),
     };
-    let output = projection::project(&ctx, &query.select, &key_names, &key_exprs, &mut names)?;
+    let mut output = projection::project(&ctx, &query.select, &key_names, &key_exprs, &mut names)?;
+    if let Some(f) = &filter {
+        if table_function_in(f) {
+            return Err(Error::statement(
+                "Table functions (EXPLODE, CUBE_EXPLODE) cannot be used in WHERE.",
+            ));
+        }
+    }
+    let explode = table_functions(&mut output, &proj_schema)?;
     Ok(StreamPlan {
         source,
         input_schema: schema,
         filter,
         rekey,
         output,
+        explode,
         limit: query.limit,
     })
+}
+
+fn is_table_function(e: &PhysExpr) -> bool {
+    e.downcast_ref::<datafusion::physical_expr::ScalarFunctionExpr>()
+        .is_some_and(|f| crate::functions::table::NAMES.contains(&f.name()))
+}
+
+fn table_function_in(e: &PhysExpr) -> bool {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    let mut found = false;
+    let _ = e.apply(|x| {
+        found |= is_table_function(x);
+        Ok(if found {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    });
+    found
+}
+
+/// The output columns that are table function calls; their type becomes their elements'.
+/// A table function anywhere but as a select item's outermost call is refused (as ksqlDB).
+fn table_functions(output: &mut [OutputColumn], schema: &Schema) -> Result<Vec<usize>> {
+    let mut found = Vec::new();
+    for (i, c) in output.iter_mut().enumerate() {
+        let top = is_table_function(&c.expr);
+        let inner = if top {
+            c.expr.children().into_iter().any(table_function_in)
+        } else {
+            table_function_in(&c.expr)
+        };
+        if inner {
+            return Err(Error::statement(format!(
+                "Table functions (EXPLODE, CUBE_EXPLODE) must be the outermost call of a select item: {}",
+                c.column.name
+            )));
+        }
+        if top {
+            let element = match c.expr.data_type(schema)? {
+                datafusion::arrow::datatypes::DataType::List(f) => f.data_type().clone(),
+                other => {
+                    return Err(Error::statement(format!(
+                        "A table function needs an ARRAY, not {other}"
+                    )))
+                }
+            };
+            c.column.ty = sql_type_of(&element, &c.column.name)?;
+            found.push(i);
+        }
+    }
+    Ok(found)
+}
+
+fn sql_type_of(t: &datafusion::arrow::datatypes::DataType, name: &str) -> Result<SqlType> {
+    SqlType::from_arrow(t)
+        .ok_or_else(|| Error::statement(format!("Unsupported type {t} for column {name}")))
 }
 
 fn plan_rekey(

@@ -1,0 +1,75 @@
+//! Table functions from a query file: EXPLODE makes a row per element, two of them are zipped,
+//! and they are refused where ksqlDB refuses them.
+
+mod common;
+
+use common::{rows, run_file};
+
+const INPUT: &str = "SET 'auto.offset.reset' = 'earliest';
+CREATE STREAM orders (id INT KEY, items ARRAY<STRING>, qty ARRAY<INT>) WITH (kafka_topic='orders', value_format='JSON', partitions=1);
+INSERT INTO orders (id, items, qty) VALUES (1, ARRAY['apple', 'pear'], ARRAY[3, 1, 7]);
+INSERT INTO orders (id, items, qty) VALUES (2, ARRAY[], ARRAY[]);
+INSERT INTO orders (id, items, qty) VALUES (3, ARRAY['fig'], NULL);
+";
+
+#[test]
+fn explode_makes_a_row_per_element() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = format!(
+        "{INPUT}CREATE STREAM lines AS SELECT id, EXPLODE(items) AS item, EXPLODE(qty) AS n, ARRAY_DISTINCT(EXPLODE(items)) AS d FROM orders;"
+    );
+    let (ok, lines, _) = run_file(&dir.path().join("a"), &sql);
+    assert!(!ok, "a table function inside another call is refused");
+    let err = lines.iter().find(|l| l["@type"] == "error").unwrap();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("must be the outermost call"),
+        "{err}"
+    );
+    let sql = format!(
+        "{INPUT}CREATE STREAM lines AS SELECT id, EXPLODE(items) AS item, EXPLODE(qty) AS n FROM orders;
+SELECT * FROM lines EMIT CHANGES LIMIT 4;
+DESCRIBE lines;"
+    );
+    let (ok, lines, err) = run_file(&dir.path().join("b"), &sql);
+    assert!(ok, "{err}");
+    let got: Vec<String> = rows(&lines).iter().map(|r| r.to_string()).collect();
+    assert_eq!(
+        got,
+        [
+            r#"[1,"apple",3]"#,
+            r#"[1,"pear",1]"#,
+            r#"[1,null,7]"#,
+            r#"[3,"fig",null]"#
+        ]
+    );
+    // The columns have the elements' types.
+    let described = lines
+        .iter()
+        .find(|l| l["@type"] == "sourceDescription")
+        .unwrap();
+    let fields = described["sourceDescription"]["fields"].to_string();
+    assert!(
+        fields.contains(r#""name":"ITEM","schema":{"type":"STRING""#),
+        "{fields}"
+    );
+    assert!(
+        fields.contains(r#""name":"N","schema":{"type":"INTEGER""#),
+        "{fields}"
+    );
+    let (ok, lines, _) = run_file(
+        &dir.path().join("c"),
+        &format!("{INPUT}SELECT id FROM orders WHERE EXPLODE(qty) IS NOT NULL EMIT CHANGES;"),
+    );
+    assert!(!ok);
+    let err = lines.iter().find(|l| l["@type"] == "error").unwrap();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be used in WHERE"),
+        "{err}"
+    );
+}
