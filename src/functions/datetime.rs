@@ -141,6 +141,12 @@ impl JavaPattern {
         let local = parsed
             .to_naive_datetime_with_offset(0)
             .map_err(|e| format!("Failed to parse '{text}': {e}"))?;
+        // A zone name in the text (`zzz`: `PST`, `Europe/Paris`) is the zone, with its rules.
+        let zone = if fmt.contains("%Z") {
+            named_zone(&text).unwrap_or(zone)
+        } else {
+            zone
+        };
         let utc = match parsed.offset() {
             Some(off) => local - chrono::Duration::seconds(off as i64),
             None => zone
@@ -172,6 +178,29 @@ fn push_literal(out: &mut String, c: char) {
     } else {
         out.push(c);
     }
+}
+
+/// The zone a text names in its last word: an abbreviation Java knows (read as the region
+/// it stands for, as Java does) or a region name.
+fn named_zone(text: &str) -> Option<Tz> {
+    let word = text
+        .split(|c: char| !(c.is_ascii_alphabetic() || c == '/' || c == '_'))
+        .rfind(|w| !w.is_empty())?;
+    let region = match word.to_ascii_uppercase().as_str() {
+        "UTC" | "GMT" | "Z" | "UT" => "UTC",
+        "PST" | "PDT" | "PT" => "America/Los_Angeles",
+        "MST" | "MDT" => "America/Denver",
+        "CST" | "CDT" => "America/Chicago",
+        "EST" | "EDT" => "America/New_York",
+        "BST" => "Europe/London",
+        "CET" | "CEST" => "Europe/Paris",
+        "EET" | "EEST" => "Europe/Athens",
+        "IST" => "Asia/Kolkata",
+        "JST" => "Asia/Tokyo",
+        "AEST" | "AEDT" => "Australia/Sydney",
+        _ => word,
+    };
+    region.parse::<Tz>().ok()
 }
 
 pub fn zone(name: &str) -> Result<Tz, String> {
@@ -333,6 +362,16 @@ mod tests {
         );
         let p = JavaPattern::new("yyyy-MM-dd").unwrap();
         assert_eq!(p.parse_millis("1970-01-02", Tz::UTC).unwrap(), 86_400_000);
+        // A zone abbreviation stands for its region, daylight saving included.
+        let z = JavaPattern::new("yyyy-MM-dd'T'HH:mm:ss zzz").unwrap();
+        assert_eq!(
+            z.parse_millis("2018-05-11T21:58:33 PST", Tz::UTC).unwrap(),
+            1_526_101_113_000
+        );
+        assert_eq!(
+            z.parse_millis("2018-01-11T21:58:33 PST", Tz::UTC).unwrap(),
+            1_515_736_713_000
+        );
         let la: Tz = "America/Los_Angeles".parse().unwrap();
         let p = JavaPattern::new("yyyy-MM-dd HH:mm:ss zzz").unwrap();
         assert_eq!(p.format_millis(0, la).unwrap(), "1969-12-31 16:00:00 PST");

@@ -154,6 +154,7 @@ impl ExprCompiler {
 
     /// Compiles a normalized expression over `schema`.
     pub fn compile(&self, expr: &Expr, schema: &Schema) -> Result<PhysExpr> {
+        reject_null_cases(expr)?;
         let df_schema = DFSchema::try_from(schema.clone())?;
         let logical = self
             .state
@@ -295,6 +296,30 @@ fn struct_literal(values: &[Expr]) -> Option<Expr> {
 
 /// `STRUCT(a := x, ...)` becomes `named_struct('A', x, ...)`; `MAP(k := v, ...)` becomes
 /// `map(make_array(k, ...), make_array(v, ...))`.
+/// ksqlDB refuses a CASE whose every branch is a bare NULL (its type cannot be known).
+fn reject_null_cases(expr: &Expr) -> Result<()> {
+    use datafusion::sql::sqlparser::ast::visit_expressions;
+    let is_null = |e: &Expr| matches!(e, Expr::Value(v) if v.value == Value::Null);
+    let found = visit_expressions(expr, |e: &Expr| match e {
+        Expr::Case {
+            conditions,
+            else_result,
+            ..
+        } if conditions.iter().all(|c| is_null(&c.result))
+            && else_result.as_deref().is_none_or(is_null) =>
+        {
+            ControlFlow::Break(())
+        }
+        _ => ControlFlow::Continue(()),
+    });
+    match found {
+        ControlFlow::Break(()) => Err(Error::statement(
+            "Invalid Case expression. All case branches have NULL type",
+        )),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
 /// DATEADD(DAYS, 1, d) and the like name their unit as a bare word: it becomes a string.
 fn time_unit_argument(f: &mut Function) {
     const TAKES_UNIT: &[&str] = &["DATEADD", "DATESUB", "TIMESTAMPADD", "TIMESTAMPSUB"];
