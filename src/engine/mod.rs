@@ -237,6 +237,7 @@ impl Engine {
             Statement::DropConnector { if_exists, name } => {
                 connectors::drop(self, name, *if_exists)?
             }
+            Statement::DescribeFunction(name) => Output::Listing(show::describe_function(name)?),
             Statement::DescribeConnector(name) => {
                 Output::Listing(connectors::describe(self, name)?)
             }

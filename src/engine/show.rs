@@ -163,20 +163,46 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
             }
         }
         ShowKind::Functions => {
-            let names: Vec<String> = crate::functions::names();
+            let all = crate::functions::catalog();
             Listing {
                 kind: "function_names".into(),
                 title: None,
-                headers: vec!["Function Name".into(), "Category".into()],
-                rows: names
+                headers: vec!["Function Name".into(), "Type".into()],
+                rows: all
                     .iter()
-                    .map(|n| vec![n.clone(), "SCALAR".into()])
+                    .map(|(n, t)| vec![n.clone(), t.to_string()])
                     .collect(),
-                footer: None,
-                json: json!({"functions": names.iter().map(|n| json!({"name": n, "type": "SCALAR"})).collect::<Vec<_>>()}),
+                footer: Some("For detailed information on a function run: DESCRIBE FUNCTION <Function Name>;".into()),
+                json: json!({"functions": all.iter().map(|(n, t)| json!({"name": n, "type": t, "category": t})).collect::<Vec<_>>()}),
             }
         }
     }
+}
+
+/// DESCRIBE FUNCTION: the function's variations.
+pub fn describe_function(name: &str) -> Result<Listing> {
+    let d = crate::functions::describe(name).ok_or_else(|| {
+        Error::statement(format!("Can't find any functions with the name '{name}'"))
+    })?;
+    Ok(Listing {
+        kind: "describe_function".into(),
+        title: Some(format!(
+            "Name        : {}\nType        : {}\nJar         : internal\nVariations  :",
+            d.name, d.kind
+        )),
+        headers: vec!["Variation".into(), "Returns".into()],
+        rows: d
+            .variations
+            .iter()
+            .map(|(v, r)| vec![v.clone(), r.clone()])
+            .collect(),
+        footer: None,
+        json: json!({
+            "name": d.name, "type": d.kind, "path": "internal", "author": "", "version": "",
+            "description": "",
+            "functions": d.variations.iter().map(|(v, r)| json!({"arguments": v, "returnType": r})).collect::<Vec<_>>(),
+        }),
+    })
 }
 
 pub fn describe(engine: &Engine, name: &str, extended: bool) -> Result<Listing> {

@@ -31,6 +31,29 @@ pub fn udfs() -> Vec<ScalarUDF> {
         .collect()
 }
 
+/// DESCRIBE FUNCTION's variations of a lambda function.
+pub fn variations(name: &str) -> Vec<(String, String)> {
+    let v = |s: &str, r: &str| (s.to_string(), r.to_string());
+    match name {
+        "transform" => vec![
+            v("TRANSFORM(ARRAY<T>, x => U)", "ARRAY<U>"),
+            v(
+                "TRANSFORM(MAP<K, V>, (k, v) => K2, (k, v) => V2)",
+                "MAP<K2, V2>",
+            ),
+        ],
+        "filter" => vec![
+            v("FILTER(ARRAY<T>, x => BOOLEAN)", "ARRAY<T>"),
+            v("FILTER(MAP<K, V>, (k, v) => BOOLEAN)", "MAP<K, V>"),
+        ],
+        "reduce" => vec![
+            v("REDUCE(ARRAY<T>, S, (s, x) => S)", "S"),
+            v("REDUCE(MAP<K, V>, S, (s, k, v) => S)", "S"),
+        ],
+        _ => Vec::new(),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
     Transform,

@@ -44,6 +44,70 @@ pub fn register(state: &mut SessionState) -> datafusion::error::Result<()> {
     Ok(())
 }
 
+/// Every function queries can call: (name, SCALAR / AGGREGATE / TABLE), by name.
+pub fn catalog() -> Vec<(String, &'static str)> {
+    let mut all: Vec<(String, &'static str)> = names()
+        .into_iter()
+        .filter(|n| !table::NAMES.contains(&n.to_lowercase().as_str()))
+        .map(|n| (n, "SCALAR"))
+        .collect();
+    all.extend(
+        crate::plan::aggregate::AGGREGATES
+            .iter()
+            .map(|n| (n.to_string(), "AGGREGATE")),
+    );
+    all.extend(table::NAMES.iter().map(|n| (n.to_uppercase(), "TABLE")));
+    all.sort();
+    all.dedup_by(|a, b| a.0 == b.0);
+    all
+}
+
+/// What DESCRIBE FUNCTION shows: the function's type and its variations (arguments, result).
+pub struct Description {
+    pub name: String,
+    pub kind: &'static str,
+    pub variations: Vec<(String, String)>,
+}
+
+pub fn describe(name: &str) -> Option<Description> {
+    let upper = name.to_uppercase();
+    let (_, kind) = catalog().into_iter().find(|(n, _)| *n == upper)?;
+    let lower = upper.to_lowercase();
+    let ours = udfs().into_iter().find(|u| u.name() == lower);
+    let theirs = || {
+        datafusion::functions::all_default_functions()
+            .into_iter()
+            .chain(datafusion::functions_nested::all_default_nested_functions())
+            .find(|u| u.name() == lower || u.aliases().iter().any(|a| *a == lower))
+    };
+    let variations = match &ours {
+        Some(u) => match u.inner().downcast_ref::<row::RowFunction>() {
+            Some(r) => r.variations(),
+            None => lambda::variations(&lower),
+        },
+        None => theirs()
+            .map(|u| {
+                u.signature()
+                    .type_signature
+                    .to_string_repr()
+                    .into_iter()
+                    .map(|args| {
+                        (
+                            format!("{upper}({args})"),
+                            "depends on the arguments".into(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    Some(Description {
+        name: upper,
+        kind,
+        variations,
+    })
+}
+
 /// Names of the scalar functions available to queries.
 pub fn names() -> Vec<String> {
     let mut names: Vec<String> = datafusion::functions::all_default_functions()

@@ -120,6 +120,48 @@ pub fn volatile_row_function(
     })
 }
 
+impl Arg {
+    /// How DESCRIBE FUNCTION shows the argument.
+    fn describe(self) -> &'static str {
+        match self {
+            Arg::Str => "VARCHAR",
+            Arg::Int => "INT",
+            Arg::Long => "BIGINT",
+            Arg::Double => "DOUBLE",
+            Arg::Bytes => "BYTES",
+            Arg::Date => "DATE",
+            Arg::Time => "TIME",
+            Arg::Timestamp => "TIMESTAMP",
+            Arg::Any => "ANY",
+        }
+    }
+}
+
+impl RowFunction {
+    /// Its variations: the arguments and what they return.
+    pub fn variations(&self) -> Vec<(String, String)> {
+        self.forms
+            .iter()
+            .map(|form| {
+                let args: Vec<&str> = form.iter().map(|a| a.describe()).collect();
+                let types: Vec<DataType> = form
+                    .iter()
+                    .map(|a| a.coerce(&DataType::Null).unwrap_or(DataType::Null))
+                    .collect();
+                let returns = if form.contains(&Arg::Any) {
+                    "depends on the arguments".to_string()
+                } else {
+                    sql_name(&(self.returns)(&types))
+                };
+                (
+                    format!("{}({})", self.name.to_uppercase(), args.join(", ")),
+                    returns,
+                )
+            })
+            .collect()
+    }
+}
+
 /// ksqlDB's spelling of an argument type in error messages.
 fn sql_name(t: &DataType) -> String {
     crate::catalog::types::SqlType::from_arrow(t)

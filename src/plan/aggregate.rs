@@ -51,6 +51,28 @@ enum Param {
     Bool,
 }
 
+/// The aggregate functions, by name.
+pub const AGGREGATES: &[&str] = &[
+    "ATTR",
+    "AVG",
+    "COLLECT_LIST",
+    "COLLECT_SET",
+    "CORRELATION",
+    "COUNT",
+    "COUNT_DISTINCT",
+    "EARLIEST_BY_OFFSET",
+    "HISTOGRAM",
+    "LATEST_BY_OFFSET",
+    "MAX",
+    "MIN",
+    "STDDEV_POP",
+    "STDDEV_SAMP",
+    "SUM",
+    "TOPK",
+    "TOPKDISTINCT",
+    "VARIANCE",
+];
+
 impl AggKind {
     /// The aggregate a function name denotes, if any.
     fn from_name(name: &str) -> Option<AggKind> {

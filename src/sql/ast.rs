@@ -191,6 +191,8 @@ pub enum Statement {
         name: String,
     },
     DescribeConnector(String),
+    /// DESCRIBE FUNCTION name.
+    DescribeFunction(String),
     /// `DELETE FROM table [WHERE ...]`: tombstones for the matching rows (beyond ksqlDB).
     Delete {
         table: String,

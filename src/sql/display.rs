@@ -298,6 +298,7 @@ impl Display for Statement {
                 Quoted(name)
             )?,
             Statement::DescribeConnector(name) => write!(s, "DESCRIBE CONNECTOR {}", Quoted(name))?,
+            Statement::DescribeFunction(name) => write!(s, "DESCRIBE FUNCTION {}", Quoted(name))?,
             Statement::Delete { table, selection } => {
                 write!(s, "DELETE FROM {}", Quoted(table))?;
                 if let Some(w) = selection {
@@ -352,6 +353,7 @@ impl Statement {
             Statement::CreateConnector { .. } => "CreateConnector",
             Statement::DropConnector { .. } => "DropConnector",
             Statement::DescribeConnector(_) => "DescribeConnector",
+            Statement::DescribeFunction(_) => "DescribeFunction",
             Statement::Delete { .. } => "Delete",
         }
     }

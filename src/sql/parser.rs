@@ -223,6 +223,11 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement> {
             p.next_token();
             Statement::DescribeConnector(name(&mut p)?)
         }
+        "DESCRIBE" if is_word(&p, 1, "FUNCTION") => {
+            p.next_token();
+            p.next_token();
+            Statement::DescribeFunction(name(&mut p)?)
+        }
         "DEFINE" => {
             p.next_token();
             let var = name(&mut p)?;
