@@ -50,7 +50,7 @@ SHOW VARIABLES;
 -- todo ok DescribeStreams
 DESCRIBE STREAMS;
 
--- todo ok DescribeFunction
+-- ok DescribeFunction
 DESCRIBE FUNCTION SUBSTRING;
 
 -- todo ok Explain

@@ -78,7 +78,7 @@ pub fn describe(name: &str) -> Option<Description> {
         datafusion::functions::all_default_functions()
             .into_iter()
             .chain(datafusion::functions_nested::all_default_nested_functions())
-            .find(|u| u.name() == lower || u.aliases().iter().any(|a| *a == lower))
+            .find(|u| u.name() == lower || u.aliases().contains(&lower))
     };
     let variations = match &ours {
         Some(u) => match u.inner().downcast_ref::<row::RowFunction>() {
