@@ -1,4 +1,5 @@
-//! DATE and TIME functions: UNIX_DATE, FROM_DAYS, FROM_UNIXTIME and UNIX_TIMESTAMP (milliseconds), DATEADD/DATESUB, TIMESTAMPADD/TIMESTAMPSUB,
+//! DATE and TIME functions: UNIX_DATE, FROM_DAYS, FROM_UNIXTIME and UNIX_TIMESTAMP
+//! (milliseconds), DATEADD/DATESUB, TIMEADD/TIMESUB, TIMESTAMPADD/TIMESTAMPSUB, CONVERT_TZ,
 //! FORMAT_/PARSE_DATE, FORMAT_/PARSE_TIME, DATETOSTRING/STRINGTODATE (days since the epoch),
 //! with Java-style patterns. Text a pattern cannot parse gives NULL, as in ksqlDB.
 
@@ -69,6 +70,41 @@ pub fn udfs() -> Vec<ScalarUDF> {
             timestamp,
             |a, _| shift_timestamp(a, -1),
         ),
+        row_function("timeadd", &[&[Str, Long, Time]], time_type, |a, _| {
+            shift_time(a, 1)
+        }),
+        row_function("timesub", &[&[Str, Long, Time]], time_type, |a, _| {
+            shift_time(a, -1)
+        }),
+        row_function(
+            "convert_tz",
+            &[&[Timestamp, Str, Str]],
+            timestamp,
+            |a, _| {
+                let ts = match &a[0] {
+                    ScalarValue::TimestampMillisecond(t, _) => *t,
+                    _ => None,
+                };
+                let (Some(ts), Some(from), Some(to)) = (ts, text(&a[1]), text(&a[2])) else {
+                    return Ok(ScalarValue::TimestampMillisecond(None, None));
+                };
+                let (from, to) = match (super::datetime::zone(from), super::datetime::zone(to)) {
+                    (Ok(f), Ok(t)) => (f, t),
+                    (Err(e), _) | (_, Err(e)) => return exec_err!("{e}"),
+                };
+                // The wall-clock time in `from`, read as a wall-clock time in `to`.
+                use chrono::{TimeZone, Utc};
+                let Some(wall) = Utc.timestamp_millis_opt(ts).single() else {
+                    return Ok(ScalarValue::TimestampMillisecond(None, None));
+                };
+                let local = wall.with_timezone(&from).naive_local();
+                let shifted = to
+                    .from_local_datetime(&local)
+                    .earliest()
+                    .map(|t| t.timestamp_millis());
+                Ok(ScalarValue::TimestampMillisecond(shifted, None))
+            },
+        ),
         row_function(
             "format_date",
             &[&[Date, Str]],
@@ -118,6 +154,20 @@ pub fn udfs() -> Vec<ScalarUDF> {
             },
         ),
     ]
+}
+
+fn time_type(_: &[DataType]) -> DataType {
+    DataType::Time32(TimeUnit::Millisecond)
+}
+
+/// TIMEADD / TIMESUB: a time of day moved, wrapping around midnight.
+fn shift_time(a: &[ScalarValue], sign: i64) -> Result<ScalarValue> {
+    let (Some(delta), Some(t)) = (offset(a, sign)?, time(&a[2])) else {
+        return Ok(ScalarValue::Time32Millisecond(None));
+    };
+    Ok(ScalarValue::Time32Millisecond(Some(
+        (t + delta).rem_euclid(DAY_MS) as i32,
+    )))
 }
 
 fn timestamp(_: &[DataType]) -> DataType {
@@ -249,6 +299,28 @@ mod tests {
         assert!(eval("DATEADD(FROM_DAYS(0), 5, FROM_DAYS(0))")
             .unwrap_err()
             .contains("Function 'dateadd' does not accept parameters (DATE, INTEGER, DATE)."));
+    }
+
+    #[test]
+    fn times_wrap_and_zones_convert() {
+        assert_eq!(
+            eval("TIMEADD(HOURS, 2, PARSE_TIME('23:00', 'HH:mm'))").unwrap(),
+            "3600000"
+        );
+        assert_eq!(
+            eval("TIMESUB(MINUTES, 1, PARSE_TIME('00:00', 'HH:mm'))").unwrap(),
+            "86340000"
+        );
+        assert_eq!(
+            eval("TIMEADD(HOURS, NULL, PARSE_TIME('00:00', 'HH:mm'))").unwrap(),
+            "null"
+        );
+        // 12:00 in UTC, the same wall-clock time in Los Angeles (summer: UTC-7).
+        assert_eq!(
+            eval("CONVERT_TZ(FROM_UNIXTIME(1526040000000), 'UTC', 'America/Los_Angeles')").unwrap(),
+            "1526065200000"
+        );
+        assert!(eval("CONVERT_TZ(FROM_UNIXTIME(0), 'Mars/Base', 'UTC')").is_err());
     }
 
     #[test]

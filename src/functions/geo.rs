@@ -1,5 +1,5 @@
-//! GEO_DISTANCE: the great-circle distance between two points (haversine), in kilometres or
-//! miles.
+//! Numbers: GEO_DISTANCE, the great-circle distance between two points (haversine), in
+//! kilometres or miles; SIGN, as ksqlDB's INT.
 
 use super::row::{double, row_function, text, Arg};
 use datafusion::arrow::datatypes::DataType;
@@ -12,45 +12,71 @@ const EARTH_MI: f64 = 3959.0;
 
 pub fn udfs() -> Vec<ScalarUDF> {
     use Arg::*;
-    vec![row_function(
-        "geo_distance",
-        &[
-            &[Double, Double, Double, Double],
-            &[Double, Double, Double, Double, Str],
-        ],
-        |_| DataType::Float64,
-        |a, _| {
-            let p: Option<Vec<f64>> = a[..4].iter().map(double).collect();
-            let Some(p) = p else {
-                return Ok(ScalarValue::Float64(None));
-            };
-            let radius = match a.get(4).map(text) {
-                None | Some(None) => EARTH_KM,
-                Some(Some(u)) => match u.to_ascii_uppercase().as_str() {
-                    "KM" | "KILOMETERS" | "KILOMETRES" => EARTH_KM,
-                    "MI" | "MILES" => EARTH_MI,
-                    _ => return exec_err!("GEO_DISTANCE units must be KM or MI, not {u}"),
-                },
-            };
-            for (lat, lon) in [(p[0], p[1]), (p[2], p[3])] {
-                if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-                    return exec_err!("Invalid coordinates ({lat}, {lon})");
+    vec![
+        row_function(
+            "sign",
+            &[&[Double]],
+            |_| DataType::Int32,
+            |a, _| {
+                Ok(ScalarValue::Int32(double(&a[0]).map(|x| {
+                    if x > 0.0 {
+                        1
+                    } else if x < 0.0 {
+                        -1
+                    } else {
+                        0
+                    }
+                })))
+            },
+        ),
+        row_function(
+            "geo_distance",
+            &[
+                &[Double, Double, Double, Double],
+                &[Double, Double, Double, Double, Str],
+            ],
+            |_| DataType::Float64,
+            |a, _| {
+                let p: Option<Vec<f64>> = a[..4].iter().map(double).collect();
+                let Some(p) = p else {
+                    return Ok(ScalarValue::Float64(None));
+                };
+                let radius = match a.get(4).map(text) {
+                    None | Some(None) => EARTH_KM,
+                    Some(Some(u)) => match u.to_ascii_uppercase().as_str() {
+                        "KM" | "KILOMETERS" | "KILOMETRES" => EARTH_KM,
+                        "MI" | "MILES" => EARTH_MI,
+                        _ => return exec_err!("GEO_DISTANCE units must be KM or MI, not {u}"),
+                    },
+                };
+                for (lat, lon) in [(p[0], p[1]), (p[2], p[3])] {
+                    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+                        return exec_err!("Invalid coordinates ({lat}, {lon})");
+                    }
                 }
-            }
-            let (lat1, lat2) = (p[0].to_radians(), p[2].to_radians());
-            let dlat = (p[2] - p[0]).to_radians();
-            let dlon = (p[3] - p[1]).to_radians();
-            let h =
-                (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
-            let c = 2.0 * h.sqrt().asin();
-            Ok(ScalarValue::Float64(Some(radius * c)))
-        },
-    )]
+                let (lat1, lat2) = (p[0].to_radians(), p[2].to_radians());
+                let dlat = (p[2] - p[0]).to_radians();
+                let dlon = (p[3] - p[1]).to_radians();
+                let h = (dlat / 2.0).sin().powi(2)
+                    + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
+                let c = 2.0 * h.sqrt().asin();
+                Ok(ScalarValue::Float64(Some(radius * c)))
+            },
+        ),
+    ]
 }
 
 #[cfg(test)]
 mod tests {
     use crate::functions::row::testing::eval;
+
+    #[test]
+    fn signs() {
+        assert_eq!(eval("SIGN(-2.5)").unwrap(), "-1");
+        assert_eq!(eval("SIGN(0)").unwrap(), "0");
+        assert_eq!(eval("SIGN(7)").unwrap(), "1");
+        assert_eq!(eval("SIGN(NULL)").unwrap(), "null");
+    }
 
     #[test]
     fn distances_in_km_and_miles() {

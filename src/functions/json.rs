@@ -78,6 +78,30 @@ pub fn udfs() -> Vec<ScalarUDF> {
             },
         ),
         row_function(
+            "json_array_contains",
+            &[&[Str, Any]],
+            |_| DataType::Boolean,
+            |a, _| {
+                let Some(Value::Array(items)) = text(&a[0]).and_then(parse) else {
+                    return Ok(ScalarValue::Boolean(Some(false)));
+                };
+                let wanted: Value = match &a[1] {
+                    v if v.is_null() => Value::Null,
+                    ScalarValue::Utf8(Some(s)) => Value::String(s.clone()),
+                    ScalarValue::Boolean(Some(b)) => Value::Bool(*b),
+                    v => match serde_json::from_str(&v.to_string()) {
+                        Ok(n) => n,
+                        Err(_) => return Ok(ScalarValue::Boolean(Some(false))),
+                    },
+                };
+                let same = |x: &Value| match (x, &wanted) {
+                    (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+                    (a, b) => a == b,
+                };
+                Ok(ScalarValue::Boolean(Some(items.iter().any(same))))
+            },
+        ),
+        row_function(
             "is_json_string",
             &[&[Str]],
             |_| DataType::Boolean,
@@ -251,6 +275,19 @@ mod tests {
             eval(r#"JSON_RECORDS('{"a": 1, "b": "x"}')"#).unwrap(),
             r#"{"a":"1","b":"\"x\""}"#
         );
+        assert_eq!(
+            eval(r#"JSON_ARRAY_CONTAINS('[1, "a", null]', 1)"#).unwrap(),
+            "true"
+        );
+        assert_eq!(
+            eval(r#"JSON_ARRAY_CONTAINS('[1, "a", null]', 'a')"#).unwrap(),
+            "true"
+        );
+        assert_eq!(
+            eval(r#"JSON_ARRAY_CONTAINS('[1, "a"]', 2)"#).unwrap(),
+            "false"
+        );
+        assert_eq!(eval(r#"JSON_ARRAY_CONTAINS('nope', 2)"#).unwrap(), "false");
         assert_eq!(eval(r#"IS_JSON_STRING('{"a": 1}')"#).unwrap(), "true");
         assert_eq!(eval(r#"IS_JSON_STRING('{a')"#).unwrap(), "false");
         assert_eq!(eval(r#"IS_JSON_STRING(NULL)"#).unwrap(), "false");

@@ -9,11 +9,13 @@ pub mod datetime;
 mod geo;
 mod json;
 mod lambda;
+mod lists;
 mod regex;
 pub mod row;
 mod string;
 pub mod table;
 mod text;
+mod web;
 
 use datafusion::execution::session_state::SessionState;
 use datafusion::execution::FunctionRegistry;
@@ -33,6 +35,8 @@ pub fn udfs() -> Vec<ScalarUDF> {
     all.extend(collections::udfs());
     all.extend(lambda::udfs());
     all.extend(table::udfs());
+    all.extend(lists::udfs());
+    all.extend(web::udfs());
     all
 }
 
@@ -113,8 +117,13 @@ pub fn names() -> Vec<String> {
     let mut names: Vec<String> = datafusion::functions::all_default_functions()
         .iter()
         .chain(datafusion::functions_nested::all_default_nested_functions().iter())
-        .map(|f| f.name().to_uppercase())
-        .chain(udfs().iter().map(|f| f.name().to_uppercase()))
+        .cloned()
+        .chain(udfs().into_iter().map(Arc::new))
+        .flat_map(|f| {
+            let mut all = vec![f.name().to_uppercase()];
+            all.extend(f.aliases().iter().map(|a| a.to_uppercase()));
+            all
+        })
         .collect();
     names.sort();
     names.dedup();

@@ -305,6 +305,62 @@ pub fn strings(items: Option<Vec<Option<String>>>) -> ScalarValue {
     }
 }
 
+/// A MAP value of type `ty` with these entries (in order).
+pub fn map_scalar(entries: Vec<(ScalarValue, ScalarValue)>, ty: &DataType) -> Result<ScalarValue> {
+    use datafusion::arrow::array::{MapArray, StructArray};
+    use datafusion::arrow::buffer::OffsetBuffer;
+    let DataType::Map(field, sorted) = ty else {
+        return datafusion::common::exec_err!("not a MAP type: {ty}");
+    };
+    let DataType::Struct(fields) = field.data_type() else {
+        return datafusion::common::exec_err!("not a MAP type: {ty}");
+    };
+    let n = entries.len();
+    let (keys, values): (Vec<ScalarValue>, Vec<ScalarValue>) = entries.into_iter().unzip();
+    let array =
+        |items: Vec<ScalarValue>, t: &DataType| -> Result<datafusion::arrow::array::ArrayRef> {
+            if items.is_empty() {
+                return Ok(datafusion::arrow::array::new_empty_array(t));
+            }
+            let a = ScalarValue::iter_to_array(items)?;
+            Ok(datafusion::arrow::compute::cast(&a, t)?)
+        };
+    let entries = StructArray::try_new(
+        fields.clone(),
+        vec![
+            array(keys, fields[0].data_type())?,
+            array(values, fields[1].data_type())?,
+        ],
+        None,
+    )?;
+    let map = MapArray::try_new(
+        field.clone(),
+        OffsetBuffer::from_lengths([n]),
+        entries,
+        None,
+        *sorted,
+    )?;
+    ScalarValue::try_from_array(&map, 0)
+}
+
+/// `MAP<K, V>` as a result type.
+pub fn map_type(k: DataType, v: DataType) -> DataType {
+    DataType::Map(
+        std::sync::Arc::new(datafusion::arrow::datatypes::Field::new(
+            "entries",
+            DataType::Struct(
+                vec![
+                    datafusion::arrow::datatypes::Field::new("key", k, false),
+                    datafusion::arrow::datatypes::Field::new("value", v, true),
+                ]
+                .into(),
+            ),
+            false,
+        )),
+        false,
+    )
+}
+
 #[cfg(test)]
 pub mod testing {
     //! Calls a function as a query would: parsed, planned and evaluated by DataFusion.

@@ -322,7 +322,14 @@ fn reject_null_cases(expr: &Expr) -> Result<()> {
 
 /// DATEADD(DAYS, 1, d) and the like name their unit as a bare word: it becomes a string.
 fn time_unit_argument(f: &mut Function) {
-    const TAKES_UNIT: &[&str] = &["DATEADD", "DATESUB", "TIMESTAMPADD", "TIMESTAMPSUB"];
+    const TAKES_UNIT: &[&str] = &[
+        "DATEADD",
+        "DATESUB",
+        "TIMEADD",
+        "TIMESUB",
+        "TIMESTAMPADD",
+        "TIMESTAMPSUB",
+    ];
     const UNITS: &[&str] = &[
         "MILLISECONDS",
         "SECONDS",

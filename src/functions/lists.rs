@@ -1,0 +1,287 @@
+//! Splitting and picking: SPLIT, SPLIT_TO_MAP, AS_MAP, ENTRIES, SLICE (1-based, inclusive),
+//! ELT and FIELD.
+
+use super::row::{
+    int, map_scalar, map_type, row_function, string, string_list, strings, text, Arg,
+};
+use datafusion::arrow::array::Array;
+use datafusion::arrow::datatypes::{DataType, Field, Fields};
+use datafusion::common::{exec_err, Result, ScalarValue};
+use datafusion::logical_expr::ScalarUDF;
+use std::sync::Arc;
+
+use Arg::*;
+
+/// ELT and FIELD take a value and up to this many candidates.
+const VARIADIC: &[&[Arg]] = &[
+    &[Str],
+    &[Str, Str],
+    &[Str, Str, Str],
+    &[Str, Str, Str, Str],
+    &[Str, Str, Str, Str, Str],
+    &[Str, Str, Str, Str, Str, Str],
+    &[Str, Str, Str, Str, Str, Str, Str],
+    &[Str, Str, Str, Str, Str, Str, Str, Str],
+    &[Str, Str, Str, Str, Str, Str, Str, Str, Str],
+    &[Str, Str, Str, Str, Str, Str, Str, Str, Str, Str],
+];
+
+const ELT_FORMS: &[&[Arg]] = &[
+    &[Int],
+    &[Int, Str],
+    &[Int, Str, Str],
+    &[Int, Str, Str, Str],
+    &[Int, Str, Str, Str, Str],
+    &[Int, Str, Str, Str, Str, Str],
+    &[Int, Str, Str, Str, Str, Str, Str],
+    &[Int, Str, Str, Str, Str, Str, Str, Str],
+    &[Int, Str, Str, Str, Str, Str, Str, Str, Str],
+];
+
+pub fn udfs() -> Vec<ScalarUDF> {
+    vec![
+        row_function(
+            "split",
+            &[&[Str, Str]],
+            |_| string_list(),
+            |a, _| {
+                let (Some(s), Some(d)) = (text(&a[0]), text(&a[1])) else {
+                    return Ok(strings(None));
+                };
+                Ok(strings(Some(if d.is_empty() {
+                    s.chars().map(|c| Some(c.to_string())).collect()
+                } else {
+                    s.split(d).map(|p| Some(p.to_string())).collect()
+                })))
+            },
+        ),
+        row_function(
+            "split_to_map",
+            &[&[Str, Str, Str]],
+            |_| map_type(DataType::Utf8, DataType::Utf8),
+            |a, ret| {
+                let (Some(s), Some(entry), Some(kv)) = (text(&a[0]), text(&a[1]), text(&a[2]))
+                else {
+                    return ScalarValue::try_from(ret);
+                };
+                if entry.is_empty() || kv.is_empty() || entry == kv {
+                    return ScalarValue::try_from(ret);
+                }
+                let mut entries: Vec<(ScalarValue, ScalarValue)> = Vec::new();
+                for e in s.split(entry).filter(|e| !e.is_empty()) {
+                    if let Some((k, v)) = e.split_once(kv) {
+                        let k = string(Some(k.to_string()));
+                        entries.retain(|(old, _)| old != &k);
+                        entries.push((k, string(Some(v.to_string()))));
+                    }
+                }
+                map_scalar(entries, ret)
+            },
+        ),
+        row_function(
+            "as_map",
+            &[&[Any, Any]],
+            |a| match &a[1] {
+                DataType::List(f) => map_type(DataType::Utf8, f.data_type().clone()),
+                _ => map_type(DataType::Utf8, DataType::Null),
+            },
+            |a, ret| {
+                let (ScalarValue::List(keys), ScalarValue::List(values)) = (&a[0], &a[1]) else {
+                    return ScalarValue::try_from(ret);
+                };
+                if keys.is_null(0) || values.is_null(0) {
+                    return ScalarValue::try_from(ret);
+                }
+                let (keys, values) = (keys.value(0), values.value(0));
+                let mut entries: Vec<(ScalarValue, ScalarValue)> = Vec::new();
+                for i in 0..keys.len().min(values.len()) {
+                    let k = ScalarValue::try_from_array(&keys, i)?;
+                    if k.is_null() {
+                        continue;
+                    }
+                    entries.retain(|(old, _)| old != &k);
+                    entries.push((k, ScalarValue::try_from_array(&values, i)?));
+                }
+                map_scalar(entries, ret)
+            },
+        ),
+        row_function("entries", &[&[Any, Any]], entries_type, |a, ret| {
+            let (ScalarValue::Map(map), Some(sorted)) = (&a[0], boolean(&a[1])) else {
+                return ScalarValue::try_from(ret);
+            };
+            if map.is_null(0) {
+                return ScalarValue::try_from(ret);
+            }
+            let kv = map.value(0);
+            let mut rows: Vec<(ScalarValue, ScalarValue)> = (0..kv.len())
+                .map(|i| {
+                    Ok((
+                        ScalarValue::try_from_array(kv.column(0), i)?,
+                        ScalarValue::try_from_array(kv.column(1), i)?,
+                    ))
+                })
+                .collect::<Result<_>>()?;
+            if sorted {
+                rows.sort_by(|x, y| x.0.partial_cmp(&y.0).unwrap_or(std::cmp::Ordering::Equal));
+            }
+            let DataType::List(item) = ret else {
+                return exec_err!("ENTRIES returns an ARRAY");
+            };
+            let DataType::Struct(fields) = item.data_type() else {
+                return exec_err!("ENTRIES returns an ARRAY of STRUCTs");
+            };
+            let structs: Vec<ScalarValue> = rows
+                .into_iter()
+                .map(|(k, v)| {
+                    let arrays = vec![k.to_array()?, v.to_array()?];
+                    let s = datafusion::arrow::array::StructArray::try_new(
+                        fields.clone(),
+                        arrays,
+                        None,
+                    )?;
+                    ScalarValue::try_from_array(&s, 0)
+                })
+                .collect::<Result<_>>()?;
+            Ok(ScalarValue::List(ScalarValue::new_list_nullable(
+                &structs,
+                item.data_type(),
+            )))
+        }),
+        row_function(
+            "slice",
+            &[&[Any, Int, Int]],
+            |a| a[0].clone(),
+            |a, ret| {
+                let ScalarValue::List(list) = &a[0] else {
+                    return ScalarValue::try_from(ret);
+                };
+                let (Some(from), Some(to)) = (int(&a[1]), int(&a[2])) else {
+                    return ScalarValue::try_from(ret);
+                };
+                if list.is_null(0) {
+                    return ScalarValue::try_from(ret);
+                }
+                let items = list.value(0);
+                let n = items.len() as i64;
+                let start = (from.max(1) - 1).min(n);
+                let end = to.min(n).max(start);
+                let slice = items.slice(start as usize, (end - start) as usize);
+                let DataType::List(f) = ret else {
+                    return exec_err!("SLICE needs an ARRAY");
+                };
+                Ok(ScalarValue::List(Arc::new(
+                    datafusion::arrow::array::ListArray::try_new(
+                        f.clone(),
+                        datafusion::arrow::buffer::OffsetBuffer::from_lengths([slice.len()]),
+                        slice,
+                        None,
+                    )?,
+                )))
+            },
+        ),
+        row_function(
+            "elt",
+            ELT_FORMS,
+            |_| DataType::Utf8,
+            |a, _| {
+                Ok(string(int(&a[0]).and_then(|n| {
+                    (n >= 1)
+                        .then(|| a.get(n as usize))
+                        .flatten()
+                        .and_then(text)
+                        .map(str::to_string)
+                })))
+            },
+        ),
+        row_function(
+            "field",
+            VARIADIC,
+            |_| DataType::Int32,
+            |a, _| {
+                let Some(s) = text(&a[0]) else {
+                    return Ok(ScalarValue::Int32(Some(0)));
+                };
+                let at = a[1..].iter().position(|c| text(c) == Some(s));
+                Ok(ScalarValue::Int32(Some(at.map_or(0, |i| i as i32 + 1))))
+            },
+        ),
+    ]
+}
+
+fn boolean(v: &ScalarValue) -> Option<bool> {
+    match v {
+        ScalarValue::Boolean(b) => *b,
+        _ => None,
+    }
+}
+
+/// `ARRAY<STRUCT<K, V>>` of a map's entries.
+fn entries_type(a: &[DataType]) -> DataType {
+    let (k, v) = match &a[0] {
+        DataType::Map(f, _) => match f.data_type() {
+            DataType::Struct(kv) if kv.len() == 2 => {
+                (kv[0].data_type().clone(), kv[1].data_type().clone())
+            }
+            _ => (DataType::Null, DataType::Null),
+        },
+        _ => (DataType::Null, DataType::Null),
+    };
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(Fields::from(vec![
+            Field::new("K", k, true),
+            Field::new("V", v, true),
+        ])),
+        true,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::functions::row::testing::eval;
+
+    #[test]
+    fn splits_strings_into_arrays_and_maps() {
+        assert_eq!(eval("SPLIT('a,b,,c', ',')").unwrap(), r#"["a","b","","c"]"#);
+        assert_eq!(eval("SPLIT('abc', '')").unwrap(), r#"["a","b","c"]"#);
+        assert_eq!(eval("SPLIT(NULL, ',')").unwrap(), "null");
+        assert_eq!(
+            eval("SPLIT_TO_MAP('a=1;b=2;a=3', ';', '=')").unwrap(),
+            r#"{"b":"2","a":"3"}"#
+        );
+        assert_eq!(eval("SPLIT_TO_MAP('a=1', '', '=')").unwrap(), "null");
+    }
+
+    #[test]
+    fn maps_from_arrays_and_entries_back() {
+        assert_eq!(
+            eval("AS_MAP(ARRAY['a', 'b'], ARRAY[1, 2])").unwrap(),
+            r#"{"a":1,"b":2}"#
+        );
+        assert_eq!(
+            eval("ENTRIES(MAP('b' := 2, 'a' := 1), true)").unwrap(),
+            r#"[{"K":"a","V":1},{"K":"b","V":2}]"#
+        );
+        assert_eq!(
+            eval("ENTRIES(MAP('b' := 2, 'a' := 1), false)").unwrap(),
+            r#"[{"K":"b","V":2},{"K":"a","V":1}]"#
+        );
+    }
+
+    #[test]
+    fn slices_and_picks() {
+        assert_eq!(eval("SLICE(ARRAY[1, 2, 3, 4], 2, 3)").unwrap(), "[2,3]");
+        assert_eq!(
+            eval("SLICE(ARRAY[1, 2, 3, 4], 0, 10)").unwrap(),
+            "[1,2,3,4]"
+        );
+        assert_eq!(eval("SLICE(ARRAY[1, 2], 3, 1)").unwrap(), "[]");
+        assert_eq!(eval("SLICE(ARRAY[1, 2], NULL, 1)").unwrap(), "null");
+        assert_eq!(eval("ELT(2, 'a', 'b', 'c')").unwrap(), r#""b""#);
+        assert_eq!(eval("ELT(4, 'a', 'b', 'c')").unwrap(), "null");
+        assert_eq!(eval("ELT(0, 'a')").unwrap(), "null");
+        assert_eq!(eval("FIELD('b', 'a', 'b', 'c')").unwrap(), "2");
+        assert_eq!(eval("FIELD('z', 'a', 'b')").unwrap(), "0");
+        assert_eq!(eval("FIELD(NULL, 'a', NULL)").unwrap(), "0");
+    }
+}
