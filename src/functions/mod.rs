@@ -4,6 +4,7 @@
 
 mod bytes;
 mod collections;
+mod compare;
 mod dates;
 pub mod datetime;
 mod geo;
@@ -37,6 +38,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
     all.extend(table::udfs());
     all.extend(lists::udfs());
     all.extend(web::udfs());
+    all.extend(compare::udfs());
     all
 }
 
