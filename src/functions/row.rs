@@ -104,20 +104,21 @@ pub fn row_function(
     })
 }
 
-/// A row function whose value may change between calls with the same arguments (UUID, RANDOM).
+/// A row function whose value may change between calls with the same arguments (the time).
 pub fn volatile_row_function(
     name: &'static str,
     forms: &'static [&'static [Arg]],
     returns: fn(&[DataType]) -> DataType,
     eval: Eval,
 ) -> ScalarUDF {
-    ScalarUDF::from(RowFunction {
-        name,
-        forms,
-        returns,
-        eval,
-        signature: Signature::user_defined(Volatility::Volatile),
-    })
+    let f = row_function(name, forms, returns, eval);
+    match f.inner().downcast_ref::<RowFunction>() {
+        Some(r) => ScalarUDF::from(RowFunction {
+            signature: Signature::user_defined(Volatility::Volatile),
+            ..*r
+        }),
+        None => f,
+    }
 }
 
 impl Arg {
