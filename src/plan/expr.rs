@@ -296,11 +296,13 @@ fn struct_literal(values: &[Expr]) -> Option<Expr> {
 
 /// `STRUCT(a := x, ...)` becomes `named_struct('A', x, ...)`; `MAP(k := v, ...)` becomes
 /// `map(make_array(k, ...), make_array(v, ...))`.
-/// ksqlDB refuses a CASE whose every branch is a bare NULL (its type cannot be known).
+/// ksqlDB refuses expressions whose type cannot be known: a CASE whose every branch is a bare
+/// NULL, an empty ARRAY[] or one of bare NULLs.
 fn reject_null_cases(expr: &Expr) -> Result<()> {
     use datafusion::sql::sqlparser::ast::visit_expressions;
     let is_null = |e: &Expr| matches!(e, Expr::Value(v) if v.value == Value::Null);
-    let found = visit_expressions(expr, |e: &Expr| match e {
+    let found = visit_expressions(expr, |e: &Expr| {
+        match e {
         Expr::Case {
             conditions,
             else_result,
@@ -308,14 +310,19 @@ fn reject_null_cases(expr: &Expr) -> Result<()> {
         } if conditions.iter().all(|c| is_null(&c.result))
             && else_result.as_deref().is_none_or(is_null) =>
         {
-            ControlFlow::Break(())
+            ControlFlow::Break("Invalid Case expression. All case branches have NULL type")
         }
+        Expr::Array(a) if a.elem.is_empty() => ControlFlow::Break(
+            "Array constructor cannot be empty. Please supply at least one element (see https://github.com/confluentinc/ksql/issues/4239).",
+        ),
+        Expr::Array(a) if a.elem.iter().all(is_null) => ControlFlow::Break(
+            "Cannot construct an array with all NULL elements (see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL value to the desired type.",
+        ),
         _ => ControlFlow::Continue(()),
+    }
     });
     match found {
-        ControlFlow::Break(()) => Err(Error::statement(
-            "Invalid Case expression. All case branches have NULL type",
-        )),
+        ControlFlow::Break(message) => Err(Error::statement(message)),
         ControlFlow::Continue(()) => Ok(()),
     }
 }
@@ -479,5 +486,22 @@ mod tests {
             .unwrap_err();
         assert!(err.message.contains("NOPE"), "{}", err.message);
         assert_eq!(out.null_count(), 0);
+    }
+
+    #[test]
+    fn expressions_without_a_type_are_refused() {
+        use crate::functions::row::testing::eval;
+        assert!(eval("CASE WHEN 1 < 2 THEN NULL ELSE NULL END")
+            .unwrap_err()
+            .contains("All case branches have NULL type"));
+        assert!(eval("ARRAY[]").unwrap_err().contains("cannot be empty"));
+        assert!(eval("ARRAY[NULL, NULL]")
+            .unwrap_err()
+            .contains("all NULL elements"));
+        assert_eq!(eval("ARRAY[CAST(NULL AS INT)]").unwrap(), "[null]");
+        assert_eq!(
+            eval("CASE WHEN 1 < 2 THEN NULL ELSE 3 END").unwrap(),
+            "null"
+        );
     }
 }
