@@ -105,6 +105,21 @@ pub fn udfs() -> Vec<ScalarUDF> {
                 ))
             },
         ),
+        // `x LIKE p ESCAPE '!'` with `p` a column: the pattern rewritten to backslash escapes.
+        row_function(
+            "like_escape",
+            &[&[Str, Str]],
+            |_| DataType::Utf8,
+            |a, _| {
+                let (Some(p), Some(c)) = (text(&a[0]), text(&a[1]).and_then(|c| c.chars().next()))
+                else {
+                    return Ok(string(None));
+                };
+                Ok(string(Some(crate::plan::expr::with_backslash_escapes(
+                    p, c,
+                ))))
+            },
+        ),
         row_function(
             "initcap",
             &[&[Str]],
@@ -328,6 +343,22 @@ mod tests {
         assert_eq!(eval("INSTR('CORPORATE FLOOR', 'OR', -3, 2)").unwrap(), "2");
         assert_eq!(eval("INSTR('CORPORATE FLOOR', 'MOM')").unwrap(), "0");
         assert_eq!(eval("INSTR(NULL, 'OR')").unwrap(), "null");
+    }
+
+    #[test]
+    fn like_escapes_known_at_run_time() {
+        assert_eq!(
+            eval("CONCAT('%', 'x') LIKE CONCAT('!', '%x') ESCAPE '!'").unwrap(),
+            "true"
+        );
+        assert_eq!(
+            eval("CONCAT('a', 'x') LIKE CONCAT('!', '%x') ESCAPE '!'").unwrap(),
+            "false"
+        );
+        assert_eq!(
+            eval("CONCAT('a', 'b') LIKE CONCAT('a', NULL) ESCAPE '!'").unwrap(),
+            "false"
+        );
     }
 
     #[test]

@@ -129,15 +129,25 @@ impl ExprCompiler {
                     escape_char,
                     ..
                 } => {
-                    if let (Some(esc), Expr::Value(p)) = (escape_char.as_ref(), pattern.as_mut()) {
-                        if let (Value::SingleQuotedString(c), Value::SingleQuotedString(text)) =
-                            (&esc.value, &mut p.value)
-                        {
-                            if let Some(c) = c.chars().next().filter(|c| *c != '\\') {
-                                *text = with_backslash_escapes(text, c);
-                                *escape_char = None;
+                    let escape = escape_char.as_ref().and_then(|esc| match &esc.value {
+                        Value::SingleQuotedString(c) => c.chars().next().filter(|c| *c != '\\'),
+                        _ => None,
+                    });
+                    if let Some(c) = escape {
+                        match pattern.as_mut() {
+                            Expr::Value(ValueWithSpan {
+                                value: Value::SingleQuotedString(text),
+                                ..
+                            }) => *text = with_backslash_escapes(text, c),
+                            // A pattern known only at run time is rewritten then.
+                            other => {
+                                let esc = Expr::Value(ValueWithSpan::from(
+                                    Value::SingleQuotedString(c.to_string()),
+                                ));
+                                *other = call("like_escape", vec![other.clone(), esc]);
                             }
                         }
+                        *escape_char = None;
                     }
                 }
                 _ => {}
@@ -252,7 +262,8 @@ fn reject_ordering_of_nested(expr: &PhysExpr, schema: &Schema) -> Result<()> {
 }
 
 /// A LIKE pattern escaped with `c`, rewritten to escape with a backslash.
-fn with_backslash_escapes(pattern: &str, c: char) -> String {
+/// A LIKE pattern escaped with `c` rewritten to escape with a backslash (DataFusion's only).
+pub fn with_backslash_escapes(pattern: &str, c: char) -> String {
     let mut out = String::with_capacity(pattern.len());
     let mut chars = pattern.chars();
     while let Some(ch) = chars.next() {
