@@ -33,6 +33,18 @@ pub fn udfs() -> Vec<ScalarUDF> {
             },
         ),
         row_function(
+            "encode",
+            &[&[Str, Str, Str]],
+            |_| DataType::Utf8,
+            |a, _| {
+                let (Some(s), Some(from), Some(to)) = (text(&a[0]), text(&a[1]), text(&a[2]))
+                else {
+                    return Ok(string(None));
+                };
+                Ok(string(Some(decode(&encode(s, from)?, to)?)))
+            },
+        ),
+        row_function(
             "int_from_bytes",
             &[&[Bytes], &[Bytes, Str]],
             |_| DataType::Int32,
@@ -147,6 +159,24 @@ mod tests {
         assert!(eval("FROM_BYTES('a', 'hex')")
             .unwrap_err()
             .contains("does not accept parameters (STRING, STRING)"));
+    }
+
+    #[test]
+    fn encodes_between_encodings() {
+        assert_eq!(
+            eval("ENCODE('hello', 'ascii', 'hex')").unwrap(),
+            r#""68656C6C6F""#
+        );
+        assert_eq!(
+            eval("ENCODE('68656C6C6F', 'hex', 'utf8')").unwrap(),
+            r#""hello""#
+        );
+        assert_eq!(
+            eval("ENCODE('aGk=', 'base64', 'ascii')").unwrap(),
+            r#""hi""#
+        );
+        assert_eq!(eval("ENCODE(NULL, 'hex', 'utf8')").unwrap(), "null");
+        assert!(eval("ENCODE('zz', 'hex', 'utf8')").is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Collection functions with ksqlDB's semantics where DataFusion's differ: ARRAY_JOIN (every
 //! element, NULL written as `null`, numbers as ksqlDB writes them), ARRAY_SORT (NULLs last
-//! either way), MAP_UNION (the second map's entries win).
+//! either way), MAP_UNION (the second map's entries win), ARRAY_REMOVE (every occurrence:
+//! DataFusion's `array_remove_all` under ksqlDB's name).
 
 use super::row::{row_function, string, text, Arg};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
@@ -12,6 +13,10 @@ use datafusion::logical_expr::ScalarUDF;
 pub fn udfs() -> Vec<ScalarUDF> {
     use Arg::*;
     vec![
+        ScalarUDF::from(Renamed {
+            name: "array_remove",
+            inner: datafusion::functions_nested::remove::array_remove_all_udf(),
+        }),
         row_function(
             "array_sort",
             &[&[Any], &[Any, Str]],
@@ -148,6 +153,52 @@ pub fn udfs() -> Vec<ScalarUDF> {
     ]
 }
 
+/// A DataFusion function under the name ksqlDB gives the same semantics.
+#[derive(Debug)]
+struct Renamed {
+    name: &'static str,
+    inner: std::sync::Arc<ScalarUDF>,
+}
+
+impl PartialEq for Renamed {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for Renamed {}
+impl std::hash::Hash for Renamed {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for Renamed {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        self.inner.signature()
+    }
+    fn coerce_types(&self, args: &[DataType]) -> datafusion::common::Result<Vec<DataType>> {
+        self.inner.inner().coerce_types(args)
+    }
+    fn return_type(&self, args: &[DataType]) -> datafusion::common::Result<DataType> {
+        self.inner.return_type(args)
+    }
+    fn return_field_from_args(
+        &self,
+        args: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> datafusion::common::Result<datafusion::arrow::datatypes::FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> datafusion::common::Result<datafusion::logical_expr::ColumnarValue> {
+        self.inner.invoke_with_args(args)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::functions::row::testing::eval;
@@ -172,6 +223,19 @@ mod tests {
         assert_eq!(
             eval("MAP_UNION(MAP('a' := 1, 'b' := 2), MAP('b' := 3))").unwrap(),
             r#"{"a":1,"b":3}"#
+        );
+    }
+
+    #[test]
+    fn removes_every_occurrence() {
+        assert_eq!(
+            eval("ARRAY_REMOVE(ARRAY[1, 2, 1, NULL], 1)").unwrap(),
+            "[2,null]"
+        );
+        assert_eq!(eval("ARRAY_REMOVE(ARRAY['a'], 'b')").unwrap(), r#"["a"]"#);
+        assert_eq!(
+            eval("ARRAY_REMOVE(CAST(NULL AS ARRAY<INT>), 1)").unwrap(),
+            "null"
         );
     }
 

@@ -11,6 +11,7 @@ mod geo;
 mod json;
 mod lambda;
 mod lists;
+mod numbers;
 mod regex;
 pub mod row;
 mod string;
@@ -39,6 +40,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
     all.extend(lists::udfs());
     all.extend(web::udfs());
     all.extend(compare::udfs());
+    all.extend(numbers::udfs());
     all
 }
 

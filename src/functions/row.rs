@@ -392,6 +392,9 @@ pub mod testing {
             .map_err(|e| e.to_string())?;
         let ty = crate::catalog::types::SqlType::from_arrow(out.data_type())
             .ok_or_else(|| format!("no SQL type for {}", out.data_type()))?;
+        // As a query's projection does: the value in its column's type.
+        let out =
+            datafusion::arrow::compute::cast(&out, &ty.to_arrow()).map_err(|e| e.to_string())?;
         let mut text = Vec::new();
         crate::format::json::write_value(&out, 0, &ty, &mut text).map_err(|e| format!("{e:?}"))?;
         Ok(String::from_utf8_lossy(&text).into_owned())
