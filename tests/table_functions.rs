@@ -8,7 +8,7 @@ use common::{rows, run_file};
 const INPUT: &str = "SET 'auto.offset.reset' = 'earliest';
 CREATE STREAM orders (id INT KEY, items ARRAY<STRING>, qty ARRAY<INT>) WITH (kafka_topic='orders', value_format='JSON', partitions=1);
 INSERT INTO orders (id, items, qty) VALUES (1, ARRAY['apple', 'pear'], ARRAY[3, 1, 7]);
-INSERT INTO orders (id, items, qty) VALUES (2, ARRAY[], ARRAY[]);
+INSERT INTO orders (id, items, qty) VALUES (2, ARRAY_REMOVE(ARRAY['x'], 'x'), ARRAY_REMOVE(ARRAY[0], 0));
 INSERT INTO orders (id, items, qty) VALUES (3, ARRAY['fig'], NULL);
 ";
 
