@@ -2,6 +2,7 @@
 //! DataFusion's own functions where their semantics match ksqlDB's; [`register`] installs ours
 //! over DataFusion's defaults, replacing any of the same name.
 
+mod builtin;
 mod bytes;
 mod collections;
 mod compare;
