@@ -105,6 +105,11 @@ impl ExprCompiler {
                     args.extend(substring_for.as_deref().cloned());
                     *e = call("substring", args);
                 }
+                // ksqlDB reads a string among numbers in an ARRAY[...] as a number.
+                Expr::Array(a) => {
+                    numbers_in_arrays(&mut a.elem);
+                    struct_fields_in_arrays(&mut a.elem);
+                }
                 Expr::Struct { values, .. } => {
                     if let Some(rewritten) = struct_literal(values) {
                         *e = rewritten;
@@ -338,6 +343,99 @@ fn reject_null_cases(expr: &Expr) -> Result<()> {
     }
 }
 
+/// The field names and values of a `named_struct('A', x, ...)` call.
+fn struct_fields(e: &Expr) -> Option<Vec<(String, Expr)>> {
+    let Expr::Function(f) = e else { return None };
+    if f.name.to_string() != "named_struct" {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    let args: Vec<&Expr> = list
+        .args
+        .iter()
+        .filter_map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+            _ => None,
+        })
+        .collect();
+    args.chunks(2)
+        .map(|pair| match pair {
+            [Expr::Value(v), value] => match &v.value {
+                Value::SingleQuotedString(name) => Some((name.clone(), (*value).clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// Structs of different fields in one array constructor all get every field (NULL where they
+/// have none), as ksqlDB unites their types.
+fn struct_fields_in_arrays(items: &mut [Expr]) {
+    let structs: Vec<Option<Vec<(String, Expr)>>> = items.iter().map(struct_fields).collect();
+    let mut names: Vec<String> = Vec::new();
+    for fields in structs.iter().flatten() {
+        for (n, _) in fields {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+    }
+    let differ = structs
+        .iter()
+        .flatten()
+        .any(|f| f.len() != names.len() || f.iter().zip(&names).any(|((a, _), b)| a != b));
+    if !differ {
+        return;
+    }
+    for (item, fields) in items.iter_mut().zip(structs) {
+        let Some(fields) = fields else { continue };
+        let mut args = Vec::new();
+        for n in &names {
+            args.push(Expr::Value(ValueWithSpan::from(Value::SingleQuotedString(
+                n.clone(),
+            ))));
+            args.push(
+                fields
+                    .iter()
+                    .find(|(f, _)| f == n)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or(Expr::Value(ValueWithSpan::from(Value::Null))),
+            );
+        }
+        *item = call("named_struct", args);
+    }
+}
+
+/// In an array constructor holding number literals, string literals that read as numbers
+/// become numbers (`ARRAY[10, '2e1']` is `[10, 20]`).
+fn numbers_in_arrays(items: &mut [Expr]) {
+    let number = |e: &Expr| match e {
+        Expr::Value(v) => matches!(v.value, Value::Number(..)),
+        Expr::Cast { expr, .. } => {
+            matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, Value::Number(..)))
+        }
+        _ => false,
+    };
+    if !items.iter().any(number) {
+        return;
+    }
+    for item in items.iter_mut() {
+        let Expr::Value(v) = item else { continue };
+        let Value::SingleQuotedString(s) = &v.value else {
+            continue;
+        };
+        if s.trim().parse::<f64>().is_err() {
+            continue;
+        }
+        // A decimal, as ksqlDB reads it (`'2e1'` is DECIMAL 20).
+        let text = s.trim().to_string();
+        *item = Expr::Value(ValueWithSpan::from(Value::Number(text, false)));
+    }
+}
+
 /// DATEADD(DAYS, 1, d) and the like name their unit as a bare word: it becomes a string.
 fn time_unit_argument(f: &mut Function) {
     const TAKES_UNIT: &[&str] = &[
@@ -513,6 +611,18 @@ mod tests {
         assert_eq!(
             eval("CASE WHEN 1 < 2 THEN NULL ELSE 3 END").unwrap(),
             "null"
+        );
+    }
+
+    #[test]
+    fn strings_among_numbers_in_arrays_are_numbers() {
+        use crate::functions::row::testing::eval;
+        assert_eq!(eval("ARRAY[NULL, 10, '2e1']").unwrap(), "[null,10,20]");
+        assert_eq!(eval("ARRAY['a', '1']").unwrap(), r#"["a","1"]"#);
+        // Structs of different fields unite theirs.
+        assert_eq!(
+            eval("ARRAY[STRUCT(x := 1, y := 2), STRUCT(y := 3, z := 4)]").unwrap(),
+            r#"[{"X":1,"Y":2,"Z":null},{"X":null,"Y":3,"Z":4}]"#
         );
     }
 }
