@@ -39,6 +39,19 @@ pub enum ColumnKind {
     Header(String),
 }
 
+impl From<&crate::sql::ast::ColumnRole> for ColumnKind {
+    /// The kind of a declared column (`KEY` and `PRIMARY KEY` alike).
+    fn from(role: &crate::sql::ast::ColumnRole) -> Self {
+        use crate::sql::ast::ColumnRole;
+        match role {
+            ColumnRole::Key | ColumnRole::PrimaryKey => ColumnKind::Key,
+            ColumnRole::Value => ColumnKind::Value,
+            ColumnRole::Headers => ColumnKind::Headers,
+            ColumnRole::Header(k) => ColumnKind::Header(k.clone()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
     pub name: String,

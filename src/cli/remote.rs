@@ -9,7 +9,7 @@ use crate::engine::{Listing, Output, Session};
 use crate::error::{Error, Result};
 use crate::exec::print::PrintStream;
 use crate::exec::push::{self, PushEvent};
-use crate::sql::ast::{ColumnRole, Parsed, Statement};
+use crate::sql::ast::{Parsed, Statement};
 use axum::body::Bytes;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -310,12 +310,9 @@ fn columns(schema: &str) -> Result<Vec<Column>> {
     Ok(crate::sql::parse_columns(schema)?
         .into_iter()
         .map(|c| Column {
+            kind: ColumnKind::from(&c.role),
             name: c.name,
             ty: c.ty,
-            kind: match c.role {
-                ColumnRole::Key | ColumnRole::PrimaryKey => ColumnKind::Key,
-                _ => ColumnKind::Value,
-            },
         })
         .collect())
 }

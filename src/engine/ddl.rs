@@ -12,7 +12,7 @@ use crate::format::Format;
 use crate::log::LogError;
 use crate::plan::aggregate::AggKind;
 use crate::plan::{plan_select, QueryPlan};
-use crate::sql::ast::{ColumnRole, Parsed, Query, SourceKind, Statement};
+use crate::sql::ast::{Parsed, Query, SourceKind, Statement};
 use std::sync::Arc;
 
 fn kind_word(kind: SourceKind) -> &'static str {
@@ -124,12 +124,7 @@ pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Res
                 c.name
             )));
         }
-        let kind = match &c.role {
-            ColumnRole::Key | ColumnRole::PrimaryKey => ColumnKind::Key,
-            ColumnRole::Value => ColumnKind::Value,
-            ColumnRole::Headers => ColumnKind::Headers,
-            ColumnRole::Header(k) => ColumnKind::Header(k.clone()),
-        };
+        let kind = ColumnKind::from(&c.role);
         cols.push(Column {
             name: c.name.clone(),
             ty: c.ty.clone(),
