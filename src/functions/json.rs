@@ -2,12 +2,11 @@
 //! `[index]`), JSON_ARRAY_LENGTH, JSON_ITEMS, JSON_KEYS, JSON_RECORDS, IS_JSON_STRING,
 //! JSON_CONCAT, TO_JSON_STRING. Text that is not JSON gives NULL.
 
-use super::row::{row_function, string, string_list, strings, text, Arg};
-use datafusion::arrow::datatypes::{DataType, Field};
-use datafusion::common::{Result, ScalarValue};
+use super::row::{map_scalar, map_type, row_function, string, string_list, strings, text, Arg};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
 use datafusion::logical_expr::ScalarUDF;
 use serde_json::Value;
-use std::sync::Arc;
 
 pub fn udfs() -> Vec<ScalarUDF> {
     use Arg::*;
@@ -67,14 +66,16 @@ pub fn udfs() -> Vec<ScalarUDF> {
         row_function(
             "json_records",
             &[&[Str]],
-            |_| string_map(),
-            |a, _| {
+            |_| map_type(DataType::Utf8, DataType::Utf8),
+            |a, ret| {
                 let Some(Value::Object(o)) = text(&a[0]).and_then(parse) else {
-                    return ScalarValue::try_from(&string_map());
+                    return ScalarValue::try_from(ret);
                 };
-                let entries: Vec<(String, String)> =
-                    o.into_iter().map(|(k, v)| (k, v.to_string())).collect();
-                map_value(entries)
+                let entries = o
+                    .into_iter()
+                    .map(|(k, v)| (string(Some(k)), string(Some(v.to_string()))))
+                    .collect();
+                map_scalar(entries, ret)
             },
         ),
         row_function(
@@ -201,37 +202,6 @@ fn select<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
         }
     }
     Some(at)
-}
-
-fn string_map() -> DataType {
-    DataType::Map(
-        Arc::new(Field::new(
-            "entries",
-            DataType::Struct(
-                vec![
-                    Field::new("key", DataType::Utf8, false),
-                    Field::new("value", DataType::Utf8, true),
-                ]
-                .into(),
-            ),
-            false,
-        )),
-        false,
-    )
-}
-
-/// A `MAP<STRING, STRING>` value.
-fn map_value(entries: Vec<(String, String)>) -> Result<ScalarValue> {
-    use datafusion::arrow::array::{MapBuilder, StringBuilder};
-    let mut b = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
-    for (k, v) in entries {
-        b.keys().append_value(k);
-        b.values().append_value(v);
-    }
-    b.append(true)?;
-    let array = b.finish();
-    let array = datafusion::arrow::compute::cast(&array, &string_map())?;
-    ScalarValue::try_from_array(&array, 0)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! and parameter types) against a schema of its parameters, and evaluated over all elements of
 //! a batch at once (REDUCE, which threads a state, one element at a time).
 
+use super::row::map_type;
 use crate::plan::expr::{ExprCompiler, PhysExpr};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, ListArray, MapArray, RecordBatch, StructArray,
@@ -10,7 +11,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::{cast, take};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
@@ -134,20 +135,6 @@ fn lambda(text: &str, types: &[DataType]) -> Result<Arc<Lambda>> {
 
 fn list_field(t: DataType) -> FieldRef {
     Arc::new(Field::new("item", t, true))
-}
-
-fn map_type(k: DataType, v: DataType) -> DataType {
-    DataType::Map(
-        Arc::new(Field::new(
-            "entries",
-            DataType::Struct(Fields::from(vec![
-                Field::new("key", k, false),
-                Field::new("value", v, true),
-            ])),
-            false,
-        )),
-        false,
-    )
 }
 
 /// An array's element type, or a map's key and value types.
