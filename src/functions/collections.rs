@@ -13,10 +13,11 @@ use datafusion::logical_expr::ScalarUDF;
 pub fn udfs() -> Vec<ScalarUDF> {
     use Arg::*;
     vec![
-        ScalarUDF::from(Renamed {
-            name: "array_remove",
-            inner: datafusion::functions_nested::remove::array_remove_all_udf(),
-        }),
+        super::delegate::delegate(
+            "array_remove",
+            datafusion::functions_nested::remove::array_remove_all_udf(),
+            None,
+        ),
         row_function(
             "array_sort",
             &[&[Any], &[Any, Str]],
@@ -151,52 +152,6 @@ pub fn udfs() -> Vec<ScalarUDF> {
             },
         ),
     ]
-}
-
-/// A DataFusion function under the name ksqlDB gives the same semantics.
-#[derive(Debug)]
-struct Renamed {
-    name: &'static str,
-    inner: std::sync::Arc<ScalarUDF>,
-}
-
-impl PartialEq for Renamed {
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
-    }
-}
-impl Eq for Renamed {}
-impl std::hash::Hash for Renamed {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.name.hash(state);
-    }
-}
-
-impl datafusion::logical_expr::ScalarUDFImpl for Renamed {
-    fn name(&self) -> &str {
-        self.name
-    }
-    fn signature(&self) -> &datafusion::logical_expr::Signature {
-        self.inner.signature()
-    }
-    fn coerce_types(&self, args: &[DataType]) -> datafusion::common::Result<Vec<DataType>> {
-        self.inner.inner().coerce_types(args)
-    }
-    fn return_type(&self, args: &[DataType]) -> datafusion::common::Result<DataType> {
-        self.inner.return_type(args)
-    }
-    fn return_field_from_args(
-        &self,
-        args: datafusion::logical_expr::ReturnFieldArgs,
-    ) -> datafusion::common::Result<datafusion::arrow::datatypes::FieldRef> {
-        self.inner.return_field_from_args(args)
-    }
-    fn invoke_with_args(
-        &self,
-        args: datafusion::logical_expr::ScalarFunctionArgs,
-    ) -> datafusion::common::Result<datafusion::logical_expr::ColumnarValue> {
-        self.inner.invoke_with_args(args)
-    }
 }
 
 #[cfg(test)]

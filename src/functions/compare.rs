@@ -3,46 +3,20 @@
 //! DECIMAL and DOUBLE could all take) is ambiguous, as are NULLs only; numbers with strings are
 //! refused.
 
+use super::delegate::delegate;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::arrow::datatypes::FieldRef;
 use datafusion::common::{plan_err, Result};
-use datafusion::logical_expr::{
-    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
-};
-use std::sync::Arc;
+use datafusion::logical_expr::ScalarUDF;
 
 pub fn udfs() -> Vec<ScalarUDF> {
-    [
-        datafusion::functions::core::greatest(),
-        datafusion::functions::core::least(),
+    vec![
+        delegate(
+            "greatest",
+            datafusion::functions::core::greatest(),
+            Some(resolve),
+        ),
+        delegate("least", datafusion::functions::core::least(), Some(resolve)),
     ]
-    .into_iter()
-    .map(|inner| {
-        ScalarUDF::from(Resolved {
-            inner,
-            signature: Signature::user_defined(Volatility::Immutable),
-        })
-    })
-    .collect()
-}
-
-#[derive(Debug)]
-struct Resolved {
-    inner: Arc<ScalarUDF>,
-    signature: Signature,
-}
-
-impl PartialEq for Resolved {
-    fn eq(&self, other: &Self) -> bool {
-        self.inner.name() == other.inner.name()
-    }
-}
-impl Eq for Resolved {}
-impl std::hash::Hash for Resolved {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.inner.name().hash(state);
-    }
 }
 
 fn sql_name(t: &DataType) -> String {
@@ -52,64 +26,47 @@ fn sql_name(t: &DataType) -> String {
     }
 }
 
-impl ScalarUDFImpl for Resolved {
-    fn name(&self) -> &str {
-        self.inner.name()
+/// ksqlDB's resolution: an error, DOUBLE for all, or `None` (DataFusion coerces).
+fn resolve(name: &str, args: &[DataType]) -> Result<Option<Vec<DataType>>> {
+    let listed = || args.iter().map(sql_name).collect::<Vec<_>>().join(", ");
+    let typed: Vec<&DataType> = args.iter().filter(|t| !t.is_null()).collect();
+    if args.is_empty() {
+        return plan_err!("Function '{name}' does not accept parameters ().");
     }
-    fn signature(&self) -> &Signature {
-        &self.signature
+    if typed.is_empty() {
+        return plan_err!(
+            "Function '{name}' cannot be resolved due to ambiguous method parameters ({}).",
+            listed()
+        );
     }
-    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
-        let name = self.inner.name();
-        let listed = || args.iter().map(sql_name).collect::<Vec<_>>().join(", ");
-        let typed: Vec<&DataType> = args.iter().filter(|t| !t.is_null()).collect();
-        if args.is_empty() {
-            return plan_err!("Function '{name}' does not accept parameters ().");
+    let numeric = typed.iter().filter(|t| t.is_numeric()).count();
+    if numeric > 0 && numeric < typed.len() {
+        // A string literal may stand for a date or time, not for a number.
+        return plan_err!(
+            "Function '{name}' does not accept parameters ({}).",
+            listed()
+        );
+    }
+    if numeric > 0 && !typed.windows(2).all(|w| w[0] == w[1]) {
+        let double = typed
+            .iter()
+            .any(|t| matches!(t, DataType::Float32 | DataType::Float64));
+        let decimal = typed.iter().any(|t| matches!(t, DataType::Decimal128(..)));
+        let integers = typed.iter().all(|t| t.is_integer());
+        if double {
+            return Ok(Some(vec![DataType::Float64; args.len()]));
         }
-        if typed.is_empty() {
-            return plan_err!(
-                "Function '{name}' cannot be resolved due to ambiguous method parameters ({}).",
-                listed()
-            );
-        }
-        let numeric = typed.iter().filter(|t| t.is_numeric()).count();
-        if numeric > 0 && numeric < typed.len() {
-            // A string literal may stand for a date or time, not for a number.
-            return plan_err!(
-                "Function '{name}' does not accept parameters ({}).",
-                listed()
-            );
-        }
-        if numeric > 0 && !typed.windows(2).all(|w| w[0] == w[1]) {
-            let double = typed
-                .iter()
-                .any(|t| matches!(t, DataType::Float32 | DataType::Float64));
-            let decimal = typed.iter().any(|t| matches!(t, DataType::Decimal128(..)));
-            let integers = typed.iter().all(|t| t.is_integer());
-            if double {
-                return Ok(vec![DataType::Float64; args.len()]);
-            }
-            if integers || decimal {
-                let decimals_only = typed.iter().all(|t| matches!(t, DataType::Decimal128(..)));
-                if !decimals_only {
-                    return plan_err!(
-                        "Function '{name}' cannot be resolved due to ambiguous method parameters ({}).",
-                        listed()
-                    );
-                }
+        if integers || decimal {
+            let decimals_only = typed.iter().all(|t| matches!(t, DataType::Decimal128(..)));
+            if !decimals_only {
+                return plan_err!(
+                    "Function '{name}' cannot be resolved due to ambiguous method parameters ({}).",
+                    listed()
+                );
             }
         }
-        self.inner.inner().coerce_types(args)
     }
-    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        self.inner.return_type(args)
-    }
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        self.inner.return_field_from_args(args)
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        self.inner.invoke_with_args(args)
-    }
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod collections;
 mod compare;
 mod dates;
 pub mod datetime;
+mod delegate;
 mod geo;
 mod json;
 mod lambda;
