@@ -42,6 +42,7 @@ pub fn unnest(
         }
     }
     let repeat = UInt32Array::from(repeat);
+    let picks: Vec<UInt32Array> = picks.into_iter().map(UInt32Array::from).collect();
     let schema = batch.schema();
     let mut fields = Vec::with_capacity(batch.num_columns());
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
@@ -49,11 +50,7 @@ pub fn unnest(
         match exploded.iter().position(|&e| e == c) {
             Some(k) => {
                 let target = output[c].column.ty.to_arrow();
-                let values = take(
-                    lists[k].values(),
-                    &UInt32Array::from(picks[k].clone()),
-                    None,
-                )?;
+                let values = take(lists[k].values(), &picks[k], None)?;
                 let values = if values.data_type() == &target {
                     values
                 } else {

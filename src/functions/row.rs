@@ -67,7 +67,7 @@ pub struct RowFunction {
     name: &'static str,
     /// The argument lists it accepts.
     forms: &'static [&'static [Arg]],
-    returns: fn(&[DataType]) -> DataType,
+    returns: Returns,
     eval: Eval,
     signature: Signature,
 }
@@ -88,37 +88,43 @@ impl std::hash::Hash for RowFunction {
     }
 }
 
+/// The result type of a row function, from its (coerced) argument types.
+pub type Returns = fn(&[DataType]) -> DataType;
+
 /// A row function. `forms` lists the argument lists it accepts.
 pub fn row_function(
     name: &'static str,
     forms: &'static [&'static [Arg]],
-    returns: fn(&[DataType]) -> DataType,
+    returns: Returns,
     eval: Eval,
 ) -> ScalarUDF {
-    ScalarUDF::from(RowFunction {
-        name,
-        forms,
-        returns,
-        eval,
-        signature: Signature::user_defined(Volatility::Immutable),
-    })
+    with_volatility(name, forms, returns, eval, Volatility::Immutable)
 }
 
 /// A row function whose value may change between calls with the same arguments (the time).
 pub fn volatile_row_function(
     name: &'static str,
     forms: &'static [&'static [Arg]],
-    returns: fn(&[DataType]) -> DataType,
+    returns: Returns,
     eval: Eval,
 ) -> ScalarUDF {
-    let f = row_function(name, forms, returns, eval);
-    match f.inner().downcast_ref::<RowFunction>() {
-        Some(r) => ScalarUDF::from(RowFunction {
-            signature: Signature::user_defined(Volatility::Volatile),
-            ..*r
-        }),
-        None => f,
-    }
+    with_volatility(name, forms, returns, eval, Volatility::Volatile)
+}
+
+fn with_volatility(
+    name: &'static str,
+    forms: &'static [&'static [Arg]],
+    returns: Returns,
+    eval: Eval,
+    volatility: Volatility,
+) -> ScalarUDF {
+    ScalarUDF::from(RowFunction {
+        name,
+        forms,
+        returns,
+        eval,
+        signature: Signature::user_defined(volatility),
+    })
 }
 
 impl Arg {
