@@ -9,6 +9,7 @@ use crate::engine::{Listing, Output, Session};
 use crate::error::{Error, Result};
 use crate::exec::print::PrintStream;
 use crate::exec::push::{self, PushEvent};
+use crate::server::lines::LineBuffer;
 use crate::sql::ast::{Parsed, Statement};
 use axum::body::Bytes;
 use axum::http::{header, Request, StatusCode};
@@ -252,26 +253,17 @@ impl Remote {
 
     async fn print(&self, request: Value) -> Result<Output> {
         let response = self.stream("/query", request).await?;
-        let mut body = response.into_body();
+        let mut lines = Lines::new(response.into_body());
         let (p, tx, mut stopped) = PrintStream::channel(256);
         tokio::spawn(async move {
-            let mut pending = Vec::new();
             loop {
-                let frame = tokio::select! {
-                    f = body.frame() => f,
+                let line = tokio::select! {
+                    l = lines.next_line() => l,
                     _ = stopped.changed() => return,
                 };
-                let Some(Ok(frame)) = frame else { return };
-                let Ok(data) = frame.into_data() else {
-                    continue;
-                };
-                pending.extend_from_slice(&data);
-                while let Some(at) = pending.iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = pending.drain(..=at).collect();
-                    let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
-                    if tx.send(text).await.is_err() {
-                        return;
-                    }
+                let Ok(Some(text)) = line else { return };
+                if tx.send(text).await.is_err() {
+                    return;
                 }
             }
         });
@@ -340,44 +332,51 @@ fn batch(columns: &[Column], row: &Value) -> Result<datafusion::arrow::array::Re
     .map_err(generic)
 }
 
-/// The elements of a legacy StreamedRow array, one per line (`[{...},` / `{...},` / `{...}]`).
+/// A streamed answer's lines: PRINT's text, or the elements of a legacy StreamedRow array,
+/// one per line (`[{...},` / `{...},` / `{...}]`).
 struct Lines {
     body: Incoming,
-    pending: Vec<u8>,
+    buffer: LineBuffer,
 }
 
 impl Lines {
     fn new(body: Incoming) -> Lines {
         Lines {
             body,
-            pending: Vec::new(),
+            buffer: LineBuffer::default(),
         }
     }
 
-    async fn next(&mut self) -> Result<Option<Value>> {
+    /// The next whole line; `None` at the end of the answer.
+    async fn next_line(&mut self) -> Result<Option<String>> {
         loop {
-            if let Some(at) = self.pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = self.pending.drain(..=at).collect();
-                let text = String::from_utf8_lossy(&line);
-                let element = text
-                    .trim()
-                    .trim_start_matches('[')
-                    .trim_end_matches(',')
-                    .trim_end_matches(']');
-                if element.is_empty() {
-                    continue;
-                }
-                return serde_json::from_str(element).map(Some).map_err(generic);
+            if let Some(line) = self.buffer.next_line() {
+                return Ok(Some(String::from_utf8_lossy(line).into_owned()));
             }
             match self.body.frame().await {
                 None => return Ok(None),
                 Some(Err(e)) => return Err(generic(e)),
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
-                        self.pending.extend_from_slice(&data);
+                        self.buffer.push(&data);
                     }
                 }
             }
         }
+    }
+
+    /// The next element of a StreamedRow array.
+    async fn next(&mut self) -> Result<Option<Value>> {
+        while let Some(line) = self.next_line().await? {
+            let element = line
+                .trim()
+                .trim_start_matches('[')
+                .trim_end_matches(',')
+                .trim_end_matches(']');
+            if !element.is_empty() {
+                return serde_json::from_str(element).map(Some).map_err(generic);
+            }
+        }
+        Ok(None)
     }
 }

@@ -5,11 +5,12 @@
 //! A row that is not a JSON object, or cannot be converted, gets an error ack; the others
 //! are written.
 
+use super::lines::LineBuffer;
 use super::{error, Server};
 use axum::body::{Body, BodyDataStream, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures::{FutureExt, StreamExt};
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
@@ -77,7 +78,7 @@ pub async fn handle(State(server): State<Arc<Server>>, headers: HeaderMap, body:
     let stream = futures::stream::unfold(feed, |mut f| async move {
         loop {
             if let Some(b) = f.pending.pop_front() {
-                return Some((Ok::<Bytes, std::convert::Infallible>(b), f));
+                return Some((b, f));
             }
             if f.done {
                 return None;
@@ -90,12 +91,7 @@ pub async fn handle(State(server): State<Arc<Server>>, headers: HeaderMap, body:
     } else {
         "application/vnd.ksqlapi.delimited.v1"
     };
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, content_type)],
-        Body::from_stream(stream),
-    )
-        .into_response()
+    super::streamed(content_type, stream)
 }
 
 /// The rows being read and acked.
@@ -196,7 +192,7 @@ impl Feed {
 /// Lines of a request body as it arrives (blank lines skipped).
 struct Lines {
     body: BodyDataStream,
-    buffer: Vec<u8>,
+    buffer: LineBuffer,
     ended: bool,
 }
 
@@ -204,7 +200,7 @@ impl Lines {
     fn new(body: BodyDataStream) -> Lines {
         Lines {
             body,
-            buffer: Vec::new(),
+            buffer: LineBuffer::default(),
             ended: false,
         }
     }
@@ -214,20 +210,20 @@ impl Lines {
     async fn next_lines(&mut self, max: usize) -> Result<Option<Vec<String>>, String> {
         let mut lines = Vec::new();
         loop {
-            self.take_lines(max, &mut lines);
+            while lines.len() < max {
+                let Some(line) = self.buffer.next_line() else {
+                    break;
+                };
+                push_text(&mut lines, line);
+            }
             if lines.len() >= max {
                 return Ok(Some(lines));
             }
             if self.ended {
-                let rest = String::from_utf8_lossy(&std::mem::take(&mut self.buffer))
-                    .trim()
-                    .to_string();
-                if !rest.is_empty() {
-                    lines.push(rest);
-                }
+                push_text(&mut lines, &self.buffer.take_rest());
                 return Ok((!lines.is_empty()).then_some(lines));
             }
-            if self.buffer.len() > MAX_LINE {
+            if self.buffer.unread() > MAX_LINE {
                 return Err(format!("A row is longer than {MAX_LINE} bytes"));
             }
             let next = if lines.is_empty() {
@@ -239,27 +235,19 @@ impl Lines {
                 }
             };
             match next {
-                Some(Ok(data)) => self.buffer.extend_from_slice(&data),
+                Some(Ok(data)) => self.buffer.push(&data),
                 Some(Err(e)) => return Err(format!("Cannot read the request: {e}")),
                 None => self.ended = true,
             }
         }
     }
+}
 
-    /// Moves the buffer's complete, non-blank lines to `lines` (up to `max` in all).
-    fn take_lines(&mut self, max: usize, lines: &mut Vec<String>) {
-        let mut start = 0;
-        while lines.len() < max {
-            let Some(at) = self.buffer[start..].iter().position(|b| *b == b'\n') else {
-                break;
-            };
-            let text = String::from_utf8_lossy(&self.buffer[start..start + at]);
-            let text = text.trim();
-            if !text.is_empty() {
-                lines.push(text.to_string());
-            }
-            start += at + 1;
-        }
-        self.buffer.drain(..start);
+/// A line's text, trimmed, unless it is blank.
+fn push_text(lines: &mut Vec<String>, line: &[u8]) {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim();
+    if !text.is_empty() {
+        lines.push(text.to_string());
     }
 }

@@ -6,6 +6,7 @@ pub mod auth;
 mod guard;
 mod inserts;
 mod ksql;
+pub mod lines;
 mod query;
 mod terminate;
 pub mod tls;
@@ -207,6 +208,21 @@ fn json_type(headers: &HeaderMap) -> &'static str {
     } else {
         V1_JSON
     }
+}
+
+/// A 200 answer whose body is `chunks`, each written (and flushed) as it comes: clients parse
+/// streamed answers chunk by chunk.
+fn streamed(
+    content_type: &'static str,
+    chunks: impl futures::Stream<Item = axum::body::Bytes> + Send + 'static,
+) -> Response {
+    use futures::StreamExt;
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, content_type)],
+        Body::from_stream(chunks.map(Ok::<_, std::convert::Infallible>)),
+    )
+        .into_response()
 }
 
 fn json_response(status: StatusCode, body: serde_json::Value, content_type: &str) -> Response {

@@ -7,7 +7,7 @@ use crate::catalog::Column;
 use crate::engine::Output;
 use crate::exec::push::{PushEvent, PushQuery};
 use crate::sql::ast::Statement;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -162,7 +162,7 @@ async fn run(
     let stream = futures::stream::unfold(feed, |mut f| async move {
         loop {
             if let Some(b) = f.pending.pop_front() {
-                return Some((Ok::<Bytes, std::convert::Infallible>(b), f));
+                return Some((b, f));
             }
             if f.done {
                 return None;
@@ -193,29 +193,16 @@ async fn run(
             }
         }
     });
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, content_type)],
-        Body::from_stream(stream),
-    )
-        .into_response()
+    super::streamed(content_type, stream)
 }
 
 /// PRINT's lines, each a chunk ending in a newline, until its LIMIT or the client leaves.
 fn print_response(p: crate::exec::print::PrintStream) -> Response {
     let stream = futures::stream::unfold(p, |mut p| async move {
         let line = p.lines.recv().await?;
-        Some((
-            Ok::<Bytes, std::convert::Infallible>(Bytes::from(line + "\n")),
-            p,
-        ))
+        Some((Bytes::from(line + "\n"), p))
     });
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, DELIMITED)],
-        Body::from_stream(stream),
-    )
-        .into_response()
+    super::streamed(DELIMITED, stream)
 }
 
 /// A query's response being written.
