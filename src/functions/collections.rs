@@ -3,7 +3,7 @@
 //! either way), MAP_UNION (the second map's entries win), ARRAY_REMOVE (every occurrence:
 //! DataFusion's `array_remove_all` under ksqlDB's name).
 
-use super::row::{row_function, string, text, Arg};
+use super::row::{list_scalar, map_from_arrays, row_function, string, text, Arg};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 
 use datafusion::arrow::datatypes::DataType;
@@ -43,17 +43,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
                     nulls_first: false,
                 };
                 let sorted = datafusion::arrow::compute::sort(&items, Some(options))?;
-                Ok(ScalarValue::List(std::sync::Arc::new(
-                    datafusion::arrow::array::ListArray::try_new(
-                        match ret {
-                            DataType::List(f) => f.clone(),
-                            _ => return exec_err!("ARRAY_SORT needs an ARRAY"),
-                        },
-                        datafusion::arrow::buffer::OffsetBuffer::from_lengths([sorted.len()]),
-                        sorted,
-                        None,
-                    )?,
-                )))
+                list_scalar(ret, sorted)
             },
         ),
         row_function(
@@ -91,27 +81,11 @@ pub fn udfs() -> Vec<ScalarUDF> {
                     }
                 }
                 let idx = datafusion::arrow::array::UInt32Array::from(pick);
-                let (DataType::Map(entries, sorted), DataType::Struct(fields)) =
-                    (ret, maps[0].data_type())
-                else {
-                    return exec_err!("MAP_UNION needs two MAPs");
-                };
-                let entries_array = datafusion::arrow::array::StructArray::try_new(
-                    fields.clone(),
-                    vec![
-                        datafusion::arrow::compute::take(&all_keys, &idx, None)?,
-                        datafusion::arrow::compute::take(&all_values, &idx, None)?,
-                    ],
-                    None,
-                )?;
-                let map = datafusion::arrow::array::MapArray::try_new(
-                    entries.clone(),
-                    datafusion::arrow::buffer::OffsetBuffer::from_lengths([idx.len()]),
-                    entries_array,
-                    None,
-                    *sorted,
-                )?;
-                ScalarValue::try_from_array(&map, 0)
+                map_from_arrays(
+                    ret,
+                    datafusion::arrow::compute::take(&all_keys, &idx, None)?,
+                    datafusion::arrow::compute::take(&all_values, &idx, None)?,
+                )
             },
         ),
         row_function(

@@ -2,7 +2,7 @@
 //! ELT and FIELD.
 
 use super::row::{
-    int, map_scalar, map_type, row_function, string, string_list, strings, text, Arg,
+    int, list_scalar, map_scalar, map_type, row_function, string, string_list, strings, text, Arg,
 };
 use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
@@ -166,17 +166,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
                 let start = (from.max(1) - 1).min(n);
                 let end = to.min(n).max(start);
                 let slice = items.slice(start as usize, (end - start) as usize);
-                let DataType::List(f) = ret else {
-                    return exec_err!("SLICE needs an ARRAY");
-                };
-                Ok(ScalarValue::List(Arc::new(
-                    datafusion::arrow::array::ListArray::try_new(
-                        f.clone(),
-                        datafusion::arrow::buffer::OffsetBuffer::from_lengths([slice.len()]),
-                        slice,
-                        None,
-                    )?,
-                )))
+                list_scalar(ret, slice)
             },
         ),
         row_function(

@@ -4,6 +4,7 @@
 //! handling values one at a time (JSON, regular expressions, encodings, dates); a constant
 //! call folds to a constant.
 
+use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::{plan_err, Result, ScalarValue};
 use datafusion::logical_expr::{
@@ -314,29 +315,33 @@ pub fn strings(items: Option<Vec<Option<String>>>) -> ScalarValue {
 
 /// A MAP value of type `ty` with these entries (in order).
 pub fn map_scalar(entries: Vec<(ScalarValue, ScalarValue)>, ty: &DataType) -> Result<ScalarValue> {
+    let (keys, values): (Vec<ScalarValue>, Vec<ScalarValue>) = entries.into_iter().unzip();
+    let array = |items: Vec<ScalarValue>| -> Result<ArrayRef> {
+        if items.is_empty() {
+            return Ok(datafusion::arrow::array::new_empty_array(&DataType::Null));
+        }
+        ScalarValue::iter_to_array(items)
+    };
+    map_from_arrays(ty, array(keys)?, array(values)?)
+}
+
+/// A MAP value of type `ty` whose entries are `keys` and `values`, in order.
+pub fn map_from_arrays(ty: &DataType, keys: ArrayRef, values: ArrayRef) -> Result<ScalarValue> {
     use datafusion::arrow::array::{MapArray, StructArray};
     use datafusion::arrow::buffer::OffsetBuffer;
+    use datafusion::arrow::compute::cast;
     let DataType::Map(field, sorted) = ty else {
         return datafusion::common::exec_err!("not a MAP type: {ty}");
     };
     let DataType::Struct(fields) = field.data_type() else {
         return datafusion::common::exec_err!("not a MAP type: {ty}");
     };
-    let n = entries.len();
-    let (keys, values): (Vec<ScalarValue>, Vec<ScalarValue>) = entries.into_iter().unzip();
-    let array =
-        |items: Vec<ScalarValue>, t: &DataType| -> Result<datafusion::arrow::array::ArrayRef> {
-            if items.is_empty() {
-                return Ok(datafusion::arrow::array::new_empty_array(t));
-            }
-            let a = ScalarValue::iter_to_array(items)?;
-            Ok(datafusion::arrow::compute::cast(&a, t)?)
-        };
+    let n = keys.len();
     let entries = StructArray::try_new(
         fields.clone(),
         vec![
-            array(keys, fields[0].data_type())?,
-            array(values, fields[1].data_type())?,
+            cast(&keys, fields[0].data_type())?,
+            cast(&values, fields[1].data_type())?,
         ],
         None,
     )?;
@@ -348,6 +353,22 @@ pub fn map_scalar(entries: Vec<(ScalarValue, ScalarValue)>, ty: &DataType) -> Re
         *sorted,
     )?;
     ScalarValue::try_from_array(&map, 0)
+}
+
+/// An ARRAY value of type `ty` (an ARRAY type) holding `values`.
+pub fn list_scalar(ty: &DataType, values: ArrayRef) -> Result<ScalarValue> {
+    let DataType::List(field) = ty else {
+        return datafusion::common::exec_err!("not an ARRAY type: {ty}");
+    };
+    let values = datafusion::arrow::compute::cast(&values, field.data_type())?;
+    Ok(ScalarValue::List(std::sync::Arc::new(
+        datafusion::arrow::array::ListArray::try_new(
+            field.clone(),
+            datafusion::arrow::buffer::OffsetBuffer::from_lengths([values.len()]),
+            values,
+            None,
+        )?,
+    )))
 }
 
 /// `MAP<K, V>` as a result type.
