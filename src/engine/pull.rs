@@ -41,7 +41,15 @@ pub fn pull_query(engine: &Engine, query: &Query, source: Arc<Source>) -> Result
         return refuse("HAVING");
     }
     let query = &with_window_bounds(query, &source);
-    let plan = crate::plan::plan_query(&engine.compiler, query, source.clone(), false, "")?;
+    let mut plan = crate::plan::plan_query(&engine.compiler, query, source.clone(), false, "")?;
+    // A windowed table's window bounds are part of its rows' keys.
+    if source.window.is_some() {
+        for c in plan.output.iter_mut() {
+            if c.column.name == WINDOWSTART || c.column.name == WINDOWEND {
+                c.column.kind = crate::catalog::ColumnKind::Key;
+            }
+        }
+    }
     let id = {
         let mut inner = engine.lock();
         inner.next_transient += 1;

@@ -43,14 +43,7 @@ pub fn legacy_header(id: &str, columns: &[Column], keys: bool) -> serde_json::Va
     let schema: Vec<String> = columns
         .iter()
         .map(|c| match c.kind {
-            // A pull query's window bounds are part of its key.
-            _ if keys
-                && (c.kind == crate::catalog::ColumnKind::Key
-                    || c.name == crate::catalog::WINDOWSTART
-                    || c.name == crate::catalog::WINDOWEND) =>
-            {
-                format!("`{}` {} KEY", c.name, c.ty)
-            }
+            crate::catalog::ColumnKind::Key if keys => format!("`{}` {} KEY", c.name, c.ty),
             _ => format!("`{}` {}", c.name, c.ty),
         })
         .collect();
