@@ -37,8 +37,6 @@ pub struct TableStore {
     positions: Vec<u64>,
     rows: HashMap<Box<[u8]>, Box<[u8]>>,
     windows: HashMap<Box<[u8]>, Windows>,
-    /// Bytes held by keys and rows (not counting the maps' own slots).
-    held: usize,
 }
 
 impl TableStore {
@@ -62,27 +60,7 @@ impl TableStore {
             positions: Vec::new(),
             rows: HashMap::new(),
             windows: HashMap::new(),
-            held: 0,
         })
-    }
-
-    /// Number of keys (windowed: windows) held.
-    pub fn len(&self) -> usize {
-        if self.source.window.is_some() {
-            self.windows.values().map(|w| w.len()).sum()
-        } else {
-            self.rows.len()
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Approximate bytes held: keys, rows and the maps' slots.
-    pub fn memory(&self) -> usize {
-        let slot = 2 * std::mem::size_of::<Box<[u8]>>() + 1;
-        self.held + (self.rows.capacity() + self.windows.capacity()) * slot
     }
 
     /// Applies the topic's records up to `bound` (next offset per partition).
@@ -122,53 +100,33 @@ impl TableStore {
             )
         });
         for i in 0..batch.num_rows() {
-            let key = key_rows.row(i);
+            let key = key_rows.row(i).data();
             let deleted = tombstone.value(i);
             match bounds {
                 None if deleted => {
-                    if let Some((k, v)) = self.rows.remove_entry(key.as_ref()) {
-                        self.held -= k.len() + v.len();
-                    }
+                    self.rows.remove(key);
                 }
-                None => {
-                    let row: Box<[u8]> = rows.row(i).as_ref().into();
-                    self.held += row.len();
-                    match self.rows.get_mut(key.as_ref()) {
-                        Some(old) => {
-                            self.held -= old.len();
-                            *old = row;
-                        }
-                        None => {
-                            self.held += key.as_ref().len();
-                            self.rows.insert(key.as_ref().into(), row);
-                        }
+                None => match self.rows.get_mut(key) {
+                    Some(old) => *old = rows.row(i).as_ref().into(),
+                    None => {
+                        self.rows.insert(key.into(), rows.row(i).as_ref().into());
                     }
-                }
+                },
                 Some((start, end)) => {
                     let window = (start.value(i), end.value(i));
                     if deleted {
-                        if let Some(w) = self.windows.get_mut(key.as_ref()) {
-                            if let Some(old) = w.remove(&window) {
-                                self.held -= old.len();
-                            }
+                        if let Some(w) = self.windows.get_mut(key) {
+                            w.remove(&window);
                             if w.is_empty() {
-                                self.held -= key.as_ref().len();
-                                self.windows.remove(key.as_ref());
+                                self.windows.remove(key);
                             }
                         }
-                        continue;
-                    }
-                    let row: Box<[u8]> = rows.row(i).as_ref().into();
-                    self.held += row.len();
-                    let w = match self.windows.get_mut(key.as_ref()) {
-                        Some(w) => w,
-                        None => {
-                            self.held += key.as_ref().len();
-                            self.windows.entry(key.as_ref().into()).or_default()
-                        }
-                    };
-                    if let Some(old) = w.insert(window, row) {
-                        self.held -= old.len();
+                    } else {
+                        let w = match self.windows.get_mut(key) {
+                            Some(w) => w,
+                            None => self.windows.entry(key.into()).or_default(),
+                        };
+                        w.insert(window, rows.row(i).as_ref().into());
                     }
                 }
             }
