@@ -67,6 +67,7 @@ pub const AGGREGATES: &[&str] = &[
     "MIN",
     "STDDEV_POP",
     "STDDEV_SAMP",
+    "STDDEV_SAMPLE",
     "SUM",
     "TOPK",
     "TOPKDISTINCT",
@@ -529,4 +530,18 @@ pub fn plan_aggregate(
         window: query.window.clone(),
         emit_final: query.emit == Some(crate::sql::ast::Emit::Final),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AggKind, AGGREGATES};
+
+    #[test]
+    fn every_listed_aggregate_resolves() {
+        for name in AGGREGATES {
+            assert!(AggKind::from_name(name).is_some(), "{name}");
+            assert!(AggKind::from_name(&name.to_lowercase()).is_some(), "{name}");
+        }
+        assert!(AggKind::from_name("UCASE").is_none());
+    }
 }

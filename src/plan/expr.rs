@@ -188,6 +188,8 @@ impl ExprCompiler {
             .with_config_options(Arc::clone(self.state.config_options()))
             .build();
         let simplifier = ExprSimplifier::new(context);
+        let logical = super::coerce::widen_integers(logical, &df_schema)
+            .map_err(|e| Error::statement(describe_plan_error(e, expr)))?;
         let logical = simplifier
             .coerce(logical, &df_schema)
             .map_err(|e| Error::statement(describe_plan_error(e, expr)))?;

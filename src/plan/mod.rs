@@ -3,6 +3,7 @@
 //! and checked as ksqlDB does.
 
 pub mod aggregate;
+mod coerce;
 pub mod expr;
 pub mod join;
 mod projection;

@@ -84,6 +84,8 @@ const TEST_ONLY_FUNCTIONS: &[&str] = &[
     "WHENCONDITION",
     "WHENRESULT",
     "BAD_UDF",
+    // From ksqlDB's udf-example.jar, which its tests load.
+    "TOSTRUCT",
 ];
 
 /// The test-only function a statement calls, if any.
