@@ -54,3 +54,6 @@ DROP TYPE IF EXISTS ADDRESS;
 
 -- todo ok AlterSource
 ALTER STREAM pageviews ADD COLUMN referrer STRING, ADD browser STRING;
+
+-- ok CreateStream
+CREATE STREAM wide (id INT KEY, d DECIMAL(76, 30), e DECIMAL(39, 0)) WITH (kafka_topic='wide', value_format='JSON');

@@ -52,3 +52,9 @@ CREATE STREAM OUTPUT AS SELECT * FROM EXPLODE(MY_ARR);
 
 -- todo error parse 1:39 "Invalid numeric literal: 9223372036854775808"
 CREATE STREAM OUTPUT AS select K, id, 9223372036854775808 FROM INPUT;
+
+-- error parse 1:35 "Invalid DECIMAL(77, 0)"
+CREATE STREAM wide (id INT KEY, d DECIMAL(77, 0)) WITH (kafka_topic='wide', value_format='JSON');
+
+-- error parse 1:35 "Invalid DECIMAL(2, 3)"
+CREATE STREAM wide (id INT KEY, d DECIMAL(2, 3)) WITH (kafka_topic='wide', value_format='JSON');

@@ -53,3 +53,33 @@ SELECT * FROM facts EMIT CHANGES LIMIT 2;
         ]
     );
 }
+
+#[test]
+fn decimals_wider_than_38_digits_are_read_computed_and_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = "SET 'auto.offset.reset' = 'earliest';
+CREATE STREAM w (id INT KEY, d DECIMAL(50, 30), b BIGINT) WITH (kafka_topic='w', value_format='JSON', partitions=1);
+CREATE STREAM wd (id INT KEY, d DECIMAL(50, 30)) WITH (kafka_topic='wd', value_format='DELIMITED', partitions=1);
+INSERT INTO w (id, d, b) VALUES (1, 12345678901234567890.123456789012345678901234567890, 7);
+INSERT INTO w (id, d, b) VALUES (2, -0.5, NULL);
+INSERT INTO wd (id, d) VALUES (1, 12345678901234567890.123456789012345678901234567890);
+SELECT id, d, d * 2, d + b, CAST(d AS STRING), d > 0 FROM w EMIT CHANGES LIMIT 2;
+SELECT * FROM wd EMIT CHANGES LIMIT 1;
+";
+    let (ok, lines, err) = run_file(&dir.path().join("d"), sql);
+    assert!(ok, "{err}");
+    let got: Vec<String> = rows(&lines).iter().map(|r| r.to_string()).collect();
+    let d = "12345678901234567890.123456789012345678901234567890";
+    let zeros = "0".repeat(29);
+    assert_eq!(
+        got,
+        [
+            format!(
+                "[1,{d},24691357802469135780.246913578024691357802469135780,\
+                 12345678901234567897.123456789012345678901234567890,\"{d}\",true]"
+            ),
+            format!("[2,-0.5{zeros},-1.0{zeros},null,\"-0.5{zeros}\",false]"),
+            format!("[1,{d}]"),
+        ]
+    );
+}

@@ -1,6 +1,6 @@
 //! ksqlDB's SQL types and their Arrow representation.
 
-use datafusion::arrow::datatypes::{DataType, Field, Fields, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, TimeUnit, DECIMAL128_MAX_PRECISION};
 use std::fmt;
 use std::sync::Arc;
 
@@ -28,6 +28,8 @@ impl SqlType {
             SqlType::Int => DataType::Int32,
             SqlType::Bigint => DataType::Int64,
             SqlType::Double => DataType::Float64,
+            // Wider than 38 digits (Arrow's 128-bit limit), 256-bit values.
+            SqlType::Decimal(p, s) if *p > DECIMAL128_MAX_PRECISION => DataType::Decimal256(*p, *s),
             SqlType::Decimal(p, s) => DataType::Decimal128(*p, *s),
             SqlType::String => DataType::Utf8,
             SqlType::Bytes => DataType::Binary,
@@ -68,7 +70,7 @@ impl SqlType {
             DataType::Int64 | DataType::UInt32 | DataType::UInt64 => SqlType::Bigint,
             DataType::Float16 | DataType::Float32 | DataType::Float64 => SqlType::Double,
             DataType::Decimal128(p, s) => SqlType::Decimal(*p, *s),
-            DataType::Decimal256(p, s) => SqlType::Decimal((*p).min(38), *s),
+            DataType::Decimal256(p, s) => SqlType::Decimal(*p, *s),
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => SqlType::String,
             DataType::Binary
             | DataType::LargeBinary

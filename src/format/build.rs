@@ -6,7 +6,9 @@ use crate::catalog::types::SqlType;
 use base64::Engine;
 use datafusion::arrow::array::*;
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
-use datafusion::arrow::datatypes::{DataType, Field, Fields};
+use datafusion::arrow::datatypes::{
+    ArrowNativeType, ArrowNativeTypeOp, DataType, DecimalType, Field, Fields,
+};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -40,7 +42,11 @@ fn as_f64(v: &Value) -> Option<f64> {
 
 /// Parses decimal text into an unscaled value at `scale`, rounding half up; `None` if it does
 /// not fit `precision` digits.
-pub fn parse_decimal(text: &str, precision: u8, scale: i8) -> Option<i128> {
+pub fn parse_decimal<T>(text: &str, precision: u8, scale: i8) -> Option<T::Native>
+where
+    T: DecimalType,
+    T::Native: std::str::FromStr,
+{
     let text = text.trim();
     let (mantissa, exp) = match text.find(['e', 'E']) {
         Some(i) => (&text[..i], text[i + 1..].parse::<i32>().ok()?),
@@ -57,18 +63,28 @@ pub fn parse_decimal(text: &str, precision: u8, scale: i8) -> Option<i128> {
     let digits: String = format!("{int}{frac}");
     // value = digits * 10^(exp - frac.len()); we want value * 10^scale.
     let shift = exp - frac.len() as i32 + scale as i32;
-    let mut v: i128 = digits.parse().ok()?;
+    let ten = T::Native::usize_as(10);
+    let mut v: T::Native = digits.parse().ok()?;
     if shift >= 0 {
-        v = v.checked_mul(10i128.checked_pow(shift as u32)?)?;
+        v = v.mul_checked(ten.pow_checked(shift as u32).ok()?).ok()?;
     } else {
-        let div = 10i128.checked_pow((-shift) as u32).unwrap_or(i128::MAX);
-        let (q, r) = (v / div, v % div);
-        v = if r * 2 >= div { q + 1 } else { q };
+        // A divisor too large to represent leaves nothing but zero.
+        v = match ten.pow_checked((-shift) as u32) {
+            Ok(div) => {
+                let (q, r) = (v.div_wrapping(div), v.mod_wrapping(div));
+                if r.add_wrapping(r) >= div {
+                    q.add_wrapping(T::Native::ONE)
+                } else {
+                    q
+                }
+            }
+            Err(_) => T::Native::ZERO,
+        };
     }
-    if v >= 10i128.pow(precision as u32) {
+    if !T::is_valid_decimal_precision(v, precision) {
         return None;
     }
-    Some(if neg { -v } else { v })
+    Some(if neg { v.neg_wrapping() } else { v })
 }
 
 fn prim<T, F>(values: &[&Value], ty: &SqlType, f: F) -> Result<ArrayRef, RowError>
@@ -84,6 +100,18 @@ where
         }
     }
     Ok(Arc::new(b.finish().with_data_type(ty.to_arrow())))
+}
+
+fn decimals<T>(values: &[&Value], ty: &SqlType, p: u8, s: i8) -> Result<ArrayRef, RowError>
+where
+    T: DecimalType,
+    T::Native: std::str::FromStr,
+{
+    prim::<T, _>(values, ty, |v| match v {
+        Value::Number(n) => parse_decimal::<T>(&n.to_string(), p, s),
+        Value::String(x) => parse_decimal::<T>(x, p, s),
+        _ => None,
+    })
 }
 
 /// Builds one column from one JSON value per row (`Value::Null` is SQL NULL).
@@ -115,11 +143,10 @@ pub fn build_column(values: &[&Value], ty: &SqlType) -> Result<ArrayRef, RowErro
         SqlType::Time => prim::<t::Time32MillisecondType, _>(values, ty, |v| {
             as_i64(v).and_then(|x| i32::try_from(x).ok())
         })?,
-        SqlType::Decimal(p, s) => prim::<t::Decimal128Type, _>(values, ty, |v| match v {
-            Value::Number(n) => parse_decimal(&n.to_string(), *p, *s),
-            Value::String(x) => parse_decimal(x, *p, *s),
-            _ => None,
-        })?,
+        SqlType::Decimal(p, s) if matches!(ty.to_arrow(), DataType::Decimal256(..)) => {
+            decimals::<t::Decimal256Type>(values, ty, *p, *s)?
+        }
+        SqlType::Decimal(p, s) => decimals::<t::Decimal128Type>(values, ty, *p, *s)?,
         SqlType::String => {
             let mut b = StringBuilder::with_capacity(values.len(), values.len() * 16);
             for v in values {
@@ -250,11 +277,26 @@ mod tests {
 
     #[test]
     fn decimals_parse_with_scale_and_rounding() {
-        assert_eq!(parse_decimal("12.3", 4, 2), Some(1230));
-        assert_eq!(parse_decimal("-1.005", 4, 2), Some(-101));
-        assert_eq!(parse_decimal("1e2", 5, 1), Some(1000));
-        assert_eq!(parse_decimal("123.4", 3, 1), None);
-        assert_eq!(parse_decimal("abc", 3, 1), None);
+        use datafusion::arrow::datatypes::{i256, Decimal128Type, Decimal256Type};
+        let d = parse_decimal::<Decimal128Type>;
+        assert_eq!(d("12.3", 4, 2), Some(1230));
+        assert_eq!(d("-1.005", 4, 2), Some(-101));
+        assert_eq!(d("1e2", 5, 1), Some(1000));
+        assert_eq!(d("0.004", 3, 2), Some(0));
+        assert_eq!(d("123.4", 3, 1), None);
+        assert_eq!(d("abc", 3, 1), None);
+        assert_eq!(d("1e-60", 3, 1), Some(0));
+        // Wider than 38 digits: 256-bit values.
+        let wide = "12345678901234567890.123456789012345678901234567890";
+        assert_eq!(
+            parse_decimal::<Decimal256Type>(wide, 50, 30).map(|v| v.to_string()),
+            Some("12345678901234567890123456789012345678901234567890".into())
+        );
+        assert_eq!(parse_decimal::<Decimal256Type>(wide, 49, 30), None);
+        assert_eq!(
+            parse_decimal::<Decimal256Type>("-0.5", 40, 0),
+            Some(i256::from_i128(-1))
+        );
     }
 
     #[test]

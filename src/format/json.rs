@@ -134,21 +134,35 @@ pub fn decimal_text(v: i128, scale: i8) -> String {
 /// A decimal's digits with `scale` of them after the point (`0.05`, `-12.300`), as ksqlDB
 /// writes it; written in place, without intermediate strings.
 pub fn write_decimal(out: &mut Vec<u8>, v: i128, scale: i8) {
-    if scale <= 0 {
-        match 10i128
-            .checked_pow((-(scale as i32)) as u32)
-            .and_then(|p| v.checked_mul(p))
-        {
-            Some(x) => out.extend_from_slice(itoa::Buffer::new().format(x).as_bytes()),
-            None => out.extend_from_slice(b"null"),
-        }
-        return;
-    }
     if v < 0 {
         out.push(b'-');
     }
-    let mut buf = itoa::Buffer::new();
-    let digits = buf.format(v.unsigned_abs()).as_bytes();
+    write_scaled(
+        out,
+        itoa::Buffer::new().format(v.unsigned_abs()).as_bytes(),
+        scale,
+    );
+}
+
+/// [`write_decimal`] for decimals wider than 38 digits.
+pub fn write_decimal256(out: &mut Vec<u8>, v: i256, scale: i8) {
+    let text = v.to_string();
+    let digits = text.strip_prefix('-').map_or(text.as_str(), |d| {
+        out.push(b'-');
+        d
+    });
+    write_scaled(out, digits.as_bytes(), scale);
+}
+
+/// Unsigned digits with the point `scale` places from the right.
+fn write_scaled(out: &mut Vec<u8>, digits: &[u8], scale: i8) {
+    if scale <= 0 {
+        out.extend_from_slice(digits);
+        if digits != b"0" {
+            out.resize(out.len() + scale.unsigned_abs() as usize, b'0');
+        }
+        return;
+    }
     let s = scale as usize;
     if digits.len() <= s {
         out.extend_from_slice(b"0.");
@@ -180,9 +194,12 @@ pub fn write_value(a: &ArrayRef, row: usize, ty: &SqlType, out: &mut Vec<u8>) ->
             write_int(out, a.as_primitive::<Int64Type>().value(row));
         }
         SqlType::Double => java_double(a.as_primitive::<Float64Type>().value(row), out),
-        SqlType::Decimal(_, s) => {
-            write_decimal(out, a.as_primitive::<Decimal128Type>().value(row), *s)
-        }
+        SqlType::Decimal(_, s) => match a.data_type() {
+            DataType::Decimal256(..) => {
+                write_decimal256(out, a.as_primitive::<Decimal256Type>().value(row), *s)
+            }
+            _ => write_decimal(out, a.as_primitive::<Decimal128Type>().value(row), *s),
+        },
         SqlType::String => write_str(a.as_string::<i32>().value(row), out),
         SqlType::Bytes => write_str(
             &base64::engine::general_purpose::STANDARD.encode(a.as_binary::<i32>().value(row)),
@@ -268,6 +285,19 @@ mod tests {
         assert_eq!(d(0, 1), "0.0");
         assert_eq!(d(7, 0), "7");
         assert_eq!(d(7, -2), "700");
+        assert_eq!(d(0, -2), "0");
+        let wide = |v: &str, s| {
+            let mut out = Vec::new();
+            write_decimal256(&mut out, v.parse().unwrap(), s);
+            String::from_utf8(out).unwrap()
+        };
+        let digits = "12345678901234567890123456789012345678901234567890";
+        assert_eq!(
+            wide(digits, 30),
+            "12345678901234567890.123456789012345678901234567890"
+        );
+        assert_eq!(wide(&format!("-{digits}"), 52), format!("-0.00{digits}"));
+        assert_eq!(wide("-7", 0), "-7");
     }
 
     #[test]

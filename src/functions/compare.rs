@@ -51,13 +51,13 @@ fn resolve(name: &str, args: &[DataType]) -> Result<Option<Vec<DataType>>> {
         let double = typed
             .iter()
             .any(|t| matches!(t, DataType::Float32 | DataType::Float64));
-        let decimal = typed.iter().any(|t| matches!(t, DataType::Decimal128(..)));
+        let decimal = typed.iter().any(|t| t.is_decimal());
         let integers = typed.iter().all(|t| t.is_integer());
         if double {
             return Ok(Some(vec![DataType::Float64; args.len()]));
         }
         if integers || decimal {
-            let decimals_only = typed.iter().all(|t| matches!(t, DataType::Decimal128(..)));
+            let decimals_only = typed.iter().all(|t| t.is_decimal());
             if !decimals_only {
                 return plan_err!(
                     "Function '{name}' cannot be resolved due to ambiguous method parameters ({}).",

@@ -25,30 +25,53 @@ fn is_decimal(ty: &DataType) -> bool {
     matches!(ty, DataType::Decimal128(..) | DataType::Decimal256(..))
 }
 
-/// `e` cast to its decimal type when it is an integer.
-fn widened(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
-    match integer_as_decimal(&e.get_type(schema)?) {
-        Some(ty) => Ok(Transformed::yes(Expr::Cast(Cast::new(Box::new(e), ty)))),
-        None => Ok(Transformed::no(e)),
-    }
+fn is_wide(ty: &DataType) -> bool {
+    matches!(ty, DataType::Decimal256(..))
+}
+
+/// `e` cast to its decimal type when it is an integer, and to 256 bits when `wide`.
+fn widened(e: Expr, schema: &DFSchema, wide: bool) -> Result<Transformed<Expr>> {
+    let ty = e.get_type(schema)?;
+    let target = match integer_as_decimal(&ty).unwrap_or(ty.clone()) {
+        DataType::Decimal128(p, s) if wide => DataType::Decimal256(p, s),
+        other => other,
+    };
+    Ok(if target == ty {
+        Transformed::no(e)
+    } else {
+        Transformed::yes(Expr::Cast(Cast::new(Box::new(e), target)))
+    })
 }
 
 /// Rewrites arithmetic and comparisons that mix integers with decimals, and array constructors
-/// holding both, so that the integers are decimals of ksqlDB's width.
+/// holding both, so that the integers are decimals of ksqlDB's width. A decimal meeting one
+/// wider than 38 digits becomes 256-bit too, keeping its scale (DataFusion would rescale it
+/// first, and a product could overflow where ksqlDB's does not).
 pub fn widen_integers(expr: Expr, schema: &DFSchema) -> Result<Expr> {
     expr.transform_up(|e| match e {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) if mixes(op) => {
             let (l, r) = (left.get_type(schema)?, right.get_type(schema)?);
-            let rebuild = |left: Expr, right: Expr| {
-                Expr::BinaryExpr(BinaryExpr::new(Box::new(left), op, Box::new(right)))
-            };
-            if is_decimal(&l) && integer_as_decimal(&r).is_some() {
-                Ok(widened(*right, schema)?.update_data(|right| rebuild(*left, right)))
-            } else if is_decimal(&r) && integer_as_decimal(&l).is_some() {
-                Ok(widened(*left, schema)?.update_data(|left| rebuild(left, *right)))
-            } else {
-                Ok(Transformed::no(rebuild(*left, *right)))
+            if !(is_decimal(&l) || is_decimal(&r)) {
+                return Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr {
+                    left,
+                    op,
+                    right,
+                })));
             }
+            let wide = is_wide(&l) || is_wide(&r);
+            let left = widened(*left, schema, wide)?;
+            let right = widened(*right, schema, wide)?;
+            let changed = left.transformed || right.transformed;
+            let e = Expr::BinaryExpr(BinaryExpr::new(
+                Box::new(left.data),
+                op,
+                Box::new(right.data),
+            ));
+            Ok(if changed {
+                Transformed::yes(e)
+            } else {
+                Transformed::no(e)
+            })
         }
         Expr::ScalarFunction(f) if f.name() == "make_array" => {
             let types = f
@@ -59,11 +82,12 @@ pub fn widen_integers(expr: Expr, schema: &DFSchema) -> Result<Expr> {
             if !types.iter().any(is_decimal) {
                 return Ok(Transformed::no(Expr::ScalarFunction(f)));
             }
+            let wide = types.iter().any(is_wide);
             let ScalarFunction { func, args } = f;
             let mut changed = false;
             let mut out = Vec::with_capacity(args.len());
             for a in args {
-                let w = widened(a, schema)?;
+                let w = widened(a, schema, wide)?;
                 changed |= w.transformed;
                 out.push(w.data);
             }
@@ -97,6 +121,7 @@ mod tests {
             Field::new("I", DataType::Int32, true),
             Field::new("B", DataType::Int64, true),
             Field::new("D", DataType::Decimal128(4, 2), true),
+            Field::new("W", DataType::Decimal256(50, 30), true),
         ]);
         let e = ExprCompiler::normalize(&crate::sql::parse_expression(sql).unwrap(), &[]);
         let p = ExprCompiler::new().compile(&e, &schema).unwrap();
@@ -112,6 +137,9 @@ mod tests {
             type_of("ARRAY[NULL, 10, '2e1', I, B]"),
             DataType::new_list(DataType::Decimal128(19, 0), true)
         );
+        // DECIMAL(50, 30) * DECIMAL(10, 0) is DECIMAL(61, 30) in ksqlDB, computed in 256 bits.
+        assert_eq!(type_of("W * 2"), DataType::Decimal256(61, 30));
+        assert_eq!(type_of("W + D"), DataType::Decimal256(51, 30));
         // Without a decimal nothing changes.
         assert_eq!(type_of("B + I"), DataType::Int64);
         assert_eq!(type_of("B > D"), DataType::Boolean);

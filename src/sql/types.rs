@@ -35,7 +35,9 @@ pub(crate) fn parse_type(p: &mut P, pending_gt: &mut u32) -> Result<SqlType> {
             expect(p, Token::Comma)?;
             let scale = number(p)?;
             expect(p, Token::RParen)?;
-            if !(1..=38).contains(&precision) || scale > precision {
+            // ksqlDB has no upper bound; Arrow's widest decimal holds 76 digits.
+            let widest = datafusion::arrow::datatypes::DECIMAL256_MAX_PRECISION as u64;
+            if !(1..=widest).contains(&precision) || scale > precision {
                 return Err(err_at(
                     &tok,
                     format!("Invalid DECIMAL({precision}, {scale})"),
