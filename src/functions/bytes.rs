@@ -41,7 +41,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
                 else {
                     return Ok(string(None));
                 };
-                Ok(string(Some(decode(&encode(s, from)?, to)?)))
+                Ok(string(Some(recode(s, from, to)?)))
             },
         ),
         row_function(
@@ -95,6 +95,91 @@ fn number<const N: usize>(a: &[ScalarValue]) -> Result<Option<[u8; N]>> {
     Ok(Some(fixed))
 }
 
+/// ENCODE: text in one encoding to text in another, as ksqlDB's ENCODE does it (apart from
+/// TO_BYTES and FROM_BYTES): lower-case hex that may start with `0x` or be quoted as `X'..'`,
+/// `?` for characters ASCII lacks, base64 read leniently (characters outside its alphabet
+/// skipped), and no encoding to itself.
+fn recode(s: &str, from: &str, to: &str) -> Result<String> {
+    const KNOWN: &[&str] = &["hex", "utf8", "ascii", "base64"];
+    let (from, to) = (from.to_ascii_lowercase(), to.to_ascii_lowercase());
+    if from == to || !KNOWN.contains(&from.as_str()) || !KNOWN.contains(&to.as_str()) {
+        return exec_err!("Supported input and output encodings are: hex, utf8, ascii and base64");
+    }
+    let bytes: Vec<u8> = match from.as_str() {
+        "hex" => hex_digits(hex_strip(s).as_ref())?,
+        "ascii" => s
+            .chars()
+            .map(|c| if c.is_ascii() { c as u8 } else { b'?' })
+            .collect(),
+        "base64" => lenient_base64(s),
+        _ => s.as_bytes().to_vec(),
+    };
+    Ok(match to.as_str() {
+        "hex" => bytes.iter().map(|x| format!("{x:02x}")).collect(),
+        "base64" => base64::engine::general_purpose::STANDARD.encode(&bytes),
+        "ascii" => ascii_text(&bytes),
+        _ => String::from_utf8_lossy(&bytes).into_owned(),
+    })
+}
+
+/// Hex without its `0x` prefix (a digit short gets a leading zero) or `X'..'` quotes.
+fn hex_strip(s: &str) -> std::borrow::Cow<'_, str> {
+    if let Some(rest) = s.strip_prefix("0x") {
+        if s.len() % 2 == 1 {
+            return format!("0{rest}").into();
+        }
+        return rest.into();
+    }
+    let quoted = (s.starts_with("x'") || s.starts_with("X'")) && s.len() >= 3 && s.ends_with('\'');
+    if quoted {
+        return s[2..s.len() - 1].into();
+    }
+    s.into()
+}
+
+fn hex_digits(s: &str) -> Result<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return exec_err!("Odd number of characters.");
+    }
+    if let Some((i, c)) = s.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
+        return exec_err!("Illegal hexadecimal character {c} at index {i}");
+    }
+    Ok((0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or(0))
+        .collect())
+}
+
+/// Base64 as Commons Codec reads it: URL-safe letters too, other characters skipped, padding
+/// optional, a dangling character dropped.
+fn lenient_base64(s: &str) -> Vec<u8> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let mut clean: Vec<u8> = s
+        .bytes()
+        .filter_map(|c| match c {
+            b'-' => Some(b'+'),
+            b'_' => Some(b'/'),
+            c if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' => Some(c),
+            _ => None,
+        })
+        .collect();
+    clean.truncate(clean.len() - usize::from(clean.len() % 4 == 1));
+    let engine = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+            .with_decode_allow_trailing_bits(true),
+    );
+    engine.decode(&clean).unwrap_or_default()
+}
+
+/// Bytes read as US-ASCII: anything above 127 is the replacement character.
+fn ascii_text(b: &[u8]) -> String {
+    b.iter()
+        .map(|&x| if x.is_ascii() { x as char } else { '\u{fffd}' })
+        .collect()
+}
+
 fn encode(s: &str, encoding: &str) -> Result<Vec<u8>> {
     Ok(match encoding.to_ascii_lowercase().as_str() {
         "hex" => {
@@ -123,10 +208,7 @@ fn decode(b: &[u8], encoding: &str) -> Result<String> {
     Ok(match encoding.to_ascii_lowercase().as_str() {
         "hex" => b.iter().map(|x| format!("{x:02X}")).collect(),
         "utf8" => String::from_utf8_lossy(b).into_owned(),
-        "ascii" => b
-            .iter()
-            .map(|&x| if x.is_ascii() { x as char } else { '\u{fffd}' })
-            .collect(),
+        "ascii" => ascii_text(b),
         "base64" => base64::engine::general_purpose::STANDARD.encode(b),
         other => {
             return exec_err!("Supported encodings are: hex, utf8, ascii and base64 (not {other})")
@@ -163,20 +245,23 @@ mod tests {
 
     #[test]
     fn encodes_between_encodings() {
-        assert_eq!(
-            eval("ENCODE('hello', 'ascii', 'hex')").unwrap(),
-            r#""68656C6C6F""#
-        );
-        assert_eq!(
-            eval("ENCODE('68656C6C6F', 'hex', 'utf8')").unwrap(),
-            r#""hello""#
-        );
-        assert_eq!(
-            eval("ENCODE('aGk=', 'base64', 'ascii')").unwrap(),
-            r#""hi""#
-        );
-        assert_eq!(eval("ENCODE(NULL, 'hex', 'utf8')").unwrap(), "null");
-        assert!(eval("ENCODE('zz', 'hex', 'utf8')").is_err());
+        let e = |sql: &str| eval(&format!("ENCODE({sql})")).unwrap();
+        assert_eq!(e("'hello', 'ascii', 'hex'"), r#""68656c6c6f""#);
+        assert_eq!(e("'68656C6C6F', 'hex', 'utf8'"), r#""hello""#);
+        assert_eq!(e("'0x6869', 'hex', 'utf8'"), r#""hi""#);
+        assert_eq!(e("'0x869', 'hex', 'base64'"), r#""CGk=""#);
+        assert_eq!(e("'X''6869''', 'hex', 'ascii'"), r#""hi""#);
+        assert_eq!(e("'aGk=', 'base64', 'ascii'"), r#""hi""#);
+        assert_eq!(e("'aG k', 'base64', 'utf8'"), r#""hi""#);
+        assert_eq!(e("'é', 'ascii', 'hex'"), r#""3f""#);
+        assert_eq!(e("'é', 'utf8', 'ascii'"), "\"\u{fffd}\u{fffd}\"");
+        assert_eq!(e("NULL, 'hex', 'utf8'"), "null");
+        assert_eq!(e("'a', NULL, 'utf8'"), "null");
+        let err = |sql: &str| eval(&format!("ENCODE({sql})")).unwrap_err();
+        assert!(err("'zz', 'hex', 'utf8'").contains("Illegal hexadecimal character z at index 0"));
+        assert!(err("'abc', 'hex', 'utf8'").contains("Odd number of characters."));
+        assert!(err("'a', 'utf8', 'utf8'").contains("Supported input and output encodings"));
+        assert!(err("'a', 'utf16', 'hex'").contains("Supported input and output encodings"));
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Collection functions with ksqlDB's semantics where DataFusion's differ: ARRAY_JOIN (every
 //! element, NULL written as `null`, numbers as ksqlDB writes them), ARRAY_SORT (NULLs last
-//! either way), MAP_UNION (the second map's entries win), ARRAY_REMOVE (every occurrence:
-//! DataFusion's `array_remove_all` under ksqlDB's name).
+//! either way), MAP_UNION (the second map's entries win).
 
 use super::row::{list_scalar, map_from_arrays, row_function, string, text, Arg};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
@@ -13,11 +12,6 @@ use datafusion::logical_expr::ScalarUDF;
 pub fn udfs() -> Vec<ScalarUDF> {
     use Arg::*;
     vec![
-        super::delegate::delegate(
-            "array_remove",
-            datafusion::functions_nested::remove::array_remove_all_udf(),
-            None,
-        ),
         row_function(
             "array_sort",
             &[&[Any], &[Any, Str]],
@@ -152,19 +146,6 @@ mod tests {
         assert_eq!(
             eval("MAP_UNION(MAP('a' := 1, 'b' := 2), MAP('b' := 3))").unwrap(),
             r#"{"a":1,"b":3}"#
-        );
-    }
-
-    #[test]
-    fn removes_every_occurrence() {
-        assert_eq!(
-            eval("ARRAY_REMOVE(ARRAY[1, 2, 1, NULL], 1)").unwrap(),
-            "[2,null]"
-        );
-        assert_eq!(eval("ARRAY_REMOVE(ARRAY['a'], 'b')").unwrap(), r#"["a"]"#);
-        assert_eq!(
-            eval("ARRAY_REMOVE(CAST(NULL AS ARRAY<INT>), 1)").unwrap(),
-            "null"
         );
     }
 

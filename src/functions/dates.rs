@@ -92,16 +92,20 @@ pub fn udfs() -> Vec<ScalarUDF> {
                     (Ok(f), Ok(t)) => (f, t),
                     (Err(e), _) | (_, Err(e)) => return exec_err!("{e}"),
                 };
-                // The wall-clock time in `from`, read as a wall-clock time in `to`.
-                use chrono::{TimeZone, Utc};
-                let Some(wall) = Utc.timestamp_millis_opt(ts).single() else {
-                    return Ok(ScalarValue::TimestampMillisecond(None, None));
+                // As ksqlDB: the instant moved by the difference of the two zones' offsets
+                // at that instant.
+                use chrono::{Offset, TimeZone};
+                let offset_ms = |z: &chrono_tz::Tz| {
+                    z.offset_from_utc_datetime(
+                        &chrono::DateTime::from_timestamp_millis(ts)
+                            .unwrap_or_default()
+                            .naive_utc(),
+                    )
+                    .fix()
+                    .local_minus_utc() as i64
+                        * 1000
                 };
-                let local = wall.with_timezone(&from).naive_local();
-                let shifted = to
-                    .from_local_datetime(&local)
-                    .earliest()
-                    .map(|t| t.timestamp_millis());
+                let shifted = Some(ts + offset_ms(&to) - offset_ms(&from));
                 Ok(ScalarValue::TimestampMillisecond(shifted, None))
             },
         ),
@@ -315,9 +319,14 @@ mod tests {
             eval("TIMEADD(HOURS, NULL, PARSE_TIME('00:00', 'HH:mm'))").unwrap(),
             "null"
         );
-        // 12:00 in UTC, the same wall-clock time in Los Angeles (summer: UTC-7).
+        // 12:00 in UTC is 05:00 in Los Angeles (summer: UTC-7): the instant moves back 7 hours,
+        // and forward again the other way.
         assert_eq!(
             eval("CONVERT_TZ(FROM_UNIXTIME(1526040000000), 'UTC', 'America/Los_Angeles')").unwrap(),
+            "1526014800000"
+        );
+        assert_eq!(
+            eval("CONVERT_TZ(FROM_UNIXTIME(1526040000000), 'America/Los_Angeles', 'UTC')").unwrap(),
             "1526065200000"
         );
         assert!(eval("CONVERT_TZ(FROM_UNIXTIME(0), 'Mars/Base', 'UTC')").is_err());

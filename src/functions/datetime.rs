@@ -63,15 +63,23 @@ impl JavaPattern {
             let spec = match (c, n) {
                 ('y' | 'u', 2) => "%y",
                 ('y' | 'u', _) => "%Y",
-                ('M', 1 | 2) => "%m",
+                // One letter is the number without padding, as Java writes it.
+                ('M', 1) => "%-m",
+                ('M', 2) => "%m",
                 ('M', 3) => "%b",
                 ('M', _) => "%B",
+                ('d', 1) => "%-d",
                 ('d', _) => "%d",
+                ('D', 1 | 2) => "%-j",
                 ('D', _) => "%j",
+                ('H', 1) => "%-H",
                 ('H', _) => "%H",
+                ('h', 1) => "%-I",
                 ('h', _) => "%I",
                 ('k', _) => "%k",
+                ('m', 1) => "%-M",
                 ('m', _) => "%M",
+                ('s', 1) => "%-S",
                 ('s', _) => "%S",
                 ('S', 1..=3) => "%3f",
                 ('S', 4..=6) => "%6f",
@@ -375,6 +383,13 @@ mod tests {
         let la: Tz = "America/Los_Angeles".parse().unwrap();
         let p = JavaPattern::new("yyyy-MM-dd HH:mm:ss zzz").unwrap();
         assert_eq!(p.format_millis(0, la).unwrap(), "1969-12-31 16:00:00 PST");
+        // One letter: no padding when writing, one or two digits when reading.
+        let short = JavaPattern::new("d/M/yyyy H:m:s").unwrap();
+        assert_eq!(short.format_millis(0, Tz::UTC).unwrap(), "1/1/1970 0:0:0");
+        assert_eq!(
+            short.parse_millis("2/1/1970 10:5:7", Tz::UTC).unwrap(),
+            86_400_000 + 36_307_000
+        );
         assert!(JavaPattern::new("yyyy-qq").is_err());
     }
 }

@@ -41,19 +41,24 @@ pub fn udfs() -> Vec<ScalarUDF> {
                 let Some(p) = p else {
                     return Ok(ScalarValue::Float64(None));
                 };
-                let radius = match a.get(4).map(text) {
-                    None | Some(None) => EARTH_KM,
-                    Some(Some(u)) => match u.to_ascii_uppercase().as_str() {
-                        "KM" | "KILOMETERS" | "KILOMETRES" => EARTH_KM,
-                        "MI" | "MILES" => EARTH_MI,
-                        _ => return exec_err!("GEO_DISTANCE units must be KM or MI, not {u}"),
-                    },
-                };
-                for (lat, lon) in [(p[0], p[1]), (p[2], p[3])] {
-                    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-                        return exec_err!("Invalid coordinates ({lat}, {lon})");
-                    }
+                if [p[0], p[2]].iter().any(|lat| !(-90.0..=90.0).contains(lat)) {
+                    return exec_err!("valid latitude values for GeoDistance function are in the range of -90 to 90 decimal degrees");
                 }
+                if [p[1], p[3]]
+                    .iter()
+                    .any(|lon| !(-180.0..=180.0).contains(lon))
+                {
+                    return exec_err!("valid longitude values for GeoDistance function are in the range of -180 to +180 decimal degrees");
+                }
+                // No unit, or a blank one, is kilometres.
+                let unit = a.get(4).and_then(text).unwrap_or("").trim().to_lowercase();
+                let radius = match unit.as_str() {
+                    "" | "km" | "kilometer" | "kilometers" | "kilometre" | "kilometres" => EARTH_KM,
+                    "mi" | "mile" | "miles" => EARTH_MI,
+                    _ => return exec_err!(
+                        "GeoDistance function units parameter must be one of mi, mile, miles, km, kilometer, kilometers, kilometre or kilometres. Values are case-insensitive."
+                    ),
+                };
                 let (lat1, lat2) = (p[0].to_radians(), p[2].to_radians());
                 let dlat = (p[2] - p[0]).to_radians();
                 let dlon = (p[3] - p[1]).to_radians();
@@ -104,7 +109,12 @@ mod tests {
             0.03447366811448324,
         );
         assert_eq!(d("NULL, 1, 2, 3"), "null");
-        assert!(eval("GEO_DISTANCE(91, 0, 0, 0)").is_err());
-        assert!(eval("GEO_DISTANCE(1, 0, 0, 0, 'parsecs')").is_err());
+        assert_eq!(d("0, 0, 0, 1, ' Miles '"), d("0, 0, 0, 1, 'MI'"));
+        assert_eq!(d("0, 0, 0, 1, ''"), d("0, 0, 0, 1"));
+        assert_eq!(d("0, 0, 0, 1, NULL"), d("0, 0, 0, 1, 'kilometre'"));
+        let err = |args: &str| eval(&format!("GEO_DISTANCE({args})")).unwrap_err();
+        assert!(err("91, 0, 0, 0").contains("valid latitude values"));
+        assert!(err("0, 0, 0, -181").contains("valid longitude values"));
+        assert!(err("1, 0, 0, 0, 'parsecs'").contains("must be one of mi, mile, miles, km"));
     }
 }

@@ -1,10 +1,10 @@
 //! Splitting and picking: SPLIT, SPLIT_TO_MAP, AS_MAP, ENTRIES, SLICE (1-based, inclusive),
-//! ELT and FIELD.
+//! GENERATE_SERIES, ELT and FIELD.
 
 use super::row::{
     int, list_scalar, map_scalar, map_type, row_function, string, string_list, strings, text, Arg,
 };
-use datafusion::arrow::array::Array;
+use datafusion::arrow::array::{Array, ArrayRef, Int32Array, Int64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{exec_err, Result, ScalarValue};
 use datafusion::logical_expr::ScalarUDF;
@@ -37,6 +37,27 @@ const ELT_FORMS: &[&[Arg]] = &[
     &[Int, Str, Str, Str, Str, Str, Str, Str],
     &[Int, Str, Str, Str, Str, Str, Str, Str, Str],
 ];
+
+/// GENERATE_SERIES refuses to build arrays longer than this (ksqlDB would run out of memory).
+const MAX_SERIES: i128 = 10_000_000;
+
+/// `start`, `start + step`, ... up to `end` inclusive, with ksqlDB's checks.
+fn series(start: i64, end: i64, step: i64) -> Result<impl Iterator<Item = i64>> {
+    if step == 0 {
+        return exec_err!("GENERATE_SERIES step cannot be zero");
+    }
+    let diff = i128::from(end) - i128::from(start);
+    if diff > 0 && step < 0 || diff < 0 && step > 0 {
+        return exec_err!("GENERATE_SERIES step has wrong sign");
+    }
+    let size = 1 + diff / i128::from(step);
+    if size > MAX_SERIES {
+        return exec_err!(
+            "GENERATE_SERIES would make {size} values; at most {MAX_SERIES} are allowed"
+        );
+    }
+    Ok((0..size as i64).map(move |i| start + i * step))
+}
 
 pub fn udfs() -> Vec<ScalarUDF> {
     vec![
@@ -155,18 +176,52 @@ pub fn udfs() -> Vec<ScalarUDF> {
                 let ScalarValue::List(list) = &a[0] else {
                     return ScalarValue::try_from(ret);
                 };
-                let (Some(from), Some(to)) = (int(&a[1]), int(&a[2])) else {
-                    return ScalarValue::try_from(ret);
-                };
                 if list.is_null(0) {
                     return ScalarValue::try_from(ret);
                 }
                 let items = list.value(0);
                 let n = items.len() as i64;
-                let start = (from.max(1) - 1).min(n);
-                let end = to.min(n).max(start);
+                // As Java's subList: 1-based and inclusive, a NULL bound is the array's end,
+                // and bounds outside the array give NULL.
+                let start = int(&a[1]).map_or(0, |from| from - 1);
+                let end = int(&a[2]).unwrap_or(n);
+                if start < 0 || end > n || start > end {
+                    return ScalarValue::try_from(ret);
+                }
                 let slice = items.slice(start as usize, (end - start) as usize);
                 list_scalar(ret, slice)
+            },
+        ),
+        row_function(
+            "generate_series",
+            &[
+                &[Int, Int],
+                &[Int, Int, Int],
+                &[Long, Long],
+                &[Long, Long, Int],
+            ],
+            |a| match a[0] {
+                DataType::Int32 => DataType::new_list(DataType::Int32, true),
+                _ => DataType::new_list(DataType::Int64, true),
+            },
+            |a, ret| {
+                let (Some(start), Some(end)) = (int(&a[0]), int(&a[1])) else {
+                    return ScalarValue::try_from(ret);
+                };
+                let step = match a.get(2).map(int) {
+                    None if end > start => 1,
+                    None => -1,
+                    Some(Some(step)) => step,
+                    Some(None) => return ScalarValue::try_from(ret),
+                };
+                let items = series(start, end, step)?;
+                let values: ArrayRef = match ret {
+                    DataType::List(f) if f.data_type() == &DataType::Int32 => {
+                        Arc::new(Int32Array::from_iter_values(items.map(|v| v as i32)))
+                    }
+                    _ => Arc::new(Int64Array::from_iter_values(items)),
+                };
+                list_scalar(ret, values)
             },
         ),
         row_function(
@@ -261,13 +316,34 @@ mod tests {
     #[test]
     fn slices_and_picks() {
         assert_eq!(eval("SLICE(ARRAY[1, 2, 3, 4], 2, 3)").unwrap(), "[2,3]");
-        assert_eq!(
-            eval("SLICE(ARRAY[1, 2, 3, 4], 0, 10)").unwrap(),
-            "[1,2,3,4]"
-        );
-        assert_eq!(eval("SLICE(ARRAY[1, 2], 3, 1)").unwrap(), "[]");
-        assert_eq!(eval("SLICE(ARRAY[1, 2], NULL, 1)").unwrap(), "null");
+        // Java's subList: bounds outside the array are NULL, an empty range is empty.
+        assert_eq!(eval("SLICE(ARRAY[1, 2, 3, 4], 0, 2)").unwrap(), "null");
+        assert_eq!(eval("SLICE(ARRAY[1, 2, 3, 4], 2, 10)").unwrap(), "null");
+        assert_eq!(eval("SLICE(ARRAY[1, 2], 3, 1)").unwrap(), "null");
+        assert_eq!(eval("SLICE(ARRAY[1, 2], 3, 2)").unwrap(), "[]");
+        assert_eq!(eval("SLICE(ARRAY[1, 2], NULL, 1)").unwrap(), "[1]");
+        assert_eq!(eval("SLICE(ARRAY[1, 2, 3], 2, NULL)").unwrap(), "[2,3]");
         assert_eq!(eval("ELT(2, 'a', 'b', 'c')").unwrap(), r#""b""#);
+        let series = |args: &str| eval(&format!("GENERATE_SERIES({args})"));
+        assert_eq!(series("1, 3").unwrap(), "[1,2,3]");
+        assert_eq!(series("3, 1").unwrap(), "[3,2,1]");
+        assert_eq!(series("2, 2").unwrap(), "[2]");
+        assert_eq!(series("1, 6, 2").unwrap(), "[1,3,5]");
+        assert_eq!(series("6, 1, -2").unwrap(), "[6,4,2]");
+        assert_eq!(
+            series("CAST(5000000000 AS BIGINT), 5000000002").unwrap(),
+            "[5000000000,5000000001,5000000002]"
+        );
+        assert_eq!(series("1, NULL").unwrap(), "null");
+        assert!(series("1, 5, -1")
+            .unwrap_err()
+            .contains("step has wrong sign"));
+        assert!(series("1, 5, 0")
+            .unwrap_err()
+            .contains("step cannot be zero"));
+        assert!(series("0, 2000000000")
+            .unwrap_err()
+            .contains("at most 10000000"));
         assert_eq!(eval("ELT(4, 'a', 'b', 'c')").unwrap(), "null");
         assert_eq!(eval("ELT(0, 'a')").unwrap(), "null");
         assert_eq!(eval("FIELD('b', 'a', 'b', 'c')").unwrap(), "2");

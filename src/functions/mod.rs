@@ -2,8 +2,9 @@
 //! DataFusion's own functions where their semantics match ksqlDB's; [`register`] installs ours
 //! over DataFusion's defaults, replacing any of the same name.
 
-mod builtin;
 mod bytes;
+#[cfg(test)]
+mod cases;
 mod collections;
 mod compare;
 mod dates;
@@ -13,6 +14,7 @@ mod geo;
 mod json;
 mod lambda;
 mod lists;
+mod membership;
 mod numbers;
 mod regex;
 pub mod row;
@@ -40,6 +42,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
     all.extend(lambda::udfs());
     all.extend(table::udfs());
     all.extend(lists::udfs());
+    all.extend(membership::udfs());
     all.extend(web::udfs());
     all.extend(compare::udfs());
     all.extend(numbers::udfs());

@@ -21,6 +21,12 @@ pub fn udfs() -> Vec<ScalarUDF> {
             .as_ref()
             .clone()
             .with_aliases(["lcase"]),
+        ScalarUDF::from(Replace {
+            signature: Signature::exact(
+                vec![DataType::Utf8, DataType::Utf8, DataType::Utf8],
+                Volatility::Immutable,
+            ),
+        }),
         ScalarUDF::from(AsValue {
             signature: Signature::any(1, Volatility::Immutable),
         }),
@@ -45,6 +51,44 @@ impl ScalarUDFImpl for AsValue {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         Ok(args.args[0].clone())
+    }
+}
+
+/// `REPLACE(s, target, replacement)`: every occurrence of `target` replaced, as Java's
+/// `String.replace` does it (an empty target matches between every two characters). NULL when
+/// any argument is NULL.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Replace {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Replace {
+    fn name(&self) -> &str {
+        "replace"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (s, target, with) = (
+            arrays[0].as_string::<i32>(),
+            arrays[1].as_string::<i32>(),
+            arrays[2].as_string::<i32>(),
+        );
+        let mut out = StringBuilder::with_capacity(s.len(), s.value_data().len());
+        for i in 0..s.len() {
+            if s.is_null(i) || target.is_null(i) || with.is_null(i) {
+                out.append_null();
+            } else {
+                out.append_value(s.value(i).replace(target.value(i), with.value(i)));
+            }
+        }
+        let result: ArrayRef = Arc::new(out.finish());
+        Ok(ColumnarValue::Array(result))
     }
 }
 
@@ -140,32 +184,5 @@ mod tests {
         assert_eq!(pad("foo", 5, "Bar", false), "fooBa");
         assert_eq!(pad("foo", 2, "Bar", true), "fo");
         assert_eq!(pad("", 7, "Bar", true), "BarBarB");
-    }
-}
-
-#[cfg(test)]
-mod planned {
-    use crate::plan::expr::ExprCompiler;
-    use datafusion::arrow::array::{Array, AsArray, RecordBatch, RecordBatchOptions};
-    use datafusion::arrow::datatypes::Schema;
-    use std::sync::Arc;
-
-    #[test]
-    fn queries_call_ksql_pad() {
-        let c = ExprCompiler::new();
-        let schema = Schema::empty();
-        let e = ExprCompiler::normalize(
-            &crate::sql::parse_expression("lpad('foo', 7, '')").unwrap(),
-            &[],
-        );
-        let p = c.compile(&e, &schema).unwrap();
-        let batch = RecordBatch::try_new_with_options(
-            Arc::new(schema),
-            vec![],
-            &RecordBatchOptions::new().with_row_count(Some(1)),
-        )
-        .unwrap();
-        let out = p.evaluate(&batch).unwrap().into_array(1).unwrap();
-        assert!(out.as_string::<i32>().is_null(0), "{p}");
     }
 }

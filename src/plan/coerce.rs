@@ -1,7 +1,8 @@
-//! ksqlDB's implicit widening of integers to decimals, applied before DataFusion's own type
-//! coercion. ksqlDB reads an INT as DECIMAL(10, 0) and a BIGINT as DECIMAL(19, 0) when it meets
-//! a decimal; DataFusion would pick DECIMAL(20, 0) for a BIGINT, and every precision computed
-//! from it would be one digit wider than ksqlDB's.
+//! ksqlDB's implicit typing that DataFusion's own coercion lacks, applied before it: integers
+//! widened to decimals, and NULL literals standing for arrays. ksqlDB reads an INT as
+//! DECIMAL(10, 0) and a BIGINT as DECIMAL(19, 0) when it meets a decimal; DataFusion would pick
+//! DECIMAL(20, 0) for a BIGINT, and every precision computed from it would be one digit wider
+//! than ksqlDB's.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::{Transformed, TreeNode};
@@ -98,9 +99,49 @@ pub fn widen_integers(expr: Expr, schema: &DFSchema) -> Result<Expr> {
                 Transformed::no(e)
             })
         }
+        Expr::ScalarFunction(f) if PAIRS_OF_ARRAYS.contains(&f.name()) => typed_nulls(f, schema),
         other => Ok(Transformed::no(other)),
     })
     .map(|t| t.data)
+}
+
+/// Functions of two arrays of one type, where ksqlDB lets a NULL literal stand for either.
+const PAIRS_OF_ARRAYS: &[&str] = &[
+    "array_concat",
+    "array_union",
+    "array_intersect",
+    "array_except",
+];
+
+/// A NULL literal among arrays becomes a NULL array of their type.
+fn typed_nulls(f: ScalarFunction, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let types = f
+        .args
+        .iter()
+        .map(|a| a.get_type(schema))
+        .collect::<Result<Vec<_>>>()?;
+    let Some(list) = types
+        .iter()
+        .find(|t| matches!(t, DataType::List(_)))
+        .cloned()
+    else {
+        return Ok(Transformed::no(Expr::ScalarFunction(f)));
+    };
+    if !types.contains(&DataType::Null) {
+        return Ok(Transformed::no(Expr::ScalarFunction(f)));
+    }
+    let ScalarFunction { func, args } = f;
+    let args = args
+        .into_iter()
+        .zip(types)
+        .map(|(a, t)| match t {
+            DataType::Null => Expr::Cast(Cast::new(Box::new(a), list.clone())),
+            _ => a,
+        })
+        .collect();
+    Ok(Transformed::yes(Expr::ScalarFunction(
+        ScalarFunction::new_udf(func, args),
+    )))
 }
 
 fn mixes(op: Operator) -> bool {
