@@ -14,7 +14,7 @@ use datafusion::prelude::SessionConfig;
 use datafusion::sql::sqlparser::ast::{
     visit_expressions_mut, BinaryOperator, CastKind, DataType as SqlDataType, ExprWithAlias,
     Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, ObjectName,
-    ObjectNamePart, Value, ValueWithSpan,
+    ObjectNamePart, UnaryOperator, Value, ValueWithSpan,
 };
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -128,6 +128,64 @@ impl ExprCompiler {
                 } => {
                     let fals = Expr::Value(ValueWithSpan::from(Value::Boolean(false)));
                     *e = call("coalesce", vec![e.clone(), fals]);
+                }
+                // `v BETWEEN a AND b` is `v >= a AND v <= b` in ksqlDB, each comparison false
+                // rather than NULL when a side is NULL.
+                Expr::Between {
+                    expr,
+                    negated,
+                    low,
+                    high,
+                } => {
+                    let fals = || Expr::Value(ValueWithSpan::from(Value::Boolean(false)));
+                    let compare = |op: BinaryOperator, bound: &Expr| {
+                        let cmp = Expr::BinaryOp {
+                            left: expr.clone(),
+                            op,
+                            right: Box::new(bound.clone()),
+                        };
+                        call("coalesce", vec![cmp, fals()])
+                    };
+                    let both = Expr::BinaryOp {
+                        left: Box::new(compare(BinaryOperator::GtEq, low)),
+                        op: BinaryOperator::And,
+                        right: Box::new(compare(BinaryOperator::LtEq, high)),
+                    };
+                    *e = if *negated {
+                        Expr::UnaryOp {
+                            op: UnaryOperator::Not,
+                            expr: Box::new(Expr::Nested(Box::new(both))),
+                        }
+                    } else {
+                        Expr::Nested(Box::new(both))
+                    };
+                }
+                // IN is true or false in ksqlDB: a NULL never matches.
+                Expr::InList {
+                    expr,
+                    list,
+                    negated,
+                } => {
+                    let fals = Expr::Value(ValueWithSpan::from(Value::Boolean(false)));
+                    let matched = call(
+                        "coalesce",
+                        vec![
+                            Expr::InList {
+                                expr: expr.clone(),
+                                list: list.clone(),
+                                negated: false,
+                            },
+                            fals,
+                        ],
+                    );
+                    *e = if *negated {
+                        Expr::UnaryOp {
+                            op: UnaryOperator::Not,
+                            expr: Box::new(matched),
+                        }
+                    } else {
+                        matched
+                    };
                 }
                 Expr::Like {
                     pattern,
