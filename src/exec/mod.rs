@@ -5,6 +5,7 @@ pub mod accumulator;
 pub mod aggregate;
 pub mod align;
 pub mod decode;
+mod eval;
 pub mod join;
 pub mod persistent;
 pub mod print;
@@ -194,15 +195,18 @@ fn concat(outs: Vec<RecordBatch>) -> Result<Option<RecordBatch>> {
 pub const BATCH: usize = 8192;
 
 /// Filters and projects a decoded batch. The result has the plan's output columns followed by
-/// the input's pseudocolumns (ROWTIME, ROWPARTITION, ROWOFFSET, tombstone flag). A batch whose evaluation fails is evaluated
-/// row by row, so that only the failing rows are skipped (and logged).
+/// the input's pseudocolumns (ROWTIME, ROWPARTITION, ROWOFFSET, tombstone flag). An expression
+/// that fails is NULL (a filter false) for the rows it fails on (`eval`); a batch that fails
+/// otherwise (re-keying) is evaluated row by row, so that only the failing rows are skipped
+/// (and logged).
 pub fn evaluate(
     plan: &StreamPlan,
     batch: &RecordBatch,
     plog: &ProcessingLog,
     query_id: &str,
 ) -> Option<RecordBatch> {
-    match evaluate_batch(plan, batch) {
+    let failures = eval::Failures { plog, query_id };
+    match evaluate_batch(plan, batch, &failures) {
         Ok(b) => Some(b),
         Err(_) if batch.num_rows() > 1 => {
             let parts: Vec<RecordBatch> = (0..batch.num_rows())
@@ -218,17 +222,21 @@ pub fn evaluate(
     }
 }
 
-fn evaluate_batch(plan: &StreamPlan, batch: &RecordBatch) -> Result<RecordBatch> {
+fn evaluate_batch(
+    plan: &StreamPlan,
+    batch: &RecordBatch,
+    failures: &eval::Failures,
+) -> Result<RecordBatch> {
     let input = match &plan.filter {
         // A table's deletions pass any filter: the row is gone whatever it held.
         Some(f) if plan.source.kind == crate::sql::ast::SourceKind::Table => {
             let keep = datafusion::arrow::compute::or(
-                &predicate(f, batch)?,
+                &eval::mask(f, batch, failures)?,
                 batch.column(3).as_boolean(),
             )?;
             filter_record_batch(batch, &keep)?
         }
-        Some(f) => filter_record_batch(batch, &predicate(f, batch)?)?,
+        Some(f) => filter_record_batch(batch, &eval::mask(f, batch, failures)?)?,
         None => batch.clone(),
     };
     let input = match &plan.rekey {
@@ -264,23 +272,18 @@ fn evaluate_batch(plan: &StreamPlan, batch: &RecordBatch) -> Result<RecordBatch>
         }
         None => input,
     };
-    let rows = input.num_rows();
     let mut fields = Vec::with_capacity(plan.output.len() + PSEUDO_COLUMNS);
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(plan.output.len() + PSEUDO_COLUMNS);
     for (i, out) in plan.output.iter().enumerate() {
-        let a = out.expr.evaluate(&input)?.into_array(rows)?;
         if plan.explode.contains(&i) {
             // Lists, unnested below.
+            let a = eval::column(&out.expr, None, &input, failures)?;
             fields.push(Field::new(&out.column.name, a.data_type().clone(), true));
             arrays.push(a);
             continue;
         }
         let target = out.column.ty.to_arrow();
-        let a = if a.data_type() == &target {
-            a
-        } else {
-            cast(&a, &target)?
-        };
+        let a = eval::column(&out.expr, Some(&target), &input, failures)?;
         fields.push(Field::new(&out.column.name, target, true));
         arrays.push(a);
     }

@@ -5,6 +5,7 @@
 mod bytes;
 #[cfg(test)]
 mod cases;
+pub mod cast;
 mod collections;
 mod compare;
 mod dates;

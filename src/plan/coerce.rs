@@ -6,7 +6,7 @@
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{DFSchema, Result};
+use datafusion::common::{DFSchema, Result, ScalarValue};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{BinaryExpr, Cast, Expr, ExprSchemable, Operator};
 
@@ -100,6 +100,19 @@ pub fn widen_integers(expr: Expr, schema: &DFSchema) -> Result<Expr> {
             })
         }
         Expr::ScalarFunction(f) if PAIRS_OF_ARRAYS.contains(&f.name()) => typed_nulls(f, schema),
+        Expr::Cast(c) => {
+            let from = c.expr.get_type(schema)?;
+            let data_type = c.field.data_type().clone();
+            if from == data_type || from == DataType::Null {
+                return Ok(Transformed::no(Expr::Cast(c)));
+            }
+            let expr = c.expr;
+            crate::functions::cast::check(&from, &data_type)?;
+            let target = Expr::Literal(ScalarValue::try_from(&data_type)?, None);
+            Ok(Transformed::yes(Expr::ScalarFunction(
+                ScalarFunction::new_udf(crate::functions::cast::udf(), vec![*expr, target]),
+            )))
+        }
         other => Ok(Transformed::no(other)),
     })
     .map(|t| t.data)

@@ -38,6 +38,8 @@ impl ExprCompiler {
         let sql = &mut config.options_mut().sql_parser;
         sql.enable_ident_normalization = false;
         sql.parse_float_as_decimal = true;
+        // STRING is Utf8, as every column of Brooklet's is.
+        sql.map_string_types_to_utf8view = false;
         let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
@@ -92,6 +94,13 @@ impl ExprCompiler {
                     } else {
                         time_unit_argument(f);
                     }
+                }
+                // BYTES, as DataFusion names it.
+                Expr::Cast { data_type, .. }
+                    if matches!(data_type, SqlDataType::Bytes(_))
+                        || data_type.to_string().eq_ignore_ascii_case("BYTES") =>
+                {
+                    *data_type = SqlDataType::Bytea;
                 }
                 // `SUBSTRING(s, pos[, len])` is ksqlDB's function, not SQL's special form.
                 Expr::Substring {
@@ -270,6 +279,9 @@ fn describe_plan_error(e: datafusion::error::DataFusionError, expr: &Expr) -> St
         if let Some(at) = msg.rfind("Function '") {
             return msg[at..].to_string();
         }
+    }
+    if let Some(at) = msg.find("Cast of ") {
+        return msg[at..].to_string();
     }
     if let Some(rest) = msg.split("No field named ").nth(1) {
         let name = rest

@@ -1,0 +1,367 @@
+//! CAST as ksqlDB does it. Which casts exist is ksqlDB's table (`castable`: BOOLEAN becomes
+//! nothing but a STRING, no number becomes a BOOLEAN or a TIMESTAMP, ...); where ksqlDB's result
+//! differs from Arrow's cast kernel, Brooklet converts itself (`cast`): a DOUBLE or a
+//! collection becomes a STRING as Java prints it, a TIMESTAMP as `yyyy-MM-ddTHH:mm:ss.SSS`, a
+//! too-large number wraps as Java narrows it, a STRING becomes a BOOLEAN when it starts `true`
+//! or `yes`, BYTES from base64, structs match their fields by name. Everything else is Arrow's
+//! kernel over the whole array.
+
+use crate::catalog::types::SqlType;
+use crate::format::json::{decimal_text, java_double, write_decimal256};
+use base64::Engine as _;
+use datafusion::arrow::array::*;
+use datafusion::arrow::compute::{cast_with_options, CastOptions};
+use datafusion::arrow::datatypes::*;
+use datafusion::common::{exec_err, plan_err, Result};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use std::sync::Arc;
+
+/// Whether ksqlDB casts `from` to `to` (its `CastEvaluator` table, element by element inside
+/// collections).
+pub fn castable(from: &SqlType, to: &SqlType) -> bool {
+    use SqlType::*;
+    if from == to {
+        return true;
+    }
+    match (from, to) {
+        (Array(a), Array(b)) => castable(a, b),
+        (Map(k1, v1), Map(k2, v2)) => castable(k1, k2) && castable(v1, v2),
+        (Struct(f1), Struct(f2)) => f1.iter().all(|(name, t1)| {
+            f2.iter()
+                .find(|(n, _)| n == name)
+                .is_none_or(|(_, t2)| castable(t1, t2))
+        }),
+        (Array(_) | Map(..) | Struct(_), String) => true,
+        (Boolean, String) => true,
+        (Int | Bigint | Decimal(..) | Double, Int | Bigint | Decimal(..) | Double | String) => true,
+        (
+            String,
+            Boolean | Int | Bigint | Decimal(..) | Double | Timestamp | Time | Date | Bytes,
+        ) => true,
+        (Timestamp, String | Time | Date) => true,
+        (Date, Timestamp | String) => true,
+        (Time, String) => true,
+        _ => false,
+    }
+}
+
+/// The plan-time check of a CAST: ksqlDB's error for a cast it does not have.
+pub fn check(from: &DataType, to: &DataType) -> Result<()> {
+    if from == to || from == &DataType::Null {
+        return Ok(());
+    }
+    match (SqlType::from_arrow(from), SqlType::from_arrow(to)) {
+        (Some(f), Some(t)) if !castable(&f, &t) => {
+            plan_err!("Cast of {f} to {t} is not supported")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The function a CAST becomes: its second argument is a NULL of the target type.
+pub fn udf() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::from(KsqlCast {
+        signature: Signature::any(2, Volatility::Immutable),
+    }))
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct KsqlCast {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for KsqlCast {
+    fn name(&self) -> &str {
+        "cast"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(args[1].clone())
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let to = args.return_field.data_type().clone();
+        match &args.args[0] {
+            ColumnarValue::Array(a) => Ok(ColumnarValue::Array(cast(a, &to)?)),
+            ColumnarValue::Scalar(s) => {
+                let a = cast(&s.to_array()?, &to)?;
+                Ok(ColumnarValue::Scalar(
+                    datafusion::common::ScalarValue::try_from_array(&a, 0)?,
+                ))
+            }
+        }
+    }
+}
+
+/// Arrow's kernel, failing (as ksqlDB's cast throws) rather than making NULLs of bad values.
+fn arrow_cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+    let options = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    Ok(cast_with_options(a, to, &options)?)
+}
+
+/// `a` cast to `to` with ksqlDB's results.
+pub fn cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+    use DataType::*;
+    let from = a.data_type();
+    if from == to {
+        return Ok(a.clone());
+    }
+    Ok(match (from, to) {
+        (Null, _) => new_null_array(to, a.len()),
+        (List(_), List(item)) => {
+            let l = a.as_list::<i32>();
+            let values = cast(l.values(), item.data_type())?;
+            Arc::new(ListArray::try_new(
+                item.clone(),
+                l.offsets().clone(),
+                values,
+                l.nulls().cloned(),
+            )?)
+        }
+        (Struct(_), Struct(fields)) => {
+            let s = a.as_struct();
+            let columns = fields
+                .iter()
+                .map(|f| match s.column_by_name(f.name()) {
+                    Some(c) => cast(c, f.data_type()),
+                    None => Ok(new_null_array(f.data_type(), a.len())),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Arc::new(StructArray::try_new(
+                fields.clone(),
+                columns,
+                s.nulls().cloned(),
+            )?)
+        }
+        (Map(..), Map(entries, sorted)) => {
+            let m = a.as_map();
+            let DataType::Struct(kv) = entries.data_type() else {
+                return exec_err!("a map's entries are a struct");
+            };
+            let keys = cast(m.keys(), kv[0].data_type())?;
+            let values = cast(m.values(), kv[1].data_type())?;
+            let entries_array = StructArray::try_new(kv.clone(), vec![keys, values], None)?;
+            Arc::new(MapArray::try_new(
+                entries.clone(),
+                m.offsets().clone(),
+                entries_array,
+                m.nulls().cloned(),
+                *sorted,
+            )?)
+        }
+        (Float64 | Timestamp(..) | Time32(_) | List(_) | Map(..) | Struct(_), Utf8) => {
+            let mut out = StringBuilder::with_capacity(a.len(), a.len() * 8);
+            let mut text = String::new();
+            for row in 0..a.len() {
+                if a.is_null(row) {
+                    out.append_null();
+                } else {
+                    text.clear();
+                    java_text(a, row, &mut text);
+                    out.append_value(&text);
+                }
+            }
+            Arc::new(out.finish())
+        }
+        // Java narrows as `intValue()` does: the low 32 bits.
+        (Int64, Int32) => Arc::new(
+            a.as_primitive::<Int64Type>()
+                .unary::<_, Int32Type>(|v| v as i32),
+        ),
+        // Java's `(int)` / `(long)` of a double: toward zero, saturating, NaN is 0.
+        (Float64, Int32) => Arc::new(
+            a.as_primitive::<Float64Type>()
+                .unary::<_, Int32Type>(|v| v as i32),
+        ),
+        (Float64, Int64) => Arc::new(
+            a.as_primitive::<Float64Type>()
+                .unary::<_, Int64Type>(|v| v as i64),
+        ),
+        // A BigDecimal's `intValue()` / `longValue()`: the integer part, then its low bits.
+        (Decimal128(_, s), Int32 | Int64) => {
+            let scale = 10i128.pow(u32::from(s.unsigned_abs()));
+            let whole = a.as_primitive::<Decimal128Type>();
+            match to {
+                Int32 => Arc::new(whole.unary::<_, Int32Type>(|v| (v / scale) as i32)),
+                _ => Arc::new(whole.unary::<_, Int64Type>(|v| (v / scale) as i64)),
+            }
+        }
+        // A double becomes a decimal through its shortest text, as `new BigDecimal(String)`.
+        (Float64, Decimal128(..) | Decimal256(..)) => {
+            let d = a.as_primitive::<Float64Type>();
+            let mut text = Vec::new();
+            let strings: StringArray = (0..d.len())
+                .map(|i| {
+                    d.is_valid(i).then(|| {
+                        text.clear();
+                        java_double(d.value(i), &mut text);
+                        String::from_utf8_lossy(&text).into_owned()
+                    })
+                })
+                .collect();
+            arrow_cast(&(Arc::new(strings) as ArrayRef), to)?
+        }
+        (Utf8, Boolean) => {
+            let s = a.as_string::<i32>();
+            Arc::new(
+                s.iter()
+                    .map(|v| v.map(|v| truthy(v.trim())))
+                    .collect::<BooleanArray>(),
+            )
+        }
+        (Utf8, Binary) => {
+            let s = a.as_string::<i32>();
+            let mut out = BinaryBuilder::with_capacity(s.len(), s.value_data().len());
+            for v in s.iter() {
+                match v {
+                    None => out.append_null(),
+                    Some(v) => match base64::engine::general_purpose::STANDARD.decode(v.trim()) {
+                        Ok(b) => out.append_value(b),
+                        Err(e) => return exec_err!("'{v}' is not base64: {e}"),
+                    },
+                }
+            }
+            Arc::new(out.finish())
+        }
+        (Utf8, Int32 | Int64 | Float64) => {
+            let s = a.as_string::<i32>();
+            let trimmed: StringArray = s.iter().map(|v| v.map(str::trim)).collect();
+            arrow_cast(&(Arc::new(trimmed) as ArrayRef), to)?
+        }
+        _ => arrow_cast(a, to)?,
+    })
+}
+
+/// `SqlBooleans.parseBoolean`: true for (a prefix of) `true` or `yes`, in any case.
+fn truthy(s: &str) -> bool {
+    let prefix_of = |word: &str| {
+        !s.is_empty() && s.len() <= word.len() && word[..s.len()].eq_ignore_ascii_case(s)
+    };
+    prefix_of("true") || prefix_of("yes")
+}
+
+/// A value as Java's `String.valueOf` writes it (lists `[a, b]`, maps `{k=v}`, structs
+/// `Struct{A=1,B=x}` without their NULL fields).
+fn java_text(a: &ArrayRef, row: usize, out: &mut String) {
+    use std::fmt::Write;
+    if a.is_null(row) {
+        out.push_str("null");
+        return;
+    }
+    match a.data_type() {
+        DataType::Float64 => {
+            let mut b = Vec::new();
+            java_double(a.as_primitive::<Float64Type>().value(row), &mut b);
+            out.push_str(&String::from_utf8_lossy(&b));
+        }
+        DataType::Utf8 => out.push_str(a.as_string::<i32>().value(row)),
+        DataType::Decimal128(_, s) => out.push_str(&decimal_text(
+            a.as_primitive::<Decimal128Type>().value(row),
+            *s,
+        )),
+        DataType::Decimal256(_, s) => {
+            let mut b = Vec::new();
+            write_decimal256(&mut b, a.as_primitive::<Decimal256Type>().value(row), *s);
+            out.push_str(&String::from_utf8_lossy(&b));
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            let ms = a.as_primitive::<TimestampMillisecondType>().value(row);
+            match chrono::DateTime::from_timestamp_millis(ms) {
+                Some(t) => {
+                    let _ = write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S%.3f"));
+                }
+                None => {
+                    let _ = write!(out, "{ms}");
+                }
+            }
+        }
+        DataType::Time32(TimeUnit::Millisecond) => {
+            // `LocalTime.ofSecondOfDay(..).toString()`: seconds only when there are some.
+            let secs = a.as_primitive::<Time32MillisecondType>().value(row) / 1000;
+            let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+            let _ = write!(out, "{h:02}:{m:02}");
+            if s != 0 {
+                let _ = write!(out, ":{s:02}");
+            }
+        }
+        DataType::List(_) => {
+            let l = a.as_list::<i32>();
+            let items = l.value(row);
+            out.push('[');
+            for i in 0..items.len() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                java_text(&items, i, out);
+            }
+            out.push(']');
+        }
+        DataType::Map(..) => {
+            let m = a.as_map();
+            let (start, end) = (
+                m.value_offsets()[row] as usize,
+                m.value_offsets()[row + 1] as usize,
+            );
+            out.push('{');
+            for i in start..end {
+                if i > start {
+                    out.push_str(", ");
+                }
+                java_text(m.keys(), i, out);
+                out.push('=');
+                java_text(m.values(), i, out);
+            }
+            out.push('}');
+        }
+        DataType::Struct(fields) => {
+            let s = a.as_struct();
+            out.push_str("Struct{");
+            let mut first = true;
+            for (f, c) in fields.iter().zip(s.columns()) {
+                if c.is_null(row) {
+                    continue;
+                }
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                out.push_str(f.name());
+                out.push('=');
+                java_text(c, row, out);
+            }
+            out.push('}');
+        }
+        _ => match arrow_cast(&a.slice(row, 1), &DataType::Utf8) {
+            Ok(s) => out.push_str(s.as_string::<i32>().value(0)),
+            Err(_) => out.push('?'),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_of_casts() {
+        use SqlType::*;
+        assert!(castable(&Int, &Bigint));
+        assert!(castable(&String, &Bytes));
+        assert!(castable(&Date, &Timestamp));
+        assert!(!castable(&Boolean, &Int));
+        assert!(!castable(&Int, &Boolean));
+        assert!(!castable(&Bigint, &Timestamp));
+        assert!(!castable(&Bytes, &String));
+        assert!(!castable(&Time, &Date));
+        assert!(castable(&Array(Box::new(Int)), &Array(Box::new(String))));
+        assert!(!castable(&Array(Box::new(Boolean)), &Array(Box::new(Int))));
+        assert!(truthy("T") && truthy("ye") && truthy("TRUE") && !truthy("truex"));
+        assert!(!truthy("") && !truthy("no") && !truthy("1"));
+    }
+}
