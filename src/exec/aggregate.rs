@@ -11,6 +11,7 @@
 mod checkpoint;
 
 use super::accumulator::Acc;
+use super::eval::{column, mask, Failures};
 use super::windows::{Session, Windows};
 use crate::catalog::types::SqlType;
 use crate::catalog::ColumnKind;
@@ -128,14 +129,8 @@ pub struct Aggregator {
     last_origin: (i32, i64),
 }
 
-fn eval(e: &PhysExpr, batch: &RecordBatch, ty: &SqlType) -> Result<ArrayRef> {
-    let a = e.evaluate(batch)?.into_array(batch.num_rows())?;
-    let target = ty.to_arrow();
-    Ok(if a.data_type() == &target {
-        a
-    } else {
-        cast(&a, &target)?
-    })
+fn eval(e: &PhysExpr, batch: &RecordBatch, ty: &SqlType, failures: &Failures) -> Result<ArrayRef> {
+    column(e, Some(&ty.to_arrow()), batch, failures)
 }
 
 fn new_group(calls: &[AggCall], start: i64, end: i64) -> Result<Group> {
@@ -208,12 +203,17 @@ impl Aggregator {
     /// it only updates the state, including which groups are visible): the output columns,
     /// then the hidden window bounds for windowed results, ROWTIME, ROWPARTITION, ROWOFFSET
     /// and the tombstone flag.
-    pub fn process(&mut self, batch: &RecordBatch, emit: bool) -> Result<Option<RecordBatch>> {
+    pub fn process(
+        &mut self,
+        batch: &RecordBatch,
+        emit: bool,
+        failures: &Failures,
+    ) -> Result<Option<RecordBatch>> {
         // Records with a null value do not aggregate; nor do rows the WHERE clause rejects.
         // Over a table they still retract the key's previous row.
         let mut keep = not(batch.column(3).as_boolean())?;
         if let Some(f) = &self.plan.filter {
-            keep = datafusion::arrow::compute::and(&keep, &super::predicate(f, batch)?)?;
+            keep = datafusion::arrow::compute::and(&keep, &mask(f, batch, failures)?)?;
         }
         let filtered;
         let (batch, keep) = if self.table.is_some() {
@@ -227,7 +227,7 @@ impl Aggregator {
             .plan
             .keys
             .iter()
-            .map(|(_, e, t)| eval(e, batch, t))
+            .map(|(_, e, t)| eval(e, batch, t, failures))
             .collect::<Result<_>>()?;
         let args: Vec<Vec<ArrayRef>> = self
             .plan
@@ -236,7 +236,7 @@ impl Aggregator {
             .map(|a| {
                 a.args
                     .iter()
-                    .map(|e| Ok(e.evaluate(batch)?.into_array(n)?))
+                    .map(|e| column(e, None, batch, failures))
                     .collect::<Result<Vec<_>>>()
             })
             .collect::<Result<_>>()?;
@@ -299,17 +299,17 @@ impl Aggregator {
             }
             self.close_windows(origin, &mut out)?;
         }
-        let out = self.finish(out)?;
+        let out = self.finish(out, failures)?;
         Ok(out.filter(|b| emit && b.num_rows() > 0))
     }
 
     /// Closes every open window (the end of a bounded input): with EMIT FINAL, their final
     /// values.
-    pub fn flush(&mut self) -> Result<Option<RecordBatch>> {
+    pub fn flush(&mut self, failures: &Failures) -> Result<Option<RecordBatch>> {
         self.stream_time = i64::MAX;
         let mut out = Emitted::default();
         self.close_windows(self.last_origin, &mut out)?;
-        self.finish(out)
+        self.finish(out, failures)
     }
 
     fn stream_row(
@@ -549,7 +549,7 @@ impl Aggregator {
     }
 
     /// The output batch of the collected rows, with HAVING applied.
-    fn finish(&mut self, out: Emitted) -> Result<Option<RecordBatch>> {
+    fn finish(&mut self, out: Emitted, failures: &Failures) -> Result<Option<RecordBatch>> {
         let count = out.states.len();
         if count == 0 {
             return Ok(None);
@@ -575,11 +575,11 @@ impl Aggregator {
         let mut fields = Vec::new();
         let mut arrays = Vec::new();
         for c in &self.plan.output {
-            arrays.push(eval(&c.expr, &agg, &c.column.ty)?);
+            arrays.push(eval(&c.expr, &agg, &c.column.ty, failures)?);
             fields.push(Field::new(&c.column.name, c.column.ty.to_arrow(), true));
         }
         let rejected = match &self.plan.having {
-            Some(h) => Some(not(&super::predicate(h, &agg)?)?),
+            Some(h) => Some(not(&mask(h, &agg, failures)?)?),
             None => None,
         };
         let (keep, tombstone) = self.visibility(&out, rejected.as_ref());

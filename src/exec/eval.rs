@@ -4,21 +4,38 @@
 //! evaluated whole, and only a batch that fails is evaluated again row by row.
 
 use super::processing_log::ProcessingLog;
+use crate::error::Result;
 use crate::plan::expr::PhysExpr;
 use datafusion::arrow::array::{new_null_array, Array, ArrayRef, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::Result;
 
 /// Where failures are reported.
 pub struct Failures<'a> {
-    pub plog: &'a ProcessingLog,
-    pub query_id: &'a str,
+    plog: Option<&'a ProcessingLog>,
+    query_id: &'a str,
 }
 
-impl Failures<'_> {
+impl<'a> Failures<'a> {
+    pub fn new(plog: &'a ProcessingLog, query_id: &'a str) -> Self {
+        Failures {
+            plog: Some(plog),
+            query_id,
+        }
+    }
+
+    /// Failures reported before (input replayed to rebuild state): not logged again.
+    pub fn silent() -> Self {
+        Failures {
+            plog: None,
+            query_id: "",
+        }
+    }
+
     fn report(&self, e: &dyn std::fmt::Display) {
-        self.plog.processing_error(self.query_id, &e.to_string());
+        if let Some(plog) = self.plog {
+            plog.processing_error(self.query_id, &e.to_string());
+        }
     }
 }
 
@@ -100,10 +117,7 @@ mod tests {
             ExprCompiler::new().compile(&e, &schema).unwrap()
         };
         let plog = ProcessingLog::new(Arc::new(crate::log::EmbeddedLog::in_memory()));
-        let failures = Failures {
-            plog: &plog,
-            query_id: "Q",
-        };
+        let failures = Failures::new(&plog, "Q");
         let ints = column(&compile("CAST(S AS INT)"), None, &batch, &failures).unwrap();
         let ints = ints.as_primitive::<Int32Type>();
         assert_eq!(

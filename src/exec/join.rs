@@ -9,6 +9,7 @@
 //!   the other side's rows within its window. Unmatched rows of an outer side are emitted when
 //!   their window closes (with `GRACE PERIOD`), or at once (ksqlDB's legacy behaviour).
 
+use super::eval::{column, Failures};
 use crate::catalog::PSEUDO_COLUMNS;
 use crate::error::Result;
 use crate::exec::align::Slice;
@@ -203,12 +204,12 @@ impl Joiner {
     }
 
     /// The end of a bounded input: every row waiting for its window to close is emitted.
-    pub fn flush(&mut self) -> Result<RecordBatch> {
+    pub fn flush(&mut self, failures: &Failures) -> Result<RecordBatch> {
         let mut out = self.out();
         if let Some(before) = self.before.as_mut() {
-            let rows = before.flush()?;
+            let rows = before.flush(failures)?;
             if rows.num_rows() > 0 {
-                let p = self.prepare(0, &rows)?;
+                let p = self.prepare(0, &rows, failures)?;
                 self.process_rows(0, &p, 0..rows.num_rows(), &mut out);
             }
         }
@@ -243,16 +244,20 @@ impl Joiner {
 
     /// Joins slices of batches of either side (0 left, 1 right), in order; the joined rows.
     /// Each batch is prepared (join keys evaluated, rows encoded) once for all its slices.
-    pub fn process(&mut self, slices: &[(usize, Slice)]) -> Result<RecordBatch> {
+    pub fn process(
+        &mut self,
+        slices: &[(usize, Slice)],
+        failures: &Failures,
+    ) -> Result<RecordBatch> {
         let mut out = self.out();
         let mut prepared: Vec<(u64, Prepared)> = Vec::new();
         for (input, slice) in slices {
             if *input < self.plan.left_inputs {
                 if let Some(before) = self.before.as_mut() {
                     // The steps before join first; their rows are this step's left side.
-                    let rows = before.process(&[(*input, slice.clone())])?;
+                    let rows = before.process(&[(*input, slice.clone())], failures)?;
                     if rows.num_rows() > 0 {
-                        let p = self.prepare(0, &rows)?;
+                        let p = self.prepare(0, &rows, failures)?;
                         self.process_rows(0, &p, 0..rows.num_rows(), &mut out);
                     }
                     continue;
@@ -262,7 +267,7 @@ impl Joiner {
             let at = match prepared.iter().position(|(id, _)| *id == slice.id) {
                 Some(at) if slice.id != u64::MAX => at,
                 _ => {
-                    let mut p = self.prepare(side, &slice.batch)?;
+                    let mut p = self.prepare(side, &slice.batch, failures)?;
                     p.base = self.part_base.get(*input).copied().unwrap_or(0);
                     prepared.push((slice.id, p));
                     prepared.len() - 1
@@ -275,19 +280,18 @@ impl Joiner {
         self.finish(out)
     }
 
-    fn prepare(&self, side: usize, batch: &RecordBatch) -> Result<Prepared> {
-        let n = batch.num_rows();
+    fn prepare(&self, side: usize, batch: &RecordBatch, failures: &Failures) -> Result<Prepared> {
         let plan_side = if side == 0 {
             &self.plan.left
         } else {
             &self.plan.right
         };
-        let mut keys = plan_side.key.evaluate(batch)?.into_array(n)?;
+        let mut keys = column(&plan_side.key, None, batch, failures)?;
         // A foreign-key join's result key (the left key) is not its join key.
         let (conv, result_keys) = match (&self.lookup_conv, &self.plan.left_key) {
             (Some(conv), Some(left_key)) => {
                 let result_keys = if side == 0 {
-                    let k = left_key.evaluate(batch)?.into_array(n)?;
+                    let k = column(left_key, None, batch, failures)?;
                     Some((self.key_conv.convert_columns(std::slice::from_ref(&k))?, k))
                 } else {
                     None
@@ -302,7 +306,7 @@ impl Joiner {
         let mut key_columns = vec![keys.clone()];
         let mut more = Vec::new();
         for (e, ty) in plan_side.more_keys.iter().zip(&self.lookup_types[1..]) {
-            let mut a = e.evaluate(batch)?.into_array(n)?;
+            let mut a = column(e, None, batch, failures)?;
             if a.data_type() != ty {
                 a = cast(&a, ty)?;
             }

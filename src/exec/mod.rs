@@ -5,7 +5,7 @@ pub mod accumulator;
 pub mod aggregate;
 pub mod align;
 pub mod decode;
-mod eval;
+pub(crate) mod eval;
 pub mod join;
 pub mod persistent;
 pub mod print;
@@ -18,7 +18,7 @@ use crate::catalog::{ColumnKind, Source, PSEUDO_COLUMNS};
 use crate::error::Result;
 use crate::log::{Origin, Record};
 use crate::plan::{QueryPlan, StreamPlan};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::{Field, Int32Type, Int64Type, Schema};
 use processing_log::ProcessingLog;
@@ -57,7 +57,9 @@ impl Processor {
     ) -> Result<Option<RecordBatch>> {
         match self {
             Processor::Stream(plan) => Ok(evaluate(plan, batch, plog, query_id)),
-            Processor::Aggregate(agg) => agg.process(batch, true),
+            Processor::Aggregate(agg) => {
+                agg.process(batch, true, &eval::Failures::new(plog, query_id))
+            }
             Processor::Join(..) => self.process_many(
                 &[(input, align::Slice::whole(0, batch.clone()))],
                 plog,
@@ -76,7 +78,7 @@ impl Processor {
     ) -> Result<Option<RecordBatch>> {
         match self {
             Processor::Join(join, then) => {
-                let joined = join.process(batches)?;
+                let joined = join.process(batches, &eval::Failures::new(plog, query_id))?;
                 if joined.num_rows() == 0 {
                     return Ok(None);
                 }
@@ -141,12 +143,12 @@ impl Processor {
             Processor::Stream(_) => Ok(()),
             Processor::Aggregate(agg) => {
                 for (_, s) in batches {
-                    agg.process(&s.rows(), false)?;
+                    agg.process(&s.rows(), false, &eval::Failures::silent())?;
                 }
                 Ok(())
             }
             Processor::Join(join, then) => {
-                let joined = join.process(batches)?;
+                let joined = join.process(batches, &eval::Failures::silent())?;
                 then.replay(&[(0, align::Slice::whole(0, joined))])
             }
         }
@@ -166,9 +168,9 @@ impl Processor {
     pub fn flush(&mut self, plog: &ProcessingLog, query_id: &str) -> Result<Option<RecordBatch>> {
         match self {
             Processor::Stream(_) => Ok(None),
-            Processor::Aggregate(agg) => agg.flush(),
+            Processor::Aggregate(agg) => agg.flush(&eval::Failures::new(plog, query_id)),
             Processor::Join(join, then) => {
-                let joined = join.flush()?;
+                let joined = join.flush(&eval::Failures::new(plog, query_id))?;
                 let mut outs = Vec::new();
                 if joined.num_rows() > 0 {
                     outs.extend(then.process(0, &joined, plog, query_id)?);
@@ -205,7 +207,7 @@ pub fn evaluate(
     plog: &ProcessingLog,
     query_id: &str,
 ) -> Option<RecordBatch> {
-    let failures = eval::Failures { plog, query_id };
+    let failures = eval::Failures::new(plog, query_id);
     match evaluate_batch(plan, batch, &failures) {
         Ok(b) => Some(b),
         Err(_) if batch.num_rows() > 1 => {
@@ -306,21 +308,6 @@ fn evaluate_batch(
         return Ok(batch);
     }
     unnest::unnest(&batch, &plan.explode, &plan.output)
-}
-
-/// A predicate's result as a filter mask: true where it holds, false where it is false or NULL
-/// (or is not boolean at all).
-pub(crate) fn predicate(
-    expr: &crate::plan::expr::PhysExpr,
-    batch: &RecordBatch,
-) -> Result<BooleanArray> {
-    let n = batch.num_rows();
-    let m = expr.evaluate(batch)?.into_array(n)?;
-    Ok(match m.as_any().downcast_ref::<BooleanArray>() {
-        Some(b) if b.null_count() > 0 => datafusion::arrow::compute::prep_null_mask_filter(b),
-        Some(b) => b.clone(),
-        None => BooleanArray::from(vec![false; n]),
-    })
 }
 
 /// Kafka's default partitioner: murmur2 of the key bytes.
