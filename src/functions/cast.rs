@@ -192,20 +192,22 @@ pub fn cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
                 _ => Arc::new(whole.unary::<_, Int64Type>(|v| (v / scale) as i64)),
             }
         }
-        // A double becomes a decimal through its shortest text, as `new BigDecimal(String)`.
-        (Float64, Decimal128(..) | Decimal256(..)) => {
+        // As `new BigDecimal(double, new MathContext(precision))`: the double's exact value
+        // rounded (half up) to the target's digits, then to its scale.
+        (Float64, Decimal128(p, _) | Decimal256(p, _)) => {
             let d = a.as_primitive::<Float64Type>();
-            let mut text = Vec::new();
-            let strings: StringArray = (0..d.len())
+            let texts = (0..d.len())
                 .map(|i| {
-                    d.is_valid(i).then(|| {
-                        text.clear();
-                        java_double(d.value(i), &mut text);
-                        String::from_utf8_lossy(&text).into_owned()
-                    })
+                    d.is_valid(i)
+                        .then(|| significant(d.value(i), usize::from(*p)))
+                        .transpose()
                 })
-                .collect();
-            arrow_cast(&(Arc::new(strings) as ArrayRef), to)?
+                .collect::<Result<Vec<_>>>()?;
+            decimals(texts.iter().map(|t| t.as_deref()), to)?
+        }
+        // As `new BigDecimal(text.trim())`, rounded half up to the scale.
+        (Utf8, Decimal128(..) | Decimal256(..)) => {
+            decimals(a.as_string::<i32>().iter().map(|v| v.map(str::trim)), to)?
         }
         (Utf8, Boolean) => {
             let s = a.as_string::<i32>();
@@ -235,6 +237,78 @@ pub fn cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
             arrow_cast(&(Arc::new(trimmed) as ArrayRef), to)?
         }
         _ => arrow_cast(a, to)?,
+    })
+}
+
+/// `v`'s exact decimal value rounded half up to `digits` significant digits, as text.
+fn significant(v: f64, digits: usize) -> Result<String> {
+    if !v.is_finite() {
+        return exec_err!("Cannot make a DECIMAL of {v}");
+    }
+    if v == 0.0 {
+        return Ok("0".into());
+    }
+    // Every double's exact expansion has fewer than 800 significant digits.
+    let exact = format!("{:.800e}", v.abs());
+    let (mantissa, exp) = exact.split_once('e').unwrap_or((&exact, "0"));
+    let mut exp: i32 = exp.parse().unwrap_or(0);
+    let all: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    let digits = digits.clamp(1, all.len() - 1);
+    let mut kept = all[..digits].to_vec();
+    if all[digits] >= b'5' {
+        let mut i = kept.len();
+        loop {
+            if i == 0 {
+                kept.insert(0, b'1');
+                kept.pop();
+                exp += 1;
+                break;
+            }
+            i -= 1;
+            if kept[i] == b'9' {
+                kept[i] = b'0';
+            } else {
+                kept[i] += 1;
+                break;
+            }
+        }
+    }
+    let sign = if v < 0.0 { "-" } else { "" };
+    let kept = String::from_utf8_lossy(&kept);
+    Ok(format!("{sign}{}.{}e{exp}", &kept[..1], &kept[1..]))
+}
+
+/// Decimal texts as decimals of type `to` (half up to its scale); a value that does not fit or
+/// does not read is an error.
+fn decimals<'a>(texts: impl Iterator<Item = Option<&'a str>>, to: &DataType) -> Result<ArrayRef> {
+    use crate::format::build::parse_decimal;
+    fn build<'a, T>(
+        texts: impl Iterator<Item = Option<&'a str>>,
+        p: u8,
+        s: i8,
+    ) -> Result<PrimitiveArray<T>>
+    where
+        T: DecimalType,
+        T::Native: std::str::FromStr,
+    {
+        let mut out = PrimitiveBuilder::<T>::new();
+        for t in texts {
+            match t {
+                None => out.append_null(),
+                Some(t) => match parse_decimal::<T>(t, p, s) {
+                    Some(v) => out.append_value(v),
+                    None => {
+                        return exec_err!("Cannot fit '{t}' into DECIMAL({p}, {s}): Numeric field overflow or not a number")
+                    }
+                },
+            }
+        }
+        Ok(out.finish().with_precision_and_scale(p, s)?)
+    }
+    Ok(match to {
+        DataType::Decimal128(p, s) => Arc::new(build::<Decimal128Type>(texts, *p, *s)?),
+        DataType::Decimal256(p, s) => Arc::new(build::<Decimal256Type>(texts, *p, *s)?),
+        other => return exec_err!("not a decimal type: {other}"),
     })
 }
 
@@ -363,5 +437,10 @@ mod tests {
         assert!(!castable(&Array(Box::new(Boolean)), &Array(Box::new(Int))));
         assert!(truthy("T") && truthy("ye") && truthy("TRUE") && !truthy("truex"));
         assert!(!truthy("") && !truthy("no") && !truthy("1"));
+        // Half up on the exact binary value: 1.005 is 1.00499999999999989...
+        assert_eq!(significant(1.005, 3).unwrap(), "1.00e0");
+        assert_eq!(significant(2.5, 1).unwrap(), "3.e0");
+        assert_eq!(significant(-9.99, 2).unwrap(), "-1.0e1");
+        assert_eq!(significant(0.045, 3).unwrap(), "4.50e-2");
     }
 }
