@@ -63,7 +63,13 @@ impl From<crate::log::LogError> for Error {
 
 impl From<datafusion::error::DataFusionError> for Error {
     fn from(e: datafusion::error::DataFusionError) -> Self {
-        Error::statement(e.strip_backtrace())
+        match e.find_root() {
+            // Planning errors are the statement's (ksqlDB's words, from our functions).
+            datafusion::error::DataFusionError::Plan(m) => {
+                Error::statement(m.split("\n\nbacktrace").next().unwrap_or(m))
+            }
+            _ => Error::statement(e.strip_backtrace()),
+        }
     }
 }
 

@@ -12,9 +12,11 @@ use base64::Engine as _;
 use datafusion::arrow::array::*;
 use datafusion::arrow::compute::{cast_with_options, CastOptions};
 use datafusion::arrow::datatypes::*;
+use datafusion::common::ScalarValue;
 use datafusion::common::{exec_err, plan_err, Result};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
 use std::sync::Arc;
 
@@ -103,6 +105,53 @@ fn arrow_cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
         ..Default::default()
     };
     Ok(cast_with_options(a, to, &options)?)
+}
+
+/// `KSQL_CAST_AS(x, 'TYPE')`: what `CAST(x AS TYPE)` becomes for a type sqlparser cannot read
+/// (`sql::casts`); the type is read with ksqlDB's syntax.
+pub fn cast_as_udf() -> ScalarUDF {
+    ScalarUDF::from(CastAs {
+        signature: Signature::any(2, Volatility::Immutable),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CastAs {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for CastAs {
+    fn name(&self) -> &str {
+        "ksql_cast_as"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        plan_err!("the type of a CAST comes from its type text")
+    }
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let text = match args.scalar_arguments.get(1) {
+            Some(Some(ScalarValue::Utf8(Some(t)))) => t.clone(),
+            _ => return plan_err!("CAST needs a type"),
+        };
+        let target = crate::sql::parse_type_text(&text)
+            .map_err(|e| datafusion::error::DataFusionError::Plan(e.message))?
+            .to_arrow();
+        check(args.arg_fields[0].data_type(), &target)?;
+        Ok(Arc::new(Field::new(self.name(), target, true)))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let to = args.return_field.data_type().clone();
+        let value = ColumnarValue::values_to_arrays(&args.args[..1])?;
+        let out = cast(&value[0], &to)?;
+        Ok(match &args.args[0] {
+            ColumnarValue::Scalar(_) => {
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
+            }
+            ColumnarValue::Array(_) => ColumnarValue::Array(out),
+        })
+    }
 }
 
 /// `a` cast to `to` with ksqlDB's results.

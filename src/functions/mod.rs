@@ -47,8 +47,12 @@ pub fn udfs() -> Vec<ScalarUDF> {
     all.extend(web::udfs());
     all.extend(compare::udfs());
     all.extend(numbers::udfs());
+    all.push(cast::cast_as_udf());
     all
 }
+
+/// Functions Brooklet calls on the user's behalf, not listed as the user's.
+const INTERNAL: &[&str] = &["KSQL_CAST_AS"];
 
 /// Installs ksqlDB's functions into a session.
 pub fn register(state: &mut SessionState) -> datafusion::error::Result<()> {
@@ -135,6 +139,7 @@ pub fn names() -> Vec<String> {
             all
         })
         .collect();
+    names.retain(|n| !INTERNAL.contains(&n.as_str()));
     names.sort();
     names.dedup();
     names

@@ -260,8 +260,13 @@ impl ExprCompiler {
         let logical = simplifier
             .coerce(logical, &df_schema)
             .map_err(|e| Error::statement(describe_plan_error(e, expr)))?;
-        let logical = simplifier.simplify(logical)?;
-        let physical = self.state.create_physical_expr(logical, &df_schema)?;
+        let logical = simplifier
+            .simplify(logical)
+            .map_err(|e| Error::statement(describe_plan_error(e, expr)))?;
+        let physical = self
+            .state
+            .create_physical_expr(logical, &df_schema)
+            .map_err(|e| Error::statement(describe_plan_error(e, expr)))?;
         reject_ordering_of_nested(&physical, schema)?;
         Ok(physical)
     }

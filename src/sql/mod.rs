@@ -2,6 +2,7 @@
 //! ksqlDB-only clauses (WITH, WINDOW, EMIT, WITHIN, PARTITION BY) are parsed on top of it.
 
 pub mod ast;
+mod casts;
 pub(crate) mod dialect;
 mod display;
 pub mod lambda;
@@ -9,9 +10,10 @@ mod parser;
 pub mod script;
 mod types;
 
+pub use casts::FUNCTION as CAST_AS_FUNCTION;
 pub use dialect::KsqlDialect;
 pub use display::Quoted;
-pub use parser::{parse, parse_columns, parse_expression, unit_ms};
+pub use parser::{parse, parse_columns, parse_expression, parse_type_text, unit_ms};
 
 /// The name an identifier stands for: unquoted names are upper-cased, quoted ones kept.
 pub fn ident_name(ident: &ast::Ident) -> String {

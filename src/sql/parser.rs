@@ -183,12 +183,32 @@ pub fn parse_columns(schema: &str) -> Result<Vec<ColumnDef>> {
     }
 }
 
+/// Parses a type written as ksqlDB writes types (`MAP<STRING, ARRAY<INT>>`).
+pub fn parse_type_text(sql: &str) -> Result<crate::catalog::types::SqlType> {
+    let tokens = Tokenizer::new(&DIALECT, sql)
+        .tokenize_with_location()
+        .map_err(|e| Error::parse(e.location.line, e.location.column, e.message))?;
+    let tokens: Vec<TokenWithSpan> = tokens
+        .into_iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    let mut p = Parser::new(&DIALECT).with_tokens_with_locations(tokens);
+    let mut pending_gt = 0;
+    let ty = parse_type(&mut p, &mut pending_gt)?;
+    let rest = p.next_token();
+    if pending_gt > 0 || rest.token != Token::EOF {
+        return Err(err_at(&rest, "Syntax Error\nExpecting the end of the type"));
+    }
+    Ok(ty)
+}
+
 /// Parses one expression (used for `INSERT VALUES` defaults and tests).
 pub fn parse_expression(sql: &str) -> Result<Expr> {
     let tokens = Tokenizer::new(&DIALECT, sql)
         .tokenize_with_location()
         .map_err(|e| Error::parse(e.location.line, e.location.column, e.message))?;
-    let mut p = Parser::new(&DIALECT).with_tokens_with_locations(super::lambda::rewrite(tokens));
+    let mut p = Parser::new(&DIALECT)
+        .with_tokens_with_locations(super::casts::rewrite(super::lambda::rewrite(tokens)));
     p.parse_expr().map_err(|e| from_sqlparser(&p, e))
 }
 
@@ -204,7 +224,8 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement> {
             )
         })
         .collect();
-    let mut p = Parser::new(&DIALECT).with_tokens_with_locations(super::lambda::rewrite(tokens));
+    let mut p = Parser::new(&DIALECT)
+        .with_tokens_with_locations(super::casts::rewrite(super::lambda::rewrite(tokens)));
     let first = p.peek_token();
     let Some(head) = word_upper(&first.token) else {
         return Err(err_at(
