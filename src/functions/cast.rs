@@ -64,37 +64,67 @@ pub fn check(from: &DataType, to: &DataType) -> Result<()> {
 
 /// The function a CAST becomes: its second argument is a NULL of the target type.
 pub fn udf() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::from(KsqlCast {
-        signature: Signature::any(2, Volatility::Immutable),
-    }))
+    Arc::new(ScalarUDF::from(KsqlCast::new("cast", false)))
+}
+
+/// `KSQL_CAST_AS(x, 'TYPE')`: what `CAST(x AS TYPE)` becomes for a type sqlparser cannot read
+/// (`sql::casts`); the type is read with ksqlDB's syntax.
+pub fn cast_as_udf() -> ScalarUDF {
+    ScalarUDF::from(KsqlCast::new("ksql_cast_as", true))
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct KsqlCast {
+    name: &'static str,
+    /// The target type is given as text (else as a NULL of that type).
+    by_text: bool,
     signature: Signature,
+}
+
+impl KsqlCast {
+    fn new(name: &'static str, by_text: bool) -> Self {
+        KsqlCast {
+            name,
+            by_text,
+            signature: Signature::any(2, Volatility::Immutable),
+        }
+    }
 }
 
 impl ScalarUDFImpl for KsqlCast {
     fn name(&self) -> &str {
-        "cast"
+        self.name
     }
     fn signature(&self) -> &Signature {
         &self.signature
     }
-    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        Ok(args[1].clone())
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        plan_err!("a CAST's type comes from its second argument")
+    }
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let target = if self.by_text {
+            let Some(Some(ScalarValue::Utf8(Some(text)))) = args.scalar_arguments.get(1) else {
+                return plan_err!("CAST needs a type");
+            };
+            let target = crate::sql::parse_type_text(text)
+                .map_err(|e| datafusion::error::DataFusionError::Plan(e.message))?
+                .to_arrow();
+            check(args.arg_fields[0].data_type(), &target)?;
+            target
+        } else {
+            args.arg_fields[1].data_type().clone()
+        };
+        Ok(Arc::new(Field::new(self.name, target, true)))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let to = args.return_field.data_type().clone();
-        match &args.args[0] {
-            ColumnarValue::Array(a) => Ok(ColumnarValue::Array(cast(a, &to)?)),
+        Ok(match &args.args[0] {
+            ColumnarValue::Array(a) => ColumnarValue::Array(cast(a, &to)?),
             ColumnarValue::Scalar(s) => {
                 let a = cast(&s.to_array()?, &to)?;
-                Ok(ColumnarValue::Scalar(
-                    datafusion::common::ScalarValue::try_from_array(&a, 0)?,
-                ))
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&a, 0)?)
             }
-        }
+        })
     }
 }
 
@@ -105,53 +135,6 @@ fn arrow_cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
         ..Default::default()
     };
     Ok(cast_with_options(a, to, &options)?)
-}
-
-/// `KSQL_CAST_AS(x, 'TYPE')`: what `CAST(x AS TYPE)` becomes for a type sqlparser cannot read
-/// (`sql::casts`); the type is read with ksqlDB's syntax.
-pub fn cast_as_udf() -> ScalarUDF {
-    ScalarUDF::from(CastAs {
-        signature: Signature::any(2, Volatility::Immutable),
-    })
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct CastAs {
-    signature: Signature,
-}
-
-impl ScalarUDFImpl for CastAs {
-    fn name(&self) -> &str {
-        "ksql_cast_as"
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        plan_err!("the type of a CAST comes from its type text")
-    }
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let text = match args.scalar_arguments.get(1) {
-            Some(Some(ScalarValue::Utf8(Some(t)))) => t.clone(),
-            _ => return plan_err!("CAST needs a type"),
-        };
-        let target = crate::sql::parse_type_text(&text)
-            .map_err(|e| datafusion::error::DataFusionError::Plan(e.message))?
-            .to_arrow();
-        check(args.arg_fields[0].data_type(), &target)?;
-        Ok(Arc::new(Field::new(self.name(), target, true)))
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let to = args.return_field.data_type().clone();
-        let value = ColumnarValue::values_to_arrays(&args.args[..1])?;
-        let out = cast(&value[0], &to)?;
-        Ok(match &args.args[0] {
-            ColumnarValue::Scalar(_) => {
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
-            }
-            ColumnarValue::Array(_) => ColumnarValue::Array(out),
-        })
-    }
 }
 
 /// `a` cast to `to` with ksqlDB's results.
