@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::http::{ksql, request, start};
 use common::{rows, run_file};
 
 #[test]
@@ -121,4 +122,41 @@ SELECT MESSAGE->RECORDPROCESSINGERROR->ERRORMESSAGE AS msg FROM KSQL_PROCESSING_
     for logged in &got[5..] {
         assert!(logged.contains("Cannot cast string 'seven'"), "{logged}");
     }
+}
+
+/// Over HTTP: functions and casts in a push query, a failing cast NULL in its row, and a cast
+/// ksqlDB does not have refused with its message.
+#[test]
+fn functions_and_casts_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("data"));
+    let addr = server.addr.as_str();
+    let (status, e) = ksql(
+        addr,
+        "CREATE STREAM raw (id INT KEY, s STRING) WITH (kafka_topic='raw', value_format='JSON', partitions=1);
+         INSERT INTO raw (id, s) VALUES (1, '7');
+         INSERT INTO raw (id, s) VALUES (2, 'seven');",
+    );
+    assert_eq!(status, 200, "{e}");
+    let q = r#"{"sql":"SELECT id, CAST(s AS INT) AS n, CAST(CAST(s AS INT) * 1.5 AS STRING) AS t, LPAD(s, 3, '*') AS p FROM raw EMIT CHANGES LIMIT 2;","properties":{"auto.offset.reset":"earliest"}}"#;
+    let (status, body) = request(addr, "POST", "/query-stream", "", q);
+    assert_eq!(status, 200, "{body}");
+    let lines: Vec<&str> = body.lines().collect();
+    assert!(
+        lines[0].contains(r#""columnTypes":["INTEGER","INTEGER","STRING","STRING"]"#),
+        "{body}"
+    );
+    assert_eq!(
+        &lines[1..],
+        [r#"[1,7,"10.5","**7"]"#, r#"[2,null,null,"sev"]"#]
+    );
+    let (status, e) = ksql(
+        addr,
+        "CREATE STREAM bad AS SELECT id, CAST(s = 'x' AS INT) AS b FROM raw;",
+    );
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(
+        e["message"], "Cast of BOOLEAN to INTEGER is not supported",
+        "{e}"
+    );
 }
