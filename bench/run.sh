@@ -12,7 +12,7 @@ BIDS="${BIDS:-10000000}"
 DATA="${DATA:-${TMPDIR:-/tmp}/brooklet-nexmark-$BIDS}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${TMPDIR:-/tmp}/brooklet-target}"
 WORKLOADS=("$@")
-[ ${#WORKLOADS[@]} -gt 0 ] || WORKLOADS=(q0 q1 q2 qw q5 q7 q3 q8)
+[ ${#WORKLOADS[@]} -gt 0 ] || WORKLOADS=(q0 q1 q2 qw q5 q7 q3 q8 qf)
 
 cargo build --release --quiet
 BIN="$CARGO_TARGET_DIR/release/brooklet"
@@ -23,7 +23,7 @@ fi
 REF=$(python3 bench/reference.py "$DATA")
 
 declare -A SUMS=([q0]="PRICE AUCTION" [q1]="PRICE" [q2]="PRICE" [qw]="CNT MAX_PRICE" [q5]="NUM"
-                [q7]="MAX_PRICE" [q3]="AUCTION_ID" [q8]="AUCTION_ID")
+                [q7]="MAX_PRICE" [q3]="AUCTION_ID" [q8]="AUCTION_ID" [qf]="AUCTION URL_LEN")
 printf '%-8s %12s %10s %14s %14s %8s  %s\n' workload events wall_s events/s peak_rss_MB load_s result
 for q in "${WORKLOADS[@]}"; do
   work=$(mktemp -d "${TMPDIR:-/tmp}/brooklet-bench-XXXX")

@@ -2,7 +2,7 @@
 //! ksqlDB uses them: PARSE_TIMESTAMP, FORMAT_TIMESTAMP, STRINGTOTIMESTAMP, TIMESTAMPTOSTRING and
 //! the TIMESTAMP_FORMAT of a source's timestamp column.
 
-use chrono::format::{parse, Parsed, StrftimeItems};
+use chrono::format::{parse, Item, Parsed, StrftimeItems};
 use chrono::{DateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use datafusion::arrow::array::{
@@ -16,12 +16,19 @@ use datafusion::logical_expr::{
 };
 use std::sync::Arc;
 
-/// A Java pattern translated to chrono's strftime syntax.
+/// A Java pattern translated to chrono's strftime syntax, its items parsed once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JavaPattern {
     strftime: String,
     /// The pattern accepts `Z` for UTC where an offset goes (`X`).
     zulu: bool,
+    /// A zone name is part of the text (`zzz`).
+    named_zone: bool,
+    /// What reading uses (an `X` offset read as `+hh[:mm]`).
+    read: Vec<Item<'static>>,
+    /// What writing uses, and with a zero offset written `Z` (for `X`).
+    write: Vec<Item<'static>>,
+    write_utc: Vec<Item<'static>>,
 }
 
 impl JavaPattern {
@@ -110,7 +117,26 @@ impl JavaPattern {
             };
             out.push_str(spec);
         }
+        let items = |fmt: &str| {
+            StrftimeItems::new(fmt)
+                .parse_to_owned()
+                .map_err(|e| format!("Invalid pattern '{pattern}': {e}"))
+        };
+        let read = if zulu {
+            items(&out.replace("%:z", "%#z").replace("%z", "%#z"))?
+        } else {
+            items(&out)?
+        };
+        let write_utc = if zulu {
+            items(&out.replace("%:z", "Z").replace("%z", "Z"))?
+        } else {
+            items(&out)?
+        };
         Ok(JavaPattern {
+            named_zone: out.contains("%Z"),
+            write: items(&out)?,
+            write_utc,
+            read,
             strftime: out,
             zulu,
         })
@@ -123,13 +149,8 @@ impl JavaPattern {
         } else {
             text.to_string()
         };
-        let fmt = if self.zulu {
-            self.strftime.replace("%:z", "%#z").replace("%z", "%#z")
-        } else {
-            self.strftime.clone()
-        };
         let mut parsed = Parsed::new();
-        parse(&mut parsed, &text, StrftimeItems::new(&fmt))
+        parse(&mut parsed, &text, self.read.iter())
             .map_err(|e| format!("Failed to parse '{text}' with pattern: {e}"))?;
         if parsed.hour_div_12().is_none() && parsed.hour_mod_12().is_none() {
             let _ = parsed.set_hour(0);
@@ -150,7 +171,7 @@ impl JavaPattern {
             .to_naive_datetime_with_offset(0)
             .map_err(|e| format!("Failed to parse '{text}': {e}"))?;
         // A zone name in the text (`zzz`: `PST`, `Europe/Paris`) is the zone, with its rules.
-        let zone = if fmt.contains("%Z") {
+        let zone = if self.named_zone {
             named_zone(&text).unwrap_or(zone)
         } else {
             zone
@@ -169,13 +190,14 @@ impl JavaPattern {
     pub fn format_millis(&self, millis: i64, zone: Tz) -> Option<String> {
         let t: DateTime<Utc> = DateTime::from_timestamp_millis(millis)?;
         let local = t.with_timezone(&zone);
-        let mut fmt = self.strftime.clone();
-        if self.zulu && local.offset().fix().local_minus_utc() == 0 {
-            fmt = fmt.replace("%:z", "Z").replace("%z", "Z");
-        }
+        let items = if local.offset().fix().local_minus_utc() == 0 {
+            &self.write_utc
+        } else {
+            &self.write
+        };
         use std::fmt::Write;
         let mut s = String::new();
-        write!(s, "{}", local.format(&fmt)).ok()?;
+        write!(s, "{}", local.format_with_items(items.iter())).ok()?;
         Some(s)
     }
 }
@@ -282,44 +304,27 @@ impl ScalarUDFImpl for TimeText {
         Ok(self.ret.clone())
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let n = args.number_rows;
-        let patterns = arrays[1].as_string::<i32>();
-        let zones = arrays.get(2).map(|a| a.as_string::<i32>());
-        let mut cache: Option<(String, JavaPattern)> = None;
-        let mut pattern_at = |i: usize| -> Result<JavaPattern> {
-            let p = patterns.value(i);
-            if let Some((k, v)) = &cache {
-                if k == p {
-                    return Ok(v.clone());
-                }
-            }
-            let compiled = match JavaPattern::new(p) {
-                Ok(c) => c,
-                Err(e) => return exec_err!("{e}"),
-            };
-            cache = Some((p.to_string(), compiled.clone()));
-            Ok(compiled)
-        };
-        let zone_at = |i: usize| -> Result<Tz> {
-            match zones {
-                Some(z) if !z.is_null(i) => zone(z.value(i)).or_else(|e| exec_err!("{e}")),
-                _ => Ok(Tz::UTC),
-            }
-        };
-        let null_args = |i: usize| arrays.iter().any(|a| a.is_null(i));
+        let first = args.args[0].to_array(n)?;
+        let patterns = TextArg::new(&args.args[1]);
+        let zones = args.args.get(2).map(TextArg::new);
+        let mut lookup = Lookup::default();
         let out: ArrayRef = match self.kind {
             Kind::Parse => {
-                let text = arrays[0].as_string::<i32>();
+                let text = first.as_string::<i32>();
                 let mut values = Vec::with_capacity(n);
                 for i in 0..n {
-                    if null_args(i) {
-                        values.push(None);
-                        continue;
-                    }
-                    match pattern_at(i)?.parse_millis(text.value(i), zone_at(i)?) {
-                        Ok(v) => values.push(Some(v)),
-                        Err(e) => return exec_err!("{e}"),
+                    let found = if text.is_null(i) {
+                        None
+                    } else {
+                        lookup.at(&patterns, zones.as_ref(), i)?
+                    };
+                    match found {
+                        None => values.push(None),
+                        Some((p, tz)) => match p.parse_millis(text.value(i), tz) {
+                            Ok(v) => values.push(Some(v)),
+                            Err(e) => return exec_err!("{e}"),
+                        },
                     }
                 }
                 if self.ret == DataType::Int64 {
@@ -333,20 +338,96 @@ impl ScalarUDFImpl for TimeText {
                 }
             }
             Kind::Format => {
-                let millis = cast(&arrays[0], &DataType::Int64)?;
+                let millis = cast(&first, &DataType::Int64)?;
                 let millis = millis.as_primitive::<Int64Type>();
                 let mut b = StringBuilder::with_capacity(n, n * 24);
                 for i in 0..n {
-                    if null_args(i) {
-                        b.append_null();
+                    let found = if millis.is_null(i) {
+                        None
                     } else {
-                        b.append_option(pattern_at(i)?.format_millis(millis.value(i), zone_at(i)?));
+                        lookup.at(&patterns, zones.as_ref(), i)?
+                    };
+                    match found {
+                        None => b.append_null(),
+                        Some((p, tz)) => b.append_option(p.format_millis(millis.value(i), tz)),
                     }
                 }
                 Arc::new(b.finish())
             }
         };
         Ok(ColumnarValue::Array(out))
+    }
+}
+
+/// The pattern and zone of a row: a literal's is read once, a column's when it changes.
+#[derive(Default)]
+struct Lookup {
+    pattern: Option<(String, JavaPattern)>,
+    zone: Option<(String, Tz)>,
+}
+
+impl Lookup {
+    /// `None` when the row's pattern or zone is NULL.
+    fn at(
+        &mut self,
+        patterns: &TextArg,
+        zones: Option<&TextArg>,
+        i: usize,
+    ) -> Result<Option<(&JavaPattern, Tz)>> {
+        let Some(p) = patterns.get(i) else {
+            return Ok(None);
+        };
+        let tz = match zones {
+            None => Tz::UTC,
+            Some(z) => match z.get(i) {
+                None => return Ok(None),
+                Some(name) => match &self.zone {
+                    Some((k, tz)) if k == name => *tz,
+                    _ => {
+                        let tz = zone(name).or_else(|e| exec_err!("{e}"))?;
+                        self.zone = Some((name.to_string(), tz));
+                        tz
+                    }
+                },
+            },
+        };
+        if self.pattern.as_ref().is_none_or(|(k, _)| k != p) {
+            match JavaPattern::new(p) {
+                Ok(c) => self.pattern = Some((p.to_string(), c)),
+                Err(e) => return exec_err!("{e}"),
+            }
+        }
+        Ok(self.pattern.as_ref().map(|(_, p)| (p, tz)))
+    }
+}
+
+/// A text argument: one value for every row (a literal), or a column's.
+enum TextArg<'a> {
+    Same(Option<&'a str>),
+    Each(&'a dyn Array),
+}
+
+impl<'a> TextArg<'a> {
+    fn new(v: &'a ColumnarValue) -> Self {
+        match v {
+            ColumnarValue::Scalar(s) => TextArg::Same(match s {
+                datafusion::common::ScalarValue::Utf8(v)
+                | datafusion::common::ScalarValue::LargeUtf8(v)
+                | datafusion::common::ScalarValue::Utf8View(v) => v.as_deref(),
+                _ => None,
+            }),
+            ColumnarValue::Array(a) => TextArg::Each(a.as_ref()),
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            TextArg::Same(v) => *v,
+            TextArg::Each(a) => {
+                let a = a.as_string::<i32>();
+                (!a.is_null(i)).then(|| a.value(i))
+            }
+        }
     }
 }
 

@@ -46,10 +46,10 @@ pub fn udfs() -> Vec<ScalarUDF> {
                 let (Some(s), Some(p), Some(with)) = (text(&a[0]), text(&a[1]), text(&a[2])) else {
                     return Ok(string(None));
                 };
-                let re = compiled(p)?;
                 // Java's `$1` group references; a literal `$` is `\$`.
                 let with = with.replace("\\$", "$$");
-                Ok(string(Some(re.replace_all(s, with.as_str()).into_owned())))
+                let out = with_compiled(p, |re| re.replace_all(s, with.as_str()).into_owned())?;
+                Ok(string(Some(out)))
             },
         ),
         row_function(
@@ -60,10 +60,9 @@ pub fn udfs() -> Vec<ScalarUDF> {
                 let (Some(s), Some(p)) = (text(&a[0]), text(&a[1])) else {
                     return Ok(strings(None));
                 };
-                let re = compiled(p)?;
-                Ok(strings(Some(
-                    re.split(s).map(|p| Some(p.to_string())).collect(),
-                )))
+                let parts =
+                    with_compiled(p, |re| re.split(s).map(|p| Some(p.to_string())).collect())?;
+                Ok(strings(Some(parts)))
             },
         ),
     ]
@@ -85,8 +84,7 @@ fn matches<T>(
             None => return Ok(None),
         },
     };
-    let re = compiled(p)?;
-    Ok(Some(f(&re, s, group)))
+    with_compiled(p, |re| Some(f(re, s, group)))
 }
 
 thread_local! {
@@ -94,21 +92,26 @@ thread_local! {
     static CACHE: RefCell<Vec<(String, Regex)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn compiled(pattern: &str) -> Result<Regex> {
+/// `f` over `pattern` compiled. The compiled pattern is lent, not cloned: a clone of a `Regex`
+/// gets a fresh matching cache, which made every row rebuild its automaton.
+fn with_compiled<T>(pattern: &str, f: impl FnOnce(&Regex) -> T) -> Result<T> {
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if let Some((_, re)) = c.iter().find(|(p, _)| p == pattern) {
-            return Ok(re.clone());
-        }
-        let re = match Regex::new(pattern) {
-            Ok(re) => re,
-            Err(e) => return exec_err!("Invalid regular expression '{pattern}': {e}"),
+        let at = match c.iter().position(|(p, _)| p == pattern) {
+            Some(at) => at,
+            None => {
+                let re = match Regex::new(pattern) {
+                    Ok(re) => re,
+                    Err(e) => return exec_err!("Invalid regular expression '{pattern}': {e}"),
+                };
+                if c.len() >= 16 {
+                    c.remove(0);
+                }
+                c.push((pattern.to_string(), re));
+                c.len() - 1
+            }
         };
-        if c.len() >= 16 {
-            c.remove(0);
-        }
-        c.push((pattern.to_string(), re.clone()));
-        Ok(re)
+        Ok(f(&c[at].1))
     })
 }
 

@@ -229,22 +229,83 @@ impl ScalarUDFImpl for RowFunction {
             )?));
         }
         let n = args.number_rows;
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let mut out = Vec::with_capacity(n);
-        let mut row = Vec::with_capacity(arrays.len());
+        // One slot per argument: a literal's is set once; a column's is refilled per row,
+        // reusing a string's buffer.
+        let mut row: Vec<ScalarValue> = args
+            .args
+            .iter()
+            .map(|a| match a {
+                ColumnarValue::Scalar(s) => s.clone(),
+                ColumnarValue::Array(_) => ScalarValue::Null,
+            })
+            .collect();
+        let mut out = Output::new(&ret, n);
         for i in 0..n {
-            row.clear();
-            for a in &arrays {
-                row.push(ScalarValue::try_from_array(a, i)?);
+            for (slot, a) in row.iter_mut().zip(&args.args) {
+                if let ColumnarValue::Array(a) = a {
+                    refill(slot, a, i)?;
+                }
             }
-            out.push(cast_to((self.eval)(&row, &ret)?, &ret)?);
+            out.push(cast_to((self.eval)(&row, &ret)?, &ret)?)?;
         }
-        if out.is_empty() {
-            return Ok(ColumnarValue::Array(
-                datafusion::arrow::array::new_empty_array(&ret),
-            ));
+        out.finish(&ret)
+    }
+}
+
+/// `slot` set to `a`'s value at `i`; a string's buffer is kept and overwritten.
+fn refill(slot: &mut ScalarValue, a: &ArrayRef, i: usize) -> Result<()> {
+    use datafusion::arrow::array::{Array, AsArray};
+    if let (ScalarValue::Utf8(Some(buf)), DataType::Utf8) = (&mut *slot, a.data_type()) {
+        if a.is_valid(i) {
+            buf.clear();
+            buf.push_str(a.as_string::<i32>().value(i));
+            return Ok(());
         }
-        Ok(ColumnarValue::Array(ScalarValue::iter_to_array(out)?))
+    }
+    *slot = ScalarValue::try_from_array(a, i)?;
+    Ok(())
+}
+
+/// A row function's results: strings and common primitives straight into a builder, other
+/// types collected and converted at the end.
+enum Output {
+    Text(datafusion::arrow::array::StringBuilder),
+    Int(datafusion::arrow::array::Int32Builder),
+    Long(datafusion::arrow::array::Int64Builder),
+    Values(Vec<ScalarValue>),
+}
+
+impl Output {
+    fn new(ret: &DataType, n: usize) -> Self {
+        use datafusion::arrow::array::*;
+        match ret {
+            DataType::Utf8 => Output::Text(StringBuilder::with_capacity(n, n * 16)),
+            DataType::Int32 => Output::Int(Int32Builder::with_capacity(n)),
+            DataType::Int64 => Output::Long(Int64Builder::with_capacity(n)),
+            _ => Output::Values(Vec::with_capacity(n)),
+        }
+    }
+
+    fn push(&mut self, v: ScalarValue) -> Result<()> {
+        match (self, v) {
+            (Output::Text(b), ScalarValue::Utf8(v)) => b.append_option(v),
+            (Output::Int(b), ScalarValue::Int32(v)) => b.append_option(v),
+            (Output::Long(b), ScalarValue::Int64(v)) => b.append_option(v),
+            (Output::Values(all), v) => all.push(v),
+            (_, v) => return datafusion::common::exec_err!("a row function returned {v:?}"),
+        }
+        Ok(())
+    }
+
+    fn finish(self, ret: &DataType) -> Result<ColumnarValue> {
+        let array: ArrayRef = match self {
+            Output::Text(mut b) => std::sync::Arc::new(b.finish()),
+            Output::Int(mut b) => std::sync::Arc::new(b.finish()),
+            Output::Long(mut b) => std::sync::Arc::new(b.finish()),
+            Output::Values(all) if all.is_empty() => datafusion::arrow::array::new_empty_array(ret),
+            Output::Values(all) => ScalarValue::iter_to_array(all)?,
+        };
+        Ok(ColumnarValue::Array(array))
     }
 }
 

@@ -272,8 +272,11 @@ fn masked(a: &[ScalarValue], side: Side) -> Result<ScalarValue> {
         }
     };
     let (upper, lower, digit, other) = (repl(0, 'X'), repl(1, 'x'), repl(2, 'n'), repl(3, '-'));
-    let chars: Vec<char> = s.chars().collect();
-    let len = chars.len();
+    // Counting characters is needed only to mask or keep from the right.
+    let len = match side {
+        Side::Right | Side::KeepRight => s.chars().count(),
+        _ => 0,
+    };
     let masked_at = |i: usize| -> bool {
         match (side, n) {
             (Side::All, _) => true,
@@ -284,25 +287,23 @@ fn masked(a: &[ScalarValue], side: Side) -> Result<ScalarValue> {
             _ => false,
         }
     };
-    let out: String = chars
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| {
-            if !masked_at(i) {
-                return c;
-            }
-            let r = if c.is_uppercase() {
-                upper
-            } else if c.is_lowercase() {
-                lower
-            } else if c.is_ascii_digit() {
-                digit
-            } else {
-                other
-            };
-            r.unwrap_or(c)
-        })
-        .collect();
+    let mut out = String::with_capacity(s.len());
+    for (i, c) in s.chars().enumerate() {
+        if !masked_at(i) {
+            out.push(c);
+            continue;
+        }
+        let r = if c.is_uppercase() {
+            upper
+        } else if c.is_lowercase() {
+            lower
+        } else if c.is_ascii_digit() {
+            digit
+        } else {
+            other
+        };
+        out.push(r.unwrap_or(c));
+    }
     Ok(string(Some(out)))
 }
 
