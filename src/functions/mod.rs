@@ -10,6 +10,7 @@ mod collections;
 mod compare;
 mod dates;
 pub mod datetime;
+pub mod decimal;
 mod delegate;
 mod geo;
 mod json;

@@ -62,6 +62,18 @@ pub fn widen_integers(expr: Expr, schema: &DFSchema) -> Result<Expr> {
             let wide = is_wide(&l) || is_wide(&r);
             let left = widened(*left, schema, wide)?;
             let right = widened(*right, schema, wide)?;
+            // A quotient of decimals has ksqlDB's type (see `functions::decimal`).
+            if op == Operator::Divide {
+                let (lt, rt) = (left.data.get_type(schema)?, right.data.get_type(schema)?);
+                if is_decimal(&lt) && is_decimal(&rt) {
+                    return Ok(Transformed::yes(Expr::ScalarFunction(
+                        ScalarFunction::new_udf(
+                            crate::functions::decimal::divide_udf(),
+                            vec![left.data, right.data],
+                        ),
+                    )));
+                }
+            }
             let changed = left.transformed || right.transformed;
             let e = Expr::BinaryExpr(BinaryExpr::new(
                 Box::new(left.data),
@@ -194,6 +206,10 @@ mod tests {
         // DECIMAL(50, 30) * DECIMAL(10, 0) is DECIMAL(61, 30) in ksqlDB, computed in 256 bits.
         assert_eq!(type_of("W * 2"), DataType::Decimal256(61, 30));
         assert_eq!(type_of("W + D"), DataType::Decimal256(51, 30));
+        // Quotients of decimals as ksqlDB types them (DataFusion keeps fewer digits).
+        assert_eq!(type_of("D / I"), DataType::Decimal128(15, 13));
+        assert_eq!(type_of("D / D"), DataType::Decimal128(11, 7));
+        assert_eq!(type_of("D % I"), DataType::Decimal128(4, 2));
         // Without a decimal nothing changes.
         assert_eq!(type_of("B + I"), DataType::Int64);
         assert_eq!(type_of("B > D"), DataType::Boolean);
