@@ -295,7 +295,9 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         let right = engine.lock().catalog.get(&j.source.name).cloned();
         table_join &= right.is_some_and(|r| r.kind == SourceKind::Table);
     }
-    let aggregating = !query.group_by.is_empty() || table_join;
+    // So is a query over one table.
+    let over_table = query.joins.is_empty() && input.kind == SourceKind::Table;
+    let aggregating = !query.group_by.is_empty() || table_join || over_table;
     match (aggregating, kind, insert) {
         (true, _, true) => return Err(Error::statement(format!("INSERT INTO can only be used to insert into a stream. {name} would be a table."))),
         (true, SourceKind::Stream, _) => return Err(Error::statement("Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.")),
@@ -576,12 +578,13 @@ fn plan(
 ) -> Result<QueryPlan> {
     let mut plan = match query.joins.first() {
         None => {
-            if input.kind == SourceKind::Table && query.group_by.is_empty() {
-                return Err(Error::statement(
-                    "Queries over tables without GROUP BY are not supported yet",
-                ));
+            let table = input.kind == SourceKind::Table;
+            let mut plan = plan_select(&engine.compiler, query, input, persistent, sink)?;
+            // A query over one table is a table: what its filter rejects is deleted.
+            if let QueryPlan::Stream(p) = &mut plan {
+                p.retract_filtered = table;
             }
-            plan_select(&engine.compiler, query, input, persistent, sink)?
+            plan
         }
         Some(_) => {
             let mut sources = vec![input];

@@ -230,6 +230,16 @@ fn evaluate_batch(
     failures: &eval::Failures,
 ) -> Result<RecordBatch> {
     let input = match &plan.filter {
+        // Over a table, a row the filter rejects becomes its key's deletion.
+        Some(f) if plan.retract_filtered => {
+            let deleted = datafusion::arrow::compute::or(
+                &datafusion::arrow::compute::not(&eval::mask(f, batch, failures)?)?,
+                batch.column(3).as_boolean(),
+            )?;
+            let mut columns = batch.columns().to_vec();
+            columns[3] = Arc::new(deleted);
+            RecordBatch::try_new(batch.schema(), columns)?
+        }
         // A table's deletions pass any filter: the row is gone whatever it held.
         Some(f) if plan.source.kind == crate::sql::ast::SourceKind::Table => {
             let keep = datafusion::arrow::compute::or(

@@ -48,6 +48,9 @@ pub struct StreamPlan {
     /// and each element becomes a row of its own.
     pub explode: Vec<usize>,
     pub limit: Option<u64>,
+    /// Over a table source: a row the filter rejects deletes its key downstream (a
+    /// tombstone), as ksqlDB's table filter forwards it.
+    pub retract_filtered: bool,
 }
 
 /// What a persistent query runs.
@@ -241,6 +244,13 @@ pub fn plan_select(
         ));
     }
     Ok(if query.group_by.is_empty() {
+        let table = source.kind == crate::sql::ast::SourceKind::Table;
+        if table && !query.partition_by.is_empty() {
+            return Err(Error::statement(format!(
+                "PARTITION BY is only supported on streams: {} is a table.",
+                source.name
+            )));
+        }
         QueryPlan::Stream(plan_query(compiler, query, source, persistent, sink)?)
     } else {
         QueryPlan::Aggregate(aggregate::plan_aggregate(
@@ -311,6 +321,7 @@ pub fn plan_query(
         output,
         explode,
         limit: query.limit,
+        retract_filtered: false,
     })
 }
 
