@@ -70,10 +70,11 @@ fn table_queries_over_http() {
     let addr = server.addr.as_str();
     let (status, e) = common::http::ksql(
         addr,
+        // The persistent query reads from the latest offset: the rows come after it.
         "CREATE TABLE users (id INT PRIMARY KEY, name STRING, age INT) WITH (kafka_topic='users', value_format='JSON', partitions=1);
-         INSERT INTO users (id, name, age) VALUES (1, 'ann', 30);
+         CREATE TABLE adults AS SELECT id, name FROM users WHERE age >= 18;
          INSERT INTO users (id, name, age) VALUES (2, 'bob', 17);
-         CREATE TABLE adults AS SELECT id, name FROM users WHERE age >= 18;",
+         INSERT INTO users (id, name, age) VALUES (1, 'ann', 30);",
     );
     assert_eq!(status, 200, "{e}");
     let q = r#"{"sql":"SELECT * FROM adults EMIT CHANGES LIMIT 1;","properties":{"auto.offset.reset":"earliest"}}"#;
