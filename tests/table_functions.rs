@@ -73,3 +73,41 @@ DESCRIBE lines;"
         "{err}"
     );
 }
+
+/// A field of each exploded struct (`EXPLODE(a)->F`), and ksqlDB's refusals: EXPLODE of a
+/// MAP, and table functions with aggregations.
+#[test]
+fn explode_fields_and_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = "SET 'auto.offset.reset' = 'earliest';
+CREATE STREAM baskets (id INT KEY, items ARRAY<STRUCT<name STRING, qty INT>>, tags MAP<STRING, INT>) WITH (kafka_topic='baskets', value_format='JSON', partitions=1);
+INSERT INTO baskets (id, items, tags) VALUES (1, ARRAY[STRUCT(name := 'fig', qty := 2), STRUCT(name := 'kiwi', qty := 5)], MAP('a' := 1));
+SELECT id, EXPLODE(items)->name AS name, EXPLODE(items)->qty AS qty FROM baskets EMIT CHANGES LIMIT 2;
+";
+    let (ok, lines, err) = run_file(&dir.path().join("a"), sql);
+    assert!(ok, "{err}");
+    let got: Vec<String> = rows(&lines).iter().map(|r| r.to_string()).collect();
+    assert_eq!(got, [r#"[1,"fig",2]"#, r#"[1,"kiwi",5]"#]);
+    for (i, (statement, error)) in [
+        (
+            "SELECT id, EXPLODE(tags) FROM baskets EMIT CHANGES;",
+            "Function 'explode' does not accept parameters (MAP<STRING, INTEGER>).",
+        ),
+        (
+            "SELECT id, EXPLODE(items), COUNT(*) FROM baskets GROUP BY id EMIT CHANGES;",
+            "Table functions cannot be used with aggregations.",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let sql = format!(
+            "CREATE STREAM baskets (id INT KEY, items ARRAY<STRUCT<name STRING, qty INT>>, tags MAP<STRING, INT>) WITH (kafka_topic='baskets', value_format='JSON', partitions=1);
+{statement}"
+        );
+        let (ok, lines, _) = run_file(&dir.path().join(i.to_string()), &sql);
+        assert!(!ok, "{statement}");
+        let text = serde_json::to_string(&lines).unwrap();
+        assert!(text.contains(error), "{statement}: {text}");
+    }
+}

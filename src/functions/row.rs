@@ -28,6 +28,8 @@ pub enum Arg {
     Timestamp,
     /// Any type, as it is.
     Any,
+    /// Any ARRAY, as it is.
+    List,
 }
 
 impl Arg {
@@ -43,6 +45,10 @@ impl Arg {
             Arg::Time => Time32(TimeUnit::Millisecond),
             Arg::Timestamp => Timestamp(TimeUnit::Millisecond, None),
             Arg::Any => return Some(t.clone()),
+            Arg::List => {
+                return matches!(t, List(_) | LargeList(_) | FixedSizeList(..) | Null)
+                    .then(|| t.clone())
+            }
         };
         let fits = match (self, t) {
             (_, Null) => true,
@@ -141,6 +147,7 @@ impl Arg {
             Arg::Time => "TIME",
             Arg::Timestamp => "TIMESTAMP",
             Arg::Any => "ANY",
+            Arg::List => "ARRAY<T>",
         }
     }
 }
@@ -156,7 +163,7 @@ impl RowFunction {
                     .iter()
                     .map(|a| a.coerce(&DataType::Null).unwrap_or(DataType::Null))
                     .collect();
-                let returns = if form.contains(&Arg::Any) {
+                let returns = if form.contains(&Arg::Any) || form.contains(&Arg::List) {
                     "depends on the arguments".to_string()
                 } else {
                     sql_name(&(self.returns)(&types))

@@ -18,7 +18,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
     vec![
         row_function(
             "explode",
-            &[&[Any]],
+            &[&[List]],
             |a| a[0].clone(),
             |a, _| match &a[0] {
                 v @ ScalarValue::List(_) => Ok(v.clone()),
@@ -28,7 +28,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
         ),
         row_function(
             "cube_explode",
-            &[&[Any]],
+            &[&[List]],
             |a| DataType::List(Arc::new(Field::new("item", a[0].clone(), true))),
             |a, ret| {
                 let ScalarValue::List(list) = &a[0] else {

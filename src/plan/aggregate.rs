@@ -371,6 +371,22 @@ fn replace_keys(e: &mut Expr, keys: &[(String, Expr)]) {
     });
 }
 
+/// Whether a select list calls EXPLODE or CUBE_EXPLODE.
+fn calls_table_function(select: &Vec<crate::sql::ast::SelectItem>) -> bool {
+    use datafusion::sql::sqlparser::ast::visit_expressions;
+    use std::ops::ControlFlow;
+    let found = visit_expressions(select, |e| match e {
+        Expr::Function(f)
+            if crate::functions::table::NAMES
+                .contains(&f.name.to_string().to_lowercase().as_str()) =>
+        {
+            ControlFlow::Break(())
+        }
+        _ => ControlFlow::Continue(()),
+    });
+    found.is_break()
+}
+
 pub fn plan_aggregate(
     compiler: &ExprCompiler,
     query: &Query,
@@ -378,6 +394,11 @@ pub fn plan_aggregate(
     persistent: bool,
     sink: &str,
 ) -> Result<AggregatePlan> {
+    if calls_table_function(&query.select) {
+        return Err(Error::statement(
+            "Table functions cannot be used with aggregations.",
+        ));
+    }
     let Input {
         schema,
         qualifiers,

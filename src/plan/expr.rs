@@ -71,7 +71,22 @@ impl ExprCompiler {
                 } => {
                     if let Expr::Identifier(id) = right.as_ref() {
                         let field = ident_name(id);
-                        *e = get_field((**left).clone(), &field);
+                        *e = match table_function_call(left) {
+                            // `EXPLODE(a)->F` is `EXPLODE(TRANSFORM(a, x => x->F))`: the field of
+                            // each element, unnested as the elements would be.
+                            Some((name, arg)) => {
+                                let lambda = format!(
+                                    "{}E:E->{}",
+                                    crate::sql::lambda::MARK,
+                                    crate::sql::Quoted(&field)
+                                );
+                                let lambda = Expr::Value(ValueWithSpan::from(
+                                    Value::SingleQuotedString(lambda),
+                                ));
+                                call(&name, vec![call("transform", vec![arg, lambda])])
+                            }
+                            None => get_field((**left).clone(), &field),
+                        };
                     }
                 }
                 Expr::Value(v) => {
@@ -605,6 +620,22 @@ fn constructor(f: &Function) -> Option<Expr> {
             "map",
             vec![call("make_array", keys), call("make_array", values)],
         ))
+    }
+}
+
+/// The name and argument of a one-argument table function call (`EXPLODE(a)`).
+fn table_function_call(e: &Expr) -> Option<(String, Expr)> {
+    let Expr::Function(f) = e else { return None };
+    let name = f.name.to_string();
+    if !crate::functions::table::NAMES.contains(&name.to_lowercase().as_str()) {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    match list.args.as_slice() {
+        [FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))] => Some((name, arg.clone())),
+        _ => None,
     }
 }
 
