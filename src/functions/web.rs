@@ -26,17 +26,21 @@ pub fn udfs() -> Vec<ScalarUDF> {
             ))
         }),
         part("url_extract_path", |a, _| {
-            Ok(string(parse(&a[0]).map(|u| u.path().to_string())))
+            Ok(string(parse(&a[0]).map(|u| {
+                // As Java's URI: no path after the authority is an empty one, not `/`.
+                let raw = text(&a[0]).unwrap_or_default();
+                if has_path(raw) {
+                    decoded(u.path())
+                } else {
+                    String::new()
+                }
+            })))
         }),
         part("url_extract_query", |a, _| {
-            Ok(string(
-                parse(&a[0]).and_then(|u| u.query().map(str::to_string)),
-            ))
+            Ok(string(parse(&a[0]).and_then(|u| u.query().map(decoded))))
         }),
         part("url_extract_fragment", |a, _| {
-            Ok(string(
-                parse(&a[0]).and_then(|u| u.fragment().map(str::to_string)),
-            ))
+            Ok(string(parse(&a[0]).and_then(|u| u.fragment().map(decoded))))
         }),
         row_function(
             "url_extract_port",
@@ -56,11 +60,18 @@ pub fn udfs() -> Vec<ScalarUDF> {
                 let (Some(u), Some(name)) = (parse(&a[0]), text(&a[1])) else {
                     return Ok(string(None));
                 };
-                Ok(string(
-                    u.query_pairs()
-                        .find(|(k, _)| k == name)
-                        .map(|(_, v)| v.into_owned()),
-                ))
+                // Java's decoded query (`+` stays `+`), split at `&`, then at the first `=`;
+                // a name without `=` has the empty value.
+                let Some(query) = u.query().map(decoded) else {
+                    return Ok(string(None));
+                };
+                Ok(string(query.split('&').find_map(
+                    |p| match p.split_once('=') {
+                        Some((k, v)) if k == name => Some(v.to_string()),
+                        None if p == name => Some(String::new()),
+                        _ => None,
+                    },
+                )))
             },
         ),
         part("url_encode_param", |a, _| {
@@ -83,6 +94,40 @@ fn parse(v: &ScalarValue) -> Option<url::Url> {
     url::Url::parse(text(v)?).ok()
 }
 
+/// Percent-escapes decoded as Java's `URI` decodes them (UTF-8; `+` is not a space).
+fn decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).and_then(|&c| hex(c)),
+            b.get(i + 2).and_then(|&c| hex(c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether a URL has a path after its authority (`http://h/p`, not `http://h?q`).
+fn has_path(raw: &str) -> bool {
+    let Some((_, rest)) = raw.split_once("://") else {
+        return true;
+    };
+    rest.find(['/', '?', '#'])
+        .is_some_and(|at| rest.as_bytes()[at] == b'/')
+}
+
 #[cfg(test)]
 mod tests {
     use crate::functions::row::testing::eval;
@@ -94,8 +139,21 @@ mod tests {
         assert_eq!(f("URL_EXTRACT_PROTOCOL"), r#""https""#);
         assert_eq!(f("URL_EXTRACT_HOST"), r#""docs.example.com""#);
         assert_eq!(f("URL_EXTRACT_PORT"), "8443");
-        assert_eq!(f("URL_EXTRACT_PATH"), r#""/a/b%20c""#);
-        assert_eq!(f("URL_EXTRACT_QUERY"), r#""q=1&r=x%2By""#);
+        // Decoded, as Java's URI gives them.
+        assert_eq!(f("URL_EXTRACT_PATH"), r#""/a/b c""#);
+        assert_eq!(f("URL_EXTRACT_QUERY"), r#""q=1&r=x+y""#);
+        assert_eq!(
+            eval("URL_EXTRACT_PATH('http://www.test.com?query#fragment')").unwrap(),
+            r#""""#
+        );
+        assert_eq!(
+            eval("URL_EXTRACT_PARAMETER('http://h.com/?one=a&three', 'three')").unwrap(),
+            r#""""#
+        );
+        assert_eq!(
+            eval("URL_EXTRACT_PARAMETER('http://h.com/?a=b=c', 'a')").unwrap(),
+            r#""b=c""#
+        );
         assert_eq!(f("URL_EXTRACT_FRAGMENT"), r#""frag""#);
         assert_eq!(
             eval(&format!("URL_EXTRACT_PARAMETER({u}, 'r')")).unwrap(),
