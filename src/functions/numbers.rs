@@ -1,6 +1,7 @@
 //! Rounding and logarithms as ksqlDB computes them: ROUND (ties toward positive infinity; a
-//! DOUBLE rounds to a BIGINT, a DECIMAL keeps being one), CEIL and FLOOR (a DECIMAL stays a
-//! DECIMAL), LOG (natural, or in a given base).
+//! DOUBLE or an integer rounds to a BIGINT, a DECIMAL(p, s) to DECIMAL(p - s, 0); with places
+//! a DOUBLE's decimal text is rounded and a DECIMAL keeps its type), CEIL and FLOOR (a DECIMAL
+//! keeps its type), LOG (natural, or in a given base).
 
 use super::row::{double, int, row_function, Arg};
 use crate::catalog::types::SqlType;
@@ -42,30 +43,29 @@ pub fn udfs() -> Vec<ScalarUDF> {
     ]
 }
 
-/// ROUND's result: integers as they are, DOUBLE to BIGINT (DOUBLE with places), DECIMAL(p, s)
-/// to DECIMAL(p - s + 1, 0) (kept with places).
+/// ROUND's result, as ksqlDB's: an integer or a DOUBLE to BIGINT (DOUBLE with places),
+/// DECIMAL(p, s) to DECIMAL(p - s, 0) (kept as it is with places).
 fn round_type(args: &[DataType]) -> DataType {
     match (&args[0], args.len()) {
         (DataType::Float32 | DataType::Float64, 1) => DataType::Int64,
         (DataType::Float32 | DataType::Float64, _) => DataType::Float64,
-        (DataType::Decimal128(p, s) | DataType::Decimal256(p, s), 1) => whole_decimal(*p, *s),
+        (DataType::Decimal128(p, s) | DataType::Decimal256(p, s), 1) => {
+            let digits = (i16::from(*p) - i16::from((*s).max(0))).clamp(1, 76) as u8;
+            SqlType::Decimal(digits, 0).to_arrow()
+        }
+        (DataType::Int8 | DataType::Int16 | DataType::Int32, 1) => DataType::Int64,
         (DataType::Null, _) => DataType::Int64,
         (t, _) => t.clone(),
     }
 }
 
-/// CEIL's and FLOOR's result: DECIMAL(p, s) to DECIMAL(p - s + 1, 0), others as they are.
+/// CEIL's and FLOOR's result: the argument's type (a DECIMAL keeps its scale, its fraction
+/// zero).
 fn whole_type(args: &[DataType]) -> DataType {
     match &args[0] {
-        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => whole_decimal(*p, *s),
         DataType::Null => DataType::Float64,
         t => t.clone(),
     }
-}
-
-fn whole_decimal(p: u8, s: i8) -> DataType {
-    let digits = (i16::from(p) - i16::from(s.max(0)) + 1).clamp(1, 76) as u8;
-    SqlType::Decimal(digits, 0).to_arrow()
 }
 
 /// A decimal's unscaled value and scale, widened to 256 bits.
@@ -111,6 +111,65 @@ fn div_round(v: i256, exp: u32) -> i256 {
     }
 }
 
+/// A DOUBLE rounded to `places` as ksqlDB does it: its shortest decimal text
+/// (`BigDecimal.valueOf`), rounded half toward positive infinity, read back.
+fn round_places(x: f64, places: i64) -> f64 {
+    if !x.is_finite() {
+        return x;
+    }
+    // `d.ddddde±x`: the digits and the power of ten of the first.
+    let text = format!("{:e}", x.abs());
+    let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
+    let exp: i64 = exp.parse().unwrap_or(0);
+    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    // How many digits stay: those before the point plus `places`.
+    let keep = exp + 1 + places.clamp(-400, 400);
+    if keep < 0 {
+        return 0.0 * x.signum();
+    }
+    let keep = keep as usize;
+    if keep >= digits.len() {
+        return x;
+    }
+    let mut kept: Vec<u8> = digits[..keep].to_vec();
+    let tie_or_more = digits[keep] >= b'5';
+    // Half up for positive values, half down for negative ones (toward positive infinity):
+    // a negative value goes away from zero only past the half.
+    let away = if x > 0.0 {
+        tie_or_more
+    } else {
+        digits[keep] > b'5'
+            || (digits[keep] == b'5' && digits[keep + 1..].iter().any(|&d| d != b'0'))
+    };
+    let mut exp10 = exp + 1 - keep as i64;
+    if away {
+        let mut i = kept.len();
+        loop {
+            if i == 0 {
+                kept.insert(0, b'1');
+                break;
+            }
+            i -= 1;
+            if kept[i] == b'9' {
+                kept[i] = b'0';
+            } else {
+                kept[i] += 1;
+                break;
+            }
+        }
+    }
+    if kept.is_empty() {
+        kept.push(b'0');
+        exp10 = 0;
+    }
+    let text = format!(
+        "{}{}e{exp10}",
+        if x < 0.0 { "-" } else { "" },
+        String::from_utf8_lossy(&kept)
+    );
+    text.parse().unwrap_or(x)
+}
+
 /// An integer rounded to `-places` tens (ROUND(1234, -2) is 1200).
 fn round_integer(x: i64, places: i64) -> i64 {
     let exp = (-places).clamp(0, 18) as u32;
@@ -142,11 +201,11 @@ fn round(v: &ScalarValue, places: Option<i64>, ret: &DataType) -> Result<ScalarV
         ScalarValue::Float64(Some(x)) if ret == &DataType::Int64 => {
             ScalarValue::Int64(Some((x + 0.5).floor() as i64))
         }
-        ScalarValue::Float64(Some(x)) => {
-            let scale = 10f64.powi(places.clamp(-300, 300) as i32);
-            ScalarValue::Float64(Some((x * scale + 0.5).floor() / scale))
-        }
+        ScalarValue::Float64(Some(x)) => ScalarValue::Float64(Some(round_places(*x, places))),
         // Integers are whole already (negative places round to tens, hundreds...).
+        ScalarValue::Int32(Some(x)) if ret == &DataType::Int64 => {
+            ScalarValue::Int64(Some(i64::from(*x)))
+        }
         ScalarValue::Int32(Some(x)) => {
             ScalarValue::Int32(Some(round_integer(i64::from(*x), places) as i32))
         }
@@ -164,16 +223,15 @@ fn to_whole(
     up: fn(bool) -> bool,
 ) -> Result<ScalarValue> {
     if let Some((x, s)) = unscaled(v) {
-        let (q, r, _) = div_floor(x, s.max(0).unsigned_abs() as u32);
-        let inexact = r != i256::ZERO;
-        return decimal_of(
-            if up(inexact) {
-                q.wrapping_add(i256::ONE)
-            } else {
-                q
-            },
-            ret,
-        );
+        let exp = s.max(0).unsigned_abs() as u32;
+        let (q, r, _) = div_floor(x, exp);
+        let whole = if up(r != i256::ZERO) {
+            q.wrapping_add(i256::ONE)
+        } else {
+            q
+        };
+        // Back at the argument's scale: the fraction's digits are zeros.
+        return decimal_of(whole.wrapping_mul(ten_to(exp)), ret);
     }
     Ok(match v {
         v if v.is_null() => return ScalarValue::try_from(ret),
@@ -198,11 +256,34 @@ mod tests {
         assert_eq!(eval("ROUND(CAST(-2.6 AS DOUBLE))").unwrap(), "-3");
         assert_eq!(eval("ROUND(CAST(1.2345 AS DOUBLE), 2)").unwrap(), "1.23");
         assert_eq!(eval("ROUND(CAST(1.235 AS DOUBLE), 2)").unwrap(), "1.24");
+        // The decimal text, not the binary value, is rounded: 1.005 is 1.00499999...
+        assert_eq!(eval("ROUND(CAST(1.005 AS DOUBLE), 2)").unwrap(), "1.01");
+        assert_eq!(eval("ROUND(CAST(-1.005 AS DOUBLE), 2)").unwrap(), "-1.0");
+        assert_eq!(eval("ROUND(CAST(-1.0051 AS DOUBLE), 2)").unwrap(), "-1.01");
+        assert_eq!(
+            eval("ROUND(CAST(12345.678 AS DOUBLE), -2)").unwrap(),
+            "12300.0"
+        );
+        assert_eq!(
+            eval("ROUND(CAST(-12345.678 AS DOUBLE), -1)").unwrap(),
+            "-12350.0"
+        );
+        assert_eq!(eval("ROUND(CAST(1.2 AS DOUBLE), -1)").unwrap(), "0.0");
+        assert_eq!(eval("ROUND(CAST(9.96 AS DOUBLE), 1)").unwrap(), "10.0");
+        assert_eq!(
+            eval("ROUND(CAST(1.234567 AS DOUBLE), 10)").unwrap(),
+            "1.234567"
+        );
         assert_eq!(eval("ROUND(2.5)").unwrap(), "3");
         assert_eq!(eval("ROUND(-2.5)").unwrap(), "-2");
         assert_eq!(eval("ROUND(1.2345, 2)").unwrap(), "1.2300");
         assert_eq!(eval("ROUND(-1.2355, 3)").unwrap(), "-1.2350");
         assert_eq!(eval("ROUND(7)").unwrap(), "7");
+        // DECIMAL(33, 16) rounds to DECIMAL(17, 0).
+        assert_eq!(
+            eval("ROUND(CAST('12345678987654321.2345678987654321' AS DECIMAL(33, 16)))").unwrap(),
+            "12345678987654321"
+        );
         assert_eq!(eval("ROUND(1234, -2)").unwrap(), "1200");
         assert_eq!(eval("ROUND(CAST(NULL AS DOUBLE))").unwrap(), "null");
         assert_eq!(eval("ROUND(CAST(1.5 AS DOUBLE), NULL)").unwrap(), "null");
@@ -210,16 +291,17 @@ mod tests {
 
     #[test]
     fn ceil_and_floor_keep_decimals() {
-        assert_eq!(eval("CEIL(1.2)").unwrap(), "2");
-        assert_eq!(eval("CEIL(-1.2)").unwrap(), "-1");
-        assert_eq!(eval("FLOOR(-1.2)").unwrap(), "-2");
-        assert_eq!(eval("FLOOR(1.8)").unwrap(), "1");
+        // A DECIMAL keeps its type: the fraction becomes zeros.
+        assert_eq!(eval("CEIL(1.2)").unwrap(), "2.0");
+        assert_eq!(eval("CEIL(-1.2)").unwrap(), "-1.0");
+        assert_eq!(eval("FLOOR(-1.2)").unwrap(), "-2.0");
+        assert_eq!(eval("FLOOR(1.8)").unwrap(), "1.0");
         assert_eq!(eval("CEIL(CAST(1.2 AS DOUBLE))").unwrap(), "2.0");
         assert_eq!(eval("FLOOR(5)").unwrap(), "5");
         assert_eq!(eval("CEIL(CAST(NULL AS DOUBLE))").unwrap(), "null");
         assert_eq!(eval("CEIL(CAST(NULL AS DECIMAL(4, 2)))").unwrap(), "null");
-        assert_eq!(eval("FLOOR(-3.00)").unwrap(), "-3");
-        assert_eq!(eval("CEIL(-3.00)").unwrap(), "-3");
+        assert_eq!(eval("FLOOR(-3.00)").unwrap(), "-3.00");
+        assert_eq!(eval("CEIL(-3.01)").unwrap(), "-3.00");
     }
 
     #[test]
@@ -237,9 +319,19 @@ mod tests {
             eval(&format!("ROUND({}, 1)", wide("2.25"))).unwrap(),
             format!("2.3{}", "0".repeat(29))
         );
-        assert_eq!(eval(&format!("FLOOR({})", wide("-1.5"))).unwrap(), "-2");
-        assert_eq!(eval(&format!("CEIL({})", wide("-1.5"))).unwrap(), "-1");
-        assert_eq!(eval(&format!("CEIL({})", wide("1.000001"))).unwrap(), "2");
+        let zeros = "0".repeat(30);
+        assert_eq!(
+            eval(&format!("FLOOR({})", wide("-1.5"))).unwrap(),
+            format!("-2.{zeros}")
+        );
+        assert_eq!(
+            eval(&format!("CEIL({})", wide("-1.5"))).unwrap(),
+            format!("-1.{zeros}")
+        );
+        assert_eq!(
+            eval(&format!("CEIL({})", wide("1.000001"))).unwrap(),
+            format!("2.{zeros}")
+        );
         assert_eq!(eval(&format!("ROUND({})", wide("NULL"))).unwrap(), "null");
     }
 
