@@ -7,7 +7,9 @@ use super::row::{double, int, row_function, Arg};
 use crate::catalog::types::SqlType;
 use datafusion::arrow::datatypes::{i256, DataType};
 use datafusion::common::{exec_err, Result, ScalarValue};
-use datafusion::logical_expr::ScalarUDF;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 
 pub fn udfs() -> Vec<ScalarUDF> {
     use Arg::*;
@@ -28,6 +30,9 @@ pub fn udfs() -> Vec<ScalarUDF> {
         row_function("floor", &[&[Any]], whole_type, |a, ret| {
             to_whole(&a[0], ret, |x| x.floor(), |_| false)
         }),
+        ScalarUDF::from(Sqrt {
+            signature: Signature::uniform(1, vec![DataType::Float64], Volatility::Immutable),
+        }),
         row_function(
             "log",
             &[&[Double], &[Double, Double]],
@@ -41,6 +46,33 @@ pub fn udfs() -> Vec<ScalarUDF> {
             },
         ),
     ]
+}
+
+/// SQRT as Java's: NaN for a negative number (DataFusion's refuses it).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Sqrt {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Sqrt {
+    fn name(&self) -> &str {
+        "sqrt"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::array::AsArray;
+        use datafusion::arrow::datatypes::Float64Type;
+        let a = args.args[0].to_array(args.number_rows)?;
+        let roots = a
+            .as_primitive::<Float64Type>()
+            .unary::<_, Float64Type>(f64::sqrt);
+        Ok(ColumnarValue::Array(std::sync::Arc::new(roots)))
+    }
 }
 
 /// ROUND's result, as ksqlDB's: an integer or a DOUBLE to BIGINT (DOUBLE with places),
