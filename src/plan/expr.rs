@@ -92,7 +92,20 @@ impl ExprCompiler {
                 Expr::Value(v) => {
                     // ksqlDB types an integer literal INT when it fits, BIGINT otherwise.
                     if let Value::Number(n, _) = &v.value {
-                        if n.parse::<i32>().is_ok() {
+                        // With an exponent (`1e308`, `1.5E-3`) it is a DOUBLE.
+                        if n.contains(['e', 'E']) {
+                            *e = Expr::Cast {
+                                kind: CastKind::Cast,
+                                expr: Box::new(Expr::Value(ValueWithSpan::from(
+                                    Value::SingleQuotedString(n.clone()),
+                                ))),
+                                data_type: SqlDataType::Double(
+                                    datafusion::sql::sqlparser::ast::ExactNumberInfo::None,
+                                ),
+                                array: false,
+                                format: None,
+                            };
+                        } else if n.parse::<i32>().is_ok() {
                             *e = Expr::Cast {
                                 kind: CastKind::Cast,
                                 expr: Box::new(e.clone()),
