@@ -287,23 +287,10 @@ fn significant(v: f64, digits: usize) -> Result<String> {
     let all: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
     let digits = digits.clamp(1, all.len() - 1);
     let mut kept = all[..digits].to_vec();
-    if all[digits] >= b'5' {
-        let mut i = kept.len();
-        loop {
-            if i == 0 {
-                kept.insert(0, b'1');
-                kept.pop();
-                exp += 1;
-                break;
-            }
-            i -= 1;
-            if kept[i] == b'9' {
-                kept[i] = b'0';
-            } else {
-                kept[i] += 1;
-                break;
-            }
-        }
+    if all[digits] >= b'5' && super::decimal::increment_digits(&mut kept) {
+        // 9.99 to 2 digits is 1.0e1: one digit more, one place up.
+        kept.pop();
+        exp += 1;
     }
     let sign = if v < 0.0 { "-" } else { "" };
     let kept = String::from_utf8_lossy(&kept);

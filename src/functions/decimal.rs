@@ -21,6 +21,21 @@ pub fn divide_udf() -> Arc<ScalarUDF> {
     }))
 }
 
+/// Adds one to a number written as decimal digits (ASCII, most significant first); true when
+/// it carried into a new leading digit (`999` became `1000`).
+pub(super) fn increment_digits(digits: &mut Vec<u8>) -> bool {
+    for d in digits.iter_mut().rev() {
+        if *d == b'9' {
+            *d = b'0';
+        } else {
+            *d += 1;
+            return false;
+        }
+    }
+    digits.insert(0, b'1');
+    true
+}
+
 /// ksqlDB's type of a quotient of two decimals.
 pub fn quotient_type(left: &DataType, right: &DataType) -> Result<DataType> {
     let (Some((p1, s1)), Some((p2, s2))) = (precision_scale(left), precision_scale(right)) else {
@@ -148,6 +163,16 @@ mod tests {
     use super::quotient_type;
     use crate::functions::row::testing::eval;
     use datafusion::arrow::datatypes::DataType;
+
+    #[test]
+    fn digits_count_up() {
+        let mut d = b"129".to_vec();
+        assert!(!super::increment_digits(&mut d));
+        assert_eq!(d, b"130");
+        let mut d = b"99".to_vec();
+        assert!(super::increment_digits(&mut d));
+        assert_eq!(d, b"100");
+    }
 
     #[test]
     fn quotients_as_ksqldb_types_them() {

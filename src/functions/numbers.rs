@@ -175,20 +175,7 @@ fn round_places(x: f64, places: i64) -> f64 {
     };
     let mut exp10 = exp + 1 - keep as i64;
     if away {
-        let mut i = kept.len();
-        loop {
-            if i == 0 {
-                kept.insert(0, b'1');
-                break;
-            }
-            i -= 1;
-            if kept[i] == b'9' {
-                kept[i] = b'0';
-            } else {
-                kept[i] += 1;
-                break;
-            }
-        }
+        super::decimal::increment_digits(&mut kept);
     }
     if kept.is_empty() {
         kept.push(b'0');

@@ -221,21 +221,6 @@ impl ScalarUDFImpl for RowFunction {
             .args
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        if all_scalar && self.signature.volatility != Volatility::Volatile {
-            let values: Vec<ScalarValue> = args
-                .args
-                .iter()
-                .map(|a| match a {
-                    ColumnarValue::Scalar(s) => s.clone(),
-                    ColumnarValue::Array(_) => ScalarValue::Null,
-                })
-                .collect();
-            return Ok(ColumnarValue::Scalar(cast_to(
-                (self.eval)(&values, &ret)?,
-                &ret,
-            )?));
-        }
-        let n = args.number_rows;
         // One slot per argument: a literal's is set once; a column's is refilled per row,
         // reusing a string's buffer.
         let mut row: Vec<ScalarValue> = args
@@ -246,6 +231,13 @@ impl ScalarUDFImpl for RowFunction {
                 ColumnarValue::Array(_) => ScalarValue::Null,
             })
             .collect();
+        if all_scalar && self.signature.volatility != Volatility::Volatile {
+            return Ok(ColumnarValue::Scalar(cast_to(
+                (self.eval)(&row, &ret)?,
+                &ret,
+            )?));
+        }
+        let n = args.number_rows;
         let mut out = Output::new(&ret, n);
         for i in 0..n {
             for (slot, a) in row.iter_mut().zip(&args.args) {
