@@ -90,7 +90,10 @@ pub fn udfs() -> Vec<ScalarUDF> {
                 }
                 let mut entries: Vec<(ScalarValue, ScalarValue)> = Vec::new();
                 for e in s.split(entry).filter(|e| !e.is_empty()) {
-                    if let Some((k, v)) = e.split_once(kv) {
+                    // The text before the first delimiter, and the text up to the next one
+                    // (`a:b:c` is a => b).
+                    let mut parts = e.split(kv);
+                    if let (Some(k), Some(v)) = (parts.next(), parts.next()) {
                         let k = string(Some(k.to_string()));
                         entries.retain(|(old, _)| old != &k);
                         entries.push((k, string(Some(v.to_string()))));
