@@ -26,6 +26,13 @@ fn is_decimal(ty: &DataType) -> bool {
     matches!(ty, DataType::Decimal128(..) | DataType::Decimal256(..))
 }
 
+fn is_text(ty: &DataType) -> bool {
+    matches!(
+        ty,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
+}
+
 fn is_wide(ty: &DataType) -> bool {
     matches!(ty, DataType::Decimal256(..))
 }
@@ -52,6 +59,15 @@ pub fn widen_integers(expr: Expr, schema: &DFSchema) -> Result<Expr> {
     expr.transform_up(|e| match e {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) if mixes(op) => {
             let (l, r) = (left.get_type(schema)?, right.get_type(schema)?);
+            // `'a' + s` joins strings in ksqlDB (NULL if either is NULL here; Java would
+            // write "null").
+            if op == Operator::Plus && is_text(&l) && is_text(&r) {
+                return Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
+                    left,
+                    Operator::StringConcat,
+                    right,
+                ))));
+            }
             if !(is_decimal(&l) || is_decimal(&r)) {
                 return Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr {
                     left,
