@@ -4,9 +4,10 @@
 //! DECIMAL(20, 0) for a BIGINT, and every precision computed from it would be one digit wider
 //! than ksqlDB's.
 
+use crate::catalog::types::SqlType;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{DFSchema, Result, ScalarValue};
+use datafusion::common::{plan_err, DFSchema, Result, ScalarValue};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{BinaryExpr, Cast, Expr, ExprSchemable, Operator};
 
@@ -59,6 +60,19 @@ pub fn widen_integers(expr: Expr, schema: &DFSchema) -> Result<Expr> {
     expr.transform_up(|e| match e {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) if mixes(op) => {
             let (l, r) = (left.get_type(schema)?, right.get_type(schema)?);
+            if let Some(symbol) = comparison(op) {
+                if l == DataType::Null || r == DataType::Null {
+                    let name = |t: &DataType| match (t, SqlType::from_arrow(t)) {
+                        (DataType::Null, _) | (_, None) => "NULL".to_string(),
+                        (_, Some(t)) => t.to_string(),
+                    };
+                    return plan_err!(
+                        "Comparison with NULL not supported: {} {symbol} {}",
+                        name(&l),
+                        name(&r)
+                    );
+                }
+            }
             // `'a' + s` joins strings in ksqlDB (NULL if either is NULL here; Java would
             // write "null").
             if op == Operator::Plus && is_text(&l) && is_text(&r) {
@@ -183,6 +197,19 @@ fn typed_nulls(f: ScalarFunction, schema: &DFSchema) -> Result<Transformed<Expr>
     Ok(Transformed::yes(Expr::ScalarFunction(
         ScalarFunction::new_udf(func, args),
     )))
+}
+
+/// A comparison's symbol as ksqlDB writes it.
+fn comparison(op: Operator) -> Option<&'static str> {
+    Some(match op {
+        Operator::Eq => "=",
+        Operator::NotEq => "<>",
+        Operator::Lt => "<",
+        Operator::LtEq => "<=",
+        Operator::Gt => ">",
+        Operator::GtEq => ">=",
+        _ => return None,
+    })
 }
 
 fn mixes(op: Operator) -> bool {

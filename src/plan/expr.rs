@@ -313,8 +313,11 @@ fn describe_plan_error(e: datafusion::error::DataFusionError, expr: &Expr) -> St
             return msg[at..].to_string();
         }
     }
-    if let Some(at) = msg.find("Cast of ") {
-        return msg[at..].to_string();
+    // ksqlDB's own words from Brooklet's planning, without DataFusion's wrapping.
+    for ours in ["Cast of ", "Comparison with NULL not supported"] {
+        if let Some(at) = msg.find(ours) {
+            return msg[at..].to_string();
+        }
     }
     if let Some(rest) = msg.split("No field named ").nth(1) {
         let name = rest
@@ -432,6 +435,12 @@ fn reject_null_cases(expr: &Expr) -> Result<()> {
             && else_result.as_deref().is_none_or(is_null) =>
         {
             ControlFlow::Break("Invalid Case expression. All case branches have NULL type")
+        }
+        Expr::Function(f)
+            if f.name.to_string().eq_ignore_ascii_case("coalesce")
+                && matches!(&f.args, FunctionArguments::List(l) if l.args.is_empty()) =>
+        {
+            ControlFlow::Break("Function 'COALESCE' does not accept parameters ().")
         }
         Expr::Array(a) if a.elem.is_empty() => ControlFlow::Break(
             "Array constructor cannot be empty. Please supply at least one element (see https://github.com/confluentinc/ksql/issues/4239).",
