@@ -138,6 +138,13 @@ pub fn udfs() -> Vec<ScalarUDF> {
             |_| DataType::Utf8,
             |a, _| {
                 let array = a[0].to_array()?;
+                // Dates and times are written as ksqlDB writes them in JSON: as text.
+                let textual = temporal_as_text(array.data_type());
+                let array = if &textual == array.data_type() {
+                    array
+                } else {
+                    super::cast::cast(&array, &textual)?
+                };
                 let Some(ty) = crate::catalog::types::SqlType::from_arrow(array.data_type()) else {
                     return Ok(string(None));
                 };
@@ -148,6 +155,41 @@ pub fn udfs() -> Vec<ScalarUDF> {
             },
         ),
     ]
+}
+
+/// `t` with every DATE, TIME and TIMESTAMP in it (nested too) a STRING.
+fn temporal_as_text(t: &DataType) -> DataType {
+    use datafusion::arrow::datatypes::{Field, Fields};
+    use std::sync::Arc;
+    match t {
+        DataType::Date32 | DataType::Time32(_) | DataType::Timestamp(..) => DataType::Utf8,
+        DataType::List(f) => DataType::List(Arc::new(Field::new(
+            f.name(),
+            temporal_as_text(f.data_type()),
+            true,
+        ))),
+        DataType::Struct(fields) => DataType::Struct(Fields::from(
+            fields
+                .iter()
+                .map(|f| Field::new(f.name(), temporal_as_text(f.data_type()), true))
+                .collect::<Vec<_>>(),
+        )),
+        DataType::Map(entries, sorted) => match entries.data_type() {
+            DataType::Struct(kv) => DataType::Map(
+                Arc::new(Field::new(
+                    entries.name(),
+                    DataType::Struct(Fields::from(vec![
+                        Field::new(kv[0].name(), temporal_as_text(kv[0].data_type()), false),
+                        Field::new(kv[1].name(), temporal_as_text(kv[1].data_type()), true),
+                    ])),
+                    false,
+                )),
+                *sorted,
+            ),
+            _ => t.clone(),
+        },
+        _ => t.clone(),
+    }
 }
 
 /// The JSON value the text starts with (what follows it is ignored, as Jackson does).
