@@ -411,6 +411,21 @@ fn transform_map(map: &MapArray, lk: &Lambda, lv: &Lambda, ret: &DataType) -> Re
     if new_keys.null_count() > 0 {
         return exec_err!("TRANSFORM made a NULL map key");
     }
+    // As ksqlDB (its map is collected with `toMap`): a key made twice in one map is an error.
+    let converter =
+        datafusion::arrow::row::RowConverter::new(vec![datafusion::arrow::row::SortField::new(
+            new_keys.data_type().clone(),
+        )])?;
+    let rows = converter.convert_columns(std::slice::from_ref(&new_keys))?;
+    let mut seen = std::collections::HashSet::new();
+    for w in offsets.windows(2) {
+        seen.clear();
+        for i in w[0] as usize..w[1] as usize {
+            if !seen.insert(rows.row(i)) {
+                return exec_err!("TRANSFORM made a map with the same key twice");
+            }
+        }
+    }
     build_map(ret, new_keys, new_values, offsets, map.nulls().cloned())
 }
 
