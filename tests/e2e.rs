@@ -167,6 +167,39 @@ SELECT MESSAGE->DESERIALIZATIONERROR->TOPIC AS topic, MESSAGE->DESERIALIZATIONER
     );
 }
 
+/// A record whose timestamp column holds no time goes to the processing log and the query
+/// goes on; with `ksql.timestamp.throw.on.invalid` it stops the query instead.
+#[test]
+fn invalid_timestamps_are_skipped_or_fatal_as_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = |fail: bool| {
+        format!(
+            "SET 'auto.offset.reset'='earliest';
+SET 'ksql.timestamp.throw.on.invalid' = '{fail}';
+CREATE STREAM raw (k STRING KEY, id BIGINT, ts STRING) WITH (kafka_topic='raw', value_format='JSON', partitions=1, timestamp='ts', timestamp_format='yyyy-MM-dd');
+INSERT INTO raw (k, id, ts) VALUES ('a', 1, '2020-01-02');
+INSERT INTO raw (k, id, ts) VALUES ('b', 2, 'not a date');
+INSERT INTO raw (k, id, ts) VALUES ('c', 3, '2020-01-03');
+CREATE STREAM out AS SELECT k, id FROM raw;"
+        )
+    };
+    let skipping = dir.path().join("skip");
+    let (ok, _, err) = run_file(&skipping, &script(false));
+    assert!(ok, "{err}");
+    let ids: Vec<serde_json::Value> = read_topic(&skipping, "OUT")
+        .iter()
+        .map(value_json)
+        .collect();
+    assert_eq!(ids, vec![json!({"ID": 1}), json!({"ID": 3})]);
+    let failing = dir.path().join("fail");
+    let (_, _, err) = run_file(&failing, &script(true));
+    assert!(
+        err.contains("Fatal user code error in TimestampExtractor callback"),
+        "{err}"
+    );
+    assert!(read_topic(&failing, "OUT").is_empty());
+}
+
 #[test]
 fn torn_log_tail_is_recovered_on_start() {
     let dir = tempfile::tempdir().unwrap();

@@ -437,6 +437,9 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         plan,
         sink: sink.clone(),
         start: engine.start_at(session),
+        fail_on_bad_timestamp: engine
+            .property(session, "ksql.timestamp.throw.on.invalid")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
         state: engine.state.clone(),
         checkpoint_every: std::time::Duration::from_millis(
             engine

@@ -11,6 +11,9 @@ use datafusion::arrow::array::{ArrayRef, BooleanArray, Int32Array, Int64Array, R
 use serde_json::Value;
 use std::sync::Arc;
 
+/// How the error of a record without a valid event time starts.
+const BAD_TIMESTAMP: &str = "Invalid timestamp in column";
+
 /// Decodes `records` of `source`; records that cannot be decoded go to the processing log.
 /// Value columns not `needed` by the query may be left NULL.
 /// A record with a null value keeps its key; its value columns are null and its tombstone flag
@@ -22,6 +25,19 @@ pub fn decode(
     query_id: &str,
     needed: &[bool],
 ) -> Option<RecordBatch> {
+    decode_checked(source, records, plog, query_id, needed, false).unwrap_or_default()
+}
+
+/// [`decode`], failing instead on a record whose timestamp column holds no valid time when
+/// `fail_on_bad_timestamp` (`ksql.timestamp.throw.on.invalid`).
+pub fn decode_checked(
+    source: &Source,
+    records: &[StoredRecord],
+    plog: &ProcessingLog,
+    query_id: &str,
+    needed: &[bool],
+    fail_on_bad_timestamp: bool,
+) -> Result<Option<RecordBatch>, String> {
     let keys: Vec<(&str, &SqlType)> = source.keys().map(|c| (c.name.as_str(), &c.ty)).collect();
     let values: Vec<(&str, &SqlType)> = source.values().map(|c| (c.name.as_str(), &c.ty)).collect();
     let headers: Vec<&crate::catalog::Column> = source
@@ -31,7 +47,7 @@ pub fn decode(
         .collect();
     if headers.is_empty() && source.window.is_none() {
         if let Some(batch) = decode_fast(source, records, &keys, &values, needed) {
-            return (batch.num_rows() > 0).then_some(batch);
+            return Ok((batch.num_rows() > 0).then_some(batch));
         }
     }
     let mut rows: Vec<(usize, Vec<Value>)> = Vec::with_capacity(records.len());
@@ -91,7 +107,12 @@ pub fn decode(
         .collect();
     loop {
         match build(source, records, &rows, &types) {
-            Ok(batch) => return (batch.num_rows() > 0).then_some(batch),
+            Ok(batch) => return Ok((batch.num_rows() > 0).then_some(batch)),
+            Err((_, _, msg)) if fail_on_bad_timestamp && msg.starts_with(BAD_TIMESTAMP) => {
+                return Err(format!(
+                    "Fatal user code error in TimestampExtractor callback for record: {msg}"
+                ));
+            }
             Err((row, col, msg)) => {
                 let (rec_idx, _) = rows.remove(row);
                 let r = &records[rec_idx].record;
@@ -263,7 +284,13 @@ fn assemble(
         let ts = match ts_col {
             Some(c) => event_time(&cols[c], row, pattern.as_ref()).ok_or_else(|| {
                 let name = source.timestamp.as_ref().map_or("", |t| t.0.as_str());
-                (row, c, format!("Invalid timestamp in column {name}: null, negative or not in the TIMESTAMP_FORMAT"))
+                (
+                    row,
+                    c,
+                    format!(
+                        "{BAD_TIMESTAMP} {name}: null, negative or not in the TIMESTAMP_FORMAT"
+                    ),
+                )
             })?,
             None => records[*i].record.timestamp,
         };

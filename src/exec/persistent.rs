@@ -155,6 +155,9 @@ pub struct QuerySpec {
     /// Where stateful queries checkpoint their state, and how often.
     pub state: Arc<dyn StateStore>,
     pub checkpoint_every: std::time::Duration,
+    /// A record without a valid event time fails the query (`ksql.timestamp.throw.on.invalid`)
+    /// instead of going to the processing log.
+    pub fail_on_bad_timestamp: bool,
 }
 
 /// A checkpoint: the statement's fingerprint, the input positions the state corresponds to,
@@ -315,6 +318,7 @@ pub fn start(
         parts: Arc::new(parts),
         plog: plog.clone(),
         query_id: spec.id.clone(),
+        fail_on_bad_timestamp: spec.fail_on_bad_timestamp,
     };
     let runner = Runner {
         aligner: (fetcher.inputs.len() > 1).then(|| Aligner::new(fetcher.parts.len())),
@@ -431,6 +435,7 @@ struct Fetcher {
     parts: Arc<Vec<(usize, String, u32)>>,
     plog: ProcessingLog,
     query_id: String,
+    fail_on_bad_timestamp: bool,
 }
 
 use super::align::{Aligner, Fetched, Slice};
@@ -449,7 +454,15 @@ impl Fetcher {
             return Ok(None);
         };
         let (source, needed) = &self.inputs[*input];
-        let batch = decode::decode(source, &recs, &self.plog, &self.query_id, needed);
+        let batch = decode::decode_checked(
+            source,
+            &recs,
+            &self.plog,
+            &self.query_id,
+            needed,
+            self.fail_on_bad_timestamp,
+        )
+        .map_err(crate::error::Error::runtime)?;
         Ok(Some((last.offset + 1, batch)))
     }
 }
