@@ -393,8 +393,13 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         }
         if keys.is_empty() {
             key_format.format = Format::None;
-        } else if !keys.is_empty() && key_format.format == Format::None {
-            key_format.format = Format::Kafka;
+        } else if key_format.format == Format::None {
+            // A keyless source's query that makes a key (a join, GROUP BY): the default.
+            key_format.format =
+                match engine.property(session, "ksql.persistence.default.format.key") {
+                    Some(f) => Format::parse(&f)?,
+                    None => Format::Kafka,
+                };
         }
         key_format.validate(&keys, "key")?;
         value_format.validate(&values, "value")?;
