@@ -2,7 +2,7 @@
 //! element, NULL written as `null`, numbers as ksqlDB writes them), ARRAY_SORT (NULLs last
 //! either way), MAP_UNION (the second map's entries win).
 
-use super::row::{list_scalar, map_from_arrays, row_function, string, text, Arg};
+use super::row::{list_items, list_scalar, map_from_arrays, row_function, string, text, Arg};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 
 use datafusion::arrow::datatypes::DataType;
@@ -17,12 +17,9 @@ pub fn udfs() -> Vec<ScalarUDF> {
             &[&[Any], &[Any, Str]],
             |a| a[0].clone(),
             |a, ret| {
-                let ScalarValue::List(list) = &a[0] else {
+                let Some(items) = list_items(&a[0]) else {
                     return ScalarValue::try_from(ret);
                 };
-                if list.is_null(0) {
-                    return ScalarValue::try_from(ret);
-                }
                 let descending = match a.get(1) {
                     None => false,
                     Some(d) => match text(d).map(str::to_ascii_uppercase).as_deref() {
@@ -31,7 +28,6 @@ pub fn udfs() -> Vec<ScalarUDF> {
                         _ => return ScalarValue::try_from(ret),
                     },
                 };
-                let items = list.value(0);
                 let options = datafusion::arrow::compute::SortOptions {
                     descending,
                     nulls_first: false,

@@ -2,7 +2,8 @@
 //! GENERATE_SERIES, ELT and FIELD.
 
 use super::row::{
-    int, list_scalar, map_scalar, map_type, row_function, string, string_list, strings, text, Arg,
+    int, list_items, list_scalar, map_scalar, map_type, row_function, string, string_list, strings,
+    text, Arg,
 };
 use datafusion::arrow::array::{Array, ArrayRef, Int32Array, Int64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
@@ -176,13 +177,9 @@ pub fn udfs() -> Vec<ScalarUDF> {
             &[&[Any, Int, Int]],
             |a| a[0].clone(),
             |a, ret| {
-                let ScalarValue::List(list) = &a[0] else {
+                let Some(items) = list_items(&a[0]) else {
                     return ScalarValue::try_from(ret);
                 };
-                if list.is_null(0) {
-                    return ScalarValue::try_from(ret);
-                }
-                let items = list.value(0);
                 let n = items.len() as i64;
                 // As Java's subList: 1-based and inclusive, a NULL bound is the array's end,
                 // and bounds outside the array give NULL.

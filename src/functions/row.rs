@@ -316,6 +316,16 @@ fn cast_to(v: ScalarValue, ret: &DataType) -> Result<ScalarValue> {
     Ok(v)
 }
 
+/// The elements of an ARRAY argument (`None` when NULL or not an array).
+pub fn list_items(v: &ScalarValue) -> Option<ArrayRef> {
+    match v {
+        ScalarValue::List(list) if !datafusion::arrow::array::Array::is_null(list.as_ref(), 0) => {
+            Some(list.value(0))
+        }
+        _ => None,
+    }
+}
+
 /// The string of a coerced STRING argument (`None` when NULL).
 pub fn text(v: &ScalarValue) -> Option<&str> {
     match v {

@@ -31,13 +31,9 @@ pub fn udfs() -> Vec<ScalarUDF> {
             &[&[List]],
             |a| DataType::List(Arc::new(Field::new("item", a[0].clone(), true))),
             |a, ret| {
-                let ScalarValue::List(list) = &a[0] else {
+                let Some(items) = super::row::list_items(&a[0]) else {
                     return ScalarValue::try_from(ret);
                 };
-                if list.is_null(0) {
-                    return ScalarValue::try_from(ret);
-                }
-                let items = list.value(0);
                 let n = items.len();
                 if n > 16 {
                     return exec_err!("CUBE_EXPLODE takes at most 16 elements, not {n}");
