@@ -61,10 +61,29 @@ impl From<crate::log::LogError> for Error {
     }
 }
 
+/// A statement error in ksqlDB's words, raised inside DataFusion's planning (a cast ksqlDB
+/// does not have, a comparison with NULL): it reaches the user as it is.
+pub fn ksql_plan_error(message: impl Into<String>) -> datafusion::error::DataFusionError {
+    datafusion::error::DataFusionError::External(Box::new(Error::statement(message)))
+}
+
+/// The error in ksqlDB's words a DataFusion error carries, if it carries one.
+pub fn ksql_error_in(e: &datafusion::error::DataFusionError) -> Option<Error> {
+    match e.find_root() {
+        datafusion::error::DataFusionError::External(inner) => {
+            inner.downcast_ref::<Error>().cloned()
+        }
+        _ => None,
+    }
+}
+
 impl From<datafusion::error::DataFusionError> for Error {
     fn from(e: datafusion::error::DataFusionError) -> Self {
+        if let Some(ours) = ksql_error_in(&e) {
+            return ours;
+        }
         match e.find_root() {
-            // Planning errors are the statement's (ksqlDB's words, from our functions).
+            // Other planning errors are the statement's too.
             datafusion::error::DataFusionError::Plan(m) => {
                 Error::statement(m.split("\n\nbacktrace").next().unwrap_or(m))
             }

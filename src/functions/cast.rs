@@ -7,7 +7,7 @@
 //! kernel over the whole array.
 
 use crate::catalog::types::SqlType;
-use crate::format::json::{decimal_text, java_double, write_decimal256};
+use crate::format::json::{java_double, write_decimal, write_decimal256};
 use base64::Engine as _;
 use datafusion::arrow::array::*;
 use datafusion::arrow::compute::{cast_with_options, CastOptions};
@@ -55,9 +55,9 @@ pub fn check(from: &DataType, to: &DataType) -> Result<()> {
         return Ok(());
     }
     match (SqlType::from_arrow(from), SqlType::from_arrow(to)) {
-        (Some(f), Some(t)) if !castable(&f, &t) => {
-            plan_err!("Cast of {f} to {t} is not supported")
-        }
+        (Some(f), Some(t)) if !castable(&f, &t) => Err(crate::error::ksql_plan_error(format!(
+            "Cast of {f} to {t} is not supported"
+        ))),
         _ => Ok(()),
     }
 }
@@ -189,14 +189,14 @@ pub fn cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
         }
         (Float64 | Timestamp(..) | Time32(_) | List(_) | Map(..) | Struct(_), Utf8) => {
             let mut out = StringBuilder::with_capacity(a.len(), a.len() * 8);
-            let mut text = String::new();
+            let mut text = Vec::new();
             for row in 0..a.len() {
                 if a.is_null(row) {
                     out.append_null();
                 } else {
                     text.clear();
                     java_text(a, row, &mut text);
-                    out.append_value(&text);
+                    out.append_value(String::from_utf8_lossy(&text));
                 }
             }
             Arc::new(out.finish())
@@ -340,39 +340,39 @@ fn truthy(s: &str) -> bool {
 }
 
 /// A value as Java's `String.valueOf` writes it (lists `[a, b]`, maps `{k=v}`, structs
-/// `Struct{A=1,B=x}` without their NULL fields).
-fn java_text(a: &ArrayRef, row: usize, out: &mut String) {
-    use std::fmt::Write;
+/// `Struct{A=1,B=x}` without their NULL fields), appended to `out` (UTF-8).
+fn java_text(a: &ArrayRef, row: usize, out: &mut Vec<u8>) {
+    use std::io::Write;
     if a.is_null(row) {
-        out.push_str("null");
+        out.extend_from_slice(b"null");
         return;
     }
     match a.data_type() {
-        DataType::Float64 => {
-            let mut b = Vec::new();
-            java_double(a.as_primitive::<Float64Type>().value(row), &mut b);
-            out.push_str(&String::from_utf8_lossy(&b));
+        DataType::Float64 => java_double(a.as_primitive::<Float64Type>().value(row), out),
+        DataType::Utf8 => out.extend_from_slice(a.as_string::<i32>().value(row).as_bytes()),
+        DataType::Boolean => out.extend_from_slice(if a.as_boolean().value(row) {
+            b"true"
+        } else {
+            b"false"
+        }),
+        DataType::Int32 => {
+            let _ = write!(out, "{}", a.as_primitive::<Int32Type>().value(row));
         }
-        DataType::Utf8 => out.push_str(a.as_string::<i32>().value(row)),
-        DataType::Decimal128(_, s) => out.push_str(&decimal_text(
-            a.as_primitive::<Decimal128Type>().value(row),
-            *s,
-        )),
+        DataType::Int64 => {
+            let _ = write!(out, "{}", a.as_primitive::<Int64Type>().value(row));
+        }
+        DataType::Decimal128(_, s) => {
+            write_decimal(out, a.as_primitive::<Decimal128Type>().value(row), *s)
+        }
         DataType::Decimal256(_, s) => {
-            let mut b = Vec::new();
-            write_decimal256(&mut b, a.as_primitive::<Decimal256Type>().value(row), *s);
-            out.push_str(&String::from_utf8_lossy(&b));
+            write_decimal256(out, a.as_primitive::<Decimal256Type>().value(row), *s)
         }
         DataType::Timestamp(TimeUnit::Millisecond, _) => {
             let ms = a.as_primitive::<TimestampMillisecondType>().value(row);
-            match chrono::DateTime::from_timestamp_millis(ms) {
-                Some(t) => {
-                    let _ = write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S%.3f"));
-                }
-                None => {
-                    let _ = write!(out, "{ms}");
-                }
-            }
+            let _ = match chrono::DateTime::from_timestamp_millis(ms) {
+                Some(t) => write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S%.3f")),
+                None => write!(out, "{ms}"),
+            };
         }
         DataType::Time32(TimeUnit::Millisecond) => {
             // `LocalTime.ofSecondOfDay(..).toString()`: seconds only when there are some.
@@ -384,16 +384,15 @@ fn java_text(a: &ArrayRef, row: usize, out: &mut String) {
             }
         }
         DataType::List(_) => {
-            let l = a.as_list::<i32>();
-            let items = l.value(row);
-            out.push('[');
+            let items = a.as_list::<i32>().value(row);
+            out.push(b'[');
             for i in 0..items.len() {
                 if i > 0 {
-                    out.push_str(", ");
+                    out.extend_from_slice(b", ");
                 }
                 java_text(&items, i, out);
             }
-            out.push(']');
+            out.push(b']');
         }
         DataType::Map(..) => {
             let m = a.as_map();
@@ -401,38 +400,38 @@ fn java_text(a: &ArrayRef, row: usize, out: &mut String) {
                 m.value_offsets()[row] as usize,
                 m.value_offsets()[row + 1] as usize,
             );
-            out.push('{');
+            out.push(b'{');
             for i in start..end {
                 if i > start {
-                    out.push_str(", ");
+                    out.extend_from_slice(b", ");
                 }
                 java_text(m.keys(), i, out);
-                out.push('=');
+                out.push(b'=');
                 java_text(m.values(), i, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         DataType::Struct(fields) => {
-            let s = a.as_struct();
-            out.push_str("Struct{");
+            out.extend_from_slice(b"Struct{");
             let mut first = true;
-            for (f, c) in fields.iter().zip(s.columns()) {
+            for (f, c) in fields.iter().zip(a.as_struct().columns()) {
                 if c.is_null(row) {
                     continue;
                 }
                 if !first {
-                    out.push(',');
+                    out.push(b',');
                 }
                 first = false;
-                out.push_str(f.name());
-                out.push('=');
+                out.extend_from_slice(f.name().as_bytes());
+                out.push(b'=');
                 java_text(c, row, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
+        // Anything rarer (dates, bytes, small integers) through Arrow's text.
         _ => match arrow_cast(&a.slice(row, 1), &DataType::Utf8) {
-            Ok(s) => out.push_str(s.as_string::<i32>().value(0)),
-            Err(_) => out.push('?'),
+            Ok(s) => out.extend_from_slice(s.as_string::<i32>().value(0).as_bytes()),
+            Err(_) => out.push(b'?'),
         },
     }
 }

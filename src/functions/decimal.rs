@@ -44,9 +44,9 @@ pub fn quotient_type(left: &DataType, right: &DataType) -> Result<DataType> {
     let scale = 6.max(s1 + p2 + 1);
     let precision = p1 - s1 + s2 + scale;
     if precision > i32::from(DECIMAL256_MAX_PRECISION) {
-        return plan_err!(
+        return Err(crate::error::ksql_plan_error(format!(
             "The quotient of DECIMAL({p1}, {s1}) and DECIMAL({p2}, {s2}) needs DECIMAL({precision}, {scale}), wider than 76 digits"
-        );
+        )));
     }
     Ok(if precision > i32::from(DECIMAL128_MAX_PRECISION) {
         DataType::Decimal256(precision as u8, scale as i8)

@@ -7,7 +7,7 @@
 use crate::catalog::types::SqlType;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{plan_err, DFSchema, Result, ScalarValue};
+use datafusion::common::{DFSchema, Result, ScalarValue};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{BinaryExpr, Cast, Expr, ExprSchemable, Operator};
 
@@ -52,11 +52,16 @@ fn widened(e: Expr, schema: &DFSchema, wide: bool) -> Result<Transformed<Expr>> 
     })
 }
 
-/// Rewrites arithmetic and comparisons that mix integers with decimals, and array constructors
-/// holding both, so that the integers are decimals of ksqlDB's width. A decimal meeting one
-/// wider than 38 digits becomes 256-bit too, keeping its scale (DataFusion would rescale it
-/// first, and a product could overflow where ksqlDB's does not).
-pub fn widen_integers(expr: Expr, schema: &DFSchema) -> Result<Expr> {
+/// ksqlDB's typing of a logical expression, bottom up:
+/// - arithmetic, comparisons and array constructors that mix integers with decimals get the
+///   integers as decimals of ksqlDB's width; a decimal meeting one wider than 38 digits
+///   becomes 256-bit too, keeping its scale (DataFusion would rescale it first, and a product
+///   could overflow where ksqlDB's does not);
+/// - a quotient of decimals has ksqlDB's type (`functions::decimal`);
+/// - `'a' + s` joins strings; a comparison with a NULL literal is refused;
+/// - a NULL literal among arrays is a NULL array;
+/// - every CAST is checked against ksqlDB's table and done by `functions::cast`.
+pub fn ksql_typing(expr: Expr, schema: &DFSchema) -> Result<Expr> {
     expr.transform_up(|e| match e {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) if mixes(op) => {
             let (l, r) = (left.get_type(schema)?, right.get_type(schema)?);
@@ -66,11 +71,11 @@ pub fn widen_integers(expr: Expr, schema: &DFSchema) -> Result<Expr> {
                         (DataType::Null, _) | (_, None) => "NULL".to_string(),
                         (_, Some(t)) => t.to_string(),
                     };
-                    return plan_err!(
+                    return Err(crate::error::ksql_plan_error(format!(
                         "Comparison with NULL not supported: {} {symbol} {}",
                         name(&l),
                         name(&r)
-                    );
+                    )));
                 }
             }
             // `'a' + s` joins strings in ksqlDB (NULL if either is NULL here; Java would

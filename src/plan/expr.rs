@@ -283,7 +283,7 @@ impl ExprCompiler {
             .with_config_options(Arc::clone(self.state.config_options()))
             .build();
         let simplifier = ExprSimplifier::new(context);
-        let logical = super::coerce::widen_integers(logical, &df_schema)
+        let logical = super::coerce::ksql_typing(logical, &df_schema)
             .map_err(|e| Error::statement(describe_plan_error(e, expr)))?;
         let logical = simplifier
             .coerce(logical, &df_schema)
@@ -306,16 +306,13 @@ impl ExprCompiler {
 }
 
 fn describe_plan_error(e: datafusion::error::DataFusionError, expr: &Expr) -> String {
+    if let Some(ours) = crate::error::ksql_error_in(&e) {
+        return ours.message;
+    }
     let msg = e.strip_backtrace();
     // A function refusing its arguments says so in ksqlDB's words, under DataFusion's.
     if msg.contains("does not accept parameters") {
         if let Some(at) = msg.rfind("Function '") {
-            return msg[at..].to_string();
-        }
-    }
-    // ksqlDB's own words from Brooklet's planning, without DataFusion's wrapping.
-    for ours in ["Cast of ", "Comparison with NULL not supported"] {
-        if let Some(at) = msg.find(ours) {
             return msg[at..].to_string();
         }
     }
