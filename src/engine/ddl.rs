@@ -297,8 +297,8 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
     }
     // So is a query over one table.
     let over_table = query.joins.is_empty() && input.kind == SourceKind::Table;
-    let aggregating = !query.group_by.is_empty() || table_join || over_table;
-    match (aggregating, kind, insert) {
+    let makes_table = !query.group_by.is_empty() || table_join || over_table;
+    match (makes_table, kind, insert) {
         (true, _, true) => return Err(Error::statement(format!("INSERT INTO can only be used to insert into a stream. {name} would be a table."))),
         (true, SourceKind::Stream, _) => return Err(Error::statement("Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.")),
         (false, SourceKind::Table, _) => return Err(Error::statement("Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.")),
