@@ -27,10 +27,21 @@ struct Cli {
     /// A variable for `${NAME}` in statements, as with DEFINE (repeatable): NAME=VALUE.
     #[arg(long = "define", global = true, value_name = "NAME=VALUE", value_parser = parse_define)]
     defines: Vec<(String, String)>,
+    /// Settings from a Java properties file, as ksqlDB's ksql-server.properties (e.g.
+    /// brooklet.connect.file.dirs, access.control.allow.origin, ksql.max.push.queries).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// A setting, after those of --config (repeatable): NAME=VALUE.
+    #[arg(long = "property", global = true, value_name = "NAME=VALUE",
+          value_parser = brooklet::cli::properties::parse_pair)]
+    properties: Vec<(String, String)>,
     /// Open the shell on a running server instead of the embedded engine:
     /// http://[user:password@]host[:port].
     #[arg(long, value_name = "URL")]
     server: Option<String>,
+    /// With an https:// --server: a CA certificate (PEM) to trust besides the system's.
+    #[arg(long, value_name = "FILE", requires = "server")]
+    tls_ca: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -73,6 +84,9 @@ enum Command {
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
     },
+    /// Reads a password on standard input and prints its Argon2 hash, for --auth-file
+    /// (`user: HASH` lines).
+    HashPassword,
     /// Runs ksqlDB query-validation-test (QTT) files or directories.
     Qtt {
         paths: Vec<PathBuf>,
@@ -103,7 +117,21 @@ impl brooklet_repl::Handler for Shell {
     }
 }
 
+/// Each thread's stack: deep enough for the deepest statement the parser lets through
+/// (`sql::limits`), on the main thread as on the runtime's.
+const STACK: usize = 64 << 20;
+
 fn main() -> std::process::ExitCode {
+    std::thread::Builder::new()
+        .name("brooklet".into())
+        .stack_size(STACK)
+        .spawn(real_main)
+        .map_or(std::process::ExitCode::FAILURE, |t| {
+            t.join().unwrap_or(std::process::ExitCode::FAILURE)
+        })
+}
+
+fn real_main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BROOKLET_LOG")
@@ -114,6 +142,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(STACK)
         .build()
     {
         Ok(rt) => Arc::new(rt),
@@ -148,11 +177,27 @@ fn main() -> std::process::ExitCode {
             eprintln!("--server opens the shell on a server; it takes no command");
             return std::process::ExitCode::FAILURE;
         }
-        return remote_shell(&rt, url, mode, &cli.defines);
+        return remote_shell(&rt, url, cli.tls_ca.as_deref(), mode, &cli.defines);
     }
-    let engine = match rt
-        .block_on(async { Engine::open(&cli.data_dir, cli.fsync, EngineConfig::default()) })
-    {
+    if let Some(Command::HashPassword) = &cli.command {
+        return hash_password();
+    }
+    let settings = match brooklet::cli::properties::load(cli.config.as_deref(), &cli.properties) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let server_config = match brooklet::server::config::ServerConfig::from_properties(&settings) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let config = engine_config(&settings, cli.command.as_ref());
+    let engine = match rt.block_on(async { Engine::open(&cli.data_dir, cli.fsync, config) }) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("cannot open {}: {e}", cli.data_dir.display());
@@ -228,7 +273,8 @@ fn main() -> std::process::ExitCode {
                 },
                 _ => None,
             };
-            match rt.block_on(brooklet::server::serve(engine.clone(), listen, users, tls)) {
+            let serve = brooklet::server::serve(engine.clone(), listen, users, tls, server_config);
+            match rt.block_on(serve) {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("cannot serve on {listen}: {e}");
@@ -236,7 +282,7 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
-        Some(Command::Qtt { .. }) => unreachable!("handled above"),
+        Some(Command::Qtt { .. } | Command::HashPassword) => unreachable!("handled above"),
         None => {
             let banner = format!(
                 "Brooklet {} — ksqlDB-compatible streaming SQL. Data: {}\nType 'help' for help, Ctrl-D to exit.",
@@ -265,14 +311,67 @@ fn main() -> std::process::ExitCode {
     code
 }
 
+/// The engine's settings: session defaults, and the directories file connectors may use. Those
+/// are `brooklet.connect.file.dirs` when set; else, for `run` and the embedded shell, the
+/// current directory and the query file's; for `server`, none.
+fn engine_config(
+    settings: &std::collections::BTreeMap<String, String>,
+    command: Option<&Command>,
+) -> EngineConfig {
+    use brooklet::connect::files::{FileDirs, SETTING};
+    let file_dirs = match (settings.get(SETTING), command) {
+        (Some(dirs), _) => FileDirs::parse(dirs),
+        (None, Some(Command::Server { .. })) => FileDirs::none(),
+        (None, Some(Command::Run { file, .. })) => {
+            let dir = file.parent().filter(|d| !d.as_os_str().is_empty());
+            FileDirs::of([Some(std::path::Path::new(".")), dir].into_iter().flatten())
+        }
+        (None, _) => FileDirs::of(["."]),
+    };
+    let properties = settings
+        .iter()
+        .filter(|(k, _)| {
+            k.as_str() != SETTING && !brooklet::server::config::KEYS.contains(&k.as_str())
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    EngineConfig {
+        properties,
+        file_dirs,
+        ..EngineConfig::default()
+    }
+}
+
+/// `brooklet hash-password`: a password from standard input (its first line), hashed.
+fn hash_password() -> std::process::ExitCode {
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err()
+        || line.trim_end_matches(['\r', '\n']).is_empty()
+    {
+        eprintln!("hash-password reads the password from standard input");
+        return std::process::ExitCode::FAILURE;
+    }
+    match brooklet::server::auth::hash_password(line.trim_end_matches(['\r', '\n'])) {
+        Ok(hash) => {
+            println!("{hash}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// The shell on a server: the same shell, its statements run by the server.
 fn remote_shell(
     rt: &Arc<tokio::runtime::Runtime>,
     url: &str,
+    ca_file: Option<&std::path::Path>,
     mode: OutputMode,
     defines: &[(String, String)],
 ) -> std::process::ExitCode {
-    let remote = match brooklet::cli::remote::Remote::new(url) {
+    let remote = match brooklet::cli::remote::Remote::new(url, ca_file) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{e}");

@@ -1,6 +1,7 @@
 //! Front-ends over one engine: batch files (`brooklet run`) and the interactive shell, on the
 //! embedded engine or (the shell) on a server.
 
+pub mod properties;
 pub mod remote;
 pub mod render;
 pub mod stats;

@@ -17,12 +17,15 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
+use tokio_rustls::rustls::pki_types::ServerName;
 
 pub struct Remote {
     /// `host:port`.
     authority: String,
     /// `Basic ...` from the URL's `user:password@`.
     auth: Option<String>,
+    /// For `https://`: the TLS client and the name the server's certificate must carry.
+    tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
 }
 
 fn generic(e: impl std::fmt::Display) -> Error {
@@ -30,14 +33,19 @@ fn generic(e: impl std::fmt::Display) -> Error {
 }
 
 impl Remote {
-    /// A server's address: `http://host:port` (port 8088 when left out), optionally with
-    /// `user:password@` for HTTP basic authentication.
-    pub fn new(url: &str) -> Result<Remote> {
-        let rest = url.strip_prefix("http://").ok_or_else(|| {
-            Error::generic(format!(
-                "The server address must start with http:// (got '{url}')"
-            ))
-        })?;
+    /// A server's address: `http://host:port` or `https://host:port` (port 8088 when left out),
+    /// optionally with `user:password@` for HTTP basic authentication. Over HTTPS the server's
+    /// certificate must be signed by a CA the system trusts, or by the one in `ca_file` (PEM).
+    pub fn new(url: &str, ca_file: Option<&std::path::Path>) -> Result<Remote> {
+        let (https, rest) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+            (Some(rest), _) => (false, rest),
+            (_, Some(rest)) => (true, rest),
+            _ => {
+                return Err(Error::generic(format!(
+                    "The server address must start with http:// or https:// (got '{url}')"
+                )))
+            }
+        };
         let host = rest.split('/').next().unwrap_or_default();
         let (auth, host) = match host.rsplit_once('@') {
             Some((user, host)) => {
@@ -58,7 +66,20 @@ impl Remote {
         } else {
             format!("{host}:8088")
         };
-        Ok(Remote { authority, auth })
+        let tls = if https {
+            let host = authority.rsplit_once(':').map_or(&*authority, |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let name = ServerName::try_from(host.to_string())
+                .map_err(|e| Error::generic(format!("Not a server name: '{host}': {e}")))?;
+            Some((tls_connector(ca_file)?, name))
+        } else {
+            None
+        };
+        Ok(Remote {
+            authority,
+            auth,
+            tls,
+        })
     }
 
     async fn send(
@@ -75,12 +96,16 @@ impl Remote {
                     self.authority
                 ))
             })?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(generic)?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let mut sender = match &self.tls {
+            None => open(stream).await?,
+            Some((connector, name)) => {
+                let tls = connector
+                    .connect(name.clone(), stream)
+                    .await
+                    .map_err(|e| Error::generic(format!("TLS with {}: {e}", self.authority)))?;
+                open(tls).await?
+            }
+        };
         let method = if body.is_some() { "POST" } else { "GET" };
         let mut request = Request::builder()
             .method(method)
@@ -379,4 +404,51 @@ impl Lines {
         }
         Ok(None)
     }
+}
+
+/// An HTTP/1.1 connection over `io`, driven in the background.
+async fn open<I>(io: I) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(generic)?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// A TLS client trusting the system's CAs and the one in `ca_file`.
+fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::TlsConnector> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::{crypto::ring, ClientConfig, RootCertStore};
+    let mut roots = RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|c| c.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| {
+                Error::generic(format!("Cannot read the CA file {}: {e}", path.display()))
+            })?;
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| Error::generic(format!("Unusable CA in {}: {e}", path.display())))?;
+        }
+    }
+    let mut config =
+        ClientConfig::builder_with_provider(std::sync::Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(generic)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+        config,
+    )))
 }

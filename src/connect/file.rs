@@ -50,7 +50,7 @@ impl Task {
         };
         self.records.store(done, Ordering::Relaxed);
         let mut reader =
-            std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&self.file)?);
+            std::io::BufReader::with_capacity(1 << 20, super::files::open_read(&self.file)?);
         // The batch's records are reused from batch to batch (their value buffers keep their
         // capacity), so reading a line allocates nothing.
         let mut batch: Vec<Record> = (0..BATCH)
@@ -126,10 +126,7 @@ impl Task {
             .find(|(t, p, _)| t == &self.topic && *p == 0)
             .map_or(0, |(_, _, o)| *o);
         self.position.store(at, Ordering::SeqCst);
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.file)?;
+        let mut file = super::files::open_append(&self.file)?;
         let mut rx = self.log.subscribe(&self.topic, 0)?;
         let mut buf = Vec::new();
         while !self.stop.load(Ordering::SeqCst) {
@@ -166,9 +163,15 @@ pub(super) fn start(
     class: String,
     kind: Kind,
     log: SharedLog,
+    dirs: &super::files::FileDirs,
 ) -> Result<Connector> {
-    let file = std::path::PathBuf::from(prop(&props, "file")?);
     let sink = kind == Kind::FileSink;
+    // Resolved and checked against the allowed directories before anything starts.
+    let file = if sink {
+        dirs.sink(prop(&props, "file")?)?
+    } else {
+        dirs.source(prop(&props, "file")?)?
+    };
     let topic = if sink {
         let topics = prop(&props, "topics")?;
         if topics.contains(',') {
@@ -185,12 +188,6 @@ pub(super) fn start(
             return Err(Error::statement(format!("Topic '{topic}' does not exist.")));
         }
     } else {
-        if !file.is_file() {
-            return Err(Error::statement(format!(
-                "Cannot read the file '{}'.",
-                file.display()
-            )));
-        }
         if log.topic(&topic).is_none() {
             log.create_topic(&topic, 1)?;
         }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 mod file;
+pub mod files;
 mod generator;
 pub mod nexmark;
 
@@ -141,8 +142,14 @@ fn prop<'a>(props: &'a BTreeMap<String, String>, key: &str) -> Result<&'a String
         .ok_or_else(|| Error::statement(format!("The connector needs the property '{key}'.")))
 }
 
-/// Starts a connector from its WITH properties (keys lower-cased).
-pub fn start(name: &str, props: BTreeMap<String, String>, log: SharedLog) -> Result<Connector> {
+/// Starts a connector from its WITH properties (keys lower-cased); file connectors only touch
+/// files inside `dirs`.
+pub fn start(
+    name: &str,
+    props: BTreeMap<String, String>,
+    log: SharedLog,
+    dirs: &files::FileDirs,
+) -> Result<Connector> {
     let class = prop(&props, "connector.class")?.clone();
     let kind = Kind::from_class(&class).ok_or_else(|| {
         Error::statement(format!(
@@ -151,7 +158,7 @@ pub fn start(name: &str, props: BTreeMap<String, String>, log: SharedLog) -> Res
     })?;
     match kind {
         Kind::Nexmark => generator::start(name, props, class, log),
-        Kind::FileSource | Kind::FileSink => file::start(name, props, class, kind, log),
+        Kind::FileSource | Kind::FileSink => file::start(name, props, class, kind, log, dirs),
     }
 }
 

@@ -45,7 +45,7 @@ pub fn create(engine: &Engine, statement: &Statement) -> Result<Output> {
             )));
         }
     }
-    let c = connect::start(name, props, engine.log.clone())?;
+    let c = connect::start(name, props, engine.log.clone(), &engine.config.file_dirs)?;
     engine.lock().connectors.insert(name.clone(), c);
     Ok(Output::Message {
         text: format!("Created connector {name}"),

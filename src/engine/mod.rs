@@ -34,6 +34,8 @@ pub struct EngineConfig {
     pub auto_create_topics: bool,
     /// Defaults every session starts from (`ksql.*` and `auto.offset.reset`).
     pub properties: BTreeMap<String, String>,
+    /// The directories file connectors may use (`brooklet.connect.file.dirs`); none by default.
+    pub file_dirs: crate::connect::files::FileDirs,
 }
 
 /// Per-client state: property overrides set with SET.

@@ -1,23 +1,33 @@
-//! What every request passes through: a content type the API reads (JSON), and error answers in
-//! ksqlDB's envelope even when they come from the HTTP layer (an unknown path, a wrong method,
-//! a body over the limit), so clients that parse `error_code` always can.
+//! What every request passes through before it reaches a handler:
+//! - **Origins.** A browser names the page that sent a request in `Origin`. Only origins the
+//!   operator allowed (`access.control.allow.origin`, none by default) may call the API: any
+//!   other gets 403, so a web page the user opens cannot drive a local server. Allowed origins
+//!   get CORS answers (preflights, `Access-Control-Allow-*`) as ksqlDB's server gives them.
+//! - **Content types.** A POST must say it sends JSON (or ksqlDB's delimited rows): the types a
+//!   browser may send cross-site without asking (`text/plain`, forms, none at all) are refused
+//!   with 415.
+//! - **Bodies.** A body must arrive within `brooklet.server.body.timeout.ms` and be at most
+//!   `brooklet.request.max.bytes` (413); `/inserts-stream`, which streams, is exempt.
+//! - **Panics.** A handler that panics answers 500; the server goes on.
+//!
+//! Error answers that are not JSON (an unknown path, a wrong method) are rewritten into ksqlDB's
+//! `generic_error`, so clients that parse `error_code` always can.
 
-use super::error;
-use axum::body::to_bytes;
-use axum::extract::Request;
-use axum::http::{header, Method, StatusCode};
+use super::{error, Server};
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use futures::FutureExt;
+use std::sync::Arc;
 
-/// Media types a request body may have (parameters such as `charset` aside). `curl -d` sends
-/// its JSON as `application/x-www-form-urlencoded` unless told otherwise, as ksqlDB's own
-/// examples do, so that is read as JSON too.
+/// Media types a POST body may have (parameters such as `charset` aside). None of them is one a
+/// browser may send cross-site without a CORS preflight.
 const ACCEPTED: &[&str] = &[
     "application/json",
     "application/vnd.ksql.v1+json",
     "application/vnd.ksqlapi.delimited.v1",
-    "application/x-www-form-urlencoded",
-    "text/plain",
 ];
 
 fn accepted(content_type: &str) -> bool {
@@ -27,29 +37,126 @@ fn accepted(content_type: &str) -> bool {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    media.is_empty() || media.ends_with("+json") || ACCEPTED.contains(&media.as_str())
+    media.ends_with("+json") || ACCEPTED.contains(&media.as_str())
 }
 
-/// Refuses bodies of other content types (415); rewrites error answers that are not JSON into
-/// ksqlDB's `generic_error`.
-pub async fn check(request: Request, next: Next) -> Response {
-    if request.method() == Method::POST {
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap_or("?").to_string());
-        if let Some(ct) = content_type.filter(|ct| !accepted(ct)) {
+pub async fn check(State(server): State<Arc<Server>>, request: Request, next: Next) -> Response {
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or("?").to_string());
+    if let Some(origin) = &origin {
+        if !server.config.origin_allowed(origin) {
             return error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                StatusCode::FORBIDDEN,
                 0,
-                &format!(
-                    "Unsupported content type '{ct}': send application/json or application/vnd.ksql.v1+json"
-                ),
+                &format!("Cross-origin request refused: origin '{origin}' is not allowed (access.control.allow.origin)"),
             );
+        }
+        if request.method() == Method::OPTIONS {
+            return preflight(&server, origin);
         }
     }
     let path = request.uri().path().to_string();
-    let response = next.run(request).await;
+    let request = match body(&server, request, &path).await {
+        Ok(r) => r,
+        Err(refused) => return *refused,
+    };
+    let response = std::panic::AssertUnwindSafe(next.run(request))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!("a request to {path} panicked");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                0,
+                "Internal error: the request failed; the server goes on",
+            )
+        });
+    let mut response = envelope(response, &path).await;
+    if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+/// A CORS preflight from an allowed origin.
+fn preflight(server: &Server, origin: &str) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    let mut set = |name, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(name, v);
+        }
+    };
+    set(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    set(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        &server.config.allow_methods,
+    );
+    set(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        &server.config.allow_headers,
+    );
+    set(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true");
+    set(header::ACCESS_CONTROL_MAX_AGE, "600");
+    set(header::VARY, "Origin");
+    response
+}
+
+/// A POST's content type checked and its body read within the limits (all but
+/// `/inserts-stream`'s, which is read as it streams).
+async fn body(server: &Server, request: Request, path: &str) -> Result<Request, Box<Response>> {
+    if request.method() != Method::POST {
+        return Ok(request);
+    }
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("?").to_string());
+    if !content_type.as_deref().is_some_and(accepted) {
+        return Err(Box::new(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            0,
+            &format!(
+                "Unsupported content type '{}': send Content-Type: application/vnd.ksql.v1+json (or application/json)",
+                content_type.unwrap_or_default()
+            ),
+        )));
+    }
+    if path == "/inserts-stream" {
+        return Ok(request);
+    }
+    let (parts, body) = request.into_parts();
+    let limit = server.config.max_body_bytes;
+    let read = tokio::time::timeout(server.config.body_timeout, to_bytes(body, limit)).await;
+    match read {
+        Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Ok(Err(_)) => Err(Box::new(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            0,
+            &format!("Request body too large for {path}: at most {limit} bytes (brooklet.request.max.bytes)"),
+        ))),
+        Err(_) => Err(Box::new(error(
+            StatusCode::REQUEST_TIMEOUT,
+            0,
+            &format!(
+                "The request body did not arrive within {} ms (brooklet.server.body.timeout.ms)",
+                server.config.body_timeout.as_millis()
+            ),
+        ))),
+    }
+}
+
+/// An error answer that is not JSON, in ksqlDB's `generic_error` envelope.
+async fn envelope(response: Response, path: &str) -> Response {
     let status = response.status();
     let is_json = response
         .headers()
@@ -92,4 +199,24 @@ pub fn object(
         )));
     }
     Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_json_content_types() {
+        use super::accepted;
+        assert!(accepted("application/json"));
+        assert!(accepted("application/vnd.ksql.v1+json; charset=utf-8"));
+        assert!(accepted("Application/JSON"));
+        assert!(accepted("application/vnd.ksqlapi.delimited.v1"));
+        for simple in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+            "",
+        ] {
+            assert!(!accepted(simple), "{simple}");
+        }
+    }
 }

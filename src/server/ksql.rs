@@ -32,7 +32,19 @@ pub async fn handle(
     // Brooklet's own shell asks for listings as it shows them (`brooklet --server`).
     let shell = request["requestProperties"]["brooklet.shell"] == json!(true);
     let mut entities: Vec<Value> = Vec::new();
-    for chunk in crate::sql::script::split_statements(sql) {
+    let chunks = crate::sql::script::split_statements(sql);
+    if chunks.len() > server.config.max_statements {
+        return error(
+            StatusCode::BAD_REQUEST,
+            0,
+            &format!(
+                "Too many statements in one request: {}, at most {} (brooklet.request.max.statements)",
+                chunks.len(),
+                server.config.max_statements
+            ),
+        );
+    }
+    for chunk in chunks {
         let text = crate::sql::script::substitute(&chunk.text, &session.variables);
         let statement_error = |e: &crate::error::Error, entities: &[Value]| {
             json_response(

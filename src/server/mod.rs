@@ -3,10 +3,13 @@
 //! (`/info`, `/healthcheck`, ...) describes the server.
 
 pub mod auth;
+pub mod config;
 mod guard;
 mod inserts;
 mod ksql;
+mod limits;
 pub mod lines;
+mod listen;
 mod query;
 mod terminate;
 pub mod tls;
@@ -35,7 +38,13 @@ pub struct Server {
     /// (`/status`; commands run synchronously, so all are SUCCESS).
     commands: Mutex<std::collections::BTreeMap<String, (String, Option<String>)>>,
     /// With `--auth-file`: who may use the API.
-    users: Option<auth::Users>,
+    users: Option<Arc<auth::Users>>,
+    /// Failed logins per address, logins that passed.
+    auth: auth::Guard,
+    /// The operator's settings: origins and limits.
+    config: Arc<config::ServerConfig>,
+    /// Push queries open, in all and per client.
+    push_slots: Arc<limits::PushSlots>,
 }
 
 /// Serves the API on `addr` until the process ends; over TLS when given an acceptor.
@@ -44,6 +53,7 @@ pub async fn serve(
     addr: SocketAddr,
     users: Option<auth::Users>,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    config: config::ServerConfig,
 ) -> std::io::Result<()> {
     // A deep accept queue: a burst of connections (hundreds of clients starting push queries
     // at once) must wait to be accepted, not be refused or reset (the default is 128).
@@ -61,16 +71,17 @@ pub async fn serve(
         if tls.is_some() { "https" } else { "http" },
         listener.local_addr()?
     );
+    let config = Arc::new(config);
     let server = Arc::new(Server {
         engine,
         queries: Mutex::new(HashMap::new()),
         commands: Mutex::new(std::collections::BTreeMap::new()),
-        users,
+        users: users.map(Arc::new),
+        auth: auth::Guard::default(),
+        config: config.clone(),
+        push_slots: Arc::default(),
     });
-    match tls {
-        Some(acceptor) => tls::serve(listener, router(server), acceptor).await,
-        None => axum::serve(listener, router(server)).await,
-    }
+    listen::serve(listener, router(server), tls, config).await
 }
 
 fn router(server: Arc<Server>) -> Router {
@@ -101,11 +112,16 @@ fn router(server: Arc<Server>) -> Router {
             post(inserts::handle).layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
+        // `guard` reads bodies within `brooklet.request.max.bytes`.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(
             server.clone(),
             auth::check,
         ))
-        .layer(axum::middleware::from_fn(guard::check))
+        .layer(axum::middleware::from_fn_with_state(
+            server.clone(),
+            guard::check,
+        ))
         .with_state(server)
 }
 
@@ -245,6 +261,16 @@ fn error(status: StatusCode, n: u16, message: &str) -> Response {
         }),
         V1_JSON,
     )
+}
+
+/// Who sent a request, for per-client limits: the authenticated user, else the address.
+fn client(extensions: &axum::http::Extensions) -> String {
+    if let Some(user) = extensions.get::<auth::User>() {
+        return format!("user {}", user.0);
+    }
+    extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".into(), |c| c.0.ip().to_string())
 }
 
 /// A request body: a JSON object with only `fields`.

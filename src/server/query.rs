@@ -2,6 +2,7 @@
 //! legacy one) and `POST /close-query`. The `Accept` header picks the framing; the header and
 //! each row are written as chunks of their own (clients parse chunk by chunk).
 
+use super::limits::Slot;
 use super::{error, parse_body, session, Server, V1_JSON};
 use crate::catalog::Column;
 use crate::engine::Output;
@@ -9,7 +10,7 @@ use crate::exec::push::{PushEvent, PushQuery};
 use crate::sql::ast::Statement;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, Extensions, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -50,21 +51,41 @@ fn framing(headers: &HeaderMap, legacy_endpoint: bool) -> Framing {
 /// `POST /query-stream`: `{"sql": ..., "properties": ..., "sessionVariables": ...}`.
 pub async fn stream(
     State(server): State<Arc<Server>>,
+    extensions: Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let framing = framing(&headers, false);
-    run(server, body, framing, "sql", "properties").await
+    let client = super::client(&extensions);
+    run(server, body, framing, "sql", "properties", client).await
 }
 
 /// `POST /query`: `{"ksql": ..., "streamsProperties": ...}`.
 pub async fn legacy(
     State(server): State<Arc<Server>>,
+    extensions: Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let framing = framing(&headers, true);
-    run(server, body, framing, "ksql", "streamsProperties").await
+    let client = super::client(&extensions);
+    run(server, body, framing, "ksql", "streamsProperties", client).await
+}
+
+/// A slot for a push query or PRINT of `client`, or ksqlDB's error (with 429).
+fn push_slot(server: &Server, client: &str) -> Result<Slot, Response> {
+    let config = &server.config;
+    server
+        .push_slots
+        .take(client, config.max_push_queries, config.push_per_client)
+        .map_err(|refused| {
+            tracing::warn!("push query of {client} refused: {}", refused.message());
+            super::json_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"@type": "generic_error", "error_code": 40003, "message": refused.message()}),
+                V1_JSON,
+            )
+        })
 }
 
 async fn run(
@@ -73,6 +94,7 @@ async fn run(
     framing: Framing,
     sql_field: &str,
     props_field: &str,
+    client: String,
 ) -> Response {
     let fields: &[&str] = if sql_field == "sql" {
         &["sql", "properties", "sessionVariables", "requestProperties"]
@@ -132,9 +154,19 @@ async fn run(
         .await
         .map_err(|e| crate::error::Error::generic(format!("query failed: {e}")))
         .and_then(|r| r);
-    let q = match result {
-        Ok(Output::Push(q)) => q,
-        Ok(Output::Print(p)) => return print_response(p),
+    let (q, slot) = match result {
+        Ok(Output::Push(q)) if q.pull => (q, None),
+        Ok(Output::Push(q)) => match push_slot(&server, &client) {
+            Ok(slot) => (q, Some(slot)),
+            Err(refused) => {
+                q.cancel();
+                return refused;
+            }
+        },
+        Ok(Output::Print(p)) => match push_slot(&server, &client) {
+            Ok(slot) => return print_response(p, slot),
+            Err(refused) => return refused,
+        },
         Ok(_) => return statement_error("The statement is not a query"),
         Err(e) => return statement_error(&e.message),
     };
@@ -150,6 +182,7 @@ async fn run(
         Framing::Legacy => V1_JSON,
     };
     let mut feed = Feed {
+        _slot: slot,
         pending: VecDeque::new(),
         framing,
         done: false,
@@ -196,17 +229,20 @@ async fn run(
     super::streamed(content_type, stream)
 }
 
-/// PRINT's lines, each a chunk ending in a newline, until its LIMIT or the client leaves.
-fn print_response(p: crate::exec::print::PrintStream) -> Response {
-    let stream = futures::stream::unfold(p, |mut p| async move {
+/// PRINT's lines, each a chunk ending in a newline, until its LIMIT or the client leaves
+/// (which gives its slot back).
+fn print_response(p: crate::exec::print::PrintStream, slot: Slot) -> Response {
+    let stream = futures::stream::unfold((p, slot), |(mut p, slot)| async move {
         let line = p.lines.recv().await?;
-        Some((Bytes::from(line + "\n"), p))
+        Some((Bytes::from(line + "\n"), (p, slot)))
     });
     super::streamed(DELIMITED, stream)
 }
 
 /// A query's response being written.
 struct Feed {
+    /// A push query's place among those open (none for a pull query).
+    _slot: Option<Slot>,
     q: PushQuery,
     columns: Vec<Column>,
     framing: Framing,

@@ -1,10 +1,7 @@
 //! HTTPS: the same API over TLS (rustls), when the server is given a certificate and its key
-//! (PEM files). ALPN offers HTTP/2 and HTTP/1.1, so clients pick as they do in the clear.
+//! (PEM files). ALPN offers HTTP/2 and HTTP/1.1, so clients pick as they do in the clear
+//! (`server::listen` serves the connections).
 
-use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::service::TowerToHyperService;
 use std::io::{Error, ErrorKind, Result};
 use std::path::Path;
 use std::sync::Arc;
@@ -35,41 +32,4 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
         .map_err(|e| invalid("unusable certificate or key", cert, e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
-}
-
-/// Serves `router` over TLS on `listener` until the process ends. A failed handshake closes
-/// that connection only.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    acceptor: TlsAcceptor,
-) -> Result<()> {
-    loop {
-        let tcp = match listener.accept().await {
-            Ok((tcp, _)) => tcp,
-            Err(e) => {
-                // Out of file descriptors and the like: wait rather than spin.
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let (acceptor, router) = (acceptor.clone(), router.clone());
-        tokio::spawn(async move {
-            let tls = match acceptor.accept(tcp).await {
-                Ok(tls) => tls,
-                Err(e) => {
-                    tracing::debug!("TLS handshake failed: {e}");
-                    return;
-                }
-            };
-            let service = TowerToHyperService::new(router);
-            if let Err(e) = Builder::new(TokioExecutor::new())
-                .serve_connection_with_upgrades(TokioIo::new(tls), service)
-                .await
-            {
-                tracing::debug!("connection ended: {e}");
-            }
-        });
-    }
 }

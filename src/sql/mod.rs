@@ -6,6 +6,7 @@ mod casts;
 pub(crate) mod dialect;
 mod display;
 pub mod lambda;
+pub mod limits;
 mod parser;
 pub mod script;
 mod types;

@@ -15,7 +15,7 @@ use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 
 pub(crate) type P = Parser<'static>;
-static DIALECT: KsqlDialect = KsqlDialect;
+pub(crate) static DIALECT: KsqlDialect = KsqlDialect;
 
 pub(crate) fn word_upper(t: &Token) -> Option<String> {
     match t {
@@ -192,7 +192,7 @@ pub fn parse_type_text(sql: &str) -> Result<crate::catalog::types::SqlType> {
         .into_iter()
         .filter(|t| !matches!(t.token, Token::Whitespace(_)))
         .collect();
-    let mut p = Parser::new(&DIALECT).with_tokens_with_locations(tokens);
+    let mut p = super::limits::parser(tokens);
     let mut pending_gt = 0;
     let ty = parse_type(&mut p, &mut pending_gt)?;
     let rest = p.next_token();
@@ -207,8 +207,8 @@ pub fn parse_expression(sql: &str) -> Result<Expr> {
     let tokens = Tokenizer::new(&DIALECT, sql)
         .tokenize_with_location()
         .map_err(|e| Error::parse(e.location.line, e.location.column, e.message))?;
-    let mut p = Parser::new(&DIALECT)
-        .with_tokens_with_locations(super::casts::rewrite(super::lambda::rewrite(tokens)));
+    super::limits::check_depth(&tokens)?;
+    let mut p = super::limits::parser(super::casts::rewrite(super::lambda::rewrite(tokens)));
     p.parse_expr().map_err(|e| from_sqlparser(&p, e))
 }
 
@@ -224,8 +224,8 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement> {
             )
         })
         .collect();
-    let mut p = Parser::new(&DIALECT)
-        .with_tokens_with_locations(super::casts::rewrite(super::lambda::rewrite(tokens)));
+    super::limits::check_depth(&tokens)?;
+    let mut p = super::limits::parser(super::casts::rewrite(super::lambda::rewrite(tokens)));
     let first = p.peek_token();
     let Some(head) = word_upper(&first.token) else {
         return Err(err_at(

@@ -7,7 +7,21 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 
 /// Parses a type. `pending_gt` counts a `>` left over from a split `>>` token.
 pub(crate) fn parse_type(p: &mut P, pending_gt: &mut u32) -> Result<SqlType> {
+    nested(p, pending_gt, 1)
+}
+
+/// A type at `depth` levels of ARRAY, MAP and STRUCT (at most sqlparser's recursion limit).
+fn nested(p: &mut P, pending_gt: &mut u32, depth: usize) -> Result<SqlType> {
     let tok = p.next_token();
+    if depth > super::limits::MAX_NESTING {
+        return Err(err_at(
+            &tok,
+            format!(
+                "Type nests too deeply: at most {} levels of ARRAY, MAP and STRUCT",
+                super::limits::MAX_NESTING
+            ),
+        ));
+    }
     let Some(name) = word_upper(&tok.token) else {
         return Err(err_at(&tok, "Syntax Error\nExpecting a type"));
     };
@@ -47,15 +61,15 @@ pub(crate) fn parse_type(p: &mut P, pending_gt: &mut u32) -> Result<SqlType> {
         }
         "ARRAY" => {
             expect(p, Token::Lt)?;
-            let inner = parse_type(p, pending_gt)?;
+            let inner = nested(p, pending_gt, depth + 1)?;
             close(p, pending_gt)?;
             SqlType::Array(Box::new(inner))
         }
         "MAP" => {
             expect(p, Token::Lt)?;
-            let k = parse_type(p, pending_gt)?;
+            let k = nested(p, pending_gt, depth + 1)?;
             expect(p, Token::Comma)?;
-            let v = parse_type(p, pending_gt)?;
+            let v = nested(p, pending_gt, depth + 1)?;
             close(p, pending_gt)?;
             SqlType::Map(Box::new(k), Box::new(v))
         }
@@ -67,7 +81,10 @@ pub(crate) fn parse_type(p: &mut P, pending_gt: &mut u32) -> Result<SqlType> {
                     let field = p
                         .parse_identifier()
                         .map_err(|e| super::parser::from_sqlparser(p, e))?;
-                    fields.push((crate::sql::ident_name(&field), parse_type(p, pending_gt)?));
+                    fields.push((
+                        crate::sql::ident_name(&field),
+                        nested(p, pending_gt, depth + 1)?,
+                    ));
                     if *pending_gt > 0 || !p.consume_token(&Token::Comma) {
                         break;
                     }
