@@ -169,7 +169,16 @@ fn statements_queries_inserts_and_errors_over_http() {
 #[test]
 fn five_hundred_concurrent_push_queries_each_receive_every_row() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(&dir.path().join("data"));
+    // Beyond the default limits (100 push queries), as an operator would set them.
+    let server = start_with(
+        &dir.path().join("data"),
+        &[
+            "--property",
+            "ksql.max.push.queries=500",
+            "--property",
+            "brooklet.push.queries.per.client=500",
+        ],
+    );
     let addr = server.addr.clone();
     let mut sql = String::from(
         "CREATE STREAM n (id INT KEY, v INT) WITH (kafka_topic='n', value_format='JSON', partitions=2);",

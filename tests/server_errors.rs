@@ -73,10 +73,10 @@ fn bad_requests_get_ksqldb_errors_and_disturb_nothing() {
     );
     assert_eq!(status, 415, "{body}");
     assert_eq!(generic_error(&body).0, 41500);
-    // A wrong method, and a body over the limit (2 MB on /ksql).
+    // A wrong method, and a body over the limit (4 MB by default, brooklet.request.max.bytes).
     let (status, body) = request(addr, "GET", "/ksql", "", "");
     assert_eq!((status, generic_error(&body).0), (405, 40500));
-    let big = format!(r#"{{"ksql": "{}"}}"#, " ".repeat(3 << 20));
+    let big = format!(r#"{{"ksql": "{}"}}"#, " ".repeat(5 << 20));
     let (status, body) = post("/ksql", "", &big);
     assert_eq!((status, generic_error(&body).0), (413, 41300), "{body}");
     // PRINT: lines of text, in the delimited framing only.

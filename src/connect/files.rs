@@ -60,7 +60,7 @@ impl FileDirs {
             format!("allowed: {}", dirs.join(", "))
         };
         Error::statement(format!(
-            "The file '{file}' {why}: file connectors may only use files in the directories of the server setting '{SETTING}' ({allowed})."
+            "The file '{file}' {why}: file connectors may only use files in the directories of the setting '{SETTING}' ({allowed})."
         ))
     }
 

@@ -69,6 +69,18 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The password of `password[,role...]`; a PHC string's parameters have commas of their own,
+/// so its roles start after its last `$` part.
+fn password_of(entry: &str) -> &str {
+    let from = if entry.starts_with('$') {
+        entry.rfind('$').unwrap_or(0)
+    } else {
+        0
+    };
+    let end = entry[from..].find(',').map_or(entry.len(), |i| from + i);
+    entry[..end].trim()
+}
+
 /// Users and their passwords.
 #[derive(Debug, Clone, Default)]
 pub struct Users {
@@ -89,8 +101,10 @@ impl Users {
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
             .filter_map(|l| {
                 let (user, rest) = l.split_once(':')?;
-                let password = rest.split(',').next().unwrap_or_default().trim();
-                Some((user.trim().to_string(), Secret::read(password)))
+                Some((
+                    user.trim().to_string(),
+                    Secret::read(password_of(rest.trim())),
+                ))
             })
             .collect();
         // The decoy costs what the users' own checks cost (the first hashed one, if any).
