@@ -32,12 +32,12 @@ for q in "${WORKLOADS[@]}"; do
   if [ "$q" = q3 ] || [ "$q" = q8 ]; then
     count=join_events
     /usr/bin/time -f '%e %M' -o "$work/load" \
-      "$BIN" --data-dir "$work/data" --fsync never --define "data_dir=$DATA" \
+      "$BIN" --data-dir "$work/data" --fsync never --define "data_dir=$DATA" --property "brooklet.connect.file.dirs=$DATA" \
       run queries/nexmark/joins-load.sql > /dev/null 2> "$work/err" || { echo "$q load failed:"; tail "$work/err"; exit 1; }
     read -r load_s _ < "$work/load"
   fi
   /usr/bin/time -f '%e %M' -o "$work/time" \
-    "$BIN" --data-dir "$work/data" --fsync never --define "data_dir=$DATA" \
+    "$BIN" --data-dir "$work/data" --fsync never --define "data_dir=$DATA" --property "brooklet.connect.file.dirs=$DATA" \
     run "queries/nexmark/$q.sql" > "$work/out" 2> "$work/err" || { echo "$q failed:"; tail "$work/err"; exit 1; }
   read -r wall rss_kb < "$work/time"
   args=()

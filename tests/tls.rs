@@ -82,3 +82,39 @@ fn the_api_is_served_over_tls() {
     // Served over TLS only: the clear-text request above got no answer.
     drop(server);
 }
+
+/// `brooklet --server https://...`: the shell over TLS, trusting the server's CA given with
+/// `--tls-ca`; without it, the unknown certificate is refused.
+#[test]
+fn the_remote_shell_speaks_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, generated.cert.pem()).unwrap();
+    std::fs::write(&key_file, generated.key_pair.serialize_pem()).unwrap();
+    let server = common::http::start_with(
+        &dir.path().join("data"),
+        &[
+            "--tls-cert",
+            cert_file.to_str().unwrap(),
+            "--tls-key",
+            key_file.to_str().unwrap(),
+        ],
+    );
+    let port = server.addr.rsplit(':').next().unwrap();
+    let url = format!("https://localhost:{port}");
+    let script = "CREATE STREAM over_tls (v STRING) WITH (KAFKA_TOPIC='t', PARTITIONS=1, VALUE_FORMAT='JSON');\nSHOW STREAMS;\n";
+    let (ok, out, err) = common::shell(
+        &["--server", &url, "--tls-ca", cert_file.to_str().unwrap()],
+        script,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("OVER_TLS"), "{out}\n{err}");
+    // Not trusted: the shell says why instead of talking in the clear.
+    let (_, out, err) = common::shell(&["--server", &url], "SHOW STREAMS;\n");
+    assert!(!out.contains("OVER_TLS"), "{out}");
+    assert!(
+        format!("{out}{err}").contains("TLS") || format!("{out}{err}").contains("certificate"),
+        "{out}\n{err}"
+    );
+}

@@ -1,6 +1,7 @@
 -- Loads the persons and auctions for the join workloads q3 and q8 (run before q3.sql / q8.sql on
 -- the same data directory; bench/run.sh does). Persons are keyed by id for the table in q3.
--- Run: brooklet --fsync never run --define data_dir=/path/to/nexmark queries/nexmark/joins-load.sql
+-- Run: brooklet --fsync never run --define data_dir=/path/to/nexmark \
+--   --property brooklet.connect.file.dirs=/path/to/nexmark queries/nexmark/joins-load.sql
 
 SET 'auto.offset.reset' = 'earliest';
 

@@ -1,6 +1,7 @@
 -- Nexmark q7: tumbling 10 s MAX(price) per window (one group per window)
 -- The workload is defined in ../shared/bench/WORKLOADS.md; its input is gen_nexmark.py's output.
--- Run: brooklet --fsync never run --define data_dir=/path/to/nexmark queries/nexmark/q7.sql
+-- Run: brooklet --fsync never run --define data_dir=/path/to/nexmark \
+--   --property brooklet.connect.file.dirs=/path/to/nexmark queries/nexmark/q7.sql
 -- (bench/run.sh runs every workload and checks its result.)
 
 SET 'auto.offset.reset' = 'earliest';

@@ -1,7 +1,8 @@
 -- Function-heavy projection (not one of WORKLOADS.md's): the cost of ksqlDB's scalar functions
 -- per bid, vectorized ones (UCASE, CAST) and row-at-a-time ones (MASK, LEN, FORMAT_TIMESTAMP
 -- with a Java pattern, REGEXP_EXTRACT).
--- Run: brooklet --fsync never run --define data_dir=/path/to/nexmark queries/nexmark/qf.sql
+-- Run: brooklet --fsync never run --define data_dir=/path/to/nexmark \
+--   --property brooklet.connect.file.dirs=/path/to/nexmark queries/nexmark/qf.sql
 
 SET 'auto.offset.reset' = 'earliest';
 

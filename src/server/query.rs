@@ -73,18 +73,18 @@ pub async fn legacy(
 }
 
 /// A slot for a push query or PRINT of `client`, or ksqlDB's error (with 429).
-fn push_slot(server: &Server, client: &str) -> Result<Slot, Response> {
+fn push_slot(server: &Server, client: &str) -> Result<Slot, Box<Response>> {
     let config = &server.config;
     server
         .push_slots
         .take(client, config.max_push_queries, config.push_per_client)
         .map_err(|refused| {
             tracing::warn!("push query of {client} refused: {}", refused.message());
-            super::json_response(
+            Box::new(super::json_response(
                 StatusCode::TOO_MANY_REQUESTS,
                 json!({"@type": "generic_error", "error_code": 40003, "message": refused.message()}),
                 V1_JSON,
-            )
+            ))
         })
 }
 
@@ -160,12 +160,12 @@ async fn run(
             Ok(slot) => (q, Some(slot)),
             Err(refused) => {
                 q.cancel();
-                return refused;
+                return *refused;
             }
         },
         Ok(Output::Print(p)) => match push_slot(&server, &client) {
             Ok(slot) => return print_response(p, slot),
-            Err(refused) => return refused,
+            Err(refused) => return *refused,
         },
         Ok(_) => return statement_error("The statement is not a query"),
         Err(e) => return statement_error(&e.message),
