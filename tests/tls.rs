@@ -23,15 +23,21 @@ fn client(
     Arc::new(config)
 }
 
-#[test]
-fn the_api_is_served_over_tls() {
-    let dir = tempfile::tempdir().unwrap();
+/// A server over TLS with a new self-signed certificate for `localhost` (written to
+/// `cert.pem` in `dir`).
+fn tls_server(
+    dir: &std::path::Path,
+) -> (
+    common::http::Server,
+    rcgen::CertifiedKey,
+    std::path::PathBuf,
+) {
     let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert_file, generated.cert.pem()).unwrap();
     std::fs::write(&key_file, generated.key_pair.serialize_pem()).unwrap();
     let server = common::http::start_with(
-        &dir.path().join("data"),
+        &dir.join("data"),
         &[
             "--tls-cert",
             cert_file.to_str().unwrap(),
@@ -39,6 +45,13 @@ fn the_api_is_served_over_tls() {
             key_file.to_str().unwrap(),
         ],
     );
+    (server, generated, cert_file)
+}
+
+#[test]
+fn the_api_is_served_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, generated, _) = tls_server(dir.path());
     let addr = server.addr.clone();
     let cert = generated.cert.der().clone();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
@@ -88,19 +101,7 @@ fn the_api_is_served_over_tls() {
 #[test]
 fn the_remote_shell_speaks_https() {
     let dir = tempfile::tempdir().unwrap();
-    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_file, generated.cert.pem()).unwrap();
-    std::fs::write(&key_file, generated.key_pair.serialize_pem()).unwrap();
-    let server = common::http::start_with(
-        &dir.path().join("data"),
-        &[
-            "--tls-cert",
-            cert_file.to_str().unwrap(),
-            "--tls-key",
-            key_file.to_str().unwrap(),
-        ],
-    );
+    let (server, _, cert_file) = tls_server(dir.path());
     let port = server.addr.rsplit(':').next().unwrap();
     let url = format!("https://localhost:{port}");
     let script = "CREATE STREAM over_tls (v STRING) WITH (KAFKA_TOPIC='t', PARTITIONS=1, VALUE_FORMAT='JSON');\nSHOW STREAMS;\n";
