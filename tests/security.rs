@@ -611,3 +611,46 @@ fn statements_that_nest_without_end_neither_crash_nor_stall() {
         "STRUCT<f ".repeat(30), ">".repeat(30)));
     assert_eq!(status, 200, "{v}");
 }
+
+/// JSON nested without end, in a request body and in a record, is refused (serde_json's depth
+/// limit of 128): a 400, and the record to the processing log, with the server going on.
+#[test]
+fn json_nested_without_end_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::http::start(&dir.path().join("data"));
+    let addr = &server.addr;
+    let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+    let (status, _, body) = post(addr, "/ksql", JSON, &format!(r#"{{"ksql": {deep}}}"#));
+    assert_eq!(status, 400, "{}", &body[..body.len().min(300)]);
+    assert!(
+        body.contains("Invalid JSON"),
+        "{}",
+        &body[..body.len().min(300)]
+    );
+    let (status, v) = ksql(
+        addr,
+        "CREATE STREAM j (a ARRAY<INT>) WITH (KAFKA_TOPIC='j', PARTITIONS=1, VALUE_FORMAT='JSON');",
+    );
+    assert_eq!(status, 200, "{v}");
+    let rows = format!("{{\"target\": \"J\"}}\n{{\"A\": {deep}}}\n{{\"A\": [7]}}\n");
+    let (status, _, acks) = post(addr, "/inserts-stream", JSON, &rows);
+    assert_eq!(status, 200, "{}", &acks[..acks.len().min(300)]);
+    // The deep row is refused, the next one written.
+    let acks: Vec<Value> = acks
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(acks.len(), 2, "{acks:?}");
+    assert_eq!(acks[0]["status"], "error", "{acks:?}");
+    assert_eq!(acks[1]["status"], "ok", "{acks:?}");
+    let (status, _, body) = post(
+        addr,
+        "/query-stream",
+        JSON,
+        &json!({"sql": "SELECT * FROM j EMIT CHANGES LIMIT 1;",
+            "properties": {"auto.offset.reset": "earliest"}})
+        .to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("[[7]]"), "{body}");
+}
