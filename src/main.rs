@@ -182,15 +182,12 @@ fn real_main() -> std::process::ExitCode {
     if let Some(Command::HashPassword) = &cli.command {
         return hash_password();
     }
-    let settings = match brooklet::cli::properties::load(cli.config.as_deref(), &cli.properties) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let server_config = match brooklet::server::config::ServerConfig::from_properties(&settings) {
-        Ok(c) => c,
+    let settings = brooklet::cli::properties::load(cli.config.as_deref(), &cli.properties);
+    let (settings, server_config) = match settings.and_then(|s| {
+        let server = brooklet::server::config::ServerConfig::from_properties(&s)?;
+        Ok((s, server))
+    }) {
+        Ok(both) => both,
         Err(e) => {
             eprintln!("{e}");
             return std::process::ExitCode::FAILURE;

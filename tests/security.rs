@@ -40,6 +40,15 @@ fn post(addr: &str, path: &str, headers: &str, body: &str) -> (u16, String, Stri
     )
 }
 
+/// Waits (up to `secs`) until `done` holds; fails naming `what` if it never does.
+fn eventually(secs: u64, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 const JSON: &str = "Content-Type: application/vnd.ksql.v1+json\r\n";
 
 fn ksql(addr: &str, sql: &str) -> (u16, Value) {
@@ -175,15 +184,9 @@ fn sinks_write_no_file_outside_the_allowed_directories() {
         &sink(allowed.join("out.txt").display().to_string()),
     );
     assert_eq!(status, 200, "{v}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let written = loop {
-        let text = std::fs::read_to_string(allowed.join("out.txt")).unwrap();
-        if text.lines().count() >= 2 || Instant::now() > deadline {
-            break text;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(written, "kept\n{\"V\":\"echo pwned\"}\n");
+    let out = || std::fs::read_to_string(allowed.join("out.txt")).unwrap();
+    eventually(30, "the sink wrote nothing", || out().lines().count() >= 2);
+    assert_eq!(out(), "kept\n{\"V\":\"echo pwned\"}\n");
     assert_eq!(
         std::fs::read_to_string(outside.join(".profile")).unwrap(),
         "original\n"
@@ -445,18 +448,7 @@ fn requests_and_push_queries_have_limits() {
     assert_eq!(status, 200, "{body}");
     // Closing one gives its slot back.
     drop(first);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_s, status) = open();
-        if status.ends_with("200") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the slot never came back: {status}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(10, "the slot never came back", || open().1.ends_with("200"));
 }
 
 /// Slow clients cannot hold connections: a head, a body or an HTTP/2 preface that does not
@@ -533,21 +525,13 @@ fn slow_clients_are_cut_off() {
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("brooklet.server.max.connections"), "{body}");
     drop(held);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (status, ..) = raw(
+    eventually(10, "connections were never given back", || {
+        raw(
             addr,
             "GET /info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        );
-        if status == 200 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "connections were never given back: {status}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        )
+        .0 == 200
+    });
 }
 
 /// Statements that nest or chain without end are refused at once with a position, and the

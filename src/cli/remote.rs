@@ -422,19 +422,15 @@ where
 
 /// A TLS client trusting the system's CAs and the one in `ca_file`.
 fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::TlsConnector> {
-    use tokio_rustls::rustls::pki_types::pem::PemObject;
-    use tokio_rustls::rustls::pki_types::CertificateDer;
     use tokio_rustls::rustls::{crypto::ring, ClientConfig, RootCertStore};
     let mut roots = RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(cert);
     }
     if let Some(path) = ca_file {
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|c| c.collect::<std::result::Result<Vec<_>, _>>())
-            .map_err(|e| {
-                Error::generic(format!("Cannot read the CA file {}: {e}", path.display()))
-            })?;
+        let certs = crate::server::tls::certificates(path).map_err(|e| {
+            Error::generic(format!("Cannot read the CA file {}: {e}", path.display()))
+        })?;
         for cert in certs {
             roots
                 .add(cert)

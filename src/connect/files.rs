@@ -44,10 +44,6 @@ impl FileDirs {
         FileDirs(out)
     }
 
-    pub fn dirs(&self) -> &[PathBuf] {
-        &self.0
-    }
-
     fn inside(&self, path: &Path) -> bool {
         self.0.iter().any(|d| path.starts_with(d))
     }
@@ -98,7 +94,7 @@ impl FileDirs {
             ))
         })?;
         let resolved = dir.join(name);
-        if !self.inside(&resolved) || name == ".." {
+        if !self.inside(&resolved) {
             return Err(self.refused(file, "is outside the allowed directories"));
         }
         match std::fs::symlink_metadata(&resolved) {
@@ -116,20 +112,18 @@ impl FileDirs {
 /// Opens a sink's file to append, creating it when missing; never follows a symlink in its last
 /// component (one planted after the check is refused by the kernel) and never truncates.
 pub fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW);
-    }
-    options.open(path)
+    open_no_follow(std::fs::OpenOptions::new().create(true).append(true), path)
 }
 
 /// Opens a source's file to read, refusing a symlink planted after the check.
 pub fn open_read(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
+    open_no_follow(std::fs::OpenOptions::new().read(true), path)
+}
+
+fn open_no_follow(
+    options: &mut std::fs::OpenOptions,
+    path: &Path,
+) -> std::io::Result<std::fs::File> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;

@@ -18,9 +18,7 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
             format!("{what} {}: {e}", path.display()),
         )
     };
-    let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
-        .map_err(|e| invalid("cannot read the certificate", cert, e.to_string()))?;
+    let chain = certificates(cert).map_err(|e| invalid("cannot read the certificate", cert, e))?;
     if chain.is_empty() {
         return Err(invalid("no certificate in", cert, "empty".into()));
     }
@@ -32,4 +30,11 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
         .map_err(|e| invalid("unusable certificate or key", cert, e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The certificates of a PEM file (a server's chain, or CAs a client trusts).
+pub fn certificates(path: &Path) -> std::result::Result<Vec<CertificateDer<'static>>, String> {
+    CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| e.to_string())
 }
