@@ -176,9 +176,9 @@ impl<'a> With<'a> {
                 "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas",
             ));
         }
-        if wrap == Some(false) && value == Format::Kafka {
-            // KAFKA values are never wrapped; accepting `false` keeps statements portable.
-        } else if wrap == Some(true) && matches!(value, Format::Kafka | Format::None) {
+        // KAFKA and DELIMITED values are never wrapped: they support ksqlDB's UNWRAP_SINGLES
+        // feature only, so `false` is accepted and `true` refused.
+        if wrap == Some(true) && matches!(value, Format::Kafka | Format::Delimited | Format::None) {
             return Err(Error::statement(format!(
                 "Format '{}' does not support 'WRAP_SINGLE_VALUE' set to 'true'.",
                 value.name()

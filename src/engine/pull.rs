@@ -285,7 +285,7 @@ pub fn delete(engine: &Engine, table: &str, selection: Option<&Expr>) -> Result<
     let parts = engine.log.topic(&source.topic).map_or(1, |t| t.partitions);
     let mut by_partition: Vec<Vec<Record>> = vec![Vec::new(); parts as usize];
     let row_part = rows.column(1).as_primitive::<Int32Type>();
-    for (i, (_, rec)) in crate::exec::encode(&batch, &source, parts, None)?
+    for (i, (_, rec)) in crate::exec::encode(&batch, &source, parts, None, false)?
         .into_iter()
         .enumerate()
     {

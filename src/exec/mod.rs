@@ -371,12 +371,15 @@ fn empty_value(sink: &Source) -> Option<Vec<u8>> {
     }
 }
 
-/// Encodes an evaluated batch for `sink`: one (partition, record) per row.
+/// Encodes an evaluated batch for `sink`: one (partition, record) per row. With `keyless_null`
+/// (the query passes its input's key on, [`crate::plan::QueryPlan::passes_key`]), a row whose
+/// key columns are all NULL is written with no key, as it was read.
 pub fn encode(
     out: &RecordBatch,
     sink: &Source,
     partitions: u32,
     producer: Option<u64>,
+    keyless_null: bool,
 ) -> Result<Vec<(u32, Record)>> {
     let cols = |kind: ColumnKind| -> Vec<(&str, &crate::catalog::types::SqlType, &ArrayRef)> {
         sink.columns
@@ -410,7 +413,11 @@ pub fn encode(
         .and_then(|a| cast(a, &datafusion::arrow::datatypes::DataType::Int64).ok());
     let mut records = Vec::with_capacity(out.num_rows());
     for row in 0..out.num_rows() {
-        let key = sink.key_format.encode(&keys, row)?;
+        let key = if keyless_null && keys.iter().all(|(_, _, a)| a.is_null(row)) {
+            None
+        } else {
+            sink.key_format.encode(&keys, row)?
+        };
         let value = if tombstone.value(row) {
             None
         } else {

@@ -692,7 +692,13 @@ impl Runner {
     /// commits the sink ends with `commit`; true if it appended anything.
     fn write(&mut self, out: &RecordBatch, mut commit: Vec<(String, u32, u64)>) -> Result<bool> {
         let mut by_partition: Vec<Vec<Record>> = vec![Vec::new(); self.sink_parts as usize];
-        for (sp, rec) in encode(out, &self.spec.sink, self.sink_parts, Some(self.producer))? {
+        for (sp, rec) in encode(
+            out,
+            &self.spec.sink,
+            self.sink_parts,
+            Some(self.producer),
+            self.spec.plan.passes_key(),
+        )? {
             let origin = rec.origin.expect("persistent outputs carry an origin");
             if self
                 .resumed_at

@@ -537,7 +537,7 @@ pub fn plan_aggregate(
         }
     })?;
     let having = having
-        .map(|h| compiler.compile(&h, &agg_schema))
+        .map(|h| compiler.compile_condition(&h, &agg_schema, "HAVING"))
         .transpose()?;
     Ok(AggregatePlan {
         source,

@@ -77,6 +77,17 @@ pub fn ksql_typing(expr: Expr, schema: &DFSchema) -> Result<Expr> {
                         name(&r)
                     )));
                 }
+                if !comparable(&l, op, &r) {
+                    let shown = |t: &DataType| {
+                        SqlType::from_arrow(t).map_or(t.to_string(), |t| t.to_string())
+                    };
+                    return Err(crate::error::ksql_plan_error(format!(
+                        "Cannot compare {left} ({}) to {right} ({}) with {}.",
+                        shown(&l),
+                        shown(&r),
+                        operator_name(op)
+                    )));
+                }
             }
             // `'a' + s` joins strings in ksqlDB (NULL if either is NULL here; Java would
             // write "null").
@@ -215,6 +226,73 @@ fn comparison(op: Operator) -> Option<&'static str> {
         Operator::GtEq => ">=",
         _ => return None,
     })
+}
+
+/// The families of types ksqlDB's `ComparisonUtil` tells apart.
+#[derive(PartialEq, Eq)]
+enum Family {
+    Number,
+    Text,
+    Boolean,
+    Array,
+    Map,
+    Struct,
+    Time,
+    DateOrTimestamp,
+    Bytes,
+}
+
+fn family(t: &DataType) -> Option<Family> {
+    use DataType::*;
+    Some(match t {
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 | Float16 | Float32
+        | Float64 | Decimal128(..) | Decimal256(..) => Family::Number,
+        Utf8 | LargeUtf8 | Utf8View => Family::Text,
+        Boolean => Family::Boolean,
+        List(_) | LargeList(_) | FixedSizeList(..) => Family::Array,
+        Map(..) => Family::Map,
+        Struct(_) => Family::Struct,
+        Time32(_) | Time64(_) => Family::Time,
+        Date32 | Date64 | Timestamp(..) => Family::DateOrTimestamp,
+        Binary | LargeBinary | BinaryView => Family::Bytes,
+        _ => return None,
+    })
+}
+
+/// ksqlDB's `ComparisonUtil.isValidComparison`: numbers compare with numbers, strings with
+/// strings and temporal types, DATE and TIMESTAMP with each other and strings, TIME with TIME
+/// and strings, BYTES with BYTES; BOOLEAN, ARRAY, MAP and STRUCT only for (in)equality with
+/// their own kind. Types outside ksqlDB's are left to DataFusion.
+fn comparable(l: &DataType, op: Operator, r: &DataType) -> bool {
+    let (Some(lf), Some(rf)) = (family(l), family(r)) else {
+        return true;
+    };
+    let equality = matches!(
+        op,
+        Operator::Eq | Operator::NotEq | Operator::IsDistinctFrom | Operator::IsNotDistinctFrom
+    );
+    match lf {
+        Family::Number => rf == Family::Number,
+        Family::Text => matches!(rf, Family::Text | Family::Time | Family::DateOrTimestamp),
+        Family::Boolean | Family::Array | Family::Map | Family::Struct => rf == lf && equality,
+        Family::Time => matches!(rf, Family::Time | Family::Text),
+        Family::DateOrTimestamp => matches!(rf, Family::DateOrTimestamp | Family::Text),
+        Family::Bytes => rf == Family::Bytes,
+    }
+}
+
+/// A comparison operator as ksqlDB names it in errors.
+fn operator_name(op: Operator) -> &'static str {
+    match op {
+        Operator::Eq => "EQUAL",
+        Operator::NotEq => "NOT_EQUAL",
+        Operator::Lt => "LESS_THAN",
+        Operator::LtEq => "LESS_THAN_OR_EQUAL",
+        Operator::Gt => "GREATER_THAN",
+        Operator::GtEq => "GREATER_THAN_OR_EQUAL",
+        Operator::IsDistinctFrom => "IS_DISTINCT_FROM",
+        _ => "IS_NOT_DISTINCT_FROM",
+    }
 }
 
 fn mixes(op: Operator) -> bool {

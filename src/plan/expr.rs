@@ -1,6 +1,7 @@
 //! Expressions: sqlparser ASTs rewritten to ksqlDB's naming rules, then planned and compiled by
 //! DataFusion into physical expressions that evaluate over Arrow record batches.
 
+use crate::catalog::types::SqlType;
 use crate::error::{Error, Result};
 use crate::sql::ast::{Expr, Ident};
 use crate::sql::ident_name;
@@ -54,6 +55,7 @@ impl ExprCompiler {
     /// `a->b` into field access, qualified names (`alias.col`) into plain column names.
     pub fn normalize(expr: &Expr, qualifiers: &[String]) -> Expr {
         let mut e = expr.clone();
+        super::magic::rewrite(&mut e);
         let _ = visit_expressions_mut(&mut e, |e: &mut Expr| {
             match e {
                 Expr::Identifier(id) => *id = quoted(ident_name(id)),
@@ -297,6 +299,23 @@ impl ExprCompiler {
             .map_err(|e| Error::statement(describe_plan_error(e, expr)))?;
         reject_ordering_of_nested(&physical, schema)?;
         Ok(physical)
+    }
+
+    /// Compiles a WHERE or HAVING condition (`clause`): errors name the clause, as ksqlDB's
+    /// do, and the condition must be BOOLEAN (ksqlDB's `FilterTypeValidator`).
+    pub fn compile_condition(&self, expr: &Expr, schema: &Schema, clause: &str) -> Result<PhysExpr> {
+        let compiled = self.compile(expr, schema).map_err(|mut e| {
+            e.message = format!("Error in {clause} expression: {}", e.message);
+            e
+        })?;
+        let ty = compiled.data_type(schema)?;
+        if !matches!(ty, DataType::Boolean | DataType::Null) {
+            let shown = SqlType::from_arrow(&ty).map_or(ty.to_string(), |t| t.to_string());
+            return Err(Error::statement(format!(
+                "Type error in {clause} expression: Should evaluate to boolean but is {expr} ({shown}) instead."
+            )));
+        }
+        Ok(compiled)
     }
 
     /// The type an expression produces.

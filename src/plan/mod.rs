@@ -6,6 +6,7 @@ pub mod aggregate;
 mod coerce;
 pub mod expr;
 pub mod join;
+mod magic;
 mod projection;
 pub mod pull;
 
@@ -63,6 +64,13 @@ pub enum QueryPlan {
 }
 
 impl QueryPlan {
+    /// Whether the output key is the input's key, unchanged: no PARTITION BY, GROUP BY or
+    /// join builds it. ksqlDB then forwards a record's key as it came, so a record read with
+    /// no key (all key columns NULL) is written with no key, in every key format.
+    pub fn passes_key(&self) -> bool {
+        matches!(self, QueryPlan::Stream(p) if p.rekey.is_none())
+    }
+
     /// The sources the query reads, each with the value columns it needs decoded.
     pub fn inputs(&self) -> Vec<(Arc<Source>, Vec<bool>)> {
         match self {
@@ -200,7 +208,9 @@ pub(crate) fn bind_input(compiler: &ExprCompiler, query: &Query, source: &Source
     let filter = query
         .selection
         .as_ref()
-        .map(|e| compiler.compile(&ExprCompiler::normalize(e, &qualifiers), &schema))
+        .map(|e| {
+            compiler.compile_condition(&ExprCompiler::normalize(e, &qualifiers), &schema, "WHERE")
+        })
         .transpose()?;
     let names = NameGenerator::new(source.columns.iter().map(|c| c.name.clone()).collect());
     Ok(Input {

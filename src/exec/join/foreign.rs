@@ -2,7 +2,9 @@
 //! is their foreign key; the result is keyed by the left table's key. A change on the left
 //! emits that row's result; a change on the right emits the result of every left row that
 //! refers to it. A result that stops existing (INNER: the right row went away; either: the
-//! left row was deleted) is a tombstone.
+//! left row was deleted) is a tombstone. Deleting a left row that has a foreign key emits a
+//! tombstone even when it had no INNER result, as Kafka Streams' foreign-key join does
+//! (`SubscriptionSendProcessorSupplier`: `DELETE_KEY_AND_PROPAGATE`).
 
 use super::{exists, push, upsert, Input, Joiner, Out, Prepared};
 use datafusion::arrow::array::Array;
@@ -43,8 +45,12 @@ impl Joiner {
             }
         }
         if tombstone {
+            // Kafka Streams' DELETE_KEY_AND_PROPAGATE: deleting a row that had a result, or
+            // that an INNER join may have had (its foreign key was set), emits a tombstone
+            // even when no result exists now; readers of the result topic may hold an
+            // older one.
             self.sides[0].table.remove(pk);
-            if before {
+            if before || (had && old_fk.is_some()) {
                 self.push_gone(out, ts, origin, key);
             }
             return;
