@@ -143,9 +143,11 @@ fn new_group(calls: &[AggCall], start: i64, end: i64) -> Result<Group> {
     })
 }
 
-/// Whether records with this grouping are dropped: ksqlDB drops all-NULL groupings.
+/// Whether records with this grouping are dropped: ksqlDB excludes a row when any of its
+/// GROUP BY expressions is NULL (`GroupByParamsFactory`: "Group-by column with index N
+/// resolved to null. The source row will be excluded from the table.").
 fn null_grouping(keys: &[ArrayRef], i: usize) -> bool {
-    !keys.is_empty() && keys.iter().all(|k| k.is_null(i))
+    keys.iter().any(|k| k.is_null(i))
 }
 
 impl Aggregator {

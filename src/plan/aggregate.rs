@@ -361,10 +361,60 @@ fn extract_aggregates(e: &mut Expr, found: &mut Vec<CallSpec>) -> Result<()> {
     error.map_or(Ok(()), Err)
 }
 
+/// The select items, `*` (and `alias.*`) expanded to the source's columns, with their aliases.
+fn select_items(select: &[SelectItem], source: &Source) -> Result<Vec<(Expr, Option<String>)>> {
+    let mut items = Vec::with_capacity(select.len());
+    for item in select {
+        match item {
+            SelectItem::UnnamedExpr(e) => items.push((e.clone(), None)),
+            SelectItem::ExprWithAlias { expr, alias } => {
+                items.push((expr.clone(), Some(ident_name(alias))))
+            }
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                items.extend(source.columns.iter().map(|c| {
+                    (
+                        Expr::Identifier(Ident::with_quote('"', c.name.clone())),
+                        None,
+                    )
+                }))
+            }
+            other => {
+                return Err(Error::statement(format!(
+                    "{other} is not supported in an aggregation's SELECT"
+                )))
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// An expression as GROUP BY matching sees it: function names in one case and parentheses
+/// gone, so `initcap(col1)` in the select list is the key `INITCAP(col1)`.
+fn canonical(e: &Expr) -> Expr {
+    let mut e = e.clone();
+    let _ = visit_expressions_mut(&mut e, |node: &mut Expr| {
+        match node {
+            Expr::Nested(inner) => *node = (**inner).clone(),
+            Expr::Function(f) => {
+                for part in f.name.0.iter_mut() {
+                    if let datafusion::sql::sqlparser::ast::ObjectNamePart::Identifier(id) = part {
+                        if id.quote_style.is_none() {
+                            id.value = id.value.to_uppercase();
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    e
+}
+
 /// Replaces occurrences of the group expressions in `e` with their key columns.
 fn replace_keys(e: &mut Expr, keys: &[(String, Expr)]) {
     let _ = visit_expressions_mut(e, |node: &mut Expr| {
-        if let Some((name, _)) = keys.iter().find(|(_, k)| k == node) {
+        if let Some((name, _)) = keys.iter().find(|(_, k)| *k == canonical(node)) {
             *node = Expr::Identifier(Ident::with_quote('"', name.clone()));
         }
         ControlFlow::<()>::Continue(())
@@ -407,18 +457,34 @@ pub fn plan_aggregate(
     } = bind_input(compiler, query, &source)?;
     let normalize = |e: &Expr| ExprCompiler::normalize(e, &qualifiers);
 
+    // The select list, `*` expanded to the source's columns, each item named as ksqlDB names
+    // it: its alias, its column, its struct field, or the next KSQL_COL_n in select order.
+    let items = select_items(&query.select, &source)?;
+    let item_names: Vec<String> = items
+        .iter()
+        .map(|(expr, alias)| {
+            let normalized = normalize(expr);
+            match (alias, &normalized) {
+                (Some(a), _) => a.clone(),
+                (None, Expr::Identifier(id)) => id.value.clone(),
+                (None, _) => field_name(expr).unwrap_or_else(|| names.next()),
+            }
+        })
+        .collect();
+
     let mut keys = Vec::new();
     let mut key_exprs: Vec<(String, Expr)> = Vec::new();
     for g in &query.group_by {
-        let normalized = normalize(g);
+        let normalized = canonical(&normalize(g));
         let compiled = compiler.compile(&normalized, &schema)?;
-        let name = match &normalized {
-            Expr::Identifier(id) => id.value.clone(),
-            _ => match field_name(g) {
-                Some(f) => f,
-                None => projection::alias_of(&query.select, &normalized, &qualifiers)
-                    .unwrap_or_else(|| names.next()),
-            },
+        let selected = items
+            .iter()
+            .position(|(e, _)| canonical(&normalize(e)) == normalized)
+            .map(|i| item_names[i].clone());
+        let name = match (&normalized, selected) {
+            (Expr::Identifier(id), _) => id.value.clone(),
+            (_, Some(n)) => n,
+            _ => field_name(g).unwrap_or_else(|| names.next()),
         };
         let ty = sql_type(&compiled, &schema, &name)?;
         keys.push((name.clone(), compiled, ty));
@@ -428,27 +494,11 @@ pub fn plan_aggregate(
     // The select list and HAVING over the aggregated row.
     let mut calls = Vec::new();
     let mut select = Vec::new();
-    for item in &query.select {
-        let (expr, alias) = match item {
-            SelectItem::UnnamedExpr(e) => (e, None),
-            SelectItem::ExprWithAlias { expr, alias } => (expr, Some(ident_name(alias))),
-            other => {
-                return Err(Error::statement(format!(
-                    "{other} is not supported in an aggregation's SELECT"
-                )))
-            }
-        };
+    for ((expr, _), name) in items.iter().zip(item_names) {
         let mut rewritten = normalize(expr);
-        let name = match (&alias, &rewritten) {
-            (Some(a), _) => a.clone(),
-            (None, Expr::Identifier(id)) => id.value.clone(),
-            (None, n) => key_exprs
-                .iter()
-                .find(|(_, k)| k == n)
-                .map(|(name, _)| name.clone())
-                .or_else(|| field_name(expr))
-                .unwrap_or_else(|| names.next()),
-        };
+        while let Expr::Nested(inner) = rewritten {
+            rewritten = *inner;
+        }
         extract_aggregates(&mut rewritten, &mut calls)?;
         replace_keys(&mut rewritten, &key_exprs);
         select.push(SelectItem::ExprWithAlias {

@@ -263,6 +263,14 @@ pub fn plan_select(
         }
         QueryPlan::Stream(plan_query(compiler, query, source, persistent, sink)?)
     } else {
+        // ksqlDB's Analyzer: KAFKA values hold one primitive, which its GROUP BY cannot
+        // repartition or aggregate over.
+        if source.value_format.format == crate::format::Format::Kafka {
+            let name = query.from.alias.as_deref().unwrap_or(&source.name);
+            return Err(Error::statement(format!(
+                "Source(s) {name} are using the 'KAFKA' value format. This format does not yet support GROUP BY."
+            )));
+        }
         QueryPlan::Aggregate(aggregate::plan_aggregate(
             compiler, query, source, persistent, sink,
         )?)

@@ -791,12 +791,18 @@ fn query(p: &mut P) -> Result<Query> {
         let list = p
             .parse_comma_separated(value_expr)
             .map_err(|e| from_sqlparser(p, e))?;
-        // `GROUP BY (a, b)` is the same as `GROUP BY a, b`.
-        Ok(match <[Expr; 1]>::try_from(list) {
+        // `GROUP BY (a, b)` is the same as `GROUP BY a, b`; a parenthesized list among
+        // others (`GROUP BY a, (b, c)`) is not in ksqlDB's grammar.
+        let list = match <[Expr; 1]>::try_from(list) {
             Ok([Expr::Tuple(items)]) => items,
             Ok([one]) => vec![one],
             Err(list) => list,
-        })
+        };
+        if list.iter().any(|e| matches!(e, Expr::Tuple(_))) {
+            let e = ParserError::ParserError("Syntax Error\nmissing ')' at ','".into());
+            return Err(from_sqlparser(p, e));
+        }
+        Ok(list)
     };
     let group_by = if eat(p, "GROUP") {
         expect_word(p, "BY")?;
