@@ -588,10 +588,31 @@ fn plan_step(
     let [mut more_left, mut more_right] = more_keys;
     // A table joins on its primary key; two tables may also join on an expression of the
     // left one's columns equal to the right one's key (a foreign-key join).
+    // The steps before are keyed by each column their key equals (`T1_ID`, `T2_ID`).
     let on_key = |s: &Input, norm: &Expr| {
+        let Expr::Identifier(id) = norm else {
+            return false;
+        };
+        if s.composite {
+            return s
+                .source
+                .join_key
+                .as_ref()
+                .is_some_and(|k| !k.synthetic && k.candidates.contains(&id.value));
+        }
         let keys: Vec<&str> = s.source.keys().map(|c| c.name.as_str()).collect();
-        !s.composite && matches!(norm, Expr::Identifier(id) if keys == [id.value.as_str()])
+        keys == [id.value.as_str()]
     };
+    // A table made by the steps before, joined on its key: match on the key column itself,
+    // which a deletion keeps (its value columns are NULL then).
+    let mut lkey = lkey;
+    if left.composite && lsrc.kind == SourceKind::Table && on_key(left, &lnorm) {
+        if let Some(k) = lsrc.keys().next() {
+            let i = lsrc.row_schema().index_of(&k.name)?;
+            lkey = Arc::new(datafusion::physical_expr::expressions::Column::new(&k.name, i))
+                as PhysExpr;
+        }
+    }
     let mut shape = shape;
     if shape == JoinShape::TableTable && !on_key(left, &lnorm) && on_key(right, &rnorm) {
         if !matches!(join.kind, JoinKind::Inner | JoinKind::Left) {
@@ -669,8 +690,22 @@ fn plan_step(
         for (s, norm, e) in [(left, &lnorm, lexpr), (right, &rnorm, rexpr)] {
             if let Expr::Identifier(id) = norm {
                 if s.composite {
-                    candidates.push(id.value.clone());
-                    display.push(e.to_string().to_uppercase());
+                    // Joining on the steps before's key: every column that key equals is
+                    // a key of this step too (ksqlDB's viable key columns of a JoinNode).
+                    let before = lsrc
+                        .join_key
+                        .as_ref()
+                        .filter(|k| !k.synthetic && k.candidates.contains(&id.value));
+                    match before {
+                        Some(k) => {
+                            candidates.extend(k.candidates.iter().cloned());
+                            display.extend(k.display.iter().cloned());
+                        }
+                        None => {
+                            candidates.push(id.value.clone());
+                            display.push(e.to_string().to_uppercase());
+                        }
+                    }
                 } else {
                     candidates.push(format!("{}_{}", s.members[0].prefix, id.value));
                     display.push(format!("{}.{}", s.members[0].prefix, id.value));
