@@ -22,11 +22,13 @@ fn cannot(v: &Value, ty: &SqlType) -> String {
     )
 }
 
+/// A whole number from JSON: a fraction is dropped toward zero, as Jackson's `longValue()`
+/// (ksqlDB's `JsonSerdeUtils`) reads `-1.7` into an INT or BIGINT as -1.
 fn as_i64(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n
             .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f.trunc() as i64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }

@@ -1,7 +1,8 @@
 //! Rounding and logarithms as ksqlDB computes them: ROUND (ties toward positive infinity; a
 //! DOUBLE or an integer rounds to a BIGINT, a DECIMAL(p, s) to DECIMAL(p - s, 0); with places
 //! a DOUBLE's decimal text is rounded and a DECIMAL keeps its type), CEIL and FLOOR (a DECIMAL
-//! keeps its type), LOG (natural, or in a given base).
+//! keeps its type), TRUNC (ROUND's types, toward zero), LOG (natural, or in a given base:
+//! NaN for a base that is not positive or is 1).
 
 use super::row::{double, int, row_function, Arg};
 use crate::catalog::types::SqlType;
@@ -22,7 +23,19 @@ pub fn udfs() -> Vec<ScalarUDF> {
                     None => return ScalarValue::try_from(ret),
                 },
             };
-            round(&a[0], places, ret)
+            round(&a[0], places, ret, false)
+        }),
+        // TRUNC: ROUND's types, digits dropped toward zero (ksqlDB's Trunc,
+        // `RoundingMode.DOWN`).
+        row_function("trunc", &[&[Any], &[Any, Int]], round_type, |a, ret| {
+            let places = match a.get(1) {
+                None => None,
+                Some(p) => match int(p) {
+                    Some(p) => Some(p),
+                    None => return ScalarValue::try_from(ret),
+                },
+            };
+            round(&a[0], places, ret, true)
         }),
         row_function("ceil", &[&[Any]], whole_type, |a, ret| {
             to_whole(&a[0], ret, |x| x.ceil(), |inexact| inexact)
@@ -40,7 +53,14 @@ pub fn udfs() -> Vec<ScalarUDF> {
             |a, _| {
                 Ok(ScalarValue::Float64(match a {
                     [x] => double(x).map(f64::ln),
-                    [base, x] => double(base).zip(double(x)).map(|(b, x)| x.ln() / b.ln()),
+                    // ksqlDB's Log: NaN for a base that is not positive, or is 1.
+                    [base, x] => double(base).zip(double(x)).map(|(b, x)| {
+                        if b <= 0.0 || b == 1.0 {
+                            f64::NAN
+                        } else {
+                            x.ln() / b.ln()
+                        }
+                    }),
                     _ => None,
                 }))
             },
@@ -145,7 +165,7 @@ fn div_round(v: i256, exp: u32) -> i256 {
 
 /// A DOUBLE rounded to `places` as ksqlDB does it: its shortest decimal text
 /// (`BigDecimal.valueOf`), rounded half toward positive infinity, read back.
-fn round_places(x: f64, places: i64) -> f64 {
+fn round_places(x: f64, places: i64, truncate: bool) -> f64 {
     if !x.is_finite() {
         return x;
     }
@@ -167,7 +187,9 @@ fn round_places(x: f64, places: i64) -> f64 {
     let tie_or_more = digits[keep] >= b'5';
     // Half up for positive values, half down for negative ones (toward positive infinity):
     // a negative value goes away from zero only past the half.
-    let away = if x > 0.0 {
+    let away = if truncate {
+        false
+    } else if x > 0.0 {
         tie_or_more
     } else {
         digits[keep] > b'5'
@@ -190,16 +212,30 @@ fn round_places(x: f64, places: i64) -> f64 {
 }
 
 /// An integer rounded to `-places` tens (ROUND(1234, -2) is 1200).
-fn round_integer(x: i64, places: i64) -> i64 {
+fn round_integer(x: i64, places: i64, truncate: bool) -> i64 {
     let exp = (-places).clamp(0, 18) as u32;
-    div_round(i256::from(x), exp)
+    divide(i256::from(x), exp, truncate)
         .wrapping_mul(ten_to(exp))
         .to_i128()
         .and_then(|v| i64::try_from(v).ok())
         .unwrap_or(x)
 }
 
-fn round(v: &ScalarValue, places: Option<i64>, ret: &DataType) -> Result<ScalarValue> {
+/// `v` divided by 10^`exp`: toward zero when `truncate`, else half toward positive infinity.
+fn divide(v: i256, exp: u32, truncate: bool) -> i256 {
+    if truncate {
+        v.wrapping_div(ten_to(exp))
+    } else {
+        div_round(v, exp)
+    }
+}
+
+fn round(
+    v: &ScalarValue,
+    places: Option<i64>,
+    ret: &DataType,
+    truncate: bool,
+) -> Result<ScalarValue> {
     if v.is_null() {
         return ScalarValue::try_from(ret);
     }
@@ -207,7 +243,7 @@ fn round(v: &ScalarValue, places: Option<i64>, ret: &DataType) -> Result<ScalarV
     if let Some((x, s)) = unscaled(v) {
         let s = i64::from(s);
         let drop = (s - places).clamp(0, 76) as u32;
-        let rounded = div_round(x, drop);
+        let rounded = divide(x, drop, truncate);
         return match ret {
             // Kept at its scale: the dropped digits come back as zeros.
             DataType::Decimal128(_, rs) | DataType::Decimal256(_, rs) if i64::from(*rs) == s => {
@@ -218,17 +254,23 @@ fn round(v: &ScalarValue, places: Option<i64>, ret: &DataType) -> Result<ScalarV
     }
     Ok(match v {
         ScalarValue::Float64(Some(x)) if ret == &DataType::Int64 => {
-            ScalarValue::Int64(Some((x + 0.5).floor() as i64))
+            ScalarValue::Int64(Some(if truncate {
+                x.trunc() as i64
+            } else {
+                (x + 0.5).floor() as i64
+            }))
         }
-        ScalarValue::Float64(Some(x)) => ScalarValue::Float64(Some(round_places(*x, places))),
+        ScalarValue::Float64(Some(x)) => {
+            ScalarValue::Float64(Some(round_places(*x, places, truncate)))
+        }
         // Integers are whole already (negative places round to tens, hundreds...).
         ScalarValue::Int32(Some(x)) if ret == &DataType::Int64 => {
             ScalarValue::Int64(Some(i64::from(*x)))
         }
         ScalarValue::Int32(Some(x)) => {
-            ScalarValue::Int32(Some(round_integer(i64::from(*x), places) as i32))
+            ScalarValue::Int32(Some(round_integer(i64::from(*x), places, truncate) as i32))
         }
-        ScalarValue::Int64(Some(x)) => ScalarValue::Int64(Some(round_integer(*x, places))),
+        ScalarValue::Int64(Some(x)) => ScalarValue::Int64(Some(round_integer(*x, places, truncate))),
         other => return exec_err!("ROUND needs a number, not {}", other.data_type()),
     })
 }

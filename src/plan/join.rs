@@ -622,6 +622,13 @@ fn plan_step(
                 kind_word(join.kind),
             )));
         }
+        if left.composite {
+            return Err(Error::statement(format!(
+                "Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got {} = {}.",
+                lexpr.to_string().to_uppercase(),
+                rexpr.to_string().to_uppercase()
+            )));
+        }
         shape = JoinShape::ForeignKey;
     }
     for (s, norm, e, is_left) in [(left, &lnorm, lexpr, true), (right, &rnorm, rexpr, false)] {

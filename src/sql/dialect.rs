@@ -24,6 +24,10 @@ impl Dialect for KsqlDialect {
     fn is_identifier_part(&self, ch: char) -> bool {
         ch.is_alphanumeric() || ch == '_' || ch == '@' || ch == '$'
     }
+    /// ksqlDB's lexer reads `1R` as an identifier (its DIGIT_IDENTIFIER), e.g. an alias.
+    fn supports_numeric_prefix(&self) -> bool {
+        true
+    }
     fn supports_named_fn_args_with_assignment_operator(&self) -> bool {
         true
     }
