@@ -248,14 +248,33 @@ fn evaluate_batch(
             )?;
             filter_record_batch(batch, &keep)?
         }
-        Some(f) => filter_record_batch(batch, &eval::mask(f, batch, failures)?)?,
+        // A stream record with no value has nothing to match: ksqlDB's filter drops it.
+        Some(f) => {
+            let keep = datafusion::arrow::compute::and(
+                &eval::mask(f, batch, failures)?,
+                &datafusion::arrow::compute::not(batch.column(3).as_boolean())?,
+            )?;
+            filter_record_batch(batch, &keep)?
+        }
         None => batch.clone(),
     };
     let input = match &plan.rekey {
         Some(r) => {
             let mut columns: Vec<ArrayRef> = input.columns()[..PSEUDO_COLUMNS].to_vec();
+            // Over a record with no value, PARTITION BY keeps the source's key columns it
+            // names and gives NULL for every other expression, as ksqlDB does.
+            let tombstone = input.column(3).as_boolean();
+            let source_keys = PSEUDO_COLUMNS..PSEUDO_COLUMNS + plan.source.keys().count();
             for k in &r.keys {
-                columns.push(k.evaluate(&input)?.into_array(input.num_rows())?);
+                let key = k.evaluate(&input)?.into_array(input.num_rows())?;
+                let is_source_key = datafusion::physical_expr::utils::collect_columns(k)
+                    .iter()
+                    .all(|c| source_keys.contains(&c.index()));
+                columns.push(if is_source_key {
+                    key
+                } else {
+                    datafusion::arrow::compute::nullif(&key, tombstone)?
+                });
             }
             for (i, &c) in r.carry.iter().enumerate() {
                 let target = r
