@@ -119,6 +119,11 @@ impl ExprCompiler {
                     }
                 }
                 Expr::Function(f) => {
+                    // IFNULL(a, b) is COALESCE(a, b) for every type (DataFusion's NVL would
+                    // turn an ARRAY into its text).
+                    if f.name.to_string().eq_ignore_ascii_case("ifnull") {
+                        f.name = ObjectName::from(vec![Ident::new("coalesce")]);
+                    }
                     if let Some(rewritten) = constructor(f) {
                         *e = rewritten;
                     } else {

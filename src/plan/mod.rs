@@ -14,7 +14,7 @@ use crate::catalog::types::SqlType;
 use crate::catalog::{Column, Source, PSEUDO_COLUMNS};
 use crate::error::{Error, Result};
 use crate::sql::ast::{Expr, Query};
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use expr::{ExprCompiler, PhysExpr};
 use std::sync::Arc;
 
@@ -236,6 +236,11 @@ pub(crate) fn contains_map(t: &SqlType) -> bool {
 
 pub(crate) fn sql_type(e: &PhysExpr, schema: &Schema, name: &str) -> Result<SqlType> {
     let dt = e.data_type(schema)?;
+    if dt == DataType::Null {
+        return Err(Error::statement(
+            "Can't infer a type of null. Please explicitly cast it to a required type, e.g. CAST(null AS VARCHAR).",
+        ));
+    }
     SqlType::from_arrow(&dt)
         .ok_or_else(|| Error::statement(format!("Unsupported type {dt} for column {name}")))
 }
