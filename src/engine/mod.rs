@@ -36,6 +36,8 @@ pub struct EngineConfig {
     pub properties: BTreeMap<String, String>,
     /// The directories file connectors may use (`brooklet.connect.file.dirs`); none by default.
     pub file_dirs: crate::connect::files::FileDirs,
+    /// Scalar functions beyond ksqlDB's (the QTT runner's test registry).
+    pub functions: Vec<datafusion::logical_expr::ScalarUDF>,
 }
 
 /// Per-client state: property overrides set with SET.
@@ -98,7 +100,7 @@ impl Engine {
         let engine = Arc::new(Engine {
             plog: ProcessingLog::new(log.clone()),
             log,
-            compiler: ExprCompiler::new(),
+            compiler: ExprCompiler::with_functions(&config.functions),
             config,
             state,
             inner: Mutex::new(Inner {

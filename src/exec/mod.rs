@@ -266,7 +266,8 @@ fn evaluate_batch(
             let tombstone = input.column(3).as_boolean();
             let source_keys = PSEUDO_COLUMNS..PSEUDO_COLUMNS + plan.source.keys().count();
             for k in &r.keys {
-                let key = k.evaluate(&input)?.into_array(input.num_rows())?;
+                // A key that fails to evaluate is NULL for that record (logged), as ksqlDB's.
+                let key = eval::column(k, None, &input, failures)?;
                 let is_source_key = datafusion::physical_expr::utils::collect_columns(k)
                     .iter()
                     .all(|c| source_keys.contains(&c.index()));

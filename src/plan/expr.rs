@@ -35,6 +35,11 @@ impl Default for ExprCompiler {
 
 impl ExprCompiler {
     pub fn new() -> Self {
+        Self::with_functions(&[])
+    }
+
+    /// A compiler that also knows `extra` scalar functions.
+    pub fn with_functions(extra: &[datafusion::logical_expr::ScalarUDF]) -> Self {
         let mut config = SessionConfig::new();
         let sql = &mut config.options_mut().sql_parser;
         sql.enable_ident_normalization = false;
@@ -47,6 +52,14 @@ impl ExprCompiler {
             .build();
         if let Err(e) = crate::functions::register(&mut state) {
             tracing::error!("cannot register ksqlDB functions: {e}");
+        }
+        for f in extra {
+            if let Err(e) = datafusion::execution::FunctionRegistry::register_udf(
+                &mut state,
+                Arc::new(f.clone()),
+            ) {
+                tracing::error!("cannot register {}: {e}", f.name());
+            }
         }
         ExprCompiler { state }
     }

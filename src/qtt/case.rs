@@ -43,6 +43,7 @@ pub async fn run(case: &Case) -> (Status, MessageMatch) {
     }
     let mut config = EngineConfig {
         auto_create_topics: true,
+        functions: super::udfs::udfs(),
         ..Default::default()
     };
     config

@@ -9,6 +9,7 @@ mod compare;
 pub mod load;
 mod post;
 mod records;
+mod udfs;
 
 pub use case::{MessageMatch, Status};
 use std::path::{Path, PathBuf};
