@@ -38,6 +38,8 @@ pub struct EngineConfig {
     pub file_dirs: crate::connect::files::FileDirs,
     /// Scalar functions beyond ksqlDB's (the QTT runner's test registry).
     pub functions: Vec<datafusion::logical_expr::ScalarUDF>,
+    /// Aggregate functions beyond ksqlDB's (the QTT runner's test registry).
+    pub aggregates: Vec<Arc<dyn crate::functions::udaf::UserAggregate>>,
 }
 
 /// Per-client state: property overrides set with SET.
@@ -100,7 +102,7 @@ impl Engine {
         let engine = Arc::new(Engine {
             plog: ProcessingLog::new(log.clone()),
             log,
-            compiler: ExprCompiler::with_functions(&config.functions),
+            compiler: ExprCompiler::with_functions(&config.functions, &config.aggregates),
             config,
             state,
             inner: Mutex::new(Inner {

@@ -101,6 +101,8 @@ pub enum Acc {
     Moments(Moments),
     Correlation(CoMoments),
     CountDistinct(HashSet<ScalarValue>),
+    /// A user-defined aggregate's state.
+    User(ScalarValue),
 }
 
 /// ksqlDB's cap on the number of distinct values a HISTOGRAM keeps.
@@ -111,6 +113,13 @@ fn float(v: &ScalarValue) -> Result<Option<f64>> {
         ScalarValue::Float64(x) => x,
         _ => None,
     })
+}
+
+/// A user-defined aggregate call's resolved instance.
+fn user(call: &AggCall) -> Result<&dyn crate::functions::udaf::UdafInstance> {
+    call.user
+        .as_deref()
+        .ok_or_else(|| Error::generic("a user-defined aggregate call was not resolved"))
 }
 
 fn numeric_overflow(e: datafusion::error::DataFusionError) -> Error {
@@ -135,6 +144,7 @@ impl Acc {
             }
             AggKind::Correlation => Acc::Correlation(CoMoments::default()),
             AggKind::CountDistinct => Acc::CountDistinct(HashSet::new()),
+            AggKind::User => Acc::User(user(call)?.initialize()),
         })
     }
 
@@ -184,6 +194,7 @@ impl Acc {
         let present = v.filter(|v| !v.is_null());
         match self {
             Acc::Count(_) | Acc::Sum(_) | Acc::Avg(..) | Acc::Correlation(_) => {}
+            Acc::User(state) => *state = user(call)?.aggregate(args, state.clone())?,
             Acc::Extreme(m, want) => {
                 if let Some(v) = present {
                     if m.as_ref().is_none_or(|m| v.partial_cmp(m) == Some(*want)) {
@@ -269,6 +280,11 @@ impl Acc {
         let present = v.filter(|v| !v.is_null());
         match self {
             Acc::Count(_) | Acc::Sum(_) | Acc::Avg(..) | Acc::Correlation(_) => {}
+            Acc::User(state) => {
+                if let Some(next) = user(call)?.undo(args, state.clone()) {
+                    *state = next?;
+                }
+            }
             Acc::Collect(items, _) => {
                 if let Some(i) = v.and_then(|v| items.iter().rposition(|x| x == v)) {
                     items.remove(i);
@@ -306,6 +322,7 @@ impl Acc {
     pub fn merge(&mut self, call: &AggCall, other: Acc) -> Result<()> {
         match (self, other) {
             (Acc::Count(a), Acc::Count(b)) => *a += b,
+            (Acc::User(a), Acc::User(b)) => *a = user(call)?.merge(a.clone(), b)?,
             (Acc::Sum(a), Acc::Sum(b)) => {
                 let dt = a.data_type();
                 *a = a.add_checked(&b).map_err(numeric_overflow)?.cast_to(&dt)?;
@@ -381,6 +398,7 @@ impl Acc {
             )))
         };
         Ok(match self {
+            Acc::User(state) => user(call)?.map(state)?,
             Acc::Count(n) => ScalarValue::Int64(Some(*n)),
             Acc::Sum(s) => s.clone(),
             Acc::Extreme(m, _) => m.clone().map_or_else(null, Ok)?,
@@ -427,6 +445,10 @@ impl Acc {
     pub fn scalar_type(call: &AggCall) -> DataType {
         match call.kind {
             AggKind::Sum => call.result.to_arrow(),
+            AggKind::User => call
+                .user
+                .as_ref()
+                .map_or(DataType::Null, |u| u.state_type().to_arrow()),
             _ => call
                 .arg_types
                 .first()
@@ -460,6 +482,7 @@ impl Acc {
             Acc::Moments(m) => p.floats.extend([m.n, m.mean, m.m2]),
             Acc::Correlation(c) => p.floats.extend([c.n, c.sx, c.sy, c.sxx, c.syy, c.sxy]),
             Acc::CountDistinct(set) => p.scalars.extend(set.iter().cloned()),
+            Acc::User(state) => p.scalars.push(state.clone()),
         }
         p
     }
@@ -509,6 +532,7 @@ impl Acc {
                 }
             }
             Acc::CountDistinct(set) => set.extend(p.scalars),
+            Acc::User(state) => *state = p.scalars.into_iter().next().ok_or_else(bad)?,
         }
         Ok(acc)
     }
@@ -592,6 +616,7 @@ mod tests {
             n,
             ignore_nulls: true,
             limit: COLLECT_LIMIT,
+            user: None,
         }
     }
 

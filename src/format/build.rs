@@ -26,9 +26,11 @@ fn cannot(v: &Value, ty: &SqlType) -> String {
 /// (ksqlDB's `JsonSerdeUtils`) reads `-1.7` into an INT or BIGINT as -1.
 fn as_i64(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f.trunc() as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite())
+                .map(|f| f.trunc() as i64)
+        }),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }

@@ -23,6 +23,7 @@ pub mod row;
 mod string;
 pub mod table;
 mod text;
+pub mod udaf;
 mod web;
 
 use datafusion::execution::session_state::SessionState;

@@ -270,7 +270,9 @@ fn round(
         ScalarValue::Int32(Some(x)) => {
             ScalarValue::Int32(Some(round_integer(i64::from(*x), places, truncate) as i32))
         }
-        ScalarValue::Int64(Some(x)) => ScalarValue::Int64(Some(round_integer(*x, places, truncate))),
+        ScalarValue::Int64(Some(x)) => {
+            ScalarValue::Int64(Some(round_integer(*x, places, truncate)))
+        }
         other => return exec_err!("ROUND needs a number, not {}", other.data_type()),
     })
 }

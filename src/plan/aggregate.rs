@@ -8,6 +8,7 @@ use crate::catalog::types::SqlType;
 use crate::catalog::Source;
 use crate::catalog::{WINDOWEND, WINDOWSTART};
 use crate::error::{Error, Result};
+use crate::functions::udaf::{UdafInstance, UserAggregate};
 use crate::sql::ast::{Expr, Ident, Query, SelectItem, WindowSpec};
 use crate::sql::ident_name;
 use datafusion::arrow::datatypes::DataType;
@@ -42,6 +43,8 @@ pub enum AggKind {
     Correlation,
     Attr,
     CountDistinct,
+    /// A user-defined aggregate (`functions::udaf`), resolved per call.
+    User,
 }
 
 /// A call's literal parameters after its column arguments (`TOPK(x, 3)`,
@@ -121,6 +124,7 @@ impl AggKind {
             AggKind::Correlation => "CORRELATION",
             AggKind::Attr => "ATTR",
             AggKind::CountDistinct => "COUNT_DISTINCT",
+            AggKind::User => "UDAF",
         }
     }
 
@@ -155,6 +159,7 @@ impl AggKind {
             ],
             AggKind::TopK | AggKind::TopKDistinct => &[(1, &[Param::Int])],
             AggKind::Correlation => &[(2, &[])],
+            AggKind::User => &[],
             _ => &[(1, &[])],
         }
     }
@@ -203,13 +208,26 @@ struct CallSpec {
     args: Vec<Expr>,
     n: usize,
     ignore_nulls: bool,
+    /// A user-defined aggregate's name.
+    user: Option<String>,
 }
 
 impl CallSpec {
     /// The call `name(args)` if `name` is an aggregate; an error for a shape it does not take.
-    fn parse(name: &str, args: Vec<Expr>) -> Result<Option<CallSpec>> {
+    fn parse(
+        name: &str,
+        args: Vec<Expr>,
+        users: &[Arc<dyn UserAggregate>],
+    ) -> Result<Option<CallSpec>> {
         let Some(mut kind) = AggKind::from_name(name) else {
-            return Ok(None);
+            let user = users.iter().find(|u| u.name().eq_ignore_ascii_case(name));
+            return Ok(user.map(|u| CallSpec {
+                kind: AggKind::User,
+                args,
+                n: 0,
+                ignore_nulls: true,
+                user: Some(u.name().to_string()),
+            }));
         };
         if kind == AggKind::Count && args.is_empty() {
             kind = AggKind::CountRows;
@@ -224,6 +242,7 @@ impl CallSpec {
                 args: args[..*cols].to_vec(),
                 n: 0,
                 ignore_nulls: true,
+                user: None,
             };
             match params
                 .iter()
@@ -293,6 +312,18 @@ pub struct AggCall {
     pub ignore_nulls: bool,
     /// COLLECT_LIST / COLLECT_SET keep at most this many values.
     pub limit: usize,
+    /// A user-defined aggregate's resolved call.
+    pub user: Option<Arc<dyn UdafInstance>>,
+}
+
+impl AggCall {
+    /// Whether a table row's old value can be retracted.
+    pub fn undoable(&self) -> bool {
+        match &self.user {
+            Some(u) => u.undoable(),
+            None => self.kind.undoable(),
+        }
+    }
 }
 
 /// ksqlDB's default cap on COLLECT_LIST and COLLECT_SET.
@@ -335,13 +366,56 @@ fn function_args(f: &datafusion::sql::sqlparser::ast::Function) -> Vec<Expr> {
     }
 }
 
+/// Resolves a user-defined aggregate's call from its arguments' types and literal values;
+/// keeps, of `args`, those it aggregates per row (the rest were its initial arguments).
+fn resolve_user(
+    compiler: &ExprCompiler,
+    name: &str,
+    args: &mut Vec<PhysExpr>,
+    types: &mut Vec<SqlType>,
+) -> Result<Arc<dyn UdafInstance>> {
+    let Some(user) = compiler
+        .aggregates()
+        .iter()
+        .find(|u| u.name().eq_ignore_ascii_case(name))
+    else {
+        return Err(Error::statement(format!(
+            "Unknown aggregate function {name}"
+        )));
+    };
+    // A literal's value: an expression of no column, evaluated over one empty row.
+    let one_row = datafusion::arrow::record_batch::RecordBatch::try_new_with_options(
+        Arc::new(Schema::empty()),
+        vec![],
+        &datafusion::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(1)),
+    )?;
+    let literals: Vec<Option<datafusion::common::ScalarValue>> = args
+        .iter()
+        .map(|a| {
+            if !datafusion::physical_expr::utils::collect_columns(a).is_empty() {
+                return None;
+            }
+            let v = a.evaluate(&one_row).ok()?.into_array(1).ok()?;
+            datafusion::common::ScalarValue::try_from_array(&v, 0).ok()
+        })
+        .collect();
+    let instance = user.resolve(types, &literals)?;
+    args.truncate(instance.columns());
+    types.truncate(instance.columns());
+    Ok(instance)
+}
+
 /// Replaces aggregate calls in `e` with references to their result columns, collecting them.
-fn extract_aggregates(e: &mut Expr, found: &mut Vec<CallSpec>) -> Result<()> {
+fn extract_aggregates(
+    e: &mut Expr,
+    found: &mut Vec<CallSpec>,
+    users: &[Arc<dyn UserAggregate>],
+) -> Result<()> {
     let mut error = None;
     let _ = visit_expressions_mut(e, |node: &mut Expr| {
         if let Expr::Function(f) = node {
             let args = function_args(f);
-            match CallSpec::parse(&f.name.to_string(), args) {
+            match CallSpec::parse(&f.name.to_string(), args, users) {
                 Ok(Some(call)) => {
                     let i = found.iter().position(|c| c == &call).unwrap_or_else(|| {
                         found.push(call);
@@ -499,7 +573,7 @@ pub fn plan_aggregate(
         while let Expr::Nested(inner) = rewritten {
             rewritten = *inner;
         }
-        extract_aggregates(&mut rewritten, &mut calls)?;
+        extract_aggregates(&mut rewritten, &mut calls, compiler.aggregates())?;
         replace_keys(&mut rewritten, &key_exprs);
         select.push(SelectItem::ExprWithAlias {
             expr: rewritten,
@@ -509,7 +583,7 @@ pub fn plan_aggregate(
     let having = match &query.having {
         Some(h) => {
             let mut rewritten = normalize(h);
-            extract_aggregates(&mut rewritten, &mut calls)?;
+            extract_aggregates(&mut rewritten, &mut calls, compiler.aggregates())?;
             replace_keys(&mut rewritten, &key_exprs);
             Some(rewritten)
         }
@@ -531,16 +605,23 @@ pub fn plan_aggregate(
         fields.push(Field::new(WINDOWEND, DataType::Int64, true));
     }
     for (i, call) in calls.iter().enumerate() {
-        let args = call
+        let mut args = call
             .args
             .iter()
             .map(|a| compiler.compile(a, &schema))
             .collect::<Result<Vec<_>>>()?;
-        let arg_types = args
+        let mut arg_types = args
             .iter()
             .map(|a| sql_type(a, &schema, "argument"))
             .collect::<Result<Vec<_>>>()?;
-        let result = call.kind.result_type(&arg_types, call.n)?;
+        let user = match &call.user {
+            Some(name) => Some(resolve_user(compiler, name, &mut args, &mut arg_types)?),
+            None => None,
+        };
+        let result = match &user {
+            Some(u) => u.result_type(),
+            None => call.kind.result_type(&arg_types, call.n)?,
+        };
         fields.push(Field::new(agg_column(i), result.to_arrow(), true));
         aggregates.push(AggCall {
             kind: call.kind,
@@ -550,12 +631,13 @@ pub fn plan_aggregate(
             n: call.n,
             ignore_nulls: call.ignore_nulls,
             limit: COLLECT_LIMIT,
+            user,
         });
     }
     if source.kind == crate::sql::ast::SourceKind::Table {
         let mut refused: Vec<&str> = aggregates
             .iter()
-            .filter(|a| !a.kind.undoable())
+            .filter(|a| !a.undoable())
             .map(|a| a.kind.name())
             .collect();
         refused.dedup();

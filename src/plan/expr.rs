@@ -25,6 +25,8 @@ pub type PhysExpr = Arc<dyn PhysicalExpr>;
 /// Compiles expressions against a schema. One per engine; cheap to share.
 pub struct ExprCompiler {
     state: SessionState,
+    /// User-defined aggregates, beyond ksqlDB's built-in ones.
+    aggregates: Vec<Arc<dyn crate::functions::udaf::UserAggregate>>,
 }
 
 impl Default for ExprCompiler {
@@ -35,11 +37,14 @@ impl Default for ExprCompiler {
 
 impl ExprCompiler {
     pub fn new() -> Self {
-        Self::with_functions(&[])
+        Self::with_functions(&[], &[])
     }
 
-    /// A compiler that also knows `extra` scalar functions.
-    pub fn with_functions(extra: &[datafusion::logical_expr::ScalarUDF]) -> Self {
+    /// A compiler that also knows `extra` scalar functions and user-defined `aggregates`.
+    pub fn with_functions(
+        extra: &[datafusion::logical_expr::ScalarUDF],
+        aggregates: &[Arc<dyn crate::functions::udaf::UserAggregate>],
+    ) -> Self {
         let mut config = SessionConfig::new();
         let sql = &mut config.options_mut().sql_parser;
         sql.enable_ident_normalization = false;
@@ -61,7 +66,15 @@ impl ExprCompiler {
                 tracing::error!("cannot register {}: {e}", f.name());
             }
         }
-        ExprCompiler { state }
+        ExprCompiler {
+            state,
+            aggregates: aggregates.to_vec(),
+        }
+    }
+
+    /// The user-defined aggregates queries may call.
+    pub fn aggregates(&self) -> &[Arc<dyn crate::functions::udaf::UserAggregate>] {
+        &self.aggregates
     }
 
     /// Rewrites ksqlDB syntax into what DataFusion plans: names upper-cased unless quoted,
@@ -321,7 +334,12 @@ impl ExprCompiler {
 
     /// Compiles a WHERE or HAVING condition (`clause`): errors name the clause, as ksqlDB's
     /// do, and the condition must be BOOLEAN (ksqlDB's `FilterTypeValidator`).
-    pub fn compile_condition(&self, expr: &Expr, schema: &Schema, clause: &str) -> Result<PhysExpr> {
+    pub fn compile_condition(
+        &self,
+        expr: &Expr,
+        schema: &Schema,
+        clause: &str,
+    ) -> Result<PhysExpr> {
         let compiled = self.compile(expr, schema).map_err(|mut e| {
             e.message = format!("Error in {clause} expression: {}", e.message);
             e

@@ -609,8 +609,9 @@ fn plan_step(
     if left.composite && lsrc.kind == SourceKind::Table && on_key(left, &lnorm) {
         if let Some(k) = lsrc.keys().next() {
             let i = lsrc.row_schema().index_of(&k.name)?;
-            lkey = Arc::new(datafusion::physical_expr::expressions::Column::new(&k.name, i))
-                as PhysExpr;
+            lkey = Arc::new(datafusion::physical_expr::expressions::Column::new(
+                &k.name, i,
+            )) as PhysExpr;
         }
     }
     let mut shape = shape;

@@ -8,7 +8,9 @@
 use crate::sql::ast::Expr;
 use crate::sql::ident_name;
 use chrono::{FixedOffset, NaiveDateTime, TimeZone};
-use datafusion::sql::sqlparser::ast::{visit_expressions_mut, BinaryOperator, Value, ValueWithSpan};
+use datafusion::sql::sqlparser::ast::{
+    visit_expressions_mut, BinaryOperator, Value, ValueWithSpan,
+};
 use std::ops::ControlFlow;
 
 const TIME_PATTERN: &str = "HH:mm:ss.SSS";
@@ -75,14 +77,19 @@ pub fn parse(text: &str) -> Option<i64> {
         }
         None => (complete_date(text), complete_time(""), String::new()),
     };
-    let local = NaiveDateTime::parse_from_str(&format!("{date}T{time}"), "%Y-%m-%dT%H:%M:%S%.3f")
-        .ok()?;
+    let local =
+        NaiveDateTime::parse_from_str(&format!("{date}T{time}"), "%Y-%m-%dT%H:%M:%S%.3f").ok()?;
     let offset = if zone.trim().is_empty() {
         FixedOffset::east_opt(0)?
     } else {
         offset(&zone)?
     };
-    Some(offset.from_local_datetime(&local).single()?.timestamp_millis())
+    Some(
+        offset
+            .from_local_datetime(&local)
+            .single()?
+            .timestamp_millis(),
+    )
 }
 
 /// `+HHMM`, `+HH:MM` or `+HH` (and `-`), as Java's `ZoneId.of` takes them.
@@ -94,7 +101,10 @@ fn offset(zone: &str) -> Option<FixedOffset> {
     }
     let (h, m) = match digits.len() {
         2 => (digits.parse::<i32>().ok()?, 0),
-        4 => (digits[..2].parse::<i32>().ok()?, digits[2..].parse::<i32>().ok()?),
+        4 => (
+            digits[..2].parse::<i32>().ok()?,
+            digits[2..].parse::<i32>().ok()?,
+        ),
         _ => return None,
     };
     FixedOffset::east_opt(sign * (h * 3600 + m * 60))

@@ -44,6 +44,7 @@ pub async fn run(case: &Case) -> (Status, MessageMatch) {
     let mut config = EngineConfig {
         auto_create_topics: true,
         functions: super::udfs::udfs(),
+        aggregates: super::udafs::udafs(),
         ..Default::default()
     };
     config

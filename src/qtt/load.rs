@@ -70,18 +70,8 @@ pub fn strip_comments(text: &str) -> String {
 const SR_FORMATS: &[&str] = &["AVRO", "PROTOBUF", "PROTOBUF_NOSR", "JSON_SR"];
 
 /// Functions that exist only in ksqlDB's test function registry.
-/// Those not implemented yet (`qtt::udfs` has the scalar ones).
-const TEST_ONLY_FUNCTIONS: &[&str] = &[
-    "TEST_UDAF",
-    "TEST_UDTF",
-    "MULTI_ARG",
-    "FOUR_ARG",
-    "FIVE_ARG",
-    "VAR_ARG",
-    "GENERIC_VAR_ARG",
-    "MID_VAR_ARG",
-    "OBJ_COL_ARG",
-];
+/// Those not implemented yet (`qtt::udfs` has the scalar ones, `qtt::udafs` the aggregates).
+const TEST_ONLY_FUNCTIONS: &[&str] = &["TEST_UDTF", "OBJ_COL_ARG"];
 
 /// The test-only function a statement calls, if any.
 fn test_only_function(statement: &str) -> Option<&'static str> {

@@ -65,9 +65,12 @@ pub fn udfs() -> Vec<ScalarUDF> {
             |_| DataType::Int32,
             |a, _| lazy(a, "Then expression in case is not running lazily!"),
         ),
-        row_function("tostruct", &[&[Str]], |_| struct_a(), |a, _| {
-            Ok(struct_of(a[0].clone()))
-        }),
+        row_function(
+            "tostruct",
+            &[&[Str]],
+            |_| struct_a(),
+            |a, _| Ok(struct_of(a[0].clone())),
+        ),
     ]
 }
 
@@ -87,7 +90,9 @@ fn struct_of(a: ScalarValue) -> ScalarValue {
                 DataType::Struct(f) => f,
                 _ => Fields::empty(),
             },
-            vec![Arc::new(datafusion::arrow::array::StringArray::from(vec![a]))],
+            vec![Arc::new(datafusion::arrow::array::StringArray::from(vec![
+                a,
+            ]))],
             None,
         )
         .expect("one string column matches STRUCT<A VARCHAR>"),
@@ -123,13 +128,19 @@ fn bad_udf(a: &[ScalarValue], _: &DataType) -> Result<ScalarValue> {
         ScalarValue::Boolean(Some(true)) => exec_err!("You asked me to throw..."),
         ScalarValue::Boolean(_) => Ok(ScalarValue::Int32(Some(0))),
         ScalarValue::Utf8(s) => Ok(ScalarValue::Utf8(
-            if BAD_UDF_CALLS.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
+            if BAD_UDF_CALLS
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(2)
+            {
                 None
             } else {
                 s.clone()
             },
         )),
-        other => exec_err!("bad_udf takes INT, BOOLEAN or STRING, not {}", other.data_type()),
+        other => exec_err!(
+            "bad_udf takes INT, BOOLEAN or STRING, not {}",
+            other.data_type()
+        ),
     }
 }
 
