@@ -77,6 +77,8 @@ pub struct RowFunction {
     returns: Returns,
     eval: Eval,
     signature: Signature,
+    /// A table function: its value is a list, each element of which becomes a row.
+    table: bool,
 }
 
 /// Functions are told apart by name (one registry holds one function of a name).
@@ -118,6 +120,24 @@ pub fn volatile_row_function(
     with_volatility(name, forms, returns, eval, Volatility::Volatile)
 }
 
+/// A table function (ksqlDB's UDTF): a row function whose list value becomes a row per
+/// element; `returns` gives the list's type.
+pub fn table_row_function(
+    name: &'static str,
+    forms: &'static [&'static [Arg]],
+    returns: Returns,
+    eval: Eval,
+) -> ScalarUDF {
+    ScalarUDF::from(RowFunction {
+        name,
+        forms,
+        returns,
+        eval,
+        signature: Signature::user_defined(Volatility::Immutable),
+        table: true,
+    })
+}
+
 fn with_volatility(
     name: &'static str,
     forms: &'static [&'static [Arg]],
@@ -131,6 +151,7 @@ fn with_volatility(
         returns,
         eval,
         signature: Signature::user_defined(volatility),
+        table: false,
     })
 }
 
@@ -153,6 +174,11 @@ impl Arg {
 }
 
 impl RowFunction {
+    /// Whether it is a table function (see [`table_row_function`]).
+    pub fn is_table(&self) -> bool {
+        self.table
+    }
+
     /// Its variations: the arguments and what they return.
     pub fn variations(&self) -> Vec<(String, String)> {
         self.forms

@@ -336,6 +336,11 @@ pub fn plan_query(
         }
     }
     let explode = table_functions(&mut output, &proj_schema)?;
+    if !explode.is_empty() && source.kind == crate::sql::ast::SourceKind::Table {
+        return Err(Error::statement(
+            "Table source is not supported with table functions",
+        ));
+    }
     Ok(StreamPlan {
         source,
         input_schema: schema,
@@ -348,9 +353,16 @@ pub fn plan_query(
     })
 }
 
+/// EXPLODE, CUBE_EXPLODE, or a user-defined table function.
 fn is_table_function(e: &PhysExpr) -> bool {
     e.downcast_ref::<datafusion::physical_expr::ScalarFunctionExpr>()
-        .is_some_and(|f| crate::functions::table::NAMES.contains(&f.name()))
+        .is_some_and(|f| {
+            crate::functions::table::NAMES.contains(&f.name())
+                || f.fun()
+                    .inner()
+                    .downcast_ref::<crate::functions::row::RowFunction>()
+                    .is_some_and(|r| r.is_table())
+        })
 }
 
 fn table_function_in(e: &PhysExpr) -> bool {

@@ -1,10 +1,10 @@
-//! ksqlDB's test-registry scalar functions, which its QTT files call (TEST_UDF, BAD_UDF,
-//! WHENCONDITION, WHENRESULT, TOSTRUCT). They live here, in the QTT runner only, and reach an
+//! ksqlDB's test-registry scalar and table functions, which its QTT files call (TEST_UDF,
+//! BAD_UDF, WHENCONDITION, WHENRESULT, TOSTRUCT; TEST_UDTF and THROWING_UDTF). They live here, in the QTT runner only, and reach an
 //! engine through `EngineConfig::functions`; they behave as their Java classes in
 //! `ksqldb-engine`'s tests (`TestUdf`, `BadUdf`, `WhenCondition`, `WhenResult`) and
-//! `udf-example.jar`'s `ToStruct`.
+//! `udf-example.jar`'s `ToStruct`, `TestUdtf` and `ThrowingUdtf`.
 
-use crate::functions::row::{row_function, Arg};
+use crate::functions::row::{row_function, table_row_function, Arg};
 use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{exec_err, Result, ScalarValue};
@@ -71,7 +71,106 @@ pub fn udfs() -> Vec<ScalarUDF> {
             |_| struct_a(),
             |a, _| Ok(struct_of(a[0].clone())),
         ),
+        table_row_function(
+            "test_udtf",
+            &[
+                &[Int, Long, Double, Any, Str, Any, Any],
+                &[Any, Any, Any, Any, Any, Any, Any],
+                &[Any],
+            ],
+            |args| {
+                let element = match args {
+                    [DataType::Decimal128(..) | DataType::Decimal256(..)] => {
+                        DataType::Decimal128(30, 10)
+                    }
+                    [one] => one.clone(),
+                    _ => DataType::Utf8,
+                };
+                DataType::List(Arc::new(Field::new("item", element, true)))
+            },
+            test_udtf,
+        ),
+        table_row_function(
+            "throwing_udtf",
+            &[&[Any]],
+            |_| DataType::List(Arc::new(Field::new("item", DataType::Boolean, true))),
+            |a, ret| match &a[0] {
+                ScalarValue::Boolean(Some(true)) => exec_err!("You asked me to throw..."),
+                v => list_of(std::slice::from_ref(v), ret),
+            },
+        ),
     ]
+}
+
+/// A list value of type `ret` (a LIST type).
+fn list_of(items: &[ScalarValue], ret: &DataType) -> Result<ScalarValue> {
+    let DataType::List(f) = ret else {
+        return exec_err!("a table function returns a list, not {ret}");
+    };
+    Ok(ScalarValue::List(ScalarValue::new_list(
+        items,
+        f.data_type(),
+        true,
+    )))
+}
+
+/// `TestUdtf`: seven values (or the first element or value of seven arrays or maps) as
+/// Java's `String.valueOf` writes them; or one value as a list of itself (a DECIMAL as
+/// DECIMAL(30, 10)). A NULL argument fails, as Java's unboxing does.
+fn test_udtf(a: &[ScalarValue], ret: &DataType) -> Result<ScalarValue> {
+    if a.iter().any(ScalarValue::is_null) {
+        return exec_err!("test_udtf: a NULL argument");
+    }
+    if let [one] = a {
+        let DataType::List(f) = ret else {
+            return exec_err!("test_udtf returns a list");
+        };
+        return list_of(&[one.cast_to(f.data_type())?], ret);
+    }
+    let texts = a
+        .iter()
+        .map(|v| Ok(ScalarValue::Utf8(Some(java_text(&first_of(v)?)))))
+        .collect::<Result<Vec<_>>>()?;
+    list_of(&texts, ret)
+}
+
+/// An array's first element or a map's first value; any other value itself.
+fn first_of(v: &ScalarValue) -> Result<ScalarValue> {
+    Ok(match v {
+        ScalarValue::List(l) => ScalarValue::try_from_array(&l.value(0), 0)?,
+        ScalarValue::Map(m) => {
+            let entries = m.value(0);
+            ScalarValue::try_from_array(entries.column(1), 0)?
+        }
+        other => other.clone(),
+    })
+}
+
+/// A value as Java's `String.valueOf` writes it (a Kafka Connect `Struct` as
+/// `Struct{A=bar}`).
+fn java_text(v: &ScalarValue) -> String {
+    match v {
+        ScalarValue::Float64(Some(d)) => {
+            let mut out = Vec::new();
+            crate::format::json::java_double(*d, &mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        }
+        ScalarValue::Utf8(Some(s)) => s.clone(),
+        ScalarValue::Struct(s) => {
+            let fields: Vec<String> = s
+                .fields()
+                .iter()
+                .zip(s.columns())
+                .filter(|(_, c)| !c.is_null(0))
+                .map(|(f, c)| {
+                    let v = ScalarValue::try_from_array(c, 0).unwrap_or(ScalarValue::Null);
+                    format!("{}={}", f.name(), java_text(&v))
+                })
+                .collect();
+            format!("Struct{{{}}}", fields.join(","))
+        }
+        other => other.to_string(),
+    }
 }
 
 /// `STRUCT<A VARCHAR>`.
