@@ -179,7 +179,9 @@ fn expand(
     Ok(items)
 }
 
-/// Builds the output columns: keys (in key order) then values (in select order).
+/// Builds the output columns: for a persistent query keys (in key order) then values (in
+/// select order), as its sink stores them; for a transient query in select order, as ksqlDB's
+/// push and pull queries answer (`SELECT ROWTIME, K` gives ROWTIME first).
 pub(crate) fn project(
     ctx: &Context,
     select: &[SelectItem],
@@ -192,6 +194,9 @@ pub(crate) fn project(
     // The column each key was copied from (a join's key can come from either join column).
     let mut key_copied: Vec<Option<String>> = vec![None; key_names.len()];
     let mut values = Vec::new();
+    // Where each key and value came in the select list.
+    let mut key_at: Vec<usize> = vec![usize::MAX; key_names.len()];
+    let mut value_at: Vec<usize> = Vec::new();
     // Over a join: the join column that names the key, the left one if both are selected
     // (the other is then a value like any other).
     let join_column = ctx.join_key.and_then(|jk| {
@@ -200,7 +205,7 @@ pub(crate) fn project(
             .find(|c| items.iter().any(|it| it.copies.as_ref() == Some(*c)))
             .cloned()
     });
-    for mut it in items {
+    for (at, mut it) in items.into_iter().enumerate() {
         let mut represents = key_names.iter().position(|k| {
             it.copies.as_ref() == Some(k)
                 || key_exprs
@@ -222,6 +227,7 @@ pub(crate) fn project(
         let ty = sql_type(&it.expr, ctx.schema, &it.name)?;
         match represents {
             Some(k) if keys[k].is_none() => {
+                key_at[k] = at;
                 key_copied[k] = it.copies.clone();
                 keys[k] = Some(OutputColumn {
                     column: Column {
@@ -244,14 +250,17 @@ pub(crate) fn project(
                     it.name
                 )));
             }
-            _ => values.push(OutputColumn {
-                column: Column {
-                    name: it.name,
-                    ty,
-                    kind: ColumnKind::Value,
-                },
-                expr: it.expr,
-            }),
+            _ => {
+                value_at.push(at);
+                values.push(OutputColumn {
+                    column: Column {
+                        name: it.name,
+                        ty,
+                        kind: ColumnKind::Value,
+                    },
+                    expr: it.expr,
+                })
+            }
         }
     }
     if ctx.persistent {
@@ -301,6 +310,16 @@ pub(crate) fn project(
                 "The projection contains no value columns.",
             ));
         }
+    }
+    if !ctx.persistent {
+        let mut all: Vec<(usize, OutputColumn)> = key_at
+            .into_iter()
+            .zip(keys)
+            .filter_map(|(at, k)| Some((at, k?)))
+            .chain(value_at.into_iter().zip(values))
+            .collect();
+        all.sort_by_key(|(at, _)| *at);
+        return Ok(all.into_iter().map(|(_, c)| c).collect());
     }
     Ok(keys.into_iter().flatten().chain(values).collect())
 }

@@ -62,7 +62,10 @@ pub async fn run(case: &Case) -> (Status, MessageMatch) {
             )
         }
     };
-    let result = run_on(&engine, case).await;
+    let result = match &case.rest {
+        Some(rest) => super::rest::run(&engine, case, rest).await,
+        None => run_on(&engine, case).await,
+    };
     engine.shutdown();
     result
 }
@@ -188,7 +191,7 @@ fn source_on(engine: &Engine, topic: &str) -> Option<Arc<Source>> {
 /// Produces the case's inputs in order. Before switching topics it waits until the queries have
 /// processed what came before: ksqlDB's test driver processes each input as it is produced, so
 /// a query reading several topics (a join) sees them in exactly this order.
-async fn produce_inputs(engine: &Engine, case: &Case) -> Result<(), String> {
+pub(super) async fn produce_inputs(engine: &Engine, case: &Case) -> Result<(), String> {
     let mut last_topic: Option<&str> = None;
     for input in &case.inputs {
         let topic = input["topic"].as_str().ok_or("input without a topic")?;
@@ -284,7 +287,7 @@ fn in_expected_order(
     out
 }
 
-fn check_outputs(engine: &Engine, case: &Case, outputs: &[Value]) -> Result<(), String> {
+pub(super) fn check_outputs(engine: &Engine, case: &Case, outputs: &[Value]) -> Result<(), String> {
     let mut topics: Vec<&str> = Vec::new();
     for o in outputs {
         if let Some(t) = o["topic"].as_str() {

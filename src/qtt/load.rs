@@ -17,8 +17,21 @@ pub struct Case {
     pub properties: Vec<(String, String)>,
     pub topics: Vec<Value>,
     pub post: Option<Value>,
+    /// A REST case (ksqlDB's rest-query-validation-tests): the responses expected of its
+    /// statements over HTTP, or the error one of them gets.
+    pub rest: Option<RestExpectation>,
     /// Why the variant is not run, if it is not.
     pub skip: Option<String>,
+}
+
+/// What a REST case expects: one entry per entity `/ksql` returns or query `/query` runs
+/// (`{"admin": {...}}`, `{"query": [...]}`), or `expectedError`.
+#[derive(Debug, Clone)]
+pub struct RestExpectation {
+    pub responses: Vec<Value>,
+    pub error: Option<Value>,
+    /// `inputConditions.waitForActivePushQuery`: the push query starts before the inputs.
+    pub inputs_after_query: bool,
 }
 
 /// Removes `//` and `/* */` comments outside string literals.
@@ -183,6 +196,14 @@ pub fn load_file(path: &Path) -> Result<Vec<Case>, String> {
                     properties: props,
                     topics,
                     post: t.get("post").cloned(),
+                    rest: (t.get("responses").is_some() || t.get("expectedError").is_some()).then(
+                        || RestExpectation {
+                            responses: t["responses"].as_array().cloned().unwrap_or_default(),
+                            error: t.get("expectedError").cloned(),
+                            inputs_after_query: t["inputConditions"]["waitForActivePushQuery"]
+                                == Value::Bool(true),
+                        },
+                    ),
                     skip,
                 });
             }

@@ -9,6 +9,7 @@ mod compare;
 pub mod load;
 mod post;
 mod records;
+mod rest;
 mod udafs;
 mod udfs;
 

@@ -71,6 +71,17 @@ pub async fn serve(
         if tls.is_some() { "https" } else { "http" },
         listener.local_addr()?
     );
+    serve_listener(engine, listener, users, tls, config).await
+}
+
+/// Serves the API on a bound `listener` (the REST QTT runner's in-process server).
+pub async fn serve_listener(
+    engine: Arc<Engine>,
+    listener: tokio::net::TcpListener,
+    users: Option<auth::Users>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    config: config::ServerConfig,
+) -> std::io::Result<()> {
     let config = Arc::new(config);
     let server = Arc::new(Server {
         engine,
