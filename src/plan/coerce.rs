@@ -34,6 +34,13 @@ fn is_text(ty: &DataType) -> bool {
     )
 }
 
+/// Whether ksqlDB's arithmetic takes the type: numbers (and strings, which `+` joins).
+/// Types ksqlDB lacks are left to DataFusion.
+fn arithmetic(ty: &DataType) -> bool {
+    !matches!(family(ty), Some(f) if f != Family::Number && f != Family::Text)
+        && *ty != DataType::Null
+}
+
 fn is_wide(ty: &DataType) -> bool {
     matches!(ty, DataType::Decimal256(..))
 }
@@ -86,6 +93,21 @@ pub fn ksql_typing(expr: Expr, schema: &DFSchema) -> Result<Expr> {
                         shown(&l),
                         shown(&r),
                         operator_name(op)
+                    )));
+                }
+            }
+            if comparison(op).is_none() && !(arithmetic(&l) && arithmetic(&r)) {
+                let both_text = op == Operator::Plus && is_text(&l) && is_text(&r);
+                if !both_text {
+                    let name = |t: &DataType| match SqlType::from_arrow(t) {
+                        _ if *t == DataType::Null => "null".to_string(),
+                        Some(t) => t.to_string(),
+                        None => t.to_string(),
+                    };
+                    return Err(crate::error::ksql_plan_error(format!(
+                        "Error processing expression: ({left} {op} {right}). Arithmetic on types {} and {} are not supported.",
+                        name(&l),
+                        name(&r)
                     )));
                 }
             }

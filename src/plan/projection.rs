@@ -79,6 +79,7 @@ fn column_item(ctx: &Context, i: usize) -> Item {
 fn expand(
     ctx: &Context,
     select: &[SelectItem],
+    key_count: usize,
     key_exprs: &[(String, Expr)],
     names: &mut NameGenerator,
 ) -> Result<Vec<Item>> {
@@ -87,15 +88,26 @@ fn expand(
         match item {
             SelectItem::Wildcard(_)
             | SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(_), _) => {
-                // A windowed source's WINDOWSTART and WINDOWEND are not part of `*`.
-                items.extend(
-                    (PSEUDO_COLUMNS..ctx.schema.fields().len())
-                        .filter(|i| {
-                            let name = ctx.schema.field(*i).name();
-                            name != WINDOWSTART && name != WINDOWEND
-                        })
-                        .map(|i| column_item(ctx, i)),
-                );
+                // A windowed source's WINDOWSTART and WINDOWEND are not part of a persistent
+                // query's `*` (its sink's key carries the window); a transient query's `*`
+                // has them after the key columns, as ksqlDB's push and pull queries do.
+                let bound = |i: &usize| {
+                    let name = ctx.schema.field(*i).name();
+                    name == WINDOWSTART || name == WINDOWEND
+                };
+                let columns: Vec<usize> = (PSEUDO_COLUMNS..ctx.schema.fields().len())
+                    .filter(|i| !bound(i))
+                    .collect();
+                let keys = key_count.min(columns.len());
+                items.extend(columns[..keys].iter().map(|&i| column_item(ctx, i)));
+                if !ctx.persistent {
+                    items.extend(
+                        (PSEUDO_COLUMNS..ctx.schema.fields().len())
+                            .filter(bound)
+                            .map(|i| column_item(ctx, i)),
+                    );
+                }
+                items.extend(columns[keys..].iter().map(|&i| column_item(ctx, i)));
             }
             SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::Expr(e), _) => {
                 let normalized = ExprCompiler::normalize(e, ctx.qualifiers);
@@ -143,12 +155,17 @@ fn expand(
             }
             SelectItem::ExprWithAlias { expr, alias } => {
                 let name = ident_name(alias);
-                if is_reserved_column(&name) {
-                    return Err(Error::statement(format!(
-                        "`{name}` is a reserved column name. You cannot use it as an alias for a column."
-                    )));
-                }
                 let normalized = ExprCompiler::normalize(expr, ctx.qualifiers);
+                // A column under its own name (an aggregation names every item) is selected,
+                // not renamed: a transient query may select WINDOWSTART.
+                let itself = matches!(&normalized, Expr::Identifier(id) if id.value == name);
+                if is_reserved_column(&name) && (ctx.persistent || !itself) {
+                    return Err(Error::statement(if itself {
+                        format!("Reserved column name in select: `{name}`. Please remove or alias the column.")
+                    } else {
+                        format!("`{name}` is a reserved column name. You cannot use it as an alias for a column.")
+                    }));
+                }
                 let copies = match &normalized {
                     Expr::Identifier(id) => Some(id.value.clone()),
                     _ => None,
@@ -189,7 +206,7 @@ pub(crate) fn project(
     key_exprs: &[(String, Expr)],
     names: &mut NameGenerator,
 ) -> Result<Vec<OutputColumn>> {
-    let items = expand(ctx, select, key_exprs, names)?;
+    let items = expand(ctx, select, key_names.len(), key_exprs, names)?;
     let mut keys: Vec<Option<OutputColumn>> = vec![None; key_names.len()];
     // The column each key was copied from (a join's key can come from either join column).
     let mut key_copied: Vec<Option<String>> = vec![None; key_names.len()];
