@@ -19,6 +19,46 @@ use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::Int32Type;
 use std::sync::{Arc, Mutex};
 
+/// ROWPARTITION and ROWOFFSET are not kept with a table's state: ksqlDB's pull queries refuse
+/// them in SELECT and WHERE.
+fn disallowed_pseudo_columns(query: &Query) -> Result<()> {
+    use datafusion::sql::sqlparser::ast::visit_expressions;
+    use std::ops::ControlFlow;
+    fn named<V: datafusion::sql::sqlparser::ast::Visit>(node: &V) -> Vec<String> {
+        let mut found: Vec<String> = Vec::new();
+        let _ = visit_expressions(node, |e: &Expr| {
+            let name = match e {
+                Expr::Identifier(id) => Some(crate::sql::ident_name(id)),
+                Expr::CompoundIdentifier(parts) => parts.last().map(crate::sql::ident_name),
+                _ => None,
+            };
+            if let Some(n) = name.filter(|n| n == "ROWPARTITION" || n == "ROWOFFSET") {
+                if !found.contains(&n) {
+                    found.push(n);
+                }
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        found
+    }
+    for (clause, found) in [
+        ("SELECT", named(&query.select)),
+        (
+            "WHERE",
+            query.selection.as_ref().map_or(Vec::new(), |w| named(w)),
+        ),
+    ] {
+        if !found.is_empty() {
+            let list: Vec<String> = found.iter().map(|n| format!("`{n}`")).collect();
+            return Err(Error::statement(format!(
+                "Pull queries don't support the following columns in {clause} clauses: {}",
+                list.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub fn pull_query(engine: &Engine, query: &Query, source: Arc<Source>) -> Result<Output> {
     let refuse = |clause: &str| {
         Err(Error::statement(format!(
@@ -40,6 +80,7 @@ pub fn pull_query(engine: &Engine, query: &Query, source: Arc<Source>) -> Result
     if query.having.is_some() {
         return refuse("HAVING");
     }
+    disallowed_pseudo_columns(query)?;
     let query = &with_window_bounds(query, &source);
     let mut plan = crate::plan::plan_query(&engine.compiler, query, source.clone(), false, "")?;
     // A windowed table's window bounds are part of its rows' keys.

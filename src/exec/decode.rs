@@ -40,6 +40,22 @@ pub fn decode_checked(
 ) -> Result<Option<RecordBatch>, String> {
     let keys: Vec<(&str, &SqlType)> = source.keys().map(|c| (c.name.as_str(), &c.ty)).collect();
     let values: Vec<(&str, &SqlType)> = source.values().map(|c| (c.name.as_str(), &c.ty)).collect();
+    // A table's row needs a key: a record without one is skipped, as Kafka Streams' table
+    // source skips it.
+    let keyed: Vec<StoredRecord>;
+    let records = if source.kind == crate::sql::ast::SourceKind::Table
+        && !keys.is_empty()
+        && records.iter().any(|r| r.record.key.is_none())
+    {
+        keyed = records
+            .iter()
+            .filter(|r| r.record.key.is_some())
+            .cloned()
+            .collect();
+        &keyed[..]
+    } else {
+        records
+    };
     let headers: Vec<&crate::catalog::Column> = source
         .columns
         .iter()

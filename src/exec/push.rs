@@ -137,6 +137,7 @@ pub fn start(
     let mut processor = super::Processor::new(&plan)?;
     let inputs = plan.inputs();
     let width = plan.output().len();
+    let table = emits_table(&plan);
     let parts = super::persistent::input_partitions(&inputs, &log)?;
     let mut positions = Vec::with_capacity(parts.len());
     let mut rxs = Vec::with_capacity(parts.len());
@@ -207,7 +208,7 @@ pub fn start(
             if !batches.is_empty() {
                 match processor.process_many(&batches, &plog, &id) {
                     Ok(Some(out)) => {
-                        if let Flow::Stop = send(out, width, &mut remaining, &client).await {
+                        if let Flow::Stop = send(out, width, table, &mut remaining, &client).await {
                             return;
                         }
                     }
@@ -226,7 +227,7 @@ pub fn start(
                 // The input ends here: open windows close.
                 match processor.flush(&plog, &id) {
                     Ok(Some(out)) => {
-                        if let Flow::Stop = send(out, width, &mut remaining, &client).await {
+                        if let Flow::Stop = send(out, width, table, &mut remaining, &client).await {
                             return;
                         }
                     }
@@ -280,20 +281,43 @@ enum Flow {
     Stop,
 }
 
-/// Sends a processed batch's rows (up to the LIMIT left) to the client.
+/// Whether a query's rows are a table's changes (its deletions are rows too).
+fn emits_table(plan: &QueryPlan) -> bool {
+    match plan {
+        QueryPlan::Aggregate(_) => true,
+        QueryPlan::Stream(p) => p.source.kind == crate::sql::ast::SourceKind::Table,
+        QueryPlan::Join(j) => matches!(
+            j.join.shape,
+            crate::plan::join::JoinShape::TableTable | crate::plan::join::JoinShape::ForeignKey
+        ),
+    }
+}
+
+/// Sends a processed batch's rows (up to the LIMIT left) to the client. Over a stream,
+/// records with a null value carry no row; over a table, a deletion is a row of its key,
+/// followed (past `width`) by a true tombstone flag, as ksqlDB's push queries mark it.
 async fn send(
     out: RecordBatch,
     width: usize,
+    table: bool,
     remaining: &mut Option<u64>,
     client: &Client,
 ) -> Flow {
-    // Records with a null value carry no row for a push query over a stream.
-    let tombstone = out.column(out.num_columns() - 1).as_boolean().clone();
-    let kept = datafusion::arrow::compute::not(&tombstone).ok();
-    let out = kept
-        .and_then(|k| datafusion::arrow::compute::filter_record_batch(&out, &k).ok())
-        .unwrap_or(out);
-    let mut out = out.project(&(0..width).collect::<Vec<_>>()).unwrap_or(out);
+    let flag = out.num_columns() - 1;
+    let tombstone = out.column(flag).as_boolean().clone();
+    let mut out = if table {
+        let mut columns: Vec<usize> = (0..width).collect();
+        if tombstone.true_count() > 0 {
+            columns.push(flag);
+        }
+        out.project(&columns).unwrap_or(out)
+    } else {
+        let kept = datafusion::arrow::compute::not(&tombstone).ok();
+        let out = kept
+            .and_then(|k| datafusion::arrow::compute::filter_record_batch(&out, &k).ok())
+            .unwrap_or(out);
+        out.project(&(0..width).collect::<Vec<_>>()).unwrap_or(out)
+    };
     if let Some(r) = *remaining {
         let take = (r as usize).min(out.num_rows());
         out = out.slice(0, take);

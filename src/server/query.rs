@@ -12,6 +12,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, Extensions, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use datafusion::arrow::array::AsArray;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -202,9 +203,14 @@ async fn run(
             }
             match f.q.next().await {
                 Some(PushEvent::Rows(batch)) => {
+                    // A table's deletion: a flag column after the row's (`exec::push`).
+                    let tombstones = (batch.num_columns() > f.columns.len())
+                        .then(|| batch.column(f.columns.len()).as_boolean_opt().cloned())
+                        .flatten();
                     for row in 0..batch.num_rows() {
                         let values = crate::cli::render::row_json(&batch, row, &f.columns);
-                        let chunk = f.row(values);
+                        let deleted = tombstones.as_ref().is_some_and(|t| t.value(row));
+                        let chunk = f.row(values, deleted);
                         f.pending.push_back(chunk);
                     }
                 }
@@ -279,10 +285,15 @@ impl Feed {
         })
     }
 
-    fn row(&self, values: Value) -> Bytes {
+    /// A row; `/query` marks a table's deletion with `"tombstone": true`.
+    fn row(&self, values: Value, tombstone: bool) -> Bytes {
         Bytes::from(match self.framing {
             Framing::Delimited => format!("{values}\n"),
             Framing::JsonArray => format!(",{values}"),
+            Framing::Legacy if tombstone => format!(
+                "{},\n",
+                json!({"row": {"columns": values, "tombstone": true}})
+            ),
             Framing::Legacy => format!("{},\n", json!({"row": {"columns": values}})),
         })
     }
