@@ -588,9 +588,11 @@ fn plan(
         None => {
             let table = input.kind == SourceKind::Table;
             let mut plan = plan_select(&engine.compiler, query, input, persistent, sink)?;
-            // A query over one table is a table: what its filter rejects is deleted.
+            // A persistent query over one table is a table: what its filter rejects is
+            // deleted from it. A push query sends the rows that pass and the table's own
+            // deletions only, as ksqlDB's do.
             if let QueryPlan::Stream(p) = &mut plan {
-                p.retract_filtered = table;
+                p.retract_filtered = table && persistent;
             }
             plan
         }
@@ -672,6 +674,7 @@ pub fn push_query(engine: &Engine, query: &Query, session: &Session) -> Result<O
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(push::CLIENT_TIMEOUT_MS),
         ),
+        session.tombstones,
     )?;
     Ok(Output::Push(q))
 }

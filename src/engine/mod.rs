@@ -48,6 +48,9 @@ pub struct Session {
     pub properties: BTreeMap<String, String>,
     /// Variables set with DEFINE (names upper-cased), substituted for `${name}`.
     pub variables: BTreeMap<String, String>,
+    /// Push queries over tables send the tables' deletions as rows (ksqlDB's `/query` marks
+    /// them `"tombstone": true`); elsewhere deletions are not rows.
+    pub tombstones: bool,
 }
 
 pub(crate) struct Inner {

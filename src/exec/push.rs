@@ -122,7 +122,8 @@ pub fn channel(
     (q, tx, stopped)
 }
 
-/// Starts a push query. `client_timeout` bounds how long it waits for a client that does not
+/// Starts a push query; with `tombstones`, a table's deletions are rows too (flagged after
+/// the row's columns). `client_timeout` bounds how long it waits for a client that does not
 /// take its rows (its buffer holds 16 batches): then it ends with an error, so a stalled client
 /// holds neither the query nor memory.
 pub fn start(
@@ -133,11 +134,12 @@ pub fn start(
     log: SharedLog,
     plog: ProcessingLog,
     client_timeout: std::time::Duration,
+    tombstones: bool,
 ) -> crate::error::Result<PushQuery> {
     let mut processor = super::Processor::new(&plan)?;
     let inputs = plan.inputs();
     let width = plan.output().len();
-    let table = emits_table(&plan);
+    let table = tombstones && emits_table(&plan);
     let parts = super::persistent::input_partitions(&inputs, &log)?;
     let mut positions = Vec::with_capacity(parts.len());
     let mut rxs = Vec::with_capacity(parts.len());

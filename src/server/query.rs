@@ -114,6 +114,8 @@ async fn run(
         );
     };
     let mut session = session(&request[props_field], &request["sessionVariables"]);
+    // The legacy endpoint marks a table's deletions (`"tombstone": true`).
+    session.tombstones = framing == Framing::Legacy;
     let sql = crate::sql::script::substitute(sql, &session.variables);
     let statement_error = |message: &str| {
         (
