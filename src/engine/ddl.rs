@@ -668,13 +668,15 @@ pub fn push_query(engine: &Engine, query: &Query, session: &Session) -> Result<O
         engine.start_at(session),
         engine.log.clone(),
         engine.plog.clone(),
-        std::time::Duration::from_millis(
-            engine
-                .property(session, "brooklet.push.client.timeout.ms")
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(push::CLIENT_TIMEOUT_MS),
-        ),
-        session.tombstones,
+        push::Delivery {
+            client_timeout: std::time::Duration::from_millis(
+                engine
+                    .property(session, "brooklet.push.client.timeout.ms")
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(push::CLIENT_TIMEOUT_MS),
+            ),
+            tombstones: session.tombstones,
+        },
     )?;
     Ok(Output::Push(q))
 }

@@ -43,10 +43,7 @@ fn disallowed_pseudo_columns(query: &Query) -> Result<()> {
     }
     for (clause, found) in [
         ("SELECT", named(&query.select)),
-        (
-            "WHERE",
-            query.selection.as_ref().map_or(Vec::new(), |w| named(w)),
-        ),
+        ("WHERE", query.selection.as_ref().map_or(Vec::new(), named)),
     ] {
         if !found.is_empty() {
             let list: Vec<String> = found.iter().map(|n| format!("`{n}`")).collect();

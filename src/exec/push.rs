@@ -122,8 +122,16 @@ pub fn channel(
     (q, tx, stopped)
 }
 
-/// Starts a push query; with `tombstones`, a table's deletions are rows too (flagged after
-/// the row's columns). `client_timeout` bounds how long it waits for a client that does not
+/// How a push query hands rows to its client.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery {
+    /// How long it waits for a client that takes no rows.
+    pub client_timeout: std::time::Duration,
+    /// A table's deletions are rows too (flagged after the row's columns).
+    pub tombstones: bool,
+}
+
+/// Starts a push query. `delivery.client_timeout` bounds how long it waits for a client that does not
 /// take its rows (its buffer holds 16 batches): then it ends with an error, so a stalled client
 /// holds neither the query nor memory.
 pub fn start(
@@ -133,9 +141,12 @@ pub fn start(
     start: StartAt,
     log: SharedLog,
     plog: ProcessingLog,
-    client_timeout: std::time::Duration,
-    tombstones: bool,
+    delivery: Delivery,
 ) -> crate::error::Result<PushQuery> {
+    let Delivery {
+        client_timeout,
+        tombstones,
+    } = delivery;
     let mut processor = super::Processor::new(&plan)?;
     let inputs = plan.inputs();
     let width = plan.output().len();
