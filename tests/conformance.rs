@@ -181,3 +181,32 @@ CREATE STREAM moved AS SELECT k1, v, k2 FROM s PARTITION BY k1, v;",
 fn s(v: &str) -> Option<String> {
     Some(v.to_string())
 }
+
+#[test]
+fn delimited_values_hold_only_primitive_aggregation_state() {
+    let source = "CREATE STREAM d (id STRING KEY, x DOUBLE) WITH (kafka_topic='d', value_format='DELIMITED', partitions=1);\n";
+    for f in [
+        "AVG(x)",
+        "COLLECT_LIST(x)",
+        "LATEST_BY_OFFSET(x)",
+        "STDDEV_SAMP(x)",
+    ] {
+        let text = refused(
+            "delimited_state",
+            &format!("{source}CREATE TABLE t AS SELECT id, {f} AS v FROM d GROUP BY id;"),
+        );
+        assert!(text.contains("intermediate type"), "{f}: {text}");
+    }
+    let sql = format!(
+        "SET 'auto.offset.reset' = 'earliest';
+{source}INSERT INTO d (id, x) VALUES ('a', 1.5);
+INSERT INTO d (id, x) VALUES ('a', 2.0);
+CREATE TABLE t AS SELECT id, SUM(x) AS s, MAX(x) AS m, COUNT(*) AS n FROM d GROUP BY id;
+SELECT * FROM t EMIT CHANGES LIMIT 2;
+"
+    );
+    assert_eq!(
+        answers("delimited_sum", &sql),
+        [r#"["a",1.5,1.5,1]"#, r#"["a",3.5,2.0,2]"#]
+    );
+}

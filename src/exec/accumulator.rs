@@ -74,11 +74,13 @@ impl CoMoments {
         self.sxy += sign * x * y;
     }
 
+    /// ksqlDB's `CorrelationUdaf.map`, single-pass: NaN when undefined (no rows, one row,
+    /// a constant variable), never NULL.
     fn value(&self) -> Option<f64> {
         let cov = self.n * self.sxy - self.sx * self.sy;
         let vx = self.n * self.sxx - self.sx * self.sx;
         let vy = self.n * self.syy - self.sy * self.sy;
-        (self.n >= 2.0 && vx > 0.0 && vy > 0.0).then(|| cov / (vx.sqrt() * vy.sqrt()))
+        Some(cov / (vx * vy).sqrt())
     }
 }
 

@@ -128,6 +128,22 @@ impl AggKind {
         }
     }
 
+    /// Whether ksqlDB keeps the function's intermediate state as a primitive (AVG keeps a
+    /// struct of sum and count, CORRELATION and STDDEV structs of sums, the offset functions
+    /// a struct of sequence and value, the collecting ones lists and maps).
+    pub fn primitive_state(self) -> bool {
+        matches!(
+            self,
+            AggKind::CountRows
+                | AggKind::Count
+                | AggKind::Sum
+                | AggKind::Min
+                | AggKind::Max
+                | AggKind::CountDistinct
+                | AggKind::User
+        )
+    }
+
     /// Whether a table row's old value can be retracted (ksqlDB's table aggregation functions).
     pub fn undoable(self) -> bool {
         matches!(
@@ -633,6 +649,15 @@ pub fn plan_aggregate(
             limit: COLLECT_LIMIT,
             user,
         });
+    }
+    // An aggregation's state goes through the value format (ksqlDB's changelog): DELIMITED
+    // holds primitives only, so a function whose state is a struct, list or map is refused.
+    if source.value_format.format == crate::format::Format::Delimited
+        && aggregates.iter().any(|a| !a.kind.primitive_state())
+    {
+        return Err(Error::statement(
+            "One of the functions used in the statement has an intermediate type that the value format can not handle. Please remove the function or change the format.",
+        ));
     }
     if source.kind == crate::sql::ast::SourceKind::Table {
         let mut refused: Vec<&str> = aggregates
