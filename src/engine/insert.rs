@@ -34,10 +34,11 @@ pub fn insert_values(
     }
     let names: Vec<String> = match columns {
         Some(c) => c.to_vec(),
+        // Without a column list, the values follow ksqlDB's logical schema: keys first, then
+        // the values, whatever order the CREATE statement declared them in.
         None => source
-            .columns
-            .iter()
-            .filter(|c| matches!(c.kind, ColumnKind::Key | ColumnKind::Value))
+            .keys()
+            .chain(source.values())
             .map(|c| c.name.clone())
             .collect(),
     };
