@@ -16,26 +16,12 @@ pub fn udfs() -> Vec<ScalarUDF> {
     use Arg::*;
     vec![
         row_function("round", &[&[Any], &[Any, Int]], round_type, |a, ret| {
-            let places = match a.get(1) {
-                None => None,
-                Some(p) => match int(p) {
-                    Some(p) => Some(p),
-                    None => return ScalarValue::try_from(ret),
-                },
-            };
-            round(&a[0], places, ret, false)
+            rounded(a, ret, false)
         }),
         // TRUNC: ROUND's types, digits dropped toward zero (ksqlDB's Trunc,
         // `RoundingMode.DOWN`).
         row_function("trunc", &[&[Any], &[Any, Int]], round_type, |a, ret| {
-            let places = match a.get(1) {
-                None => None,
-                Some(p) => match int(p) {
-                    Some(p) => Some(p),
-                    None => return ScalarValue::try_from(ret),
-                },
-            };
-            round(&a[0], places, ret, true)
+            rounded(a, ret, true)
         }),
         row_function("ceil", &[&[Any]], whole_type, |a, ret| {
             to_whole(&a[0], ret, |x| x.ceil(), |inexact| inexact)
@@ -219,6 +205,18 @@ fn round_integer(x: i64, places: i64, truncate: bool) -> i64 {
         .to_i128()
         .and_then(|v| i64::try_from(v).ok())
         .unwrap_or(x)
+}
+
+/// ROUND's or TRUNC's call: the value and its places (NULL places: NULL).
+fn rounded(a: &[ScalarValue], ret: &DataType, truncate: bool) -> Result<ScalarValue> {
+    let places = match a.get(1) {
+        None => None,
+        Some(p) => match int(p) {
+            Some(p) => Some(p),
+            None => return ScalarValue::try_from(ret),
+        },
+    };
+    round(&a[0], places, ret, truncate)
 }
 
 /// `v` divided by 10^`exp`: toward zero when `truncate`, else half toward positive infinity.

@@ -128,14 +128,9 @@ pub fn table_row_function(
     returns: Returns,
     eval: Eval,
 ) -> ScalarUDF {
-    ScalarUDF::from(RowFunction {
-        name,
-        forms,
-        returns,
-        eval,
-        signature: Signature::user_defined(Volatility::Immutable),
-        table: true,
-    })
+    let mut f = RowFunction::new(name, forms, returns, eval, Volatility::Immutable);
+    f.table = true;
+    ScalarUDF::from(f)
 }
 
 fn with_volatility(
@@ -145,14 +140,7 @@ fn with_volatility(
     eval: Eval,
     volatility: Volatility,
 ) -> ScalarUDF {
-    ScalarUDF::from(RowFunction {
-        name,
-        forms,
-        returns,
-        eval,
-        signature: Signature::user_defined(volatility),
-        table: false,
-    })
+    ScalarUDF::from(RowFunction::new(name, forms, returns, eval, volatility))
 }
 
 impl Arg {
@@ -174,6 +162,23 @@ impl Arg {
 }
 
 impl RowFunction {
+    fn new(
+        name: &'static str,
+        forms: &'static [&'static [Arg]],
+        returns: Returns,
+        eval: Eval,
+        volatility: Volatility,
+    ) -> Self {
+        RowFunction {
+            name,
+            forms,
+            returns,
+            eval,
+            signature: Signature::user_defined(volatility),
+            table: false,
+        }
+    }
+
     /// Whether it is a table function (see [`table_row_function`]).
     pub fn is_table(&self) -> bool {
         self.table
