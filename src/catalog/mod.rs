@@ -76,7 +76,18 @@ pub struct Source {
     /// Windowed keys: the window each key belongs to is part of the key.
     pub window: Option<WindowInfo>,
     /// A join's rows (never a catalog entry): which columns stand for the key.
-    pub join_key: Option<Arc<crate::plan::join::JoinKeyNames>>,
+    pub join_key: Option<Arc<JoinKeyNames>>,
+}
+
+/// A joined source's key: which select items stand for it, and how to name them in errors
+/// (the planner of joins makes it; projections read it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinKeyNames {
+    /// Joined columns holding the join key (`L_A`, `R_A`); empty for a synthetic key.
+    pub candidates: Vec<String>,
+    /// The same, as the query wrote them (`L.A`), or `ROWKEY`'s name.
+    pub display: Vec<String>,
+    pub synthetic: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,15 +27,7 @@ pub const LEGACY_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
 /// projection names the key after the join column it selects).
 pub const JOIN_KEY: &str = "\u{1}JOINKEY";
 
-/// Which select items stand for the joined source's key, and how to name them in errors.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JoinKeyNames {
-    /// Joined columns holding the join key (`L_A`, `R_A`); empty for a synthetic key.
-    pub candidates: Vec<String>,
-    /// The same, as the query wrote them (`L.A`), or `ROWKEY`'s name.
-    pub display: Vec<String>,
-    pub synthetic: bool,
-}
+pub use crate::catalog::JoinKeyNames;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinShape {
@@ -430,42 +422,7 @@ fn plan_step(
 ) -> Result<JoinPlan> {
     let (lsrc, rsrc) = (&left.source, &right.source);
     let (lname, rname) = (left.name(), right.name());
-    let shape = match (lsrc.kind, rsrc.kind) {
-        (SourceKind::Stream, SourceKind::Stream) => JoinShape::StreamStream,
-        (SourceKind::Stream, SourceKind::Table) => JoinShape::StreamTable,
-        (SourceKind::Table, SourceKind::Table) => JoinShape::TableTable,
-        (SourceKind::Table, SourceKind::Stream) => {
-            return Err(Error::statement(format!(
-                "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {lname} {} JOIN {rname}.",
-                kind_word(join.kind),
-            )))
-        }
-    };
-    match (shape, join.within) {
-        (JoinShape::StreamStream, None) => {
-            return Err(Error::statement(
-                "Stream-Stream joins must have a WITHIN clause specified. None was provided. To learn about how to specify a WITHIN clause with a stream-stream join, please visit: https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select",
-            ))
-        }
-        (JoinShape::StreamTable | JoinShape::TableTable, Some(_)) => {
-            return Err(Error::statement(format!(
-                "A window definition was provided for a {} join. These joins are not windowed. Please drop the window definition (ie. the WITHIN clause) and try to execute your join again.",
-                if shape == JoinShape::StreamTable { "Stream-Table" } else { "Table-Table" }
-            )))
-        }
-        _ => {}
-    }
-    if shape == JoinShape::StreamTable && matches!(join.kind, JoinKind::Right | JoinKind::Full) {
-        return Err(Error::statement(format!(
-            "Invalid join type: {} join not supported for stream-table join. Got {lname} {} JOIN {rname}.",
-            if join.kind == JoinKind::Right {
-                "right"
-            } else {
-                "full-outer"
-            },
-            kind_word(join.kind),
-        )));
-    }
+    let shape = step_shape(join, left, right)?;
     match (lsrc.window, rsrc.window) {
         (None, None) => {}
         (Some(_), None) | (None, Some(_)) => {
@@ -668,59 +625,12 @@ fn plan_step(
     }
 
     // The joined source's key: the join column the projection selects, or a synthetic ROWKEY.
-    let mut candidates = Vec::new();
-    let mut display = Vec::new();
-    let mut key_type = lty.clone();
-    let mut left_key = None;
-    if shape == JoinShape::ForeignKey {
-        // Keyed by the left table's key.
-        let Some(k) = lsrc.keys().next() else {
-            return Err(Error::statement(format!("{lname} has no key column")));
-        };
-        match &lsrc.join_key {
-            Some(names) => {
-                candidates = names.candidates.clone();
-                display = names.display.clone();
-            }
-            None => {
-                candidates.push(format!("{}_{}", left.members[0].prefix, k.name));
-                display.push(format!("{}.{}", left.members[0].prefix, k.name));
-            }
-        }
-        key_type = k.ty.clone();
-        let i = lsrc.row_schema().index_of(&k.name)?;
-        left_key = Some(
-            Arc::new(datafusion::physical_expr::expressions::Column::new(
-                &k.name, i,
-            )) as PhysExpr,
-        );
-    } else {
-        for (s, norm, e) in [(left, &lnorm, lexpr), (right, &rnorm, rexpr)] {
-            if let Expr::Identifier(id) = norm {
-                if s.composite {
-                    // Joining on the steps before's key: every column that key equals is
-                    // a key of this step too (ksqlDB's viable key columns of a JoinNode).
-                    let before = lsrc
-                        .join_key
-                        .as_ref()
-                        .filter(|k| !k.synthetic && k.candidates.contains(&id.value));
-                    match before {
-                        Some(k) => {
-                            candidates.extend(k.candidates.iter().cloned());
-                            display.extend(k.display.iter().cloned());
-                        }
-                        None => {
-                            candidates.push(id.value.clone());
-                            display.push(e.to_string().to_uppercase());
-                        }
-                    }
-                } else {
-                    candidates.push(format!("{}_{}", s.members[0].prefix, id.value));
-                    display.push(format!("{}.{}", s.members[0].prefix, id.value));
-                }
-            }
-        }
-    }
+    let KeyCandidates {
+        mut candidates,
+        mut display,
+        key_type,
+        left_key,
+    } = key_candidates(shape, [left, right], [&lnorm, &rnorm], [lexpr, rexpr], &lty)?;
     let all_names: Vec<&String> = left
         .values
         .iter()
@@ -821,6 +731,133 @@ fn plan_step(
         before,
         left_inputs,
     })
+}
+
+/// What a join step joins (stream-stream, stream-table, table-table), refusing the kinds,
+/// orders and WITHIN clauses ksqlDB refuses for it.
+fn step_shape(join: &crate::sql::ast::Join, left: &Input, right: &Input) -> Result<JoinShape> {
+    let (lname, rname) = (left.name(), right.name());
+    let shape = match (left.source.kind, right.source.kind) {
+        (SourceKind::Stream, SourceKind::Stream) => JoinShape::StreamStream,
+        (SourceKind::Stream, SourceKind::Table) => JoinShape::StreamTable,
+        (SourceKind::Table, SourceKind::Table) => JoinShape::TableTable,
+        (SourceKind::Table, SourceKind::Stream) => {
+            return Err(Error::statement(format!(
+                "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {lname} {} JOIN {rname}.",
+                kind_word(join.kind),
+            )))
+        }
+    };
+    match (shape, join.within) {
+        (JoinShape::StreamStream, None) => {
+            return Err(Error::statement(
+                "Stream-Stream joins must have a WITHIN clause specified. None was provided. To learn about how to specify a WITHIN clause with a stream-stream join, please visit: https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select",
+            ))
+        }
+        (JoinShape::StreamTable | JoinShape::TableTable, Some(_)) => {
+            return Err(Error::statement(format!(
+                "A window definition was provided for a {} join. These joins are not windowed. Please drop the window definition (ie. the WITHIN clause) and try to execute your join again.",
+                if shape == JoinShape::StreamTable { "Stream-Table" } else { "Table-Table" }
+            )))
+        }
+        _ => {}
+    }
+    if shape == JoinShape::StreamTable && matches!(join.kind, JoinKind::Right | JoinKind::Full) {
+        return Err(Error::statement(format!(
+            "Invalid join type: {} join not supported for stream-table join. Got {lname} {} JOIN {rname}.",
+            if join.kind == JoinKind::Right {
+                "right"
+            } else {
+                "full-outer"
+            },
+            kind_word(join.kind),
+        )));
+    }
+    Ok(shape)
+}
+
+/// The columns that may name a join step's key (and how the query wrote them), the key's type,
+/// and a foreign-key join's left key expression.
+struct KeyCandidates {
+    candidates: Vec<String>,
+    display: Vec<String>,
+    key_type: SqlType,
+    left_key: Option<PhysExpr>,
+}
+
+/// A foreign-key join is keyed by the left table's key; any other by the join columns each
+/// side names, and a step joining on the steps before's key by every column that key equals
+/// (ksqlDB's viable key columns of a JoinNode).
+fn key_candidates(
+    shape: JoinShape,
+    sides: [&Input; 2],
+    norms: [&Expr; 2],
+    exprs: [&Expr; 2],
+    lty: &SqlType,
+) -> Result<KeyCandidates> {
+    let left = sides[0];
+    let lsrc = &left.source;
+    let mut out = KeyCandidates {
+        candidates: Vec::new(),
+        display: Vec::new(),
+        key_type: lty.clone(),
+        left_key: None,
+    };
+    if shape == JoinShape::ForeignKey {
+        let Some(k) = lsrc.keys().next() else {
+            return Err(Error::statement(format!(
+                "{} has no key column",
+                left.name()
+            )));
+        };
+        match &lsrc.join_key {
+            Some(names) => {
+                out.candidates = names.candidates.clone();
+                out.display = names.display.clone();
+            }
+            None => {
+                out.candidates
+                    .push(format!("{}_{}", left.members[0].prefix, k.name));
+                out.display
+                    .push(format!("{}.{}", left.members[0].prefix, k.name));
+            }
+        }
+        out.key_type = k.ty.clone();
+        let i = lsrc.row_schema().index_of(&k.name)?;
+        out.left_key = Some(
+            Arc::new(datafusion::physical_expr::expressions::Column::new(
+                &k.name, i,
+            )) as PhysExpr,
+        );
+        return Ok(out);
+    }
+    for ((s, norm), e) in sides.into_iter().zip(norms).zip(exprs) {
+        let Expr::Identifier(id) = norm else {
+            continue;
+        };
+        if !s.composite {
+            out.candidates
+                .push(format!("{}_{}", s.members[0].prefix, id.value));
+            out.display
+                .push(format!("{}.{}", s.members[0].prefix, id.value));
+            continue;
+        }
+        let before = lsrc
+            .join_key
+            .as_ref()
+            .filter(|k| !k.synthetic && k.candidates.contains(&id.value));
+        match before {
+            Some(k) => {
+                out.candidates.extend(k.candidates.iter().cloned());
+                out.display.extend(k.display.iter().cloned());
+            }
+            None => {
+                out.candidates.push(id.value.clone());
+                out.display.push(e.to_string().to_uppercase());
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The sources of both sides of a step, left first.

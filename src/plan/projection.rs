@@ -23,7 +23,7 @@ pub(crate) struct Context<'a> {
     pub persistent: bool,
     pub sink: &'a str,
     /// Over a join's rows: the join columns that stand for the key.
-    pub join_key: Option<&'a crate::plan::join::JoinKeyNames>,
+    pub join_key: Option<&'a crate::catalog::JoinKeyNames>,
 }
 
 struct Item {
