@@ -527,6 +527,77 @@ fn calls_table_function(select: &Vec<crate::sql::ast::SelectItem>) -> bool {
     found.is_break()
 }
 
+/// The aggregate calls compiled over the input `schema`, each adding its result column to
+/// `fields`; a user-defined aggregate is resolved from its arguments.
+fn compile_calls(
+    compiler: &ExprCompiler,
+    calls: &[CallSpec],
+    schema: &SchemaRef,
+    fields: &mut Vec<Field>,
+) -> Result<Vec<AggCall>> {
+    let mut aggregates = Vec::with_capacity(calls.len());
+    for (i, call) in calls.iter().enumerate() {
+        let mut args = call
+            .args
+            .iter()
+            .map(|a| compiler.compile(a, schema))
+            .collect::<Result<Vec<_>>>()?;
+        let mut arg_types = args
+            .iter()
+            .map(|a| sql_type(a, schema, "argument"))
+            .collect::<Result<Vec<_>>>()?;
+        let user = match &call.user {
+            Some(name) => Some(resolve_user(compiler, name, &mut args, &mut arg_types)?),
+            None => None,
+        };
+        let result = match &user {
+            Some(u) => u.result_type(),
+            None => call.kind.result_type(&arg_types, call.n)?,
+        };
+        fields.push(Field::new(agg_column(i), result.to_arrow(), true));
+        aggregates.push(AggCall {
+            kind: call.kind,
+            args,
+            arg_types,
+            result,
+            n: call.n,
+            ignore_nulls: call.ignore_nulls,
+            limit: COLLECT_LIMIT,
+            user,
+        });
+    }
+    Ok(aggregates)
+}
+
+/// ksqlDB's checks of the calls against the source: DELIMITED values hold primitive states
+/// only; over a table, only functions that can retract a row.
+fn check_calls(source: &Source, aggregates: &[AggCall]) -> Result<()> {
+    // An aggregation's state goes through the value format (ksqlDB's changelog): DELIMITED
+    // holds primitives only, so a function whose state is a struct, list or map is refused.
+    if source.value_format.format == crate::format::Format::Delimited
+        && aggregates.iter().any(|a| !a.kind.primitive_state())
+    {
+        return Err(Error::statement(
+            "One of the functions used in the statement has an intermediate type that the value format can not handle. Please remove the function or change the format.",
+        ));
+    }
+    if source.kind == crate::sql::ast::SourceKind::Table {
+        let mut refused: Vec<&str> = aggregates
+            .iter()
+            .filter(|a| !a.undoable())
+            .map(|a| a.kind.name())
+            .collect();
+        refused.dedup();
+        if !refused.is_empty() {
+            return Err(Error::statement(format!(
+                "The aggregation functions {} cannot be applied to a table source, only to a stream source.",
+                refused.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub fn plan_aggregate(
     compiler: &ExprCompiler,
     query: &Query,
@@ -606,7 +677,6 @@ pub fn plan_aggregate(
         None => None,
     };
 
-    let mut aggregates = Vec::new();
     let mut fields: Vec<Field> = keys
         .iter()
         .map(|(n, _, t)| Field::new(n, t.to_arrow(), true))
@@ -620,59 +690,8 @@ pub fn plan_aggregate(
         fields.push(Field::new(WINDOWSTART, DataType::Int64, true));
         fields.push(Field::new(WINDOWEND, DataType::Int64, true));
     }
-    for (i, call) in calls.iter().enumerate() {
-        let mut args = call
-            .args
-            .iter()
-            .map(|a| compiler.compile(a, &schema))
-            .collect::<Result<Vec<_>>>()?;
-        let mut arg_types = args
-            .iter()
-            .map(|a| sql_type(a, &schema, "argument"))
-            .collect::<Result<Vec<_>>>()?;
-        let user = match &call.user {
-            Some(name) => Some(resolve_user(compiler, name, &mut args, &mut arg_types)?),
-            None => None,
-        };
-        let result = match &user {
-            Some(u) => u.result_type(),
-            None => call.kind.result_type(&arg_types, call.n)?,
-        };
-        fields.push(Field::new(agg_column(i), result.to_arrow(), true));
-        aggregates.push(AggCall {
-            kind: call.kind,
-            args,
-            arg_types,
-            result,
-            n: call.n,
-            ignore_nulls: call.ignore_nulls,
-            limit: COLLECT_LIMIT,
-            user,
-        });
-    }
-    // An aggregation's state goes through the value format (ksqlDB's changelog): DELIMITED
-    // holds primitives only, so a function whose state is a struct, list or map is refused.
-    if source.value_format.format == crate::format::Format::Delimited
-        && aggregates.iter().any(|a| !a.kind.primitive_state())
-    {
-        return Err(Error::statement(
-            "One of the functions used in the statement has an intermediate type that the value format can not handle. Please remove the function or change the format.",
-        ));
-    }
-    if source.kind == crate::sql::ast::SourceKind::Table {
-        let mut refused: Vec<&str> = aggregates
-            .iter()
-            .filter(|a| !a.undoable())
-            .map(|a| a.kind.name())
-            .collect();
-        refused.dedup();
-        if !refused.is_empty() {
-            return Err(Error::statement(format!(
-                "The aggregation functions {} cannot be applied to a table source, only to a stream source.",
-                refused.join(", ")
-            )));
-        }
-    }
+    let aggregates = compile_calls(compiler, &calls, &schema, &mut fields)?;
+    check_calls(&source, &aggregates)?;
     let agg_schema = Arc::new(Schema::new(fields));
     let ctx = projection::Context {
         compiler,
