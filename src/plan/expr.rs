@@ -118,30 +118,12 @@ impl ExprCompiler {
                     }
                 }
                 Expr::Value(v) => {
-                    // ksqlDB types an integer literal INT when it fits, BIGINT otherwise.
-                    if let Value::Number(n, _) = &v.value {
-                        // With an exponent (`1e308`, `1.5E-3`) it is a DOUBLE.
-                        if n.contains(['e', 'E']) {
-                            *e = Expr::Cast {
-                                kind: CastKind::Cast,
-                                expr: Box::new(Expr::Value(ValueWithSpan::from(
-                                    Value::SingleQuotedString(n.clone()),
-                                ))),
-                                data_type: SqlDataType::Double(
-                                    datafusion::sql::sqlparser::ast::ExactNumberInfo::None,
-                                ),
-                                array: false,
-                                format: None,
-                            };
-                        } else if n.parse::<i32>().is_ok() {
-                            *e = Expr::Cast {
-                                kind: CastKind::Cast,
-                                expr: Box::new(e.clone()),
-                                data_type: SqlDataType::Int(None),
-                                array: false,
-                                format: None,
-                            };
-                        }
+                    let typed = match &v.value {
+                        Value::Number(n, _) => typed_number(n, Expr::Value(v.clone())),
+                        _ => None,
+                    };
+                    if let Some(typed) = typed {
+                        *e = typed;
                     }
                 }
                 Expr::Function(f) => {
@@ -358,6 +340,31 @@ impl ExprCompiler {
     pub fn data_type(expr: &PhysExpr, schema: &Schema) -> Result<DataType> {
         Ok(expr.data_type(schema)?)
     }
+}
+
+/// A number literal as ksqlDB types it: with an exponent (`1e308`, `1.5E-3`) a DOUBLE, an
+/// integer INT when it fits (BIGINT otherwise, as DataFusion reads it); `None` to keep it.
+fn typed_number(n: &str, literal: Expr) -> Option<Expr> {
+    let (expr, data_type) = if n.contains(['e', 'E']) {
+        let text = Expr::Value(ValueWithSpan::from(Value::SingleQuotedString(
+            n.to_string(),
+        )));
+        (
+            text,
+            SqlDataType::Double(datafusion::sql::sqlparser::ast::ExactNumberInfo::None),
+        )
+    } else if n.parse::<i32>().is_ok() {
+        (literal, SqlDataType::Int(None))
+    } else {
+        return None;
+    };
+    Some(Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(expr),
+        data_type,
+        array: false,
+        format: None,
+    })
 }
 
 fn describe_plan_error(e: datafusion::error::DataFusionError, expr: &Expr) -> String {
