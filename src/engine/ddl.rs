@@ -10,8 +10,7 @@ use crate::exec::persistent::{self, QuerySpec};
 use crate::exec::push;
 use crate::format::Format;
 use crate::log::LogError;
-use crate::plan::aggregate::AggKind;
-use crate::plan::{plan_select, QueryPlan};
+use crate::plan::QueryPlan;
 use crate::sql::ast::{Parsed, Query, SourceKind, Statement};
 use std::sync::Arc;
 
@@ -575,7 +574,8 @@ pub fn terminate(engine: &Engine, id: Option<&str>) -> Result<Output> {
     })
 }
 
-/// Plans a query (see [`plan_select`]) with the session's function settings.
+/// Plans a query through `plan::plan`, with its joined sources from the catalog and the
+/// session's function settings.
 fn plan(
     engine: &Engine,
     session: &Session,
@@ -584,60 +584,25 @@ fn plan(
     persistent: bool,
     sink: &str,
 ) -> Result<QueryPlan> {
-    let mut plan = match query.joins.first() {
-        None => {
-            let table = input.kind == SourceKind::Table;
-            let mut plan = plan_select(&engine.compiler, query, input, persistent, sink)?;
-            // A persistent query over one table is a table: what its filter rejects is
-            // deleted from it. A push query sends the rows that pass and the table's own
-            // deletions only, as ksqlDB's do.
-            if let QueryPlan::Stream(p) = &mut plan {
-                p.retract_filtered = table && persistent;
-            }
-            plan
-        }
-        Some(_) => {
-            let mut sources = vec![input];
-            for j in &query.joins {
-                sources.push(
-                    engine
-                        .lock()
-                        .catalog
-                        .get(&j.source.name)
-                        .cloned()
-                        .ok_or_else(|| {
-                            Error::statement(format!("{} does not exist.", j.source.name))
-                        })?,
-                );
-            }
-            crate::plan::join::plan_join(&engine.compiler, query, sources, persistent, sink)?
-        }
-    };
-    let aggregate = match &mut plan {
-        QueryPlan::Aggregate(p) => Some(p),
-        QueryPlan::Join(j) => match &mut j.then {
-            QueryPlan::Aggregate(p) => Some(p),
-            _ => None,
-        },
-        QueryPlan::Stream(_) => None,
-    };
-    if let Some(p) = aggregate {
-        let limit = |name: &str| {
-            engine
-                .property(session, name)
-                .and_then(|v| v.trim().parse::<usize>().ok())
-        };
-        let list = limit("ksql.functions.collect_list.limit");
-        let set = limit("ksql.functions.collect_set.limit");
-        for call in &mut p.aggregates {
-            match call.kind {
-                AggKind::CollectList => call.limit = list.unwrap_or(call.limit),
-                AggKind::CollectSet => call.limit = set.unwrap_or(call.limit),
-                _ => {}
-            }
-        }
+    let mut sources = vec![input];
+    for j in &query.joins {
+        let source = engine.lock().catalog.get(&j.source.name).cloned();
+        sources.push(
+            source.ok_or_else(|| Error::statement(format!("{} does not exist.", j.source.name)))?,
+        );
     }
-    Ok(plan)
+    let limit = |name: &str| {
+        engine
+            .property(session, name)
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    };
+    let options = crate::plan::PlanOptions {
+        persistent,
+        sink,
+        collect_list_limit: limit("ksql.functions.collect_list.limit"),
+        collect_set_limit: limit("ksql.functions.collect_set.limit"),
+    };
+    crate::plan::plan(&engine.compiler, query, sources, &options)
 }
 
 pub fn push_query(engine: &Engine, query: &Query, session: &Session) -> Result<Output> {

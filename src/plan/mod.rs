@@ -245,6 +245,59 @@ pub(crate) fn sql_type(e: &PhysExpr, schema: &Schema, name: &str) -> Result<SqlT
         .ok_or_else(|| Error::statement(format!("Unsupported type {dt} for column {name}")))
 }
 
+/// How a query is to be planned: persistent (a CSAS/CTAS writing `sink`) or transient, and
+/// the session's caps on COLLECT_LIST / COLLECT_SET.
+pub struct PlanOptions<'a> {
+    pub persistent: bool,
+    pub sink: &'a str,
+    pub collect_list_limit: Option<usize>,
+    pub collect_set_limit: Option<usize>,
+}
+
+/// Plans a query over its sources (the FROM source, then each joined one): the one entry
+/// point of planning, which picks a join, an aggregation or a stream query.
+pub fn plan(
+    compiler: &ExprCompiler,
+    query: &Query,
+    mut sources: Vec<Arc<Source>>,
+    options: &PlanOptions,
+) -> Result<QueryPlan> {
+    let (persistent, sink) = (options.persistent, options.sink);
+    let mut plan = if query.joins.is_empty() && sources.len() == 1 {
+        let input = sources.remove(0);
+        let table = input.kind == crate::sql::ast::SourceKind::Table;
+        let mut plan = plan_select(compiler, query, input, persistent, sink)?;
+        // A persistent query over one table is a table: what its filter rejects is deleted
+        // from it. A push query sends the rows that pass and the table's own deletions only,
+        // as ksqlDB's do.
+        if let QueryPlan::Stream(p) = &mut plan {
+            p.retract_filtered = table && persistent;
+        }
+        plan
+    } else {
+        join::plan_join(compiler, query, sources, persistent, sink)?
+    };
+    let aggregate = match &mut plan {
+        QueryPlan::Aggregate(p) => Some(p),
+        QueryPlan::Join(j) => match &mut j.then {
+            QueryPlan::Aggregate(p) => Some(p),
+            _ => None,
+        },
+        QueryPlan::Stream(_) => None,
+    };
+    if let Some(p) = aggregate {
+        for call in &mut p.aggregates {
+            let cap = match call.kind {
+                aggregate::AggKind::CollectList => options.collect_list_limit,
+                aggregate::AggKind::CollectSet => options.collect_set_limit,
+                _ => None,
+            };
+            call.limit = cap.unwrap_or(call.limit);
+        }
+    }
+    Ok(plan)
+}
+
 /// Plans a SELECT: an aggregation when it groups, else a stream query.
 pub fn plan_select(
     compiler: &ExprCompiler,
