@@ -50,8 +50,20 @@ CREATE STREAM OUTPUT AS SELECT ID, cast(f0 as NULL) FROM TEST;
 -- todo error parse 1:40
 CREATE STREAM OUTPUT AS SELECT * FROM EXPLODE(MY_ARR);
 
--- todo error parse 1:39 "Invalid numeric literal: 9223372036854775808"
+-- error parse 1:39 "Invalid numeric literal: 9223372036854775808"
 CREATE STREAM OUTPUT AS select K, id, 9223372036854775808 FROM INPUT;
+
+-- error parse 1:39 "Invalid numeric literal: -9223372036854775809"
+CREATE STREAM OUTPUT AS select K, id, -9223372036854775809 FROM INPUT;
+
+-- error parse 1:23 "Invalid numeric literal: 99999999999999999999"
+SELECT * FROM S WHERE 99999999999999999999 > ID EMIT CHANGES;
+
+-- error parse 1:39 "Number overflows DOUBLE: 1.7976931348623159E308"
+CREATE STREAM OUTPUT AS select K, id, 1.7976931348623159E308 FROM INPUT;
+
+-- error parse 1:39 "Number overflows DOUBLE: -1E400"
+CREATE STREAM OUTPUT AS select K, id, -1E400 FROM INPUT;
 
 -- error parse 1:35 "Invalid DECIMAL(77, 0)"
 CREATE STREAM wide (id INT KEY, d DECIMAL(77, 0)) WITH (kafka_topic='wide', value_format='JSON');

@@ -157,6 +157,7 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             if tok.token == Token::SemiColon {
                 tokens.push(tok);
             }
+            check_numbers(&tokens)?;
             let statement = parse_one(tokens)?;
             out.push(Parsed {
                 statement,
@@ -167,6 +168,30 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
         chunk.clear();
     }
     Ok(out)
+}
+
+/// ksqlDB's lexer refuses a whole number beyond BIGINT ("Invalid numeric literal") and a
+/// number with an exponent beyond DOUBLE ("Number overflows DOUBLE"); a preceding `-` counts.
+fn check_numbers(tokens: &[TokenWithSpan]) -> Result<()> {
+    let mut previous: Option<&TokenWithSpan> = None;
+    for t in tokens {
+        if let Token::Number(n, _) = &t.token {
+            let negative = previous.is_some_and(|p| p.token == Token::Minus);
+            let signed = if negative { format!("-{n}") } else { n.clone() };
+            let at = previous.filter(|_| negative).unwrap_or(t).span.start;
+            let refuse = |message: String| Err(Error::parse(at.line, at.column, message));
+            if n.bytes().all(|b| b.is_ascii_digit()) && signed.parse::<i64>().is_err() {
+                return refuse(format!("Invalid numeric literal: {signed}"));
+            }
+            if n.contains(['e', 'E']) && signed.parse::<f64>().is_ok_and(|d| d.is_infinite()) {
+                return refuse(format!("Number overflows DOUBLE: {signed}"));
+            }
+        }
+        if !matches!(t.token, Token::Whitespace(_)) {
+            previous = Some(t);
+        }
+    }
+    Ok(())
 }
 
 /// Parses a schema string such as `ID BIGINT KEY, NAME STRING` (KEY and PRIMARY KEY alike).
