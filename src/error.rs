@@ -27,6 +27,14 @@ impl Error {
             message: format!("line {line}:{col}: {message}"),
         }
     }
+    /// A WITH clause's invalid property: ksqlDB reads source properties while parsing, so
+    /// its errors are syntax errors (without a position here).
+    pub fn property(message: impl Into<String>) -> Self {
+        Error {
+            kind: ErrorKind::Parse,
+            message: message.into(),
+        }
+    }
     pub fn statement(message: impl Into<String>) -> Self {
         Error {
             kind: ErrorKind::Statement,

@@ -186,20 +186,20 @@ fn window_info(with: &With) -> Result<Option<WindowInfo>> {
         "HOPPING" => WindowType::Hopping,
         "SESSION" => WindowType::Session,
         other => {
-            return Err(Error::statement(format!(
+            return Err(Error::property(format!(
                 "Unknown window type: '{other}'. Expected one of: SESSION, HOPPING, TUMBLING"
             )))
         }
     };
     let size_ms = match (kind, with.text("WINDOW_SIZE")) {
         (WindowType::Session, Some(_)) => {
-            return Err(Error::statement(
+            return Err(Error::property(
                 "'WINDOW_SIZE' should not be set for SESSION windows.",
             ))
         }
         (WindowType::Session, None) => None,
         (_, None) => {
-            return Err(Error::statement(format!(
+            return Err(Error::property(format!(
                 "'WINDOW_SIZE' must be set for {} windows.",
                 kind.name()
             )))
@@ -211,7 +211,7 @@ fn window_info(with: &With) -> Result<Option<WindowInfo>> {
             match (n, crate::sql::unit_ms(&unit)) {
                 (Some(n), Some(ms)) => Some(n * ms),
                 _ => {
-                    return Err(Error::statement(format!(
+                    return Err(Error::property(format!(
                         "Invalid duration: '{s}'. Unknown time unit: '{unit}'"
                     )))
                 }
