@@ -210,3 +210,31 @@ SELECT * FROM t EMIT CHANGES LIMIT 2;
         [r#"["a",1.5,1.5,1]"#, r#"["a",3.5,2.0,2]"#]
     );
 }
+
+#[test]
+fn map_constructors_take_columns_as_keys_and_refuse_unknowable_types() {
+    let sql = "SET 'auto.offset.reset' = 'earliest';
+CREATE STREAM m (id INT KEY, k1 STRING, k2 STRING, v INT) WITH (kafka_topic='m', value_format='JSON', partitions=1);
+INSERT INTO m (id, k1, k2, v) VALUES (1, 'a', 'b', 5);
+SELECT MAP(k1 := v, k2 := v * 2, 'c' := CAST(NULL AS INT)) AS mm FROM m EMIT CHANGES LIMIT 1;
+";
+    assert_eq!(answers("maps", sql), [r#"[{"a":5,"b":10,"c":null}]"#]);
+    let source = "CREATE STREAM m (id INT KEY, k1 STRING, v INT) WITH (kafka_topic='m', value_format='JSON', partitions=1);\n";
+    for (expr, error) in [
+        (
+            "MAP(k1 := NULL)",
+            "Cannot construct a map with all NULL values",
+        ),
+        (
+            "MAP(NULL := v)",
+            "Cannot construct a map with all NULL keys",
+        ),
+        ("MAP()", "Map constructor cannot be empty"),
+    ] {
+        let text = refused(
+            "maps_bad",
+            &format!("{source}SELECT {expr} FROM m EMIT CHANGES;"),
+        );
+        assert!(text.contains(error), "{expr}: {text}");
+    }
+}

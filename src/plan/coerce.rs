@@ -180,6 +180,10 @@ pub fn ksql_typing(expr: Expr, schema: &DFSchema) -> Result<Expr> {
             })
         }
         Expr::ScalarFunction(f) if PAIRS_OF_ARRAYS.contains(&f.name()) => typed_nulls(f, schema),
+        Expr::ScalarFunction(f) if f.name() == "map" => {
+            map_constructor(&f, schema)?;
+            Ok(Transformed::no(Expr::ScalarFunction(f)))
+        }
         Expr::Cast(c) => {
             let from = c.expr.get_type(schema)?;
             let data_type = c.field.data_type().clone();
@@ -196,6 +200,37 @@ pub fn ksql_typing(expr: Expr, schema: &DFSchema) -> Result<Expr> {
         other => Ok(Transformed::no(other)),
     })
     .map(|t| t.data)
+}
+
+/// ksqlDB's checks of `MAP(k := v, ...)` (`ExpressionTypeManager`): not empty, and neither
+/// all keys nor all values NULL (their type could not be known).
+fn map_constructor(f: &ScalarFunction, schema: &DFSchema) -> Result<()> {
+    let element = |i: usize| -> Result<Option<DataType>> {
+        Ok(
+            match f.args.get(i).map(|a| a.get_type(schema)).transpose()? {
+                Some(DataType::List(field)) => Some(field.data_type().clone()),
+                _ => None,
+            },
+        )
+    };
+    let workaround = "(see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL";
+    let empty = matches!(&f.args.first(), Some(Expr::ScalarFunction(a)) if a.args.is_empty());
+    if empty {
+        return Err(crate::error::ksql_plan_error(
+            "Map constructor cannot be empty. Please supply at least one key value pair (see https://github.com/confluentinc/ksql/issues/4239).",
+        ));
+    }
+    if element(0)? == Some(DataType::Null) {
+        return Err(crate::error::ksql_plan_error(format!(
+            "Cannot construct a map with all NULL keys {workaround} key to the desired type."
+        )));
+    }
+    if element(1)? == Some(DataType::Null) {
+        return Err(crate::error::ksql_plan_error(format!(
+            "Cannot construct a map with all NULL values {workaround} value to the desired type."
+        )));
+    }
+    Ok(())
 }
 
 /// Functions of two arrays of one type, where ksqlDB lets a NULL literal stand for either.

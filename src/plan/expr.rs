@@ -669,11 +669,15 @@ fn constructor(f: &Function) -> Option<Expr> {
                 arg: FunctionArgExpr::Expr(v),
                 ..
             } => {
+                // A key written as a name is a column (`MAP(k1 := v1)`), named as any other.
                 let key = match name.quote_style {
                     Some('\'') => Expr::Value(ValueWithSpan::from(Value::SingleQuotedString(
                         name.value.clone(),
                     ))),
-                    _ => Expr::Identifier(name.clone()),
+                    None if name.value.eq_ignore_ascii_case("null") => {
+                        Expr::Value(ValueWithSpan::from(Value::Null))
+                    }
+                    _ => Expr::Identifier(quoted(ident_name(name))),
                 };
                 pairs.push((key, v.clone()))
             }
