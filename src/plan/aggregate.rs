@@ -504,7 +504,8 @@ fn canonical(e: &Expr) -> Expr {
 /// Replaces occurrences of the group expressions in `e` with their key columns.
 fn replace_keys(e: &mut Expr, keys: &[(String, Expr)]) {
     let _ = visit_expressions_mut(e, |node: &mut Expr| {
-        if let Some((name, _)) = keys.iter().find(|(_, k)| *k == canonical(node)) {
+        let node_canonical = canonical(node);
+        if let Some((name, _)) = keys.iter().find(|(_, k)| *k == node_canonical) {
             *node = Expr::Identifier(Ident::with_quote('"', name.clone()));
         }
         ControlFlow::<()>::Continue(())
@@ -621,15 +622,16 @@ pub fn plan_aggregate(
     // The select list, `*` expanded to the source's columns, each item named as ksqlDB names
     // it: its alias, its column, its struct field, or the next KSQL_COL_n in select order.
     let items = select_items(&query.select, &source)?;
+    // Each item normalized once: named, matched against the keys (canonically), rewritten.
+    let normalized: Vec<Expr> = items.iter().map(|(e, _)| normalize(e)).collect();
+    let canonicals: Vec<Expr> = normalized.iter().map(canonical).collect();
     let item_names: Vec<String> = items
         .iter()
-        .map(|(expr, alias)| {
-            let normalized = normalize(expr);
-            match (alias, &normalized) {
-                (Some(a), _) => a.clone(),
-                (None, Expr::Identifier(id)) => id.value.clone(),
-                (None, _) => field_name(expr).unwrap_or_else(|| names.next()),
-            }
+        .zip(&normalized)
+        .map(|((expr, alias), n)| match (alias, n) {
+            (Some(a), _) => a.clone(),
+            (None, Expr::Identifier(id)) => id.value.clone(),
+            (None, _) => field_name(expr).unwrap_or_else(|| names.next()),
         })
         .collect();
 
@@ -638,9 +640,9 @@ pub fn plan_aggregate(
     for g in &query.group_by {
         let normalized = canonical(&normalize(g));
         let compiled = compiler.compile(&normalized, &schema)?;
-        let selected = items
+        let selected = canonicals
             .iter()
-            .position(|(e, _)| canonical(&normalize(e)) == normalized)
+            .position(|c| *c == normalized)
             .map(|i| item_names[i].clone());
         let name = match (&normalized, selected) {
             (Expr::Identifier(id), _) => id.value.clone(),
@@ -655,8 +657,7 @@ pub fn plan_aggregate(
     // The select list and HAVING over the aggregated row.
     let mut calls = Vec::new();
     let mut select = Vec::new();
-    for ((expr, _), name) in items.iter().zip(item_names) {
-        let mut rewritten = normalize(expr);
+    for (mut rewritten, name) in normalized.into_iter().zip(item_names) {
         while let Expr::Nested(inner) = rewritten {
             rewritten = *inner;
         }

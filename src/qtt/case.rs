@@ -70,13 +70,18 @@ pub async fn run(case: &Case) -> (Status, MessageMatch) {
     result
 }
 
-async fn run_on(engine: &Arc<Engine>, case: &Case) -> (Status, MessageMatch) {
+/// Creates the topics a case declares (`topics`), with their partition counts.
+pub(super) fn create_topics(engine: &Engine, case: &Case) {
     for t in &case.topics {
         if let Some(name) = t["name"].as_str() {
             let parts = t["partitions"].as_u64().unwrap_or(1) as u32;
             let _ = engine.log().create_topic(name, parts);
         }
     }
+}
+
+async fn run_on(engine: &Arc<Engine>, case: &Case) -> (Status, MessageMatch) {
+    create_topics(engine, case);
     let expected = case.expected_exception.as_ref();
     let mut session = Session::default();
     let last = case.statements.len().saturating_sub(1);

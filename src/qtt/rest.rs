@@ -5,7 +5,7 @@
 //! expected fields; a query's header schema is compared as text, its rows as QTT values), or
 //! the failing statement's error must match `expectedError` (its class, status and text).
 
-use super::case::{check_outputs, produce_inputs, MessageMatch, Status};
+use super::case::{check_outputs, create_topics, produce_inputs, MessageMatch, Status};
 use super::compare::matches;
 use super::load::{Case, RestExpectation};
 use crate::engine::Engine;
@@ -55,12 +55,7 @@ async fn run_with(
     rest: &RestExpectation,
     addr: SocketAddr,
 ) -> (Status, MessageMatch) {
-    for t in &case.topics {
-        if let Some(name) = t["name"].as_str() {
-            let parts = t["partitions"].as_u64().unwrap_or(1) as u32;
-            let _ = engine.log().create_topic(name, parts);
-        }
-    }
+    create_topics(engine, case);
     let first_query = case
         .statements
         .iter()
@@ -188,8 +183,8 @@ fn holds(expected: &Value, actual: &Value) -> bool {
     }
 }
 
-/// A query response: the header's schema as text, then the rows (in order, or else as a
-/// multiset: a pull query's rows come in no promised order), then any final message.
+/// A query response: the header's schema as text, the rows as a multiset (a pull query's rows
+/// come in no promised order), any final message.
 fn query_matches(expected: &[Value], actual: Option<&Vec<Value>>) -> bool {
     let Some(actual) = actual else {
         return false;
@@ -205,8 +200,9 @@ fn query_matches(expected: &[Value], actual: Option<&Vec<Value>>) -> bool {
         return false;
     }
     let row = |v: &Value| v.get("row").map(|r| r["columns"].clone());
-    let mut unmatched: Vec<&Value> = Vec::new();
+    // The expected rows, and the actual rows still to match.
     let mut rows: Vec<Value> = Vec::new();
+    let mut left: Vec<Value> = Vec::new();
     for (e, a) in expected.iter().zip(&actual) {
         match (e.get("header"), row(e)) {
             (Some(h), _) => {
@@ -214,13 +210,13 @@ fn query_matches(expected: &[Value], actual: Option<&Vec<Value>>) -> bool {
                     return false;
                 }
             }
-            (None, Some(cols)) => {
-                rows.push(cols);
-                match row(a) {
-                    Some(_) => unmatched.push(a),
-                    None => return false,
+            (None, Some(cols)) => match row(a) {
+                Some(got) => {
+                    rows.push(cols);
+                    left.push(got);
                 }
-            }
+                None => return false,
+            },
             (None, None) => {
                 if !holds(e, a) {
                     return false;
@@ -229,7 +225,6 @@ fn query_matches(expected: &[Value], actual: Option<&Vec<Value>>) -> bool {
         }
     }
     // Each expected row matches a distinct actual row.
-    let mut left: Vec<Value> = unmatched.iter().filter_map(|a| row(a)).collect();
     rows.iter()
         .all(|e| match left.iter().position(|a| matches(e, a)) {
             Some(i) => {
