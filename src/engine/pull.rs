@@ -27,12 +27,9 @@ fn disallowed_pseudo_columns(query: &Query) -> Result<()> {
     fn named<V: datafusion::sql::sqlparser::ast::Visit>(node: &V) -> Vec<String> {
         let mut found: Vec<String> = Vec::new();
         let _ = visit_expressions(node, |e: &Expr| {
-            let name = match e {
-                Expr::Identifier(id) => Some(crate::sql::ident_name(id)),
-                Expr::CompoundIdentifier(parts) => parts.last().map(crate::sql::ident_name),
-                _ => None,
-            };
-            if let Some(n) = name.filter(|n| n == "ROWPARTITION" || n == "ROWOFFSET") {
+            if let Some(n) =
+                crate::sql::column_name(e).filter(|n| n == "ROWPARTITION" || n == "ROWOFFSET")
+            {
                 if !found.contains(&n) {
                     found.push(n);
                 }

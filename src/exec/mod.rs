@@ -264,14 +264,10 @@ fn evaluate_batch(
             // Over a record with no value, PARTITION BY keeps the source's key columns it
             // names and gives NULL for every other expression, as ksqlDB does.
             let tombstone = input.column(3).as_boolean();
-            let source_keys = PSEUDO_COLUMNS..PSEUDO_COLUMNS + plan.source.keys().count();
-            for k in &r.keys {
+            for (k, &from_source_key) in r.keys.iter().zip(&r.from_source_key) {
                 // A key that fails to evaluate is NULL for that record (logged), as ksqlDB's.
                 let key = eval::column(k, None, &input, failures)?;
-                let is_source_key = datafusion::physical_expr::utils::collect_columns(k)
-                    .iter()
-                    .all(|c| source_keys.contains(&c.index()));
-                columns.push(if is_source_key {
+                columns.push(if from_source_key {
                     key
                 } else {
                     datafusion::arrow::compute::nullif(&key, tombstone)?

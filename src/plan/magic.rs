@@ -6,7 +6,7 @@
 //! offset after the time; missing parts are the start of their period, UTC by default.
 
 use crate::sql::ast::Expr;
-use crate::sql::ident_name;
+use crate::sql::column_name;
 use chrono::{FixedOffset, NaiveDateTime, TimeZone};
 use datafusion::sql::sqlparser::ast::{
     visit_expressions_mut, BinaryOperator, Value, ValueWithSpan,
@@ -45,12 +45,7 @@ fn is_comparison(op: &BinaryOperator) -> bool {
 }
 
 fn is_time_column(e: &Expr) -> bool {
-    let name = match e {
-        Expr::Identifier(id) => ident_name(id),
-        Expr::CompoundIdentifier(parts) => parts.last().map(ident_name).unwrap_or_default(),
-        _ => return false,
-    };
-    matches!(name.as_str(), "ROWTIME" | "WINDOWSTART" | "WINDOWEND")
+    column_name(e).is_some_and(|n| matches!(n.as_str(), "ROWTIME" | "WINDOWSTART" | "WINDOWEND"))
 }
 
 fn to_millis(e: &mut Expr) {

@@ -30,6 +30,9 @@ pub struct OutputColumn {
 #[derive(Debug, Clone)]
 pub struct Rekey {
     pub keys: Vec<PhysExpr>,
+    /// Per new key: whether it reads only the source's key columns, so a record without a
+    /// value still has it (the others are NULL then, as ksqlDB's PARTITION BY gives them).
+    pub from_source_key: Vec<bool>,
     /// Input column indices carried after the new keys.
     pub carry: Vec<usize>,
     /// Pseudocolumns, new keys, carried columns.
@@ -531,6 +534,15 @@ fn plan_rekey(
     }
     Ok((
         Rekey {
+            from_source_key: keys
+                .iter()
+                .map(|k| {
+                    let source_keys = PSEUDO_COLUMNS..PSEUDO_COLUMNS + source.keys().count();
+                    datafusion::physical_expr::utils::collect_columns(k)
+                        .iter()
+                        .all(|c| source_keys.contains(&c.index()))
+                })
+                .collect(),
             keys,
             carry,
             schema: Arc::new(Schema::new(fields)),
