@@ -331,3 +331,86 @@ fn offsets_ahead_of_the_data_do_not_skip_new_records() {
         engine.shutdown();
     });
 }
+
+const FINAL: &str = "SET 'auto.offset.reset'='earliest';
+SET 'brooklet.checkpoint.interval.ms'='0';
+CREATE STREAM a (k INT KEY, v INT) WITH (KAFKA_TOPIC='a', PARTITIONS=1, VALUE_FORMAT='JSON');
+INSERT INTO a (k, v, ROWTIME) VALUES (1, 10, 1000);
+INSERT INTO a (k, v, ROWTIME) VALUES (2, 20, 1500);
+INSERT INTO a (k, v, ROWTIME) VALUES (1, 30, 12000);
+CREATE TABLE f AS SELECT k, COUNT(*) AS c, SUM(v) AS s FROM a
+  WINDOW TUMBLING (SIZE 10 SECONDS, GRACE PERIOD 0 SECONDS) GROUP BY k EMIT FINAL;";
+
+/// Opens the engine in `data`, runs `sql`, then (when `finish`) ends the input as a bounded run
+/// does, closing the open windows; a process killed at the end of this leaves no more behind.
+fn run_engine(rt: &tokio::runtime::Runtime, data: &std::path::Path, sql: &str, finish: bool) {
+    rt.block_on(async {
+        let engine = Engine::open(data, FsyncPolicy::Never, EngineConfig::default()).unwrap();
+        engine.execute(sql, &mut Session::default()).unwrap();
+        engine.quiesce().await;
+        if finish {
+            engine.finish().await;
+        }
+        engine.shutdown();
+    });
+}
+
+fn final_windows(data: &std::path::Path) -> Vec<String> {
+    let log = EmbeddedLog::open(data, FsyncPolicy::Never).unwrap();
+    log.read("F", 0, 0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|r| String::from_utf8(r.record.value.unwrap()).unwrap())
+        .collect()
+}
+
+/// Killed after the query processed all its input but before the end of the run closed the
+/// windows: the restarted run's end closes them (they were lost: the flush's outputs were taken
+/// for outputs of records processed before the crash).
+#[test]
+fn a_crash_before_the_final_flush_loses_no_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let data = dir.path().join("data");
+    run_engine(&rt, &data, FINAL, false);
+    assert_eq!(
+        final_windows(&data),
+        [r#"{"C":1,"S":10}"#, r#"{"C":1,"S":20}"#]
+    );
+    run_engine(&rt, &data, "SHOW QUERIES;", true);
+    assert_eq!(
+        final_windows(&data),
+        [
+            r#"{"C":1,"S":10}"#,
+            r#"{"C":1,"S":20}"#,
+            r#"{"C":1,"S":30}"#
+        ]
+    );
+}
+
+/// Killed after the flush's outputs were written and committed but before the checkpoint that
+/// follows it: the restarted run does not reopen and emit those windows again.
+#[test]
+fn a_crash_between_the_final_flush_and_its_checkpoint_doubles_no_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let data = dir.path().join("data");
+    run_engine(&rt, &data, FINAL, false);
+    let before = dir.path().join("state-before");
+    common::copy_dir(&data.join("state"), &before);
+    run_engine(&rt, &data, "SHOW QUERIES;", true);
+    assert_eq!(final_windows(&data).len(), 3);
+    // The checkpoint written after the flush is lost.
+    std::fs::remove_dir_all(data.join("state")).unwrap();
+    common::copy_dir(&before, &data.join("state"));
+    run_engine(&rt, &data, "SHOW QUERIES;", true);
+    assert_eq!(final_windows(&data).len(), 3, "{:?}", final_windows(&data));
+    // And more input after the end of a run: late for the closed windows, as before the crash.
+    run_engine(
+        &rt,
+        &data,
+        "INSERT INTO a (k, v, ROWTIME) VALUES (3, 40, 25000);",
+        true,
+    );
+    assert_eq!(final_windows(&data).len(), 3, "{:?}", final_windows(&data));
+}

@@ -11,6 +11,7 @@ pub mod persistent;
 pub mod print;
 pub mod processing_log;
 pub mod push;
+mod recovery;
 mod unnest;
 pub mod windows;
 

@@ -4,6 +4,7 @@
 //! already written past its last commit, so the sink holds every result exactly once.
 
 use super::processing_log::ProcessingLog;
+use super::recovery;
 use super::{decode, encode, Processor, BATCH};
 use crate::catalog::Source;
 use crate::error::{Error, Result};
@@ -160,35 +161,6 @@ pub struct QuerySpec {
     pub fail_on_bad_timestamp: bool,
 }
 
-/// A checkpoint: the statement's fingerprint, the input positions the state corresponds to,
-/// then the operator's state.
-fn encode_checkpoint(statement: &str, positions: &[u64], state: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(state.len() + 12 + 8 * positions.len());
-    out.extend_from_slice(&producer_id(statement).to_le_bytes());
-    out.extend_from_slice(&(positions.len() as u32).to_le_bytes());
-    for p in positions {
-        out.extend_from_slice(&p.to_le_bytes());
-    }
-    out.extend_from_slice(state);
-    out
-}
-
-/// The positions and state of a checkpoint of `statement`, if it is one.
-fn decode_checkpoint<'a>(statement: &str, data: &'a [u8]) -> Option<(Vec<u64>, &'a [u8])> {
-    let fingerprint = u64::from_le_bytes(data.get(..8)?.try_into().ok()?);
-    let n = u32::from_le_bytes(data.get(8..12)?.try_into().ok()?) as usize;
-    if fingerprint != producer_id(statement) {
-        return None;
-    }
-    let positions = (0..n)
-        .map(|i| {
-            let at = 12 + 8 * i;
-            Some(u64::from_le_bytes(data.get(at..at + 8)?.try_into().ok()?))
-        })
-        .collect::<Option<Vec<u64>>>()?;
-    Some((positions, data.get(12 + 8 * n..)?))
-}
-
 /// A query's input partitions, numbered across its sources (a join reads two): for each, the
 /// input it belongs to, its topic and partition. Outputs record this number as their origin.
 pub(crate) fn input_partitions(
@@ -281,6 +253,7 @@ pub fn start(
         }
         *end = Some(at);
     }
+    let flush = recovery::committed_flush(&committed, parts.len());
     let mut commit: Vec<(String, u32, u64)> = positions
         .iter()
         .zip(&parts)
@@ -337,6 +310,7 @@ pub fn start(
         flush: handle.flush.clone(),
         late: handle.late.clone(),
         last_checkpoint: std::time::Instant::now(),
+        flushes: 0,
         shared_positions: handle.positions.clone(),
         state: handle.state.clone(),
     };
@@ -345,6 +319,7 @@ pub fn start(
         Pending {
             runner,
             positions,
+            flush,
             stop: stop_rx,
         },
     ))
@@ -355,6 +330,8 @@ pub fn start(
 pub struct Pending {
     runner: Runner,
     positions: Vec<u64>,
+    /// The last flush committed (see [`recovery`]).
+    flush: Option<(u64, Vec<u64>)>,
     stop: watch::Receiver<bool>,
 }
 
@@ -364,9 +341,19 @@ impl Pending {
     pub fn launch(mut self) -> Result<()> {
         let r = &mut self.runner;
         if !matches!(r.processor, Processor::Stream(_)) {
-            if let Err(e) = rebuild(&mut r.processor, &r.spec, &r.fetcher, &self.positions) {
-                r.fail(Error::generic(e.message.clone()));
-                return Err(e);
+            let flush = self.flush.take();
+            match recovery::rebuild(
+                &mut r.processor,
+                &r.spec,
+                &r.fetcher,
+                &self.positions,
+                flush,
+            ) {
+                Ok(flushes) => r.flushes = flushes,
+                Err(e) => {
+                    r.fail(Error::generic(e.message.clone()));
+                    return Err(e);
+                }
             }
             r.late.store(r.processor.late_records(), Ordering::Relaxed);
         }
@@ -375,65 +362,15 @@ impl Pending {
     }
 }
 
-/// Rebuilds a stateful query's state: the last checkpoint, then the input replayed from the
-/// checkpoint's positions up to the committed ones (in event-time order across inputs, as when
-/// running), emitting nothing: those outputs were written.
-fn rebuild(
-    processor: &mut Processor,
-    spec: &QuerySpec,
-    fetcher: &Fetcher,
-    positions: &[u64],
-) -> Result<()> {
-    let mut from = vec![0u64; positions.len()];
-    if let Some(data) = spec.state.load(&spec.id)? {
-        match decode_checkpoint(&spec.statement, &data) {
-            Some((at, state))
-                if at.len() == positions.len() && at.iter().zip(positions).all(|(a, c)| a <= c) =>
-            {
-                match processor.restore(state) {
-                    Ok(()) => from = at,
-                    Err(e) => {
-                        tracing::warn!(query = %spec.id, "ignoring checkpoint: {e}");
-                        *processor = Processor::new(&spec.plan)?;
-                        processor.set_partition_bases(&partition_bases(&fetcher.parts));
-                    }
-                }
-            }
-            _ => {
-                tracing::warn!(query = %spec.id, "ignoring a checkpoint of another statement or input")
-            }
-        }
-    }
-    let muted = Fetcher {
-        plog: fetcher.plog.muted(),
-        ..fetcher.clone()
-    };
-    let mut aligner = Aligner::new(positions.len());
-    while let Some(slices) = aligner.round(&mut from, |g, pos| {
-        let want = positions[g].saturating_sub(pos).min(BATCH as u64) as usize;
-        if want == 0 {
-            return Ok(None);
-        }
-        muted.fetch_max(g, pos, want)
-    })? {
-        let batches: Vec<(usize, Slice)> = slices
-            .into_iter()
-            .map(|s| (muted.parts[s.g].0, s))
-            .collect();
-        processor.replay(&batches)?;
-    }
-    Ok(())
-}
-
 /// Reads and decodes batches of the input (on any thread).
 #[derive(Clone)]
-struct Fetcher {
+pub(super) struct Fetcher {
     log: SharedLog,
     /// The sources, with the value columns the query reads of each.
     inputs: Arc<Vec<(Arc<Source>, Vec<bool>)>>,
     /// The input partitions (see [`input_partitions`]).
-    parts: Arc<Vec<(usize, String, u32)>>,
-    plog: ProcessingLog,
+    pub(super) parts: Arc<Vec<(usize, String, u32)>>,
+    pub(super) plog: ProcessingLog,
     query_id: String,
     fail_on_bad_timestamp: bool,
 }
@@ -442,12 +379,20 @@ use super::align::{Aligner, Fetched, Slice};
 type Prefetched = tokio::task::JoinHandle<Result<Fetched>>;
 
 impl Fetcher {
+    /// The same fetcher, logging no processing errors (for input read again).
+    pub(super) fn muted(&self) -> Fetcher {
+        Fetcher {
+            plog: self.plog.muted(),
+            ..self.clone()
+        }
+    }
+
     fn fetch(&self, g: usize, pos: u64) -> Result<Fetched> {
         self.fetch_max(g, pos, BATCH)
     }
 
     /// Up to `max` records of input partition `g` from `pos`, decoded.
-    fn fetch_max(&self, g: usize, pos: u64, max: usize) -> Result<Fetched> {
+    pub(super) fn fetch_max(&self, g: usize, pos: u64, max: usize) -> Result<Fetched> {
         let (input, topic, p) = &self.parts[g];
         let recs = self.log.read(topic, *p, pos, max)?;
         let Some(last) = recs.last() else {
@@ -489,6 +434,8 @@ struct Runner {
     flush: Arc<AtomicU8>,
     late: Arc<AtomicU64>,
     last_checkpoint: std::time::Instant,
+    /// How many times the end of a bounded input closed the open windows (see [`recovery`]).
+    flushes: u64,
     shared_positions: Arc<Mutex<Vec<u64>>>,
     state: Arc<Mutex<QueryState>>,
 }
@@ -548,7 +495,7 @@ impl Runner {
             let mut flushed = false;
             if !progressed && self.flush.load(Ordering::SeqCst) == FLUSH_ASKED {
                 flushed = true;
-                let done = match self.flush_windows() {
+                let done = match self.flush_windows(&positions) {
                     Ok(true) => FLUSH_WROTE,
                     Ok(false) => FLUSH_EMPTY,
                     Err(e) => {
@@ -558,11 +505,17 @@ impl Runner {
                 };
                 self.flush.store(done, Ordering::SeqCst);
             }
-            // A flush checkpoints at once: its results are out, so a restart must not reopen
-            // the windows it closed.
+            // A flush checkpoints at once: a restart finds only the last flush in the committed
+            // offsets, so the state must include every earlier one.
             let due = progressed && self.last_checkpoint.elapsed() >= self.spec.checkpoint_every;
             if due || flushed {
                 if let Err(e) = self.checkpoint(&positions) {
+                    if flushed {
+                        self.busy.store(false, Ordering::SeqCst);
+                        return self.fail(Error::generic(format!(
+                            "the checkpoint after the end of the input failed: {e}"
+                        )));
+                    }
                     // The query goes on; a restart then replays more of its input.
                     tracing::warn!(query = %self.spec.id, "checkpoint failed: {e}");
                 }
@@ -592,16 +545,29 @@ impl Runner {
         let Some(state) = self.processor.checkpoint()? else {
             return Ok(());
         };
-        let data = encode_checkpoint(&self.spec.statement, positions, &state);
+        let data =
+            recovery::encode_checkpoint(&self.spec.statement, positions, self.flushes, &state);
         self.spec.state.save(&self.spec.id, &data)
     }
 
-    /// Closes the open windows and writes what that emits; true if it wrote anything.
-    fn flush_windows(&mut self) -> Result<bool> {
-        let Some(out) = self.processor.flush(&self.plog, &self.spec.id)? else {
+    /// Closes the open windows and writes what that emits, committed with the flush's number
+    /// and `positions` (see [`recovery`]); true if it wrote anything.
+    fn flush_windows(&mut self, positions: &[u64]) -> Result<bool> {
+        if matches!(self.processor, Processor::Stream(_)) {
             return Ok(false);
+        }
+        let n = self.flushes + 1;
+        let out = self.processor.flush(&self.plog, &self.spec.id)?;
+        let commit = recovery::flush_commit(n, positions);
+        let wrote = match out {
+            Some(out) => self.write_from(&out, commit, Some(n))?,
+            None => {
+                self.log.commit(&self.group, &commit)?;
+                false
+            }
         };
-        self.write(&out, Vec::new())
+        self.flushes = n;
+        Ok(wrote)
     }
 
     /// Processes a round of rows of all inputs in event-time order (see [`Aligner`]); true if
@@ -690,7 +656,17 @@ impl Runner {
 
     /// Appends a batch's outputs to the sink (skipping those written before a crash), then
     /// commits the sink ends with `commit`; true if it appended anything.
-    fn write(&mut self, out: &RecordBatch, mut commit: Vec<(String, u32, u64)>) -> Result<bool> {
+    fn write(&mut self, out: &RecordBatch, commit: Vec<(String, u32, u64)>) -> Result<bool> {
+        self.write_from(out, commit, None)
+    }
+
+    /// [`write`](Self::write), the outputs of the flush numbered `flush` if given.
+    fn write_from(
+        &mut self,
+        out: &RecordBatch,
+        mut commit: Vec<(String, u32, u64)>,
+        flush: Option<u64>,
+    ) -> Result<bool> {
         let mut by_partition: Vec<Vec<Record>> = vec![Vec::new(); self.sink_parts as usize];
         for (sp, rec) in encode(
             out,
@@ -699,7 +675,12 @@ impl Runner {
             Some(self.producer),
             self.spec.plan.passes_key(),
         )? {
-            let origin = rec.origin.expect("persistent outputs carry an origin");
+            let mut rec = rec;
+            let mut origin = rec.origin.expect("persistent outputs carry an origin");
+            if let Some(n) = flush {
+                (origin.partition, origin.offset) = (recovery::FLUSH_ORIGIN, n);
+                rec.origin = Some(origin);
+            }
             if self
                 .resumed_at
                 .get(origin.partition as usize)
