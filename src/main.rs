@@ -69,6 +69,11 @@ enum Command {
         #[arg(long = "sum")]
         sums: Vec<String>,
     },
+    /// Writes a topic's records as JSON lines (partition, offset, timestamp, key and value in hex,
+    /// headers) to standard output.
+    TopicDump { topic: String },
+    /// Appends the records of a `topic-dump` (standard input) to a topic, creating it if needed.
+    TopicLoad { topic: String },
     /// Serves ksqlDB's REST API (HTTP/1.1 and cleartext HTTP/2 on one port) until stopped.
     Server {
         /// Address and port to listen on.
@@ -193,6 +198,9 @@ fn real_main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let Some(code) = topic_command(&cli) {
+        return code;
+    }
     let config = engine_config(&settings, cli.command.as_ref());
     let engine = match rt.block_on(async { Engine::open(&cli.data_dir, cli.fsync, config) }) {
         Ok(e) => e,
@@ -231,18 +239,6 @@ fn real_main() -> std::process::ExitCode {
                 }
             })
         }
-        Some(Command::TopicStats { topic, sums }) => {
-            match brooklet::cli::stats::topic_stats(engine.log(), &topic, &sums) {
-                Ok(v) => {
-                    println!("{v}");
-                    std::process::ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("{e}");
-                    std::process::ExitCode::FAILURE
-                }
-            }
-        }
         Some(Command::Server {
             listen,
             auth_file,
@@ -279,7 +275,13 @@ fn real_main() -> std::process::ExitCode {
                 }
             }
         }
-        Some(Command::Qtt { .. } | Command::HashPassword) => unreachable!("handled above"),
+        Some(
+            Command::Qtt { .. }
+            | Command::HashPassword
+            | Command::TopicStats { .. }
+            | Command::TopicDump { .. }
+            | Command::TopicLoad { .. },
+        ) => unreachable!("handled above"),
         None => {
             let banner = format!(
                 "Brooklet {} — ksqlDB-compatible streaming SQL. Data: {}\nType 'help' for help, Ctrl-D to exit.",
@@ -458,5 +460,52 @@ fn run_qtt(
         std::process::ExitCode::FAILURE
     } else {
         std::process::ExitCode::SUCCESS
+    }
+}
+
+/// `topic-stats`, `topic-dump` and `topic-load`: they open the log alone (no query runs).
+fn topic_command(cli: &Cli) -> Option<std::process::ExitCode> {
+    use brooklet::cli::topics;
+    let open = || -> brooklet::error::Result<brooklet::log::SharedLog> {
+        let log = brooklet::log::EmbeddedLog::open(&cli.data_dir, cli.fsync)?;
+        Ok(Arc::new(log))
+    };
+    Some(match cli.command.as_ref()? {
+        Command::TopicStats { topic, sums } => {
+            match open().and_then(|log| brooklet::cli::stats::topic_stats(&log, topic, sums)) {
+                Ok(v) => {
+                    println!("{v}");
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+        Command::TopicDump { topic } => report(open().and_then(|log| {
+            let out = std::io::stdout();
+            let mut out = std::io::BufWriter::new(out.lock());
+            topics::dump(&log, topic, &mut out)
+        })),
+        Command::TopicLoad { topic } => report(open().and_then(|log| {
+            let input = std::io::stdin();
+            topics::load(&log, topic, &mut input.lock())
+        })),
+        _ => return None,
+    })
+}
+
+/// The exit code of a command that counts records, the count on standard error.
+fn report(result: brooklet::error::Result<u64>) -> std::process::ExitCode {
+    match result {
+        Ok(n) => {
+            eprintln!("{n} records");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }

@@ -5,6 +5,7 @@ pub mod properties;
 pub mod remote;
 pub mod render;
 pub mod stats;
+pub mod topics;
 
 use crate::engine::{Engine, Output, Session};
 use crate::error::Error;
