@@ -13,7 +13,11 @@ use std::io::{BufRead, Write};
 fn hex(bytes: Option<&[u8]>) -> serde_json::Value {
     match bytes {
         None => serde_json::Value::Null,
-        Some(b) => b.iter().map(|x| format!("{x:02x}")).collect::<String>().into(),
+        Some(b) => b
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+            .into(),
     }
 }
 

@@ -107,14 +107,30 @@ impl Task {
         if batch.is_empty() {
             return Ok(());
         }
-        self.log.append(&self.topic, 0, batch)?;
+        self.until_room(|| self.log.append(&self.topic, 0, batch))?;
         let end = self.log.end_offset(&self.topic, 0)?;
-        self.log.commit(
-            &self.group,
-            &[(LINES.into(), 0, lines), (END.into(), 0, end)],
-        )?;
+        let commit = [(LINES.into(), 0, lines), (END.into(), 0, end)];
+        self.until_room(|| self.log.commit(&self.group, &commit))?;
         self.records.store(lines, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Runs a write to the log, waiting while the disk is full (a failed append leaves nothing
+    /// behind, so the connector goes on where it stopped once there is room).
+    fn until_room<T>(&self, op: impl Fn() -> crate::log::LogResult<T>) -> Result<T> {
+        let mut warned = false;
+        loop {
+            match op() {
+                Err(e) if e.is_full() && !self.stop.load(Ordering::Relaxed) => {
+                    if !warned {
+                        tracing::error!(topic = %self.topic, "connector paused: {e}; resumes when there is room");
+                        warned = true;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(250));
+                }
+                r => return r.map_err(Error::from),
+            }
+        }
     }
 
     /// Appends the topic's record values to the file as lines, from the committed offset,

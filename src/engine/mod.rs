@@ -27,6 +27,9 @@ use std::time::Duration;
 
 pub const COMMAND_TOPIC: &str = "_brooklet_commands";
 
+/// The size in bytes at which the embedded log starts a new segment file (64 MiB by default).
+pub const SEGMENT_BYTES: &str = "brooklet.log.segment.bytes";
+
 /// Engine-wide settings.
 #[derive(Debug, Clone, Default)]
 pub struct EngineConfig {
@@ -78,7 +81,12 @@ pub struct Engine {
 impl Engine {
     /// An engine over the durable log in `dir`; the catalog and persistent queries come back.
     pub fn open(dir: &Path, fsync: FsyncPolicy, config: EngineConfig) -> Result<Arc<Engine>> {
-        let log: SharedLog = Arc::new(EmbeddedLog::open(dir, fsync)?);
+        let segment_bytes = config
+            .properties
+            .get(SEGMENT_BYTES)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(crate::log::DEFAULT_SEGMENT_BYTES);
+        let log: SharedLog = Arc::new(EmbeddedLog::open_with(dir, fsync, segment_bytes)?);
         let state = Arc::new(DiskStore::new(dir.join("state"))?);
         Self::build(log, state, config)
     }

@@ -8,7 +8,7 @@ use super::recovery;
 use super::{decode, encode, Processor, BATCH};
 use crate::catalog::Source;
 use crate::error::{Error, Result};
-use crate::log::{Record, SharedLog};
+use crate::log::{LogResult, Record, SharedLog};
 use crate::plan::QueryPlan;
 use crate::state::StateStore;
 use datafusion::arrow::array::RecordBatch;
@@ -313,6 +313,7 @@ pub fn start(
         flushes: 0,
         shared_positions: handle.positions.clone(),
         state: handle.state.clone(),
+        stopping: stop_rx.clone(),
     };
     Ok((
         handle,
@@ -391,11 +392,34 @@ impl Fetcher {
         self.fetch_max(g, pos, BATCH)
     }
 
+    /// Reports offsets `from..to` of a partition as unreadable, if there are any.
+    fn damaged(&self, topic: &str, p: u32, from: u64, to: u64) {
+        if to > from {
+            let msg = format!(
+                "records {from}..{to} of {topic} partition {p} failed their checksum on disk \
+                 and were skipped"
+            );
+            self.plog
+                .deserialization_error(&self.query_id, topic, "log", &msg, None);
+        }
+    }
+
     /// Up to `max` records of input partition `g` from `pos`, decoded.
     pub(super) fn fetch_max(&self, g: usize, pos: u64, max: usize) -> Result<Fetched> {
         let (input, topic, p) = &self.parts[g];
         let recs = self.log.read(topic, *p, pos, max)?;
+        // Offsets the log skipped were damaged on disk (see `log::damage`).
+        let mut at = pos;
+        for r in &recs {
+            self.damaged(topic, *p, at, r.offset);
+            at = r.offset + 1;
+        }
         let Some(last) = recs.last() else {
+            let end = self.log.end_offset(topic, *p)?;
+            if end > pos && max > 0 {
+                self.damaged(topic, *p, pos, end);
+                return Ok(Some((end, None)));
+            }
             return Ok(None);
         };
         let (source, needed) = &self.inputs[*input];
@@ -438,6 +462,8 @@ struct Runner {
     flushes: u64,
     shared_positions: Arc<Mutex<Vec<u64>>>,
     state: Arc<Mutex<QueryState>>,
+    /// Whether the query was asked to stop.
+    stopping: watch::Receiver<bool>,
 }
 
 impl Runner {
@@ -459,7 +485,7 @@ impl Runner {
                 for rx in rxs.iter_mut() {
                     rx.borrow_and_update();
                 }
-                match self.step_aligned(&mut positions) {
+                match self.step_aligned(&mut positions).await {
                     Ok(p) => progressed = p,
                     Err(e) => {
                         self.busy.store(false, Ordering::SeqCst);
@@ -495,7 +521,7 @@ impl Runner {
             let mut flushed = false;
             if !progressed && self.flush.load(Ordering::SeqCst) == FLUSH_ASKED {
                 flushed = true;
-                let done = match self.flush_windows(&positions) {
+                let done = match self.flush_windows(&positions).await {
                     Ok(true) => FLUSH_WROTE,
                     Ok(false) => FLUSH_EMPTY,
                     Err(e) => {
@@ -510,14 +536,12 @@ impl Runner {
             let due = progressed && self.last_checkpoint.elapsed() >= self.spec.checkpoint_every;
             if due || flushed {
                 if let Err(e) = self.checkpoint(&positions) {
-                    if flushed {
-                        self.busy.store(false, Ordering::SeqCst);
-                        return self.fail(Error::generic(format!(
-                            "the checkpoint after the end of the input failed: {e}"
-                        )));
-                    }
                     // The query goes on; a restart then replays more of its input.
                     tracing::warn!(query = %self.spec.id, "checkpoint failed: {e}");
+                    if flushed && !self.checkpoint_until_saved(&positions).await {
+                        self.busy.store(false, Ordering::SeqCst);
+                        return;
+                    }
                 }
             }
             self.busy.store(false, Ordering::SeqCst);
@@ -530,6 +554,44 @@ impl Runner {
             tokio::select! {
                 _ = changed => {}
                 _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Commits the query's positions (see [`durable`](Self::durable)).
+    async fn commit(&self, offsets: &[(String, u32, u64)]) -> Result<()> {
+        let group = &self.group;
+        self.durable(|log| log.commit(group, offsets)).await
+    }
+
+    /// Runs a write to the log, waiting while the disk is full: meanwhile the query is in
+    /// ERROR with the reason, and once there is room it goes on where it stopped (a failed
+    /// append leaves nothing behind, so nothing is skipped or written twice).
+    async fn durable<T>(&self, op: impl Fn(&SharedLog) -> LogResult<T>) -> Result<T> {
+        let mut waiting = false;
+        loop {
+            match op(&self.log) {
+                Ok(v) => {
+                    if waiting {
+                        tracing::warn!(query = %self.spec.id, "there is room again: resuming");
+                        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = QueryState::Running;
+                    }
+                    return Ok(v);
+                }
+                Err(e) if e.is_full() => {
+                    if !waiting {
+                        let msg = format!("paused: {e}; the query resumes when there is room");
+                        tracing::error!(query = %self.spec.id, "{msg}");
+                        *self.state.lock().unwrap_or_else(|e| e.into_inner()) =
+                            QueryState::Error(msg);
+                        waiting = true;
+                    }
+                    if *self.stopping.borrow() {
+                        return Err(Error::generic("stopped while the disk was full"));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -550,9 +612,31 @@ impl Runner {
         self.spec.state.save(&self.spec.id, &data)
     }
 
+    /// Retries the checkpoint after a flush until it is saved (the disk may be full: the query
+    /// waits in ERROR); false if the query was stopped meanwhile.
+    async fn checkpoint_until_saved(&mut self, positions: &[u64]) -> bool {
+        loop {
+            if *self.stopping.borrow() {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            match self.checkpoint(positions) {
+                Ok(()) => {
+                    *self.state.lock().unwrap_or_else(|e| e.into_inner()) = QueryState::Running;
+                    return true;
+                }
+                Err(e) => {
+                    *self.state.lock().unwrap_or_else(|e| e.into_inner()) = QueryState::Error(
+                        format!("paused: the checkpoint after the end of the input failed: {e}"),
+                    )
+                }
+            }
+        }
+    }
+
     /// Closes the open windows and writes what that emits, committed with the flush's number
     /// and `positions` (see [`recovery`]); true if it wrote anything.
-    fn flush_windows(&mut self, positions: &[u64]) -> Result<bool> {
+    async fn flush_windows(&mut self, positions: &[u64]) -> Result<bool> {
         if matches!(self.processor, Processor::Stream(_)) {
             return Ok(false);
         }
@@ -560,9 +644,9 @@ impl Runner {
         let out = self.processor.flush(&self.plog, &self.spec.id)?;
         let commit = recovery::flush_commit(n, positions);
         let wrote = match out {
-            Some(out) => self.write_from(&out, commit, Some(n))?,
+            Some(out) => self.write_from(&out, commit, Some(n)).await?,
             None => {
-                self.log.commit(&self.group, &commit)?;
+                self.commit(&commit).await?;
                 false
             }
         };
@@ -572,7 +656,7 @@ impl Runner {
 
     /// Processes a round of rows of all inputs in event-time order (see [`Aligner`]); true if
     /// it read anything.
-    fn step_aligned(&mut self, positions: &mut [u64]) -> Result<bool> {
+    async fn step_aligned(&mut self, positions: &mut [u64]) -> Result<bool> {
         let Some(aligner) = self.aligner.as_mut() else {
             return Ok(false);
         };
@@ -598,9 +682,9 @@ impl Runner {
             .store(self.processor.late_records(), Ordering::Relaxed);
         match out {
             Some(out) => {
-                self.write(&out, commit)?;
+                self.write(&out, commit).await?;
             }
-            None => self.log.commit(&self.group, &commit)?,
+            None => self.commit(&commit).await?,
         }
         Ok(true)
     }
@@ -645,9 +729,9 @@ impl Runner {
             None => None,
         };
         match out {
-            Some(out) => self.write(&out, commit)?,
+            Some(out) => self.write(&out, commit).await?,
             None => {
-                self.log.commit(&self.group, &commit)?;
+                self.commit(&commit).await?;
                 false
             }
         };
@@ -656,12 +740,12 @@ impl Runner {
 
     /// Appends a batch's outputs to the sink (skipping those written before a crash), then
     /// commits the sink ends with `commit`; true if it appended anything.
-    fn write(&mut self, out: &RecordBatch, commit: Vec<(String, u32, u64)>) -> Result<bool> {
-        self.write_from(out, commit, None)
+    async fn write(&mut self, out: &RecordBatch, commit: Vec<(String, u32, u64)>) -> Result<bool> {
+        self.write_from(out, commit, None).await
     }
 
     /// [`write`](Self::write), the outputs of the flush numbered `flush` if given.
-    fn write_from(
+    async fn write_from(
         &mut self,
         out: &RecordBatch,
         mut commit: Vec<(String, u32, u64)>,
@@ -703,8 +787,10 @@ impl Runner {
         for (sp, records) in by_partition.iter().enumerate() {
             if !records.is_empty() {
                 wrote = true;
-                self.log.append(&self.spec.sink.topic, sp as u32, records)?;
-                let end = self.log.end_offset(&self.spec.sink.topic, sp as u32)?;
+                let topic = &self.spec.sink.topic;
+                self.durable(|log| log.append(topic, sp as u32, records))
+                    .await?;
+                let end = self.log.end_offset(topic, sp as u32)?;
                 commit.push((
                     format!("{SINK_MARK}{}", self.spec.sink.topic),
                     sp as u32,
@@ -713,7 +799,7 @@ impl Runner {
             }
         }
         if !commit.is_empty() {
-            self.log.commit(&self.group, &commit)?;
+            self.commit(&commit).await?;
         }
         Ok(wrote)
     }

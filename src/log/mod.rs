@@ -4,11 +4,13 @@
 //! for the embedded one. Records are framed with a length and a CRC32 (see [`frame`]); a torn or
 //! corrupt tail is truncated to the last valid record when a partition is opened.
 
+mod damage;
+pub mod durability;
 pub mod frame;
 mod partition;
 mod store;
 
-pub use store::{EmbeddedLog, FsyncPolicy};
+pub use store::{EmbeddedLog, FsyncPolicy, DEFAULT_SEGMENT_BYTES};
 
 use std::sync::Arc;
 
@@ -74,6 +76,13 @@ impl std::fmt::Display for LogError {
 }
 
 impl std::error::Error for LogError {}
+
+impl LogError {
+    /// Whether the disk (or a quota) is full: the same write can succeed later.
+    pub fn is_full(&self) -> bool {
+        matches!(self, LogError::Io(e) if durability::is_full(e))
+    }
+}
 
 impl From<std::io::Error> for LogError {
     fn from(e: std::io::Error) -> Self {

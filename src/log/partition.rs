@@ -1,6 +1,7 @@
 //! One partition: a list of segments, each a file (or, in memory mode, a byte buffer) of frames,
 //! with a sparse offset index (one entry every [`INDEX_INTERVAL`] bytes) kept beside it.
 
+use super::damage::{self, Damage};
 use super::frame::{self, Decoded};
 use super::{LogResult, Record, StoredRecord};
 use std::fs::{File, OpenOptions};
@@ -53,16 +54,81 @@ impl Segment {
         Ok(())
     }
 
-    /// The byte position to start scanning from to find `offset`.
-    fn scan_start(&self, offset: u64) -> u64 {
+    fn sync(&self, dir: &Path) {
+        if let Bytes::File { log, index } = &self.bytes {
+            let (log_path, index_path) = segment_paths(dir, self.base);
+            super::durability::fsync(log, &log_path);
+            super::durability::fsync(index, &index_path);
+        }
+    }
+
+    /// Undoes a failed append: the segment ends at `size` again, with `index_len` index entries.
+    fn roll_back(&mut self, index_len: usize, last_indexed_pos: u64) -> std::io::Result<()> {
+        self.index.truncate(index_len);
+        self.last_indexed_pos = last_indexed_pos;
+        if let Bytes::File { log, index } = &mut self.bytes {
+            log.set_len(self.size)?;
+            index.set_len((index_len * 16) as u64)?;
+        }
+        Ok(())
+    }
+
+    /// The offset and byte position of the indexed frame to start scanning from to find
+    /// `offset`.
+    fn scan_start(&self, offset: u64) -> (u64, u64) {
         match self.index.partition_point(|&(o, _)| o <= offset) {
-            0 => 0,
-            i => self.index[i - 1].1,
+            0 => (self.base, 0),
+            i => self.index[i - 1],
+        }
+    }
+}
+
+/// Frames of a segment read in chunks: the bytes `[at, at + buf.len())`.
+struct Scan<'a> {
+    seg: &'a Segment,
+    buf: Vec<u8>,
+    at: u64,
+}
+
+impl<'a> Scan<'a> {
+    fn new(seg: &'a Segment) -> Self {
+        Scan {
+            seg,
+            buf: Vec::new(),
+            at: 0,
+        }
+    }
+
+    /// The frame at byte `pos` (`Incomplete` only where the segment ends inside it).
+    fn frame(&mut self, pos: u64) -> std::io::Result<Decoded> {
+        let end = self.at + self.buf.len() as u64;
+        if pos >= self.at && pos < end {
+            match frame::decode(&self.buf[(pos - self.at) as usize..]) {
+                Decoded::Incomplete if end < self.seg.size => {}
+                d => return Ok(d),
+            }
+        }
+        self.buf = self.seg.read_at(pos, READ_CHUNK)?;
+        self.at = pos;
+        match frame::decode(&self.buf) {
+            Decoded::Incomplete if self.buf.len() >= frame::FRAME_HEADER => {
+                let len =
+                    u32::from_le_bytes(self.buf[0..4].try_into().unwrap_or_default()) as usize;
+                let whole = (len + frame::FRAME_HEADER) as u64;
+                if len > frame::MAX_FRAME || pos + whole > self.seg.size {
+                    return Ok(Decoded::Incomplete);
+                }
+                Ok(frame::decode(&self.seg.read_at(pos, whole as usize)?))
+            }
+            d => Ok(d),
         }
     }
 }
 
 pub(crate) struct Partition {
+    /// `topic/partition`, for reports.
+    label: String,
+    damage: Damage,
     dir: Option<PathBuf>,
     segments: Vec<Segment>,
     next_offset: u64,
@@ -86,6 +152,8 @@ impl Partition {
             bytes: Bytes::Memory(Vec::new()),
         };
         Partition {
+            label: "memory".into(),
+            damage: Damage::default(),
             dir: None,
             segments: vec![seg],
             next_offset: 0,
@@ -93,7 +161,7 @@ impl Partition {
         }
     }
 
-    /// Opens (or creates) a partition directory, recovering a torn or corrupt tail.
+    /// Opens (or creates) a partition directory, recovering a torn tail (see [`damage`]).
     pub fn open(dir: &Path, segment_bytes: u64) -> LogResult<Self> {
         std::fs::create_dir_all(dir)?;
         let mut bases: Vec<u64> = std::fs::read_dir(dir)?
@@ -107,7 +175,13 @@ impl Partition {
         if bases.is_empty() {
             bases.push(0);
         }
+        let name = |p: Option<&Path>| {
+            p.and_then(|p| p.file_name())
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        };
         let mut p = Partition {
+            label: format!("{}/{}", name(dir.parent()), name(Some(dir))),
+            damage: Damage::default(),
             dir: Some(dir.to_path_buf()),
             segments: Vec::new(),
             next_offset: 0,
@@ -127,65 +201,58 @@ impl Partition {
         Ok(p)
     }
 
-    /// Scans the last segment from its last index entry, truncating at the first bad frame.
+    /// Scans the last segment from its last index entry. A frame that fails its checksum with
+    /// valid frames after it is damage (reported; reads skip it); with none after it, a torn
+    /// tail, truncated.
     fn recover_tail(&mut self) -> LogResult<()> {
         let seg = self.segments.last_mut().expect("a partition has a segment");
-        let (mut offset, mut pos) = seg.index.last().copied().unwrap_or((seg.base, 0));
         // Index entries beyond the data are dropped (the index may be ahead of a torn log).
-        while let Some(&(o, p)) = seg.index.last() {
-            if p < seg.size {
-                break;
-            }
+        let indexed = seg.index.len();
+        while seg.index.last().is_some_and(|&(_, p)| p >= seg.size) {
             seg.index.pop();
-            (offset, pos) = seg.index.last().copied().unwrap_or((seg.base, 0));
-            let _ = o;
         }
-        loop {
-            let buf = seg.read_at(pos, READ_CHUNK)?;
-            let mut at = 0usize;
-            let mut progressed = false;
-            loop {
-                match frame::decode(&buf[at..]) {
+        if seg.index.len() < indexed {
+            seg.last_indexed_pos = seg.index.last().map_or(0, |e| e.1);
+            if let Bytes::File { index, .. } = &mut seg.bytes {
+                index.set_len((seg.index.len() * 16) as u64)?;
+            }
+        }
+        let (mut offset, mut pos) = seg.index.last().copied().unwrap_or((seg.base, 0));
+        let mut frames = Vec::new();
+        let mut torn = None;
+        {
+            let seg: &Segment = seg;
+            let mut scan = Scan::new(seg);
+            while pos < seg.size {
+                match scan.frame(pos)? {
                     Decoded::Frame(o, _, size) if o == offset => {
-                        seg.index_entry(o, pos + at as u64)?;
-                        at += size;
+                        frames.push((o, pos));
+                        pos += size as u64;
                         offset += 1;
-                        progressed = true;
-                    }
-                    Decoded::Incomplete if buf.len() == READ_CHUNK && at > 0 => break,
-                    Decoded::Incomplete if buf.len() == READ_CHUNK && at == 0 => {
-                        // A frame larger than one chunk: read it whole.
-                        let len =
-                            u32::from_le_bytes(buf[0..4].try_into().unwrap_or_default()) as usize;
-                        let whole = seg.read_at(pos, len + frame::FRAME_HEADER)?;
-                        match frame::decode(&whole) {
-                            Decoded::Frame(o, _, size) if o == offset => {
-                                seg.index_entry(o, pos)?;
-                                pos += size as u64;
-                                offset += 1;
-                                progressed = true;
-                            }
-                            _ => return Self::truncate(seg, pos, offset, &mut self.next_offset),
-                        }
-                        break;
                     }
                     _ => {
-                        let end = pos + at as u64;
-                        return Self::truncate(seg, end, offset, &mut self.next_offset);
+                        let read = |p, n| seg.read_at(p, n);
+                        match damage::resync(&read, seg.size, pos, offset, &seg.index)? {
+                            Some((p, o)) => {
+                                self.damage.report(&self.label, seg.base, pos, offset, o);
+                                (pos, offset) = (p, o);
+                            }
+                            None => {
+                                torn = Some(pos);
+                                break;
+                            }
+                        }
                     }
                 }
             }
-            pos += at as u64;
-            if !progressed {
-                return Self::truncate(seg, pos, offset, &mut self.next_offset);
-            }
         }
-    }
-
-    fn truncate(seg: &mut Segment, end: u64, next_offset: u64, out: &mut u64) -> LogResult<()> {
-        if end < seg.size {
+        for (o, p) in frames {
+            seg.index_entry(o, p)?;
+        }
+        if let Some(end) = torn {
             tracing::warn!(
-                "log recovery: truncated a torn or corrupt tail of {} bytes at offset {next_offset}",
+                "log recovery: {} truncated a torn tail of {} bytes at offset {offset}",
+                self.label,
                 seg.size - end
             );
             if let Bytes::File { log, index } = &mut seg.bytes {
@@ -194,8 +261,13 @@ impl Partition {
             }
             seg.size = end;
         }
-        *out = next_offset;
+        self.next_offset = offset;
         Ok(())
+    }
+
+    /// Offset ranges found damaged so far (see [`damage`]).
+    pub fn damaged(&self) -> Vec<(u64, u64)> {
+        self.damage.ranges()
     }
 
     pub fn next_offset(&self) -> u64 {
@@ -214,34 +286,44 @@ impl Partition {
         let seg = self.segments.last_mut().expect("a partition has a segment");
         buf.clear();
         let mut offset = first;
-        for r in records {
-            let at = buf.len() as u64;
-            frame::encode(buf, offset, r);
-            seg.index_entry(offset, seg.size + at)?;
-            offset += 1;
-        }
-        match &mut seg.bytes {
-            Bytes::Memory(v) => v.extend_from_slice(buf),
-            Bytes::File { log, .. } => log.write_all(buf)?,
+        let (index_len, last_indexed_pos) = (seg.index.len(), seg.last_indexed_pos);
+        let mut write = || -> std::io::Result<()> {
+            for r in records {
+                let at = buf.len() as u64;
+                frame::encode(buf, offset, r);
+                seg.index_entry(offset, seg.size + at)?;
+                offset += 1;
+            }
+            match &mut seg.bytes {
+                Bytes::Memory(v) => v.extend_from_slice(buf),
+                Bytes::File { log, .. } => log.write_all(buf)?,
+            }
+            Ok(())
+        };
+        if let Err(e) = write() {
+            // A full disk (or any failed write) leaves no partial frame behind: the next
+            // append, once there is room, goes where this one started.
+            if let Err(undo) = seg.roll_back(index_len, last_indexed_pos) {
+                tracing::error!("log: cannot undo a failed append: {undo}");
+            }
+            return Err(e.into());
         }
         seg.size += buf.len() as u64;
         self.next_offset = offset;
         Ok(first)
     }
 
+    /// Forces the last segment to disk; a failure stops the process (`durability`).
     pub fn sync(&self) -> LogResult<()> {
-        if let Some(Segment {
-            bytes: Bytes::File { log, index },
-            ..
-        }) = self.segments.last()
-        {
-            log.sync_data()?;
-            index.sync_data()?;
+        if let (Some(seg), Some(dir)) = (self.segments.last(), &self.dir) {
+            seg.sync(dir);
         }
         Ok(())
     }
 
     fn roll(&mut self) -> LogResult<()> {
+        // The segment being closed is complete on disk before the next one starts.
+        self.sync()?;
         let base = self.next_offset;
         let seg = match &self.dir {
             Some(dir) => open_segment(dir, base)?,
@@ -257,6 +339,9 @@ impl Partition {
         Ok(())
     }
 
+    /// Up to `max` records from `offset`. Records whose frames fail their checksum are never
+    /// returned: the read goes on after them (the offsets in between are missing from the
+    /// result) and the damage is reported once ([`damage`](super::damage)).
     pub fn read(&self, partition: u32, offset: u64, max: usize) -> LogResult<Vec<StoredRecord>> {
         let mut out = Vec::new();
         if offset >= self.next_offset || max == 0 {
@@ -267,48 +352,48 @@ impl Partition {
             .partition_point(|s| s.base <= offset)
             .saturating_sub(1);
         let mut want = offset;
-        for seg in &self.segments[first..] {
-            let mut pos = seg.scan_start(want);
+        for (i, seg) in self.segments.iter().enumerate().skip(first) {
+            let seg_end = self
+                .segments
+                .get(i + 1)
+                .map_or(self.next_offset, |s| s.base);
+            let (mut expect, mut pos) = seg.scan_start(want);
+            let mut trusted = pos == 0;
+            let mut scan = Scan::new(seg);
             while pos < seg.size && out.len() < max {
-                let buf = seg.read_at(pos, READ_CHUNK)?;
-                let mut at = 0usize;
-                while out.len() < max {
-                    match frame::decode(&buf[at..]) {
-                        Decoded::Frame(o, record, size) => {
-                            if o >= want {
-                                out.push(StoredRecord {
-                                    partition,
-                                    offset: o,
-                                    record,
-                                });
-                                want = o + 1;
-                            }
-                            at += size;
+                match scan.frame(pos)? {
+                    Decoded::Frame(o, record, size) => {
+                        if !trusted && o != expect {
+                            // The index points elsewhere than it says: scan the segment.
+                            (expect, pos, trusted) = (seg.base, 0, true);
+                            continue;
                         }
-                        Decoded::Incomplete if at == 0 => {
-                            let len = u32::from_le_bytes(buf[0..4].try_into().unwrap_or_default())
-                                as usize;
-                            let whole = seg.read_at(pos, len + frame::FRAME_HEADER)?;
-                            if let Decoded::Frame(o, record, size) = frame::decode(&whole) {
-                                if o >= want {
-                                    out.push(StoredRecord {
-                                        partition,
-                                        offset: o,
-                                        record,
-                                    });
-                                    want = o + 1;
-                                }
-                                at = size;
-                            } else {
-                                return Err(corrupt(seg.base, pos));
-                            }
-                            break;
+                        trusted = true;
+                        if o >= want {
+                            out.push(StoredRecord {
+                                partition,
+                                offset: o,
+                                record,
+                            });
+                            want = o + 1;
                         }
-                        Decoded::Incomplete => break,
-                        Decoded::Corrupt => return Err(corrupt(seg.base, pos + at as u64)),
+                        expect = o + 1;
+                        pos += size as u64;
+                    }
+                    Decoded::Incomplete | Decoded::Corrupt => {
+                        let found = damage::resync(
+                            &|p, n| seg.read_at(p, n),
+                            seg.size,
+                            pos,
+                            expect,
+                            &seg.index,
+                        )?;
+                        let (next_pos, next) = found.unwrap_or((seg.size, seg_end));
+                        self.damage.report(&self.label, seg.base, pos, expect, next);
+                        want = want.max(next);
+                        (expect, pos, trusted) = (next, next_pos, true);
                     }
                 }
-                pos += at as u64;
             }
             if out.len() >= max {
                 break;
@@ -323,13 +408,6 @@ impl Partition {
         }
         Ok(())
     }
-}
-
-fn corrupt(base: u64, pos: u64) -> super::LogError {
-    super::LogError::Io(std::io::Error::new(
-        std::io::ErrorKind::InvalidData,
-        format!("corrupt frame in segment {base} at byte {pos}"),
-    ))
 }
 
 fn open_segment(dir: &Path, base: u64) -> LogResult<Segment> {

@@ -45,6 +45,9 @@ struct Topic {
 
 /// The embedded log. Topic metadata lives in `<dir>/topics/<name>/meta`, partitions in
 /// `<dir>/topics/<name>/<p>/`, consumer group offsets in `<dir>/groups/<group>`.
+/// The size at which a segment rolls over unless `brooklet.log.segment.bytes` says otherwise.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
+
 pub struct EmbeddedLog {
     dir: Option<PathBuf>,
     fsync: FsyncPolicy,
@@ -79,7 +82,7 @@ impl EmbeddedLog {
         EmbeddedLog {
             dir: None,
             fsync: FsyncPolicy::Never,
-            segment_bytes: 64 << 20,
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
             topics: RwLock::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
         }
@@ -87,13 +90,19 @@ impl EmbeddedLog {
 
     /// Opens the log under `dir`, recovering every partition.
     pub fn open(dir: &Path, fsync: FsyncPolicy) -> LogResult<Self> {
+        Self::open_with(dir, fsync, DEFAULT_SEGMENT_BYTES)
+    }
+
+    /// [`open`](Self::open), rolling segments over at `segment_bytes`.
+    pub fn open_with(dir: &Path, fsync: FsyncPolicy, segment_bytes: u64) -> LogResult<Self> {
         let log = EmbeddedLog {
             dir: Some(dir.to_path_buf()),
             fsync,
-            segment_bytes: 64 << 20,
+            segment_bytes: segment_bytes.max(1),
             topics: RwLock::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
         };
+        check_writable(dir)?;
         let topics_dir = dir.join("topics");
         std::fs::create_dir_all(&topics_dir)?;
         std::fs::create_dir_all(dir.join("groups"))?;
@@ -144,6 +153,13 @@ impl EmbeddedLog {
         Ok(log)
     }
 
+    /// The offset ranges of a partition found damaged on disk so far (see `log::damage`).
+    pub fn damaged(&self, topic: &str, partition: u32) -> LogResult<Vec<(u64, u64)>> {
+        let slot = self.partition(topic, partition)?;
+        let data = slot.data.read().unwrap_or_else(|e| e.into_inner());
+        Ok(data.damaged())
+    }
+
     fn partition(&self, topic: &str, partition: u32) -> LogResult<Arc<PartitionSlot>> {
         let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
         let t = topics
@@ -167,15 +183,36 @@ fn decode_group(s: &str) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// Refuses a data directory the process cannot write (read-only, full of inodes, not ours)
+/// at once, with what is wrong, rather than at the first append.
+fn check_writable(dir: &Path) -> LogResult<()> {
+    let probe = dir.join(".brooklet-write-check");
+    let result = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&probe, b"ok"))
+        .and_then(|()| std::fs::remove_file(&probe));
+    result.map_err(|e| {
+        LogError::Io(std::io::Error::new(
+            e.kind(),
+            format!("the data directory {} is not writable: {e}", dir.display()),
+        ))
+    })
+}
+
 /// Replaces a file so that a crash leaves the old or the new contents (the rename is atomic);
 /// with `durable`, the new contents are on disk before the rename.
 fn write_atomically(path: &Path, contents: &[u8], durable: bool) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, contents)?;
     if durable {
-        std::fs::File::open(&tmp)?.sync_data()?;
+        super::durability::fsync(&std::fs::File::open(&tmp)?, &tmp);
     }
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    if durable {
+        if let Some(dir) = path.parent() {
+            super::durability::fsync_path(dir);
+        }
+    }
+    Ok(())
 }
 
 impl Log for EmbeddedLog {

@@ -71,9 +71,10 @@ impl StateStore for DiskStore {
         let tmp = path.with_extension("tmp");
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(&frame(bytes))?;
-        f.sync_all()?;
+        // A failed fsync stops the process (see `log::durability`).
+        crate::log::durability::fsync(&f, &tmp);
         std::fs::rename(&tmp, &path)?;
-        std::fs::File::open(&self.dir)?.sync_all()?;
+        crate::log::durability::fsync_path(&self.dir);
         Ok(())
     }
 
