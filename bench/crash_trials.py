@@ -17,6 +17,7 @@ per key) and the answers of pull queries. Workloads:
              producer; the uncrashed run reads the input the trial ended with
 
 Usage: bench/crash_trials.py [--trials 100] [--seed S] [--bids 100000] [--workloads a,b]
+                             [--round-robin]
        bench/crash_trials.py --replay SEED --workloads W   (one trial again)
 It prints one line per trial and, at the end, the trials run, the failures and their seeds.
 Exit status 1 if any trial failed. Needs the brooklet binary (--bin, default: release build).
@@ -289,6 +290,8 @@ def main():
     ap.add_argument("--replay", type=int, default=None, help="run the trial of this seed")
     ap.add_argument("--bids", type=int, default=100_000)
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
+    ap.add_argument("--round-robin", action="store_true",
+                    help="take the workloads in turn instead of at random")
     ap.add_argument("--bin", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", "/tmp/brooklet-target"), "release", "brooklet"))
     ap.add_argument("--data", default=None, help="Nexmark input directory (generated if absent)")
@@ -317,7 +320,8 @@ def main():
     failures, kills = [], 0
     for i, s in enumerate(seeds):
         rng = random.Random(s)
-        name = names[0] if args.replay is not None else rng.choice(names)
+        name = names[0] if args.replay is not None else \
+            names[i % len(names)] if args.round_robin else rng.choice(names)
         w = WORKLOADS[name]
         start = time.time()
         if "inputs" in w:

@@ -10,6 +10,7 @@ pub mod error;
 pub mod exec;
 pub mod format;
 pub mod functions;
+pub mod fuzz;
 pub mod log;
 pub mod plan;
 pub mod qtt;

@@ -109,15 +109,19 @@ fn text(v: &Value) -> String {
 /// Loads every case variant of one file.
 pub fn load_file(path: &Path) -> Result<Vec<Case>, String> {
     let raw = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let doc: Value = serde_json::from_str(&strip_comments(&raw))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
     let file = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    load_text(&file, &raw).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Loads every case variant of the text of a QTT file named `file`.
+pub fn load_text(file: &str, raw: &str) -> Result<Vec<Case>, String> {
+    let doc: Value = serde_json::from_str(&strip_comments(raw)).map_err(|e| e.to_string())?;
     let tests = doc["tests"]
         .as_array()
-        .ok_or_else(|| format!("{}: no \"tests\" array", path.display()))?;
+        .ok_or_else(|| "no \"tests\" array".to_string())?;
     let mut cases = Vec::new();
     for t in tests {
         let base = format!("{file} - {}", t["name"].as_str().unwrap_or("?"));
@@ -187,7 +191,7 @@ pub fn load_file(path: &Path) -> Result<Vec<Case>, String> {
                     skip = Some(format!("uses {f}, a function of ksqlDB's test registry"));
                 }
                 cases.push(Case {
-                    file: file.clone(),
+                    file: file.to_string(),
                     name,
                     statements,
                     inputs: t["inputs"].as_array().cloned().unwrap_or_default(),

@@ -83,19 +83,37 @@ pub async fn serve_listener(
     config: config::ServerConfig,
 ) -> std::io::Result<()> {
     let config = Arc::new(config);
-    let server = Arc::new(Server {
+    listen::serve(
+        listener,
+        app(engine_server(engine, users, config.clone())),
+        tls,
+        config,
+    )
+    .await
+}
+
+fn engine_server(
+    engine: Arc<Engine>,
+    users: Option<auth::Users>,
+    config: Arc<config::ServerConfig>,
+) -> Arc<Server> {
+    Arc::new(Server {
         engine,
         queries: Mutex::new(HashMap::new()),
         commands: Mutex::new(std::collections::BTreeMap::new()),
         users: users.map(Arc::new),
         auth: auth::Guard::default(),
-        config: config.clone(),
+        config,
         push_slots: Arc::default(),
-    });
-    listen::serve(listener, router(server), tls, config).await
+    })
 }
 
-fn router(server: Arc<Server>) -> Router {
+/// The HTTP service over `engine` without a listener (the fuzzers send it requests).
+pub fn service(engine: Arc<Engine>, config: config::ServerConfig) -> Router {
+    app(engine_server(engine, None, Arc::new(config)))
+}
+
+fn app(server: Arc<Server>) -> Router {
     Router::new()
         .route(
             "/",
