@@ -380,6 +380,11 @@ impl Engine {
     }
 
     /// Stops every query task (the catalog and offsets stay on disk).
+    /// The rows of state a persistent query holds (see `QueryHandle::state_rows`).
+    pub fn state_rows(&self, query_id: &str) -> Option<u64> {
+        self.lock().queries.get(query_id).map(|q| q.state_rows())
+    }
+
     pub fn shutdown(&self) {
         for q in self.lock().queries.values() {
             q.stop();

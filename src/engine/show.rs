@@ -268,9 +268,15 @@ pub fn describe(engine: &Engine, name: &str, extended: bool) -> Result<Listing> 
         .filter(|q| q.sink == s.name)
         .map(|q| q.late_records())
         .sum();
+    let state: u64 = inner
+        .queries
+        .values()
+        .filter(|q| q.sink == s.name)
+        .map(|q| q.state_rows())
+        .sum();
     let footer = if extended {
         format!(
-            "\nQueries that read from this {kind}\n-----------------------------------\n{}\n\nQueries that write from this {kind}\n-----------------------------------\n{}\n\nProcessing errors (all queries): {}\nLate records dropped (windows already closed): {late}",
+            "\nQueries that read from this {kind}\n-----------------------------------\n{}\n\nQueries that write from this {kind}\n-----------------------------------\n{}\n\nProcessing errors (all queries): {}\nLate records dropped (windows already closed): {late}\nRows of state held (groups, windows, join rows): {state}",
             readers.join("\n"),
             writers.join("\n"),
             engine.plog.error_count(),

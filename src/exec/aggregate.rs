@@ -305,6 +305,15 @@ impl Aggregator {
         Ok(out.filter(|b| emit && b.num_rows() > 0))
     }
 
+    /// How many rows of state the operator holds: groups, windows, sessions and the table
+    /// rows whose contributions it keeps (a measure of its memory, for tests and metrics).
+    pub fn state_rows(&self) -> usize {
+        self.groups.len()
+            + self.time_windows.values().map(HashMap::len).sum::<usize>()
+            + self.sessions.values().map(Vec::len).sum::<usize>()
+            + self.table.as_ref().map_or(0, |t| t.rows.len())
+    }
+
     /// Closes every open window (the end of a bounded input): with EMIT FINAL, their final
     /// values.
     pub fn flush(&mut self, failures: &Failures) -> Result<Option<RecordBatch>> {

@@ -230,6 +230,14 @@ impl Joiner {
     }
 
     /// See [`Joiner::part_base`].
+    /// How many rows of state the join holds: table rows and buffered stream rows.
+    pub fn state_rows(&self) -> usize {
+        self.sides
+            .iter()
+            .map(|s| s.table.len() + s.buffer.values().map(Vec::len).sum::<usize>())
+            .sum()
+    }
+
     pub fn set_partition_bases(&mut self, bases: &[i32]) {
         self.part_base = bases.to_vec();
         if let Some(b) = self.before.as_mut() {

@@ -156,6 +156,15 @@ impl Processor {
     }
 
     /// Records dropped because their windows had closed.
+    /// How many rows of state the query holds (see `Aggregator::state_rows`).
+    pub fn state_rows(&self) -> usize {
+        match self {
+            Processor::Stream(_) => 0,
+            Processor::Aggregate(agg) => agg.state_rows(),
+            Processor::Join(join, then) => join.state_rows() + then.state_rows(),
+        }
+    }
+
     pub fn late_records(&self) -> u64 {
         match self {
             Processor::Stream(_) => 0,

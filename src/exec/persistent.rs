@@ -46,6 +46,7 @@ pub struct QueryHandle {
     positions: Arc<Mutex<Vec<u64>>>,
     flush: Arc<AtomicU8>,
     late: Arc<AtomicU64>,
+    state_rows: Arc<AtomicU64>,
     stop: watch::Sender<bool>,
 }
 
@@ -101,6 +102,12 @@ impl QueryHandle {
     /// Records a windowed aggregation dropped because their windows had closed.
     pub fn late_records(&self) -> u64 {
         self.late.load(Ordering::Relaxed)
+    }
+
+    /// Rows of state the query held when last measured: when it was last idle, or at most a
+    /// second before (see `Processor::state_rows`).
+    pub fn state_rows(&self) -> u64 {
+        self.state_rows.load(Ordering::Relaxed)
     }
 
     /// Stops the task, leaving the query in the catalog (shutdown).
@@ -281,6 +288,7 @@ pub fn start(
         positions: Arc::new(Mutex::new(positions.clone())),
         flush: Arc::new(AtomicU8::new(FLUSH_IDLE)),
         late: Arc::new(AtomicU64::new(0)),
+        state_rows: Arc::new(AtomicU64::new(0)),
         stop,
     };
     let mut processor = Processor::new(&spec.plan)?;
@@ -309,6 +317,8 @@ pub fn start(
         busy: handle.busy.clone(),
         flush: handle.flush.clone(),
         late: handle.late.clone(),
+        state_rows: handle.state_rows.clone(),
+        measured: std::time::Instant::now(),
         last_checkpoint: std::time::Instant::now(),
         flushes: 0,
         shared_positions: handle.positions.clone(),
@@ -457,6 +467,9 @@ struct Runner {
     busy: Arc<AtomicBool>,
     flush: Arc<AtomicU8>,
     late: Arc<AtomicU64>,
+    state_rows: Arc<AtomicU64>,
+    /// When `state_rows` was last measured.
+    measured: std::time::Instant,
     last_checkpoint: std::time::Instant,
     /// How many times the end of a bounded input closed the open windows (see [`recovery`]).
     flushes: u64,
@@ -543,6 +556,11 @@ impl Runner {
                         return;
                     }
                 }
+            }
+            if !progressed || self.measured.elapsed() >= std::time::Duration::from_secs(1) {
+                self.measured = std::time::Instant::now();
+                let rows = self.processor.state_rows() as u64;
+                self.state_rows.store(rows, Ordering::Relaxed);
             }
             self.busy.store(false, Ordering::SeqCst);
             if progressed {
