@@ -89,3 +89,52 @@ async fn windowed_and_join_state_stays_flat_over_a_long_event_time_range() {
     }
     engine.shutdown();
 }
+
+/// A stream of records no query can read fills the processing log, which keeps only its
+/// retention (the oldest segments are deleted), so bad input cannot fill the disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_processing_log_keeps_only_its_retention() {
+    use brooklet::exec::processing_log::{RETENTION_BYTES, TOPIC};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = EngineConfig::default();
+    config
+        .properties
+        .insert(brooklet::engine::SEGMENT_BYTES.into(), "65536".into());
+    config
+        .properties
+        .insert(RETENTION_BYTES.into(), "300000".into());
+    let engine = Engine::open(dir.path(), brooklet::log::FsyncPolicy::Never, config).unwrap();
+    engine
+        .execute(
+            "SET 'auto.offset.reset'='earliest';
+             CREATE STREAM input (k STRING KEY, n BIGINT) WITH (KAFKA_TOPIC='input', PARTITIONS=1, VALUE_FORMAT='JSON');
+             CREATE STREAM out AS SELECT k, n FROM input;",
+            &mut Session::default(),
+        )
+        .unwrap();
+    let bad: Vec<Record> = (0..20_000)
+        .map(|i| Record {
+            key: Some(b"k".to_vec()),
+            value: Some(format!("not json {i}").into_bytes()),
+            ..Default::default()
+        })
+        .collect();
+    engine.log().append("input", 0, &bad).unwrap();
+    engine.quiesce().await;
+    let end = engine.log().end_offset(TOPIC, 0).unwrap();
+    assert_eq!(end, 20_000, "every bad record is logged");
+    let start = engine.log().start_offset(TOPIC, 0).unwrap();
+    assert!(start > 0, "nothing was deleted");
+    let held: u64 = std::fs::read_dir(dir.path().join("topics").join(TOPIC).join("0"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(
+        held <= 300_000 + 65_536 * 2,
+        "the processing log holds {held} bytes"
+    );
+    // What is left reads from its start.
+    let first = engine.log().read(TOPIC, 0, 0, 1).unwrap();
+    assert_eq!(first[0].offset, start);
+    engine.shutdown();
+}

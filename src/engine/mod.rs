@@ -110,6 +110,12 @@ impl Engine {
                 log.create_topic(topic, 1)?;
             }
         }
+        let retention = config
+            .properties
+            .get(processing_log::RETENTION_BYTES)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(processing_log::DEFAULT_RETENTION_BYTES);
+        log.set_retention_bytes(processing_log::TOPIC, retention)?;
         let engine = Arc::new(Engine {
             plog: ProcessingLog::new(log.clone()),
             log,

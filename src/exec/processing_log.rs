@@ -7,6 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub const TOPIC: &str = "default_ksql_processing_log";
+/// How much of the processing log is kept (its oldest segments go first), so that a stream of
+/// bad records cannot fill the disk.
+pub const RETENTION_BYTES: &str = "brooklet.processing.log.retention.bytes";
+pub const DEFAULT_RETENTION_BYTES: u64 = 256 << 20;
 pub const STREAM: &str = "KSQL_PROCESSING_LOG";
 pub const COLUMNS: &str = "LOGGER STRING, LEVEL STRING, TIME BIGINT, MESSAGE STRUCT<TYPE INT, DESERIALIZATIONERROR STRUCT<TARGET STRING, ERRORMESSAGE STRING, RECORDB64 STRING, TOPIC STRING>, RECORDPROCESSINGERROR STRUCT<ERRORMESSAGE STRING, RECORD STRING>>";
 

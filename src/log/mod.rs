@@ -101,6 +101,15 @@ pub trait Log: Send + Sync {
     fn create_topic(&self, name: &str, partitions: u32) -> LogResult<()>;
     /// Deletes a topic and its data.
     fn delete_topic(&self, name: &str) -> LogResult<()>;
+    /// Keeps at most about `bytes` of each partition of `topic` (whole segments of its oldest
+    /// records are deleted; Kafka's `retention.bytes`). Not kept across restarts.
+    fn set_retention_bytes(&self, _topic: &str, _bytes: u64) -> LogResult<()> {
+        Ok(())
+    }
+    /// The first offset a partition still holds (records before it were deleted by retention).
+    fn start_offset(&self, _topic: &str, _partition: u32) -> LogResult<u64> {
+        Ok(0)
+    }
     fn topic(&self, name: &str) -> Option<TopicInfo>;
     fn topics(&self) -> Vec<TopicInfo>;
     /// Appends records to one partition, returning the offset of the first one.

@@ -133,6 +133,8 @@ pub(crate) struct Partition {
     segments: Vec<Segment>,
     next_offset: u64,
     segment_bytes: u64,
+    /// Oldest segments are deleted while the partition holds more (see `enforce_retention`).
+    retention_bytes: Option<u64>,
 }
 
 fn segment_paths(dir: &Path, base: u64) -> (PathBuf, PathBuf) {
@@ -158,6 +160,7 @@ impl Partition {
             segments: vec![seg],
             next_offset: 0,
             segment_bytes,
+            retention_bytes: None,
         }
     }
 
@@ -186,6 +189,7 @@ impl Partition {
             segments: Vec::new(),
             next_offset: 0,
             segment_bytes,
+            retention_bytes: None,
         };
         let last = bases.len() - 1;
         for (i, base) in bases.into_iter().enumerate() {
@@ -282,6 +286,7 @@ impl Partition {
             .is_some_and(|s| s.size >= self.segment_bytes)
         {
             self.roll()?;
+            self.enforce_retention()?;
         }
         let seg = self.segments.last_mut().expect("a partition has a segment");
         buf.clear();
@@ -317,6 +322,35 @@ impl Partition {
     pub fn sync(&self) -> LogResult<()> {
         if let (Some(seg), Some(dir)) = (self.segments.last(), &self.dir) {
             seg.sync(dir);
+        }
+        Ok(())
+    }
+
+    pub fn set_retention_bytes(&mut self, bytes: u64) {
+        self.retention_bytes = Some(bytes);
+    }
+
+    /// The first offset still held.
+    pub fn start_offset(&self) -> u64 {
+        self.segments.first().map_or(0, |s| s.base)
+    }
+
+    /// Deletes the oldest segments (never the active one) while the partition holds more than
+    /// its retention.
+    pub fn enforce_retention(&mut self) -> LogResult<()> {
+        let Some(limit) = self.retention_bytes else {
+            return Ok(());
+        };
+        let mut total: u64 = self.segments.iter().map(|s| s.size).sum();
+        while self.segments.len() > 1 && total > limit {
+            let old = self.segments.remove(0);
+            total -= old.size;
+            if let Some(dir) = &self.dir {
+                let (log_path, index_path) = segment_paths(dir, old.base);
+                drop(old);
+                std::fs::remove_file(log_path)?;
+                std::fs::remove_file(index_path)?;
+            }
         }
         Ok(())
     }

@@ -313,6 +313,25 @@ impl Log for EmbeddedLog {
         Ok(first)
     }
 
+    fn set_retention_bytes(&self, topic: &str, bytes: u64) -> LogResult<()> {
+        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
+        let t = topics
+            .get(topic)
+            .ok_or_else(|| LogError::UnknownTopic(topic.to_string()))?;
+        for slot in &t.partitions {
+            let mut data = slot.data.write().unwrap_or_else(|e| e.into_inner());
+            data.set_retention_bytes(bytes);
+            data.enforce_retention()?;
+        }
+        Ok(())
+    }
+
+    fn start_offset(&self, topic: &str, partition: u32) -> LogResult<u64> {
+        let slot = self.partition(topic, partition)?;
+        let data = slot.data.read().unwrap_or_else(|e| e.into_inner());
+        Ok(data.start_offset())
+    }
+
     fn read(
         &self,
         topic: &str,
