@@ -2,7 +2,7 @@
 //! over a long range of event time, and the rows of state they hold stay flat (windows close
 //! and are evicted, sessions close, join buffers drop rows past the join window and grace).
 
-use brooklet::log::{Log, Record};
+use brooklet::log::Record;
 use brooklet::{Engine, EngineConfig, Session};
 
 const KEYS: usize = 50;
