@@ -5,6 +5,9 @@
 
 use super::processing_log::ProcessingLog;
 use super::recovery;
+
+mod durable;
+mod fetch;
 use super::{decode, encode, Processor, BATCH};
 use crate::catalog::Source;
 use crate::error::{Error, Result};
@@ -12,6 +15,7 @@ use crate::log::{LogResult, Record, SharedLog};
 use crate::plan::QueryPlan;
 use crate::state::StateStore;
 use datafusion::arrow::array::RecordBatch;
+pub(in crate::exec) use fetch::Fetcher;
 use hashbrown::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -373,83 +377,8 @@ impl Pending {
     }
 }
 
-/// Reads and decodes batches of the input (on any thread).
-#[derive(Clone)]
-pub(super) struct Fetcher {
-    log: SharedLog,
-    /// The sources, with the value columns the query reads of each.
-    inputs: Arc<Vec<(Arc<Source>, Vec<bool>)>>,
-    /// The input partitions (see [`input_partitions`]).
-    pub(super) parts: Arc<Vec<(usize, String, u32)>>,
-    pub(super) plog: ProcessingLog,
-    query_id: String,
-    fail_on_bad_timestamp: bool,
-}
-
 use super::align::{Aligner, Fetched, Slice};
 type Prefetched = tokio::task::JoinHandle<Result<Fetched>>;
-
-impl Fetcher {
-    /// The same fetcher, logging no processing errors (for input read again).
-    pub(super) fn muted(&self) -> Fetcher {
-        Fetcher {
-            plog: self.plog.muted(),
-            ..self.clone()
-        }
-    }
-
-    fn fetch(&self, g: usize, pos: u64) -> Result<Fetched> {
-        self.fetch_max(g, pos, BATCH)
-    }
-
-    /// Reports offsets `from..to` of a partition as unreadable, if there are any.
-    fn damaged(&self, topic: &str, p: u32, from: u64, to: u64) {
-        // Records before the partition's start were deleted by retention, not damaged.
-        let from = match self.log.start_offset(topic, p) {
-            Ok(start) if to > from => from.max(start),
-            _ => from,
-        };
-        if to > from {
-            let msg = format!(
-                "records {from}..{to} of {topic} partition {p} failed their checksum on disk \
-                 and were skipped"
-            );
-            self.plog
-                .deserialization_error(&self.query_id, topic, "log", &msg, None);
-        }
-    }
-
-    /// Up to `max` records of input partition `g` from `pos`, decoded.
-    pub(super) fn fetch_max(&self, g: usize, pos: u64, max: usize) -> Result<Fetched> {
-        let (input, topic, p) = &self.parts[g];
-        let recs = self.log.read(topic, *p, pos, max)?;
-        // Offsets the log skipped were damaged on disk (see `log::damage`).
-        let mut at = pos;
-        for r in &recs {
-            self.damaged(topic, *p, at, r.offset);
-            at = r.offset + 1;
-        }
-        let Some(last) = recs.last() else {
-            let end = self.log.end_offset(topic, *p)?;
-            if end > pos && max > 0 {
-                self.damaged(topic, *p, pos, end);
-                return Ok(Some((end, None)));
-            }
-            return Ok(None);
-        };
-        let (source, needed) = &self.inputs[*input];
-        let batch = decode::decode_checked(
-            source,
-            &recs,
-            &self.plog,
-            &self.query_id,
-            needed,
-            self.fail_on_bad_timestamp,
-        )
-        .map_err(crate::error::Error::runtime)?;
-        Ok(Some((last.offset + 1, batch)))
-    }
-}
 
 struct Runner {
     processor: Processor,
@@ -581,44 +510,6 @@ impl Runner {
         }
     }
 
-    /// Commits the query's positions (see [`durable`](Self::durable)).
-    async fn commit(&self, offsets: &[(String, u32, u64)]) -> Result<()> {
-        let group = &self.group;
-        self.durable(|log| log.commit(group, offsets)).await
-    }
-
-    /// Runs a write to the log, waiting while the disk is full: meanwhile the query is in
-    /// ERROR with the reason, and once there is room it goes on where it stopped (a failed
-    /// append leaves nothing behind, so nothing is skipped or written twice).
-    async fn durable<T>(&self, op: impl Fn(&SharedLog) -> LogResult<T>) -> Result<T> {
-        let mut waiting = false;
-        loop {
-            match op(&self.log) {
-                Ok(v) => {
-                    if waiting {
-                        tracing::warn!(query = %self.spec.id, "there is room again: resuming");
-                        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = QueryState::Running;
-                    }
-                    return Ok(v);
-                }
-                Err(e) if e.is_full() => {
-                    if !waiting {
-                        let msg = format!("paused: {e}; the query resumes when there is room");
-                        tracing::error!(query = %self.spec.id, "{msg}");
-                        *self.state.lock().unwrap_or_else(|e| e.into_inner()) =
-                            QueryState::Error(msg);
-                        waiting = true;
-                    }
-                    if *self.stopping.borrow() {
-                        return Err(Error::generic("stopped while the disk was full"));
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
     fn fail(&self, e: Error) {
         tracing::error!(query = %self.spec.id, "query failed: {e}");
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = QueryState::Error(e.message);
@@ -633,28 +524,6 @@ impl Runner {
         let data =
             recovery::encode_checkpoint(&self.spec.statement, positions, self.flushes, &state);
         self.spec.state.save(&self.spec.id, &data)
-    }
-
-    /// Retries the checkpoint after a flush until it is saved (the disk may be full: the query
-    /// waits in ERROR); false if the query was stopped meanwhile.
-    async fn checkpoint_until_saved(&mut self, positions: &[u64]) -> bool {
-        loop {
-            if *self.stopping.borrow() {
-                return false;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            match self.checkpoint(positions) {
-                Ok(()) => {
-                    *self.state.lock().unwrap_or_else(|e| e.into_inner()) = QueryState::Running;
-                    return true;
-                }
-                Err(e) => {
-                    *self.state.lock().unwrap_or_else(|e| e.into_inner()) = QueryState::Error(
-                        format!("paused: the checkpoint after the end of the input failed: {e}"),
-                    )
-                }
-            }
-        }
     }
 
     /// Closes the open windows and writes what that emits, committed with the flush's number
