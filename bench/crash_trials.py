@@ -49,7 +49,7 @@ WORKLOADS = {
     "tables": dict(files=["sources.sql", "tables.sql"],
                    sinks=["LATEST", "OPEN_AUCTIONS", "BY_BUCKET"],
                    pulls=["SELECT * FROM BY_BUCKET;", "SELECT * FROM LATEST WHERE AUCTION = 1000;"]),
-    "joins": dict(setup=["joins-setup.sql"], files=["joins.sql"],
+    "joins": dict(setup=["../../queries/nexmark/joins-load.sql"], files=["joins.sql"],
                   sinks=["Q3", "Q8", "SELLERS", "PER_SELLER"], pulls=["SELECT * FROM PER_SELLER;"]),
     "inserts": dict(files=["inserts.sql"],
                     sinks=["EV_ODD", "EV_WINDOWS", "EV_FINAL", "EV_LATEST", "EV_BY_GRP"],
@@ -70,8 +70,8 @@ class Env:
                 "--property", f"brooklet.log.segment.bytes={SEGMENT_BYTES}"]
 
     def script(self, name, files):
-        """One file of the workload's statements."""
-        path = os.path.join(self.work, name)
+        """One file of the workload's statements (files relative to bench/crash/)."""
+        path = os.path.join(self.work, os.path.basename(name))
         if not os.path.exists(path):
             with open(path, "w") as out:
                 for f in files:

@@ -1,5 +1,7 @@
 -- Crash trial workload: a stream-table join (Nexmark q3), a stream-stream join (q8), a left
--- stream-stream join with a grace period, and an aggregation over a join.
+-- stream-stream join with a grace period, and an aggregation over a join. Its inputs are loaded
+-- before the trial by queries/nexmark/joins-load.sql, so the joins read complete inputs and
+-- the uncrashed run they are compared with sees them in the same order.
 SET 'auto.offset.reset' = 'earliest';
 SET 'brooklet.checkpoint.interval.ms' = '200';
 CREATE STREAM IF NOT EXISTS auction (id BIGINT, item_name VARCHAR, description VARCHAR,

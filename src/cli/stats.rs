@@ -41,37 +41,25 @@ impl Sum {
 }
 
 pub fn topic_stats(log: &SharedLog, topic: &str, fields: &[String]) -> Result<serde_json::Value> {
-    let parts = log
-        .topic(topic)
-        .ok_or_else(|| Error::statement(format!("Topic '{topic}' does not exist.")))?
-        .partitions;
     let mut records = 0u64;
     let mut tombstones = 0u64;
     let mut sums = vec![Sum::default(); fields.len()];
-    for p in 0..parts {
-        let mut at = 0;
-        loop {
-            let recs = log.read(topic, p, at, 65_536)?;
-            let Some(last) = recs.last() else { break };
-            at = last.offset + 1;
-            for r in &recs {
-                records += 1;
-                let Some(value) = r.record.value.as_deref() else {
-                    tombstones += 1;
-                    continue;
-                };
-                let v: serde_json::Value = serde_json::from_slice(value)
-                    .map_err(|e| Error::generic(format!("record {}: {e}", r.offset)))?;
-                for (f, sum) in fields.iter().zip(sums.iter_mut()) {
-                    if let Some(n) = v.get(f).and_then(|x| x.as_number()) {
-                        sum.add(&n.to_string()).ok_or_else(|| {
-                            Error::generic(format!("cannot sum {f} = {n} exactly"))
-                        })?;
-                    }
-                }
+    super::topics::each_record(log, topic, |r| {
+        records += 1;
+        let Some(value) = r.record.value.as_deref() else {
+            tombstones += 1;
+            return Ok(());
+        };
+        let v: serde_json::Value = serde_json::from_slice(value)
+            .map_err(|e| Error::generic(format!("record {}: {e}", r.offset)))?;
+        for (f, sum) in fields.iter().zip(sums.iter_mut()) {
+            if let Some(n) = v.get(f).and_then(|x| x.as_number()) {
+                sum.add(&n.to_string())
+                    .ok_or_else(|| Error::generic(format!("cannot sum {f} = {n} exactly")))?;
             }
         }
-    }
+        Ok(())
+    })?;
     let sums: serde_json::Map<String, serde_json::Value> = fields
         .iter()
         .zip(sums)

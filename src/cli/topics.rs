@@ -7,7 +7,7 @@
 //! key ends with its window's bounds).
 
 use crate::error::{Error, Result};
-use crate::log::{Header, Record, SharedLog};
+use crate::log::{Header, Record, SharedLog, StoredRecord};
 use std::io::{BufRead, Write};
 
 fn hex(bytes: Option<&[u8]>) -> serde_json::Value {
@@ -36,36 +36,48 @@ fn unhex(v: &serde_json::Value) -> Result<Option<Vec<u8>>> {
         .map(Some)
 }
 
-/// Writes every record of `topic`, partition by partition, to `out`.
-pub fn dump(log: &SharedLog, topic: &str, out: &mut dyn Write) -> Result<u64> {
+/// Calls `f` with every record of `topic`, partition by partition, in order.
+pub fn each_record(
+    log: &SharedLog,
+    topic: &str,
+    mut f: impl FnMut(&StoredRecord) -> Result<()>,
+) -> Result<()> {
     let parts = log
         .topic(topic)
         .ok_or_else(|| Error::statement(format!("Topic '{topic}' does not exist.")))?
         .partitions;
-    let mut count = 0;
     for p in 0..parts {
         let mut at = 0;
         loop {
             let recs = log.read(topic, p, at, 65_536)?;
             let Some(last) = recs.last() else { break };
             at = last.offset + 1;
-            for r in &recs {
-                let headers: Vec<serde_json::Value> = r
-                    .record
-                    .headers
-                    .iter()
-                    .map(|h| serde_json::json!([h.key, hex(h.value.as_deref())]))
-                    .collect();
-                let line = serde_json::json!({
-                    "p": p, "o": r.offset, "ts": r.record.timestamp,
-                    "k": hex(r.record.key.as_deref()), "v": hex(r.record.value.as_deref()),
-                    "h": headers,
-                });
-                writeln!(out, "{line}").map_err(|e| Error::generic(e.to_string()))?;
-                count += 1;
-            }
+            recs.iter().try_for_each(&mut f)?;
         }
     }
+    Ok(())
+}
+
+/// Writes every record of `topic`, partition by partition, to `out`.
+pub fn dump(log: &SharedLog, topic: &str, out: &mut dyn Write) -> Result<u64> {
+    let mut count = 0;
+    each_record(log, topic, |r| {
+        let p = r.partition;
+        let headers: Vec<serde_json::Value> = r
+            .record
+            .headers
+            .iter()
+            .map(|h| serde_json::json!([h.key, hex(h.value.as_deref())]))
+            .collect();
+        let line = serde_json::json!({
+            "p": p, "o": r.offset, "ts": r.record.timestamp,
+            "k": hex(r.record.key.as_deref()), "v": hex(r.record.value.as_deref()),
+            "h": headers,
+        });
+        writeln!(out, "{line}").map_err(|e| Error::generic(e.to_string()))?;
+        count += 1;
+        Ok(())
+    })?;
     Ok(count)
 }
 
