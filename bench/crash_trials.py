@@ -136,16 +136,21 @@ def compare(want, got):
 
 
 def killed_runs(env, data_dir, script, rng, kills, duration):
-    """Runs `script` `kills` times, each killed after a random time (if still running)."""
-    done = 0
-    for _ in range(kills):
+    """Runs `script` `kills` times, each killed after a random time (if still running: a kill
+    may come after the run ended), and until at least one kill landed."""
+    done, attempts = 0, 0
+    while attempts < kills or (done == 0 and attempts < kills + 5):
         p = subprocess.Popen(env.base(data_dir) + ["--output", "json", "run", script],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.05, duration * 1.1))
+        # Up to just past the uncrashed run's length: kills also land at its very end (the
+        # end-of-input flush); the extra attempts aim at its first half.
+        late = duration * (1.1 if attempts < kills else 0.5)
+        time.sleep(rng.uniform(0.05, late))
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
             done += 1
         p.wait()
+        attempts += 1
     return done
 
 
