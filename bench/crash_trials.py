@@ -63,6 +63,7 @@ class Env:
         self.bin = args.bin
         self.data = args.data
         self.work = work
+        self.keep = args.keep
 
     def base(self, data_dir):
         return [self.bin, "--data-dir", data_dir, "--define", f"data_dir={self.data}",
@@ -260,7 +261,10 @@ def inserts_trial(env, name, w, rng, chunks=40, rows=2000):
             want = snapshot(env, w, ref)
         finally:
             shutil.rmtree(ref, ignore_errors=True)
-        return kills, compare(want, got)
+        problems = compare(want, got)
+        if problems and env.keep:
+            shutil.copytree(d, os.path.join(env.keep, os.path.basename(d)))
+        return kills, problems
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -299,6 +303,8 @@ def main():
                     help="take the workloads in turn instead of at random")
     ap.add_argument("--bin", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", "/tmp/brooklet-target"), "release", "brooklet"))
+    ap.add_argument("--keep", default=None,
+                    help="copy the data directory of a failed inserts trial under this directory")
     ap.add_argument("--data", default=None, help="Nexmark input directory (generated if absent)")
     args = ap.parse_args()
     names = args.workloads.split(",")

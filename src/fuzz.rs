@@ -38,6 +38,10 @@ pub fn log_segment(data: &[u8]) {
     let part = dir.join("topics/t/0");
     let written = std::fs::create_dir_all(&part)
         .and_then(|()| std::fs::write(dir.join("topics/t/meta"), "1"))
+        .and_then(|()| {
+            let marker = format!("brooklet-log {}\n", crate::log::frame::FORMAT_VERSION);
+            std::fs::write(dir.join("FORMAT"), marker)
+        })
         .and_then(|()| std::fs::write(part.join(format!("{:020}.log", 0)), data));
     if written.is_ok() {
         if let Ok(log) = EmbeddedLog::open(&dir, FsyncPolicy::Never) {
@@ -150,7 +154,7 @@ impl Decoders {
             let needed = vec![true; source.values().count()];
             let _ = crate::exec::decode::decode_checked(
                 source,
-                std::slice::from_ref(&record),
+                &[record.as_ref()],
                 &self.plog,
                 "fuzz",
                 &needed,

@@ -21,7 +21,8 @@ fn write_input(data: &Path, n: usize) {
             ..Default::default()
         })
         .collect();
-    for chunk in recs.chunks(4096) {
+    // One batch frame per 100 records.
+    for chunk in recs.chunks(100) {
         log.append("input", 0, chunk).unwrap();
     }
 }
@@ -46,7 +47,7 @@ fn output_ns(data: &Path) -> Vec<u64> {
 }
 
 #[test]
-fn a_bit_flipped_mid_segment_skips_one_record_with_a_processing_log_entry() {
+fn a_bit_flipped_mid_segment_skips_its_batch_with_a_processing_log_entry() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     write_input(&data, 5000);
@@ -62,8 +63,14 @@ fn a_bit_flipped_mid_segment_skips_one_record_with_a_processing_log_entry() {
     let (ok, _, err) = common::run_file(&data, QUERY);
     assert!(ok, "{err}");
     let ns = output_ns(&data);
-    assert_eq!(ns, (0..5000).filter(|n| *n != 2500).collect::<Vec<u64>>());
-    assert!(err.contains("offsets 2500..2501"), "not reported: {err}");
+    // The batch of records 2500..2600 fails its checksum; every other record comes through.
+    assert_eq!(
+        ns,
+        (0..5000)
+            .filter(|n| !(2500..2600).contains(n))
+            .collect::<Vec<u64>>()
+    );
+    assert!(err.contains("offsets 2500..2600"), "not reported: {err}");
     let log = EmbeddedLog::open(&data, FsyncPolicy::Never).unwrap();
     let entries = log
         .read(brooklet::exec::processing_log::TOPIC, 0, 0, 100)
@@ -75,7 +82,7 @@ fn a_bit_flipped_mid_segment_skips_one_record_with_a_processing_log_entry() {
     assert!(
         texts
             .iter()
-            .any(|t| t.contains("records 2500..2501 of input partition 0 failed their checksum")),
+            .any(|t| t.contains("records 2500..2600 of input partition 0 failed their checksum")),
         "{texts:?}"
     );
 }

@@ -213,7 +213,9 @@ fn torn_log_tail_is_recovered_on_start() {
                 ..Default::default()
             })
             .collect();
-        log.append("t", 0, &recs).unwrap();
+        // Two appends, two batches: 0..4 and 4.
+        log.append("t", 0, &recs[..4]).unwrap();
+        log.append("t", 0, &recs[4..]).unwrap();
     }
     let seg = data.join("topics/t/0").join(format!("{:020}.log", 0));
     let len = std::fs::metadata(&seg).unwrap().len();

@@ -214,8 +214,9 @@ fn fuzz_log_segments() {
     let dir = tempfile::tempdir().unwrap();
     let log = EmbeddedLog::open(dir.path(), FsyncPolicy::Never).unwrap();
     log.create_topic("t", 1).unwrap();
-    for i in 0..20 {
-        let r = Record {
+    // Batches of several records, some with origins, some with one record.
+    let records: Vec<Record> = (0..20)
+        .map(|i| Record {
             key: (i % 3 != 0).then(|| format!("k{i}").into_bytes()),
             value: (i % 5 != 0).then(|| vec![b'v'; i * 7]),
             timestamp: i as i64,
@@ -223,9 +224,15 @@ fn fuzz_log_segments() {
                 key: "h".into(),
                 value: Some(vec![i as u8]),
             }],
-            origin: None,
-        };
-        log.append("t", 0, &[r]).unwrap();
+            origin: (i >= 12).then_some(brooklet::log::Origin {
+                producer: 5,
+                partition: 0,
+                offset: i as u64,
+            }),
+        })
+        .collect();
+    for chunk in records.chunks(6) {
+        log.append("t", 0, chunk).unwrap();
     }
     let segment =
         std::fs::read(dir.path().join("topics/t/0").join(format!("{:020}.log", 0))).unwrap();

@@ -205,9 +205,12 @@ fn scan_stream(engine: &Engine, source: &Source, id: &str) -> Result<Vec<RecordB
         let end = log.end_offset(&source.topic, p)?;
         let mut at = 0;
         while at < end {
-            let recs = log.read(&source.topic, p, at, BATCH.min((end - at) as usize))?;
-            let Some(last) = recs.last() else { break };
-            at = last.offset + 1;
+            let fetch = log.fetch(&source.topic, p, at, BATCH.min((end - at) as usize))?;
+            if fetch.next_offset() == at {
+                break;
+            }
+            at = fetch.next_offset();
+            let recs: Vec<_> = fetch.records().collect();
             out.extend(decode::decode(source, &recs, &engine.plog, id, &needed));
         }
     }

@@ -6,7 +6,7 @@ use crate::catalog::{ColumnKind, Source, WindowType};
 use crate::format::build::build_column;
 use crate::format::json_fast;
 use crate::functions::datetime::JavaPattern;
-use crate::log::StoredRecord;
+use crate::log::RecordRef;
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch};
 use serde_json::Value;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ const BAD_TIMESTAMP: &str = "Invalid timestamp in column";
 /// is set (a stream query passes it on with a null value; a table deletes the key).
 pub fn decode(
     source: &Source,
-    records: &[StoredRecord],
+    records: &[RecordRef<'_>],
     plog: &ProcessingLog,
     query_id: &str,
     needed: &[bool],
@@ -32,7 +32,7 @@ pub fn decode(
 /// `fail_on_bad_timestamp` (`ksql.timestamp.throw.on.invalid`).
 pub fn decode_checked(
     source: &Source,
-    records: &[StoredRecord],
+    records: &[RecordRef<'_>],
     plog: &ProcessingLog,
     query_id: &str,
     needed: &[bool],
@@ -42,15 +42,15 @@ pub fn decode_checked(
     let values: Vec<(&str, &SqlType)> = source.values().map(|c| (c.name.as_str(), &c.ty)).collect();
     // A table's row needs a key: a record without one is skipped, as Kafka Streams' table
     // source skips it.
-    let keyed: Vec<StoredRecord>;
+    let keyed: Vec<RecordRef<'_>>;
     let records = if source.kind == crate::sql::ast::SourceKind::Table
         && !keys.is_empty()
-        && records.iter().any(|r| r.record.key.is_none())
+        && records.iter().any(|r| r.key.is_none())
     {
         keyed = records
             .iter()
-            .filter(|r| r.record.key.is_some())
-            .cloned()
+            .filter(|r| r.key.is_some())
+            .copied()
             .collect();
         &keyed[..]
     } else {
@@ -68,34 +68,19 @@ pub fn decode_checked(
     }
     let mut rows: Vec<(usize, Vec<Value>)> = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
-        let key = split_window(source, r.record.key.as_deref())
+        let key = split_window(source, r.key)
             .and_then(|(key, window)| Ok((source.key_format.decode(key, &keys)?, window)));
         let (k, window) = match key {
             Ok(k) => k,
             Err(e) => {
-                plog.deserialization_error(
-                    query_id,
-                    &source.topic,
-                    "key",
-                    &e,
-                    r.record.key.as_deref(),
-                );
+                plog.deserialization_error(query_id, &source.topic, "key", &e, r.key);
                 continue;
             }
         };
-        let v = match source
-            .value_format
-            .decode(r.record.value.as_deref(), &values)
-        {
+        let v = match source.value_format.decode(r.value, &values) {
             Ok(v) => v,
             Err(e) => {
-                plog.deserialization_error(
-                    query_id,
-                    &source.topic,
-                    "value",
-                    &e,
-                    r.record.value.as_deref(),
-                );
+                plog.deserialization_error(query_id, &source.topic, "value", &e, r.value);
                 continue;
             }
         };
@@ -131,13 +116,9 @@ pub fn decode_checked(
             }
             Err((row, col, msg)) => {
                 let (rec_idx, _) = rows.remove(row);
-                let r = &records[rec_idx].record;
+                let r = &records[rec_idx];
                 let target = if col < keys.len() { "key" } else { "value" };
-                let bytes = if target == "key" {
-                    r.key.as_deref()
-                } else {
-                    r.value.as_deref()
-                };
+                let bytes = if target == "key" { r.key } else { r.value };
                 plog.deserialization_error(query_id, &source.topic, target, &msg, bytes);
             }
         }
@@ -148,7 +129,7 @@ pub fn decode_checked(
 /// when any record needs the general path (which then reports the records it cannot read).
 fn decode_fast(
     source: &Source,
-    records: &[StoredRecord],
+    records: &[RecordRef<'_>],
     keys: &[(&str, &SqlType)],
     values: &[(&str, &SqlType)],
     needed: &[bool],
@@ -165,10 +146,7 @@ fn decode_fast(
     if !keys.is_empty() {
         let mut per_key: Vec<Vec<Value>> = vec![Vec::with_capacity(records.len()); keys.len()];
         for r in records {
-            let k = source
-                .key_format
-                .decode(r.record.key.as_deref(), keys)
-                .ok()?;
+            let k = source.key_format.decode(r.key, keys).ok()?;
             for (c, v) in per_key.iter_mut().zip(k) {
                 c.push(v);
             }
@@ -179,7 +157,7 @@ fn decode_fast(
         }
     }
     cols.extend(json_fast::decode(
-        records.iter().map(|r| r.record.value.as_deref()),
+        records.iter().map(|r| r.value),
         records.len(),
         values,
         needed,
@@ -216,26 +194,24 @@ fn split_window<'a>(source: &Source, key: Option<&'a [u8]>) -> Result<KeyAndWind
     Ok((Some(inner), Some(window)))
 }
 
-fn header_value(kind: &ColumnKind, r: &StoredRecord) -> Value {
+fn header_value(kind: &ColumnKind, r: &RecordRef<'_>) -> Value {
     use base64::Engine;
-    let b64 = |b: &Option<Vec<u8>>| {
-        b.as_ref().map_or(Value::Null, |b| {
+    let b64 = |b: Option<&[u8]>| {
+        b.map_or(Value::Null, |b| {
             Value::String(base64::engine::general_purpose::STANDARD.encode(b))
         })
     };
     match kind {
         ColumnKind::Header(k) => r
-            .record
             .headers
             .iter()
-            .rev()
-            .find(|h| &h.key == k)
-            .map_or(Value::Null, |h| b64(&h.value)),
+            .filter(|(key, _)| key == k)
+            .last()
+            .map_or(Value::Null, |(_, v)| b64(v)),
         _ => Value::Array(
-            r.record
-                .headers
+            r.headers
                 .iter()
-                .map(|h| serde_json::json!({"KEY": h.key, "VALUE": b64(&h.value)}))
+                .map(|(key, v)| serde_json::json!({"KEY": key, "VALUE": b64(v)}))
                 .collect(),
         ),
     }
@@ -264,7 +240,7 @@ fn event_time(col: &ArrayRef, row: usize, pattern: Option<&JavaPattern>) -> Opti
 
 fn build(
     source: &Source,
-    records: &[StoredRecord],
+    records: &[RecordRef<'_>],
     rows: &[(usize, Vec<Value>)],
     types: &[&SqlType],
 ) -> Result<RecordBatch, BuildError> {
@@ -280,7 +256,7 @@ fn build(
 /// The batch of the records at `idx` given their columns: event time, then the pseudocolumns.
 fn assemble(
     source: &Source,
-    records: &[StoredRecord],
+    records: &[RecordRef<'_>],
     idx: &[usize],
     cols: Vec<ArrayRef>,
 ) -> Result<RecordBatch, BuildError> {
@@ -308,7 +284,7 @@ fn assemble(
                     ),
                 )
             })?,
-            None => records[*i].record.timestamp,
+            None => records[*i].timestamp,
         };
         rowtime.push(ts);
     }
@@ -321,7 +297,7 @@ fn assemble(
             idx.iter().map(|i| records[*i].offset as i64),
         )),
         Arc::new(BooleanArray::from_iter(
-            idx.iter().map(|i| Some(records[*i].record.value.is_none())),
+            idx.iter().map(|i| Some(records[*i].value.is_none())),
         )),
     ];
     all.extend(cols);

@@ -197,13 +197,15 @@ pub fn start(
             // Rows of all input partitions in event-time order (a join's two sources).
             let round = aligner.round(&mut positions, |g, pos| {
                 let (input, topic, part) = &parts[g];
-                let recs = log.read(topic, *part, pos, BATCH)?;
-                let Some(last) = recs.last() else {
+                let fetch = log.fetch(topic, *part, pos, BATCH)?;
+                let next = fetch.next_offset();
+                if next == pos {
                     return Ok(None);
-                };
+                }
+                let recs: Vec<_> = fetch.records().collect();
                 let (source, needed) = &inputs[*input];
                 let batch = decode::decode(source, &recs, &plog, &id, needed);
-                Ok(Some((last.offset + 1, batch)))
+                Ok(Some((next, batch)))
             });
             let slices = match round {
                 Ok(s) => s,

@@ -1,5 +1,5 @@
-//! Damage inside a segment: frames that fail their checksum (a bit flipped on disk, a sector
-//! lost) with valid frames after them. Such records are never served: a read finds the next
+//! Damage inside a segment: batch frames that fail their checksum (a bit flipped on disk, a
+//! sector lost) with valid frames after them. The records of such a batch are never served: a read finds the next
 //! valid frame ([`resync`]) and goes on from there, so the partition stays readable, and the
 //! damaged offsets are reported once (topic, partition, offsets, segment and byte) as an error
 //! in the server's log. Readers see the offsets missing; a persistent query writes a
@@ -7,12 +7,9 @@
 //! the last segment, with no valid frame after it, is a torn write instead: recovery truncates
 //! it (`partition::Partition::open`).
 
-use super::frame::{self, Decoded, FRAME_HEADER, MAX_FRAME};
+use super::frame::{self, Decoded, FRAME_HEADER, MAX_FRAME, MIN_FRAME, MIN_RECORD};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-
-/// The smallest frame: header, offset, timestamp, flags, key and value lengths, header count.
-const MIN_FRAME: u64 = (FRAME_HEADER + 8 + 8 + 1 + 4 + 4 + 4) as u64;
 
 type ReadAt<'a> = &'a dyn Fn(u64, usize) -> std::io::Result<Vec<u8>>;
 
@@ -52,7 +49,8 @@ pub(super) fn resync(
             };
             let o = u64::from_le_bytes(field.try_into().unwrap_or_default());
             let c = from + i as u64;
-            if o < expect || o > expect + (c - pos) / MIN_FRAME + 1 {
+            // Damaged bytes hold at most one record per MIN_RECORD bytes.
+            if o < expect || o > expect + (c - pos) / MIN_RECORD + 1 {
                 continue;
             }
             if let Some(o) = frame_at(read_at, size, c, expect)? {
@@ -69,7 +67,7 @@ pub(super) fn resync(
 
 /// The offset of the valid frame at byte `pos`, if there is one of offset `expect` or later.
 fn frame_at(read_at: ReadAt<'_>, size: u64, pos: u64, expect: u64) -> std::io::Result<Option<u64>> {
-    if pos + MIN_FRAME > size {
+    if pos + MIN_FRAME as u64 > size {
         return Ok(None);
     }
     let head = read_at(pos, FRAME_HEADER)?;
@@ -78,7 +76,7 @@ fn frame_at(read_at: ReadAt<'_>, size: u64, pos: u64, expect: u64) -> std::io::R
         return Ok(None);
     }
     Ok(match frame::decode(&read_at(pos, FRAME_HEADER + len)?) {
-        Decoded::Frame(o, _, _) if o >= expect => Some(o),
+        Decoded::Batch(b, _) if b.base >= expect => Some(b.base),
         _ => None,
     })
 }
@@ -124,22 +122,24 @@ mod tests {
         }
     }
 
-    /// A partition of `n` records; the byte position of each record's frame.
+    /// Records per batch in [`partition`].
+    const BATCH: usize = 10;
+
+    /// A partition of `n` records appended [`BATCH`] at a time; the byte position of each
+    /// batch's frame.
     fn partition(dir: &std::path::Path, n: usize) -> Vec<usize> {
         let log = EmbeddedLog::open(dir, FsyncPolicy::Never).unwrap();
         log.create_topic("t", 1).unwrap();
         let records: Vec<Record> = (0..n).map(rec).collect();
-        log.append("t", 0, &records).unwrap();
         let mut buf = Vec::new();
-        records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let at = buf.len();
-                frame::encode(&mut buf, i as u64, r);
-                at
-            })
-            .collect()
+        let mut at = Vec::new();
+        for (i, chunk) in records.chunks(BATCH).enumerate() {
+            log.append("t", 0, chunk).unwrap();
+            let frames = frame::encode(&mut buf, (i * BATCH) as u64, chunk);
+            at.extend(frames.iter().map(|f| f.1));
+        }
+        assert_eq!(at.len(), n.div_ceil(BATCH), "one frame per append");
+        at
     }
 
     fn flip(dir: &std::path::Path, at: usize) {
@@ -169,18 +169,20 @@ mod tests {
         (offsets, log.damaged("t", 0).unwrap(), first)
     }
 
+    /// Offsets `0..n` but those of batch `skipped`.
     fn all_but(n: u64, skipped: u64) -> Vec<u64> {
-        (0..n).filter(|o| *o != skipped).collect()
+        let b = BATCH as u64;
+        (0..n).filter(|o| o / b != skipped).collect()
     }
 
     #[test]
-    fn a_bit_flipped_in_the_middle_skips_that_record_only() {
+    fn a_bit_flipped_in_the_middle_skips_that_batch_only() {
         let dir = tempfile::tempdir().unwrap();
         let at = partition(dir.path(), 3000);
-        flip(dir.path(), at[1200] + 30); // in the payload: the checksum fails
+        flip(dir.path(), at[120] + 30); // in the payload: the checksum fails
         let (offsets, damage, next) = reopen(dir.path());
-        assert_eq!(offsets, all_but(3000, 1200));
-        assert_eq!(damage, [(1200, 1201)]);
+        assert_eq!(offsets, all_but(3000, 120));
+        assert_eq!(damage, [(1200, 1210)]);
         assert_eq!(next, 3000, "appends go on after the last record");
     }
 
@@ -188,35 +190,53 @@ mod tests {
     fn a_damaged_length_is_passed_by_finding_the_next_frame() {
         let dir = tempfile::tempdir().unwrap();
         let at = partition(dir.path(), 3000);
-        flip(dir.path(), at[1500] + 2); // the length: the next frame is not where it says
+        flip(dir.path(), at[150] + 2); // the length: the next frame is not where it says
         let (offsets, damage, _) = reopen(dir.path());
-        assert_eq!(offsets, all_but(3000, 1500));
-        assert_eq!(damage, [(1500, 1501)]);
+        assert_eq!(offsets, all_but(3000, 150));
+        assert_eq!(damage, [(1500, 1510)]);
+    }
+
+    #[test]
+    fn a_damaged_base_offset_is_caught_by_the_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = partition(dir.path(), 3000);
+        flip(dir.path(), at[77] + 9); // the base offset's second byte
+        let (offsets, damage, _) = reopen(dir.path());
+        assert_eq!(offsets, all_but(3000, 77));
+        assert_eq!(damage, [(770, 780)]);
     }
 
     #[test]
     fn damage_near_the_end_with_records_after_it_is_not_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         let at = partition(dir.path(), 3000);
-        flip(dir.path(), at[2998] + 20);
+        flip(dir.path(), at[298] + 40);
         let (offsets, damage, next) = reopen(dir.path());
         assert_eq!(
             offsets,
-            all_but(3000, 2998),
-            "the last record was truncated away"
+            all_but(3000, 298),
+            "the last batch was truncated away"
         );
-        assert_eq!(damage, [(2998, 2999)]);
+        assert_eq!(damage, [(2980, 2990)]);
         assert_eq!(next, 3000);
+        // A fetch that meets only damage says where to go on: past it, not past the end.
+        let log = EmbeddedLog::open(dir.path(), FsyncPolicy::Never).unwrap();
+        let f = log.fetch("t", 0, 2980, 10).unwrap();
+        assert_eq!((f.len(), f.next_offset()), (0, 2990));
+        let f = log.fetch("t", 0, 2975, 100).unwrap();
+        assert_eq!((f.len(), f.next_offset()), (16, 3001));
+        let f = log.fetch("t", 0, 3001, 100).unwrap();
+        assert_eq!((f.len(), f.next_offset()), (0, 3001), "nothing there yet");
     }
 
     #[test]
-    fn a_damaged_last_record_is_a_torn_tail() {
+    fn a_damaged_last_batch_is_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         let at = partition(dir.path(), 100);
-        flip(dir.path(), at[99] + 20);
+        flip(dir.path(), at[9] + 40);
         let (offsets, damage, next) = reopen(dir.path());
-        assert_eq!(offsets, (0..99).collect::<Vec<_>>());
+        assert_eq!(offsets, (0..90).collect::<Vec<_>>());
         assert!(damage.is_empty());
-        assert_eq!(next, 99);
+        assert_eq!(next, 90);
     }
 }

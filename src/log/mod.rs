@@ -1,15 +1,19 @@
 //! The embedded durable log: topics of partitions of framed records.
 //!
 //! The engine reaches the log only through [`Log`], so that another backend (Kafka) can stand in
-//! for the embedded one. Records are framed with a length and a CRC32 (see [`frame`]); a torn or
-//! corrupt tail is truncated to the last valid record when a partition is opened.
+//! for the embedded one. Records are stored in batches, one frame per batch with a length and a
+//! CRC32 (see [`frame`]); a torn tail is truncated to the last valid batch when a partition is
+//! opened. Reads hand out a [`Fetch`]: the batches in their read buffers, records borrowed.
 
 mod damage;
 pub mod durability;
+mod fetch;
 pub mod frame;
 mod partition;
 mod store;
 
+pub use fetch::Fetch;
+pub use frame::{HeadersRef, RecordRef};
 pub use store::{EmbeddedLog, FsyncPolicy, DEFAULT_SEGMENT_BYTES};
 
 use std::sync::Arc;
@@ -47,6 +51,21 @@ pub struct StoredRecord {
     pub partition: u32,
     pub offset: u64,
     pub record: Record,
+}
+
+impl StoredRecord {
+    /// The record, borrowed (as a [`Fetch`] hands records out).
+    pub fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            partition: self.partition,
+            offset: self.offset,
+            timestamp: self.record.timestamp,
+            key: self.record.key.as_deref(),
+            value: self.record.value.as_deref(),
+            headers: HeadersRef::Owned(&self.record.headers),
+            origin: self.record.origin,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,14 +133,19 @@ pub trait Log: Send + Sync {
     fn topics(&self) -> Vec<TopicInfo>;
     /// Appends records to one partition, returning the offset of the first one.
     fn append(&self, topic: &str, partition: u32, records: &[Record]) -> LogResult<u64>;
-    /// Reads up to `max` records starting at `offset` (an offset past the end gives none).
+    /// Reads up to `max` records starting at `offset` (an offset past the end gives none), in
+    /// the batches that hold them. Offsets missing from the result were damaged on disk.
+    fn fetch(&self, topic: &str, partition: u32, offset: u64, max: usize) -> LogResult<Fetch>;
+    /// [`fetch`](Log::fetch), every record copied out (for callers off the hot path).
     fn read(
         &self,
         topic: &str,
         partition: u32,
         offset: u64,
         max: usize,
-    ) -> LogResult<Vec<StoredRecord>>;
+    ) -> LogResult<Vec<StoredRecord>> {
+        Ok(self.fetch(topic, partition, offset, max)?.to_stored())
+    }
     /// The offset the next appended record will get.
     fn end_offset(&self, topic: &str, partition: u32) -> LogResult<u64>;
     /// A receiver that changes whenever the partition grows (readers wait on it, never poll).

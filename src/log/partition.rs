@@ -1,9 +1,10 @@
-//! One partition: a list of segments, each a file (or, in memory mode, a byte buffer) of frames,
-//! with a sparse offset index (one entry every [`INDEX_INTERVAL`] bytes) kept beside it.
+//! One partition: a list of segments, each a file (or, in memory mode, a byte buffer) of batch
+//! frames, with a sparse offset index (a batch's base offset and byte position, one entry every
+//! [`INDEX_INTERVAL`] bytes) kept beside it.
 
 use super::damage::{self, Damage};
 use super::frame::{self, Decoded};
-use super::{LogResult, Record, StoredRecord};
+use super::{Fetch, LogResult, Record};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
@@ -83,45 +84,73 @@ impl Segment {
     }
 }
 
-/// Frames of a segment read in chunks: the bytes `[at, at + buf.len())`.
+/// Frames of a segment read in chunks: the last chunk holds the bytes `[at, at + len)`. A
+/// scan that `keep`s its chunks hands them to a [`Fetch`] at the end.
 struct Scan<'a> {
     seg: &'a Segment,
-    buf: Vec<u8>,
+    chunks: Vec<Vec<u8>>,
     at: u64,
+    keep: bool,
 }
 
 impl<'a> Scan<'a> {
-    fn new(seg: &'a Segment) -> Self {
+    fn new(seg: &'a Segment, keep: bool) -> Self {
         Scan {
             seg,
-            buf: Vec::new(),
+            chunks: vec![Vec::new()],
             at: 0,
+            keep,
         }
     }
 
-    /// The frame at byte `pos` (`Incomplete` only where the segment ends inside it).
-    fn frame(&mut self, pos: u64) -> std::io::Result<Decoded> {
-        let end = self.at + self.buf.len() as u64;
-        if pos >= self.at && pos < end {
-            match frame::decode(&self.buf[(pos - self.at) as usize..]) {
-                Decoded::Incomplete if end < self.seg.size => {}
-                d => return Ok(d),
-            }
+    fn buf(&self) -> &[u8] {
+        self.chunks.last().map_or(&[][..], Vec::as_slice)
+    }
+
+    /// Makes `bytes`, read from byte `pos`, the current chunk.
+    fn load(&mut self, pos: u64, bytes: Vec<u8>) {
+        if !self.keep {
+            self.chunks.clear();
         }
-        self.buf = self.seg.read_at(pos, READ_CHUNK)?;
+        self.chunks.push(bytes);
         self.at = pos;
-        match frame::decode(&self.buf) {
-            Decoded::Incomplete if self.buf.len() >= frame::FRAME_HEADER => {
-                let len =
-                    u32::from_le_bytes(self.buf[0..4].try_into().unwrap_or_default()) as usize;
-                let whole = (len + frame::FRAME_HEADER) as u64;
-                if len > frame::MAX_FRAME || pos + whole > self.seg.size {
-                    return Ok(Decoded::Incomplete);
-                }
-                Ok(frame::decode(&self.seg.read_at(pos, whole as usize)?))
-            }
-            d => Ok(d),
+    }
+
+    /// The current chunk's index and the range of the frame of `size` bytes at `pos` in it.
+    fn place(&self, pos: u64, size: usize) -> (usize, std::ops::Range<usize>) {
+        let start = (pos - self.at) as usize;
+        (self.chunks.len() - 1, start..start + size)
+    }
+
+    /// Whether the frame at `pos` starts in the current chunk and is complete there (or ends
+    /// where the segment ends).
+    fn holds(&self, pos: u64) -> bool {
+        let end = self.at + self.buf().len() as u64;
+        if pos < self.at || pos >= end {
+            return false;
         }
+        let rest = &self.buf()[(pos - self.at) as usize..];
+        if rest.len() < frame::FRAME_HEADER {
+            return end >= self.seg.size;
+        }
+        let len = frame::frame_len(rest);
+        len > frame::MAX_FRAME || rest.len() >= len + frame::FRAME_HEADER || end >= self.seg.size
+    }
+
+    /// The frame at byte `pos` (`Incomplete` only where the segment ends inside it).
+    fn frame(&mut self, pos: u64) -> std::io::Result<Decoded<'_>> {
+        if !self.holds(pos) {
+            let mut bytes = self.seg.read_at(pos, READ_CHUNK)?;
+            if bytes.len() >= frame::FRAME_HEADER {
+                let whole = frame::frame_len(&bytes) + frame::FRAME_HEADER;
+                if whole > bytes.len() && whole <= frame::MAX_FRAME + frame::FRAME_HEADER {
+                    bytes = self.seg.read_at(pos, whole)?;
+                }
+            }
+            self.load(pos, bytes);
+        }
+        let at = (pos - self.at) as usize;
+        Ok(frame::decode(&self.buf()[at..]))
     }
 }
 
@@ -205,8 +234,8 @@ impl Partition {
         Ok(p)
     }
 
-    /// Scans the last segment from its last index entry. A frame that fails its checksum with
-    /// valid frames after it is damage (reported; reads skip it); with none after it, a torn
+    /// Scans the last segment from its last index entry. A batch that fails its checksum with
+    /// valid batches after it is damage (reported; reads skip it); with none after it, a torn
     /// tail, truncated.
     fn recover_tail(&mut self) -> LogResult<()> {
         let seg = self.segments.last_mut().expect("a partition has a segment");
@@ -226,13 +255,13 @@ impl Partition {
         let mut torn = None;
         {
             let seg: &Segment = seg;
-            let mut scan = Scan::new(seg);
+            let mut scan = Scan::new(seg, false);
             while pos < seg.size {
                 match scan.frame(pos)? {
-                    Decoded::Frame(o, _, size) if o == offset => {
-                        frames.push((o, pos));
+                    Decoded::Batch(b, size) if b.base == offset => {
+                        frames.push((b.base, pos));
                         pos += size as u64;
-                        offset += 1;
+                        offset = b.next();
                     }
                     _ => {
                         let read = |p, n| seg.read_at(p, n);
@@ -290,14 +319,11 @@ impl Partition {
         }
         let seg = self.segments.last_mut().expect("a partition has a segment");
         buf.clear();
-        let mut offset = first;
+        let batches = frame::encode(buf, first, records);
         let (index_len, last_indexed_pos) = (seg.index.len(), seg.last_indexed_pos);
         let mut write = || -> std::io::Result<()> {
-            for r in records {
-                let at = buf.len() as u64;
-                frame::encode(buf, offset, r);
-                seg.index_entry(offset, seg.size + at)?;
-                offset += 1;
+            for &(base, at) in &batches {
+                seg.index_entry(base, seg.size + at as u64)?;
             }
             match &mut seg.bytes {
                 Bytes::Memory(v) => v.extend_from_slice(buf),
@@ -314,7 +340,7 @@ impl Partition {
             return Err(e.into());
         }
         seg.size += buf.len() as u64;
-        self.next_offset = offset;
+        self.next_offset = first + records.len() as u64;
         Ok(first)
     }
 
@@ -373,11 +399,14 @@ impl Partition {
         Ok(())
     }
 
-    /// Up to `max` records from `offset`. Records whose frames fail their checksum are never
-    /// returned: the read goes on after them (the offsets in between are missing from the
-    /// result) and the damage is reported once ([`damage`](super::damage)).
-    pub fn read(&self, partition: u32, offset: u64, max: usize) -> LogResult<Vec<StoredRecord>> {
-        let mut out = Vec::new();
+    /// Up to `max` records from `offset`, in the batches that hold them. Batches that fail
+    /// their checksum are never returned: the read goes on after them (their offsets are
+    /// missing from the result) and the damage is reported once ([`damage`](super::damage)).
+    pub fn fetch(&self, partition: u32, offset: u64, max: usize) -> LogResult<Fetch> {
+        // Records before the start were deleted by retention: a read from there starts at the
+        // first record still held.
+        let offset = offset.max(self.start_offset());
+        let mut out = Fetch::new(partition, offset);
         if offset >= self.next_offset || max == 0 {
             return Ok(out);
         }
@@ -385,7 +414,7 @@ impl Partition {
             .segments
             .partition_point(|s| s.base <= offset)
             .saturating_sub(1);
-        let mut want = offset;
+        let (mut want, end) = (offset, offset.saturating_add(max as u64));
         for (i, seg) in self.segments.iter().enumerate().skip(first) {
             let seg_end = self
                 .segments
@@ -393,28 +422,29 @@ impl Partition {
                 .map_or(self.next_offset, |s| s.base);
             let (mut expect, mut pos) = seg.scan_start(want);
             let mut trusted = pos == 0;
-            let mut scan = Scan::new(seg);
-            while pos < seg.size && out.len() < max {
-                match scan.frame(pos)? {
-                    Decoded::Frame(o, record, size) => {
-                        if !trusted && o != expect {
-                            // The index points elsewhere than it says: scan the segment.
-                            (expect, pos, trusted) = (seg.base, 0, true);
-                            continue;
-                        }
+            let mut scan = Scan::new(seg, true);
+            let mut found = Vec::new();
+            while pos < seg.size && want < end {
+                let placed = match scan.frame(pos)? {
+                    Decoded::Batch(b, size) => Some((b.base, b.next(), size)),
+                    Decoded::Incomplete | Decoded::Corrupt => None,
+                };
+                match placed {
+                    Some((base, _, _)) if !trusted && base != expect => {
+                        // The index points elsewhere than it says: scan the segment.
+                        (expect, pos, trusted) = (seg.base, 0, true);
+                    }
+                    Some((base, next, size)) => {
                         trusted = true;
-                        if o >= want {
-                            out.push(StoredRecord {
-                                partition,
-                                offset: o,
-                                record,
-                            });
-                            want = o + 1;
+                        if next > want {
+                            let (chunk, frame) = scan.place(pos, size);
+                            found.push((chunk, frame, want.max(base), next.min(end)));
+                            want = next;
                         }
-                        expect = o + 1;
+                        expect = next;
                         pos += size as u64;
                     }
-                    Decoded::Incomplete | Decoded::Corrupt => {
+                    None => {
                         let found = damage::resync(
                             &|p, n| seg.read_at(p, n),
                             seg.size,
@@ -429,10 +459,16 @@ impl Partition {
                     }
                 }
             }
-            if out.len() >= max {
+            let base = out.add_chunks(std::mem::take(&mut scan.chunks));
+            for (chunk, frame, from, to) in found {
+                out.add(base + chunk, frame, from, to);
+            }
+            if want >= end {
                 break;
             }
         }
+        // Damage through the end of what is there is passed too.
+        out.set_next(want.min(end).min(self.next_offset));
         Ok(out)
     }
 
@@ -495,17 +531,15 @@ fn open_segment(dir: &Path, base: u64) -> LogResult<Segment> {
 /// The next offset after a complete segment: scan from its last index entry.
 fn bases_next(seg: &Segment) -> LogResult<u64> {
     let (mut offset, mut pos) = seg.index.last().copied().unwrap_or((seg.base, 0));
+    let mut scan = Scan::new(seg, false);
     while pos < seg.size {
-        let buf = seg.read_at(pos, READ_CHUNK)?;
-        let mut at = 0;
-        while let Decoded::Frame(o, _, size) = frame::decode(&buf[at..]) {
-            offset = o + 1;
-            at += size;
+        match scan.frame(pos)? {
+            Decoded::Batch(b, size) => {
+                offset = b.next();
+                pos += size as u64;
+            }
+            _ => break,
         }
-        if at == 0 {
-            break;
-        }
-        pos += at as u64;
     }
     Ok(offset)
 }

@@ -1,7 +1,8 @@
 //! [`EmbeddedLog`]: the default [`Log`], on disk under a data directory or in memory.
 
+use super::frame;
 use super::partition::Partition;
-use super::{GroupOffsets, Log, LogError, LogResult, Record, StoredRecord, TopicInfo};
+use super::{Fetch, GroupOffsets, Log, LogError, LogResult, Record, TopicInfo};
 use hashbrown::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -103,6 +104,7 @@ impl EmbeddedLog {
             groups: Mutex::new(HashMap::new()),
         };
         check_writable(dir)?;
+        check_format(dir)?;
         let topics_dir = dir.join("topics");
         std::fs::create_dir_all(&topics_dir)?;
         std::fs::create_dir_all(dir.join("groups"))?;
@@ -196,6 +198,73 @@ fn check_writable(dir: &Path) -> LogResult<()> {
             format!("the data directory {} is not writable: {e}", dir.display()),
         ))
     })
+}
+
+/// Where a data directory records the log format it holds.
+const FORMAT_FILE: &str = "FORMAT";
+
+/// Refuses a data directory written in another log format (a clear message, never a misread
+/// record); marks a new one with this format.
+fn check_format(dir: &Path) -> LogResult<()> {
+    let path = dir.join(FORMAT_FILE);
+    let found = match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim()
+            .strip_prefix("brooklet-log ")
+            .and_then(|v| v.parse::<u32>().ok()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if !holds_records(&dir.join("topics"))? {
+                let marker = format!("brooklet-log {}\n", frame::FORMAT_VERSION);
+                write_atomically(&path, marker.as_bytes(), true)?;
+                return Ok(());
+            }
+            Some(1)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if found == Some(frame::FORMAT_VERSION) {
+        return Ok(());
+    }
+    let what = found.map_or_else(
+        || "an unknown log format".to_string(),
+        |v| format!("log format {v}"),
+    );
+    Err(LogError::Io(std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!(
+            "the data directory {} holds {what}; this Brooklet reads log format {} (one frame \
+             per batch of records). Start it with a new --data-dir, or read this one with the \
+             Brooklet that wrote it (`brooklet topic-dump`) and load the records again",
+            dir.display(),
+            frame::FORMAT_VERSION
+        ),
+    )))
+}
+
+/// Whether any partition under `topics` holds a non-empty segment.
+fn holds_records(topics: &Path) -> LogResult<bool> {
+    let Ok(entries) = std::fs::read_dir(topics) else {
+        return Ok(false);
+    };
+    for topic in entries.flatten() {
+        for part in std::fs::read_dir(topic.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            for seg in std::fs::read_dir(part.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let is_log = seg.path().extension().is_some_and(|e| e == "log");
+                if is_log && seg.metadata().is_ok_and(|m| m.len() > 0) {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// Replaces a file so that a crash leaves the old or the new contents (the rename is atomic);
@@ -332,16 +401,10 @@ impl Log for EmbeddedLog {
         Ok(data.start_offset())
     }
 
-    fn read(
-        &self,
-        topic: &str,
-        partition: u32,
-        offset: u64,
-        max: usize,
-    ) -> LogResult<Vec<StoredRecord>> {
+    fn fetch(&self, topic: &str, partition: u32, offset: u64, max: usize) -> LogResult<Fetch> {
         let slot = self.partition(topic, partition)?;
         let data = slot.data.read().unwrap_or_else(|e| e.into_inner());
-        data.read(partition, offset, max)
+        data.fetch(partition, offset, max)
     }
 
     fn end_offset(&self, topic: &str, partition: u32) -> LogResult<u64> {
@@ -446,17 +509,41 @@ mod tests {
     }
 
     #[test]
-    fn torn_tail_is_truncated_to_last_valid_record() {
+    fn fetches_start_and_stop_inside_batches() {
+        let log = EmbeddedLog::in_memory();
+        log.create_topic("t", 1).unwrap();
+        for b in 0..3 {
+            log.append("t", 0, &(b * 10..b * 10 + 10).map(rec).collect::<Vec<_>>())
+                .unwrap();
+        }
+        let offsets = |from, max| {
+            let f = log.fetch("t", 0, from, max).unwrap();
+            let got: Vec<u64> = f.records().map(|r| r.offset).collect();
+            assert_eq!(f.len(), got.len());
+            assert_eq!(f.last_offset(), got.last().copied());
+            assert!(f.records().all(|r| r.timestamp == r.offset as i64));
+            got
+        };
+        assert_eq!(offsets(5, 12), (5..17).collect::<Vec<_>>());
+        assert_eq!(offsets(25, 100), (25..30).collect::<Vec<_>>());
+        assert_eq!(offsets(10, 10), (10..20).collect::<Vec<_>>());
+        assert!(offsets(30, 10).is_empty());
+        assert!(offsets(0, 0).is_empty());
+    }
+
+    #[test]
+    fn torn_tail_is_truncated_to_last_valid_batch() {
         let dir = tempfile::tempdir().unwrap();
         {
             let log = EmbeddedLog::open(dir.path(), FsyncPolicy::Always).unwrap();
             log.create_topic("t", 1).unwrap();
-            log.append("t", 0, &(0..10).map(rec).collect::<Vec<_>>())
+            log.append("t", 0, &(0..9).map(rec).collect::<Vec<_>>())
                 .unwrap();
+            log.append("t", 0, &[rec(9)]).unwrap();
         }
         let seg = dir.path().join("topics/t/0").join(format!("{:020}.log", 0));
         let len = std::fs::metadata(&seg).unwrap().len();
-        // Tear the last record in half and add garbage after it.
+        // Tear the last batch in half and add garbage after it.
         let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
         f.set_len(len - 30).unwrap();
         let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
@@ -477,8 +564,9 @@ mod tests {
         {
             let log = EmbeddedLog::open(dir.path(), FsyncPolicy::Never).unwrap();
             log.create_topic("t", 1).unwrap();
-            log.append("t", 0, &(0..5).map(rec).collect::<Vec<_>>())
+            log.append("t", 0, &(0..4).map(rec).collect::<Vec<_>>())
                 .unwrap();
+            log.append("t", 0, &[rec(4)]).unwrap();
         }
         let seg = dir.path().join("topics/t/0").join(format!("{:020}.log", 0));
         let mut bytes = std::fs::read(&seg).unwrap();
@@ -487,6 +575,41 @@ mod tests {
         std::fs::write(&seg, bytes).unwrap();
         let log = EmbeddedLog::open(dir.path(), FsyncPolicy::Never).unwrap();
         assert_eq!(log.end_offset("t", 0).unwrap(), 4);
+    }
+
+    #[test]
+    fn a_data_directory_of_another_log_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = EmbeddedLog::open(dir.path(), FsyncPolicy::Never).unwrap();
+            log.create_topic("t", 1).unwrap();
+            log.append("t", 0, &[rec(1)]).unwrap();
+        }
+        let marker = dir.path().join(FORMAT_FILE);
+        assert_eq!(
+            std::fs::read_to_string(&marker).unwrap(),
+            "brooklet-log 2\n"
+        );
+        // A directory with records and no marker was written before batch frames (format 1).
+        std::fs::remove_file(&marker).unwrap();
+        let err = EmbeddedLog::open(dir.path(), FsyncPolicy::Never)
+            .err()
+            .unwrap();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("holds log format 1") && msg.contains("new --data-dir"),
+            "{msg}"
+        );
+        std::fs::write(&marker, "brooklet-log 3\n").unwrap();
+        let msg = EmbeddedLog::open(dir.path(), FsyncPolicy::Never)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(msg.contains("holds log format 3"), "{msg}");
+        // An empty directory is new: it gets the marker.
+        let fresh = tempfile::tempdir().unwrap();
+        EmbeddedLog::open(fresh.path(), FsyncPolicy::Never).unwrap();
+        assert!(fresh.path().join(FORMAT_FILE).exists());
     }
 
     #[test]

@@ -73,9 +73,12 @@ impl TableStore {
         for (p, &end) in bound.iter().enumerate() {
             while self.positions[p] < end {
                 let max = (end - self.positions[p]).min(STEP as u64) as usize;
-                let recs = log.read(&self.source.topic, p as u32, self.positions[p], max)?;
-                let Some(last) = recs.last() else { break };
-                self.positions[p] = last.offset + 1;
+                let fetch = log.fetch(&self.source.topic, p as u32, self.positions[p], max)?;
+                if fetch.next_offset() == self.positions[p] {
+                    break;
+                }
+                self.positions[p] = fetch.next_offset();
+                let recs: Vec<_> = fetch.records().collect();
                 if let Some(batch) = decode::decode(&self.source, &recs, plog, &id, &needed) {
                     self.apply(&batch)?;
                 }

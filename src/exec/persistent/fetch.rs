@@ -51,21 +51,21 @@ impl Fetcher {
     /// Up to `max` records of input partition `g` from `pos`, decoded.
     pub(in crate::exec) fn fetch_max(&self, g: usize, pos: u64, max: usize) -> Result<Fetched> {
         let (input, topic, p) = &self.parts[g];
-        let recs = self.log.read(topic, *p, pos, max)?;
-        // Offsets the log skipped were damaged on disk (see `log::damage`).
+        let fetch = self.log.fetch(topic, *p, pos, max)?;
+        let recs: Vec<_> = fetch.records().collect();
+        // Offsets the log skipped were damaged on disk (see `log::damage`). The fetch says
+        // where it ended: asking the log for its end afterwards would take records appended
+        // in between for damage and skip them.
         let mut at = pos;
         for r in &recs {
             self.damaged(topic, *p, at, r.offset);
             at = r.offset + 1;
         }
-        let Some(last) = recs.last() else {
-            let end = self.log.end_offset(topic, *p)?;
-            if end > pos && max > 0 {
-                self.damaged(topic, *p, pos, end);
-                return Ok(Some((end, None)));
-            }
-            return Ok(None);
-        };
+        let next = fetch.next_offset();
+        self.damaged(topic, *p, at, next);
+        if recs.is_empty() {
+            return Ok((next > pos).then_some((next, None)));
+        }
         let (source, needed) = &self.inputs[*input];
         let batch = decode::decode_checked(
             source,
@@ -76,6 +76,6 @@ impl Fetcher {
             self.fail_on_bad_timestamp,
         )
         .map_err(crate::error::Error::runtime)?;
-        Ok(Some((last.offset + 1, batch)))
+        Ok(Some((next, batch)))
     }
 }
