@@ -9,6 +9,7 @@ mod damage;
 pub mod durability;
 mod fetch;
 pub mod frame;
+mod group_commit;
 mod partition;
 mod store;
 

@@ -352,6 +352,22 @@ impl Partition {
         Ok(())
     }
 
+    /// Handles of the active segment's files (log and index) with their paths, to force them
+    /// to disk without holding the partition (`group_commit`). `None` in memory.
+    pub fn sync_handles(&self) -> std::io::Result<Vec<(File, PathBuf)>> {
+        let (Some(seg), Some(dir)) = (self.segments.last(), &self.dir) else {
+            return Ok(Vec::new());
+        };
+        let Bytes::File { log, index } = &seg.bytes else {
+            return Ok(Vec::new());
+        };
+        let (log_path, index_path) = segment_paths(dir, seg.base);
+        Ok(vec![
+            (log.try_clone()?, log_path),
+            (index.try_clone()?, index_path),
+        ])
+    }
+
     pub fn set_retention_bytes(&mut self, bytes: u64) {
         self.retention_bytes = Some(bytes);
     }

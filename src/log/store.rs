@@ -1,12 +1,13 @@
 //! [`EmbeddedLog`]: the default [`Log`], on disk under a data directory or in memory.
 
 use super::frame;
+use super::group_commit::{Durable, GroupCommit, Syncable};
 use super::partition::Partition;
 use super::{Fetch, GroupOffsets, Log, LogError, LogResult, Record, TopicInfo};
 use hashbrown::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// When appended data is forced to disk. A process crash never loses written data (the page
@@ -37,7 +38,31 @@ struct PartitionSlot {
     data: RwLock<Partition>,
     notify: watch::Sender<u64>,
     scratch: Mutex<Vec<u8>>,
-    last_sync: Mutex<Instant>,
+    durable: Durable,
+}
+
+impl Syncable for PartitionSlot {
+    fn sync_now(&self) {
+        if !self.durable.take_dirty() {
+            return;
+        }
+        let (handles, end) = {
+            let data = self.data.read().unwrap_or_else(|e| e.into_inner());
+            (data.sync_handles(), data.next_offset())
+        };
+        match handles {
+            Ok(handles) => {
+                for (file, path) in handles {
+                    super::durability::fsync(&file, &path);
+                }
+                self.durable.synced_to(end);
+            }
+            Err(e) => {
+                tracing::error!("log: cannot open a segment to sync it: {e}");
+                self.durable.mark_dirty();
+            }
+        }
+    }
 }
 
 struct Topic {
@@ -55,6 +80,8 @@ pub struct EmbeddedLog {
     segment_bytes: u64,
     topics: RwLock<HashMap<String, Topic>>,
     groups: Mutex<HashMap<String, GroupOffsets>>,
+    /// Syncs partitions in the background under `FsyncPolicy::Interval`.
+    group_commit: Option<Arc<GroupCommit>>,
 }
 
 fn valid_topic_name(name: &str) -> bool {
@@ -67,14 +94,24 @@ fn valid_topic_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-fn slot(p: Partition) -> Arc<PartitionSlot> {
-    let (notify, _) = watch::channel(p.next_offset());
-    Arc::new(PartitionSlot {
-        data: RwLock::new(p),
-        notify,
-        scratch: Mutex::new(Vec::new()),
-        last_sync: Mutex::new(Instant::now()),
-    })
+impl EmbeddedLog {
+    /// A partition's slot, given to the group commit if there is one.
+    fn slot(&self, p: Partition) -> Arc<PartitionSlot> {
+        let (notify, _) = watch::channel(p.next_offset());
+        let durable = Durable::default();
+        durable.synced_to(p.next_offset());
+        let slot = Arc::new(PartitionSlot {
+            data: RwLock::new(p),
+            notify,
+            scratch: Mutex::new(Vec::new()),
+            durable,
+        });
+        if let Some(gc) = &self.group_commit {
+            let member: Arc<dyn Syncable> = slot.clone();
+            gc.add(Arc::downgrade(&member));
+        }
+        slot
+    }
 }
 
 impl EmbeddedLog {
@@ -86,6 +123,7 @@ impl EmbeddedLog {
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             topics: RwLock::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
+            group_commit: None,
         }
     }
 
@@ -102,6 +140,10 @@ impl EmbeddedLog {
             segment_bytes: segment_bytes.max(1),
             topics: RwLock::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
+            group_commit: match fsync {
+                FsyncPolicy::Interval(d) => Some(GroupCommit::start(d)),
+                _ => None,
+            },
         };
         check_writable(dir)?;
         check_format(dir)?;
@@ -122,7 +164,7 @@ impl EmbeddedLog {
             };
             let mut partitions = Vec::new();
             for p in 0..count {
-                partitions.push(slot(Partition::open(
+                partitions.push(log.slot(Partition::open(
                     &entry.path().join(p.to_string()),
                     log.segment_bytes,
                 )?));
@@ -153,6 +195,12 @@ impl EmbeddedLog {
         }
         *log.groups.lock().unwrap_or_else(|e| e.into_inner()) = groups;
         Ok(log)
+    }
+
+    /// The offset before which a partition's records are known to be on disk (forced by
+    /// `--fsync always` at each append, by the group commit under `--fsync <n>ms`).
+    pub fn synced_offset(&self, topic: &str, partition: u32) -> LogResult<u64> {
+        Ok(self.partition(topic, partition)?.durable.synced())
     }
 
     /// The offset ranges of a partition found damaged on disk so far (see `log::damage`).
@@ -303,16 +351,15 @@ impl Log for EmbeddedLog {
                 let tdir = dir.join("topics").join(name);
                 std::fs::create_dir_all(&tdir)?;
                 for p in 0..partitions {
-                    slots.push(slot(Partition::open(
+                    slots.push(self.slot(Partition::open(
                         &tdir.join(p.to_string()),
                         self.segment_bytes,
                     )?));
                 }
                 write_atomically(&tdir.join("meta"), partitions.to_string().as_bytes(), true)?;
             }
-            None => {
-                slots.extend((0..partitions).map(|_| slot(Partition::memory(self.segment_bytes))))
-            }
+            None => slots
+                .extend((0..partitions).map(|_| self.slot(Partition::memory(self.segment_bytes)))),
         }
         topics.insert(name.to_string(), Topic { partitions: slots });
         Ok(())
@@ -361,22 +408,16 @@ impl Log for EmbeddedLog {
         let mut scratch = slot.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let mut data = slot.data.write().unwrap_or_else(|e| e.into_inner());
         let first = data.append(records, &mut scratch)?;
-        let sync = match self.fsync {
-            FsyncPolicy::Always => true,
-            FsyncPolicy::Never => false,
-            FsyncPolicy::Interval(d) => {
-                let mut last = slot.last_sync.lock().unwrap_or_else(|e| e.into_inner());
-                let due = last.elapsed() >= d;
-                if due {
-                    *last = Instant::now();
-                }
-                due
-            }
-        };
-        if sync {
-            data.sync()?;
-        }
         let end = data.next_offset();
+        match self.fsync {
+            FsyncPolicy::Always => {
+                data.sync()?;
+                slot.durable.synced_to(end);
+            }
+            // The group commit syncs it (never the appender: `group_commit`).
+            FsyncPolicy::Interval(_) => slot.durable.mark_dirty(),
+            FsyncPolicy::Never => {}
+        }
         drop(data);
         slot.notify.send_replace(end);
         Ok(first)
@@ -610,6 +651,36 @@ mod tests {
         let fresh = tempfile::tempdir().unwrap();
         EmbeddedLog::open(fresh.path(), FsyncPolicy::Never).unwrap();
         assert!(fresh.path().join(FORMAT_FILE).exists());
+    }
+
+    #[test]
+    fn appends_never_wait_for_the_disk_under_an_interval_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let hour = FsyncPolicy::Interval(Duration::from_secs(3600));
+        let log = EmbeddedLog::open(dir.path(), hour).unwrap();
+        log.create_topic("t", 1).unwrap();
+        log.append("t", 0, &(0..100).map(rec).collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(log.synced_offset("t", 0).unwrap(), 0, "the append synced");
+        drop(log);
+        // With a short interval, the group commit makes them durable soon after.
+        let ms = FsyncPolicy::Interval(Duration::from_millis(5));
+        let log = EmbeddedLog::open(dir.path(), ms).unwrap();
+        assert_eq!(
+            log.synced_offset("t", 0).unwrap(),
+            100,
+            "recovered data is on disk"
+        );
+        log.append("t", 0, &(100..150).map(rec).collect::<Vec<_>>())
+            .unwrap();
+        let start = std::time::Instant::now();
+        while log.synced_offset("t", 0).unwrap() < 150 {
+            assert!(start.elapsed() < Duration::from_secs(30), "never synced");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let always = EmbeddedLog::open(dir.path(), FsyncPolicy::Always).unwrap();
+        always.append("t", 0, &[rec(150)]).unwrap();
+        assert_eq!(always.synced_offset("t", 0).unwrap(), 151);
     }
 
     #[test]
