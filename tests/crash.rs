@@ -301,6 +301,43 @@ fn outputs_written_after_the_last_commit_are_not_written_again() {
     });
 }
 
+/// A crash right after a restart's first commit, before the replay committed anything: the
+/// outputs written after the last commit are still found and not written again.
+#[test]
+fn a_crash_right_after_a_restart_doubles_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // A crash after the outputs were appended but before the offsets were committed.
+    run_then_commit(
+        &rt,
+        &data,
+        "INSERT INTO a (k, v) VALUES (1, 10); INSERT INTO a (k, v) VALUES (2, 20);",
+        &[("a".into(), 0, 0), (">B".into(), 0, 0)],
+    );
+    drop(rt);
+    let noop = dir.path().join("noop.sql");
+    std::fs::write(&noop, "SHOW STREAMS;\n").unwrap();
+    let out = std::process::Command::new(common::bin())
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("run")
+        .arg(&noop)
+        .env("BROOKLET_FAULT_CRASH_AT", "after-start-commit")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("crash point after-start-commit"), "{err}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let engine = Engine::open(&data, FsyncPolicy::Never, EngineConfig::default()).unwrap();
+        engine.quiesce().await;
+        let out = engine.log().read("B", 0, 0, 100).unwrap();
+        assert_eq!(out.len(), 2, "outputs were written twice");
+        engine.shutdown();
+    });
+}
+
 /// Committed offsets past the end of the input (possible after a power loss without
 /// `--fsync always`) do not make the query skip the records appended next.
 #[test]

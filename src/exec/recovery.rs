@@ -165,6 +165,16 @@ fn replay(processor: &mut Processor, muted: &Fetcher, from: &mut [u64], to: &[u6
     Ok(())
 }
 
+/// Stops the process at a named point when a debug build's `BROOKLET_FAULT_CRASH_AT` names it
+/// (as SIGKILL would, without cleanup): tests put a crash exactly there.
+pub(super) fn crash_point(name: &str) {
+    if cfg!(debug_assertions) && std::env::var("BROOKLET_FAULT_CRASH_AT").is_ok_and(|at| at == name)
+    {
+        eprintln!("brooklet: crash point {name}");
+        std::process::exit(137);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

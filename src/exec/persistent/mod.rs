@@ -262,7 +262,11 @@ pub fn start(
                 }
             }
         }
-        *end = Some(at);
+        // A new query's sink starts at its end now. A resumed query keeps its committed end
+        // until it commits again: moving it past the outputs just scanned, with the input
+        // positions left where they were, would have a crash before that commit replay those
+        // inputs and find no outputs to skip (each written twice).
+        end.get_or_insert(at);
     }
     let flush = recovery::committed_flush(&committed, parts.len());
     let mut commit: Vec<(String, u32, u64)> = positions
@@ -278,6 +282,7 @@ pub fn start(
         )
     }));
     log.commit(&group, &commit)?;
+    recovery::crash_point("after-start-commit");
 
     let (stop, stop_rx) = watch::channel(false);
     let handle = QueryHandle {
