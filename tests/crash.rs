@@ -272,18 +272,22 @@ fn run_then_commit(
     });
 }
 
+/// Two inputs whose outputs were appended to B, then a crash before the offsets were committed.
+fn crash_before_the_commit(rt: &tokio::runtime::Runtime, data: &std::path::Path) {
+    run_then_commit(
+        rt,
+        data,
+        "INSERT INTO a (k, v) VALUES (1, 10); INSERT INTO a (k, v) VALUES (2, 20);",
+        &[("a".into(), 0, 0), (">B".into(), 0, 0)],
+    );
+}
+
 #[test]
 fn outputs_written_after_the_last_commit_are_not_written_again() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    // A crash after the outputs were appended but before the offsets were committed.
-    run_then_commit(
-        &rt,
-        &data,
-        "INSERT INTO a (k, v) VALUES (1, 10); INSERT INTO a (k, v) VALUES (2, 20);",
-        &[("a".into(), 0, 0), (">B".into(), 0, 0)],
-    );
+    crash_before_the_commit(&rt, &data);
     rt.block_on(async {
         let engine = Engine::open(&data, FsyncPolicy::Never, EngineConfig::default()).unwrap();
         engine.quiesce().await;
@@ -308,13 +312,7 @@ fn a_crash_right_after_a_restart_doubles_no_output() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    // A crash after the outputs were appended but before the offsets were committed.
-    run_then_commit(
-        &rt,
-        &data,
-        "INSERT INTO a (k, v) VALUES (1, 10); INSERT INTO a (k, v) VALUES (2, 20);",
-        &[("a".into(), 0, 0), (">B".into(), 0, 0)],
-    );
+    crash_before_the_commit(&rt, &data);
     drop(rt);
     let noop = dir.path().join("noop.sql");
     std::fs::write(&noop, "SHOW STREAMS;\n").unwrap();

@@ -55,11 +55,18 @@ impl Segment {
         Ok(())
     }
 
+    /// The segment's files (log and index) with their paths; none in memory.
+    fn files(&self, dir: &Path) -> Vec<(&File, PathBuf)> {
+        let Bytes::File { log, index } = &self.bytes else {
+            return Vec::new();
+        };
+        let (log_path, index_path) = segment_paths(dir, self.base);
+        vec![(log, log_path), (index, index_path)]
+    }
+
     fn sync(&self, dir: &Path) {
-        if let Bytes::File { log, index } = &self.bytes {
-            let (log_path, index_path) = segment_paths(dir, self.base);
-            super::durability::fsync(log, &log_path);
-            super::durability::fsync(index, &index_path);
+        for (file, path) in self.files(dir) {
+            super::durability::fsync(file, &path);
         }
     }
 
@@ -358,14 +365,10 @@ impl Partition {
         let (Some(seg), Some(dir)) = (self.segments.last(), &self.dir) else {
             return Ok(Vec::new());
         };
-        let Bytes::File { log, index } = &seg.bytes else {
-            return Ok(Vec::new());
-        };
-        let (log_path, index_path) = segment_paths(dir, seg.base);
-        Ok(vec![
-            (log.try_clone()?, log_path),
-            (index.try_clone()?, index_path),
-        ])
+        seg.files(dir)
+            .into_iter()
+            .map(|(file, path)| Ok((file.try_clone()?, path)))
+            .collect()
     }
 
     pub fn set_retention_bytes(&mut self, bytes: u64) {

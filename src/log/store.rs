@@ -112,9 +112,7 @@ impl EmbeddedLog {
         }
         slot
     }
-}
 
-impl EmbeddedLog {
     /// A log that lives only in memory (tests, QTT).
     pub fn in_memory() -> Self {
         EmbeddedLog {
@@ -261,7 +259,7 @@ fn check_format(dir: &Path) -> LogResult<()> {
             .strip_prefix("brooklet-log ")
             .and_then(|v| v.parse::<u32>().ok()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if !holds_records(&dir.join("topics"))? {
+            if !holds_records(&dir.join("topics")) {
                 let marker = format!("brooklet-log {}\n", frame::FORMAT_VERSION);
                 write_atomically(&path, marker.as_bytes(), true)?;
                 return Ok(());
@@ -290,29 +288,20 @@ fn check_format(dir: &Path) -> LogResult<()> {
 }
 
 /// Whether any partition under `topics` holds a non-empty segment.
-fn holds_records(topics: &Path) -> LogResult<bool> {
-    let Ok(entries) = std::fs::read_dir(topics) else {
-        return Ok(false);
-    };
-    for topic in entries.flatten() {
-        for part in std::fs::read_dir(topic.path())
+fn holds_records(topics: &Path) -> bool {
+    let entries = |dir: &Path| {
+        std::fs::read_dir(dir)
             .into_iter()
             .flatten()
             .flatten()
-        {
-            for seg in std::fs::read_dir(part.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                let is_log = seg.path().extension().is_some_and(|e| e == "log");
-                if is_log && seg.metadata().is_ok_and(|m| m.len() > 0) {
-                    return Ok(true);
-                }
-            }
-        }
-    }
-    Ok(false)
+            .map(|e| e.path())
+    };
+    entries(topics)
+        .flat_map(|topic| entries(&topic).collect::<Vec<_>>())
+        .flat_map(|part| entries(&part).collect::<Vec<_>>())
+        .any(|seg| {
+            seg.extension().is_some_and(|e| e == "log") && seg.metadata().is_ok_and(|m| m.len() > 0)
+        })
 }
 
 /// Replaces a file so that a crash leaves the old or the new contents (the rename is atomic);
