@@ -4,9 +4,9 @@
 use super::{group, now_ms, prop, Connector, ConnectorState, Kind, BATCH};
 use crate::error::Error;
 use crate::error::Result;
-use crate::log::{Record, SharedLog};
+use crate::log::{BatchBuilder, SharedLog};
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -24,11 +24,134 @@ pub(super) struct Task {
 
 const LINES: &str = "lines";
 const END: &str = "end";
+/// A FileStreamSource appends when its batch holds this many bytes (or [`BATCH`] * 4 lines).
+const APPEND_BYTES: usize = 1 << 20;
+/// The file is read in blocks of this size.
+const READ_BLOCK: usize = 1 << 20;
+
+/// A batch of lines for the appender, with the file position after its last line.
+struct Filled {
+    batch: BatchBuilder,
+    /// Lines of the file read (skipped ones included).
+    lines: u64,
+    bytes: u64,
+}
+
+/// Splits the file into lines, skipping the first `done`, and sends them as batches; each
+/// batch's records share the time its first line was read.
+fn split(
+    mut lines: Lines,
+    done: u64,
+    stop: &AtomicBool,
+    full: std::sync::mpsc::SyncSender<Filled>,
+    empty: std::sync::mpsc::Receiver<BatchBuilder>,
+) -> Result<()> {
+    let (mut seen, mut bytes) = (0u64, 0u64);
+    let Ok(mut batch) = empty.recv() else {
+        return Ok(());
+    };
+    let mut now = now_ms();
+    while let Some((line, read)) = lines.next_line()? {
+        seen += 1;
+        bytes += read as u64;
+        if seen <= done {
+            continue;
+        }
+        if batch.is_empty() {
+            now = now_ms();
+        }
+        batch.push_value(now, line);
+        if batch.encoded_len() >= APPEND_BYTES || batch.len() >= BATCH * 4 {
+            let filled = Filled {
+                batch,
+                lines: seen,
+                bytes,
+            };
+            if full.send(filled).is_err() || stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            let Ok(next) = empty.recv() else {
+                return Ok(());
+            };
+            batch = next;
+        }
+    }
+    let _ = full.send(Filled {
+        batch,
+        lines: seen,
+        bytes,
+    });
+    Ok(())
+}
+
+/// A file's lines, read in blocks and split with `memchr`; a line is handed out without its
+/// `\n` (or `\r\n`), the last one also without.
+struct Lines {
+    file: std::fs::File,
+    buf: Vec<u8>,
+    start: usize,
+    filled: usize,
+    eof: bool,
+}
+
+impl Lines {
+    fn new(file: std::fs::File) -> Self {
+        Lines {
+            file,
+            buf: vec![0; READ_BLOCK],
+            start: 0,
+            filled: 0,
+            eof: false,
+        }
+    }
+
+    /// The next line and how many bytes of the file it took.
+    fn next_line(&mut self) -> std::io::Result<Option<(&[u8], usize)>> {
+        loop {
+            let rest = &self.buf[self.start..self.filled];
+            let (end, read) = match memchr::memchr(b'\n', rest) {
+                Some(i) => (i, i + 1),
+                None if self.eof && !rest.is_empty() => (rest.len(), rest.len()),
+                None if self.eof => return Ok(None),
+                None => {
+                    self.refill()?;
+                    continue;
+                }
+            };
+            let line = &self.buf[self.start..self.start + end];
+            self.start += read;
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            return Ok(Some((line, read)));
+        }
+    }
+
+    /// Moves the partial line to the front and reads after it (growing the buffer for a line
+    /// longer than it).
+    fn refill(&mut self) -> std::io::Result<()> {
+        self.buf.copy_within(self.start..self.filled, 0);
+        self.filled -= self.start;
+        self.start = 0;
+        if self.filled == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        let n = loop {
+            match self.file.read(&mut self.buf[self.filled..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => break r?,
+            }
+        };
+        self.eof = n == 0;
+        self.filled += n;
+        Ok(())
+    }
+}
 
 impl Task {
     /// Reads the file's lines into the topic from where the last run stopped: the committed
     /// line count, plus what was appended after the last commit (the connector is the topic's
-    /// writer, so the topic's end tells).
+    /// writer, so the topic's end tells). A second thread splits the file into lines and
+    /// encodes them into batches while this one appends the previous batch, so reading and
+    /// writing overlap; the two pass a few builders back and forth and allocate nothing per line.
     pub fn read_file(&self) -> Result<()> {
         let committed = self.log.committed(&self.group)?;
         let get = |k: &str| {
@@ -49,65 +172,37 @@ impl Task {
             get(LINES) + end_now.saturating_sub(get(END))
         };
         self.records.store(done, Ordering::Relaxed);
-        let mut reader =
-            std::io::BufReader::with_capacity(1 << 20, super::files::open_read(&self.file)?);
-        // The batch's records are reused from batch to batch (their value buffers keep their
-        // capacity), so reading a line allocates nothing.
-        let mut batch: Vec<Record> = (0..BATCH)
-            .map(|_| Record {
-                value: Some(Vec::new()),
-                ..Default::default()
-            })
-            .collect();
-        let mut filled = 0;
-        let mut seen = 0u64;
-        let mut bytes = 0u64;
-        // One clock reading per batch: the records of a batch share their timestamp.
-        let mut now = now_ms();
-        let mut skipped = Vec::new();
-        loop {
-            let line = if seen < done {
-                skipped.clear();
-                &mut skipped
-            } else {
-                batch[filled].value.get_or_insert_with(Vec::new)
-            };
-            line.clear();
-            let n = reader.read_until(b'\n', line)?;
-            if n == 0 {
-                break;
-            }
-            seen += 1;
-            bytes += n as u64;
-            if seen <= done {
-                continue;
-            }
-            if line.last() == Some(&b'\n') {
-                line.pop();
-            }
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            batch[filled].timestamp = now;
-            filled += 1;
-            if filled == BATCH {
-                self.append(&batch[..filled], seen, bytes)?;
-                filled = 0;
-                now = now_ms();
-                if self.stop.load(Ordering::SeqCst) {
-                    return Ok(());
+        let lines = Lines::new(super::files::open_read(&self.file)?);
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Filled>(2);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<BatchBuilder>();
+        for _ in 0..3 {
+            let _ = empty_tx.send(BatchBuilder::with_capacity(APPEND_BYTES + (64 << 10)));
+        }
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(|| split(lines, done, &self.stop, full_tx, empty_rx));
+            let mut appended = Ok(());
+            for mut filled in full_rx.iter() {
+                appended = self.append(&mut filled.batch, filled.lines, filled.bytes);
+                filled.batch.clear();
+                if appended.is_err() || empty_tx.send(filled.batch).is_err() {
+                    break;
                 }
             }
-        }
-        self.append(&batch[..filled], seen, bytes)
+            // Dropping the channels ends the reader if it is still going.
+            drop(empty_tx);
+            let read = reader
+                .join()
+                .unwrap_or_else(|_| Err(Error::generic("the connector's reader thread panicked")));
+            appended.and(read)
+        })
     }
 
-    fn append(&self, batch: &[Record], lines: u64, bytes: u64) -> Result<()> {
+    fn append(&self, batch: &mut BatchBuilder, lines: u64, bytes: u64) -> Result<()> {
         self.bytes.store(bytes, Ordering::Relaxed);
         if batch.is_empty() {
             return Ok(());
         }
-        self.until_room(|| self.log.append(&self.topic, 0, batch))?;
+        self.until_room(|| self.log.append_batch(&self.topic, 0, batch))?;
         let end = self.log.end_offset(&self.topic, 0)?;
         let commit = [(LINES.into(), 0, lines), (END.into(), 0, end)];
         self.until_room(|| self.log.commit(&self.group, &commit))?;
@@ -117,7 +212,7 @@ impl Task {
 
     /// Runs a write to the log, waiting while the disk is full (a failed append leaves nothing
     /// behind, so the connector goes on where it stopped once there is room).
-    fn until_room<T>(&self, op: impl Fn() -> crate::log::LogResult<T>) -> Result<T> {
+    fn until_room<T>(&self, mut op: impl FnMut() -> crate::log::LogResult<T>) -> Result<T> {
         let mut warned = false;
         loop {
             match op() {
@@ -245,4 +340,49 @@ pub(super) fn start(
         })
         .map_err(|e| Error::generic(format!("cannot start the connector: {e}")))?;
     Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(content: &[u8]) -> Vec<(Vec<u8>, usize)> {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(content).unwrap();
+        use std::io::Seek;
+        f.rewind().unwrap();
+        let mut lines = Lines::new(f);
+        let mut out = Vec::new();
+        while let Some((line, read)) = lines.next_line().unwrap() {
+            out.push((line.to_vec(), read));
+        }
+        out
+    }
+
+    #[test]
+    fn splits_lines_as_read_until_did() {
+        let got = lines_of(b"a\r\n\nbc\nlast\r");
+        let want: Vec<(Vec<u8>, usize)> = vec![
+            (b"a".to_vec(), 3),
+            (b"".to_vec(), 1),
+            (b"bc".to_vec(), 3),
+            (b"last".to_vec(), 5),
+        ];
+        assert_eq!(got, want);
+        assert!(lines_of(b"").is_empty());
+    }
+
+    #[test]
+    fn a_line_longer_than_a_block_is_read_whole() {
+        let long = vec![b'x'; READ_BLOCK * 2 + 17];
+        let mut content = b"first\n".to_vec();
+        content.extend_from_slice(&long);
+        content.extend_from_slice(b"\nend\n");
+        let got = lines_of(&content);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[1].0, long);
+        assert_eq!(got[2], (b"end".to_vec(), 4));
+        let total: usize = got.iter().map(|l| l.1).sum();
+        assert_eq!(total, content.len(), "every byte is counted once");
+    }
 }

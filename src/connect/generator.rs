@@ -2,7 +2,7 @@
 
 use super::{group, nexmark, now_ms, Connector, ConnectorState, Kind, BATCH};
 use crate::error::{Error, Result};
-use crate::log::{Record, SharedLog};
+use crate::log::{BatchBuilder, SharedLog};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -129,7 +129,7 @@ fn generate(
     let mut g = nexmark::Generator::new(params, done);
     records.store(done, Ordering::Relaxed);
     let started = std::time::Instant::now();
-    let mut batches: Vec<Vec<Record>> = vec![Vec::new(), Vec::new(), Vec::new()];
+    let mut batches: Vec<BatchBuilder> = (0..3).map(|_| BatchBuilder::new()).collect();
     let mut line = String::new();
     // One clock reading per batch: the records of a batch share their timestamp.
     let mut now = now_ms();
@@ -141,20 +141,14 @@ fn generate(
             if skip[i] > 0 {
                 skip[i] -= 1;
             } else {
-                batches[i].push(Record {
-                    value: Some(line.as_bytes().to_vec()),
-                    timestamp: now,
-                    ..Default::default()
-                });
+                batches[i].push_value(now, line.as_bytes());
             }
         }
         let at = g.position();
         if stream.is_none() || at.is_multiple_of(BATCH as u64) {
             for (t, b) in topics.iter().zip(batches.iter_mut()) {
-                if !b.is_empty() {
-                    log.append(t, 0, b)?;
-                    b.clear();
-                }
+                log.append_batch(t, 0, b)?;
+                b.clear();
             }
             let mut c = vec![("events".to_string(), 0, at)];
             c.extend(

@@ -8,7 +8,7 @@ use super::{Engine, Output};
 use crate::catalog::{Source, PSEUDO_COLUMNS, WINDOWEND, WINDOWSTART};
 use crate::error::{Error, Result};
 use crate::exec::{decode, evaluate, persistent, push, BATCH};
-use crate::log::Record;
+use crate::log::BatchBuilder;
 use crate::plan::expr::ExprCompiler;
 use crate::plan::pull::{lookup_keys, Ordering};
 use crate::plan::StreamPlan;
@@ -321,21 +321,17 @@ pub fn delete(engine: &Engine, table: &str, selection: Option<&Expr>) -> Result<
         columns,
     )?;
     let parts = engine.log.topic(&source.topic).map_or(1, |t| t.partitions);
-    let mut by_partition: Vec<Vec<Record>> = vec![Vec::new(); parts as usize];
+    let mut by_partition: Vec<BatchBuilder> = (0..parts).map(|_| BatchBuilder::new()).collect();
     let row_part = rows.column(1).as_primitive::<Int32Type>();
-    for (i, (_, rec)) in crate::exec::encode(&batch, &source, parts, None, false)?
-        .into_iter()
-        .enumerate()
-    {
-        let p = row_part.value(i) as usize;
-        if let Some(list) = by_partition.get_mut(p) {
-            list.push(rec);
+    let enc = crate::exec::encode(&batch, &source, parts, None, false)?;
+    for (i, row) in enc.rows().iter().enumerate() {
+        // A tombstone goes to the partition its row was read from.
+        if let Some(b) = by_partition.get_mut(row_part.value(i) as usize) {
+            enc.push_to(row, b, None);
         }
     }
-    for (p, records) in by_partition.iter().enumerate() {
-        if !records.is_empty() {
-            engine.log.append(&source.topic, p as u32, records)?;
-        }
+    for (p, batch) in by_partition.iter_mut().enumerate() {
+        engine.log.append_batch(&source.topic, p as u32, batch)?;
     }
     Ok(Output::Message {
         text: format!(

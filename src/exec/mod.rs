@@ -17,7 +17,7 @@ pub mod windows;
 
 use crate::catalog::{ColumnKind, Source, PSEUDO_COLUMNS};
 use crate::error::Result;
-use crate::log::{Origin, Record};
+use crate::log::{BatchBuilder, Origin};
 use crate::plan::{QueryPlan, StreamPlan};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::{cast, filter_record_batch};
@@ -390,23 +390,64 @@ fn murmur2(data: &[u8]) -> u32 {
 }
 
 /// The value of a row with no value columns: `{}` in JSON, empty bytes otherwise.
-fn empty_value(sink: &Source) -> Option<Vec<u8>> {
+fn empty_value(sink: &Source) -> &'static [u8] {
     match sink.value_format.format {
-        crate::format::Format::Json if sink.value_format.wrap_single => Some(b"{}".to_vec()),
-        _ => Some(Vec::new()),
+        crate::format::Format::Json if sink.value_format.wrap_single => b"{}",
+        _ => b"",
     }
 }
 
-/// Encodes an evaluated batch for `sink`: one (partition, record) per row. With `keyless_null`
-/// (the query passes its input's key on, [`crate::plan::QueryPlan::passes_key`]), a row whose
-/// key columns are all NULL is written with no key, as it was read.
+/// The rows of an evaluated batch encoded for a sink: their keys and values side by side in
+/// one buffer, so encoding a batch allocates nothing per row.
+#[derive(Debug, Default)]
+pub struct Encoded {
+    bytes: Vec<u8>,
+    rows: Vec<EncodedRow>,
+}
+
+/// One encoded row: its sink partition, where its key and value are in [`Encoded`], its
+/// timestamp and origin.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodedRow {
+    pub partition: u32,
+    key: Option<(usize, usize)>,
+    value: Option<(usize, usize)>,
+    pub timestamp: i64,
+    pub origin: Option<Origin>,
+}
+
+impl Encoded {
+    pub fn rows(&self) -> &[EncodedRow] {
+        &self.rows
+    }
+
+    pub fn key(&self, row: &EncodedRow) -> Option<&[u8]> {
+        row.key.map(|(a, b)| &self.bytes[a..b])
+    }
+
+    /// `None` is a tombstone.
+    pub fn value(&self, row: &EncodedRow) -> Option<&[u8]> {
+        row.value.map(|(a, b)| &self.bytes[a..b])
+    }
+
+    /// Adds a row to `batch` (its origin replaced by `origin` when given).
+    pub fn push_to(&self, row: &EncodedRow, batch: &mut BatchBuilder, origin: Option<Origin>) {
+        let headers = crate::log::HeadersRef::Owned(&[]);
+        let (key, value) = (self.key(row), self.value(row));
+        batch.push(row.timestamp, key, value, headers, origin.or(row.origin));
+    }
+}
+
+/// Encodes an evaluated batch for `sink`: a partition, key and value per row. With
+/// `keyless_null` (the query passes its input's key on, [`crate::plan::QueryPlan::passes_key`]),
+/// a row whose key columns are all NULL is written with no key, as it was read.
 pub fn encode(
     out: &RecordBatch,
     sink: &Source,
     partitions: u32,
     producer: Option<u64>,
     keyless_null: bool,
-) -> Result<Vec<(u32, Record)>> {
+) -> Result<Encoded> {
     let cols = |kind: ColumnKind| -> Vec<(&str, &crate::catalog::types::SqlType, &ArrayRef)> {
         sink.columns
             .iter()
@@ -437,20 +478,11 @@ pub fn encode(
         .as_ref()
         .and_then(|(c, _)| out.column_by_name(c))
         .and_then(|a| cast(a, &datafusion::arrow::datatypes::DataType::Int64).ok());
-    let mut records = Vec::with_capacity(out.num_rows());
+    let mut enc = Encoded {
+        bytes: Vec::with_capacity(out.num_rows() * 64),
+        rows: Vec::with_capacity(out.num_rows()),
+    };
     for row in 0..out.num_rows() {
-        let key = if keyless_null && keys.iter().all(|(_, _, a)| a.is_null(row)) {
-            None
-        } else {
-            sink.key_format.encode(&keys, row)?
-        };
-        let value = if tombstone.value(row) {
-            None
-        } else {
-            sink.value_format
-                .encode(&values, row)?
-                .or_else(|| empty_value(sink))
-        };
         let timestamp = match &ts_col {
             // ksqlDB drops a record whose timestamp column is null or negative.
             Some(a) => match Some(row)
@@ -466,37 +498,50 @@ pub fn encode(
             },
             None => rowtime.value(row),
         };
-        let partition = partition_for(key.as_deref(), partitions, in_part.value(row) as u32);
+        let bytes = &mut enc.bytes;
+        let at = bytes.len();
+        let has_key = !(keyless_null && keys.iter().all(|(_, _, a)| a.is_null(row)))
+            && sink.key_format.encode_into(&keys, row, bytes)?;
+        let partition = partition_for(
+            has_key.then(|| &bytes[at..]),
+            partitions,
+            in_part.value(row) as u32,
+        );
         // A time-windowed key is the key followed by the window start; a session key, by the
         // window end and start.
         let key = match &window_start {
             Some(ws) => {
-                let mut k = key.unwrap_or_default();
                 if let Some(we) = &window_end {
-                    k.extend_from_slice(&we.value(row).to_be_bytes());
+                    bytes.extend_from_slice(&we.value(row).to_be_bytes());
                 }
-                k.extend_from_slice(&ws.value(row).to_be_bytes());
-                Some(k)
+                bytes.extend_from_slice(&ws.value(row).to_be_bytes());
+                Some((at, bytes.len()))
             }
-            None => key,
+            None => has_key.then_some((at, bytes.len())),
+        };
+        let at = bytes.len();
+        let value = if tombstone.value(row) {
+            None
+        } else {
+            if !sink.value_format.encode_into(&values, row, bytes)? {
+                bytes.extend_from_slice(empty_value(sink));
+            }
+            Some((at, bytes.len()))
         };
         let origin = producer.map(|producer| Origin {
             producer,
             partition: in_part.value(row) as u32,
             offset: in_off.value(row) as u64,
         });
-        records.push((
+        enc.rows.push(EncodedRow {
             partition,
-            Record {
-                key,
-                value,
-                timestamp,
-                headers: Vec::new(),
-                origin,
-            },
-        ));
+            key,
+            value,
+            timestamp,
+            origin,
+        });
     }
-    Ok(records)
+    Ok(enc)
 }
 
 #[cfg(test)]

@@ -137,25 +137,36 @@ impl FormatSpec {
         arrays: &[(&str, &SqlType, &ArrayRef)],
         row: usize,
     ) -> Result<Option<Vec<u8>>> {
-        if arrays.is_empty() || self.format == Format::None {
-            return Ok(None);
-        }
         // Room for a typical record: no reallocation while it is written.
         let mut out = Vec::with_capacity(256);
+        Ok(self.encode_into(arrays, row, &mut out)?.then_some(out))
+    }
+
+    /// Encodes one row at the end of `out`; false (nothing written) when there are no columns
+    /// (no key), for NONE, and for a NULL KAFKA value.
+    pub fn encode_into(
+        &self,
+        arrays: &[(&str, &SqlType, &ArrayRef)],
+        row: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<bool> {
+        if arrays.is_empty() || self.format == Format::None {
+            return Ok(false);
+        }
         match self.format {
             Format::Json => {
-                json::encode_row(arrays, row, self.wrap_single || arrays.len() > 1, &mut out)?
+                json::encode_row(arrays, row, self.wrap_single || arrays.len() > 1, out)?
             }
-            Format::Delimited => delimited::encode_row(arrays, row, self.delimiter, &mut out)?,
+            Format::Delimited => delimited::encode_row(arrays, row, self.delimiter, out)?,
             Format::Kafka => {
                 let (_, ty, a) = arrays[0];
                 if a.is_null(row) {
-                    return Ok(None);
+                    return Ok(false);
                 }
-                kafka::encode(a, row, ty, &mut out)?
+                kafka::encode(a, row, ty, out)?
             }
             Format::None => {}
         }
-        Ok(Some(out))
+        Ok(true)
     }
 }

@@ -25,6 +25,8 @@ pub const MAGIC: u8 = 2;
 pub const FRAME_HEADER: usize = 8;
 /// Base offset, magic, attributes, count and the two timestamps.
 const BATCH_HEADER: usize = 8 + 1 + 1 + 4 + 8 + 8;
+/// Both headers: the bytes a frame starts with, before the producer and the records.
+pub(super) const HEADER_BYTES: usize = FRAME_HEADER + BATCH_HEADER;
 /// The smallest record: timestamp delta, key and value lengths, header count.
 pub const MIN_RECORD: u64 = 4;
 /// The smallest frame: one smallest record.
@@ -35,7 +37,7 @@ pub const MAX_FRAME: usize = 64 << 20;
 pub const MAX_BATCH_BYTES: usize = 1 << 20;
 const ATTR_ORIGINS: u8 = 1;
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push(v as u8 | 0x80);
         v >>= 7;
@@ -43,11 +45,11 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn put_zigzag(out: &mut Vec<u8>, v: i64) {
+pub(super) fn put_zigzag(out: &mut Vec<u8>, v: i64) {
     put_varint(out, ((v << 1) ^ (v >> 63)) as u64);
 }
 
-fn put_bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
+pub(super) fn put_bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
     match b {
         None => put_zigzag(out, -1),
         Some(b) => {
@@ -57,68 +59,34 @@ fn put_bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
     }
 }
 
-/// Appends the frames of `records`, the first at offset `first`, to `out`; returns the
-/// (base offset, byte position in `out`) of every batch.
-pub fn encode(out: &mut Vec<u8>, first: u64, records: &[Record]) -> Vec<(u64, usize)> {
-    let mut batches = Vec::new();
-    let mut rest = records;
-    let mut offset = first;
-    while !rest.is_empty() {
-        let at = out.len();
-        let n = encode_batch(out, offset, rest);
-        batches.push((offset, at));
-        offset += n as u64;
-        rest = &rest[n..];
-    }
-    batches
-}
-
-/// Encodes one batch from the start of `records` (at least one record); returns how many it
-/// took: all that share the first one's producer, up to about [`MAX_BATCH_BYTES`].
-fn encode_batch(out: &mut Vec<u8>, base: u64, records: &[Record]) -> usize {
-    let start = out.len();
-    let producer = records[0].origin.map(|o| o.producer);
-    let base_ts = records[0].timestamp;
-    out.extend_from_slice(&[0u8; FRAME_HEADER + BATCH_HEADER]);
-    if let Some(p) = producer {
-        out.extend_from_slice(&p.to_le_bytes());
-    }
-    let mut max_ts = base_ts;
-    let mut n = 0;
-    for r in records {
-        if r.origin.map(|o| o.producer) != producer
-            || (n > 0 && out.len() - start >= MAX_BATCH_BYTES)
-        {
-            break;
-        }
-        put_zigzag(out, r.timestamp.wrapping_sub(base_ts));
-        put_bytes(out, r.key.as_deref());
-        put_bytes(out, r.value.as_deref());
-        put_varint(out, r.headers.len() as u64);
-        for h in &r.headers {
-            put_varint(out, h.key.len() as u64);
-            out.extend_from_slice(h.key.as_bytes());
-            put_bytes(out, h.value.as_deref());
-        }
-        if let Some(o) = r.origin {
-            put_varint(out, u64::from(o.partition));
-            put_varint(out, o.offset);
-        }
-        max_ts = max_ts.max(r.timestamp);
-        n += 1;
-    }
-    let h = &mut out[start + FRAME_HEADER..];
+/// Fills in the header and checksum of `frame`, a whole frame whose first [`HEADER_BYTES`]
+/// were left for them (see [`BatchBuilder`](super::BatchBuilder)).
+pub(super) fn seal(frame: &mut [u8], base: u64, count: u32, ts: (i64, i64), origins: bool) {
+    let h = &mut frame[FRAME_HEADER..];
     h[0..8].copy_from_slice(&base.to_le_bytes());
     h[8] = MAGIC;
-    h[9] = if producer.is_some() { ATTR_ORIGINS } else { 0 };
-    h[10..14].copy_from_slice(&(n as u32).to_le_bytes());
-    h[14..22].copy_from_slice(&base_ts.to_le_bytes());
-    h[22..30].copy_from_slice(&max_ts.to_le_bytes());
-    let len = (out.len() - start - FRAME_HEADER) as u32;
-    let crc = crc32fast::hash(&out[start + FRAME_HEADER..]);
-    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
-    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
-    n
+    h[9] = if origins { ATTR_ORIGINS } else { 0 };
+    h[10..14].copy_from_slice(&count.to_le_bytes());
+    h[14..22].copy_from_slice(&ts.0.to_le_bytes());
+    h[22..30].copy_from_slice(&ts.1.to_le_bytes());
+    let len = (frame.len() - FRAME_HEADER) as u32;
+    let crc = crc32fast::hash(&frame[FRAME_HEADER..]);
+    frame[0..4].copy_from_slice(&len.to_le_bytes());
+    frame[4..8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The frames of `records`, the first at offset `first`, appended to `out`; the (base offset,
+/// byte position in `out`) of every frame. The log appends through a builder; tests use this.
+#[cfg(test)]
+pub(super) fn encode(out: &mut Vec<u8>, first: u64, records: &[Record]) -> Vec<(u64, usize)> {
+    let mut b = super::BatchBuilder::new();
+    for r in records {
+        b.push_record(r);
+    }
+    let at = out.len();
+    let placed = b.seal(first);
+    out.extend_from_slice(b.bytes());
+    placed.into_iter().map(|(o, p)| (o, at + p)).collect()
 }
 
 /// A record's headers as read: encoded in a batch, or owned by a [`Record`].

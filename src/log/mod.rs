@@ -5,6 +5,7 @@
 //! CRC32 (see [`frame`]); a torn tail is truncated to the last valid batch when a partition is
 //! opened. Reads hand out a [`Fetch`]: the batches in their read buffers, records borrowed.
 
+mod batch;
 mod damage;
 pub mod durability;
 mod fetch;
@@ -13,6 +14,7 @@ mod group_commit;
 mod partition;
 mod store;
 
+pub use batch::BatchBuilder;
 pub use fetch::Fetch;
 pub use frame::{HeadersRef, RecordRef};
 pub use store::{EmbeddedLog, FsyncPolicy, DEFAULT_SEGMENT_BYTES};
@@ -132,8 +134,19 @@ pub trait Log: Send + Sync {
     }
     fn topic(&self, name: &str) -> Option<TopicInfo>;
     fn topics(&self) -> Vec<TopicInfo>;
+    /// Appends a batch being built to one partition as one write, returning the offset of its
+    /// first record. A failed append leaves nothing behind; the same builder can be appended
+    /// again.
+    fn append_batch(&self, topic: &str, partition: u32, batch: &mut BatchBuilder)
+        -> LogResult<u64>;
     /// Appends records to one partition, returning the offset of the first one.
-    fn append(&self, topic: &str, partition: u32, records: &[Record]) -> LogResult<u64>;
+    fn append(&self, topic: &str, partition: u32, records: &[Record]) -> LogResult<u64> {
+        let mut batch = BatchBuilder::new();
+        for r in records {
+            batch.push_record(r);
+        }
+        self.append_batch(topic, partition, &mut batch)
+    }
     /// Reads up to `max` records starting at `offset` (an offset past the end gives none), in
     /// the batches that hold them. Offsets missing from the result were damaged on disk.
     fn fetch(&self, topic: &str, partition: u32, offset: u64, max: usize) -> LogResult<Fetch>;

@@ -3,7 +3,7 @@
 use super::frame;
 use super::group_commit::{Durable, GroupCommit, Syncable};
 use super::partition::Partition;
-use super::{Fetch, GroupOffsets, Log, LogError, LogResult, Record, TopicInfo};
+use super::{BatchBuilder, Fetch, GroupOffsets, Log, LogError, LogResult, TopicInfo};
 use hashbrown::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -37,7 +37,6 @@ impl std::str::FromStr for FsyncPolicy {
 struct PartitionSlot {
     data: RwLock<Partition>,
     notify: watch::Sender<u64>,
-    scratch: Mutex<Vec<u8>>,
     durable: Durable,
 }
 
@@ -103,7 +102,6 @@ impl EmbeddedLog {
         let slot = Arc::new(PartitionSlot {
             data: RwLock::new(p),
             notify,
-            scratch: Mutex::new(Vec::new()),
             durable,
         });
         if let Some(gc) = &self.group_commit {
@@ -392,11 +390,15 @@ impl Log for EmbeddedLog {
         v
     }
 
-    fn append(&self, topic: &str, partition: u32, records: &[Record]) -> LogResult<u64> {
+    fn append_batch(
+        &self,
+        topic: &str,
+        partition: u32,
+        batch: &mut BatchBuilder,
+    ) -> LogResult<u64> {
         let slot = self.partition(topic, partition)?;
-        let mut scratch = slot.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let mut data = slot.data.write().unwrap_or_else(|e| e.into_inner());
-        let first = data.append(records, &mut scratch)?;
+        let first = data.append(batch)?;
         let end = data.next_offset();
         match self.fsync {
             FsyncPolicy::Always => {
@@ -499,6 +501,7 @@ impl Log for EmbeddedLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::Record;
     use std::io::Write;
 
     fn rec(i: i64) -> Record {

@@ -13,7 +13,10 @@ impl Runner {
     /// Runs a write to the log, waiting while the disk is full: meanwhile the query is in
     /// ERROR with the reason, and once there is room it goes on where it stopped (a failed
     /// append leaves nothing behind, so nothing is skipped or written twice).
-    pub(super) async fn durable<T>(&self, op: impl Fn(&SharedLog) -> LogResult<T>) -> Result<T> {
+    pub(super) async fn durable<T>(
+        &self,
+        mut op: impl FnMut(&SharedLog) -> LogResult<T>,
+    ) -> Result<T> {
         let mut waiting = false;
         loop {
             match op(&self.log) {

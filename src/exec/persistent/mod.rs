@@ -11,7 +11,7 @@ mod fetch;
 use super::{decode, encode, Processor, BATCH};
 use crate::catalog::Source;
 use crate::error::{Error, Result};
-use crate::log::{LogResult, Record, SharedLog};
+use crate::log::{BatchBuilder, LogResult, Origin, SharedLog};
 use crate::plan::QueryPlan;
 use crate::state::StateStore;
 use datafusion::arrow::array::RecordBatch;
@@ -323,6 +323,7 @@ pub fn start(
         producer,
         written,
         sink_parts,
+        sink_batches: Vec::new(),
         busy: handle.busy.clone(),
         flush: handle.flush.clone(),
         late: handle.late.clone(),
@@ -403,6 +404,8 @@ struct Runner {
     /// Per input partition: the batch being read and decoded ahead, from its position.
     prefetch: Vec<Option<(u64, Prefetched)>>,
     sink_parts: u32,
+    /// One batch per sink partition, reused from write to write.
+    sink_batches: Vec<BatchBuilder>,
     busy: Arc<AtomicBool>,
     flush: Arc<AtomicU8>,
     late: Arc<AtomicU64>,
@@ -648,55 +651,75 @@ impl Runner {
         mut commit: Vec<(String, u32, u64)>,
         flush: Option<u64>,
     ) -> Result<bool> {
-        let mut by_partition: Vec<Vec<Record>> = vec![Vec::new(); self.sink_parts as usize];
-        for (sp, rec) in encode(
+        let enc = encode(
             out,
             &self.spec.sink,
             self.sink_parts,
             Some(self.producer),
             self.spec.plan.passes_key(),
-        )? {
-            let mut rec = rec;
-            let mut origin = rec.origin.expect("persistent outputs carry an origin");
+        )?;
+        let mut batches = std::mem::take(&mut self.sink_batches);
+        batches.resize_with(self.sink_parts as usize, BatchBuilder::new);
+        for row in enc.rows() {
+            let mut origin = row.origin.expect("persistent outputs carry an origin");
             if let Some(n) = flush {
                 (origin.partition, origin.offset) = (recovery::FLUSH_ORIGIN, n);
-                rec.origin = Some(origin);
             }
-            if self
-                .resumed_at
-                .get(origin.partition as usize)
-                .is_some_and(|at| origin.offset < *at)
-            {
+            if self.already_written(row.partition, origin) {
                 continue;
             }
-            if let Some((last, left)) = self.written.get_mut(&(sp, origin.partition)) {
-                if origin.offset < *last {
-                    continue;
-                }
-                if origin.offset == *last && *left > 0 {
-                    *left -= 1;
-                    continue;
-                }
-            }
-            by_partition[sp as usize].push(rec);
+            enc.push_to(row, &mut batches[row.partition as usize], Some(origin));
         }
-        let mut wrote = false;
-        for (sp, records) in by_partition.iter().enumerate() {
-            if !records.is_empty() {
-                wrote = true;
-                let topic = &self.spec.sink.topic;
-                self.durable(|log| log.append(topic, sp as u32, records))
-                    .await?;
-                let end = self.log.end_offset(topic, sp as u32)?;
-                commit.push((
-                    format!("{SINK_MARK}{}", self.spec.sink.topic),
-                    sp as u32,
-                    end,
-                ));
-            }
-        }
+        let written = self.append_all(&mut batches, &mut commit).await;
+        batches.iter_mut().for_each(BatchBuilder::clear);
+        self.sink_batches = batches;
+        let wrote = written?;
         if !commit.is_empty() {
             self.commit(&commit).await?;
+        }
+        Ok(wrote)
+    }
+
+    /// Whether the output of input position `origin` to sink partition `sp` was written
+    /// before a restart (see [`recovery`]): then it is not written again.
+    fn already_written(&mut self, sp: u32, origin: Origin) -> bool {
+        if self
+            .resumed_at
+            .get(origin.partition as usize)
+            .is_some_and(|at| origin.offset < *at)
+        {
+            return true;
+        }
+        if let Some((last, left)) = self.written.get_mut(&(sp, origin.partition)) {
+            if origin.offset < *last {
+                return true;
+            }
+            if origin.offset == *last && *left > 0 {
+                *left -= 1;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Appends each sink partition's batch, adding the sink ends to `commit`; whether any
+    /// was written.
+    async fn append_all(
+        &self,
+        batches: &mut [BatchBuilder],
+        commit: &mut Vec<(String, u32, u64)>,
+    ) -> Result<bool> {
+        let topic = &self.spec.sink.topic;
+        let mut wrote = false;
+        for (sp, batch) in batches.iter_mut().enumerate() {
+            if batch.is_empty() {
+                continue;
+            }
+            wrote = true;
+            self.durable(|log| log.append_batch(topic, sp as u32, batch))
+                .await?;
+            let end = self.log.end_offset(topic, sp as u32)?;
+            commit.push((format!("{SINK_MARK}{topic}"), sp as u32, end));
         }
         Ok(wrote)
     }
