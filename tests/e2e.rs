@@ -589,6 +589,65 @@ SHOW CONNECTORS;";
     );
 }
 
+/// A file of many batches goes into its topic whole (every line once, in order; CRLF line ends
+/// and a last line without one), and a restart reads only what was appended since.
+#[test]
+fn a_file_source_reads_a_large_file_whole_and_then_only_what_was_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let input = dir.path().join("big.jsonl");
+    let line = |i: u64| format!("{{\"N\": {i}, \"PAD\": \"{}\"}}", "x".repeat(100));
+    let mut text = String::new();
+    for i in 1..=60_000u64 {
+        text += &line(i);
+        text += if i % 7 == 0 { "\r\n" } else { "\n" };
+    }
+    text.pop();
+    std::fs::write(&input, &text).unwrap();
+    let sql = "CREATE SOURCE CONNECTOR src WITH ('connector.class'='FileStreamSource', 'file'='${dir}/big.jsonl', 'topic'='big');";
+    let file = dir.path().join("q.sql");
+    std::fs::write(&file, sql).unwrap();
+    let define = format!("dir={}", dir.path().display());
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(common::bin())
+            .args(["--data-dir", data.to_str().unwrap(), "--output", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        common::parse_output(out)
+    };
+    let (ok, _, err) = run(&["--define", &define, "run", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let values: Vec<String> = read_topic(&data, "big")
+        .iter()
+        .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
+        .collect();
+    assert_eq!(values.len(), 60_000);
+    assert!(values
+        .iter()
+        .enumerate()
+        .all(|(i, v)| *v == line(i as u64 + 1)));
+    // The last line had no line end: appending to it adds a line after it.
+    let mut more = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&input)
+        .unwrap();
+    more.write_all(format!("\n{}\n", line(60_001)).as_bytes())
+        .unwrap();
+    // The connector comes back with the catalog and goes on where it stopped.
+    let show = dir.path().join("show.sql");
+    std::fs::write(&show, "SHOW CONNECTORS;").unwrap();
+    let (ok, _, err) = run(&["run", show.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, lines, err) = run(&["topic-stats", "big", "--sum", "N"]);
+    assert!(ok, "{err}");
+    assert_eq!(lines[0]["records"], json!(60_001));
+    assert_eq!(
+        lines[0]["sums"]["N"],
+        json!((60_001u64 * 60_002 / 2).to_string())
+    );
+}
+
 /// In the shell, a source connector still loading reports its progress after each statement.
 #[test]
 fn the_shell_shows_the_progress_of_long_loads() {

@@ -183,10 +183,12 @@ impl Task {
             let mut appended = Ok(());
             for mut filled in full_rx.iter() {
                 appended = self.append(&mut filled.batch, filled.lines, filled.bytes);
-                filled.batch.clear();
-                if appended.is_err() || empty_tx.send(filled.batch).is_err() {
+                if appended.is_err() {
                     break;
                 }
+                filled.batch.clear();
+                // The reader may be done already (its last batches are still queued).
+                let _ = empty_tx.send(filled.batch);
             }
             // Dropping the channels ends the reader if it is still going.
             drop(empty_tx);

@@ -456,6 +456,8 @@ pub fn encode(
             .collect()
     };
     let (keys, values) = (cols(ColumnKind::Key), cols(ColumnKind::Value));
+    crate::format::json::check_types(&keys)?;
+    crate::format::json::check_types(&values)?;
     let n = out.num_columns() - PSEUDO_COLUMNS;
     let rowtime = out.column(n).as_primitive::<Int64Type>();
     let in_part = out.column(n + 1).as_primitive::<Int32Type>();

@@ -111,19 +111,22 @@ pub fn java_double(d: f64, out: &mut Vec<u8>) {
         // The least subnormal: Java writes 4.9E-324 where the shortest round trip is 5E-324.
         out.extend_from_slice(if d > 0.0 { b"4.9E-324" } else { b"-4.9E-324" });
     } else if d == 0.0 || (1e-3..1e7).contains(&d.abs()) {
-        let s = format!("{d}");
-        out.extend_from_slice(s.as_bytes());
-        if !s.contains('.') {
+        let at = out.len();
+        let _ = write!(out, "{d}");
+        if !out[at..].contains(&b'.') {
             out.extend_from_slice(b".0");
         }
     } else {
-        let s = format!("{d:E}");
-        let (mantissa, exp) = s.split_once('E').unwrap_or((&s, "0"));
-        let _ = write!(
-            out,
-            "{mantissa}{}E{exp}",
-            if mantissa.contains('.') { "" } else { ".0" }
-        );
+        // Rust writes `1E20` where Java writes `1.0E20`.
+        let at = out.len();
+        let _ = write!(out, "{d:E}");
+        let e = out[at..]
+            .iter()
+            .position(|&c| c == b'E')
+            .map_or(out.len(), |i| at + i);
+        if !out[at..e].contains(&b'.') {
+            out.splice(e..e, *b".0");
+        }
     }
 }
 
@@ -265,11 +268,19 @@ pub fn write_value(a: &ArrayRef, row: usize, ty: &SqlType, out: &mut Vec<u8>) ->
             out.push(b'}');
         }
     }
-    if a.data_type() != &ty.to_arrow() && ty.is_primitive() {
-        return Err(Error::generic(format!(
-            "internal: column type {} does not match {ty}",
-            a.data_type()
-        )));
+    Ok(())
+}
+
+/// Checks, once for a batch, that the columns to encode have the Arrow types of their SQL
+/// types (a plan that produced another type is a bug; it must not write wrong bytes).
+pub fn check_types(arrays: &[(&str, &SqlType, &ArrayRef)]) -> Result<()> {
+    for (_, ty, a) in arrays {
+        if ty.is_primitive() && a.data_type() != &ty.to_arrow() {
+            return Err(Error::generic(format!(
+                "internal: column type {} does not match {ty}",
+                a.data_type()
+            )));
+        }
     }
     Ok(())
 }

@@ -137,13 +137,15 @@ impl FormatSpec {
         arrays: &[(&str, &SqlType, &ArrayRef)],
         row: usize,
     ) -> Result<Option<Vec<u8>>> {
+        json::check_types(arrays)?;
         // Room for a typical record: no reallocation while it is written.
         let mut out = Vec::with_capacity(256);
         Ok(self.encode_into(arrays, row, &mut out)?.then_some(out))
     }
 
     /// Encodes one row at the end of `out`; false (nothing written) when there are no columns
-    /// (no key), for NONE, and for a NULL KAFKA value.
+    /// (no key), for NONE, and for a NULL KAFKA value. The caller checks the columns' types
+    /// once per batch ([`json::check_types`]).
     pub fn encode_into(
         &self,
         arrays: &[(&str, &SqlType, &ArrayRef)],

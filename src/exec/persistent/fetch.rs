@@ -33,9 +33,12 @@ impl Fetcher {
 
     /// Reports offsets `from..to` of a partition as unreadable, if there are any.
     fn damaged(&self, topic: &str, p: u32, from: u64, to: u64) {
+        if to <= from {
+            return;
+        }
         // Records before the partition's start were deleted by retention, not damaged.
         let from = match self.log.start_offset(topic, p) {
-            Ok(start) if to > from => from.max(start),
+            Ok(start) => from.max(start),
             _ => from,
         };
         if to > from {
