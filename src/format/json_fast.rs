@@ -5,6 +5,7 @@
 //! the column's, a non-object record) makes the whole batch fall back to the general path,
 //! which coerces as ksqlDB does and reports the record it cannot read.
 
+use super::json_scan::{self, Kind};
 use crate::catalog::types::SqlType;
 use datafusion::arrow::array::{
     new_null_array, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
@@ -36,7 +37,7 @@ enum Builder {
 /// One record's value of a column, before it is appended (a later field of the same name may
 /// still replace it, as in ksqlDB's lookup: an exact name beats a case-insensitive one).
 #[derive(Clone, Copy, PartialEq)]
-enum Slot {
+pub(super) enum Slot {
     Unset,
     Null,
     Bool(bool),
@@ -80,12 +81,31 @@ pub fn decode<'a>(
     if !unique {
         return None;
     }
+    let kinds: Vec<Kind> = builders
+        .iter()
+        .map(|b| match b {
+            Builder::Skip(_) => Kind::Skip,
+            Builder::Bool(_) => Kind::Bool,
+            Builder::I32(_) | Builder::I64(_) => Kind::Int,
+            Builder::F64(_) => Kind::Float,
+            Builder::Str(_) => Kind::Str,
+        })
+        .collect();
     let mut slots = vec![(Slot::Unset, false); cols.len()];
     let mut scratch = String::new();
     for value in values {
         slots.fill((Slot::Unset, false));
         scratch.clear();
         if let Some(bytes) = value {
+            // Flat records are scanned; any other is read with serde.
+            if json_scan::record(bytes, &names, &kinds, &mut slots, &mut scratch) {
+                for (b, (slot, _)) in builders.iter_mut().zip(&slots) {
+                    append(b, *slot, &scratch)?;
+                }
+                continue;
+            }
+            slots.fill((Slot::Unset, false));
+            scratch.clear();
             let mut de = serde_json::Deserializer::from_slice(bytes);
             let seed = RowSeed {
                 names: &names,
@@ -365,5 +385,170 @@ mod tests {
         .unwrap();
         assert_eq!(cols[0].as_primitive::<Int64Type>().value(0), 1);
         assert!(cols[1].is_null(0));
+    }
+
+    /// Reads a record with serde only (as before the scanner): the slots and scratch.
+    fn serde_slots(
+        bytes: &[u8],
+        names: &[&str],
+        builders: &[Builder],
+    ) -> Option<(Vec<(Slot, bool)>, String)> {
+        let mut slots = vec![(Slot::Unset, false); names.len()];
+        let mut scratch = String::new();
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let seed = RowSeed {
+            names,
+            builders,
+            slots: &mut slots,
+            scratch: &mut scratch,
+        };
+        seed.deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        Some((slots, scratch))
+    }
+
+    /// Whatever the scanner accepts, it reads as serde does: hand-picked edge cases and
+    /// thousands of generated flat records (names in other cases and orders, repeated fields,
+    /// numbers at their limits, escapes, control characters, nesting, odd whitespace).
+    #[test]
+    fn the_scanner_reads_what_it_accepts_exactly_as_serde() {
+        let names = ["ID", "NAME", "PRICE", "N", "OK", "SKIPPED"];
+        let builders = [
+            Builder::I64(Int64Builder::new()),
+            Builder::Str(StringBuilder::new()),
+            Builder::F64(Float64Builder::new()),
+            Builder::I32(Int32Builder::new()),
+            Builder::Bool(BooleanBuilder::new()),
+            Builder::Skip(SqlType::String),
+        ];
+        let kinds = [
+            Kind::Int,
+            Kind::Str,
+            Kind::Float,
+            Kind::Int,
+            Kind::Bool,
+            Kind::Skip,
+        ];
+        let mut corpus: Vec<String> = [
+            r#"{"id":1,"name":"a","price":1.5,"n":2,"ok":true,"skipped":"x"}"#,
+            r#" { "ID" : -0 , "Name" : "" } "#,
+            r#"{"id": 9223372036854775807, "price": -1e-7}"#,
+            r#"{"id": 9223372036854775808}"#,
+            r#"{"id": -9223372036854775808, "price": 18446744073709551616}"#,
+            r#"{"id": 01}"#,
+            r#"{"id": 1.}"#,
+            r#"{"id": -}"#,
+            r#"{"price": 2E+3, "n": 1e2}"#,
+            r#"{"name": "tab	inside"}"#,
+            r#"{"name": "é
+"}"#,
+            r#"{"name": "é ü 😀"}"#,
+            r#"{"skipped": {"a": [1, 2]}, "id": 3}"#,
+            r#"{"ok": false, "OK": true, "Ok": null}"#,
+            r#"{"name": "a", "NAME": "b", "name": "c"}"#,
+            r#"{"Name": "a", "nAme": "b"}"#,
+            r#"{}"#,
+            r#"{"id": 1,}"#,
+            r#"{"id": 1} x"#,
+            r#"{"id" 1}"#,
+            r#"null"#,
+            r#"{"id": true, "name": 5}"#,
+            r#"{"unknown": [1, {"x": "y"}], "id": 4}"#,
+            r#"{"price": 0.1, "price": 0.30000000000000004}"#,
+            "{\"id\":\r\n7}",
+        ]
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+        // Generated records: a small deterministic generator of flat records.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let name_forms = [
+            "id", "ID", "Id", "name", "NAME", "price", "Price", "n", "ok", "skipped", "other",
+            "i\\u0064",
+        ];
+        let values = [
+            "0",
+            "-1",
+            "42",
+            "2147483648",
+            "-2147483649",
+            "1.25",
+            "-0.0",
+            "3e5",
+            "1E-2",
+            "007",
+            "\"s\"",
+            "\"with \\\" quote\"",
+            "\"\\/\"",
+            "true",
+            "false",
+            "null",
+            "[1]",
+            "{}",
+            "\"ü\"",
+            "-",
+            "1.",
+            ".5",
+            "99999999999999999999",
+            "\"x\\u0001\"",
+        ];
+        let ws = ["", " ", "\n", "\t ", "\r\n"];
+        for _ in 0..4000 {
+            let fields = next(5) as usize;
+            let mut r = String::from(ws[next(5) as usize]);
+            r.push('{');
+            for f in 0..fields {
+                if f > 0 {
+                    r.push(',');
+                }
+                r += ws[next(5) as usize];
+                r += &format!("\"{}\"", name_forms[next(name_forms.len() as u64) as usize]);
+                r += ws[next(5) as usize];
+                r.push(':');
+                r += ws[next(5) as usize];
+                r += values[next(values.len() as u64) as usize];
+            }
+            r.push('}');
+            r += ws[next(5) as usize];
+            corpus.push(r);
+        }
+        let mut scanned = 0;
+        for r in &corpus {
+            let mut slots = vec![(Slot::Unset, false); names.len()];
+            let mut scratch = String::new();
+            if !json_scan::record(r.as_bytes(), &names, &kinds, &mut slots, &mut scratch) {
+                continue;
+            }
+            scanned += 1;
+            let (want, want_scratch) = serde_slots(r.as_bytes(), &names, &builders)
+                .unwrap_or_else(|| panic!("the scanner accepted what serde refuses: {r}"));
+            for i in 0..names.len() {
+                if kinds[i] == Kind::Skip {
+                    continue;
+                }
+                let text = |slot: Slot, scratch: &str| match slot {
+                    Slot::Str(a, b) => format!("str {}", &scratch[a..b]),
+                    Slot::Int(v) if kinds[i] == Kind::Float => format!("float {:?}", v as f64),
+                    Slot::Int(v) => format!("int {v}"),
+                    Slot::Float(v) => format!("float {v:?}"),
+                    Slot::Bool(v) => format!("bool {v}"),
+                    Slot::Null => "null".into(),
+                    Slot::Unset => "unset".into(),
+                };
+                assert_eq!(
+                    text(slots[i].0, &scratch),
+                    text(want[i].0, &want_scratch),
+                    "column {} of {r}",
+                    names[i]
+                );
+            }
+        }
+        assert!(scanned > 1000, "the scanner took only {scanned} records");
     }
 }

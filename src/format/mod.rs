@@ -8,6 +8,7 @@ pub mod build;
 mod delimited;
 pub mod json;
 pub mod json_fast;
+mod json_scan;
 mod kafka;
 
 use crate::catalog::types::SqlType;
