@@ -91,6 +91,7 @@ pub fn decode<'a>(
             Builder::Str(_) => Kind::Str,
         })
         .collect();
+    let scan_names = json_scan::Names::new(&names);
     let mut slots = vec![(Slot::Unset, false); cols.len()];
     let mut scratch = String::new();
     for value in values {
@@ -98,7 +99,7 @@ pub fn decode<'a>(
         scratch.clear();
         if let Some(bytes) = value {
             // Flat records are scanned; any other is read with serde.
-            if json_scan::record(bytes, &names, &kinds, &mut slots, &mut scratch) {
+            if json_scan::record(bytes, &scan_names, &kinds, &mut slots, &mut scratch) {
                 for (b, (slot, _)) in builders.iter_mut().zip(&slots) {
                     append(b, *slot, &scratch)?;
                 }
@@ -522,7 +523,8 @@ mod tests {
         for r in &corpus {
             let mut slots = vec![(Slot::Unset, false); names.len()];
             let mut scratch = String::new();
-            if !json_scan::record(r.as_bytes(), &names, &kinds, &mut slots, &mut scratch) {
+            let scan_names = json_scan::Names::new(&names);
+            if !json_scan::record(r.as_bytes(), &scan_names, &kinds, &mut slots, &mut scratch) {
                 continue;
             }
             scanned += 1;

@@ -57,14 +57,12 @@ impl<'a> Scan<'a> {
             return None;
         }
         let rest = &self.b[self.i..];
-        let end = memchr::memchr2(b'"', b'\\', rest)?;
-        let s = &rest[..end];
-        // A fold without early exit, which the compiler vectorizes.
-        if rest[end] != b'"' || s.iter().fold(false, |bad, &c| bad | (c < 0x20)) {
+        let end = special(rest)?;
+        if rest[end] != b'"' {
             return None;
         }
         self.i += end + 1;
-        Some(s)
+        Some(&rest[..end])
     }
 
     fn digits(&mut self) -> Option<()> {
@@ -131,6 +129,29 @@ impl<'a> Scan<'a> {
     }
 }
 
+/// The first quote, backslash or control character of `s`, eight bytes at a time (in a word,
+/// the lowest byte flagged is exact: a borrow only spreads to the bytes above it).
+fn special(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut words = s.chunks_exact(8);
+    let mut at = 0;
+    for w in words.by_ref() {
+        let x = u64::from_le_bytes(w.try_into().unwrap_or_default());
+        let found = zero_byte(x ^ (ONES * u64::from(b'"')))
+            | zero_byte(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let mut tail = words.remainder().iter();
+    tail.position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| at + p)
+}
+
 /// An integer's text (from [`Scan::number`]) as an i64, if it fits.
 fn parse_i64(text: &[u8]) -> Option<i64> {
     let (negative, digits) = match text.split_first() {
@@ -151,21 +172,41 @@ fn parse_i64(text: &[u8]) -> Option<i64> {
 }
 
 /// The column a field names (ignoring ASCII case; the `k`-th column is tried first, records
-/// usually list fields in the columns' order) and whether exactly.
-fn column(names: &[&str], key: &[u8], k: usize) -> Option<(usize, bool)> {
-    let matches = |n: &&str| n.len() == key.len() && n.as_bytes().eq_ignore_ascii_case(key);
-    let at = match names.get(k) {
-        Some(n) if matches(n) => Some(k),
-        _ => names.iter().position(matches),
-    }?;
-    Some((at, names[at].as_bytes() == key))
+/// usually list fields in the columns' order) and whether exactly. `lower` holds the names in
+/// lower case: most fields are spelled so, and compare as plain bytes.
+fn column(names: &Names<'_>, key: &[u8], k: usize) -> Option<(usize, bool)> {
+    let matches = |i: usize| {
+        let lower: &[u8] = &names.lower[i];
+        lower.len() == key.len() && (lower == key || lower.eq_ignore_ascii_case(key))
+    };
+    let at = match k < names.exact.len() && matches(k) {
+        true => k,
+        false => (0..names.exact.len()).find(|&i| matches(i))?,
+    };
+    Some((at, names.exact[at].as_bytes() == key))
+}
+
+/// The columns' names as declared and in lower case.
+pub(super) struct Names<'a> {
+    pub exact: &'a [&'a str],
+    pub lower: Vec<Vec<u8>>,
+}
+
+impl<'a> Names<'a> {
+    pub fn new(exact: &'a [&'a str]) -> Self {
+        let lower = exact
+            .iter()
+            .map(|n| n.to_ascii_lowercase().into_bytes())
+            .collect();
+        Names { exact, lower }
+    }
 }
 
 /// Reads one record into `slots` (a value per column, and whether its field's name matched
 /// exactly) and `scratch`; false if the record needs serde (the caller clears both first).
 pub(super) fn record(
     bytes: &[u8],
-    names: &[&str],
+    names: &Names<'_>,
     kinds: &[Kind],
     slots: &mut [(Slot, bool)],
     scratch: &mut String,
@@ -175,7 +216,7 @@ pub(super) fn record(
 
 fn fields(
     s: &mut Scan<'_>,
-    names: &[&str],
+    names: &Names<'_>,
     kinds: &[Kind],
     slots: &mut [(Slot, bool)],
     scratch: &mut String,
