@@ -14,25 +14,12 @@ import argparse
 import json
 import os
 import signal
-import socket
-import subprocess
 import tempfile
 import threading
 import time
 import urllib.request
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def post(port, path, body, timeout=30):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body.encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return r.read().decode()
+from soak import post, start_server
 
 
 class Push(threading.Thread):
@@ -78,18 +65,8 @@ def main():
     ap.add_argument("--bin", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", "/tmp/brooklet-target"), "release", "brooklet"))
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="brooklet-latency-")
-    port = free_port()
-    server = subprocess.Popen([args.bin, "--data-dir", f"{work}/data", "server", "--listen",
-                               f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
-                              stderr=open(f"{work}/server.log", "w"))
+    server, port = start_server(args.bin, tempfile.mkdtemp(prefix="brooklet-latency-"))
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/info", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.05)
         ddl = ("CREATE STREAM ev (id BIGINT KEY, v BIGINT) "
                "WITH (KAFKA_TOPIC='ev', PARTITIONS=1, VALUE_FORMAT='JSON');")
         ddl += "".join(f"CREATE STREAM copy{i} AS SELECT * FROM ev WHERE v >= {i};"

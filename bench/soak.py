@@ -51,6 +51,22 @@ def post(port, path, body, timeout=60):
         return r.read().decode()
 
 
+def start_server(binary, work):
+    """Starts `brooklet server` on a free port with its data in `work`; (process, port) once
+    it answers."""
+    port = free_port()
+    server = subprocess.Popen([binary, "--data-dir", f"{work}/data", "server", "--listen",
+                               f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
+                              stderr=open(f"{work}/server.log", "w"))
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/info", timeout=1).read()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return server, port
+
+
 def rss_mb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -99,16 +115,7 @@ def main():
         os.environ.get("CARGO_TARGET_DIR", "/tmp/brooklet-target"), "release", "brooklet"))
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="brooklet-soak-")
-    port = free_port()
-    server = subprocess.Popen([args.bin, "--data-dir", f"{work}/data", "server", "--listen",
-                               f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
-                              stderr=open(f"{work}/server.log", "w"))
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/info", timeout=1).read()
-            break
-        except OSError:
-            time.sleep(0.05)
+    server, port = start_server(args.bin, work)
     post(port, "/ksql", json.dumps({"ksql": STATEMENTS, "streamsProperties": {}}))
     stop = threading.Event()
     pushes = [Push(port, g, stop) for g in range(args.push)]

@@ -24,6 +24,16 @@ fn read_topic(dir: &std::path::Path, topic: &str) -> Vec<Record> {
         .collect()
 }
 
+/// Runs the binary on a data directory with JSON output: (success, output lines, stderr).
+fn brooklet_json(data: &std::path::Path, args: &[&str]) -> (bool, Vec<serde_json::Value>, String) {
+    let out = std::process::Command::new(common::bin())
+        .args(["--data-dir", data.to_str().unwrap(), "--output", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    common::parse_output(out)
+}
+
 fn value_json(r: &Record) -> serde_json::Value {
     serde_json::from_slice(r.value.as_ref().unwrap()).unwrap()
 }
@@ -543,14 +553,7 @@ SHOW VARIABLES;
 SHOW CONNECTORS;";
     let file = dir.path().join("q.sql");
     std::fs::write(&file, sql).unwrap();
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(common::bin())
-            .args(["--data-dir", data.to_str().unwrap(), "--output", "json"])
-            .args(args)
-            .output()
-            .unwrap();
-        common::parse_output(out)
-    };
+    let run = |args: &[&str]| brooklet_json(&data, args);
     let define = format!("dir={}", dir.path().display());
     let (ok, lines, err) = run(&["--define", &define, "run", file.to_str().unwrap()]);
     assert!(ok, "{err}");
@@ -608,14 +611,7 @@ fn a_file_source_reads_a_large_file_whole_and_then_only_what_was_added() {
     let file = dir.path().join("q.sql");
     std::fs::write(&file, sql).unwrap();
     let define = format!("dir={}", dir.path().display());
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(common::bin())
-            .args(["--data-dir", data.to_str().unwrap(), "--output", "json"])
-            .args(args)
-            .output()
-            .unwrap();
-        common::parse_output(out)
-    };
+    let run = |args: &[&str]| brooklet_json(&data, args);
     let (ok, _, err) = run(&["--define", &define, "run", file.to_str().unwrap()]);
     assert!(ok, "{err}");
     let values: Vec<String> = read_topic(&data, "big")
