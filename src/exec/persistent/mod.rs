@@ -6,6 +6,7 @@
 use super::processing_log::ProcessingLog;
 use super::recovery;
 
+mod ahead;
 mod durable;
 mod fetch;
 use super::{decode, encode, Processor, BATCH};
@@ -313,7 +314,7 @@ pub fn start(
     let runner = Runner {
         aligner: (fetcher.inputs.len() > 1).then(|| Aligner::new(fetcher.parts.len())),
         fetcher,
-        prefetch: (0..positions.len()).map(|_| None).collect(),
+        ahead: (0..positions.len()).map(|_| None).collect(),
         resumed_at: positions.clone(),
         processor,
         spec,
@@ -383,8 +384,7 @@ impl Pending {
     }
 }
 
-use super::align::{Aligner, Fetched, Slice};
-type Prefetched = tokio::task::JoinHandle<Result<Fetched>>;
+use super::align::{Aligner, Slice};
 
 struct Runner {
     processor: Processor,
@@ -401,8 +401,8 @@ struct Runner {
     fetcher: Fetcher,
     /// For a query over several inputs (a join): their rows in event-time order.
     aligner: Option<Aligner>,
-    /// Per input partition: the batch being read and decoded ahead, from its position.
-    prefetch: Vec<Option<(u64, Prefetched)>>,
+    /// Per input partition: the batches being read and decoded ahead (see [`ahead`]).
+    ahead: Vec<Option<ahead::ReadAhead>>,
     sink_parts: u32,
     /// One batch per sink partition, reused from write to write.
     sink_batches: Vec<BatchBuilder>,
@@ -590,30 +590,28 @@ impl Runner {
     }
 
     /// Processes one batch of partition `p` from `pos`; returns the new position if it read any.
-    /// The next batch of partition `p` is read and decoded on another thread while this one is
-    /// processed (both cores at work: decoding is the larger half).
+    /// The batches after it are read and decoded on another thread while this one is processed
+    /// (both cores at work: see [`ahead`]).
     async fn step(&mut self, g: usize, pos: u64) -> Result<Option<u64>> {
-        let fetched = match self.prefetch[g].take() {
-            Some((from, handle)) if from == pos => {
-                let ahead = handle
-                    .await
-                    .map_err(|e| Error::generic(format!("decoding failed: {e}")))??;
-                // Read ahead before more input arrived: read again now.
-                match ahead {
-                    Some(f) => Some(f),
-                    None => self.fetcher.fetch(g, pos)?,
-                }
+        let ahead = match self.ahead[g].as_mut() {
+            Some(reader) => reader.take(pos).await,
+            None => None,
+        };
+        let fetched = match ahead {
+            Some(fetched) => fetched?,
+            None => {
+                // No reader, or it stopped: read here, then start one after this batch.
+                self.ahead[g] = None;
+                self.fetcher.fetch(g, pos)?
             }
-            _ => self.fetcher.fetch(g, pos)?,
         };
         let Some((next, batch)) = fetched else {
             return Ok(None);
         };
-        let fetcher = self.fetcher.clone();
-        self.prefetch[g] = Some((
-            next,
-            tokio::task::spawn_blocking(move || fetcher.fetch(g, next)),
-        ));
+        if self.ahead[g].is_none() {
+            let reader = ahead::ReadAhead::start(self.fetcher.clone(), g, next);
+            self.ahead[g] = Some(reader);
+        }
         let (input, topic, p) = &self.fetcher.parts[g];
         let input = *input;
         let commit = vec![(topic.clone(), *p, next)];
