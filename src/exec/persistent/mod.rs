@@ -239,27 +239,27 @@ pub fn start(
     }
     let producer = producer_id(&spec.id);
     // Outputs written after the last commit: (sink partition, input partition) -> the last
-    // input offset and how many outputs it had written (one input record can cause several,
-    // and a crash can tear them apart).
-    let mut written: HashMap<(u32, u32), (u64, usize)> = HashMap::new();
+    // input offset, how many outputs it had written (one input record can cause several, and
+    // a crash can tear them apart) and the sink offset after the last of them.
+    let mut written: Written = HashMap::new();
     for (sp, end) in sink_ends.iter_mut().enumerate() {
         let mut at = end.unwrap_or(0);
         loop {
             let recs = log.read(&spec.sink.topic, sp as u32, at, BATCH)?;
             let Some(last) = recs.last() else { break };
             at = last.offset + 1;
-            for r in recs
-                .iter()
-                .filter_map(|r| r.record.origin.filter(|o| o.producer == producer))
-            {
+            for r in &recs {
+                let Some(o) = r.record.origin.filter(|o| o.producer == producer) else {
+                    continue;
+                };
                 let e = written
-                    .entry((sp as u32, r.partition))
-                    .or_insert((r.offset, 0));
-                if r.offset > e.0 {
-                    *e = (r.offset, 0);
+                    .entry((sp as u32, o.partition))
+                    .or_insert((o.offset, 0, 0));
+                if o.offset > e.0 {
+                    *e = (o.offset, 0, 0);
                 }
-                if r.offset == e.0 {
-                    e.1 += 1;
+                if o.offset == e.0 {
+                    (e.1, e.2) = (e.1 + 1, r.offset + 1);
                 }
             }
         }
@@ -323,6 +323,7 @@ pub fn start(
         group,
         producer,
         written,
+        skipped_end: vec![None; sink_parts as usize],
         sink_parts,
         sink_batches: Vec::new(),
         busy: handle.busy.clone(),
@@ -386,6 +387,10 @@ impl Pending {
 
 use super::align::{Aligner, Slice};
 
+/// Outputs found in the sink past its committed end at start: (sink partition, input
+/// partition) -> (last input offset, outputs of it not yet skipped, sink offset after them).
+type Written = HashMap<(u32, u32), (u64, usize, u64)>;
+
 struct Runner {
     processor: Processor,
     spec: QuerySpec,
@@ -393,7 +398,10 @@ struct Runner {
     plog: ProcessingLog,
     group: String,
     producer: u64,
-    written: HashMap<(u32, u32), (u64, usize)>,
+    written: Written,
+    /// Per sink partition: the sink end after outputs found written before a restart and
+    /// skipped since, to commit with the next input positions (see `already_written`).
+    skipped_end: Vec<Option<u64>>,
     /// The committed input positions the query started from: everything before them was
     /// processed and its outputs written, so an output caused by an earlier record (a flush
     /// of state rebuilt by replay) is not written again.
@@ -688,14 +696,25 @@ impl Runner {
         {
             return true;
         }
-        if let Some((last, left)) = self.written.get_mut(&(sp, origin.partition)) {
-            if origin.offset < *last {
-                return true;
+        let Some(&(last, left, sink_next)) = self.written.get(&(sp, origin.partition)) else {
+            return false;
+        };
+        if origin.offset < last {
+            return true;
+        }
+        if origin.offset == last && left > 0 {
+            self.written
+                .insert((sp, origin.partition), (last, left - 1, sink_next));
+            // The last output written before the restart was skipped: the sink holds every
+            // output up to it, so its end is committed with the input positions (else a table
+            // read through the sink would stay behind it until the next output). Only where
+            // one input partition wrote to `sp`: another's outputs before that end may still
+            // be ahead of its committed position.
+            let alone = self.written.keys().filter(|(s, _)| *s == sp).count() == 1;
+            if left == 1 && alone {
+                self.skipped_end[sp as usize] = Some(sink_next);
             }
-            if origin.offset == *last && *left > 0 {
-                *left -= 1;
-                return true;
-            }
+            return true;
         }
         false
     }
@@ -703,14 +722,18 @@ impl Runner {
     /// Appends each sink partition's batch, adding the sink ends to `commit`; whether any
     /// was written.
     async fn append_all(
-        &self,
+        &mut self,
         batches: &mut [BatchBuilder],
         commit: &mut Vec<(String, u32, u64)>,
     ) -> Result<bool> {
         let topic = &self.spec.sink.topic;
         let mut wrote = false;
         for (sp, batch) in batches.iter_mut().enumerate() {
+            let skipped = self.skipped_end[sp].take();
             if batch.is_empty() {
+                if let Some(end) = skipped {
+                    commit.push((format!("{SINK_MARK}{topic}"), sp as u32, end));
+                }
                 continue;
             }
             wrote = true;
