@@ -204,8 +204,8 @@ impl Task {
         if batch.is_empty() {
             return Ok(());
         }
-        self.until_room(|| self.log.append_batch(&self.topic, 0, batch))?;
-        let end = self.log.end_offset(&self.topic, 0)?;
+        let first = self.until_room(|| self.log.append_batch(&self.topic, 0, batch))?;
+        let end = first + batch.len() as u64;
         let commit = [(LINES.into(), 0, lines), (END.into(), 0, end)];
         self.until_room(|| self.log.commit(&self.group, &commit))?;
         self.records.store(lines, Ordering::Relaxed);

@@ -737,9 +737,11 @@ impl Runner {
                 continue;
             }
             wrote = true;
-            self.durable(|log| log.append_batch(topic, sp as u32, batch))
+            let first = self
+                .durable(|log| log.append_batch(topic, sp as u32, batch))
                 .await?;
-            let end = self.log.end_offset(topic, sp as u32)?;
+            // The end after this batch (not the partition's end: another writer may follow).
+            let end = first + batch.len() as u64;
             commit.push((format!("{SINK_MARK}{topic}"), sp as u32, end));
         }
         Ok(wrote)
