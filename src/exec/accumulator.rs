@@ -124,7 +124,7 @@ fn user(call: &AggCall) -> Result<&dyn crate::functions::udaf::UdafInstance> {
         .ok_or_else(|| Error::generic("a user-defined aggregate call was not resolved"))
 }
 
-fn numeric_overflow(e: datafusion::error::DataFusionError) -> Error {
+pub(crate) fn numeric_overflow(e: datafusion::error::DataFusionError) -> Error {
     Error::runtime(format!("Numeric field overflow: {e}"))
 }
 

@@ -1,5 +1,9 @@
-//! The aggregation operator: per-group state in hash maps keyed by the row-encoded group key
-//! (plus the window start for time windows), updated record by record. With EMIT CHANGES every
+//! The aggregation operator: groups in hash maps keyed by the row-encoded group key (plus the
+//! window start for time windows), each holding a slot of the accumulators (`groups`: state in
+//! vectors indexed by slot, updated over a batch's argument columns in one call per aggregate,
+//! the shape of DataFusion's `GroupsAccumulator`). A batch's group keys are row-encoded at once
+//! and its rows walked to find each one's groups (and windows); the updates are queued and
+//! applied before any state is read, so results are those of one record at a time. With EMIT CHANGES every
 //! input record emits the new value of each group it changed (ksqlDB with the record cache
 //! off); with EMIT FINAL each window emits once, when stream time passes its end plus grace.
 //! Windows close (and their state goes) at the record that moves stream time past them, so
@@ -9,19 +13,20 @@
 //! contribution is retracted from its group (undo) before the new one is added.
 
 mod checkpoint;
+mod groups;
 
-use super::accumulator::Acc;
 use super::eval::{column, mask, Failures};
 use super::windows::{Session, Windows};
 use crate::catalog::types::SqlType;
 use crate::catalog::ColumnKind;
 use crate::error::Result;
-use crate::plan::aggregate::{AggCall, AggregatePlan};
+use crate::plan::aggregate::AggregatePlan;
 use crate::plan::expr::PhysExpr;
 use crate::sql::ast::SourceKind;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int64Array, RecordBatch,
 };
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::{cast, filter_record_batch, not};
 use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema};
 use datafusion::arrow::row::{RowConverter, SortField};
@@ -31,7 +36,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 struct Group {
-    accs: Vec<Acc>,
+    /// The group's accumulators' slot in [`groups::Slots`].
+    slot: u32,
     rowtime: i64,
     start: i64,
     end: i64,
@@ -45,6 +51,17 @@ struct Group {
 struct Contribution {
     group: Box<[u8]>,
     args: Vec<Vec<ScalarValue>>,
+}
+
+/// One row of a table source, as `Aggregator::table_row` takes it.
+struct TableRow<'a> {
+    source_key: &'a [u8],
+    /// Its group, or none when the row is deleted, filtered out or excluded.
+    group_key: Option<&'a [u8]>,
+    /// Its index in the batch.
+    row: usize,
+    /// Its argument values per call.
+    values: &'a [Vec<ScalarValue>],
 }
 
 /// Table sources: the current contribution of every source key.
@@ -83,7 +100,7 @@ impl Emitted {
         &mut self,
         key: &[u8],
         g: &Group,
-        calls: &[AggCall],
+        slots: &mut groups::Slots,
         origin: (i32, i64),
         state: RowState,
     ) -> Result<()> {
@@ -94,9 +111,9 @@ impl Emitted {
         self.times.push(g.rowtime);
         self.parts.push(origin.0);
         self.offs.push(origin.1);
-        self.values.resize_with(calls.len(), Vec::new);
-        for (j, call) in calls.iter().enumerate() {
-            self.values[j].push(g.accs[j].value(call)?);
+        self.values.resize_with(slots.calls(), Vec::new);
+        for (j, values) in self.values.iter_mut().enumerate() {
+            values.push(slots.value(j, g.slot)?);
         }
         self.states.push(state);
         Ok(())
@@ -111,6 +128,7 @@ impl Emitted {
 pub struct Aggregator {
     plan: AggregatePlan,
     converter: RowConverter,
+    slots: groups::Slots,
     table: Option<TableInput>,
     /// Unwindowed groups by key bytes.
     groups: HashMap<Box<[u8]>, Group>,
@@ -133,9 +151,9 @@ fn eval(e: &PhysExpr, batch: &RecordBatch, ty: &SqlType, failures: &Failures) ->
     column(e, Some(&ty.to_arrow()), batch, failures)
 }
 
-fn new_group(calls: &[AggCall], start: i64, end: i64) -> Result<Group> {
+fn new_group(slots: &mut groups::Slots, start: i64, end: i64) -> Result<Group> {
     Ok(Group {
-        accs: calls.iter().map(Acc::new).collect::<Result<_>>()?,
+        slot: slots.alloc()?,
         rowtime: i64::MIN,
         start,
         end,
@@ -143,11 +161,13 @@ fn new_group(calls: &[AggCall], start: i64, end: i64) -> Result<Group> {
     })
 }
 
-/// Whether records with this grouping are dropped: ksqlDB excludes a row when any of its
-/// GROUP BY expressions is NULL (`GroupByParamsFactory`: "Group-by column with index N
-/// resolved to null. The source row will be excluded from the table.").
-fn null_grouping(keys: &[ArrayRef], i: usize) -> bool {
-    keys.iter().any(|k| k.is_null(i))
+/// The rows dropped for their grouping: ksqlDB excludes a row when any of its GROUP BY
+/// expressions is NULL (`GroupByParamsFactory`: "Group-by column with index N resolved to
+/// null. The source row will be excluded from the table.").
+fn null_groupings(keys: &[ArrayRef]) -> Option<NullBuffer> {
+    keys.iter().fold(None, |acc, k| {
+        NullBuffer::union(acc.as_ref(), k.logical_nulls().as_ref())
+    })
 }
 
 impl Aggregator {
@@ -182,6 +202,7 @@ impl Aggregator {
         };
         Ok(Aggregator {
             converter: RowConverter::new(fields)?,
+            slots: groups::Slots::new(&plan.aggregates)?,
             windows: plan.window.as_ref().map(Windows::new),
             table,
             plan,
@@ -254,53 +275,58 @@ impl Aggregator {
         let rowtime = batch.column(0).as_primitive::<Int64Type>();
         let part = batch.column(1).as_primitive::<Int32Type>();
         let off = batch.column(2).as_primitive::<Int64Type>();
+        let null_keys = null_groupings(&keys);
+        let excluded = |i: usize| null_keys.as_ref().is_some_and(|n| n.is_null(i));
         let mut out = Emitted::default();
+        // A table row's argument values, kept to be retracted when the row changes.
         let mut values: Vec<Vec<ScalarValue>> = vec![Vec::new(); args.len()];
+        self.slots.begin(args.clone(), self.seq + 1)?;
         let mut starts = Vec::new();
         for i in 0..n {
             self.seq += 1;
             let ts = rowtime.value(i);
             let origin = (part.value(i), off.value(i));
             self.last_origin = origin;
-            for (j, a) in args.iter().enumerate() {
-                values[j].clear();
-                for col in a {
-                    values[j].push(ScalarValue::try_from_array(col, i)?);
-                }
-            }
             if let (Some(keep), Some(source_rows)) = (&keep, &source_rows) {
-                let applies = keep.value(i) && !null_grouping(&keys, i);
+                for (j, a) in args.iter().enumerate() {
+                    values[j].clear();
+                    for col in a {
+                        values[j].push(ScalarValue::try_from_array(col, i)?);
+                    }
+                }
+                let applies = keep.value(i) && !excluded(i);
                 let key = rows.row(i);
-                self.table_row(
-                    source_rows.row(i).as_ref(),
-                    applies.then_some(key.as_ref()),
-                    &values,
-                    ts,
-                    origin,
-                    &mut out,
-                )?;
+                let source_key = source_rows.row(i);
+                let row = TableRow {
+                    source_key: source_key.as_ref(),
+                    group_key: applies.then_some(key.as_ref()),
+                    row: i,
+                    values: &values,
+                };
+                self.table_row(row, ts, origin, &mut out)?;
                 continue;
             }
-            if null_grouping(&keys, i) {
+            if excluded(i) {
                 continue;
             }
             self.stream_time = self.stream_time.max(ts);
             let key = rows.row(i);
             match self.windows {
-                None => self.stream_row(key.as_ref(), &values, ts, origin, &mut out)?,
+                None => self.stream_row(key.as_ref(), i, ts, origin, &mut out)?,
                 Some(Windows::Time { size, advance, .. }) => {
                     Windows::starts(size, advance, ts, &mut starts);
                     for &start in &starts {
                         let end = start + size;
-                        self.window_row(key.as_ref(), start, end, &values, ts, origin, &mut out)?;
+                        self.window_row(key.as_ref(), (start, end), i, ts, origin, &mut out)?;
                     }
                 }
                 Some(Windows::Session { .. }) => {
-                    self.session_row(key.as_ref(), &values, ts, origin, &mut out)?
+                    self.session_row(key.as_ref(), i, ts, origin, &mut out)?
                 }
             }
             self.close_windows(origin, &mut out)?;
         }
+        self.slots.end()?;
         let out = self.finish(out, failures)?;
         Ok(out.filter(|b| emit && b.num_rows() > 0))
     }
@@ -323,36 +349,33 @@ impl Aggregator {
         self.finish(out, failures)
     }
 
+    /// Adds the batch's row `row` to its group `key` (no window).
     fn stream_row(
         &mut self,
         key: &[u8],
-        values: &[Vec<ScalarValue>],
+        row: usize,
         ts: i64,
         origin: (i32, i64),
         out: &mut Emitted,
     ) -> Result<()> {
-        let calls = &self.plan.aggregates;
         let g = match self.groups.get_mut(key) {
             Some(g) => g,
             None => self
                 .groups
                 .entry(key.into())
-                .or_insert(new_group(calls, 0, 0)?),
+                .or_insert(new_group(&mut self.slots, 0, 0)?),
         };
-        for (j, call) in calls.iter().enumerate() {
-            g.accs[j].update(call, &values[j], self.seq)?;
-        }
+        self.slots.add(row, g.slot);
         g.rowtime = g.rowtime.max(ts);
-        out.push(key, g, calls, origin, RowState::Live)
+        out.push(key, g, &mut self.slots, origin, RowState::Live)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Adds the batch's row `row` to its group `key` in the time window `(start, end)`.
     fn window_row(
         &mut self,
         key: &[u8],
-        start: i64,
-        end: i64,
-        values: &[Vec<ScalarValue>],
+        (start, end): (i64, i64),
+        row: usize,
         ts: i64,
         origin: (i32, i64),
         out: &mut Emitted,
@@ -366,20 +389,17 @@ impl Aggregator {
             self.late_records += 1;
             return Ok(());
         }
-        let calls = &self.plan.aggregates;
         let window = self.time_windows.entry(start).or_default();
         let g = match window.get_mut(key) {
             Some(g) => g,
             None => window
                 .entry(key.into())
-                .or_insert(new_group(calls, start, end)?),
+                .or_insert(new_group(&mut self.slots, start, end)?),
         };
-        for (j, call) in calls.iter().enumerate() {
-            g.accs[j].update(call, &values[j], self.seq)?;
-        }
+        self.slots.add(row, g.slot);
         g.rowtime = g.rowtime.max(ts);
         if !self.plan.emit_final {
-            out.push(key, g, calls, origin, RowState::Live)?;
+            out.push(key, g, &mut self.slots, origin, RowState::Live)?;
         }
         Ok(())
     }
@@ -387,7 +407,7 @@ impl Aggregator {
     fn session_row(
         &mut self,
         key: &[u8],
-        values: &[Vec<ScalarValue>],
+        row: usize,
         ts: i64,
         origin: (i32, i64),
         out: &mut Emitted,
@@ -395,7 +415,6 @@ impl Aggregator {
         let Some(w @ Windows::Session { gap, .. }) = self.windows else {
             return Ok(());
         };
-        let calls = &self.plan.aggregates;
         if !self.sessions.contains_key(key) {
             self.sessions.insert(key.into(), Vec::new());
         }
@@ -421,7 +440,7 @@ impl Aggregator {
             }
             return Ok(());
         }
-        let mut g = new_group(calls, merged.start, merged.end)?;
+        let mut g = new_group(&mut self.slots, merged.start, merged.end)?;
         let fresh = merged == Session { start: ts, end: ts };
         let mut i = 0;
         while i < sessions.len() {
@@ -436,18 +455,15 @@ impl Aggregator {
             let old = sessions.remove(i);
             if !fresh && !self.plan.emit_final {
                 let visible = old.visible;
-                out.push(key, &old, calls, origin, RowState::Removed { visible })?;
+                let removed = RowState::Removed { visible };
+                out.push(key, &old, &mut self.slots, origin, removed)?;
             }
-            for (j, (call, acc)) in calls.iter().zip(old.accs).enumerate() {
-                g.accs[j].merge(call, acc)?;
-            }
+            self.slots.merge(g.slot, old.slot)?;
         }
-        for (j, call) in calls.iter().enumerate() {
-            g.accs[j].update(call, &values[j], self.seq)?;
-        }
+        self.slots.add(row, g.slot);
         g.rowtime = merged.end;
         if !self.plan.emit_final {
-            out.push(key, &g, calls, origin, RowState::Live)?;
+            out.push(key, &g, &mut self.slots, origin, RowState::Live)?;
         }
         let at = sessions.partition_point(|s| s.start < g.start);
         sessions.insert(at, g);
@@ -458,37 +474,37 @@ impl Aggregator {
         Ok(())
     }
 
-    /// A table row for `source_key` replaces the key's previous row: the old contribution is
-    /// retracted, the new one (if the row is not deleted or filtered out) added.
+    /// A table row for its source key replaces the key's previous row: the old contribution
+    /// is retracted, the new one (if the row is not deleted or filtered out) added.
     fn table_row(
         &mut self,
-        source_key: &[u8],
-        group_key: Option<&[u8]>,
-        values: &[Vec<ScalarValue>],
+        TableRow {
+            source_key,
+            group_key,
+            row,
+            values,
+        }: TableRow,
         ts: i64,
         origin: (i32, i64),
         out: &mut Emitted,
     ) -> Result<()> {
-        let calls = &self.plan.aggregates;
         let Some(table) = &mut self.table else {
             return Ok(());
         };
         let old = table.rows.remove(source_key);
         if let Some(old) = old {
             if let Some(g) = self.groups.get_mut(&old.group) {
-                for (j, call) in calls.iter().enumerate() {
-                    g.accs[j].undo(call, &old.args[j])?;
-                }
+                self.slots.undo(g.slot, &old.args)?;
                 g.rowtime = g.rowtime.max(ts);
                 if group_key != Some(&old.group[..]) {
-                    out.push(&old.group, g, calls, origin, RowState::Live)?;
+                    out.push(&old.group, g, &mut self.slots, origin, RowState::Live)?;
                 }
             }
         }
         let Some(key) = group_key else {
             return Ok(());
         };
-        self.stream_row(key, values, ts, origin, out)?;
+        self.stream_row(key, row, ts, origin, out)?;
         let Some(table) = &mut self.table else {
             return Ok(());
         };
@@ -508,19 +524,20 @@ impl Aggregator {
         let Some(w) = self.windows else {
             return Ok(());
         };
-        let calls = &self.plan.aggregates;
         if let Windows::Time { size, .. } = w {
             while let Some(entry) = self.time_windows.first_entry() {
                 if w.close_time(*entry.key() + size) > self.stream_time {
                     break;
                 }
-                let groups = entry.remove();
+                let mut groups: Vec<_> = entry.remove().into_iter().collect();
                 if self.plan.emit_final {
-                    let mut groups: Vec<_> = groups.into_iter().collect();
                     groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                    for (key, g) in groups {
-                        out.push(&key, &g, calls, origin, RowState::Final)?;
+                    for (key, g) in &groups {
+                        out.push(key, g, &mut self.slots, origin, RowState::Final)?;
                     }
+                }
+                for (_, g) in &groups {
+                    self.slots.release(g.slot)?;
                 }
             }
             return Ok(());
@@ -548,8 +565,9 @@ impl Aggregator {
                     }
                     let g = list.remove(i);
                     if self.plan.emit_final {
-                        out.push(&key, &g, calls, origin, RowState::Final)?;
+                        out.push(&key, &g, &mut self.slots, origin, RowState::Final)?;
                     }
+                    self.slots.release(g.slot)?;
                 }
                 if list.is_empty() {
                     self.sessions.remove(&key);

@@ -172,7 +172,7 @@ impl Aggregator {
             // Each accumulator's parts, split into the three list columns.
             let (mut scalars, mut ints, mut floats) = (Vec::new(), Vec::new(), Vec::new());
             for r in rows {
-                let p = r.2.accs[j].to_parts();
+                let p = self.slots.parts(j, r.2.slot)?;
                 scalars.push(p.scalars);
                 ints.push(
                     p.ints
@@ -264,9 +264,10 @@ impl Aggregator {
         self.time_windows.clear();
         self.sessions.clear();
         self.closing.clear();
+        self.slots.clear();
         for r in 0..batch.num_rows() {
-            let mut accs = Vec::with_capacity(calls.len());
-            for (j, call) in calls.iter().enumerate() {
+            let slot = self.slots.alloc()?;
+            for j in 0..calls.len() {
                 let col = |k: usize| batch.column(6 + 3 * j + k);
                 let ints = list_values(col(1), r)?
                     .iter()
@@ -287,10 +288,10 @@ impl Aggregator {
                     ints,
                     floats,
                 };
-                accs.push(Acc::from_parts(call, parts)?);
+                self.slots.set_parts(j, slot, parts)?;
             }
             let g = Group {
-                accs,
+                slot,
                 rowtime: rowtime.value(r),
                 start: start.value(r),
                 end: end.value(r),
