@@ -645,3 +645,19 @@ pub fn push_query(engine: &Engine, query: &Query, session: &Session) -> Result<O
     )?;
     Ok(Output::Push(q))
 }
+
+#[cfg(test)]
+impl Engine {
+    /// The plan of a CREATE ... AS SELECT, as the engine would run it (for operators' unit
+    /// tests).
+    pub(crate) fn plan_for_test(&self, sql: &str, session: &Session) -> Result<QueryPlan> {
+        let parsed = crate::sql::parse(sql)?;
+        let Some(Statement::CreateAs { name, query, .. }) = parsed.first().map(|p| &p.statement)
+        else {
+            return Err(Error::statement("not a CREATE ... AS SELECT"));
+        };
+        let input = self.lock().catalog.get(&query.from.name).cloned();
+        let input = input.ok_or_else(|| Error::statement("no such source"))?;
+        plan(self, session, query, input, true, name)
+    }
+}

@@ -15,7 +15,9 @@
 mod checkpoint;
 mod groups;
 
+use super::align::Slice;
 use super::eval::{column, mask, Failures};
+use super::operator::{Counters, Operator};
 use super::windows::{Session, Windows};
 use crate::catalog::types::SqlType;
 use crate::catalog::ColumnKind;
@@ -710,6 +712,149 @@ impl Aggregator {
                 .get_mut(key)?
                 .iter_mut()
                 .find(|g| g.start == start && g.end == end),
+        }
+    }
+}
+
+impl Operator for Aggregator {
+    fn process(
+        &mut self,
+        batches: &[(usize, Slice)],
+        emit: bool,
+        failures: &Failures,
+    ) -> Result<Option<RecordBatch>> {
+        let mut outs = Vec::new();
+        for (_, s) in batches {
+            outs.extend(Aggregator::process(self, &s.rows(), emit, failures)?);
+        }
+        super::operator::concat(outs)
+    }
+
+    fn flush(&mut self, failures: &Failures) -> Result<Option<RecordBatch>> {
+        Aggregator::flush(self, failures)
+    }
+
+    fn stateful(&self) -> bool {
+        true
+    }
+
+    fn checkpoint(&self) -> Result<Option<Vec<u8>>> {
+        Aggregator::checkpoint(self).map(Some)
+    }
+
+    fn restore(&mut self, data: &[u8]) -> Result<()> {
+        Aggregator::restore(self, data)
+    }
+
+    fn counters(&self) -> Counters {
+        Counters {
+            state_rows: self.state_rows(),
+            late_records: self.late_records(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::exec::eval::Failures;
+    use crate::exec::operator::tests::{input, ints, one_by_one, plan, run, text};
+    use crate::exec::operator::{build, Operator};
+    use crate::plan::QueryPlan;
+    use datafusion::arrow::array::RecordBatch;
+
+    const DDL: &str = "CREATE STREAM s (id BIGINT KEY, price BIGINT) \
+                       WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', PARTITIONS=1);";
+
+    /// Six bids; the fifth is late for a 10 s window with 1 s grace (stream time is then 12 s).
+    fn bids(plan: &QueryPlan) -> RecordBatch {
+        let ids = ints(&[Some(1), Some(2), Some(1), Some(1), Some(2), Some(2)]);
+        let prices = ints(&[Some(5), Some(7), None, Some(4), Some(9), Some(1)]);
+        let times = [1000, 2000, 9000, 12000, 3000, 25000];
+        input(plan, 0, &times, &[("ID", ids), ("PRICE", prices)])
+    }
+
+    fn query(window: &str, emit: &str) -> String {
+        format!(
+            "CREATE TABLE o AS SELECT id, COUNT(*) AS c, SUM(price) AS s, MAX(price) AS m, \
+             COLLECT_LIST(price) AS l FROM s {window} GROUP BY id EMIT {emit};"
+        )
+    }
+
+    #[test]
+    fn emit_final_closes_each_window_at_the_record_that_passes_it() {
+        let plan = plan(
+            DDL,
+            &query(
+                "WINDOW TUMBLING (SIZE 10 SECONDS, GRACE PERIOD 1 SECOND)",
+                "FINAL",
+            ),
+        );
+        let mut op = build(&plan).unwrap();
+        let failures = Failures::silent();
+        let mut after = Vec::new();
+        for (_, b) in one_by_one(0, &bids(&plan)) {
+            let slice = crate::exec::align::Slice::whole(0, b);
+            after.push(text(op.process(&[(0, slice)], true, &failures).unwrap()));
+        }
+        let none: Vec<String> = Vec::new();
+        assert_eq!(after[..3], [none.clone(), none.clone(), none.clone()]);
+        // 12 s passes the first window's end plus grace (11 s): it closes there.
+        assert_eq!(
+            after[3],
+            [
+                "ID=1 C=2 S=5 M=5 L=[5, NULL] WINDOWSTART=0 WINDOWEND=10000 ROWTIME=9000",
+                "ID=2 C=1 S=7 M=7 L=[7] WINDOWSTART=0 WINDOWEND=10000 ROWTIME=2000"
+            ]
+        );
+        assert_eq!(after[4], none, "the late bid is dropped");
+        assert_eq!(
+            after[5],
+            ["ID=1 C=1 S=4 M=4 L=[4] WINDOWSTART=10000 WINDOWEND=20000 ROWTIME=12000"]
+        );
+        assert_eq!(op.counters().late_records, 1);
+        assert_eq!(op.counters().state_rows, 1, "only the last window is open");
+        assert_eq!(
+            text(op.flush(&failures).unwrap()),
+            ["ID=2 C=1 S=1 M=1 L=[1] WINDOWSTART=20000 WINDOWEND=30000 ROWTIME=25000"]
+        );
+        assert_eq!(op.counters().state_rows, 0);
+    }
+
+    /// Every kind of window and emit: one batch, one batch per record, and a checkpoint
+    /// restored into a new operator after each record give the same rows.
+    #[test]
+    fn results_depend_neither_on_batching_nor_on_checkpoints() {
+        let windows = [
+            "",
+            "WINDOW TUMBLING (SIZE 10 SECONDS, GRACE PERIOD 1 SECOND)",
+            "WINDOW HOPPING (SIZE 10 SECONDS, ADVANCE BY 5 SECONDS, GRACE PERIOD 1 SECOND)",
+            "WINDOW SESSION (5 SECONDS, GRACE PERIOD 1 SECOND)",
+        ];
+        for window in windows {
+            for emit in ["CHANGES", "FINAL"] {
+                if window.is_empty() && emit == "FINAL" {
+                    continue;
+                }
+                let plan = plan(DDL, &query(window, emit));
+                let batch = bids(&plan);
+                let whole = run(build(&plan).unwrap().as_mut(), &[(0, batch.clone())], true);
+                let each = run(build(&plan).unwrap().as_mut(), &one_by_one(0, &batch), true);
+                assert_eq!(whole, each, "{window} EMIT {emit}");
+                assert!(!whole.is_empty(), "{window} EMIT {emit}");
+                let mut restored = Vec::new();
+                let mut state: Option<Vec<u8>> = None;
+                let records = one_by_one(0, &batch);
+                for (i, b) in records.iter().enumerate() {
+                    let mut op: Box<dyn Operator> = build(&plan).unwrap();
+                    if let Some(s) = &state {
+                        op.restore(s).unwrap();
+                    }
+                    let last = i + 1 == records.len();
+                    restored.extend(run(op.as_mut(), std::slice::from_ref(b), last));
+                    state = op.checkpoint().unwrap();
+                }
+                assert_eq!(whole, restored, "{window} EMIT {emit}");
+            }
         }
     }
 }

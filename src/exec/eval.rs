@@ -32,7 +32,7 @@ impl<'a> Failures<'a> {
         }
     }
 
-    fn report(&self, e: &dyn std::fmt::Display) {
+    pub(crate) fn report(&self, e: &dyn std::fmt::Display) {
         if let Some(plog) = self.plog {
             plog.processing_error(self.query_id, &e.to_string());
         }

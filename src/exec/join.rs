@@ -10,6 +10,7 @@
 //!   their window closes (with `GRACE PERIOD`), or at once (ksqlDB's legacy behaviour).
 
 use super::eval::{column, Failures};
+use super::operator::{Counters, Operator};
 use crate::catalog::PSEUDO_COLUMNS;
 use crate::error::Result;
 use crate::exec::align::Slice;
@@ -720,4 +721,157 @@ fn push(
     out.key.push(key);
     out.left.push(left);
     out.right.push(right);
+}
+
+/// A join, then the operator of the query over its joined rows (an aggregation or a
+/// projection): the operator a join query runs.
+pub(crate) struct JoinThen {
+    join: Joiner,
+    then: Box<dyn Operator>,
+}
+
+impl JoinThen {
+    pub fn new(q: &crate::plan::join::JoinQuery) -> Result<Self> {
+        Ok(JoinThen {
+            join: Joiner::new(q.join.clone())?,
+            then: super::operator::build(&q.then)?,
+        })
+    }
+}
+
+impl Operator for JoinThen {
+    /// Joins all the slices, then runs the query over the joined rows once.
+    fn process(
+        &mut self,
+        batches: &[(usize, Slice)],
+        emit: bool,
+        failures: &Failures,
+    ) -> Result<Option<RecordBatch>> {
+        let joined = self.join.process(batches, failures)?;
+        if joined.num_rows() == 0 {
+            return Ok(None);
+        }
+        self.then
+            .process(&[(0, Slice::whole(0, joined))], emit, failures)
+    }
+
+    /// The rows still waiting for their join windows, through the query, then the query's
+    /// own flush.
+    fn flush(&mut self, failures: &Failures) -> Result<Option<RecordBatch>> {
+        let joined = self.join.flush(failures)?;
+        let mut outs = Vec::new();
+        if joined.num_rows() > 0 {
+            let whole = Slice::whole(0, joined);
+            outs.extend(self.then.process(&[(0, whole)], true, failures)?);
+        }
+        outs.extend(self.then.flush(failures)?);
+        super::operator::concat(outs)
+    }
+
+    fn stateful(&self) -> bool {
+        true
+    }
+
+    /// The join's state (length-prefixed), then the state of the query over its rows.
+    fn checkpoint(&self) -> Result<Option<Vec<u8>>> {
+        let mut out = Vec::new();
+        let state = self.join.checkpoint();
+        out.extend_from_slice(&(state.len() as u64).to_le_bytes());
+        out.extend_from_slice(&state);
+        out.extend(self.then.checkpoint()?.unwrap_or_default());
+        Ok(Some(out))
+    }
+
+    fn restore(&mut self, data: &[u8]) -> Result<()> {
+        let malformed = || crate::error::Error::generic("malformed join checkpoint");
+        let (len, rest) = data.split_first_chunk::<8>().ok_or_else(malformed)?;
+        let len = u64::from_le_bytes(*len) as usize;
+        if rest.len() < len {
+            return Err(malformed());
+        }
+        self.join.restore(&rest[..len])?;
+        self.then.restore(&rest[len..])
+    }
+
+    fn counters(&self) -> Counters {
+        let join = Counters {
+            state_rows: self.join.state_rows(),
+            late_records: self.join.late_records(),
+        };
+        join + self.then.counters()
+    }
+
+    fn set_partition_bases(&mut self, bases: &[i32]) {
+        self.join.set_partition_bases(bases);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::exec::operator::build;
+    use crate::exec::operator::tests::{input, ints, one_by_one, plan, run};
+    use datafusion::arrow::array::{ArrayRef, StringArray};
+    use std::sync::Arc;
+
+    const DDL: &str = "CREATE STREAM s (id BIGINT KEY, v BIGINT) \
+                       WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', PARTITIONS=1); \
+                       CREATE TABLE t (id BIGINT PRIMARY KEY, name STRING) \
+                       WITH (KAFKA_TOPIC='t', VALUE_FORMAT='JSON', PARTITIONS=1);";
+
+    #[test]
+    fn a_stream_joins_the_table_rows_before_it_and_state_survives_a_checkpoint() {
+        let plan = plan(
+            DDL,
+            "CREATE STREAM j AS SELECT s.id AS id, v, name FROM s \
+             LEFT JOIN t ON s.id = t.id EMIT CHANGES;",
+        );
+        let names: ArrayRef = Arc::new(StringArray::from(vec!["one", "two", "uno"]));
+        let table = input(
+            &plan,
+            1,
+            &[1, 2, 5],
+            &[("ID", ints(&[Some(1), Some(2), Some(1)])), ("NAME", names)],
+        );
+        let stream = input(
+            &plan,
+            0,
+            &[3, 4, 6],
+            &[
+                ("ID", ints(&[Some(1), Some(3), Some(1)])),
+                ("V", ints(&[Some(10), Some(30), Some(11)])),
+            ],
+        );
+        // In event-time order: two table rows, two stream rows, the table's update, a stream row.
+        let rows = [
+            (1, table.slice(0, 2)),
+            (0, stream.slice(0, 2)),
+            (1, table.slice(2, 1)),
+            (0, stream.slice(2, 1)),
+        ];
+        let mut op = build(&plan).unwrap();
+        let out = run(op.as_mut(), &rows, true);
+        assert_eq!(
+            out,
+            [
+                "ID=1 V=10 NAME=one ROWTIME=3",
+                "ID=3 V=30 NAME=NULL ROWTIME=4",
+                "ID=1 V=11 NAME=uno ROWTIME=6"
+            ]
+        );
+        assert_eq!(op.counters().state_rows, 2, "the table's two keys");
+        // The table side restored from a checkpoint joins the same.
+        let mut first = build(&plan).unwrap();
+        run(first.as_mut(), &one_by_one(1, &table), false);
+        let state = first.checkpoint().unwrap().unwrap();
+        let mut second = build(&plan).unwrap();
+        second.restore(&state).unwrap();
+        assert_eq!(
+            run(second.as_mut(), &[(0, stream.slice(2, 1))], true),
+            ["ID=1 V=11 NAME=uno ROWTIME=6"]
+        );
+        assert!(
+            second.restore(&state[..4]).is_err(),
+            "a truncated checkpoint"
+        );
+    }
 }

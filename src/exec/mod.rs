@@ -7,6 +7,7 @@ pub mod align;
 pub mod decode;
 pub(crate) mod eval;
 pub mod join;
+pub mod operator;
 pub mod persistent;
 pub mod print;
 pub mod processing_log;
@@ -25,26 +26,12 @@ use datafusion::arrow::datatypes::{Field, Int32Type, Int64Type, Schema};
 use processing_log::ProcessingLog;
 use std::sync::Arc;
 
-/// What a query does with each decoded batch.
-pub(crate) enum Processor {
-    Stream(StreamPlan),
-    Aggregate(Box<aggregate::Aggregator>),
-    /// A join, then the query over its joined rows.
-    Join(Box<join::Joiner>, Box<Processor>),
-}
+/// What a query does with each decoded batch: its plan's [`operator::Operator`].
+pub(crate) struct Processor(Box<dyn operator::Operator>);
 
 impl Processor {
     pub fn new(plan: &QueryPlan) -> Result<Self> {
-        Ok(match plan {
-            QueryPlan::Stream(p) => Processor::Stream(p.clone()),
-            QueryPlan::Aggregate(p) => {
-                Processor::Aggregate(Box::new(aggregate::Aggregator::new(p.clone())?))
-            }
-            QueryPlan::Join(j) => Processor::Join(
-                Box::new(join::Joiner::new(j.join.clone())?),
-                Box::new(Processor::new(&j.then)?),
-            ),
-        })
+        Ok(Processor(operator::build(plan)?))
     }
 
     /// The output of a batch of the query's input number `input` (a join's left source is 0,
@@ -56,17 +43,8 @@ impl Processor {
         plog: &ProcessingLog,
         query_id: &str,
     ) -> Result<Option<RecordBatch>> {
-        match self {
-            Processor::Stream(plan) => Ok(evaluate(plan, batch, plog, query_id)),
-            Processor::Aggregate(agg) => {
-                agg.process(batch, true, &eval::Failures::new(plog, query_id))
-            }
-            Processor::Join(..) => self.process_many(
-                &[(input, align::Slice::whole(0, batch.clone()))],
-                plog,
-                query_id,
-            ),
-        }
+        let whole = align::Slice::whole(0, batch.clone());
+        self.process_many(&[(input, whole)], plog, query_id)
     }
 
     /// Processes batches of the query's inputs in order (see [`process`](Self::process)): a
@@ -77,129 +55,100 @@ impl Processor {
         plog: &ProcessingLog,
         query_id: &str,
     ) -> Result<Option<RecordBatch>> {
-        match self {
-            Processor::Join(join, then) => {
-                let joined = join.process(batches, &eval::Failures::new(plog, query_id))?;
-                if joined.num_rows() == 0 {
-                    return Ok(None);
-                }
-                then.process(0, &joined, plog, query_id)
-            }
-            _ => {
-                let mut outs = Vec::new();
-                for (input, slice) in batches {
-                    outs.extend(self.process(*input, &slice.rows(), plog, query_id)?);
-                }
-                concat(outs)
-            }
-        }
+        let failures = eval::Failures::new(plog, query_id);
+        self.0.process(batches, true, &failures)
     }
 
     /// The operator's state, for a checkpoint (none for stateless queries).
     pub fn checkpoint(&self) -> Result<Option<Vec<u8>>> {
-        match self {
-            Processor::Stream(_) => Ok(None),
-            Processor::Aggregate(agg) => agg.checkpoint().map(Some),
-            // The join's state, then the state of the query over its rows.
-            Processor::Join(join, then) => {
-                let mut out = Vec::new();
-                let state = join.checkpoint();
-                out.extend_from_slice(&(state.len() as u64).to_le_bytes());
-                out.extend_from_slice(&state);
-                out.extend(then.checkpoint()?.unwrap_or_default());
-                Ok(Some(out))
-            }
-        }
+        self.0.checkpoint()
     }
 
-    /// Numbers the inputs' partitions for output origins: input `i`'s partition `p` is
-    /// `bases[i] + p` (a join reads several inputs, each numbering its partitions from 0).
+    /// See [`operator::Operator::set_partition_bases`].
     pub fn set_partition_bases(&mut self, bases: &[i32]) {
-        if let Processor::Join(join, _) = self {
-            join.set_partition_bases(bases);
-        }
+        self.0.set_partition_bases(bases)
     }
 
     /// Replaces the state with a [`checkpoint`](Self::checkpoint).
     pub fn restore(&mut self, data: &[u8]) -> Result<()> {
-        match self {
-            Processor::Stream(_) => Ok(()),
-            Processor::Aggregate(agg) => agg.restore(data),
-            Processor::Join(join, then) => {
-                let malformed = || crate::error::Error::generic("malformed join checkpoint");
-                let (len, rest) = data.split_first_chunk::<8>().ok_or_else(malformed)?;
-                let len = u64::from_le_bytes(*len) as usize;
-                if rest.len() < len {
-                    return Err(malformed());
-                }
-                join.restore(&rest[..len])?;
-                then.restore(&rest[len..])
-            }
-        }
+        self.0.restore(data)
     }
 
     /// Rebuilds state from input whose outputs were written before: nothing is emitted.
     pub fn replay(&mut self, batches: &[(usize, align::Slice)]) -> Result<()> {
-        match self {
-            Processor::Stream(_) => Ok(()),
-            Processor::Aggregate(agg) => {
-                for (_, s) in batches {
-                    agg.process(&s.rows(), false, &eval::Failures::silent())?;
-                }
-                Ok(())
-            }
-            Processor::Join(join, then) => {
-                let joined = join.process(batches, &eval::Failures::silent())?;
-                then.replay(&[(0, align::Slice::whole(0, joined))])
-            }
-        }
+        self.0
+            .process(batches, false, &eval::Failures::silent())
+            .map(|_| ())
+    }
+
+    /// How many rows of state the query holds (see [`operator::Counters`]).
+    pub fn state_rows(&self) -> usize {
+        self.0.counters().state_rows
     }
 
     /// Records dropped because their windows had closed.
-    /// How many rows of state the query holds (see `Aggregator::state_rows`).
-    pub fn state_rows(&self) -> usize {
-        match self {
-            Processor::Stream(_) => 0,
-            Processor::Aggregate(agg) => agg.state_rows(),
-            Processor::Join(join, then) => join.state_rows() + then.state_rows(),
-        }
+    pub fn late_records(&self) -> u64 {
+        self.0.counters().late_records
     }
 
-    pub fn late_records(&self) -> u64 {
-        match self {
-            Processor::Stream(_) => 0,
-            Processor::Aggregate(agg) => agg.late_records(),
-            Processor::Join(join, then) => join.late_records() + then.late_records(),
-        }
+    /// Whether the query keeps state (and so has checkpoints and flushes).
+    pub fn stateful(&self) -> bool {
+        self.0.stateful()
     }
 
     /// The end of a bounded input: open windows close (EMIT FINAL gives their results).
     /// A join emits its rows still waiting for their windows to close.
     pub fn flush(&mut self, plog: &ProcessingLog, query_id: &str) -> Result<Option<RecordBatch>> {
-        match self {
-            Processor::Stream(_) => Ok(None),
-            Processor::Aggregate(agg) => agg.flush(&eval::Failures::new(plog, query_id)),
-            Processor::Join(join, then) => {
-                let joined = join.flush(&eval::Failures::new(plog, query_id))?;
-                let mut outs = Vec::new();
-                if joined.num_rows() > 0 {
-                    outs.extend(then.process(0, &joined, plog, query_id)?);
-                }
-                outs.extend(then.flush(plog, query_id)?);
-                concat(outs)
-            }
-        }
+        self.0.flush(&eval::Failures::new(plog, query_id))
     }
 }
 
-/// The batches as one (none for none).
-fn concat(outs: Vec<RecordBatch>) -> Result<Option<RecordBatch>> {
-    match outs.first() {
-        None => Ok(None),
-        Some(first) => Ok(Some(datafusion::arrow::compute::concat_batches(
-            &first.schema(),
-            &outs,
-        )?)),
+/// Filtering, re-keying and projecting (a query without aggregation or join): stateless.
+pub(crate) struct Project {
+    plan: StreamPlan,
+}
+
+impl Project {
+    pub fn new(plan: StreamPlan) -> Self {
+        Project { plan }
+    }
+}
+
+impl operator::Operator for Project {
+    fn process(
+        &mut self,
+        batches: &[(usize, align::Slice)],
+        emit: bool,
+        failures: &eval::Failures,
+    ) -> Result<Option<RecordBatch>> {
+        if !emit {
+            return Ok(None);
+        }
+        let outs = batches
+            .iter()
+            .filter_map(|(_, s)| evaluate_with(&self.plan, &s.rows(), failures))
+            .collect();
+        operator::concat(outs)
+    }
+
+    fn flush(&mut self, _: &eval::Failures) -> Result<Option<RecordBatch>> {
+        Ok(None)
+    }
+
+    fn stateful(&self) -> bool {
+        false
+    }
+
+    fn checkpoint(&self) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+
+    fn restore(&mut self, _: &[u8]) -> Result<()> {
+        Ok(())
+    }
+
+    fn counters(&self) -> operator::Counters {
+        operator::Counters::default()
     }
 }
 
@@ -217,18 +166,26 @@ pub fn evaluate(
     plog: &ProcessingLog,
     query_id: &str,
 ) -> Option<RecordBatch> {
-    let failures = eval::Failures::new(plog, query_id);
-    match evaluate_batch(plan, batch, &failures) {
+    evaluate_with(plan, batch, &eval::Failures::new(plog, query_id))
+}
+
+/// [`evaluate`], failures reported to `failures`.
+fn evaluate_with(
+    plan: &StreamPlan,
+    batch: &RecordBatch,
+    failures: &eval::Failures,
+) -> Option<RecordBatch> {
+    match evaluate_batch(plan, batch, failures) {
         Ok(b) => Some(b),
         Err(_) if batch.num_rows() > 1 => {
             let parts: Vec<RecordBatch> = (0..batch.num_rows())
-                .filter_map(|i| evaluate(plan, &batch.slice(i, 1), plog, query_id))
+                .filter_map(|i| evaluate_with(plan, &batch.slice(i, 1), failures))
                 .collect();
             let first = parts.first()?;
             datafusion::arrow::compute::concat_batches(&first.schema(), &parts).ok()
         }
         Err(e) => {
-            plog.processing_error(query_id, &e.to_string());
+            failures.report(&e);
             None
         }
     }
@@ -548,6 +505,41 @@ pub fn encode(
 
 #[cfg(test)]
 mod tests {
+    use super::operator::tests::{input, ints, plan, run};
+    use datafusion::arrow::array::{ArrayRef, StringArray};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_projection_filters_computes_and_keeps_no_state() {
+        let plan = plan(
+            "CREATE STREAM s (id BIGINT KEY, price BIGINT, name STRING) \
+             WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', PARTITIONS=1);",
+            "CREATE STREAM o AS SELECT id, price * 2 AS p, UCASE(name) AS n FROM s \
+             WHERE price > 10 EMIT CHANGES;",
+        );
+        let names: ArrayRef = Arc::new(StringArray::from(vec!["a", "b", "c", "d"]));
+        let batch = input(
+            &plan,
+            0,
+            &[10, 20, 30, 40],
+            &[
+                ("ID", ints(&[Some(1), Some(2), Some(3), Some(4)])),
+                ("PRICE", ints(&[Some(5), Some(20), None, Some(11)])),
+                ("NAME", names),
+            ],
+        );
+        let mut op = super::operator::build(&plan).unwrap();
+        let rows = run(op.as_mut(), &[(0, batch)], true);
+        assert_eq!(
+            rows,
+            ["ID=2 P=40 N=B ROWTIME=20", "ID=4 P=22 N=D ROWTIME=40"],
+            "NULL > 10 is not true, 5 > 10 is false"
+        );
+        assert!(!op.stateful());
+        assert!(op.checkpoint().unwrap().is_none());
+        assert_eq!(op.counters(), super::operator::Counters::default());
+    }
+
     #[test]
     fn murmur2_matches_kafka() {
         // Values from Kafka's own partitioner tests (Utils.murmur2).

@@ -363,7 +363,7 @@ impl Pending {
     /// and runs the query.
     pub fn launch(mut self) -> Result<()> {
         let r = &mut self.runner;
-        if !matches!(r.processor, Processor::Stream(_)) {
+        if r.processor.stateful() {
             let flush = self.flush.take();
             match recovery::rebuild(
                 &mut r.processor,
@@ -545,7 +545,7 @@ impl Runner {
     /// Closes the open windows and writes what that emits, committed with the flush's number
     /// and `positions` (see [`recovery`]); true if it wrote anything.
     async fn flush_windows(&mut self, positions: &[u64]) -> Result<bool> {
-        if matches!(self.processor, Processor::Stream(_)) {
+        if !self.processor.stateful() {
             return Ok(false);
         }
         let n = self.flushes + 1;
