@@ -129,27 +129,17 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// The first quote, backslash or control character of `s`, eight bytes at a time (in a word,
-/// the lowest byte flagged is exact: a borrow only spreads to the bytes above it).
+/// The first quote, backslash or control character of `s`: the first quote or backslash is
+/// found with `memchr2` (SIMD), then the bytes before it are checked for control characters
+/// in one pass without an early exit (which the compiler vectorizes); only a string that has
+/// one looks for where.
 fn special(s: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    let mut words = s.chunks_exact(8);
-    let mut at = 0;
-    for w in words.by_ref() {
-        let x = u64::from_le_bytes(w.try_into().unwrap_or_default());
-        let found = zero_byte(x ^ (ONES * u64::from(b'"')))
-            | zero_byte(x ^ (ONES * u64::from(b'\\')))
-            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
-        if found != 0 {
-            return Some(at + (found.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
+    let end = memchr::memchr2(b'"', b'\\', s);
+    let head = &s[..end.unwrap_or(s.len())];
+    if head.iter().fold(false, |any, &c| any | (c < 0x20)) {
+        return head.iter().position(|&c| c < 0x20);
     }
-    let mut tail = words.remainder().iter();
-    tail.position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-        .map(|p| at + p)
+    end
 }
 
 /// An integer's text (from [`Scan::number`]) as an i64, if it fits.
@@ -171,18 +161,30 @@ fn parse_i64(text: &[u8]) -> Option<i64> {
     Some(v)
 }
 
+/// Whether two short byte strings are equal, compared in place (names are a few bytes: a
+/// call to `memcmp` per field cost more than the comparison).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// The column a field names (ignoring ASCII case; the `k`-th column is tried first, records
 /// usually list fields in the columns' order) and whether exactly. `lower` holds the names in
-/// lower case: most fields are spelled so, and compare as plain bytes.
+/// lower case: most fields are spelled so, and compare as plain bytes (a key that equals one
+/// lower-case name is in lower case, so it matches ignoring case exactly the columns it
+/// matches as bytes, and it is the exact name when that name is in lower case).
 fn column(names: &Names<'_>, key: &[u8], k: usize) -> Option<(usize, bool)> {
-    let matches = |i: usize| {
+    let n = names.exact.len();
+    let first = |m: &dyn Fn(usize) -> bool| match k < n && m(k) {
+        true => Some(k),
+        false => (0..n).find(|&i| m(i)),
+    };
+    if let Some(at) = first(&|i| same(&names.lower[i], key)) {
+        return Some((at, names.lower_is_exact[at]));
+    }
+    let at = first(&|i| {
         let lower: &[u8] = &names.lower[i];
-        lower.len() == key.len() && (lower == key || lower.eq_ignore_ascii_case(key))
-    };
-    let at = match k < names.exact.len() && matches(k) {
-        true => k,
-        false => (0..names.exact.len()).find(|&i| matches(i))?,
-    };
+        lower.len() == key.len() && lower.eq_ignore_ascii_case(key)
+    })?;
     Some((at, names.exact[at].as_bytes() == key))
 }
 
@@ -190,15 +192,26 @@ fn column(names: &Names<'_>, key: &[u8], k: usize) -> Option<(usize, bool)> {
 pub(super) struct Names<'a> {
     pub exact: &'a [&'a str],
     pub lower: Vec<Vec<u8>>,
+    /// Whether each name as declared is its lower-case form.
+    pub lower_is_exact: Vec<bool>,
 }
 
 impl<'a> Names<'a> {
     pub fn new(exact: &'a [&'a str]) -> Self {
-        let lower = exact
+        let lower: Vec<Vec<u8>> = exact
             .iter()
             .map(|n| n.to_ascii_lowercase().into_bytes())
             .collect();
-        Names { exact, lower }
+        let lower_is_exact = exact
+            .iter()
+            .zip(&lower)
+            .map(|(e, l)| e.as_bytes() == &l[..])
+            .collect();
+        Names {
+            exact,
+            lower,
+            lower_is_exact,
+        }
     }
 }
 
