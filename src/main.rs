@@ -127,6 +127,7 @@ impl brooklet_repl::Handler for Shell {
 const STACK: usize = 64 << 20;
 
 fn main() -> std::process::ExitCode {
+    keep_freed_memory();
     std::thread::Builder::new()
         .name("brooklet".into())
         .stack_size(STACK)
@@ -134,6 +135,21 @@ fn main() -> std::process::ExitCode {
         .map_or(std::process::ExitCode::FAILURE, |t| {
             t.join().unwrap_or(std::process::ExitCode::FAILURE)
         })
+}
+
+/// Tells glibc's allocator to keep up to 64 MiB of freed memory and to serve blocks under
+/// 32 MiB from its heap. By default it gave the buffers a query frees after each batch (a few
+/// hundred kilobytes each: fetches, builders, Arrow arrays) back to the kernel and had them
+/// faulted in and zeroed again for the next batch: q1 spent 7 s of system time instead of 5,
+/// and ran 10-20 % longer. (mimalloc did as well, with twice the peak memory.)
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets two of the allocator's thresholds; it is called before any
+    // other thread exists, and a value it refuses leaves the default in place.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+    }
 }
 
 fn real_main() -> std::process::ExitCode {
