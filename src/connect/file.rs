@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::log::{BatchBuilder, SharedLog};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -24,6 +24,9 @@ pub(super) struct Task {
 
 const LINES: &str = "lines";
 const END: &str = "end";
+/// The byte position after the committed lines (Kafka Connect's FileStreamSource commits its
+/// `position` so); data directories from before it have only the line count.
+const BYTES: &str = "bytes";
 /// A FileStreamSource appends when its batch holds this many bytes (or [`BATCH`] * 4 lines).
 const APPEND_BYTES: usize = 1 << 20;
 /// The file is read in blocks of this size.
@@ -37,23 +40,67 @@ struct Filled {
     bytes: u64,
 }
 
-/// Splits the file into lines, skipping the first `done`, and sends them as batches; each
-/// batch's records share the time its first line was read.
+/// Where a FileStreamSource resumes: `lines` lines and `bytes` bytes of the file are behind
+/// the reader's starting point, and the next `skip` lines were appended before the last run
+/// could commit them. With `partial`, the file ended inside the last line read (a last line
+/// without a line end, which is read as a line): the bytes up to the next line end finish
+/// that line and are not a line of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Resume {
+    lines: u64,
+    bytes: u64,
+    skip: u64,
+    partial: bool,
+}
+
+impl Resume {
+    /// From a connector's committed positions and the topic's end now: after the committed
+    /// byte position when there is one, else from the file's start skipping the committed
+    /// lines; either way skipping the lines appended after the last commit (the connector is
+    /// the topic's only writer, so the topic's end tells how many).
+    fn from_committed(committed: &[(String, u32, u64)], end_now: u64) -> Resume {
+        let get = |k: &str| committed.iter().find(|(t, _, _)| t == k).map(|e| e.2);
+        let lines = get(LINES).unwrap_or(0);
+        let extra = end_now.saturating_sub(get(END).unwrap_or(end_now));
+        match get(BYTES) {
+            Some(bytes) => Resume {
+                lines,
+                bytes,
+                skip: extra,
+                partial: false,
+            },
+            None => Resume {
+                lines: 0,
+                bytes: 0,
+                skip: lines + extra,
+                partial: false,
+            },
+        }
+    }
+}
+
+/// Splits the file into lines from `at` (skipping its first `skip` lines) and sends them as
+/// batches; each batch's records share the time its first line was read.
 fn split(
     mut lines: Lines,
-    done: u64,
+    at: Resume,
     stop: &AtomicBool,
     full: std::sync::mpsc::SyncSender<Filled>,
     empty: std::sync::mpsc::Receiver<BatchBuilder>,
 ) -> Result<()> {
-    let (mut seen, mut bytes) = (0u64, 0u64);
+    let (mut seen, mut bytes) = (at.lines, at.bytes);
+    let done = at.lines + at.skip;
+    let mut rest_of_partial = at.partial;
     let Ok(mut batch) = empty.recv() else {
         return Ok(());
     };
     let mut now = now_ms();
     while let Some((line, read)) = lines.next_line()? {
-        seen += 1;
         bytes += read as u64;
+        if std::mem::take(&mut rest_of_partial) {
+            continue;
+        }
+        seen += 1;
         if seen <= done {
             continue;
         }
@@ -147,39 +194,40 @@ impl Lines {
 }
 
 impl Task {
-    /// Reads the file's lines into the topic from where the last run stopped: the committed
-    /// line count, plus what was appended after the last commit (the connector is the topic's
-    /// writer, so the topic's end tells). A second thread splits the file into lines and
+    /// Reads the file's lines into the topic from where the last run stopped (see
+    /// [`Resume`]). A second thread splits the file into lines and
     /// encodes them into batches while this one appends the previous batch, so reading and
     /// writing overlap; the two pass a few builders back and forth and allocate nothing per line.
     pub fn read_file(&self) -> Result<()> {
         let committed = self.log.committed(&self.group)?;
-        let get = |k: &str| {
-            committed
-                .iter()
-                .find(|(t, _, _)| t == k)
-                .map_or(0, |(_, _, o)| *o)
-        };
         let end_now = self.log.end_offset(&self.topic, 0)?;
-        let done = if committed.is_empty() {
+        if committed.is_empty() {
             // A new connector: its lines go after what the topic holds now.
-            self.log.commit(
-                &self.group,
-                &[(LINES.into(), 0, 0), (END.into(), 0, end_now)],
-            )?;
-            0
-        } else {
-            get(LINES) + end_now.saturating_sub(get(END))
-        };
-        self.records.store(done, Ordering::Relaxed);
-        let lines = Lines::new(super::files::open_read(&self.file)?);
+            let start = [
+                (LINES.into(), 0, 0),
+                (END.into(), 0, end_now),
+                (BYTES.into(), 0, 0),
+            ];
+            self.log.commit(&self.group, &start)?;
+        }
+        let mut at = Resume::from_committed(&committed, end_now);
+        self.records.store(at.lines + at.skip, Ordering::Relaxed);
+        self.bytes.store(at.bytes, Ordering::Relaxed);
+        let mut file = super::files::open_read(&self.file)?;
+        if let Some(before) = at.bytes.checked_sub(1) {
+            let mut last = [0u8];
+            file.seek(std::io::SeekFrom::Start(before))?;
+            at.partial = file.read(&mut last)? == 1 && last[0] != b'\n';
+        }
+        file.seek(std::io::SeekFrom::Start(at.bytes))?;
+        let lines = Lines::new(file);
         let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Filled>(2);
         let (empty_tx, empty_rx) = std::sync::mpsc::channel::<BatchBuilder>();
         for _ in 0..3 {
             let _ = empty_tx.send(BatchBuilder::with_capacity(APPEND_BYTES + (64 << 10)));
         }
         std::thread::scope(|scope| {
-            let reader = scope.spawn(|| split(lines, done, &self.stop, full_tx, empty_rx));
+            let reader = scope.spawn(|| split(lines, at, &self.stop, full_tx, empty_rx));
             let mut appended = Ok(());
             for mut filled in full_rx.iter() {
                 appended = self.append(&mut filled.batch, filled.lines, filled.bytes);
@@ -206,7 +254,11 @@ impl Task {
         }
         let first = self.until_room(|| self.log.append_batch(&self.topic, 0, batch))?;
         let end = first + batch.len() as u64;
-        let commit = [(LINES.into(), 0, lines), (END.into(), 0, end)];
+        let commit = [
+            (LINES.into(), 0, lines),
+            (END.into(), 0, end),
+            (BYTES.into(), 0, bytes),
+        ];
         self.until_room(|| self.log.commit(&self.group, &commit))?;
         self.records.store(lines, Ordering::Relaxed);
         Ok(())
@@ -372,6 +424,95 @@ mod tests {
         ];
         assert_eq!(got, want);
         assert!(lines_of(b"").is_empty());
+    }
+
+    #[test]
+    fn a_source_resumes_after_its_committed_bytes_and_skips_what_it_appended_uncommitted() {
+        let entry = |k: &str, o: u64| (k.to_string(), 0u32, o);
+        // Committed 1 line (2 bytes), topic end 1; a crash after appending one more line.
+        let committed = [entry(LINES, 1), entry(END, 1), entry(BYTES, 2)];
+        let at = Resume::from_committed(&committed, 2);
+        assert_eq!(
+            at,
+            Resume {
+                lines: 1,
+                bytes: 2,
+                skip: 1,
+                partial: false
+            }
+        );
+        // A data directory from before byte positions: lines from the file's start.
+        let old = [entry(LINES, 3), entry(END, 5)];
+        let at = Resume::from_committed(&old, 6);
+        assert_eq!(
+            at,
+            Resume {
+                lines: 0,
+                bytes: 0,
+                skip: 4,
+                partial: false
+            }
+        );
+    }
+
+    /// A FileStreamSource task reading `path` into topic `t`.
+    fn source(path: &std::path::Path, log: &SharedLog) -> Task {
+        Task {
+            group: group("c"),
+            file: path.to_path_buf(),
+            topic: "t".into(),
+            log: log.clone(),
+            records: Arc::default(),
+            bytes: Arc::default(),
+            stop: Arc::default(),
+            position: Arc::default(),
+        }
+    }
+
+    fn values_of(log: &SharedLog) -> Vec<Vec<u8>> {
+        let records = log.read("t", 0, 0, 10).unwrap();
+        records
+            .into_iter()
+            .map(|r| r.record.value.unwrap_or_default())
+            .collect()
+    }
+
+    /// A file rewritten before the committed position: the source reads on from the byte it
+    /// had reached (Kafka Connect's `position`), not from a count of lines.
+    #[test]
+    fn a_restarted_source_reads_from_its_byte_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        std::fs::write(&path, b"a\nb\n").unwrap();
+        let log: SharedLog = Arc::new(crate::log::EmbeddedLog::in_memory());
+        log.create_topic("t", 1).unwrap();
+        let task = || source(&path, &log);
+        task().read_file().unwrap();
+        // The same length, now with two empty lines first, and a line appended.
+        std::fs::write(&path, b"\n\nb\nc\n").unwrap();
+        let second = task();
+        second.read_file().unwrap();
+        let values = values_of(&log);
+        assert_eq!(values, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(second.records.load(Ordering::Relaxed), 3);
+        assert_eq!(second.bytes.load(Ordering::Relaxed), 6);
+    }
+
+    /// A last line without a line end was read as a line: the line end that arrives later
+    /// finishes it, and only the lines after it are new.
+    #[test]
+    fn a_line_end_added_to_the_last_line_is_not_a_new_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        std::fs::write(&path, b"a\nb").unwrap();
+        let log: SharedLog = Arc::new(crate::log::EmbeddedLog::in_memory());
+        log.create_topic("t", 1).unwrap();
+        let task = || source(&path, &log);
+        task().read_file().unwrap();
+        std::fs::write(&path, b"a\nb\nc\n").unwrap();
+        task().read_file().unwrap();
+        let values = values_of(&log);
+        assert_eq!(values, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
     }
 
     #[test]
