@@ -99,6 +99,16 @@ fn missing() -> Error {
     Error::generic("internal: an aggregate slot was read before it was set")
 }
 
+/// A slot's state (set by `reset` before any use).
+fn at<T>(v: &[T], slot: u32) -> Result<&T> {
+    v.get(slot as usize).ok_or_else(missing)
+}
+
+/// A slot's state, to change.
+fn at_mut<T>(v: &mut [T], slot: u32) -> Result<&mut T> {
+    v.get_mut(slot as usize).ok_or_else(missing)
+}
+
 /// COUNT(*) (`rows`) and COUNT(x) (non-NULL values).
 struct Count {
     rows: bool,
@@ -120,7 +130,7 @@ impl GroupsAcc for Count {
         };
         for (&r, &s) in rows.iter().zip(slots) {
             if nulls.as_ref().is_none_or(|n| n.is_valid(r as usize)) {
-                *self.n.get_mut(s as usize).ok_or_else(missing)? += 1;
+                *at_mut(&mut self.n, s)? += 1;
             }
         }
         Ok(())
@@ -128,21 +138,19 @@ impl GroupsAcc for Count {
 
     fn undo(&mut self, slot: u32, args: &[ScalarValue]) -> Result<()> {
         if self.counts(args) {
-            *self.n.get_mut(slot as usize).ok_or_else(missing)? -= 1;
+            *at_mut(&mut self.n, slot)? -= 1;
         }
         Ok(())
     }
 
     fn merge(&mut self, into: u32, from: u32) -> Result<()> {
-        let add = *self.n.get(from as usize).ok_or_else(missing)?;
-        *self.n.get_mut(into as usize).ok_or_else(missing)? += add;
+        let add = *at(&self.n, from)?;
+        *at_mut(&mut self.n, into)? += add;
         Ok(())
     }
 
     fn value(&self, slot: u32) -> Result<ScalarValue> {
-        Ok(ScalarValue::Int64(Some(
-            *self.n.get(slot as usize).ok_or_else(missing)?,
-        )))
+        Ok(ScalarValue::Int64(Some(*at(&self.n, slot)?)))
     }
 
     fn reset(&mut self, slot: u32) -> Result<()> {
@@ -153,7 +161,7 @@ impl GroupsAcc for Count {
 
     fn parts(&self, slot: u32) -> Result<Parts> {
         Ok(Parts {
-            ints: vec![*self.n.get(slot as usize).ok_or_else(missing)?],
+            ints: vec![*at(&self.n, slot)?],
             ..Parts::default()
         })
     }
@@ -188,7 +196,7 @@ impl<T: ArrowPrimitiveType> Sum<T> {
     }
 
     fn add(&mut self, slot: u32, v: T::Native, sign: bool) -> Result<()> {
-        let s = self.sums.get_mut(slot as usize).ok_or_else(missing)?;
+        let s = at_mut(&mut self.sums, slot)?;
         let next = if sign {
             s.add_checked(v)
         } else {
@@ -222,12 +230,12 @@ impl<T: ArrowPrimitiveType> GroupsAcc for Sum<T> {
     }
 
     fn merge(&mut self, into: u32, from: u32) -> Result<()> {
-        let add = *self.sums.get(from as usize).ok_or_else(missing)?;
+        let add = *at(&self.sums, from)?;
         self.add(into, add, true)
     }
 
     fn value(&self, slot: u32) -> Result<ScalarValue> {
-        Self::scalar(*self.sums.get(slot as usize).ok_or_else(missing)?)
+        Self::scalar(*at(&self.sums, slot)?)
     }
 
     fn reset(&mut self, slot: u32) -> Result<()> {
@@ -274,7 +282,7 @@ where
     }
 
     fn offer(&mut self, slot: u32, v: T::Native) -> Result<()> {
-        let m = self.values.get_mut(slot as usize).ok_or_else(missing)?;
+        let m = at_mut(&mut self.values, slot)?;
         if m.is_none_or(|m| v.cmp(&m) == self.want) {
             *m = Some(v);
         }
@@ -301,14 +309,14 @@ where
     }
 
     fn merge(&mut self, into: u32, from: u32) -> Result<()> {
-        match *self.values.get(from as usize).ok_or_else(missing)? {
+        match *at(&self.values, from)? {
             Some(v) => self.offer(into, v),
             None => Ok(()),
         }
     }
 
     fn value(&self, slot: u32) -> Result<ScalarValue> {
-        let v = *self.values.get(slot as usize).ok_or_else(missing)?;
+        let v = *at(&self.values, slot)?;
         Ok(ScalarValue::new_primitive::<T>(v, &T::DATA_TYPE)?)
     }
 
@@ -319,7 +327,7 @@ where
     }
 
     fn parts(&self, slot: u32) -> Result<Parts> {
-        let v = *self.values.get(slot as usize).ok_or_else(missing)?;
+        let v = *at(&self.values, slot)?;
         let scalars = match v {
             Some(_) => vec![self.value(slot)?],
             None => Vec::new(),
@@ -349,12 +357,6 @@ struct Generic {
     values: Vec<ScalarValue>,
 }
 
-impl Generic {
-    fn acc(&mut self, slot: u32) -> Result<&mut Acc> {
-        self.accs.get_mut(slot as usize).ok_or_else(missing)
-    }
-}
-
 impl GroupsAcc for Generic {
     fn update(&mut self, args: &[ArrayRef], rows: &[u32], slots: &[u32], seq: u64) -> Result<()> {
         for (&r, &s) in rows.iter().zip(slots) {
@@ -363,29 +365,26 @@ impl GroupsAcc for Generic {
                 self.values
                     .push(ScalarValue::try_from_array(a, r as usize)?);
             }
-            let acc = self.accs.get_mut(s as usize).ok_or_else(missing)?;
+            let acc = at_mut(&mut self.accs, s)?;
             acc.update(&self.call, &self.values, seq + r as u64)?;
         }
         Ok(())
     }
 
     fn undo(&mut self, slot: u32, args: &[ScalarValue]) -> Result<()> {
-        let call = self.call.clone();
-        self.acc(slot)?.undo(&call, args)
+        let acc = at_mut(&mut self.accs, slot)?;
+        acc.undo(&self.call, args)
     }
 
     fn merge(&mut self, into: u32, from: u32) -> Result<()> {
-        let fresh = self.fresh.clone();
-        let other = std::mem::replace(self.acc(from)?, fresh);
-        let call = self.call.clone();
-        self.acc(into)?.merge(&call, other)
+        let from = at_mut(&mut self.accs, from)?;
+        let other = std::mem::replace(from, self.fresh.clone());
+        let acc = at_mut(&mut self.accs, into)?;
+        acc.merge(&self.call, other)
     }
 
     fn value(&self, slot: u32) -> Result<ScalarValue> {
-        self.accs
-            .get(slot as usize)
-            .ok_or_else(missing)?
-            .value(&self.call)
+        at(&self.accs, slot)?.value(&self.call)
     }
 
     fn reset(&mut self, slot: u32) -> Result<()> {
@@ -395,7 +394,7 @@ impl GroupsAcc for Generic {
     }
 
     fn parts(&self, slot: u32) -> Result<Parts> {
-        Ok(self.accs.get(slot as usize).ok_or_else(missing)?.to_parts())
+        Ok(at(&self.accs, slot)?.to_parts())
     }
 
     fn set_parts(&mut self, slot: u32, parts: Parts) -> Result<()> {
