@@ -29,12 +29,13 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+from soak import free_port, wait_ready
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CRASH = os.path.join(HERE, "crash")
@@ -171,12 +172,6 @@ def file_trial(env, name, w, rng, reference, duration):
 # --- the server workload -----------------------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     def __init__(self, env, data_dir):
         self.env, self.data_dir, self.port = env, data_dir, free_port()
@@ -186,13 +181,8 @@ class Server:
         self.proc = subprocess.Popen(
             self.env.base(self.data_dir) + ["server", "--listen", f"127.0.0.1:{self.port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/info", timeout=1).read()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("the server did not start")
+        if not wait_ready(self.port, 30):
+            raise RuntimeError("the server did not start")
 
     def kill(self):
         self.proc.send_signal(signal.SIGKILL)

@@ -58,13 +58,19 @@ def start_server(binary, work):
     server = subprocess.Popen([binary, "--data-dir", f"{work}/data", "server", "--listen",
                                f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
                               stderr=open(f"{work}/server.log", "w"))
-    for _ in range(200):
+    wait_ready(port, 10)
+    return server, port
+
+
+def wait_ready(port, seconds):
+    """Waits until a server on `port` answers /info; false if it did not within `seconds`."""
+    for _ in range(int(seconds / 0.05)):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/info", timeout=1).read()
-            break
+            return True
         except OSError:
             time.sleep(0.05)
-    return server, port
+    return False
 
 
 def rss_mb(pid):

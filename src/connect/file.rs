@@ -455,44 +455,42 @@ mod tests {
         );
     }
 
-    /// A FileStreamSource task reading `path` into topic `t`.
-    fn source(path: &std::path::Path, log: &SharedLog) -> Task {
-        Task {
+    /// Runs a FileStreamSource over a file holding `first`, then again (a restart) once it
+    /// holds `then`: the topic's values and the second run's task.
+    fn restarted(first: &[u8], then: &[u8]) -> (Vec<Vec<u8>>, Task) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        let log: SharedLog = Arc::new(crate::log::EmbeddedLog::in_memory());
+        log.create_topic("t", 1).unwrap();
+        let task = || Task {
             group: group("c"),
-            file: path.to_path_buf(),
+            file: path.clone(),
             topic: "t".into(),
             log: log.clone(),
             records: Arc::default(),
             bytes: Arc::default(),
             stop: Arc::default(),
             position: Arc::default(),
-        }
-    }
-
-    fn values_of(log: &SharedLog) -> Vec<Vec<u8>> {
+        };
+        std::fs::write(&path, first).unwrap();
+        task().read_file().unwrap();
+        std::fs::write(&path, then).unwrap();
+        let second = task();
+        second.read_file().unwrap();
         let records = log.read("t", 0, 0, 10).unwrap();
-        records
+        let values = records
             .into_iter()
             .map(|r| r.record.value.unwrap_or_default())
-            .collect()
+            .collect();
+        (values, second)
     }
 
     /// A file rewritten before the committed position: the source reads on from the byte it
     /// had reached (Kafka Connect's `position`), not from a count of lines.
     #[test]
     fn a_restarted_source_reads_from_its_byte_position() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("in.txt");
-        std::fs::write(&path, b"a\nb\n").unwrap();
-        let log: SharedLog = Arc::new(crate::log::EmbeddedLog::in_memory());
-        log.create_topic("t", 1).unwrap();
-        let task = || source(&path, &log);
-        task().read_file().unwrap();
         // The same length, now with two empty lines first, and a line appended.
-        std::fs::write(&path, b"\n\nb\nc\n").unwrap();
-        let second = task();
-        second.read_file().unwrap();
-        let values = values_of(&log);
+        let (values, second) = restarted(b"a\nb\n", b"\n\nb\nc\n");
         assert_eq!(values, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
         assert_eq!(second.records.load(Ordering::Relaxed), 3);
         assert_eq!(second.bytes.load(Ordering::Relaxed), 6);
@@ -502,16 +500,7 @@ mod tests {
     /// finishes it, and only the lines after it are new.
     #[test]
     fn a_line_end_added_to_the_last_line_is_not_a_new_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("in.txt");
-        std::fs::write(&path, b"a\nb").unwrap();
-        let log: SharedLog = Arc::new(crate::log::EmbeddedLog::in_memory());
-        log.create_topic("t", 1).unwrap();
-        let task = || source(&path, &log);
-        task().read_file().unwrap();
-        std::fs::write(&path, b"a\nb\nc\n").unwrap();
-        task().read_file().unwrap();
-        let values = values_of(&log);
+        let (values, _) = restarted(b"a\nb", b"a\nb\nc\n");
         assert_eq!(values, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
     }
 
