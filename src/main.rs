@@ -2,6 +2,7 @@
 
 use brooklet::cli::render::OutputMode;
 use brooklet::cli::{Backend, Frontend};
+use brooklet::log::kafka::KafkaConfig;
 use brooklet::log::FsyncPolicy;
 use brooklet::{Engine, EngineConfig};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -35,6 +36,11 @@ struct Cli {
     #[arg(long = "property", global = true, value_name = "NAME=VALUE",
           value_parser = brooklet::cli::properties::parse_pair)]
     properties: Vec<(String, String)>,
+    /// Keep topics on this Apache Kafka cluster (its bootstrap servers, host:port,...) instead of
+    /// the embedded log; also `bootstrap.servers` in --config. --data-dir then keeps only
+    /// operator checkpoints.
+    #[arg(long, global = true, value_name = "BOOTSTRAP_SERVERS")]
+    kafka: Option<String>,
     /// Open the shell on a running server instead of the embedded engine:
     /// http://[user:password@]host[:port].
     #[arg(long, value_name = "URL")]
@@ -214,14 +220,30 @@ fn real_main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    if let Some(code) = topic_command(&cli) {
+    let kafka = match KafkaConfig::from_settings(cli.kafka.as_deref(), &settings) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if let Some(code) = topic_command(&cli, kafka.as_ref()) {
         return code;
     }
     let config = engine_config(&settings, cli.command.as_ref());
-    let engine = match rt.block_on(async { Engine::open(&cli.data_dir, cli.fsync, config) }) {
+    let opened = rt.block_on(async {
+        match &kafka {
+            Some(k) => Engine::open_kafka(k.clone(), &cli.data_dir, config),
+            None => Engine::open(&cli.data_dir, cli.fsync, config),
+        }
+    });
+    let engine = match opened {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("cannot open {}: {e}", cli.data_dir.display());
+            match &kafka {
+                Some(k) => eprintln!("cannot open the log on Kafka ({}): {e}", k.bootstrap),
+                None => eprintln!("cannot open {}: {e}", cli.data_dir.display()),
+            }
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -480,9 +502,14 @@ fn run_qtt(
 }
 
 /// `topic-stats`, `topic-dump` and `topic-load`: they open the log alone (no query runs).
-fn topic_command(cli: &Cli) -> Option<std::process::ExitCode> {
+fn topic_command(cli: &Cli, kafka: Option<&KafkaConfig>) -> Option<std::process::ExitCode> {
     use brooklet::cli::topics;
     let open = || -> brooklet::error::Result<brooklet::log::SharedLog> {
+        if let Some(k) = kafka {
+            return Ok(Arc::new(brooklet::log::kafka::KafkaLog::connect(
+                k.clone(),
+            )?));
+        }
         let log = brooklet::log::EmbeddedLog::open(&cli.data_dir, cli.fsync)?;
         Ok(Arc::new(log))
     };

@@ -71,6 +71,10 @@ pub(crate) struct Inner {
 
 pub struct Engine {
     pub(crate) log: SharedLog,
+    /// Where statements that change the catalog are recorded and replayed from:
+    /// [`COMMAND_TOPIC`] on the embedded log, ksqlDB's `_confluent-ksql-<service id>_command_topic`
+    /// on Kafka.
+    pub(crate) command_topic: String,
     pub(crate) plog: ProcessingLog,
     pub(crate) compiler: ExprCompiler,
     pub(crate) config: EngineConfig,
@@ -88,7 +92,21 @@ impl Engine {
             .unwrap_or(crate::log::DEFAULT_SEGMENT_BYTES);
         let log: SharedLog = Arc::new(EmbeddedLog::open_with(dir, fsync, segment_bytes)?);
         let state = Arc::new(DiskStore::new(dir.join("state"))?);
-        Self::build(log, state, config)
+        Self::build(log, state, COMMAND_TOPIC.to_string(), config)
+    }
+
+    /// An engine over a Kafka cluster: topics, the command topic and committed positions live
+    /// there; operator checkpoints are kept in `dir` (the state is also rebuilt from the input
+    /// topics without them).
+    pub fn open_kafka(
+        kafka: crate::log::kafka::KafkaConfig,
+        dir: &Path,
+        config: EngineConfig,
+    ) -> Result<Arc<Engine>> {
+        let command_topic = kafka.command_topic();
+        let log: SharedLog = Arc::new(crate::log::kafka::KafkaLog::connect(kafka)?);
+        let state = Arc::new(DiskStore::new(dir.join("state"))?);
+        Self::build(log, state, command_topic, config)
     }
 
     pub fn in_memory(config: EngineConfig) -> Result<Arc<Engine>> {
@@ -97,15 +115,17 @@ impl Engine {
 
     /// An engine over any log; must be called inside a tokio runtime.
     pub fn with_log(log: SharedLog, config: EngineConfig) -> Result<Arc<Engine>> {
-        Self::build(log, Arc::new(MemoryStore::default()), config)
+        let state = Arc::new(MemoryStore::default());
+        Self::build(log, state, COMMAND_TOPIC.to_string(), config)
     }
 
     fn build(
         log: SharedLog,
         state: Arc<dyn StateStore>,
+        command_topic: String,
         config: EngineConfig,
     ) -> Result<Arc<Engine>> {
-        for topic in [COMMAND_TOPIC, processing_log::TOPIC] {
+        for topic in [command_topic.as_str(), processing_log::TOPIC] {
             if log.topic(topic).is_none() {
                 log.create_topic(topic, 1)?;
             }
@@ -119,6 +139,7 @@ impl Engine {
         let engine = Arc::new(Engine {
             plog: ProcessingLog::new(log.clone()),
             log,
+            command_topic,
             compiler: ExprCompiler::with_functions(&config.functions, &config.aggregates),
             config,
             state,
@@ -177,11 +198,20 @@ impl Engine {
     fn replay(&self) -> Result<()> {
         self.lock().replaying = true;
         let mut offset = 0;
+        let mut empty = 0;
         let result = (|| loop {
-            let recs = self.log.read(COMMAND_TOPIC, 0, offset, 1024)?;
+            let recs = self.log.read(&self.command_topic, 0, offset, 1024)?;
             let Some(last) = recs.last() else {
-                return Ok(());
+                // A remote log's fetch can come back empty before its end (nothing fetched
+                // yet): the replay ends at the end offset (or after many empty reads, when the
+                // records before it are gone).
+                empty += 1;
+                if empty > 50 || offset >= self.log.end_offset(&self.command_topic, 0)? {
+                    return Ok(());
+                }
+                continue;
             };
+            empty = 0;
             offset = last.offset + 1;
             for r in &recs {
                 let Some(value) = &r.record.value else {
@@ -294,7 +324,7 @@ impl Engine {
                 value: Some(cmd.to_string().into_bytes()),
                 ..Default::default()
             };
-            self.log.append(COMMAND_TOPIC, 0, &[record])?;
+            self.log.append(&self.command_topic, 0, &[record])?;
         }
         Ok(out)
     }

@@ -14,6 +14,9 @@ pub struct Fetch {
     next: u64,
     chunks: Vec<Vec<u8>>,
     slices: Vec<Slice>,
+    /// Whether offsets may be missing between records in the normal course (a Kafka topic:
+    /// compaction, transaction markers), rather than only where the disk was damaged.
+    sparse: bool,
 }
 
 /// The records `from..to` of the batch frame at `frame` in chunk `chunk`.
@@ -44,6 +47,16 @@ impl Fetch {
 
     pub(super) fn set_next(&mut self, next: u64) {
         self.next = self.next.max(next);
+    }
+
+    /// Whether offsets missing between records are normal (see the field); the embedded
+    /// log's fetches are dense, so a gap in them is damage.
+    pub fn sparse(&self) -> bool {
+        self.sparse
+    }
+
+    pub(super) fn set_sparse(&mut self) {
+        self.sparse = true;
     }
 
     pub fn partition(&self) -> u32 {

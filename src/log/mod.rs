@@ -11,6 +11,7 @@ pub mod durability;
 mod fetch;
 pub mod frame;
 mod group_commit;
+pub mod kafka;
 mod partition;
 mod store;
 

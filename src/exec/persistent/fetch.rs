@@ -60,12 +60,14 @@ impl Fetcher {
         // where it ended: asking the log for its end afterwards would take records appended
         // in between for damage and skip them.
         let mut at = pos;
-        for r in &recs {
+        for r in recs.iter().filter(|_| !fetch.sparse()) {
             self.damaged(topic, *p, at, r.offset);
             at = r.offset + 1;
         }
         let next = fetch.next_offset();
-        self.damaged(topic, *p, at, next);
+        if !fetch.sparse() {
+            self.damaged(topic, *p, at, next);
+        }
         if recs.is_empty() {
             return Ok((next > pos).then_some((next, None)));
         }

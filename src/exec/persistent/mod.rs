@@ -79,10 +79,11 @@ impl QueryHandle {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        positions
-            .iter()
-            .zip(&self.inputs)
-            .all(|(pos, (topic, p))| log.end_offset(topic, *p).map_or(true, |end| *pos >= end))
+        positions.iter().zip(&self.inputs).all(|(pos, (topic, p))| {
+            let end = log.end_offset(topic, *p);
+            tracing::debug!(topic, p, pos, ?end, "caught up?");
+            end.map_or(true, |end| *pos >= end)
+        })
     }
 
     /// Asks the query to close its open windows, as at the end of a bounded input.

@@ -1,0 +1,493 @@
+//! The Kafka backend of the [`Log`]: topics, appends, fetches and commits on an Apache Kafka
+//! cluster (or any broker speaking its protocol) through librdkafka (`rdkafka`).
+//!
+//! - Appends produce every record of a [`BatchBuilder`] with an idempotent producer (acks from
+//!   all replicas) and wait for their delivery; the first record's offset is returned. A record
+//!   that carries an [`Origin`] (a persistent query's output) carries it in the header
+//!   [`ORIGIN_HEADER`], which fetches take off again, so crash recovery works as on the
+//!   embedded log. Other consumers see the header; Brooklet never shows it as a column.
+//! - Fetches read through a pool of consumers per partition (`read`).
+//! - Commits go to a compacted topic of the service (`offsets`): one record per commit, so a
+//!   query's input positions, sink ends and flush numbers are stored together, which Kafka's
+//!   own group offsets (real topics only, no atomic multi-topic metadata) could not do.
+//! - `subscribe` is served by a thread that asks the brokers for each watched partition's end
+//!   every [`WATCH_INTERVAL`] and wakes its readers when it grew (or when this process appends
+//!   or reads past it). A broker may report an end short of what a fetch returns, by up to a
+//!   batch (tansu's memory engine does): the end still grows with every batch, and a woken
+//!   reader fetches all there is, so nothing waits for a later batch; `end_offset` fetches at
+//!   the reported end to find the true one.
+
+mod config;
+mod offsets;
+mod read;
+
+pub use config::{KafkaConfig, DEFAULT_SERVICE_ID};
+
+use super::{
+    frame, BatchBuilder, Fetch, GroupOffsets, Log, LogError, LogResult, Origin, TopicInfo,
+};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header as KHeader, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// The header carrying a persistent query's output origin (producer, partition, offset).
+pub const ORIGIN_HEADER: &str = "brooklet.origin";
+/// How often watched partitions' ends are asked for.
+const WATCH_INTERVAL: Duration = Duration::from_millis(200);
+
+/// A log on a Kafka cluster.
+pub struct KafkaLog {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: KafkaConfig,
+    client: ClientConfig,
+    producer: FutureProducer,
+    admin: AdminClient<DefaultClientContext>,
+    meta: BaseConsumer,
+    timeout: Duration,
+    /// Partition counts of topics seen.
+    topics: Mutex<HashMap<String, u32>>,
+    pools: Mutex<HashMap<(String, u32), read::Pool>>,
+    /// The highest end each partition was seen to have (by a produce, a fetch or the broker).
+    ends: Mutex<HashMap<(String, u32), u64>>,
+    watches: Mutex<HashMap<(String, u32), watch::Sender<u64>>>,
+    offsets: offsets::Offsets,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A Kafka error as the log's.
+pub(super) fn kafka_err(e: KafkaError) -> LogError {
+    LogError::Io(std::io::Error::other(format!("Kafka: {e}")))
+}
+
+fn encode_origin(o: &Origin) -> [u8; 20] {
+    let mut out = [0u8; 20];
+    out[..8].copy_from_slice(&o.producer.to_be_bytes());
+    out[8..12].copy_from_slice(&o.partition.to_be_bytes());
+    out[12..].copy_from_slice(&o.offset.to_be_bytes());
+    out
+}
+
+fn decode_origin(b: &[u8]) -> Option<Origin> {
+    let b: &[u8; 20] = b.try_into().ok()?;
+    Some(Origin {
+        producer: u64::from_be_bytes(b[..8].try_into().ok()?),
+        partition: u32::from_be_bytes(b[8..12].try_into().ok()?),
+        offset: u64::from_be_bytes(b[12..].try_into().ok()?),
+    })
+}
+
+impl KafkaLog {
+    /// Connects to the cluster, makes sure the service's offsets topic exists and loads the
+    /// committed positions from it.
+    pub fn connect(config: KafkaConfig) -> LogResult<KafkaLog> {
+        Self::connect_with_timeout(config, Duration::from_secs(30))
+    }
+
+    /// [`connect`](Self::connect), with the time any one request to the cluster may take.
+    pub fn connect_with_timeout(config: KafkaConfig, timeout: Duration) -> LogResult<KafkaLog> {
+        let mut client = ClientConfig::new();
+        client.set("bootstrap.servers", &config.bootstrap);
+        for (k, v) in &config.client {
+            client.set(k, v);
+        }
+        let producer: FutureProducer = client
+            .clone()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("allow.auto.create.topics", "false")
+            .create()
+            .map_err(kafka_err)?;
+        let admin = client.create().map_err(kafka_err)?;
+        let meta = read::consumer(&client)?;
+        let shared = Arc::new(Shared {
+            offsets: offsets::Offsets::new(config.offsets_topic()),
+            config,
+            client,
+            producer,
+            admin,
+            meta,
+            timeout,
+            topics: Mutex::default(),
+            pools: Mutex::default(),
+            ends: Mutex::default(),
+            watches: Mutex::default(),
+        });
+        let log = KafkaLog { shared };
+        // Fail now, with the cluster's error, rather than at the first statement.
+        log.shared
+            .meta
+            .fetch_metadata(None, log.shared.timeout)
+            .map_err(|e| {
+                LogError::Io(std::io::Error::other(format!(
+                    "cannot reach the Kafka cluster at {}: {e}",
+                    log.shared.config.bootstrap
+                )))
+            })?;
+        let topic = log.shared.offsets.topic().to_string();
+        if log.topic(&topic).is_none() {
+            log.create(&topic, 1, &[("cleanup.policy", "compact")])?;
+        }
+        log.shared.offsets.load(&log)?;
+        spawn_watcher(Arc::downgrade(&log.shared));
+        Ok(log)
+    }
+
+    pub fn config(&self) -> &KafkaConfig {
+        &self.shared.config
+    }
+
+    /// Creates a topic with topic settings (`cleanup.policy`, `retention.ms`, ...).
+    pub fn create(&self, name: &str, partitions: u32, settings: &[(&str, &str)]) -> LogResult<()> {
+        let s = &self.shared;
+        let mut topic = NewTopic::new(
+            name,
+            partitions as i32,
+            TopicReplication::Fixed(s.config.replicas),
+        );
+        for (k, v) in settings {
+            topic = topic.set(k, v);
+        }
+        let opts = AdminOptions::new().operation_timeout(Some(s.timeout));
+        let results = futures::executor::block_on(s.admin.create_topics([&topic], &opts))
+            .map_err(kafka_err)?;
+        for r in results {
+            match r {
+                Ok(_) => {}
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                    return Err(LogError::TopicExists(name.to_string()))
+                }
+                Err((_, code)) => {
+                    return Err(kafka_err(KafkaError::AdminOp(code)));
+                }
+            }
+        }
+        // The brokers' metadata catches up with a creation a moment later.
+        let deadline = Instant::now() + s.timeout;
+        while self.fetch_topic(name).is_none_or(|p| p < partitions) {
+            if Instant::now() > deadline {
+                return Err(LogError::UnknownTopic(name.to_string()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    /// The topic's partition count as the cluster says now.
+    fn fetch_topic(&self, name: &str) -> Option<u32> {
+        let s = &self.shared;
+        let md = s.meta.fetch_metadata(Some(name), s.timeout).ok()?;
+        let t = md.topics().iter().find(|t| t.name() == name)?;
+        if t.error().is_some() || t.partitions().is_empty() {
+            return None;
+        }
+        let n = t.partitions().len() as u32;
+        lock(&s.topics).insert(name.to_string(), n);
+        Some(n)
+    }
+
+    fn partitions(&self, topic: &str) -> LogResult<u32> {
+        let cached = lock(&self.shared.topics).get(topic).copied();
+        cached
+            .or_else(|| self.fetch_topic(topic))
+            .ok_or_else(|| LogError::UnknownTopic(topic.to_string()))
+    }
+
+    fn check(&self, topic: &str, partition: u32) -> LogResult<()> {
+        if partition < self.partitions(topic)? {
+            Ok(())
+        } else {
+            Err(read::unknown(topic, partition))
+        }
+    }
+}
+
+impl Shared {
+    /// Records that `topic`/`partition` reaches at least `end`, waking its readers.
+    fn saw_end(&self, topic: &str, partition: u32, end: u64) {
+        let key = (topic.to_string(), partition);
+        let mut ends = lock(&self.ends);
+        let e = ends.entry(key.clone()).or_insert(0);
+        if end > *e {
+            *e = end;
+            drop(ends);
+            if let Some(tx) = lock(&self.watches).get(&key) {
+                tx.send_replace(end);
+            }
+        }
+    }
+
+    fn known_end(&self, topic: &str, partition: u32) -> u64 {
+        let key = (topic.to_string(), partition);
+        lock(&self.ends).get(&key).copied().unwrap_or(0)
+    }
+
+    fn watermarks(&self, topic: &str, partition: u32) -> LogResult<(u64, u64)> {
+        let (lo, hi) = self
+            .meta
+            .fetch_watermarks(topic, partition as i32, self.timeout)
+            .map_err(kafka_err)?;
+        Ok((lo.max(0) as u64, hi.max(0) as u64))
+    }
+}
+
+/// Wakes the readers of watched partitions every [`WATCH_INTERVAL`] (see the module comment).
+fn spawn_watcher(shared: Weak<Shared>) {
+    let spawned = std::thread::Builder::new()
+        .name("kafka-watch".into())
+        .spawn(move || loop {
+            std::thread::sleep(WATCH_INTERVAL);
+            let Some(s) = shared.upgrade() else {
+                return;
+            };
+            let watched: Vec<_> = lock(&s.watches)
+                .iter()
+                .filter(|(_, tx)| tx.receiver_count() > 0)
+                .map(|(k, _)| k.clone())
+                .collect();
+            lock(&s.watches).retain(|_, tx| tx.receiver_count() > 0);
+            for (topic, p) in watched {
+                if let Ok((_, hi)) = s.watermarks(&topic, p) {
+                    s.saw_end(&topic, p, hi);
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the Kafka watch thread: {e}");
+    }
+}
+
+impl Log for KafkaLog {
+    fn create_topic(&self, name: &str, partitions: u32) -> LogResult<()> {
+        self.create(name, partitions, &[])
+    }
+
+    fn delete_topic(&self, name: &str) -> LogResult<()> {
+        let s = &self.shared;
+        let opts = AdminOptions::new().operation_timeout(Some(s.timeout));
+        let results = futures::executor::block_on(s.admin.delete_topics(&[name], &opts))
+            .map_err(kafka_err)?;
+        lock(&s.topics).remove(name);
+        lock(&s.pools).retain(|(t, _), _| t != name);
+        lock(&s.ends).retain(|(t, _), _| t != name);
+        for r in results {
+            match r {
+                Ok(_) => {}
+                Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {
+                    return Err(LogError::UnknownTopic(name.to_string()))
+                }
+                Err((_, code)) => return Err(kafka_err(KafkaError::AdminOp(code))),
+            }
+        }
+        Ok(())
+    }
+
+    fn set_retention_bytes(&self, topic: &str, bytes: u64) -> LogResult<()> {
+        use rdkafka::admin::{AlterConfig, ResourceSpecifier};
+        let s = &self.shared;
+        let value = bytes.to_string();
+        let change =
+            AlterConfig::new(ResourceSpecifier::Topic(topic)).set("retention.bytes", &value);
+        let opts = AdminOptions::new().operation_timeout(Some(s.timeout));
+        // A broker that cannot alter topic settings keeps its own retention: not an error.
+        if let Err(e) = futures::executor::block_on(s.admin.alter_configs([&change], &opts)) {
+            tracing::debug!(topic, "cannot set retention.bytes on the cluster: {e}");
+        }
+        Ok(())
+    }
+
+    fn start_offset(&self, topic: &str, partition: u32) -> LogResult<u64> {
+        self.check(topic, partition)?;
+        Ok(self.shared.watermarks(topic, partition)?.0)
+    }
+
+    fn topic(&self, name: &str) -> Option<TopicInfo> {
+        self.partitions(name).ok().map(|partitions| TopicInfo {
+            name: name.to_string(),
+            partitions,
+        })
+    }
+
+    fn topics(&self) -> Vec<TopicInfo> {
+        let s = &self.shared;
+        let Ok(md) = s.meta.fetch_metadata(None, s.timeout) else {
+            return Vec::new();
+        };
+        let mut out: Vec<TopicInfo> = md
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+            .map(|t| TopicInfo {
+                name: t.name().to_string(),
+                partitions: t.partitions().len() as u32,
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    fn append_batch(
+        &self,
+        topic: &str,
+        partition: u32,
+        batch: &mut BatchBuilder,
+    ) -> LogResult<u64> {
+        self.check(topic, partition)?;
+        let s = &self.shared;
+        batch.seal(0);
+        let mut pending = Vec::with_capacity(batch.len());
+        let bytes = batch.bytes();
+        let mut at = 0;
+        while at + frame::FRAME_HEADER <= bytes.len() {
+            let len = frame::FRAME_HEADER + frame::frame_len(&bytes[at..]);
+            let Some(view) = frame::view(&bytes[at..at + len]) else {
+                break;
+            };
+            for r in view.records() {
+                pending.push(produce(s, topic, partition, &r)?);
+            }
+            at += len;
+        }
+        let mut first = None;
+        let mut last = None;
+        for d in futures::executor::block_on(futures::future::join_all(pending)) {
+            let delivered = d
+                .map_err(|_| kafka_err(KafkaError::Canceled))?
+                .map_err(|(e, _)| kafka_err(e))?;
+            let off = delivered.offset.max(0) as u64;
+            first = Some(first.map_or(off, |f: u64| f.min(off)));
+            last = Some(last.map_or(off, |l: u64| l.max(off)));
+        }
+        if let Some(l) = last {
+            s.saw_end(topic, partition, l + 1);
+        }
+        Ok(first.unwrap_or_else(|| s.known_end(topic, partition)))
+    }
+
+    fn fetch(&self, topic: &str, partition: u32, offset: u64, max: usize) -> LogResult<Fetch> {
+        self.check(topic, partition)?;
+        let s = &self.shared;
+        let reader = lock(&s.pools)
+            .entry((topic.to_string(), partition))
+            .or_default()
+            .take(offset, || read::consumer(&s.client))?;
+        let read = lock(&reader).read(topic, partition, offset, max)?;
+        match read {
+            Some(r) => {
+                if let Some(end) = r.end {
+                    s.saw_end(topic, partition, end);
+                }
+                Ok(r.fetch)
+            }
+            // Out of range: before the start (deleted by retention) reads on from the start;
+            // past the end there is nothing yet.
+            None => {
+                let (lo, _) = s.watermarks(topic, partition)?;
+                if offset < lo {
+                    self.fetch(topic, partition, lo, max)
+                } else {
+                    Ok(Fetch::new(partition, offset))
+                }
+            }
+        }
+    }
+
+    /// The broker's end, or further when a fetch there finds records (a broker may report an
+    /// end short of what it holds; see the module comment): a bounded run that decides it has
+    /// caught up from this end has read everything.
+    fn end_offset(&self, topic: &str, partition: u32) -> LogResult<u64> {
+        self.check(topic, partition)?;
+        let s = &self.shared;
+        let (_, hi) = s.watermarks(topic, partition)?;
+        s.saw_end(topic, partition, hi);
+        loop {
+            let end = s.known_end(topic, partition);
+            if self.fetch(topic, partition, end, 1)?.is_empty() {
+                return Ok(end);
+            }
+        }
+    }
+
+    fn subscribe(&self, topic: &str, partition: u32) -> LogResult<watch::Receiver<u64>> {
+        self.check(topic, partition)?;
+        let s = &self.shared;
+        let end = s.known_end(topic, partition);
+        let mut watches = lock(&s.watches);
+        let tx = watches
+            .entry((topic.to_string(), partition))
+            .or_insert_with(|| watch::channel(end).0);
+        Ok(tx.subscribe())
+    }
+
+    fn commit(&self, group: &str, offsets: &[(String, u32, u64)]) -> LogResult<()> {
+        self.shared.offsets.commit(self, group, Some(offsets))
+    }
+
+    fn committed(&self, group: &str) -> LogResult<GroupOffsets> {
+        Ok(self.shared.offsets.get(group))
+    }
+
+    fn delete_group(&self, group: &str) -> LogResult<()> {
+        self.shared.offsets.commit(self, group, None)
+    }
+}
+
+/// Sends one record, waiting while the producer's queue is full.
+fn produce(
+    s: &Shared,
+    topic: &str,
+    partition: u32,
+    r: &frame::RecordRef<'_>,
+) -> LogResult<rdkafka::producer::DeliveryFuture> {
+    let mut headers = OwnedHeaders::new_with_capacity(4);
+    for (key, value) in r.headers.iter() {
+        headers = headers.insert(KHeader { key, value });
+    }
+    let origin = r.origin.as_ref().map(encode_origin);
+    if let Some(o) = &origin {
+        headers = headers.insert(KHeader {
+            key: ORIGIN_HEADER,
+            value: Some(&o[..]),
+        });
+    }
+    let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
+        .partition(partition as i32)
+        .timestamp(r.timestamp)
+        .headers(headers);
+    if let Some(k) = r.key {
+        record = record.key(k);
+    }
+    if let Some(v) = r.value {
+        record = record.payload(v);
+    }
+    let deadline = Instant::now() + s.timeout;
+    loop {
+        match s.producer.send_result(record) {
+            Ok(f) => return Ok(f),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                if Instant::now() < deadline =>
+            {
+                record = back;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err((e, _)) => return Err(kafka_err(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,104 @@
+//! Committed positions on Kafka: a compacted topic of one partition, one record per commit,
+//! keyed by the consumer group, its value the group's positions as JSON
+//! (`[["topic", partition, offset], ...]`; a null value forgets the group). A commit is one
+//! record, so everything a query commits at once (input positions, sink ends, flushes) is
+//! stored at once. Every commit made through this log is kept in memory; the topic is read
+//! back when the log connects.
+
+use super::{lock, KafkaLog};
+use crate::log::{GroupOffsets, Log, LogError, LogResult, Record};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub(super) struct Offsets {
+    topic: String,
+    groups: Mutex<HashMap<String, GroupOffsets>>,
+}
+
+impl Offsets {
+    pub(super) fn new(topic: String) -> Self {
+        Offsets {
+            topic,
+            groups: Mutex::default(),
+        }
+    }
+
+    pub(super) fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    pub(super) fn get(&self, group: &str) -> GroupOffsets {
+        lock(&self.groups).get(group).cloned().unwrap_or_default()
+    }
+
+    /// Stores a group's positions (`None` forgets it) and waits until the cluster has them.
+    pub(super) fn commit(
+        &self,
+        log: &KafkaLog,
+        group: &str,
+        offsets: Option<&[(String, u32, u64)]>,
+    ) -> LogResult<()> {
+        let value = offsets
+            .map(|o| serde_json::to_vec(o).map_err(|e| LogError::Io(std::io::Error::other(e))))
+            .transpose()?;
+        let record = Record {
+            key: Some(group.as_bytes().to_vec()),
+            value,
+            timestamp: now_ms(),
+            ..Record::default()
+        };
+        log.append(&self.topic, 0, &[record])?;
+        let mut groups = lock(&self.groups);
+        match offsets {
+            Some(o) => groups.insert(group.to_string(), o.to_vec()),
+            None => groups.remove(group),
+        };
+        Ok(())
+    }
+
+    /// Reads the topic from its start. The broker's end offset may be short of what a fetch
+    /// returns (see the module comment of `kafka`), so reading stops only when fetches at or
+    /// past that end have come back empty twice (or many fetches in a row were empty: the
+    /// records before the end were compacted away).
+    pub(super) fn load(&self, log: &KafkaLog) -> LogResult<()> {
+        let end = log.end_offset(&self.topic, 0)?;
+        let mut at = log.start_offset(&self.topic, 0)?;
+        let mut empty = 0;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut groups = HashMap::new();
+        while !(at >= end && empty >= 2) && empty < 25 && Instant::now() < deadline {
+            let fetch = log.fetch(&self.topic, 0, at, 4096)?;
+            if fetch.is_empty() {
+                empty += 1;
+                continue;
+            }
+            empty = 0;
+            for r in fetch.records() {
+                let Some(key) = r.key.and_then(|k| std::str::from_utf8(k).ok()) else {
+                    continue;
+                };
+                match r.value.map(serde_json::from_slice::<GroupOffsets>) {
+                    Some(Ok(o)) => {
+                        groups.insert(key.to_string(), o);
+                    }
+                    None => {
+                        groups.remove(key);
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(group = key, "unreadable commit in {}: {e}", self.topic);
+                    }
+                }
+            }
+            at = fetch.next_offset();
+        }
+        *lock(&self.groups) = groups;
+        Ok(())
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,176 @@
+"""A Kafka client Brooklet did not write (confluent-kafka) on both ends of a Brooklet query.
+
+    kafka_proof.py produce BOOTSTRAP SUFFIX ROUND   writes auctions and a round of bids
+    kafka_proof.py check BOOTSTRAP SUFFIX ROUNDS    reads Brooklet's outputs and checks them
+    kafka_proof.py bulk BOOTSTRAP SUFFIX N          writes N numbered records to bulk_SUFFIX
+    kafka_proof.py bulkcheck BOOTSTRAP SUFFIX N     checks BULK_OUT_SUFFIX holds each once
+    kafka_proof.py count BOOTSTRAP TOPIC 0          prints the records the broker says TOPIC has
+
+Bids are keyed by auction (Java's murmur2 partitioner, as Kafka's Java clients and ksqlDB use),
+carry a `source` header and Kafka timestamps; each round is 60 bids over 40 s of event time.
+`check` recomputes what the queries in tests/kafka.rs must have written, from the same
+deterministic input, and compares: the latest value per windowed key of the tumbling
+aggregation (keys in ksqlDB's windowed format: the key, then the window start as 8 bytes), and
+every joined row exactly once, in the partition murmur2 gives its key.
+"""
+import json
+import struct
+import sys
+from collections import Counter
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+BASE = 1_700_000_000_000
+AUCTIONS = {f"a{i}": f"cat{i % 2}" for i in range(5)}
+PER_ROUND = 60
+
+
+def bids(round_no):
+    for i in range(PER_ROUND):
+        n = round_no * PER_ROUND + i
+        yield (f"a{n % 5}", {"bidder": f"b{n % 7}", "price": 10 + n % 13}, BASE + n * 700)
+
+
+def murmur2(data):
+    """Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2)."""
+    m, r = 0x5BD1E995, 24
+    length = len(data)
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    for i in range(0, length - length % 4, 4):
+        k = struct.unpack_from("<I", data, i)[0]
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = (h * m) & 0xFFFFFFFF
+        h ^= k
+    rest = length % 4
+    tail = data[length - rest:]
+    if rest == 3:
+        h ^= tail[2] << 16
+    if rest >= 2:
+        h ^= tail[1] << 8
+    if rest >= 1:
+        h ^= tail[0]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h
+
+
+def partition_of(key, partitions):
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def produce(bootstrap, suffix, round_no):
+    p = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
+                  "enable.idempotence": True})
+    if round_no == 0:
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        made = admin.create_topics([NewTopic(f"{t}_{suffix}", 3, 1) for t in ("bids", "auctions")])
+        for f in made.values():
+            f.result(30)
+        for a, cat in AUCTIONS.items():
+            p.produce(f"auctions_{suffix}", key=a, value=json.dumps({"category": cat}),
+                      timestamp=BASE - 1000)
+        p.flush(30)
+    for key, value, ts in bids(round_no):
+        p.produce(f"bids_{suffix}", key=key, value=json.dumps(value), timestamp=ts,
+                  headers=[("source", b"python")])
+    left = p.flush(30)
+    assert left == 0, f"{left} records not delivered"
+
+
+def consume(bootstrap, topic, expected_at_least):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"proof-{topic}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    md = c.list_topics(topic, timeout=10).topics[topic]
+    parts = sorted(md.partitions)
+    c.assign([TopicPartition(topic, p, 0) for p in parts])
+    out, idle = [], 0
+    while idle < 8:
+        m = c.poll(0.25)
+        if m is None:
+            idle += 1 if len(out) >= expected_at_least else 0
+            continue
+        if m.error():
+            raise SystemExit(f"consume {topic}: {m.error()}")
+        idle = 0
+        out.append(m)
+    c.close()
+    return out, len(parts)
+
+
+def check(bootstrap, suffix, rounds):
+    all_bids = [b for r in range(rounds) for b in bids(r)]
+    # The tumbling aggregation: latest value per (auction, window start).
+    want = {}
+    for key, value, ts in all_bids:
+        start = ts - ts % 10_000
+        n, total = want.get((key, start), (0, 0))
+        want[(key, start)] = (n + 1, total + value["price"])
+    msgs, parts = consume(bootstrap, f"PER_WINDOW_{suffix}", len(want))
+    got = {}
+    for m in msgs:
+        k = m.key()
+        auction, start = k[:-8].decode(), struct.unpack(">q", k[-8:])[0]
+        v = json.loads(m.value())
+        got[(auction, start)] = (v["N"], v["TOTAL"])
+        assert m.partition() == partition_of(k[:-8], parts), f"windowed key (partitioned by its base key, as Kafka Streams does) {k!r} in {m.partition()}"
+    assert got == want, f"windowed totals differ:\n got {sorted(got.items())}\nwant {sorted(want.items())}"
+    # The stream-table join: every bid once, with its auction's category and its header.
+    want_rows = Counter(
+        (key, json.dumps({"BIDDER": v["bidder"], "PRICE": v["price"],
+                          "CATEGORY": AUCTIONS[key], "SRC": "python"}, sort_keys=True), ts)
+        for key, v, ts in all_bids)
+    msgs, parts = consume(bootstrap, f"ENRICHED_{suffix}", len(all_bids))
+    got_rows = Counter()
+    for m in msgs:
+        got_rows[(m.key().decode(), json.dumps(json.loads(m.value()), sort_keys=True),
+                  m.timestamp()[1])] += 1
+        assert m.partition() == partition_of(m.key(), parts), "joined row in the wrong partition"
+    assert got_rows == want_rows, (
+        f"joined rows differ: missing {want_rows - got_rows}, extra {got_rows - want_rows}")
+    print(f"ok: {len(want)} windows, {len(all_bids)} joined rows")
+
+
+def bulk(bootstrap, suffix, n):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for f in admin.create_topics([NewTopic(f"bulk_{suffix}", 2, 1)]).values():
+        f.result(30)
+    p = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
+                  "linger.ms": 20})
+    for i in range(n):
+        p.produce(f"bulk_{suffix}", key=f"k{i % 50}", value=json.dumps({"n": i}),
+                  timestamp=BASE + i)
+        if i % 10_000 == 0:
+            p.poll(0)
+    assert p.flush(60) == 0
+
+
+def bulkcheck(bootstrap, suffix, n):
+    msgs, _ = consume(bootstrap, f"BULK_OUT_{suffix}", n)
+    seen = Counter(json.loads(m.value())["N"] for m in msgs)
+    dup = {k: c for k, c in seen.items() if c > 1}
+    missing = [i for i in range(n) if i not in seen]
+    assert not dup and not missing, (
+        f"{len(dup)} duplicated (e.g. {list(dup.items())[:5]}), {len(missing)} missing "
+        f"(e.g. {missing[:5]}) of {n}")
+    print(f"ok: {n} records exactly once")
+
+
+def count(bootstrap, topic, _):
+    """Prints how many records the broker says a topic holds."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "proof-count"})
+    md = c.list_topics(topic, timeout=10).topics[topic]
+    print(sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+              for p in md.partitions))
+    c.close()
+
+
+if __name__ == "__main__":
+    cmd, bootstrap, suffix, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    {"produce": produce, "check": check, "bulk": bulk, "bulkcheck": bulkcheck,
+     "count": count}[cmd](
+        bootstrap, suffix, n)

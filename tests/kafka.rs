@@ -1,0 +1,236 @@
+//! The Kafka backend against a real broker process (tansu; see `common::kafka`), with clients
+//! Brooklet did not write: Python's `confluent-kafka` produces the input and reads the output.
+//! The backend's unit tests against librdkafka's mock cluster are in `src/log/kafka/tests.rs`.
+
+mod common;
+
+use common::kafka::{client, unique, Broker};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `brooklet --kafka B --property ksql.service.id=S --data-dir D run FILE`: (success, output).
+fn run(broker: &Broker, service: &str, data: &Path, sql: &str) -> (bool, String) {
+    let file = data.with_extension("sql");
+    std::fs::write(&file, sql).unwrap();
+    let out = Command::new(common::bin())
+        .args(["--kafka", &broker.bootstrap, "--property"])
+        .arg(format!("ksql.service.id={service}"))
+        .arg("--data-dir")
+        .arg(data)
+        .arg("run")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn proof_sql(s: &str) -> String {
+    format!(
+        "SET 'auto.offset.reset'='earliest';
+CREATE STREAM bids (auction VARCHAR KEY, bidder VARCHAR, price INT, source BYTES HEADER('source'))
+  WITH (KAFKA_TOPIC='bids_{s}', VALUE_FORMAT='JSON');
+CREATE TABLE auctions (id VARCHAR PRIMARY KEY, category VARCHAR)
+  WITH (KAFKA_TOPIC='auctions_{s}', VALUE_FORMAT='JSON');
+CREATE TABLE per_window WITH (KAFKA_TOPIC='PER_WINDOW_{s}') AS
+  SELECT auction, COUNT(*) AS n, SUM(price) AS total FROM bids
+  WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY auction EMIT CHANGES;
+CREATE STREAM enriched WITH (KAFKA_TOPIC='ENRICHED_{s}') AS
+  SELECT b.auction AS auction, b.bidder AS bidder, b.price AS price, a.category AS category,
+         FROM_BYTES(b.source, 'utf8') AS src
+  FROM bids b JOIN auctions a ON b.auction = a.id EMIT CHANGES;
+"
+    )
+}
+
+#[test]
+fn confluent_kafka_writes_the_input_and_reads_a_windowed_aggregation_and_a_join() {
+    let broker = Broker::get();
+    let b = broker.bootstrap.as_str();
+    let s = unique("proof");
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out) = client("kafka_proof.py", &["produce", b, &s, "0"]);
+    assert!(ok, "{out}");
+    let (ok, out) = run(&broker, &s, &dir.path().join("first"), &proof_sql(&s));
+    assert!(ok, "{out}");
+    let (ok, out) = client("kafka_proof.py", &["check", b, &s, "1"]);
+    assert!(ok, "after the first run: {out}");
+
+    // A second server of the service, with none of the first one's local files: the catalog
+    // comes from the command topic, positions from the offsets topic, state from the input.
+    let (ok, out) = client("kafka_proof.py", &["produce", b, &s, "1"]);
+    assert!(ok, "{out}");
+    let (ok, out) = run(&broker, &s, &dir.path().join("second"), "SHOW QUERIES;");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("CTAS_PER_WINDOW_0") && out.contains("CSAS_ENRICHED_1"),
+        "{out}"
+    );
+    let (ok, out) = client("kafka_proof.py", &["check", b, &s, "2"]);
+    assert!(
+        ok,
+        "after the second run (no duplicates, nothing lost): {out}"
+    );
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn server(broker: &Broker, service: &str, data: &Path) -> Server {
+    let mut child = Command::new(common::bin())
+        .args(["--kafka", &broker.bootstrap, "--property"])
+        .arg(format!("ksql.service.id={service}"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["server", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit("://").next().unwrap().to_string();
+    assert!(!addr.is_empty(), "the server did not start");
+    Server { child, addr }
+}
+
+fn count(broker: &Broker, topic: &str) -> u64 {
+    let (ok, out) = client("kafka_proof.py", &["count", &broker.bootstrap, topic, "0"]);
+    assert!(ok, "{out}");
+    out.trim().parse().unwrap_or(0)
+}
+
+#[test]
+fn the_server_shell_and_topic_tools_work_on_the_cluster() {
+    let broker = Broker::get();
+    let s = unique("srv");
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(&broker, &s, &dir.path().join("server"));
+    let topic = format!("orders_{s}");
+    let (status, body) = common::http::ksql(
+        &srv.addr,
+        &format!(
+            "CREATE STREAM orders (id INT KEY, amount DOUBLE) WITH (KAFKA_TOPIC='{topic}', \
+             PARTITIONS=3, VALUE_FORMAT='JSON');
+             CREATE TABLE totals AS SELECT id, SUM(amount) AS total FROM orders GROUP BY id;
+             INSERT INTO orders (id, amount) VALUES (1, 2.5);
+             INSERT INTO orders (id, amount) VALUES (2, 4.0);
+             INSERT INTO orders (id, amount) VALUES (1, 1.5);"
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    // The topic was made on the cluster with its partitions; any consumer sees the inserts.
+    assert_eq!(count(&broker, &topic), 3);
+    let (_, topics) = common::http::ksql(&srv.addr, "SHOW TOPICS;");
+    let listed = topics[0]["topics"].as_array().cloned().unwrap_or_default();
+    let ours = listed.iter().find(|t| t["name"] == topic.as_str());
+    assert_eq!(
+        ours.map(|t| t["replicaInfo"].as_array().map(Vec::len)),
+        Some(Some(3)),
+        "{topics}"
+    );
+    // A pull query over the table the server materializes from the cluster.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = serde_json::json!({"ksql": "SELECT * FROM totals WHERE id = 1;"}).to_string();
+    loop {
+        let (status, text) = common::http::request(&srv.addr, "POST", "/query", "", &body);
+        if status == 200 && text.contains("4.0") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no total for id 1: {status} {text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The shell of another server of the service sees the same catalog and the topic's data.
+    let shell_dir = dir.path().join("shell");
+    let service = format!("ksql.service.id={s}");
+    let args = [
+        "--kafka",
+        broker.bootstrap.as_str(),
+        "--property",
+        &service,
+        "--data-dir",
+        shell_dir.to_str().unwrap(),
+    ];
+    let (ok, out, err) = common::shell(
+        &args,
+        &format!("SHOW STREAMS;\nPRINT '{topic}' FROM BEGINNING LIMIT 3;\n"),
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("ORDERS"), "{out}");
+    assert_eq!(out.matches("\"AMOUNT\":").count(), 3, "{out}");
+    // topic-dump reads the cluster too.
+    let dump = Command::new(common::bin())
+        .args(["--kafka", &broker.bootstrap, "topic-dump", &topic])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&dump.stdout).lines().count(), 3);
+}
+
+#[test]
+fn a_server_killed_mid_query_resumes_with_nothing_lost_or_duplicated() {
+    const N: &str = "300000";
+    let broker = Broker::get();
+    let b = broker.bootstrap.as_str();
+    let s = unique("kill");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (ok, out) = client("kafka_proof.py", &["bulk", b, &s, N]);
+    assert!(ok, "{out}");
+    let mut srv = server(&broker, &s, &data);
+    let out_topic = format!("BULK_OUT_{s}");
+    // From the start of the topic, as ksqlDB's clients ask (its default is the end).
+    let req = serde_json::json!({
+            "ksql": format!(
+                "CREATE STREAM bulk (k VARCHAR KEY, n BIGINT) WITH (KAFKA_TOPIC='bulk_{s}', \
+                 VALUE_FORMAT='JSON'); CREATE STREAM bulk_out WITH (KAFKA_TOPIC='{out_topic}') \
+                 AS SELECT k, n, n * 2 AS twice FROM bulk;"),
+        "streamsProperties": {"auto.offset.reset": "earliest"}
+    });
+    let (status, body) = common::http::request(&srv.addr, "POST", "/ksql", "", &req.to_string());
+    assert_eq!(status, 200, "{body}");
+    // Kill it once part of the output is there.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = 0;
+    while seen == 0 {
+        assert!(Instant::now() < deadline, "no output within 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+        seen = count(&broker, &out_topic);
+    }
+    kill9(&mut srv.child);
+    let before = count(&broker, &out_topic);
+    assert!(
+        before < 300_000,
+        "the query had finished before the kill ({before} records)"
+    );
+    let _again = server(&broker, &s, &data);
+    let (ok, out) = client("kafka_proof.py", &["bulkcheck", b, &s, N]);
+    assert!(ok, "killed with {before} of {N} written: {out}");
+}
+
+/// SIGKILL, no chance to flush or commit.
+fn kill9(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
