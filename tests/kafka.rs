@@ -129,7 +129,11 @@ fn the_server_shell_and_topic_tools_work_on_the_cluster() {
         &format!(
             "CREATE STREAM orders (id INT KEY, amount DOUBLE) WITH (KAFKA_TOPIC='{topic}', \
              PARTITIONS=3, VALUE_FORMAT='JSON');
-             CREATE TABLE totals AS SELECT id, SUM(amount) AS total FROM orders GROUP BY id;
+             CREATE TABLE totals WITH (KAFKA_TOPIC='totals_{s}') AS
+               SELECT id, SUM(amount) AS total FROM orders GROUP BY id;
+             CREATE TABLE per_minute WITH (KAFKA_TOPIC='per_minute_{s}', PARTITIONS=2) AS
+               SELECT id, COUNT(*) AS n FROM orders
+               WINDOW TUMBLING (SIZE 1 MINUTE, RETENTION 3 DAYS) GROUP BY id;
              INSERT INTO orders (id, amount) VALUES (1, 2.5);
              INSERT INTO orders (id, amount) VALUES (2, 4.0);
              INSERT INTO orders (id, amount) VALUES (1, 1.5);"
@@ -145,6 +149,36 @@ fn the_server_shell_and_topic_tools_work_on_the_cluster() {
         ours.map(|t| t["replicaInfo"].as_array().map(Vec::len)),
         Some(Some(3)),
         "{topics}"
+    );
+    // Topics made as ksqlDB makes them: a stream's deletes, a table's compacts, a windowed
+    // table's does both with its window's retention; partitions from the source or WITH.
+    let configs = |t: &str| -> serde_json::Value {
+        let (ok, out) = client("kafka_proof.py", &["configs", &broker.bootstrap, t, "0"]);
+        assert!(ok, "{out}");
+        serde_json::from_str(out.trim()).unwrap()
+    };
+    assert_eq!(configs(&topic)["cleanup.policy"], "delete");
+    assert_eq!(configs(&topic)["partitions"], 3);
+    assert_eq!(configs(&format!("totals_{s}"))["cleanup.policy"], "compact");
+    assert_eq!(
+        configs(&format!("totals_{s}"))["partitions"],
+        3,
+        "the source's partitions"
+    );
+    let windowed = configs(&format!("per_minute_{s}"));
+    assert_eq!(windowed["cleanup.policy"], "compact,delete");
+    assert_eq!(windowed["retention.ms"], (3 * 24 * 3_600_000).to_string());
+    assert_eq!(windowed["partitions"], 2);
+    let (status, body) = common::http::ksql(
+        &srv.addr,
+        "CREATE TABLE bad WITH (KAFKA_TOPIC='bad', PARTITIONS=1, RETENTION_MS=5) AS \
+         SELECT id, COUNT(*) AS n FROM orders GROUP BY id;",
+    );
+    assert_eq!(status, 400);
+    assert!(
+        body.to_string()
+            .contains("Non-windowed tables do not support retention"),
+        "{body}"
     );
     // A pull query over the table the server materializes from the cluster.
     let deadline = Instant::now() + Duration::from_secs(30);

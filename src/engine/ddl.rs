@@ -9,9 +9,9 @@ use crate::error::{Error, Result};
 use crate::exec::persistent::{self, QuerySpec};
 use crate::exec::push;
 use crate::format::Format;
-use crate::log::LogError;
+use crate::log::{LogError, TopicSpec};
 use crate::plan::QueryPlan;
-use crate::sql::ast::{Parsed, Query, SourceKind, Statement};
+use crate::sql::ast::{Parsed, Query, SourceKind, Statement, WindowSpec};
 use std::sync::Arc;
 
 fn kind_word(kind: SourceKind) -> &'static str {
@@ -28,13 +28,54 @@ fn capitalized(kind: SourceKind) -> &'static str {
     }
 }
 
-/// Ensures `topic` exists with `partitions` (creating it when allowed).
+/// The replicas and settings ksqlDB asks Kafka for when it makes a source's topic (its
+/// `TopicCreateInjector`): a stream's topic is `cleanup.policy=delete`, a table's `compact`, a
+/// windowed aggregation's `compact,delete` with `retention.ms` the larger of `RETENTION_MS` and
+/// the window's retention; `RETENTION_MS` on any other table is refused, as ksqlDB does.
+fn topic_spec(with: &With, kind: SourceKind, window: Option<&WindowSpec>) -> Result<TopicSpec> {
+    let retention = match with.text("RETENTION_MS") {
+        None => None,
+        Some(v) => Some(
+            v.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|ms| *ms >= -1)
+                .ok_or_else(|| Error::statement(format!("Invalid value for RETENTION_MS: {v}")))?,
+        ),
+    };
+    let policy = match (kind, window) {
+        (SourceKind::Stream, _) => "delete",
+        (SourceKind::Table, Some(_)) => "compact,delete",
+        (SourceKind::Table, None) => "compact",
+    };
+    if policy == "compact" && retention.is_some() {
+        return Err(Error::statement(
+            "Invalid config variable in the WITH clause: RETENTION_MS. Non-windowed tables do \
+             not support retention.",
+        ));
+    }
+    let retention = match window.and_then(|w| w.retention_ms) {
+        Some(w) => Some(retention.map_or(w, |r| r.max(w))),
+        None => retention,
+    };
+    let mut settings = vec![("cleanup.policy".to_string(), policy.to_string())];
+    if let Some(ms) = retention.filter(|_| policy != "compact") {
+        settings.push(("retention.ms".to_string(), ms.to_string()));
+    }
+    Ok(TopicSpec {
+        replicas: with.int("REPLICAS")?,
+        settings,
+    })
+}
+
+/// Ensures `topic` exists with `partitions` (creating it as `spec` says when allowed).
 fn ensure_topic(
     engine: &Engine,
     topic: &str,
     partitions: Option<u32>,
     create: bool,
     kind: SourceKind,
+    spec: &TopicSpec,
 ) -> Result<()> {
     match engine.log.topic(topic) {
         Some(t) => {
@@ -46,7 +87,11 @@ fn ensure_topic(
             }
             Ok(())
         }
-        None if create || partitions.is_some() => match engine.log.create_topic(topic, partitions.unwrap_or(1)) {
+        None if create || partitions.is_some() => match engine.log.create_topic_with(
+            topic,
+            partitions.unwrap_or(1),
+            spec,
+        ) {
             Ok(()) | Err(LogError::TopicExists(_)) => Ok(()),
             Err(e) => Err(Error::statement(e.to_string())),
         },
@@ -154,6 +199,7 @@ pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Res
         with.int("PARTITIONS")?,
         engine.config.auto_create_topics,
         *kind,
+        &topic_spec(&with, *kind, None)?,
     )?;
     let source = Source {
         name: name.clone(),
@@ -406,8 +452,9 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         let partitions = with
             .int("PARTITIONS")?
             .or_else(|| engine.log.topic(&input.topic).map(|t| t.partitions));
+        let spec = topic_spec(&with, kind, query.window.as_ref())?;
         drop(inner);
-        ensure_topic(engine, &topic, partitions, true, kind)?;
+        ensure_topic(engine, &topic, partitions, true, kind, &spec)?;
         inner = engine.lock();
         Arc::new(Source {
             name: name.clone(),

@@ -115,6 +115,15 @@ impl From<std::io::Error> for LogError {
 
 pub type LogResult<T> = Result<T, LogError>;
 
+/// How a topic is made beyond its partitions, as ksqlDB asks Kafka for its topics: replicas
+/// (`REPLICAS`; `None` is the backend's default) and topic settings (`cleanup.policy`,
+/// `retention.ms`). The embedded log keeps neither (one copy; retention by size only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicSpec {
+    pub replicas: Option<u32>,
+    pub settings: Vec<(String, String)>,
+}
+
 /// Committed positions of a consumer group: (topic, partition, next offset to read).
 pub type GroupOffsets = Vec<(String, u32, u64)>;
 
@@ -122,6 +131,11 @@ pub type GroupOffsets = Vec<(String, u32, u64)>;
 pub trait Log: Send + Sync {
     /// Creates a topic; an existing topic with the same name is an error.
     fn create_topic(&self, name: &str, partitions: u32) -> LogResult<()>;
+    /// [`create_topic`](Log::create_topic) with replicas and topic settings, where the backend
+    /// has them.
+    fn create_topic_with(&self, name: &str, partitions: u32, _spec: &TopicSpec) -> LogResult<()> {
+        self.create_topic(name, partitions)
+    }
     /// Deletes a topic and its data.
     fn delete_topic(&self, name: &str) -> LogResult<()>;
     /// Keeps at most about `bytes` of each partition of `topic` (whole segments of its oldest

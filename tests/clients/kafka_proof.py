@@ -5,6 +5,7 @@
     kafka_proof.py bulk BOOTSTRAP SUFFIX N          writes N numbered records to bulk_SUFFIX
     kafka_proof.py bulkcheck BOOTSTRAP SUFFIX N     checks BULK_OUT_SUFFIX holds each once
     kafka_proof.py count BOOTSTRAP TOPIC 0          prints the records the broker says TOPIC has
+    kafka_proof.py configs BOOTSTRAP TOPIC 0        prints TOPIC's partitions and settings
 
 Bids are keyed by auction (Java's murmur2 partitioner, as Kafka's Java clients and ksqlDB use),
 carry a `source` header and Kafka timestamps; each round is 60 bids over 40 s of event time.
@@ -169,8 +170,20 @@ def count(bootstrap, topic, _):
     c.close()
 
 
+def configs(bootstrap, topic, _):
+    """Prints a topic's partitions, cleanup.policy and retention.ms as JSON."""
+    from confluent_kafka.admin import ConfigResource
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    md = admin.list_topics(topic, timeout=10).topics[topic]
+    found = admin.describe_configs([ConfigResource("topic", topic)])
+    entries = list(found.values())[0].result(10)
+    print(json.dumps({"partitions": len(md.partitions),
+                      **{k: entries[k].value for k in ("cleanup.policy", "retention.ms")
+                         if k in entries}}))
+
+
 if __name__ == "__main__":
     cmd, bootstrap, suffix, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     {"produce": produce, "check": check, "bulk": bulk, "bulkcheck": bulkcheck,
-     "count": count}[cmd](
+     "count": count, "configs": configs}[cmd](
         bootstrap, suffix, n)

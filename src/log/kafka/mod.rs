@@ -25,6 +25,7 @@ pub use config::{KafkaConfig, DEFAULT_SERVICE_ID};
 
 use super::{
     frame, BatchBuilder, Fetch, GroupOffsets, Log, LogError, LogResult, Origin, TopicInfo,
+    TopicSpec,
 };
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -151,14 +152,21 @@ impl KafkaLog {
         &self.shared.config
     }
 
-    /// Creates a topic with topic settings (`cleanup.policy`, `retention.ms`, ...).
+    /// Creates a topic with topic settings (`cleanup.policy`, `retention.ms`, ...) and the
+    /// configured replicas.
     pub fn create(&self, name: &str, partitions: u32, settings: &[(&str, &str)]) -> LogResult<()> {
+        self.create_replicated(name, partitions, self.shared.config.replicas, settings)
+    }
+
+    fn create_replicated(
+        &self,
+        name: &str,
+        partitions: u32,
+        replicas: i32,
+        settings: &[(&str, &str)],
+    ) -> LogResult<()> {
         let s = &self.shared;
-        let mut topic = NewTopic::new(
-            name,
-            partitions as i32,
-            TopicReplication::Fixed(s.config.replicas),
-        );
+        let mut topic = NewTopic::new(name, partitions as i32, TopicReplication::Fixed(replicas));
         for (k, v) in settings {
             topic = topic.set(k, v);
         }
@@ -274,6 +282,18 @@ fn spawn_watcher(shared: Weak<Shared>) {
 impl Log for KafkaLog {
     fn create_topic(&self, name: &str, partitions: u32) -> LogResult<()> {
         self.create(name, partitions, &[])
+    }
+
+    fn create_topic_with(&self, name: &str, partitions: u32, spec: &TopicSpec) -> LogResult<()> {
+        let replicas = spec
+            .replicas
+            .map_or(self.shared.config.replicas, |r| r as i32);
+        let settings: Vec<(&str, &str)> = spec
+            .settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.create_replicated(name, partitions, replicas, &settings)
     }
 
     fn delete_topic(&self, name: &str) -> LogResult<()> {
