@@ -97,16 +97,26 @@ impl Engine {
 
     /// An engine over a Kafka cluster: topics, the command topic and committed positions live
     /// there; operator checkpoints are kept in `dir` (the state is also rebuilt from the input
-    /// topics without them).
+    /// topics without them). It waits until it holds the service's lease (one server of a
+    /// `ksql.service.id` runs its queries; see `log::kafka::lease`).
     pub fn open_kafka(
         kafka: crate::log::kafka::KafkaConfig,
         dir: &Path,
         config: EngineConfig,
     ) -> Result<Arc<Engine>> {
         let command_topic = kafka.command_topic();
-        let log: SharedLog = Arc::new(crate::log::kafka::KafkaLog::connect(kafka)?);
+        use crate::log::Log as _;
+        let kafka = crate::log::kafka::KafkaLog::connect(kafka)?;
+        if kafka.topic(&command_topic).is_none() {
+            match kafka.create_topic(&command_topic, 1) {
+                Ok(()) | Err(crate::log::LogError::TopicExists(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // One server of a service runs its queries; another waits here to take over.
+        kafka.acquire_lease()?;
         let state = Arc::new(DiskStore::new(dir.join("state"))?);
-        Self::build(log, state, command_topic, config)
+        Self::build(Arc::new(kafka), state, command_topic, config)
     }
 
     pub fn in_memory(config: EngineConfig) -> Result<Arc<Engine>> {
@@ -425,6 +435,7 @@ impl Engine {
         for q in self.lock().queries.values() {
             q.stop();
         }
+        self.log.close();
     }
 }
 

@@ -189,6 +189,8 @@ pub trait Log: Send + Sync {
     fn committed(&self, group: &str) -> LogResult<GroupOffsets>;
     /// Forgets a consumer group.
     fn delete_group(&self, group: &str) -> LogResult<()>;
+    /// The process is stopping: give back what others wait for (the Kafka backend's lease).
+    fn close(&self) {}
 }
 
 pub type SharedLog = Arc<dyn Log>;

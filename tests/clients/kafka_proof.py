@@ -4,6 +4,7 @@
     kafka_proof.py check BOOTSTRAP SUFFIX ROUNDS    reads Brooklet's outputs and checks them
     kafka_proof.py bulk BOOTSTRAP SUFFIX N          writes N numbered records to bulk_SUFFIX
     kafka_proof.py bulkcheck BOOTSTRAP SUFFIX N     checks BULK_OUT_SUFFIX holds each once
+    kafka_proof.py countcheck BOOTSTRAP SUFFIX N    checks BULK_COUNTS_SUFFIX's counts per key
     kafka_proof.py count BOOTSTRAP TOPIC 0          prints the records the broker says TOPIC has
     kafka_proof.py configs BOOTSTRAP TOPIC 0        prints TOPIC's partitions and settings
 
@@ -161,6 +162,17 @@ def bulkcheck(bootstrap, suffix, n):
     print(f"ok: {n} records exactly once")
 
 
+def countcheck(bootstrap, suffix, n):
+    """BULK_COUNTS_SUFFIX's latest count per key is the number of bulk records with that key."""
+    want = Counter(f"k{i % 50}" for i in range(n))
+    msgs, _ = consume(bootstrap, f"BULK_COUNTS_{suffix}", len(want))
+    got = {}
+    for m in msgs:
+        got[m.key().decode()] = json.loads(m.value())["C"]
+    assert got == dict(want), f"counts differ: got {sorted(got.items())[:5]}..."
+    print(f"ok: {len(want)} keys counted")
+
+
 def count(bootstrap, topic, _):
     """Prints how many records the broker says a topic holds."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "proof-count"})
@@ -185,5 +197,5 @@ def configs(bootstrap, topic, _):
 if __name__ == "__main__":
     cmd, bootstrap, suffix, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     {"produce": produce, "check": check, "bulk": bulk, "bulkcheck": bulkcheck,
-     "count": count, "configs": configs}[cmd](
+     "count": count, "configs": configs, "countcheck": countcheck}[cmd](
         bootstrap, suffix, n)

@@ -39,6 +39,9 @@ pub struct KafkaConfig {
     pub client: BTreeMap<String, String>,
     /// Replicas of the topics Brooklet creates without a `REPLICAS` property.
     pub replicas: i32,
+    /// How long a server of the service may go silent before another takes over
+    /// (`brooklet.kafka.session.timeout.ms`, the lease group's `session.timeout.ms`).
+    pub session_timeout_ms: u64,
 }
 
 impl KafkaConfig {
@@ -86,7 +89,7 @@ impl KafkaConfig {
         }
         for (k, v) in settings {
             if let Some(raw) = k.strip_prefix("brooklet.kafka.") {
-                if raw != "replicas" {
+                if raw != "replicas" && raw != "session.timeout.ms" {
                     client.insert(raw.to_string(), v.trim().to_string());
                 }
             }
@@ -100,7 +103,19 @@ impl KafkaConfig {
                 .ok_or_else(|| format!("brooklet.kafka.replicas must be -1 or at least 1: {v}"))?,
             None => 1,
         };
+        let session_timeout_ms = match settings.get("brooklet.kafka.session.timeout.ms") {
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| *ms >= 1000)
+                .ok_or_else(|| {
+                    format!("brooklet.kafka.session.timeout.ms must be at least 1000: {v}")
+                })?,
+            None => 10_000,
+        };
         Ok(Some(KafkaConfig {
+            session_timeout_ms,
             bootstrap,
             service_id: get("ksql.service.id").unwrap_or_else(|| DEFAULT_SERVICE_ID.into()),
             client,
@@ -111,6 +126,12 @@ impl KafkaConfig {
     /// ksqlDB's command topic of this service: one partition, every server reads it in order.
     pub fn command_topic(&self) -> String {
         format!("_confluent-ksql-{}_command_topic", self.service_id)
+    }
+
+    /// The consumer group whose holder of the command topic's partition runs the service's
+    /// queries (see `kafka::lease`).
+    pub fn leader_group(&self) -> String {
+        format!("_confluent-ksql-{}_brooklet_leader", self.service_id)
     }
 
     /// Where the service's servers commit their queries' positions (see `kafka::offsets`).
@@ -185,6 +206,8 @@ mod tests {
         assert_eq!(c.bootstrap, "b1:9092,b2:9092");
         assert_eq!(c.service_id, "orders_");
         assert_eq!(c.replicas, 3);
+        assert_eq!(c.session_timeout_ms, 10_000);
+        assert_eq!(c.leader_group(), "_confluent-ksql-orders__brooklet_leader");
         assert_eq!(c.command_topic(), "_confluent-ksql-orders__command_topic");
         let want = settings(&[
             ("security.protocol", "SASL_SSL"),
@@ -218,6 +241,8 @@ mod tests {
         )]);
         assert!(KafkaConfig::from_settings(Some("b:1"), &kerberos).is_err());
         let bad = settings(&[("brooklet.kafka.replicas", "0")]);
+        assert!(KafkaConfig::from_settings(Some("b:1"), &bad).is_err());
+        let bad = settings(&[("brooklet.kafka.session.timeout.ms", "10")]);
         assert!(KafkaConfig::from_settings(Some("b:1"), &bad).is_err());
     }
 }

@@ -18,10 +18,12 @@
 //!   the reported end to find the true one.
 
 mod config;
+mod lease;
 mod offsets;
 mod read;
 
 pub use config::{KafkaConfig, DEFAULT_SERVICE_ID};
+pub use lease::LEASE_LOST_EXIT;
 
 use super::{
     frame, BatchBuilder, Fetch, GroupOffsets, Log, LogError, LogResult, Origin, TopicInfo,
@@ -47,6 +49,7 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(200);
 /// A log on a Kafka cluster.
 pub struct KafkaLog {
     shared: Arc<Shared>,
+    lease: Mutex<Option<lease::Lease>>,
 }
 
 struct Shared {
@@ -128,7 +131,10 @@ impl KafkaLog {
             ends: Mutex::default(),
             watches: Mutex::default(),
         });
-        let log = KafkaLog { shared };
+        let log = KafkaLog {
+            shared,
+            lease: Mutex::new(None),
+        };
         // Fail now, with the cluster's error, rather than at the first statement.
         log.shared
             .meta
@@ -146,6 +152,15 @@ impl KafkaLog {
         log.shared.offsets.load(&log)?;
         spawn_watcher(Arc::downgrade(&log.shared));
         Ok(log)
+    }
+
+    /// Waits until this process holds the service's lease (see `lease`): the one server of the
+    /// service that runs its queries. Kept until the process ends; lost, it ends the process.
+    pub fn acquire_lease(&self) -> LogResult<()> {
+        let timeout = Duration::from_millis(self.shared.config.session_timeout_ms);
+        let lease = lease::acquire(self, timeout)?;
+        *lock(&self.lease) = Some(lease);
+        Ok(())
     }
 
     pub fn config(&self) -> &KafkaConfig {
@@ -280,6 +295,13 @@ fn spawn_watcher(shared: Weak<Shared>) {
 }
 
 impl Log for KafkaLog {
+    /// Gives the service's lease back (the process is stopping).
+    fn close(&self) {
+        if let Some(lease) = lock(&self.lease).take() {
+            lease.release();
+        }
+    }
+
     fn create_topic(&self, name: &str, partitions: u32) -> LogResult<()> {
         self.create(name, partitions, &[])
     }

@@ -183,3 +183,37 @@ fn an_unreachable_cluster_is_an_error_at_connect() {
     );
     assert!(started.elapsed() < Duration::from_secs(20));
 }
+
+#[test]
+fn one_server_of_a_service_holds_the_lease_and_another_gets_it_when_released() {
+    let cluster = MockCluster::new(1).expect("a mock cluster");
+    let mut s = BTreeMap::new();
+    s.insert(
+        "brooklet.kafka.session.timeout.ms".to_string(),
+        "6000".to_string(),
+    );
+    let config = KafkaConfig::from_settings(Some(&cluster.bootstrap_servers()), &s)
+        .unwrap()
+        .unwrap();
+    cluster.create_topic(&config.offsets_topic(), 1, 1).unwrap();
+    cluster.create_topic(&config.command_topic(), 1, 1).unwrap();
+    let first = KafkaLog::connect(config.clone()).unwrap();
+    first
+        .acquire_lease()
+        .expect("the first server takes the lease");
+    let second = KafkaLog::connect(config).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiting = std::thread::spawn(move || {
+        second.acquire_lease().unwrap();
+        tx.send(()).unwrap();
+        second
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_secs(8)).is_err(),
+        "the second server got the lease while the first held it"
+    );
+    first.close();
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("the second server takes the lease once the first gives it back");
+    waiting.join().unwrap().close();
+}
