@@ -107,7 +107,18 @@ fn spawn_server(
     service: &str,
     data: &Path,
 ) -> (Child, std::sync::mpsc::Receiver<String>) {
+    spawn_server_with(broker, service, data, &[])
+}
+
+/// [`spawn_server`] with more arguments before the command.
+fn spawn_server_with(
+    broker: &Broker,
+    service: &str,
+    data: &Path,
+    extra: &[&str],
+) -> (Child, std::sync::mpsc::Receiver<String>) {
     let mut child = Command::new(common::bin())
+        .args(extra)
         .args([
             "--kafka",
             &broker.bootstrap,
@@ -243,7 +254,25 @@ fn the_server_shell_and_topic_tools_work_on_the_cluster() {
 }
 
 #[test]
-fn a_standby_server_takes_over_a_killed_ones_queries_with_nothing_lost_or_duplicated() {
+fn a_standby_takes_over_a_killed_servers_queries_exactly_once_by_origins() {
+    takeover(&[]);
+}
+
+#[test]
+fn a_standby_takes_over_a_killed_servers_queries_exactly_once_by_transactions() {
+    takeover(&["--property", "processing.guarantee=exactly_once_v2"]);
+}
+
+/// The takeover tests run one at a time: two of them together on two cores (four servers, and
+/// a broker each when run alone) starve the servers' group heartbeats.
+static ONE_TAKEOVER_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Two servers of a service, the active one killed mid-query: the standby resumes its queries
+/// and every output is there once (read committed, as Kafka consumers read by default).
+fn takeover(extra: &[&str]) {
+    let _one = ONE_TAKEOVER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     const N: &str = "300000";
     let broker = Broker::get();
     let b = broker.bootstrap.as_str();
@@ -251,9 +280,14 @@ fn a_standby_server_takes_over_a_killed_ones_queries_with_nothing_lost_or_duplic
     let dir = tempfile::tempdir().unwrap();
     let (ok, out) = client("kafka_proof.py", &["bulk", b, &s, N]);
     assert!(ok, "{out}");
-    let mut active = server(&broker, &s, &dir.path().join("a"));
+    let (child, addr) = spawn_server_with(&broker, &s, &dir.path().join("a"), extra);
+    let addr = addr
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_default();
+    assert!(!addr.is_empty(), "the server did not start");
+    let mut active = Server { child, addr };
     // A second server of the service waits: it does not listen while the first runs.
-    let (standby, standby_addr) = spawn_server(&broker, &s, &dir.path().join("b"));
+    let (standby, standby_addr) = spawn_server_with(&broker, &s, &dir.path().join("b"), extra);
     let _standby = Server {
         child: standby,
         addr: String::new(),
@@ -309,4 +343,57 @@ fn kill9(child: &mut Child) {
         .args(["-9", &child.id().to_string()])
         .status();
     let _ = child.wait();
+}
+
+#[test]
+fn with_exactly_once_a_querys_outputs_are_read_only_with_their_commit() {
+    use brooklet::log::kafka::{KafkaConfig, KafkaLog};
+    use brooklet::log::{Log, Origin, Record};
+    let broker = Broker::get();
+    let s = unique("txn");
+    let settings = [
+        ("processing.guarantee", "exactly_once_v2"),
+        ("ksql.service.id", s.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let config = KafkaConfig::from_settings(Some(&broker.bootstrap), &settings)
+        .unwrap()
+        .unwrap();
+    let log = KafkaLog::connect(config).unwrap();
+    let out = format!("out_{s}");
+    log.create_topic(&out, 1).unwrap();
+    log.begin_outputs(9).unwrap();
+    let record = Record {
+        value: Some(b"v".to_vec()),
+        timestamp: 1,
+        origin: Some(Origin {
+            producer: 9,
+            partition: 0,
+            offset: 41,
+        }),
+        ..Record::default()
+    };
+    log.append(&out, 0, &[record]).unwrap();
+    let read = |log: &KafkaLog| {
+        let mut n = 0;
+        for _ in 0..5 {
+            n += log.fetch(&out, 0, 0, 10).unwrap().len();
+        }
+        n
+    };
+    assert_eq!(
+        read(&log),
+        0,
+        "an output is not read before its transaction commits"
+    );
+    let positions = vec![("in".to_string(), 0, 42)];
+    log.commit_outputs("q", 9, &positions).unwrap();
+    assert!(read(&log) > 0, "the committed output is read");
+    assert_eq!(log.committed("q").unwrap(), positions);
+    // With no transaction open, a commit is a plain one.
+    log.commit_outputs("q", 9, &[("in".to_string(), 0, 43)])
+        .unwrap();
+    assert_eq!(log.committed("q").unwrap()[0].2, 43);
 }

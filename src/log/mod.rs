@@ -185,6 +185,23 @@ pub trait Log: Send + Sync {
     ) -> LogResult<tokio::sync::watch::Receiver<u64>>;
     /// Stores a consumer group's positions (next offset to read) for a topic's partitions.
     fn commit(&self, group: &str, offsets: &[(String, u32, u64)]) -> LogResult<()>;
+    /// A query whose outputs carry `producer` in their origins is starting: a backend with
+    /// transactions makes it the only writer of them now (fencing an earlier owner), before its
+    /// committed positions are read.
+    fn begin_outputs(&self, _producer: u64) -> LogResult<()> {
+        Ok(())
+    }
+    /// [`commit`](Log::commit) of a query whose outputs carry `producer`: a backend with
+    /// transactions commits the outputs appended since the last commit together with the
+    /// positions.
+    fn commit_outputs(
+        &self,
+        group: &str,
+        _producer: u64,
+        offsets: &[(String, u32, u64)],
+    ) -> LogResult<()> {
+        self.commit(group, offsets)
+    }
     /// The positions a consumer group committed last.
     fn committed(&self, group: &str) -> LogResult<GroupOffsets>;
     /// Forgets a consumer group.

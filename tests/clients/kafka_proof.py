@@ -18,6 +18,7 @@ every joined row exactly once, in the partition murmur2 gives its key.
 import json
 import struct
 import sys
+import time
 from collections import Counter
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -91,7 +92,10 @@ def consume(bootstrap, topic, expected_at_least):
     parts = sorted(md.partitions)
     c.assign([TopicPartition(topic, p, 0) for p in parts])
     out, idle = [], 0
+    deadline = time.monotonic() + 180
     while idle < 8:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{topic}: {len(out)} records after 180 s, expected {expected_at_least}")
         m = c.poll(0.25)
         if m is None:
             idle += 1 if len(out) >= expected_at_least else 0

@@ -4,10 +4,12 @@
 use super::{Error, LogResult, QueryState, Result, Runner, SharedLog};
 
 impl Runner {
-    /// Commits the query's positions (see [`durable`](Self::durable)).
+    /// Commits the query's positions, with the outputs appended since the last commit where
+    /// the log has transactions (see [`durable`](Self::durable)).
     pub(super) async fn commit(&self, offsets: &[(String, u32, u64)]) -> Result<()> {
-        let group = &self.group;
-        self.durable(|log| log.commit(group, offsets)).await
+        let (group, producer) = (&self.group, self.producer);
+        self.durable(|log| log.commit_outputs(group, producer, offsets))
+            .await
     }
 
     /// Runs a write to the log, waiting while the disk is full: meanwhile the query is in

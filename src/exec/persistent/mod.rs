@@ -215,6 +215,9 @@ pub fn start(
         .ok_or_else(|| Error::generic(format!("Topic '{}' does not exist", spec.sink.topic)))?
         .partitions;
     let group = consumer_group(&spec.id);
+    // The only writer of the query's outputs from here on (a backend with transactions fences
+    // an earlier owner), before reading what the previous one committed.
+    log.begin_outputs(producer_id(&spec.id))?;
     let committed = log.committed(&group)?;
     let mut positions = vec![0u64; parts.len()];
     let mut sink_ends: Vec<Option<u64>> = vec![None; sink_parts as usize];

@@ -42,6 +42,9 @@ pub struct KafkaConfig {
     /// How long a server of the service may go silent before another takes over
     /// (`brooklet.kafka.session.timeout.ms`, the lease group's `session.timeout.ms`).
     pub session_timeout_ms: u64,
+    /// `processing.guarantee` is `exactly_once_v2` (or `exactly_once`): queries write their
+    /// outputs and commits in Kafka transactions (see `kafka::txn`).
+    pub exactly_once: bool,
 }
 
 impl KafkaConfig {
@@ -114,7 +117,17 @@ impl KafkaConfig {
                 })?,
             None => 10_000,
         };
+        let exactly_once = match get("processing.guarantee").as_deref() {
+            None | Some("at_least_once") => false,
+            Some("exactly_once" | "exactly_once_v2" | "exactly_once_beta") => true,
+            Some(other) => {
+                return Err(format!(
+                    "processing.guarantee must be at_least_once or exactly_once_v2, not {other}"
+                ))
+            }
+        };
         Ok(Some(KafkaConfig {
+            exactly_once,
             session_timeout_ms,
             bootstrap,
             service_id: get("ksql.service.id").unwrap_or_else(|| DEFAULT_SERVICE_ID.into()),
@@ -207,6 +220,7 @@ mod tests {
         assert_eq!(c.service_id, "orders_");
         assert_eq!(c.replicas, 3);
         assert_eq!(c.session_timeout_ms, 10_000);
+        assert!(!c.exactly_once);
         assert_eq!(c.leader_group(), "_confluent-ksql-orders__brooklet_leader");
         assert_eq!(c.command_topic(), "_confluent-ksql-orders__command_topic");
         let want = settings(&[
@@ -241,6 +255,13 @@ mod tests {
         )]);
         assert!(KafkaConfig::from_settings(Some("b:1"), &kerberos).is_err());
         let bad = settings(&[("brooklet.kafka.replicas", "0")]);
+        assert!(KafkaConfig::from_settings(Some("b:1"), &bad).is_err());
+        let eos = settings(&[("ksql.streams.processing.guarantee", "exactly_once_v2")]);
+        let c = KafkaConfig::from_settings(Some("b:1"), &eos)
+            .unwrap()
+            .unwrap();
+        assert!(c.exactly_once);
+        let bad = settings(&[("processing.guarantee", "twice")]);
         assert!(KafkaConfig::from_settings(Some("b:1"), &bad).is_err());
         let bad = settings(&[("brooklet.kafka.session.timeout.ms", "10")]);
         assert!(KafkaConfig::from_settings(Some("b:1"), &bad).is_err());

@@ -21,6 +21,7 @@ mod config;
 mod lease;
 mod offsets;
 mod read;
+mod txn;
 
 pub use config::{KafkaConfig, DEFAULT_SERVICE_ID};
 pub use lease::LEASE_LOST_EXIT;
@@ -62,10 +63,14 @@ struct Shared {
     /// Partition counts of topics seen.
     topics: Mutex<HashMap<String, u32>>,
     pools: Mutex<HashMap<(String, u32), read::Pool>>,
+    /// Consumers that only look for a partition's true end (see `end_offset`), apart from the
+    /// readers so that a look never moves a query's reader.
+    probes: Mutex<HashMap<(String, u32), read::Pool>>,
     /// The highest end each partition was seen to have (by a produce, a fetch or the broker).
     ends: Mutex<HashMap<(String, u32), u64>>,
     watches: Mutex<HashMap<(String, u32), watch::Sender<u64>>>,
     offsets: offsets::Offsets,
+    txns: txn::Txns,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -120,6 +125,7 @@ impl KafkaLog {
         let meta = read::consumer(&client)?;
         let shared = Arc::new(Shared {
             offsets: offsets::Offsets::new(config.offsets_topic()),
+            txns: txn::Txns::default(),
             config,
             client,
             producer,
@@ -128,6 +134,7 @@ impl KafkaLog {
             timeout,
             topics: Mutex::default(),
             pools: Mutex::default(),
+            probes: Mutex::default(),
             ends: Mutex::default(),
             watches: Mutex::default(),
         });
@@ -230,6 +237,42 @@ impl KafkaLog {
             .ok_or_else(|| LogError::UnknownTopic(topic.to_string()))
     }
 
+    /// Reads through a consumer of `pools` (see `read`).
+    fn fetch_from(
+        &self,
+        pools: &Mutex<HashMap<(String, u32), read::Pool>>,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        max: usize,
+    ) -> LogResult<Fetch> {
+        self.check(topic, partition)?;
+        let s = &self.shared;
+        let reader = lock(pools)
+            .entry((topic.to_string(), partition))
+            .or_default()
+            .take(offset, || read::consumer(&s.client))?;
+        let read = lock(&reader).read(topic, partition, offset, max)?;
+        match read {
+            Some(r) => {
+                if let Some(end) = r.end {
+                    s.saw_end(topic, partition, end);
+                }
+                Ok(r.fetch)
+            }
+            // Out of range: before the start (deleted by retention) reads on from the start;
+            // past the end there is nothing yet.
+            None => {
+                let (lo, _) = s.watermarks(topic, partition)?;
+                if offset < lo {
+                    self.fetch_from(pools, topic, partition, lo, max)
+                } else {
+                    Ok(Fetch::new(partition, offset))
+                }
+            }
+        }
+    }
+
     fn check(&self, topic: &str, partition: u32) -> LogResult<()> {
         if partition < self.partitions(topic)? {
             Ok(())
@@ -325,6 +368,7 @@ impl Log for KafkaLog {
             .map_err(kafka_err)?;
         lock(&s.topics).remove(name);
         lock(&s.pools).retain(|(t, _), _| t != name);
+        lock(&s.probes).retain(|(t, _), _| t != name);
         lock(&s.ends).retain(|(t, _), _| t != name);
         for r in results {
             match r {
@@ -399,8 +443,23 @@ impl Log for KafkaLog {
             let Some(view) = frame::view(&bytes[at..at + len]) else {
                 break;
             };
-            for r in view.records() {
-                pending.push(produce(s, topic, partition, &r)?);
+            // A frame holds one producer's records: a query's outputs go through its
+            // transaction when there are transactions.
+            let origin = view.records().next().and_then(|r| r.origin);
+            match origin.filter(|_| s.config.exactly_once) {
+                Some(o) => {
+                    let txn = s.txns.get(s, o.producer)?;
+                    let mut txn = lock(&txn);
+                    txn.begin()?;
+                    for r in view.records() {
+                        pending.push(produce(s, &txn.producer, topic, partition, &r)?);
+                    }
+                }
+                None => {
+                    for r in view.records() {
+                        pending.push(produce(s, &s.producer, topic, partition, &r)?);
+                    }
+                }
             }
             at += len;
         }
@@ -421,36 +480,9 @@ impl Log for KafkaLog {
     }
 
     fn fetch(&self, topic: &str, partition: u32, offset: u64, max: usize) -> LogResult<Fetch> {
-        self.check(topic, partition)?;
-        let s = &self.shared;
-        let reader = lock(&s.pools)
-            .entry((topic.to_string(), partition))
-            .or_default()
-            .take(offset, || read::consumer(&s.client))?;
-        let read = lock(&reader).read(topic, partition, offset, max)?;
-        match read {
-            Some(r) => {
-                if let Some(end) = r.end {
-                    s.saw_end(topic, partition, end);
-                }
-                Ok(r.fetch)
-            }
-            // Out of range: before the start (deleted by retention) reads on from the start;
-            // past the end there is nothing yet.
-            None => {
-                let (lo, _) = s.watermarks(topic, partition)?;
-                if offset < lo {
-                    self.fetch(topic, partition, lo, max)
-                } else {
-                    Ok(Fetch::new(partition, offset))
-                }
-            }
-        }
+        self.fetch_from(&self.shared.pools, topic, partition, offset, max)
     }
 
-    /// The broker's end, or further when a fetch there finds records (a broker may report an
-    /// end short of what it holds; see the module comment): a bounded run that decides it has
-    /// caught up from this end has read everything.
     fn end_offset(&self, topic: &str, partition: u32) -> LogResult<u64> {
         self.check(topic, partition)?;
         let s = &self.shared;
@@ -458,7 +490,10 @@ impl Log for KafkaLog {
         s.saw_end(topic, partition, hi);
         loop {
             let end = s.known_end(topic, partition);
-            if self.fetch(topic, partition, end, 1)?.is_empty() {
+            if self
+                .fetch_from(&s.probes, topic, partition, end, 4096)?
+                .is_empty()
+            {
                 return Ok(end);
             }
         }
@@ -479,6 +514,45 @@ impl Log for KafkaLog {
         self.shared.offsets.commit(self, group, Some(offsets))
     }
 
+    fn begin_outputs(&self, producer: u64) -> LogResult<()> {
+        let s = &self.shared;
+        if s.config.exactly_once {
+            s.txns.get(s, producer)?;
+        }
+        Ok(())
+    }
+
+    /// With transactions, the commit record joins the outputs' transaction, which commits.
+    fn commit_outputs(
+        &self,
+        group: &str,
+        producer: u64,
+        offsets: &[(String, u32, u64)],
+    ) -> LogResult<()> {
+        let s = &self.shared;
+        let Some(txn) = s.txns.open(producer) else {
+            return self.commit(group, offsets);
+        };
+        let mut txn = lock(&txn);
+        let record = offsets::Offsets::record(group, Some(offsets))?;
+        let r = frame::RecordRef {
+            partition: 0,
+            offset: 0,
+            timestamp: record.timestamp,
+            key: record.key.as_deref(),
+            value: record.value.as_deref(),
+            headers: super::HeadersRef::Owned(&[]),
+            origin: None,
+        };
+        let sent = produce(s, &txn.producer, s.offsets.topic(), 0, &r)?;
+        futures::executor::block_on(sent)
+            .map_err(|_| kafka_err(KafkaError::Canceled))?
+            .map_err(|(e, _)| kafka_err(e))?;
+        txn.commit(s)?;
+        s.offsets.remember(group, Some(offsets));
+        Ok(())
+    }
+
     fn committed(&self, group: &str) -> LogResult<GroupOffsets> {
         Ok(self.shared.offsets.get(group))
     }
@@ -491,6 +565,7 @@ impl Log for KafkaLog {
 /// Sends one record, waiting while the producer's queue is full.
 fn produce(
     s: &Shared,
+    producer: &FutureProducer,
     topic: &str,
     partition: u32,
     r: &frame::RecordRef<'_>,
@@ -518,7 +593,7 @@ fn produce(
     }
     let deadline = Instant::now() + s.timeout;
     loop {
-        match s.producer.send_result(record) {
+        match producer.send_result(record) {
             Ok(f) => return Ok(f),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
                 if Instant::now() < deadline =>

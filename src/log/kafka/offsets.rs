@@ -39,22 +39,31 @@ impl Offsets {
         group: &str,
         offsets: Option<&[(String, u32, u64)]>,
     ) -> LogResult<()> {
+        log.append(&self.topic, 0, &[Self::record(group, offsets)?])?;
+        self.remember(group, offsets);
+        Ok(())
+    }
+
+    /// The record of a commit.
+    pub(super) fn record(group: &str, offsets: Option<&[(String, u32, u64)]>) -> LogResult<Record> {
         let value = offsets
             .map(|o| serde_json::to_vec(o).map_err(|e| LogError::Io(std::io::Error::other(e))))
             .transpose()?;
-        let record = Record {
+        Ok(Record {
             key: Some(group.as_bytes().to_vec()),
             value,
             timestamp: now_ms(),
             ..Record::default()
-        };
-        log.append(&self.topic, 0, &[record])?;
+        })
+    }
+
+    /// Keeps a commit the cluster has.
+    pub(super) fn remember(&self, group: &str, offsets: Option<&[(String, u32, u64)]>) {
         let mut groups = lock(&self.groups);
         match offsets {
             Some(o) => groups.insert(group.to_string(), o.to_vec()),
             None => groups.remove(group),
         };
-        Ok(())
     }
 
     /// Reads the topic from its start. The broker's end offset may be short of what a fetch

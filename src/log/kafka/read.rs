@@ -137,10 +137,29 @@ impl Reader {
             self.next = Some(at + 1);
         }
         let end = runs.last.map(|l| l + 1);
-        Ok(Some(Read {
-            fetch: runs.finish(),
-            end,
-        }))
+        let mut fetch = runs.finish();
+        // Past the records, the consumer may have passed offsets that are no records
+        // (transaction markers, compacted away): go on from there, or a reader at the end of a
+        // transactional topic would never reach its end offset.
+        if let Some(past) = self
+            .position(topic, partition)
+            .filter(|p| *p > fetch.next_offset())
+        {
+            fetch.set_next(past);
+            self.next = Some(past);
+        }
+        Ok(Some(Read { fetch, end }))
+    }
+}
+
+impl Reader {
+    /// The consumer's position in the partition (the offset after what it returned).
+    fn position(&self, topic: &str, partition: u32) -> Option<u64> {
+        let tpl = self.consumer.position().ok()?;
+        match tpl.find_partition(topic, partition as i32)?.offset() {
+            Offset::Offset(o) if o >= 0 => Some(o as u64),
+            _ => None,
+        }
     }
 }
 
