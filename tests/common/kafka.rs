@@ -158,10 +158,14 @@ pub fn client(script: &str, args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .unwrap();
-    let text = format!(
+    (out.status.success(), text(&out))
+}
+
+/// A process's standard output and error, as text.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    )
 }

@@ -11,11 +11,11 @@
 //!   query's input positions, sink ends and flush numbers are stored together, which Kafka's
 //!   own group offsets (real topics only, no atomic multi-topic metadata) could not do.
 //! - `subscribe` is served by a thread that asks the brokers for each watched partition's end
-//!   every [`WATCH_INTERVAL`] and wakes its readers when it grew (or when this process appends
-//!   or reads past it). A broker may report an end short of what a fetch returns, by up to a
-//!   batch (tansu's memory engine does): the end still grows with every batch, and a woken
-//!   reader fetches all there is, so nothing waits for a later batch; `end_offset` fetches at
-//!   the reported end to find the true one.
+//!   every [`WATCH_INTERVAL`], and fetches there, and wakes its readers when it grew (or when
+//!   this process appends or reads past it). A broker may report an end short of what a fetch
+//!   returns, by up to a batch (tansu's memory engine does): the fetch at the reported end
+//!   finds the rest, and `end_offset` does the same. A fetch below a known end polls until it
+//!   gets records, so an empty fetch means what it means on the embedded log: nothing yet.
 
 mod config;
 mod lease;
@@ -46,6 +46,8 @@ use tokio::sync::watch;
 pub const ORIGIN_HEADER: &str = "brooklet.origin";
 /// How often watched partitions' ends are asked for.
 const WATCH_INTERVAL: Duration = Duration::from_millis(200);
+/// How long a fetch below a partition's known end polls before it may come back empty.
+const FETCH_PATIENCE: Duration = Duration::from_secs(5);
 
 /// A log on a Kafka cluster.
 pub struct KafkaLog {
@@ -330,6 +332,18 @@ fn spawn_watcher(shared: Weak<Shared>) {
                 if let Ok((_, hi)) = s.watermarks(&topic, p) {
                     s.saw_end(&topic, p, hi);
                 }
+                // Records past a short reported end are found by fetching there.
+                let end = s.known_end(&topic, p);
+                let probe = lock(&s.probes)
+                    .entry((topic.clone(), p))
+                    .or_default()
+                    .take(end, || read::consumer(&s.client));
+                if let Ok(reader) = probe {
+                    let read = lock(&reader).read(&topic, p, end, 4096);
+                    if let Ok(Some(read::Read { end: Some(e), .. })) = read {
+                        s.saw_end(&topic, p, e);
+                    }
+                }
             }
         });
     if let Err(e) = spawned {
@@ -479,8 +493,22 @@ impl Log for KafkaLog {
         Ok(first.unwrap_or_else(|| s.known_end(topic, partition)))
     }
 
+    /// An empty fetch means there is nothing at `offset` yet, as on the embedded log: while the
+    /// partition is known to hold records there, a consumer that has not fetched them yet is
+    /// polled again (for up to [`FETCH_PATIENCE`]).
     fn fetch(&self, topic: &str, partition: u32, offset: u64, max: usize) -> LogResult<Fetch> {
-        self.fetch_from(&self.shared.pools, topic, partition, offset, max)
+        let s = &self.shared;
+        let deadline = Instant::now() + FETCH_PATIENCE;
+        loop {
+            let f = self.fetch_from(&s.pools, topic, partition, offset, max)?;
+            if !f.is_empty()
+                || f.next_offset() > offset
+                || offset >= s.known_end(topic, partition)
+                || Instant::now() > deadline
+            {
+                return Ok(f);
+            }
+        }
     }
 
     fn end_offset(&self, topic: &str, partition: u32) -> LogResult<u64> {
@@ -570,21 +598,24 @@ fn produce(
     partition: u32,
     r: &frame::RecordRef<'_>,
 ) -> LogResult<rdkafka::producer::DeliveryFuture> {
-    let mut headers = OwnedHeaders::new_with_capacity(4);
-    for (key, value) in r.headers.iter() {
-        headers = headers.insert(KHeader { key, value });
-    }
-    let origin = r.origin.as_ref().map(encode_origin);
-    if let Some(o) = &origin {
-        headers = headers.insert(KHeader {
-            key: ORIGIN_HEADER,
-            value: Some(&o[..]),
-        });
-    }
     let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
         .partition(partition as i32)
-        .timestamp(r.timestamp)
-        .headers(headers);
+        .timestamp(r.timestamp);
+    // A headers object is made only for a record that has headers (most have none).
+    let origin = r.origin.as_ref().map(encode_origin);
+    if !r.headers.is_empty() || origin.is_some() {
+        let mut headers = OwnedHeaders::new_with_capacity(4);
+        for (key, value) in r.headers.iter() {
+            headers = headers.insert(KHeader { key, value });
+        }
+        if let Some(o) = &origin {
+            headers = headers.insert(KHeader {
+                key: ORIGIN_HEADER,
+                value: Some(&o[..]),
+            });
+        }
+        record = record.headers(headers);
+    }
     if let Some(k) = r.key {
         record = record.key(k);
     }
