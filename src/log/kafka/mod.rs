@@ -498,6 +498,13 @@ impl Log for KafkaLog {
     /// polled again (for up to [`FETCH_PATIENCE`]).
     fn fetch(&self, topic: &str, partition: u32, offset: u64, max: usize) -> LogResult<Fetch> {
         let s = &self.shared;
+        if !lock(&s.ends).contains_key(&(topic.to_string(), partition)) {
+            // The first read of a partition: learn where it ends, so that patience applies.
+            let (_, hi) = s.watermarks(topic, partition)?;
+            lock(&s.ends)
+                .entry((topic.to_string(), partition))
+                .or_insert(hi);
+        }
         let deadline = Instant::now() + FETCH_PATIENCE;
         loop {
             let f = self.fetch_from(&s.pools, topic, partition, offset, max)?;
