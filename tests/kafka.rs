@@ -378,3 +378,45 @@ fn with_exactly_once_a_querys_outputs_are_read_only_with_their_commit() {
         .unwrap();
     assert_eq!(log.committed("q").unwrap()[0].2, 43);
 }
+
+#[test]
+fn two_services_writing_one_topic_with_the_same_query_ids_both_write() {
+    let broker = Broker::get();
+    let s = unique("two");
+    let dir = tempfile::tempdir().unwrap();
+    let sql = |insert: bool| {
+        let mut sql = format!(
+            "SET 'auto.offset.reset'='earliest';
+             CREATE STREAM src (id INT KEY, v INT) WITH (KAFKA_TOPIC='src_{s}', PARTITIONS=1,
+               VALUE_FORMAT='JSON');
+             CREATE STREAM dst WITH (KAFKA_TOPIC='dst_{s}') AS SELECT id, v FROM src;\n"
+        );
+        if insert {
+            sql.push_str(
+                "INSERT INTO src (id, v) VALUES (1, 1); INSERT INTO src (id, v) VALUES (2, 2);\n",
+            );
+        }
+        sql
+    };
+    let (ok, out) = run(&broker, &format!("{s}a"), &dir.path().join("a"), &sql(true));
+    assert!(ok, "{out}");
+    // The second service's query has the same id (CSAS_DST_0) and sink: its outputs are its own.
+    let (ok, out) = run(
+        &broker,
+        &format!("{s}b"),
+        &dir.path().join("b"),
+        &sql(false),
+    );
+    assert!(ok, "{out}");
+    let stats = Command::new(common::bin())
+        .args([
+            "--kafka",
+            &broker.bootstrap,
+            "topic-stats",
+            &format!("dst_{s}"),
+        ])
+        .output()
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(stats["records"], 4, "{stats}");
+}

@@ -483,6 +483,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         return Err(Error::statement(format!("Query ID '{id}' already exists.")));
     }
     let spec = QuerySpec {
+        producer: engine.producer_id(&id),
         id: id.clone(),
         statement: parsed.text.clone(),
         plan,

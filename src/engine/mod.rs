@@ -179,6 +179,18 @@ impl Engine {
         Ok(engine)
     }
 
+    /// The producer id a query's outputs carry in their origins. On the embedded log it is the
+    /// query id's hash, as it always was; on Kafka the service's command topic is hashed in too,
+    /// so two services whose queries share an id and a sink topic never take each other's
+    /// outputs for their own.
+    pub fn producer_id(&self, query_id: &str) -> u64 {
+        if self.command_topic == COMMAND_TOPIC {
+            crate::exec::persistent::producer_id(query_id)
+        } else {
+            crate::exec::persistent::producer_id(&format!("{}/{query_id}", self.command_topic))
+        }
+    }
+
     pub fn log(&self) -> &SharedLog {
         &self.log
     }

@@ -162,6 +162,8 @@ pub fn committed_sink_ends(
 
 pub struct QuerySpec {
     pub id: String,
+    /// The producer id its outputs' origins carry (see `Engine::producer_id`).
+    pub producer: u64,
     pub statement: String,
     pub plan: QueryPlan,
     pub sink: Arc<Source>,
@@ -217,7 +219,7 @@ pub fn start(
     let group = consumer_group(&spec.id);
     // The only writer of the query's outputs from here on (a backend with transactions fences
     // an earlier owner), before reading what the previous one committed.
-    log.begin_outputs(producer_id(&spec.id))?;
+    log.begin_outputs(spec.producer)?;
     let committed = log.committed(&group)?;
     let mut positions = vec![0u64; parts.len()];
     let mut sink_ends: Vec<Option<u64>> = vec![None; sink_parts as usize];
@@ -241,7 +243,7 @@ pub fn start(
             };
         }
     }
-    let producer = producer_id(&spec.id);
+    let producer = spec.producer;
     // Outputs written after the last commit: (sink partition, input partition) -> the last
     // input offset, how many outputs it had written (one input record can cause several, and
     // a crash can tear them apart) and the sink offset after the last of them.

@@ -254,7 +254,16 @@ impl KafkaLog {
             .entry((topic.to_string(), partition))
             .or_default()
             .take(offset, || read::consumer(&s.client))?;
+        let started = Instant::now();
         let read = lock(&reader).read(topic, partition, offset, max)?;
+        tracing::trace!(
+            topic,
+            partition,
+            offset,
+            records = read.as_ref().map_or(0, |r| r.fetch.len()),
+            took_us = started.elapsed().as_micros() as u64,
+            "kafka fetch"
+        );
         match read {
             Some(r) => {
                 if let Some(end) = r.end {

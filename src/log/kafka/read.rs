@@ -77,6 +77,9 @@ pub(super) fn consumer(base: &ClientConfig) -> LogResult<BaseConsumer> {
         .set("enable.partition.eof", "false")
         .set("isolation.level", "read_committed")
         .set("queued.max.messages.kbytes", "16384")
+        // librdkafka pauses a partition's fetching this long once its queue is full (1 s by
+        // default): a query taking batches from a full queue would wait for it.
+        .set("fetch.queue.backoff.ms", "5")
         .set("fetch.wait.max.ms", "50")
         .set("group.id", "brooklet-reader");
     c.create().map_err(kafka_err)
