@@ -1,11 +1,13 @@
 //! The Kafka backend of the [`Log`]: topics, appends, fetches and commits on an Apache Kafka
 //! cluster (or any broker speaking its protocol) through librdkafka (`rdkafka`).
 //!
-//! - Appends produce every record of a [`BatchBuilder`] with an idempotent producer (acks from
-//!   all replicas) and wait for their delivery; the first record's offset is returned. A record
-//!   that carries an [`Origin`] (a persistent query's output) carries it in the header
-//!   [`ORIGIN_HEADER`], which fetches take off again, so crash recovery works as on the
-//!   embedded log. Other consumers see the header; Brooklet never shows it as a column.
+//! - Appends (`write`) produce every record of a [`BatchBuilder`] with an idempotent producer
+//!   (acks from all replicas) and wait for their delivery; the first record's offset is
+//!   returned. A record that carries an [`Origin`](crate::log::Origin) (a persistent query's
+//!   output) carries it in the header [`ORIGIN_HEADER`], which fetches take off again, so crash
+//!   recovery works as on the embedded log. Other consumers see the header; Brooklet never
+//!   shows it as a column. With `processing.guarantee=exactly_once_v2` a query's outputs and
+//!   its commit are one transaction (`txn`).
 //! - Fetches read through a pool of consumers per partition (`read`).
 //! - Commits go to a compacted topic of the service (`offsets`): one record per commit, so a
 //!   query's input positions, sink ends and flush numbers are stored together, which Kafka's
@@ -16,27 +18,25 @@
 //!   returns, by up to a batch (tansu's memory engine does): the fetch at the reported end
 //!   finds the rest, and `end_offset` does the same. A fetch below a known end polls until it
 //!   gets records, so an empty fetch means what it means on the embedded log: nothing yet.
+//! - One server of a service runs its queries, the holder of the service's lease (`lease`).
 
 mod config;
 mod lease;
 mod offsets;
 mod read;
 mod txn;
+mod write;
 
 pub use config::{KafkaConfig, DEFAULT_SERVICE_ID};
 pub use lease::LEASE_LOST_EXIT;
 
-use super::{
-    frame, BatchBuilder, Fetch, GroupOffsets, Log, LogError, LogResult, Origin, TopicInfo,
-    TopicSpec,
-};
+use super::{BatchBuilder, Fetch, GroupOffsets, Log, LogError, LogResult, TopicInfo, TopicSpec};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header as KHeader, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureProducer;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -82,23 +82,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A Kafka error as the log's.
 pub(super) fn kafka_err(e: KafkaError) -> LogError {
     LogError::Io(std::io::Error::other(format!("Kafka: {e}")))
-}
-
-fn encode_origin(o: &Origin) -> [u8; 20] {
-    let mut out = [0u8; 20];
-    out[..8].copy_from_slice(&o.producer.to_be_bytes());
-    out[8..12].copy_from_slice(&o.partition.to_be_bytes());
-    out[12..].copy_from_slice(&o.offset.to_be_bytes());
-    out
-}
-
-fn decode_origin(b: &[u8]) -> Option<Origin> {
-    let b: &[u8; 20] = b.try_into().ok()?;
-    Some(Origin {
-        producer: u64::from_be_bytes(b[..8].try_into().ok()?),
-        partition: u32::from_be_bytes(b[8..12].try_into().ok()?),
-        offset: u64::from_be_bytes(b[12..].try_into().ok()?),
-    })
 }
 
 impl KafkaLog {
@@ -456,55 +439,9 @@ impl Log for KafkaLog {
         batch: &mut BatchBuilder,
     ) -> LogResult<u64> {
         self.check(topic, partition)?;
-        let s = &self.shared;
-        batch.seal(0);
-        let mut pending = Vec::with_capacity(batch.len());
-        let bytes = batch.bytes();
-        let mut at = 0;
-        while at + frame::FRAME_HEADER <= bytes.len() {
-            let len = frame::FRAME_HEADER + frame::frame_len(&bytes[at..]);
-            let Some(view) = frame::view(&bytes[at..at + len]) else {
-                break;
-            };
-            // A frame holds one producer's records: a query's outputs go through its
-            // transaction when there are transactions.
-            let origin = view.records().next().and_then(|r| r.origin);
-            match origin.filter(|_| s.config.exactly_once) {
-                Some(o) => {
-                    let txn = s.txns.get(s, o.producer)?;
-                    let mut txn = lock(&txn);
-                    txn.begin()?;
-                    for r in view.records() {
-                        pending.push(produce(s, &txn.producer, topic, partition, &r)?);
-                    }
-                }
-                None => {
-                    for r in view.records() {
-                        pending.push(produce(s, &s.producer, topic, partition, &r)?);
-                    }
-                }
-            }
-            at += len;
-        }
-        let mut first = None;
-        let mut last = None;
-        for d in futures::executor::block_on(futures::future::join_all(pending)) {
-            let delivered = d
-                .map_err(|_| kafka_err(KafkaError::Canceled))?
-                .map_err(|(e, _)| kafka_err(e))?;
-            let off = delivered.offset.max(0) as u64;
-            first = Some(first.map_or(off, |f: u64| f.min(off)));
-            last = Some(last.map_or(off, |l: u64| l.max(off)));
-        }
-        if let Some(l) = last {
-            s.saw_end(topic, partition, l + 1);
-        }
-        Ok(first.unwrap_or_else(|| s.known_end(topic, partition)))
+        write::append(&self.shared, topic, partition, batch)
     }
 
-    /// An empty fetch means there is nothing at `offset` yet, as on the embedded log: while the
-    /// partition is known to hold records there, a consumer that has not fetched them yet is
-    /// polled again (for up to [`FETCH_PATIENCE`]).
     fn fetch(&self, topic: &str, partition: u32, offset: u64, max: usize) -> LogResult<Fetch> {
         let s = &self.shared;
         if !lock(&s.ends).contains_key(&(topic.to_string(), partition)) {
@@ -573,28 +510,10 @@ impl Log for KafkaLog {
         producer: u64,
         offsets: &[(String, u32, u64)],
     ) -> LogResult<()> {
-        let s = &self.shared;
-        let Some(txn) = s.txns.open(producer) else {
-            return self.commit(group, offsets);
-        };
-        let mut txn = lock(&txn);
-        let record = offsets::Offsets::record(group, Some(offsets))?;
-        let r = frame::RecordRef {
-            partition: 0,
-            offset: 0,
-            timestamp: record.timestamp,
-            key: record.key.as_deref(),
-            value: record.value.as_deref(),
-            headers: super::HeadersRef::Owned(&[]),
-            origin: None,
-        };
-        let sent = produce(s, &txn.producer, s.offsets.topic(), 0, &r)?;
-        futures::executor::block_on(sent)
-            .map_err(|_| kafka_err(KafkaError::Canceled))?
-            .map_err(|(e, _)| kafka_err(e))?;
-        txn.commit(s)?;
-        s.offsets.remember(group, Some(offsets));
-        Ok(())
+        match self.shared.txns.open(producer) {
+            Some(txn) => write::commit_in(&self.shared, &txn, group, offsets),
+            None => self.commit(group, offsets),
+        }
     }
 
     fn committed(&self, group: &str) -> LogResult<GroupOffsets> {
@@ -603,53 +522,6 @@ impl Log for KafkaLog {
 
     fn delete_group(&self, group: &str) -> LogResult<()> {
         self.shared.offsets.commit(self, group, None)
-    }
-}
-
-/// Sends one record, waiting while the producer's queue is full.
-fn produce(
-    s: &Shared,
-    producer: &FutureProducer,
-    topic: &str,
-    partition: u32,
-    r: &frame::RecordRef<'_>,
-) -> LogResult<rdkafka::producer::DeliveryFuture> {
-    let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
-        .partition(partition as i32)
-        .timestamp(r.timestamp);
-    // A headers object is made only for a record that has headers (most have none).
-    let origin = r.origin.as_ref().map(encode_origin);
-    if !r.headers.is_empty() || origin.is_some() {
-        let mut headers = OwnedHeaders::new_with_capacity(4);
-        for (key, value) in r.headers.iter() {
-            headers = headers.insert(KHeader { key, value });
-        }
-        if let Some(o) = &origin {
-            headers = headers.insert(KHeader {
-                key: ORIGIN_HEADER,
-                value: Some(&o[..]),
-            });
-        }
-        record = record.headers(headers);
-    }
-    if let Some(k) = r.key {
-        record = record.key(k);
-    }
-    if let Some(v) = r.value {
-        record = record.payload(v);
-    }
-    let deadline = Instant::now() + s.timeout;
-    loop {
-        match producer.send_result(record) {
-            Ok(f) => return Ok(f),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
-                if Instant::now() < deadline =>
-            {
-                record = back;
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err((e, _)) => return Err(kafka_err(e)),
-        }
     }
 }
 

@@ -173,7 +173,7 @@ fn headers_of(m: &impl Message) -> (Vec<Header>, Option<Origin>) {
     if let Some(hs) = m.headers() {
         for h in hs.iter() {
             if h.key == ORIGIN_HEADER {
-                origin = h.value.and_then(super::decode_origin);
+                origin = h.value.and_then(super::write::decode_origin);
                 continue;
             }
             out.push(Header {

@@ -2,7 +2,9 @@
 //! CreateTopics, so topics are made on the mock itself; the tests with a real broker are in
 //! `tests/kafka.rs`.
 
+use super::write::{decode_origin, encode_origin};
 use super::*;
+use crate::log::Origin;
 use crate::log::{Header, Record};
 use rdkafka::mocking::MockCluster;
 use std::collections::BTreeMap;
