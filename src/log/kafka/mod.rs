@@ -139,7 +139,11 @@ impl KafkaLog {
             })?;
         let topic = log.shared.offsets.topic().to_string();
         if log.topic(&topic).is_none() {
-            log.create(&topic, 1, &[("cleanup.policy", "compact")])?;
+            let compacted = TopicSpec {
+                replicas: None,
+                settings: vec![("cleanup.policy".into(), "compact".into())],
+            };
+            log.create_topic_with(&topic, 1, &compacted)?;
         }
         log.shared.offsets.load(&log)?;
         spawn_watcher(Arc::downgrade(&log.shared));
@@ -158,65 +162,23 @@ impl KafkaLog {
     pub fn config(&self) -> &KafkaConfig {
         &self.shared.config
     }
+}
 
-    /// Creates a topic with topic settings (`cleanup.policy`, `retention.ms`, ...) and the
-    /// configured replicas.
-    pub fn create(&self, name: &str, partitions: u32, settings: &[(&str, &str)]) -> LogResult<()> {
-        self.create_replicated(name, partitions, self.shared.config.replicas, settings)
-    }
-
-    fn create_replicated(
-        &self,
-        name: &str,
-        partitions: u32,
-        replicas: i32,
-        settings: &[(&str, &str)],
-    ) -> LogResult<()> {
-        let s = &self.shared;
-        let mut topic = NewTopic::new(name, partitions as i32, TopicReplication::Fixed(replicas));
-        for (k, v) in settings {
-            topic = topic.set(k, v);
-        }
-        let opts = AdminOptions::new().operation_timeout(Some(s.timeout));
-        let results = futures::executor::block_on(s.admin.create_topics([&topic], &opts))
-            .map_err(kafka_err)?;
-        for r in results {
-            match r {
-                Ok(_) => {}
-                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {
-                    return Err(LogError::TopicExists(name.to_string()))
-                }
-                Err((_, code)) => {
-                    return Err(kafka_err(KafkaError::AdminOp(code)));
-                }
-            }
-        }
-        // The brokers' metadata catches up with a creation a moment later.
-        let deadline = Instant::now() + s.timeout;
-        while self.fetch_topic(name).is_none_or(|p| p < partitions) {
-            if Instant::now() > deadline {
-                return Err(LogError::UnknownTopic(name.to_string()));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(())
-    }
-
+impl Shared {
     /// The topic's partition count as the cluster says now.
     fn fetch_topic(&self, name: &str) -> Option<u32> {
-        let s = &self.shared;
-        let md = s.meta.fetch_metadata(Some(name), s.timeout).ok()?;
+        let md = self.meta.fetch_metadata(Some(name), self.timeout).ok()?;
         let t = md.topics().iter().find(|t| t.name() == name)?;
         if t.error().is_some() || t.partitions().is_empty() {
             return None;
         }
         let n = t.partitions().len() as u32;
-        lock(&s.topics).insert(name.to_string(), n);
+        lock(&self.topics).insert(name.to_string(), n);
         Some(n)
     }
 
     fn partitions(&self, topic: &str) -> LogResult<u32> {
-        let cached = lock(&self.shared.topics).get(topic).copied();
+        let cached = lock(&self.topics).get(topic).copied();
         cached
             .or_else(|| self.fetch_topic(topic))
             .ok_or_else(|| LogError::UnknownTopic(topic.to_string()))
@@ -232,32 +194,31 @@ impl KafkaLog {
         max: usize,
     ) -> LogResult<Fetch> {
         self.check(topic, partition)?;
-        let s = &self.shared;
         let reader = lock(pools)
             .entry((topic.to_string(), partition))
             .or_default()
-            .take(offset, || read::consumer(&s.client))?;
+            .take(offset, || read::consumer(&self.client))?;
         let started = Instant::now();
         let read = lock(&reader).read(topic, partition, offset, max)?;
         tracing::trace!(
             topic,
             partition,
             offset,
-            records = read.as_ref().map_or(0, |r| r.fetch.len()),
+            records = read.as_ref().map_or(0, Fetch::len),
             took_us = started.elapsed().as_micros() as u64,
             "kafka fetch"
         );
         match read {
-            Some(r) => {
-                if let Some(end) = r.end {
-                    s.saw_end(topic, partition, end);
+            Some(fetch) => {
+                if let Some(last) = fetch.last_offset() {
+                    self.saw_end(topic, partition, last + 1);
                 }
-                Ok(r.fetch)
+                Ok(fetch)
             }
             // Out of range: before the start (deleted by retention) reads on from the start;
             // past the end there is nothing yet.
             None => {
-                let (lo, _) = s.watermarks(topic, partition)?;
+                let (lo, _) = self.watermarks(topic, partition)?;
                 if offset < lo {
                     self.fetch_from(pools, topic, partition, lo, max)
                 } else {
@@ -274,9 +235,24 @@ impl KafkaLog {
             Err(read::unknown(topic, partition))
         }
     }
-}
 
-impl Shared {
+    /// Where a partition really ends: the broker's end, or further when fetches there (through
+    /// the probe consumers, never a query's) find records. A broker may report an end short of
+    /// what it holds (see the module comment).
+    fn find_end(&self, topic: &str, partition: u32) -> LogResult<u64> {
+        let (_, hi) = self.watermarks(topic, partition)?;
+        self.saw_end(topic, partition, hi);
+        loop {
+            let end = self.known_end(topic, partition);
+            if self
+                .fetch_from(&self.probes, topic, partition, end, 4096)?
+                .is_empty()
+            {
+                return Ok(end);
+            }
+        }
+    }
+
     /// Records that `topic`/`partition` reaches at least `end`, waking its readers.
     fn saw_end(&self, topic: &str, partition: u32, end: u64) {
         let key = (topic.to_string(), partition);
@@ -321,20 +297,8 @@ fn spawn_watcher(shared: Weak<Shared>) {
                 .collect();
             lock(&s.watches).retain(|_, tx| tx.receiver_count() > 0);
             for (topic, p) in watched {
-                if let Ok((_, hi)) = s.watermarks(&topic, p) {
-                    s.saw_end(&topic, p, hi);
-                }
-                // Records past a short reported end are found by fetching there.
-                let end = s.known_end(&topic, p);
-                let probe = lock(&s.probes)
-                    .entry((topic.clone(), p))
-                    .or_default()
-                    .take(end, || read::consumer(&s.client));
-                if let Ok(reader) = probe {
-                    let read = lock(&reader).read(&topic, p, end, 4096);
-                    if let Ok(Some(read::Read { end: Some(e), .. })) = read {
-                        s.saw_end(&topic, p, e);
-                    }
+                if let Err(e) = s.find_end(&topic, p) {
+                    tracing::debug!(topic, p, "cannot find the end of a watched partition: {e}");
                 }
             }
         });
@@ -352,19 +316,40 @@ impl Log for KafkaLog {
     }
 
     fn create_topic(&self, name: &str, partitions: u32) -> LogResult<()> {
-        self.create(name, partitions, &[])
+        self.create_topic_with(name, partitions, &TopicSpec::default())
     }
 
+    /// Creates a topic with its replicas (the configured ones unless given) and settings.
     fn create_topic_with(&self, name: &str, partitions: u32, spec: &TopicSpec) -> LogResult<()> {
-        let replicas = spec
-            .replicas
-            .map_or(self.shared.config.replicas, |r| r as i32);
-        let settings: Vec<(&str, &str)> = spec
-            .settings
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        self.create_replicated(name, partitions, replicas, &settings)
+        let s = &self.shared;
+        let replicas = spec.replicas.map_or(s.config.replicas, |r| r as i32);
+        let mut topic = NewTopic::new(name, partitions as i32, TopicReplication::Fixed(replicas));
+        for (k, v) in &spec.settings {
+            topic = topic.set(k, v);
+        }
+        let opts = AdminOptions::new().operation_timeout(Some(s.timeout));
+        let results = futures::executor::block_on(s.admin.create_topics([&topic], &opts))
+            .map_err(kafka_err)?;
+        for r in results {
+            match r {
+                Ok(_) => {}
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                    return Err(LogError::TopicExists(name.to_string()))
+                }
+                Err((_, code)) => {
+                    return Err(kafka_err(KafkaError::AdminOp(code)));
+                }
+            }
+        }
+        // The brokers' metadata catches up with a creation a moment later.
+        let deadline = Instant::now() + s.timeout;
+        while s.fetch_topic(name).is_none_or(|p| p < partitions) {
+            if Instant::now() > deadline {
+                return Err(LogError::UnknownTopic(name.to_string()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
     }
 
     fn delete_topic(&self, name: &str) -> LogResult<()> {
@@ -403,15 +388,18 @@ impl Log for KafkaLog {
     }
 
     fn start_offset(&self, topic: &str, partition: u32) -> LogResult<u64> {
-        self.check(topic, partition)?;
+        self.shared.check(topic, partition)?;
         Ok(self.shared.watermarks(topic, partition)?.0)
     }
 
     fn topic(&self, name: &str) -> Option<TopicInfo> {
-        self.partitions(name).ok().map(|partitions| TopicInfo {
-            name: name.to_string(),
-            partitions,
-        })
+        self.shared
+            .partitions(name)
+            .ok()
+            .map(|partitions| TopicInfo {
+                name: name.to_string(),
+                partitions,
+            })
     }
 
     fn topics(&self) -> Vec<TopicInfo> {
@@ -438,7 +426,7 @@ impl Log for KafkaLog {
         partition: u32,
         batch: &mut BatchBuilder,
     ) -> LogResult<u64> {
-        self.check(topic, partition)?;
+        self.shared.check(topic, partition)?;
         write::append(&self.shared, topic, partition, batch)
     }
 
@@ -453,7 +441,7 @@ impl Log for KafkaLog {
         }
         let deadline = Instant::now() + FETCH_PATIENCE;
         loop {
-            let f = self.fetch_from(&s.pools, topic, partition, offset, max)?;
+            let f = s.fetch_from(&s.pools, topic, partition, offset, max)?;
             if !f.is_empty()
                 || f.next_offset() > offset
                 || offset >= s.known_end(topic, partition)
@@ -465,23 +453,12 @@ impl Log for KafkaLog {
     }
 
     fn end_offset(&self, topic: &str, partition: u32) -> LogResult<u64> {
-        self.check(topic, partition)?;
-        let s = &self.shared;
-        let (_, hi) = s.watermarks(topic, partition)?;
-        s.saw_end(topic, partition, hi);
-        loop {
-            let end = s.known_end(topic, partition);
-            if self
-                .fetch_from(&s.probes, topic, partition, end, 4096)?
-                .is_empty()
-            {
-                return Ok(end);
-            }
-        }
+        self.shared.check(topic, partition)?;
+        self.shared.find_end(topic, partition)
     }
 
     fn subscribe(&self, topic: &str, partition: u32) -> LogResult<watch::Receiver<u64>> {
-        self.check(topic, partition)?;
+        self.shared.check(topic, partition)?;
         let s = &self.shared;
         let end = s.known_end(topic, partition);
         let mut watches = lock(&s.watches);

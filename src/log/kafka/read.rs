@@ -30,12 +30,6 @@ pub(super) struct Reader {
     next: Option<u64>,
 }
 
-/// What a fetch read: the records (as frames) and the highest offset seen.
-pub(super) struct Read {
-    pub fetch: Fetch,
-    pub end: Option<u64>,
-}
-
 /// The consumers of one partition.
 #[derive(Default)]
 pub(super) struct Pool {
@@ -94,7 +88,7 @@ impl Reader {
         partition: u32,
         offset: u64,
         max: usize,
-    ) -> LogResult<Option<Read>> {
+    ) -> LogResult<Option<Fetch>> {
         let mut wait = FIRST_WAIT;
         if self.next != Some(offset) {
             wait = FRESH_WAIT;
@@ -139,7 +133,6 @@ impl Reader {
             );
             self.next = Some(at + 1);
         }
-        let end = runs.last.map(|l| l + 1);
         let mut fetch = runs.finish();
         // Past the records, the consumer may have passed offsets that are no records
         // (transaction markers, compacted away): go on from there, or a reader at the end of a
@@ -151,7 +144,7 @@ impl Reader {
             fetch.set_next(past);
             self.next = Some(past);
         }
-        Ok(Some(Read { fetch, end }))
+        Ok(Some(fetch))
     }
 }
 
