@@ -47,23 +47,9 @@ pub fn each_record(
         .ok_or_else(|| Error::statement(format!("Topic '{topic}' does not exist.")))?
         .partitions;
     for p in 0..parts {
-        // Up to the end as the log finds it (on Kafka, a fetch can come back empty before it).
-        let end = log.end_offset(topic, p)?;
-        let (mut at, mut empty) = (0, 0);
-        loop {
-            let recs = log.read(topic, p, at, 65_536)?;
-            let Some(last) = recs.last() else {
-                // Offsets before the end that hold no record (transaction markers) end it too.
-                empty += 1;
-                if at >= end || empty > 3 {
-                    break;
-                }
-                continue;
-            };
-            empty = 0;
-            at = last.offset + 1;
-            recs.iter().try_for_each(&mut f)?;
-        }
+        crate::log::read_to_end(&**log, topic, p, 0, 65_536, |fetch| {
+            fetch.to_stored().iter().try_for_each(&mut f)
+        })?;
     }
     Ok(())
 }

@@ -219,24 +219,10 @@ impl Engine {
     /// queries resume from their committed offsets.
     fn replay(&self) -> Result<()> {
         self.lock().replaying = true;
-        let mut offset = 0;
-        let mut empty = 0;
-        let result = (|| loop {
-            let recs = self.log.read(&self.command_topic, 0, offset, 1024)?;
-            let Some(last) = recs.last() else {
-                // A remote log's fetch can come back empty before its end (nothing fetched
-                // yet): the replay ends at the end offset (or after many empty reads, when the
-                // records before it are gone).
-                empty += 1;
-                if empty > 50 || offset >= self.log.end_offset(&self.command_topic, 0)? {
-                    return Ok(());
-                }
-                continue;
-            };
-            empty = 0;
-            offset = last.offset + 1;
-            for r in &recs {
-                let Some(value) = &r.record.value else {
+        let topic = &self.command_topic;
+        let result = crate::log::read_to_end(&*self.log, topic, 0, 0, 1024, |fetch| {
+            for r in fetch.records() {
+                let Some(value) = r.value else {
                     continue;
                 };
                 let cmd: serde_json::Value = serde_json::from_slice(value)
@@ -256,7 +242,8 @@ impl Engine {
                     }
                 }
             }
-        })();
+            Ok(())
+        });
         self.lock().replaying = false;
         result
     }

@@ -211,3 +211,28 @@ pub trait Log: Send + Sync {
 }
 
 pub type SharedLog = Arc<dyn Log>;
+
+/// Reads a partition from `from` up to the end it has now, `max` records at a time, handing
+/// each fetch to `f`: what replays and topic tools read. The end is the log's end offset when
+/// the read starts (on Kafka, the one it finds by fetching there); a fetch that gets nowhere
+/// before it (offsets holding no record: compaction, transaction markers) ends the read too.
+pub fn read_to_end<E: From<LogError>>(
+    log: &dyn Log,
+    topic: &str,
+    partition: u32,
+    from: u64,
+    max: usize,
+    mut f: impl FnMut(&Fetch) -> Result<(), E>,
+) -> Result<(), E> {
+    let end = log.end_offset(topic, partition)?;
+    let mut at = from;
+    while at < end {
+        let fetch = log.fetch(topic, partition, at, max)?;
+        if fetch.next_offset() <= at {
+            break;
+        }
+        at = fetch.next_offset();
+        f(&fetch)?;
+    }
+    Ok(())
+}

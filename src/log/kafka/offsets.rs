@@ -6,10 +6,9 @@
 //! back when the log connects.
 
 use super::{lock, KafkaLog};
-use crate::log::{GroupOffsets, Log, LogError, LogResult, Record};
+use crate::log::{read_to_end, GroupOffsets, Log, LogError, LogResult, Record};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 pub(super) struct Offsets {
     topic: String,
@@ -66,23 +65,10 @@ impl Offsets {
         };
     }
 
-    /// Reads the topic from its start. The broker's end offset may be short of what a fetch
-    /// returns (see the module comment of `kafka`), so reading stops only when fetches at or
-    /// past that end have come back empty twice (or many fetches in a row were empty: the
-    /// records before the end were compacted away).
+    /// Reads the topic from its start (see [`read_to_end`]).
     pub(super) fn load(&self, log: &KafkaLog) -> LogResult<()> {
-        let end = log.end_offset(&self.topic, 0)?;
-        let mut at = log.start_offset(&self.topic, 0)?;
-        let mut empty = 0;
-        let deadline = Instant::now() + Duration::from_secs(60);
         let mut groups = HashMap::new();
-        while !(at >= end && empty >= 2) && empty < 25 && Instant::now() < deadline {
-            let fetch = log.fetch(&self.topic, 0, at, 4096)?;
-            if fetch.is_empty() {
-                empty += 1;
-                continue;
-            }
-            empty = 0;
+        read_to_end(log, &self.topic, 0, 0, 4096, |fetch| {
             for r in fetch.records() {
                 let Some(key) = r.key.and_then(|k| std::str::from_utf8(k).ok()) else {
                     continue;
@@ -99,8 +85,8 @@ impl Offsets {
                     }
                 }
             }
-            at = fetch.next_offset();
-        }
+            Ok::<_, LogError>(())
+        })?;
         *lock(&self.groups) = groups;
         Ok(())
     }
