@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::http::Server;
 use common::kafka::{client, unique, Broker};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -82,18 +83,6 @@ fn confluent_kafka_writes_the_input_and_reads_a_windowed_aggregation_and_a_join(
         ok,
         "after the second run (no duplicates, nothing lost): {out}"
     );
-}
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Starts `brooklet server` of `service`; the receiver gets its address once it listens (a
@@ -300,7 +289,9 @@ fn takeover(extra: &[&str]) {
         standby_addr.try_recv().is_err(),
         "the standby listened while the active server ran"
     );
-    kill9(&mut active.child);
+    // SIGKILL (what `Child::kill` sends): no chance to flush or commit.
+    active.child.kill().unwrap();
+    active.child.wait().unwrap();
     let killed = Instant::now();
     let before = count(&broker, &out_topic);
     assert!(
@@ -321,14 +312,6 @@ fn takeover(extra: &[&str]) {
     // The standby runs the service now: it answers for the catalog it replayed.
     let (_, queries) = common::http::ksql(&addr, "SHOW QUERIES;");
     assert!(queries.to_string().contains("CSAS_BULK_OUT_0"), "{queries}");
-}
-
-/// SIGKILL, no chance to flush or commit.
-fn kill9(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-9", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
 }
 
 #[test]
