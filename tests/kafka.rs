@@ -85,30 +85,39 @@ fn confluent_kafka_writes_the_input_and_reads_a_windowed_aggregation_and_a_join(
     );
 }
 
-/// Starts `brooklet server` of `service`; the receiver gets its address once it listens (a
-/// server waiting for the service's lease does not listen yet).
+/// Starts `brooklet server` of `service`; the receiver gets its address once it listens.
 fn spawn_server(
     broker: &Broker,
     service: &str,
     data: &Path,
 ) -> (Child, std::sync::mpsc::Receiver<String>) {
-    spawn_server_with(broker, service, data, &[])
+    spawn_server_with(broker, service, data, &[], None)
 }
 
-/// [`spawn_server`] with more arguments before the command.
+/// [`spawn_server`] with more arguments before the command, and its log (at info level) in
+/// `log` if given.
 fn spawn_server_with(
     broker: &Broker,
     service: &str,
     data: &Path,
     extra: &[&str],
+    log: Option<&Path>,
 ) -> (Child, std::sync::mpsc::Receiver<String>) {
-    let mut child = brooklet(broker, service, data)
+    let mut command = brooklet(broker, service, data);
+    command
         .args(extra)
         .args(["server", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stdout(Stdio::piped());
+    match log {
+        Some(log) => command
+            .env(
+                "BROOKLET_LOG",
+                "warn,brooklet::exec::persistent::split=info",
+            )
+            .stderr(std::fs::File::create(log).unwrap()),
+        None => command.stderr(Stdio::null()),
+    };
+    let mut child = command.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -120,7 +129,7 @@ fn spawn_server_with(
     (child, rx)
 }
 
-/// A server that holds the service's lease (started after any other of the service died).
+/// A server of `service`, listening.
 fn server(broker: &Broker, service: &str, data: &Path) -> Server {
     let (child, rx) = spawn_server(broker, service, data);
     let addr = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
@@ -229,12 +238,12 @@ fn the_server_shell_and_topic_tools_work_on_the_cluster() {
 }
 
 #[test]
-fn a_standby_takes_over_a_killed_servers_queries_exactly_once_by_origins() {
+fn two_servers_share_the_partitions_and_one_takes_over_the_killed_ones_by_origins() {
     takeover(&[]);
 }
 
 #[test]
-fn a_standby_takes_over_a_killed_servers_queries_exactly_once_by_transactions() {
+fn two_servers_share_the_partitions_and_one_takes_over_the_killed_ones_by_transactions() {
     takeover(&["--property", "processing.guarantee=exactly_once_v2"]);
 }
 
@@ -242,31 +251,44 @@ fn a_standby_takes_over_a_killed_servers_queries_exactly_once_by_transactions() 
 /// a broker each when run alone) starve the servers' group heartbeats.
 static ONE_TAKEOVER_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Two servers of a service, the active one killed mid-query: the standby resumes its queries
-/// and every output is there once (read committed, as Kafka consumers read by default).
+/// Starts a server of `service` logging its tasks to `log`; its address once it listens.
+fn logged_server(broker: &Broker, s: &str, data: &Path, extra: &[&str], log: &Path) -> Server {
+    let (child, addr) = spawn_server_with(broker, s, data, extra, Some(log));
+    let addr = addr
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_default();
+    assert!(!addr.is_empty(), "the server did not start");
+    Server { child, addr }
+}
+
+/// The task lines a server logged for query `id`: "task started ... task=K restore_ms=M".
+fn tasks_started(log: &Path, id: &str) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("task started on this server") && l.contains(id))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Two servers of a service share each query's two input partitions (both listen, and the
+/// second follows the statements sent to the first); the first is killed mid-query, the second
+/// takes its partitions over, and every output is there once (read committed, as Kafka
+/// consumers read by default).
 fn takeover(extra: &[&str]) {
     let _one = ONE_TAKEOVER_AT_A_TIME
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    const N: &str = "300000";
+    const N: &str = "1000000";
     let broker = Broker::get();
     let b = broker.bootstrap.as_str();
     let s = unique("kill");
     let dir = tempfile::tempdir().unwrap();
     let (ok, out) = client("kafka_proof.py", &["bulk", b, &s, N]);
     assert!(ok, "{out}");
-    let (child, addr) = spawn_server_with(&broker, &s, &dir.path().join("a"), extra);
-    let addr = addr
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_default();
-    assert!(!addr.is_empty(), "the server did not start");
-    let mut active = Server { child, addr };
-    // A second server of the service waits: it does not listen while the first runs.
-    let (standby, standby_addr) = spawn_server_with(&broker, &s, &dir.path().join("b"), extra);
-    let _standby = Server {
-        child: standby,
-        addr: String::new(),
-    };
+    let (log_a, log_b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+    let mut first = logged_server(&broker, &s, &dir.path().join("a"), extra, &log_a);
+    let second = logged_server(&broker, &s, &dir.path().join("b"), extra, &log_b);
     let out_topic = format!("BULK_OUT_{s}");
     // From the start of the topic, as ksqlDB's clients ask (its default is the end).
     let req = serde_json::json!({
@@ -277,41 +299,71 @@ fn takeover(extra: &[&str]) {
              (KAFKA_TOPIC='BULK_COUNTS_{s}') AS SELECT k, COUNT(*) AS c FROM bulk GROUP BY k;"),
         "streamsProperties": {"auto.offset.reset": "earliest"}
     });
-    let (status, body) = common::http::request(&active.addr, "POST", "/ksql", "", &req.to_string());
+    let (status, body) = common::http::request(&first.addr, "POST", "/ksql", "", &req.to_string());
     assert_eq!(status, 200, "{body}");
-    // Kill the active server once part of the output is there.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while count(&broker, &out_topic) == 0 {
-        assert!(Instant::now() < deadline, "no output within 60 s");
+    // Kill the first server once each runs a task of the stateless query (one partition
+    // each) and part of the output is there.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let id = "CSAS_BULK_OUT_0";
+    while tasks_started(&log_a, id).is_empty()
+        || tasks_started(&log_b, id).is_empty()
+        || count(&broker, &out_topic) == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the servers did not share the query within 90 s:\n{}\n{}",
+            std::fs::read_to_string(&log_a).unwrap_or_default(),
+            std::fs::read_to_string(&log_b).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(
-        standby_addr.try_recv().is_err(),
-        "the standby listened while the active server ran"
-    );
+    // The second server follows the statements the first recorded.
+    let (_, queries) = common::http::ksql(&second.addr, "SHOW QUERIES;");
+    assert!(queries.to_string().contains(id), "{queries}");
     // SIGKILL (what `Child::kill` sends): no chance to flush or commit.
-    active.child.kill().unwrap();
-    active.child.wait().unwrap();
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
     let killed = Instant::now();
     let before = count(&broker, &out_topic);
     assert!(
-        before < 300_000,
+        before < 1_000_000,
         "the query had finished before the kill ({before} records)"
     );
-    let addr = standby_addr
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the standby took over within 60 s");
-    eprintln!(
-        "takeover: the standby listened {:?} after the kill",
-        killed.elapsed()
-    );
+    // The second server answers pull queries for every key, those the first counted too.
+    let pull = serde_json::json!({"ksql": "SELECT * FROM bulk_counts;"}).to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, text) = common::http::request(&second.addr, "POST", "/query", "", &pull);
+        let rows = text.lines().filter(|l| l.starts_with('[')).count();
+        if status == 200 && rows == 50 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second server answers for all 50 keys: {status} {rows} rows"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let (ok, out) = client("kafka_proof.py", &["bulkcheck", b, &s, N]);
     assert!(ok, "killed with {before} of {N} written: {out}");
     let (ok, out) = client("kafka_proof.py", &["countcheck", b, &s, N]);
     assert!(ok, "{out}");
-    // The standby runs the service now: it answers for the catalog it replayed.
-    let (_, queries) = common::http::ksql(&addr, "SHOW QUERIES;");
-    assert!(queries.to_string().contains("CSAS_BULK_OUT_0"), "{queries}");
+    let taken = tasks_started(&log_b, id);
+    let mut tasks: Vec<&str> = taken
+        .iter()
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("task=")))
+        .collect();
+    tasks.sort_unstable();
+    tasks.dedup();
+    assert_eq!(
+        tasks,
+        ["task=0", "task=1"],
+        "the second server runs both tasks: {taken:?}"
+    );
+    eprintln!(
+        "takeover: all output there {:?} after the kill; tasks on the second server: {taken:?}",
+        killed.elapsed()
+    );
 }
 
 #[test]

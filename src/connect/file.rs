@@ -378,6 +378,10 @@ pub(super) fn start(
     std::thread::Builder::new()
         .name(format!("connector-{name}"))
         .spawn(move || {
+            // On a service of several servers, one runs its connectors.
+            if !task.log.wait_lease(&task.stop) {
+                return;
+            }
             let result = if sink {
                 task.write_file()
             } else {

@@ -71,6 +71,10 @@ pub(super) fn start(
     std::thread::Builder::new()
         .name(format!("connector-{name}"))
         .spawn(move || {
+            // On a service of several servers, one runs its connectors.
+            if !log.wait_lease(&stop) {
+                return;
+            }
             let result = generate(&log, &group, &topics, params, throttle, &records, &stop);
             let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
             *s = match result {

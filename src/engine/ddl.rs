@@ -484,6 +484,8 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
     }
     let spec = QuerySpec {
         producer: engine.producer_id(&id),
+        task: None,
+        shared: engine.shares_queries().then(|| engine.query_group(&id)),
         id: id.clone(),
         statement: parsed.text.clone(),
         plan,
@@ -504,7 +506,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
     if inner.replaying {
         inner.pending.push((id.clone(), query));
     } else {
-        query.launch()?;
+        query.launch_new()?;
     }
     if !insert {
         let mut s = (*sink).clone();
@@ -601,8 +603,10 @@ pub fn terminate(engine: &Engine, id: Option<&str>) -> Result<Output> {
         inner.pending.retain(|(p, _)| p != id);
         if let Some(q) = inner.queries.remove(id) {
             q.terminate();
-            engine.log.delete_group(&persistent::consumer_group(id))?;
-            engine.state.remove(id)?;
+            for key in q.keys(&engine.log) {
+                engine.log.delete_group(&persistent::consumer_group(&key))?;
+                engine.state.remove(&key)?;
+            }
             let sink = q.sink.clone();
             if let Some(s) = inner
                 .catalog

@@ -27,6 +27,9 @@ use std::time::Duration;
 
 pub const COMMAND_TOPIC: &str = "_brooklet_commands";
 
+/// How often a server of a service looks for statements other servers recorded.
+const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
+
 /// The size in bytes at which the embedded log starts a new segment file (64 MiB by default).
 pub const SEGMENT_BYTES: &str = "brooklet.log.segment.bytes";
 
@@ -79,7 +82,21 @@ pub struct Engine {
     pub(crate) compiler: ExprCompiler,
     pub(crate) config: EngineConfig,
     pub(crate) state: Arc<dyn StateStore>,
+    /// How far the command topic has been applied; held while a statement of this process is
+    /// executed and recorded, so statements are applied in one order.
+    commands: Mutex<Commands>,
+    /// Shut down: the command follower stops.
+    closed: std::sync::atomic::AtomicBool,
     inner: Mutex<Inner>,
+}
+
+/// The command topic as this process has applied it.
+#[derive(Default)]
+struct Commands {
+    /// The next offset to apply.
+    next: u64,
+    /// Offsets past `next` holding this process's own statements, applied already.
+    own: std::collections::HashSet<u64>,
 }
 
 impl Engine {
@@ -113,10 +130,55 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
-        // One server of a service runs its queries; another waits here to take over.
-        kafka.acquire_lease()?;
+        // Every server of a service runs its share of the queries; the holder of the lease
+        // also runs the connectors.
+        kafka.join_lease()?;
         let state = Arc::new(DiskStore::new(dir.join("state"))?);
-        Self::build(Arc::new(kafka), state, command_topic, config)
+        let engine = Self::build(Arc::new(kafka), state, command_topic, config)?;
+        engine.follow_commands();
+        Ok(engine)
+    }
+
+    /// Whether the servers of a service share its queries' partitions (on Kafka).
+    pub(crate) fn shares_queries(&self) -> bool {
+        self.command_topic != COMMAND_TOPIC
+    }
+
+    /// A query's consumer group on a service (ksqlDB's name).
+    pub(crate) fn query_group(&self, query_id: &str) -> String {
+        crate::exec::persistent::split::group_name(&self.command_topic, query_id)
+    }
+
+    /// Applies the statements other servers of the service record in the command topic, as
+    /// they come (a thread polling it every [`FOLLOW_INTERVAL`] until the engine is dropped).
+    fn follow_commands(self: &Arc<Self>) {
+        let engine = Arc::downgrade(self);
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let spawned = std::thread::Builder::new()
+            .name("command-follower".into())
+            .spawn(move || {
+                let _entered = runtime.as_ref().map(|r| r.enter());
+                loop {
+                    std::thread::sleep(FOLLOW_INTERVAL);
+                    let Some(engine) = engine.upgrade() else {
+                        return;
+                    };
+                    if engine.closed.load(std::sync::atomic::Ordering::SeqCst) {
+                        return;
+                    }
+                    let mut commands = engine.commands();
+                    if let Err(e) = engine.catch_up(&mut commands) {
+                        tracing::warn!("cannot follow the command topic: {e}");
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start following the command topic: {e}");
+        }
+    }
+
+    fn commands(&self) -> MutexGuard<'_, Commands> {
+        self.commands.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn in_memory(config: EngineConfig) -> Result<Arc<Engine>> {
@@ -153,6 +215,8 @@ impl Engine {
             compiler: ExprCompiler::with_functions(&config.functions, &config.aggregates),
             config,
             state,
+            commands: Mutex::new(Commands::default()),
+            closed: std::sync::atomic::AtomicBool::new(false),
             inner: Mutex::new(Inner {
                 catalog: Catalog::default(),
                 queries: BTreeMap::new(),
@@ -168,13 +232,9 @@ impl Engine {
         let registered = engine.register_processing_log();
         engine.lock().replaying = false;
         registered?;
-        engine.replay()?;
-        // The queries the replay left running start now (state rebuilt first).
-        let pending = std::mem::take(&mut engine.lock().pending);
-        for (id, query) in pending {
-            if let Err(e) = query.launch() {
-                tracing::error!(query = %id, "cannot resume query: {e}");
-            }
+        {
+            let mut commands = engine.commands();
+            engine.catch_up(&mut commands)?;
         }
         Ok(engine)
     }
@@ -211,41 +271,65 @@ impl Engine {
             processing_log::TOPIC
         );
         let parsed = sql::parse(&sql)?.remove(0);
-        self.execute_parsed(&parsed, &mut Session::default())
+        self.execute_statement(&parsed, &mut Session::default())
             .map(|_| ())
     }
 
-    /// Re-executes the command topic: every stream, table and persistent query comes back;
-    /// queries resume from their committed offsets.
-    fn replay(&self) -> Result<()> {
+    /// Applies the command topic from where this process left it to its end: on start, every
+    /// stream, table and persistent query comes back; later, the statements other servers of
+    /// the service recorded. Queries set up meanwhile start when it is over (state rebuilt
+    /// first), so that a query terminated later in the history never runs; they resume from
+    /// their committed offsets.
+    fn catch_up(&self, commands: &mut Commands) -> Result<()> {
+        let end = self.log.end_offset(&self.command_topic, 0)?;
+        if commands.next >= end {
+            return Ok(());
+        }
         self.lock().replaying = true;
         let topic = &self.command_topic;
-        let result = crate::log::read_to_end(&*self.log, topic, 0, 0, 1024, |fetch| {
+        let from = commands.next;
+        let result = crate::log::read_to_end(&*self.log, topic, 0, from, 1024, |fetch| {
             for r in fetch.records() {
-                let Some(value) = r.value else {
-                    continue;
-                };
-                let cmd: serde_json::Value = serde_json::from_slice(value)
-                    .map_err(|e| Error::generic(format!("corrupt command: {e}")))?;
-                let mut session = Session::default();
-                if let Some(props) = cmd["properties"].as_object() {
-                    for (k, v) in props {
-                        session
-                            .properties
-                            .insert(k.clone(), v.as_str().unwrap_or_default().to_string());
-                    }
-                }
-                let text = cmd["statement"].as_str().unwrap_or_default();
-                for parsed in sql::parse(text)? {
-                    if let Err(e) = self.execute_parsed(&parsed, &mut session) {
-                        tracing::warn!("replaying '{}' failed: {e}", parsed.text);
-                    }
+                commands.next = r.offset + 1;
+                if !commands.own.remove(&r.offset) {
+                    self.apply_command(r.value)?;
                 }
             }
             Ok(())
         });
         self.lock().replaying = false;
+        let pending = std::mem::take(&mut self.lock().pending);
+        for (id, query) in pending {
+            if let Err(e) = query.launch() {
+                tracing::error!(query = %id, "cannot resume query: {e}");
+            }
+        }
         result
+    }
+
+    /// Executes one recorded statement (a failure is logged: it failed where it was recorded
+    /// too, or the catalog moved on since).
+    fn apply_command(&self, value: Option<&[u8]>) -> Result<()> {
+        let Some(value) = value else {
+            return Ok(());
+        };
+        let cmd: serde_json::Value = serde_json::from_slice(value)
+            .map_err(|e| Error::generic(format!("corrupt command: {e}")))?;
+        let mut session = Session::default();
+        if let Some(props) = cmd["properties"].as_object() {
+            for (k, v) in props {
+                session
+                    .properties
+                    .insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+            }
+        }
+        let text = cmd["statement"].as_str().unwrap_or_default();
+        for parsed in sql::parse(text)? {
+            if let Err(e) = self.execute_statement(&parsed, &mut session) {
+                tracing::warn!("replaying '{}' failed: {e}", parsed.text);
+            }
+        }
+        Ok(())
     }
 
     /// Parses and executes a script; stops at the first error.
@@ -260,12 +344,40 @@ impl Engine {
     /// Executes one statement. Every error a statement raises is a statement error (ksqlDB
     /// wraps them likewise), except syntax errors.
     pub fn execute_parsed(&self, parsed: &Parsed, session: &mut Session) -> Result<Output> {
-        self.execute_statement(parsed, session).map_err(|mut e| {
+        self.execute_recorded(parsed, session).map_err(|mut e| {
             if e.kind == crate::error::ErrorKind::Generic {
                 e.kind = crate::error::ErrorKind::Statement;
             }
             e
         })
+    }
+
+    /// Executes a statement of this process; one that changes the catalog is recorded in the
+    /// command topic after the statements already there (other servers' first, on a service
+    /// that shares its queries).
+    fn execute_recorded(&self, parsed: &Parsed, session: &mut Session) -> Result<Output> {
+        if !parsed.statement.is_persistent_command() {
+            return self.execute_statement(parsed, session);
+        }
+        let mut commands = self.commands();
+        if self.shares_queries() {
+            self.catch_up(&mut commands)?;
+        }
+        let out = self.execute_statement(parsed, session)?;
+        let cmd = serde_json::json!({"statement": parsed.text, "properties": session.properties});
+        let record = Record {
+            value: Some(cmd.to_string().into_bytes()),
+            ..Default::default()
+        };
+        let at = self.log.append(&self.command_topic, 0, &[record])?;
+        if at == commands.next {
+            commands.next = at + 1;
+        } else {
+            // Another server's statements came in between: the follower applies them, and
+            // skips this one.
+            commands.own.insert(at);
+        }
+        Ok(out)
     }
 
     fn execute_statement(&self, parsed: &Parsed, session: &mut Session) -> Result<Output> {
@@ -326,15 +438,6 @@ impl Engine {
                 )?)
             }
         };
-        if parsed.statement.is_persistent_command() && !self.lock().replaying {
-            let cmd =
-                serde_json::json!({"statement": parsed.text, "properties": session.properties});
-            let record = Record {
-                value: Some(cmd.to_string().into_bytes()),
-                ..Default::default()
-            };
-            self.log.append(&self.command_topic, 0, &[record])?;
-        }
         Ok(out)
     }
 
@@ -431,9 +534,15 @@ impl Engine {
     }
 
     pub fn shutdown(&self) {
-        for q in self.lock().queries.values() {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        let inner = self.lock();
+        for q in inner.queries.values() {
             q.stop();
         }
+        for q in inner.queries.values() {
+            q.wait_stopped();
+        }
+        drop(inner);
         self.log.close();
     }
 }

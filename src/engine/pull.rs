@@ -246,10 +246,19 @@ fn consistent_bound(engine: &Engine, source: &Source) -> Result<Vec<u64>> {
         .map(|p| log.end_offset(&source.topic, p))
         .collect::<std::result::Result<Vec<u64>, _>>()?;
     if let Some(writer) = &source.writer {
-        for (p, end) in persistent::committed_sink_ends(log.as_ref(), writer, &source.topic)? {
-            if let Some(b) = bound.get_mut(p as usize) {
-                *b = (*b).min(end);
+        // A query shared out among servers commits per task: a partition's bound is the
+        // furthest any of them committed (each commits the end after its own outputs).
+        let keys = engine.lock().queries.get(writer).map(|q| q.keys(log));
+        let mut committed = vec![None::<u64>; bound.len()];
+        for key in keys.unwrap_or_else(|| vec![writer.clone()]) {
+            for (p, end) in persistent::committed_sink_ends(log.as_ref(), &key, &source.topic)? {
+                if let Some(c) = committed.get_mut(p as usize) {
+                    *c = Some(c.map_or(end, |c| c.max(end)));
+                }
             }
+        }
+        for (b, c) in bound.iter_mut().zip(committed) {
+            *b = c.map_or(*b, |c| (*b).min(c));
         }
     }
     Ok(bound)

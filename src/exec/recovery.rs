@@ -112,7 +112,7 @@ pub(super) fn rebuild(
 ) -> Result<u64> {
     let mut from = vec![0u64; positions.len()];
     let mut flushes = 0;
-    if let Some(data) = spec.state.load(&spec.id)? {
+    if let Some(data) = spec.state.load(&spec.key())? {
         match decode_checkpoint(&spec.statement, &data) {
             Some(c) if not_after(&c.positions, positions) => match processor.restore(c.state) {
                 Ok(()) => (from, flushes) = (c.positions, c.flushes),

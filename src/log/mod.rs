@@ -206,8 +206,56 @@ pub trait Log: Send + Sync {
     fn committed(&self, group: &str) -> LogResult<GroupOffsets>;
     /// Forgets a consumer group.
     fn delete_group(&self, group: &str) -> LogResult<()>;
+    /// Joins consumer group `group` over `topic`, whose partitions the group's members (servers
+    /// of one service) share: `listener` hears which this process is given and which it gives
+    /// up. `None` where the log has no groups of processes (the embedded log: one process owns
+    /// every partition).
+    fn join_group(
+        &self,
+        _group: &str,
+        _topic: &str,
+        _listener: Arc<dyn GroupListener>,
+    ) -> LogResult<Option<GroupMember>> {
+        Ok(None)
+    }
+    /// Waits until this process is the one of its service to run the service's connectors
+    /// (the Kafka backend's lease); false if `stop` was set first. At once on the embedded log.
+    fn wait_lease(&self, _stop: &std::sync::atomic::AtomicBool) -> bool {
+        true
+    }
     /// The process is stopping: give back what others wait for (the Kafka backend's lease).
     fn close(&self) {}
+}
+
+/// What a member of a consumer group hears (see [`Log::join_group`]), on the group's own
+/// thread, in order.
+pub trait GroupListener: Send + Sync {
+    /// Partitions given to this member.
+    fn assigned(&self, partitions: &[u32]);
+    /// Partitions taken away: another member gets them once this returns, so whatever works
+    /// on them must have stopped by then.
+    fn revoked(&self, partitions: &[u32]);
+}
+
+/// Membership of a consumer group; leaving it (or dropping it) hands its partitions over.
+pub struct GroupMember {
+    leave: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl GroupMember {
+    pub fn new(leave: impl FnOnce() + Send + 'static) -> GroupMember {
+        GroupMember {
+            leave: Some(Box::new(leave)),
+        }
+    }
+}
+
+impl Drop for GroupMember {
+    fn drop(&mut self) {
+        if let Some(leave) = self.leave.take() {
+            leave();
+        }
+    }
 }
 
 pub type SharedLog = Arc<dyn Log>;

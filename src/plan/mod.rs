@@ -74,6 +74,28 @@ impl QueryPlan {
         matches!(self, QueryPlan::Stream(p) if p.rekey.is_none())
     }
 
+    /// Whether everything the query keeps per key stays within one input partition, so its
+    /// input partitions can be processed apart (on different servers): a query without state
+    /// (and without a LIMIT across its partitions), or an aggregation grouped by exactly its
+    /// source's key columns, which every partition of a topic keyed by them holds apart.
+    /// Joins and other groupings would need a repartition topic.
+    pub fn partition_local(&self) -> bool {
+        use datafusion::physical_expr::expressions::Column as Col;
+        match self {
+            QueryPlan::Stream(p) => p.limit.is_none(),
+            QueryPlan::Join(_) => false,
+            QueryPlan::Aggregate(p) => {
+                let keys = p.source.keys().count();
+                keys > 0
+                    && p.keys.len() == keys
+                    && p.keys.iter().enumerate().all(|(i, (_, e, _))| {
+                        e.downcast_ref::<Col>()
+                            .is_some_and(|c| c.index() == PSEUDO_COLUMNS + i)
+                    })
+            }
+        }
+    }
+
     /// The sources the query reads, each with the value columns it needs decoded.
     pub fn inputs(&self) -> Vec<(Arc<Source>, Vec<bool>)> {
         match self {

@@ -9,6 +9,7 @@ use super::recovery;
 mod ahead;
 mod durable;
 mod fetch;
+pub(crate) mod split;
 use super::{decode, encode, Processor, BATCH};
 use crate::catalog::Source;
 use crate::error::{Error, Result};
@@ -44,8 +45,11 @@ pub struct QueryHandle {
     pub sink_topic: String,
     /// The sources the query reads.
     pub sources: Vec<String>,
-    /// Its input partitions, in the order of its positions: (topic, partition).
-    inputs: Vec<(String, u32)>,
+    /// Its input partitions, in the order of its positions: (topic, partition), `None` for
+    /// those another task reads.
+    inputs: Vec<Option<(String, u32)>>,
+    /// A query shared out among the servers of a service: its tasks here (see [`split`]).
+    split: Option<Arc<split::Split>>,
     pub state: Arc<Mutex<QueryState>>,
     busy: Arc<AtomicBool>,
     positions: Arc<Mutex<Vec<u64>>>,
@@ -63,13 +67,20 @@ const FLUSH_EMPTY: u8 = 3;
 
 impl QueryHandle {
     pub fn state(&self) -> QueryState {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match &self.split {
+            Some(split) if state == QueryState::Running => split.state(),
+            _ => state,
+        }
     }
 
     /// True when the query has processed everything its input holds right now.
     pub fn caught_up(&self, log: &SharedLog) -> bool {
         if self.state() != QueryState::Running {
             return true;
+        }
+        if let Some(split) = &self.split {
+            return split.caught_up(log);
         }
         if self.busy.load(Ordering::SeqCst) {
             return false;
@@ -79,17 +90,23 @@ impl QueryHandle {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        positions.iter().zip(&self.inputs).all(|(pos, (topic, p))| {
-            let end = log.end_offset(topic, *p);
-            tracing::debug!(topic, p, pos, ?end, "caught up?");
-            end.map_or(true, |end| *pos >= end)
-        })
+        let owned = positions.iter().zip(&self.inputs);
+        owned
+            .filter_map(|(pos, i)| Some((pos, i.as_ref()?)))
+            .all(|(pos, (topic, p))| {
+                let end = log.end_offset(topic, *p);
+                tracing::debug!(topic, p, pos, ?end, "caught up?");
+                end.map_or(true, |end| *pos >= end)
+            })
     }
 
     /// Asks the query to close its open windows, as at the end of a bounded input.
     pub fn request_flush(&self) {
         self.flush.store(FLUSH_ASKED, Ordering::SeqCst);
         self.stop.send_modify(|_| {});
+        if let Some(split) = &self.split {
+            split.each(QueryHandle::request_flush);
+        }
     }
 
     /// After [`request_flush`](Self::request_flush): `None` while pending, then whether the
@@ -97,6 +114,9 @@ impl QueryHandle {
     pub fn flushed(&self) -> Option<bool> {
         if self.state() != QueryState::Running {
             return Some(false);
+        }
+        if let Some(split) = &self.split {
+            return split.flushed();
         }
         match self.flush.load(Ordering::SeqCst) {
             FLUSH_WROTE => Some(true),
@@ -107,22 +127,47 @@ impl QueryHandle {
 
     /// Records a windowed aggregation dropped because their windows had closed.
     pub fn late_records(&self) -> u64 {
-        self.late.load(Ordering::Relaxed)
+        match &self.split {
+            Some(split) => split.sum(QueryHandle::late_records),
+            None => self.late.load(Ordering::Relaxed),
+        }
     }
 
     /// Rows of state the query held when last measured: when it was last idle, or at most a
     /// second before (see `Processor::state_rows`).
     pub fn state_rows(&self) -> u64 {
-        self.state_rows.load(Ordering::Relaxed)
+        match &self.split {
+            Some(split) => split.sum(QueryHandle::state_rows),
+            None => self.state_rows.load(Ordering::Relaxed),
+        }
     }
 
     /// Stops the task, leaving the query in the catalog (shutdown).
     pub fn stop(&self) {
         self.stop.send_replace(true);
+        if let Some(split) = &self.split {
+            split.stop();
+        }
+    }
+
+    /// After [`stop`](Self::stop), on a thread the query's tasks do not need: waits until
+    /// this server has handed the query's partitions back to the others of its service.
+    pub fn wait_stopped(&self) {
+        if let Some(split) = &self.split {
+            split.wait_left();
+        }
+    }
+
+    /// What the query's commits and checkpoints are kept under: its id, or its tasks' keys.
+    pub fn keys(&self, log: &SharedLog) -> Vec<String> {
+        match &self.split {
+            Some(split) => split.keys(log),
+            None => vec![self.id.clone()],
+        }
     }
 
     pub fn terminate(&self) {
-        self.stop.send_replace(true);
+        self.stop();
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if *s == QueryState::Running {
             *s = QueryState::Terminated;
@@ -144,24 +189,33 @@ pub fn consumer_group(query_id: &str) -> String {
 /// Prefix of the committed entries that record the sink's end offsets.
 const SINK_MARK: &str = ">";
 
-/// The sink ends (partition, next offset) query `query_id` committed with its last batches:
-/// positions between its batches.
+/// The sink ends (partition, next offset) the query or task keyed `key` ([`QuerySpec::key`])
+/// committed with its last batches: positions between its batches.
 pub fn committed_sink_ends(
     log: &dyn crate::log::Log,
-    query_id: &str,
+    key: &str,
     topic: &str,
 ) -> Result<Vec<(u32, u64)>> {
     let mark = format!("{SINK_MARK}{topic}");
     Ok(log
-        .committed(&consumer_group(query_id))?
+        .committed(&consumer_group(key))?
         .into_iter()
         .filter(|(t, _, _)| *t == mark)
         .map(|(_, p, o)| (p, o))
         .collect())
 }
 
+#[derive(Clone)]
 pub struct QuerySpec {
     pub id: String,
+    /// Set for one task of a query shared out among the servers of a service (see [`split`]):
+    /// it reads only this partition of its input. Its commits, checkpoints and output origins
+    /// are then its own ([`QuerySpec::key`], [`split::task_producer`]).
+    pub task: Option<u32>,
+    /// The consumer group (ksqlDB's name, [`split::group_name`]) through which the servers of
+    /// a service share the query's input partitions, where the log has groups of processes
+    /// (see [`split`]).
+    pub shared: Option<String>,
     /// The producer id its outputs' origins carry (see `Engine::producer_id`).
     pub producer: u64,
     pub statement: String,
@@ -174,6 +228,21 @@ pub struct QuerySpec {
     /// A record without a valid event time fails the query (`ksql.timestamp.throw.on.invalid`)
     /// instead of going to the processing log.
     pub fail_on_bad_timestamp: bool,
+}
+
+impl QuerySpec {
+    /// What the query's (or its task's) commits and checkpoints are kept under.
+    pub fn key(&self) -> String {
+        match self.task {
+            Some(k) => format!("{}_task_{k}", self.id),
+            None => self.id.clone(),
+        }
+    }
+
+    /// Whether input partition `p` of the query's inputs is read by this query (or task).
+    fn owns(&self, p: u32) -> bool {
+        self.task.is_none_or(|k| k == p)
+    }
 }
 
 /// A query's input partitions, numbered across its sources (a join reads two): for each, the
@@ -205,18 +274,32 @@ pub(crate) fn partition_bases(parts: &[(usize, String, u32)]) -> Vec<i32> {
     bases
 }
 
+/// Sets a persistent query up (started by [`Pending::launch`]): on a log with groups of
+/// processes and `spec.shared`, as a member of the query's group (see [`split`]).
 pub fn start(
     spec: QuerySpec,
     log: SharedLog,
     plog: ProcessingLog,
 ) -> Result<(QueryHandle, Pending)> {
+    if spec.shared.is_some() && spec.task.is_none() {
+        return split::start(spec, log, plog);
+    }
+    let (handle, pending) = start_task(spec, log, plog)?;
+    Ok((handle, Pending::Task(Box::new(pending))))
+}
+
+fn start_task(
+    spec: QuerySpec,
+    log: SharedLog,
+    plog: ProcessingLog,
+) -> Result<(QueryHandle, TaskPending)> {
     let inputs = spec.plan.inputs();
     let parts = input_partitions(&inputs, &log)?;
     let sink_parts = log
         .topic(&spec.sink.topic)
         .ok_or_else(|| Error::generic(format!("Topic '{}' does not exist", spec.sink.topic)))?
         .partitions;
-    let group = consumer_group(&spec.id);
+    let group = consumer_group(&spec.key());
     // The only writer of the query's outputs from here on (a backend with transactions fences
     // an earlier owner), before reading what the previous one committed.
     log.begin_outputs(spec.producer)?;
@@ -236,7 +319,8 @@ pub fn start(
         }
     }
     if fresh {
-        for (pos, (_, topic, p)) in positions.iter_mut().zip(&parts) {
+        let owned = positions.iter_mut().zip(&parts);
+        for (pos, (_, topic, p)) in owned.filter(|(_, (_, _, p))| spec.owns(*p)) {
             *pos = match spec.start {
                 StartAt::Earliest => 0,
                 StartAt::Latest => log.end_offset(topic, *p)?,
@@ -279,6 +363,7 @@ pub fn start(
     let mut commit: Vec<(String, u32, u64)> = positions
         .iter()
         .zip(&parts)
+        .filter(|(_, (_, _, p))| spec.owns(*p))
         .map(|(o, (_, topic, p))| (topic.clone(), *p, *o))
         .collect();
     commit.extend(sink_ends.iter().enumerate().map(|(p, o)| {
@@ -298,7 +383,11 @@ pub fn start(
         sink: spec.sink.name.clone(),
         sink_topic: spec.sink.topic.clone(),
         sources: inputs.iter().map(|(s, _)| s.name.clone()).collect(),
-        inputs: parts.iter().map(|(_, t, p)| (t.clone(), *p)).collect(),
+        inputs: parts
+            .iter()
+            .map(|(_, t, p)| spec.owns(*p).then(|| (t.clone(), *p)))
+            .collect(),
+        split: None,
         state: Arc::new(Mutex::new(QueryState::Running)),
         busy: Arc::new(AtomicBool::new(false)),
         positions: Arc::new(Mutex::new(positions.clone())),
@@ -345,7 +434,7 @@ pub fn start(
     };
     Ok((
         handle,
-        Pending {
+        TaskPending {
             runner,
             positions,
             flush,
@@ -356,7 +445,33 @@ pub fn start(
 
 /// A query set up but not running yet: a restart's replay of the statements starts queries
 /// only once it is over, so that a query terminated later in the history never runs.
-pub struct Pending {
+pub enum Pending {
+    Task(Box<TaskPending>),
+    /// Joins the query's group; its tasks start as partitions are given to this server.
+    Split(split::Starter),
+}
+
+impl Pending {
+    /// A new query (not one a replay of the statements sets up again): pins where it starts
+    /// (see [`split::Starter::pin_start`]) before it runs.
+    pub fn launch_new(self) -> Result<()> {
+        if let Pending::Split(s) = &self {
+            s.pin_start()?;
+        }
+        self.launch()
+    }
+
+    /// Runs the query (see [`TaskPending::launch`], [`split::Starter::launch`]).
+    pub fn launch(self) -> Result<()> {
+        match self {
+            Pending::Task(t) => t.launch().map(drop),
+            Pending::Split(s) => s.launch(),
+        }
+    }
+}
+
+/// One task (or a whole query) set up but not running yet.
+pub struct TaskPending {
     runner: Runner,
     positions: Vec<u64>,
     /// The last flush committed (see [`recovery`]).
@@ -364,10 +479,10 @@ pub struct Pending {
     stop: watch::Receiver<bool>,
 }
 
-impl Pending {
+impl TaskPending {
     /// Rebuilds the query's state (the last checkpoint, then a replay of the input after it)
-    /// and runs the query.
-    pub fn launch(mut self) -> Result<()> {
+    /// and runs the query; the handle ends when it has stopped.
+    pub fn launch(mut self) -> Result<tokio::task::JoinHandle<()>> {
         let r = &mut self.runner;
         if r.processor.stateful() {
             let flush = self.flush.take();
@@ -386,8 +501,7 @@ impl Pending {
             }
             r.late.store(r.processor.late_records(), Ordering::Relaxed);
         }
-        tokio::spawn(self.runner.run(self.positions, self.stop));
-        Ok(())
+        Ok(tokio::spawn(self.runner.run(self.positions, self.stop)))
     }
 }
 
@@ -437,10 +551,18 @@ struct Runner {
 
 impl Runner {
     async fn run(mut self, mut positions: Vec<u64>, mut stop: watch::Receiver<bool>) {
+        // The input partitions this query (or task) reads, and their wake-ups.
+        let mut owned = Vec::new();
         let mut rxs = Vec::new();
-        for (_, topic, p) in self.fetcher.parts.iter() {
+        for (g, (_, topic, p)) in self.fetcher.parts.iter().enumerate() {
+            if !self.spec.owns(*p) {
+                continue;
+            }
             match self.log.subscribe(topic, *p) {
-                Ok(rx) => rxs.push(rx),
+                Ok(rx) => {
+                    owned.push(g);
+                    rxs.push(rx);
+                }
                 Err(e) => return self.fail(e.into()),
             }
         }
@@ -469,7 +591,7 @@ impl Runner {
                 }
             }
             let single = self.aligner.is_none();
-            for (p, rx) in rxs.iter_mut().enumerate().filter(|_| single) {
+            for (&p, rx) in owned.iter().zip(rxs.iter_mut()).filter(|_| single) {
                 rx.borrow_and_update();
                 match self.step(p, positions[p]).await {
                     Ok(Some(next)) => {
@@ -545,7 +667,7 @@ impl Runner {
         };
         let data =
             recovery::encode_checkpoint(&self.spec.statement, positions, self.flushes, &state);
-        self.spec.state.save(&self.spec.id, &data)
+        self.spec.state.save(&self.spec.key(), &data)
     }
 
     /// Closes the open windows and writes what that emits, committed with the flush's number

@@ -18,9 +18,12 @@
 //!   returns, by up to a batch (tansu's memory engine does): the fetch at the reported end
 //!   finds the rest, and `end_offset` does the same. A fetch below a known end polls until it
 //!   gets records, so an empty fetch means what it means on the embedded log: nothing yet.
-//! - One server of a service runs its queries, the holder of the service's lease (`lease`).
+//! - The servers of a service share each query's input partitions as members of a consumer
+//!   group (`group`, `Log::join_group`); one of them, the holder of the service's lease
+//!   (`lease`), runs its connectors.
 
 mod config;
+mod group;
 mod lease;
 mod offsets;
 mod read;
@@ -150,13 +153,17 @@ impl KafkaLog {
         Ok(log)
     }
 
-    /// Waits until this process holds the service's lease (see `lease`): the one server of the
-    /// service that runs its queries. Kept until the process ends; lost, it ends the process.
-    pub fn acquire_lease(&self) -> LogResult<()> {
-        let timeout = Duration::from_millis(self.shared.config.session_timeout_ms);
-        let lease = lease::acquire(self, timeout)?;
+    /// Joins the service's lease group (see `lease`): the one server of the service holding it
+    /// runs its connectors. Kept until the process ends; lost, it ends the process.
+    pub fn join_lease(&self) -> LogResult<()> {
+        let lease = lease::join(self)?;
         *lock(&self.lease) = Some(lease);
         Ok(())
+    }
+
+    /// Whether this process holds the service's lease now.
+    pub fn holds_lease(&self) -> bool {
+        lock(&self.lease).as_ref().is_some_and(lease::Lease::held)
     }
 
     pub fn config(&self) -> &KafkaConfig {
@@ -308,6 +315,37 @@ fn spawn_watcher(shared: Weak<Shared>) {
 }
 
 impl Log for KafkaLog {
+    fn wait_lease(&self, stop: &std::sync::atomic::AtomicBool) -> bool {
+        use std::sync::atomic::Ordering;
+        let service = &self.shared.config.service_id;
+        let mut told = false;
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                return false;
+            }
+            if self.holds_lease() {
+                return true;
+            }
+            if !told {
+                told = true;
+                tracing::info!(
+                    service,
+                    "waiting for the service's lease to run a connector"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn join_group(
+        &self,
+        group: &str,
+        topic: &str,
+        listener: Arc<dyn super::GroupListener>,
+    ) -> LogResult<Option<super::GroupMember>> {
+        group::join(self, group, topic, listener).map(Some)
+    }
+
     /// Gives the service's lease back (the process is stopping).
     fn close(&self) {
         if let Some(lease) = lock(&self.lease).take() {
@@ -494,7 +532,7 @@ impl Log for KafkaLog {
     }
 
     fn committed(&self, group: &str) -> LogResult<GroupOffsets> {
-        Ok(self.shared.offsets.get(group))
+        self.shared.offsets.get(self, group)
     }
 
     fn delete_group(&self, group: &str) -> LogResult<()> {

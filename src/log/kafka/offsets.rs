@@ -3,7 +3,8 @@
 //! (`[["topic", partition, offset], ...]`; a null value forgets the group). A commit is one
 //! record, so everything a query commits at once (input positions, sink ends, flushes) is
 //! stored at once. Every commit made through this log is kept in memory; the topic is read
-//! back when the log connects.
+//! when the log connects, and read on from there before positions are looked up, so the
+//! commits other servers of the service made (for the tasks they ran) are seen too.
 
 use super::{lock, KafkaLog};
 use crate::log::{read_to_end, GroupOffsets, Log, LogError, LogResult, Record};
@@ -12,7 +13,14 @@ use std::sync::Mutex;
 
 pub(super) struct Offsets {
     topic: String,
-    groups: Mutex<HashMap<String, GroupOffsets>>,
+    groups: Mutex<Groups>,
+}
+
+#[derive(Default)]
+struct Groups {
+    latest: HashMap<String, GroupOffsets>,
+    /// The next offset of the topic to read.
+    next: u64,
 }
 
 impl Offsets {
@@ -27,8 +35,11 @@ impl Offsets {
         &self.topic
     }
 
-    pub(super) fn get(&self, group: &str) -> GroupOffsets {
-        lock(&self.groups).get(group).cloned().unwrap_or_default()
+    /// A group's positions, as the topic has them now.
+    pub(super) fn get(&self, log: &KafkaLog, group: &str) -> LogResult<GroupOffsets> {
+        let mut groups = lock(&self.groups);
+        self.read_on(log, &mut groups)?;
+        Ok(groups.latest.get(group).cloned().unwrap_or_default())
     }
 
     /// Stores a group's positions (`None` forgets it) and waits until the cluster has them.
@@ -60,25 +71,34 @@ impl Offsets {
     pub(super) fn remember(&self, group: &str, offsets: Option<&[(String, u32, u64)]>) {
         let mut groups = lock(&self.groups);
         match offsets {
-            Some(o) => groups.insert(group.to_string(), o.to_vec()),
-            None => groups.remove(group),
+            Some(o) => groups.latest.insert(group.to_string(), o.to_vec()),
+            None => groups.latest.remove(group),
         };
     }
 
     /// Reads the topic from its start (see [`read_to_end`]).
     pub(super) fn load(&self, log: &KafkaLog) -> LogResult<()> {
-        let mut groups = HashMap::new();
-        read_to_end(log, &self.topic, 0, 0, 4096, |fetch| {
+        let mut groups = lock(&self.groups);
+        *groups = Groups::default();
+        self.read_on(log, &mut groups)
+    }
+
+    /// Reads the commits made since the topic was last read. (A commit of this process made
+    /// meanwhile is remembered once this returns, so it is not undone by an older record.)
+    fn read_on(&self, log: &KafkaLog, groups: &mut Groups) -> LogResult<()> {
+        let from = groups.next;
+        read_to_end(log, &self.topic, 0, from, 4096, |fetch| {
             for r in fetch.records() {
+                groups.next = r.offset + 1;
                 let Some(key) = r.key.and_then(|k| std::str::from_utf8(k).ok()) else {
                     continue;
                 };
                 match r.value.map(serde_json::from_slice::<GroupOffsets>) {
                     Some(Ok(o)) => {
-                        groups.insert(key.to_string(), o);
+                        groups.latest.insert(key.to_string(), o);
                     }
                     None => {
-                        groups.remove(key);
+                        groups.latest.remove(key);
                     }
                     Some(Err(e)) => {
                         tracing::warn!(group = key, "unreadable commit in {}: {e}", self.topic);
@@ -86,9 +106,7 @@ impl Offsets {
                 }
             }
             Ok::<_, LogError>(())
-        })?;
-        *lock(&self.groups) = groups;
-        Ok(())
+        })
     }
 }
 

@@ -200,22 +200,84 @@ fn one_server_of_a_service_holds_the_lease_and_another_gets_it_when_released() {
     cluster.create_topic(&config.offsets_topic(), 1, 1).unwrap();
     cluster.create_topic(&config.command_topic(), 1, 1).unwrap();
     let first = KafkaLog::connect(config.clone()).unwrap();
-    first
-        .acquire_lease()
-        .expect("the first server takes the lease");
+    first.join_lease().unwrap();
+    let never = std::sync::atomic::AtomicBool::new(false);
+    assert!(first.wait_lease(&never), "the first server takes the lease");
     let second = KafkaLog::connect(config).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let waiting = std::thread::spawn(move || {
-        second.acquire_lease().unwrap();
-        tx.send(()).unwrap();
-        second
-    });
+    second.join_lease().unwrap();
+    std::thread::sleep(Duration::from_secs(8));
     assert!(
-        rx.recv_timeout(Duration::from_secs(8)).is_err(),
+        !second.holds_lease(),
         "the second server got the lease while the first held it"
     );
     first.close();
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("the second server takes the lease once the first gives it back");
-    waiting.join().unwrap().close();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !second.holds_lease() {
+        assert!(
+            Instant::now() < deadline,
+            "the second server takes the lease once the first gives it back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    second.close();
+}
+
+/// Records what a group member was given and what it gave up.
+#[derive(Default)]
+struct Heard(Mutex<std::collections::BTreeSet<u32>>);
+
+impl crate::log::GroupListener for Heard {
+    fn assigned(&self, partitions: &[u32]) {
+        self.0.lock().unwrap().extend(partitions);
+    }
+    fn revoked(&self, partitions: &[u32]) {
+        let mut held = self.0.lock().unwrap();
+        for p in partitions {
+            assert!(held.remove(p), "revoked {p}, which it did not hold");
+        }
+    }
+}
+
+#[test]
+fn the_members_of_a_group_share_a_topics_partitions_and_get_them_back_when_one_leaves() {
+    let cluster = MockCluster::new(1).expect("a mock cluster");
+    let mut s = BTreeMap::new();
+    s.insert(
+        "brooklet.kafka.session.timeout.ms".to_string(),
+        "6000".to_string(),
+    );
+    let config = KafkaConfig::from_settings(Some(&cluster.bootstrap_servers()), &s)
+        .unwrap()
+        .unwrap();
+    cluster.create_topic(&config.offsets_topic(), 1, 1).unwrap();
+    cluster.create_topic("input", 4, 1).unwrap();
+    let log = KafkaLog::connect(config).unwrap();
+    let held = |h: &Heard| h.0.lock().unwrap().clone();
+    let wait = |what: &str, ok: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ok() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let (a, b) = (Arc::new(Heard::default()), Arc::new(Heard::default()));
+    let first = log.join_group("g", "input", a.clone()).unwrap().unwrap();
+    wait("the only member gets every partition", &|| {
+        held(&a).len() == 4
+    });
+    let second = log.join_group("g", "input", b.clone()).unwrap().unwrap();
+    wait("a second member gets a share", &|| {
+        !held(&b).is_empty() && held(&a).len() + held(&b).len() == 4
+    });
+    assert!(
+        held(&a).is_disjoint(&held(&b)),
+        "{:?} {:?}",
+        held(&a),
+        held(&b)
+    );
+    drop(first);
+    wait("the member left gives its partitions back", &|| {
+        held(&b).len() == 4
+    });
+    drop(second);
 }
