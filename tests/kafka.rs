@@ -6,6 +6,7 @@ mod common;
 
 use common::http::Server;
 use common::kafka::{client, unique, Broker};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -271,6 +272,34 @@ fn tasks_started(log: &Path, id: &str) -> Vec<String> {
         .collect()
 }
 
+/// `/clusterStatus` of the server at `addr`: each server listed, with whether it is alive and
+/// which partitions of `topic` it runs for query `id`, once two servers are listed (waits up to
+/// 10 s for that).
+fn cluster_status(addr: &str, id: &str) -> BTreeMap<String, (bool, Vec<u64>)> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, text) = common::http::request(addr, "GET", "/clusterStatus", "", "");
+        assert_eq!(status, 200, "{text}");
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let hosts: BTreeMap<String, (bool, Vec<u64>)> = body["clusterStatus"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(h, s)| {
+                let parts = s["activeStandbyPerQuery"][id]["activePartitions"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|p| p["partition"].as_u64()).collect())
+                    .unwrap_or_default();
+                (h.clone(), (s["hostAlive"] == true, parts))
+            })
+            .collect();
+        if hosts.len() >= 2 || Instant::now() > deadline {
+            return hosts;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Two servers of a service share each query's two input partitions (both listen, and the
 /// second follows the statements sent to the first); the first is killed mid-query, the second
 /// takes its partitions over, and every output is there once (read committed, as Kafka
@@ -320,6 +349,16 @@ fn takeover(extra: &[&str]) {
     // The second server follows the statements the first recorded.
     let (_, queries) = common::http::ksql(&second.addr, "SHOW QUERIES;");
     assert!(queries.to_string().contains(id), "{queries}");
+    // It lists both servers, alive, each with its share of the partitions.
+    let cluster = cluster_status(&second.addr, id);
+    let mut shares: Vec<u64> = Vec::new();
+    for addr in [&first.addr, &second.addr] {
+        let (alive, parts) = cluster.get(addr).cloned().unwrap_or_default();
+        assert!(alive && !parts.is_empty(), "{addr}: {cluster:?}");
+        shares.extend(parts);
+    }
+    shares.sort_unstable();
+    assert_eq!(shares, [0, 1], "{cluster:?}");
     // SIGKILL (what `Child::kill` sends): no chance to flush or commit.
     first.child.kill().unwrap();
     first.child.wait().unwrap();
@@ -345,6 +384,18 @@ fn takeover(extra: &[&str]) {
         std::thread::sleep(Duration::from_millis(200));
     }
     let (ok, out) = client("kafka_proof.py", &["bulkcheck", b, &s, N]);
+    // By now the killed server has missed its heartbeats.
+    let cluster = cluster_status(&second.addr, id);
+    assert_eq!(
+        cluster.get(&first.addr).map(|c| c.0),
+        Some(false),
+        "{cluster:?}"
+    );
+    assert_eq!(
+        cluster.get(&second.addr),
+        Some(&(true, vec![0, 1])),
+        "{cluster:?}"
+    );
     assert!(ok, "killed with {before} of {N} written: {out}");
     let (ok, out) = client("kafka_proof.py", &["countcheck", b, &s, N]);
     assert!(ok, "{out}");

@@ -434,3 +434,29 @@ fn inserts_are_acked_while_the_request_streams() {
         ["[10]", "[20]", "[30]"]
     );
 }
+
+#[test]
+fn cluster_status_lists_the_server_with_the_partitions_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path());
+    let (status, body) = ksql(
+        &srv.addr,
+        "CREATE STREAM s (k INT KEY, v INT) WITH (KAFKA_TOPIC='s', PARTITIONS=2, \
+         VALUE_FORMAT='JSON'); CREATE STREAM t AS SELECT * FROM s;",
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, text) = request(&srv.addr, "GET", "/clusterStatus", "", "");
+    assert_eq!(status, 200, "{text}");
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let hosts = body["clusterStatus"].as_object().unwrap();
+    assert_eq!(hosts.len(), 1, "{body}");
+    let (addr, me) = hosts.iter().next().unwrap();
+    assert_eq!(addr, &srv.addr, "listed at the address it serves");
+    assert_eq!(me["hostAlive"], true);
+    let active = &me["activeStandbyPerQuery"]["CSAS_T_0"]["activePartitions"];
+    assert_eq!(
+        active,
+        &serde_json::json!([{"topic": "s", "partition": 0}, {"topic": "s", "partition": 1}]),
+        "{body}"
+    );
+}

@@ -144,6 +144,24 @@ impl Engine {
         self.command_topic != COMMAND_TOPIC
     }
 
+    /// A topic of the service named `_confluent-ksql-<service id>_<name>`, on Kafka.
+    pub fn service_topic(&self, name: &str) -> Option<String> {
+        let service = self
+            .command_topic
+            .strip_suffix("_command_topic")
+            .filter(|_| self.shares_queries())?;
+        Some(format!("{service}_{name}"))
+    }
+
+    /// The input partitions this process reads for each persistent query.
+    pub fn local_partitions(&self) -> BTreeMap<String, Vec<(String, u32)>> {
+        let inner = self.lock();
+        let queries = inner.queries.values();
+        queries
+            .map(|q| (q.id.clone(), q.local_partitions()))
+            .collect()
+    }
+
     /// A query's consumer group on a service (ksqlDB's name).
     pub(crate) fn query_group(&self, query_id: &str) -> String {
         crate::exec::persistent::split::group_name(&self.command_topic, query_id)

@@ -3,6 +3,7 @@
 //! (`/info`, `/healthcheck`, ...) describes the server.
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 mod guard;
 mod inserts;
@@ -45,6 +46,8 @@ pub struct Server {
     config: Arc<config::ServerConfig>,
     /// Push queries open, in all and per client.
     push_slots: Arc<limits::PushSlots>,
+    /// The servers of this one's service (`/clusterStatus`).
+    cluster: Arc<cluster::Cluster>,
 }
 
 /// Serves the API on `addr` until the process ends; over TLS when given an acceptor.
@@ -83,13 +86,11 @@ pub async fn serve_listener(
     config: config::ServerConfig,
 ) -> std::io::Result<()> {
     let config = Arc::new(config);
-    listen::serve(
-        listener,
-        app(engine_server(engine, users, config.clone())),
-        tls,
-        config,
-    )
-    .await
+    let server = engine_server(engine.clone(), users, config.clone());
+    server
+        .cluster
+        .start(engine, advertised(&server.engine, &listener)?);
+    listen::serve(listener, app(server), tls, config).await
 }
 
 fn engine_server(
@@ -105,7 +106,23 @@ fn engine_server(
         auth: auth::Guard::default(),
         config,
         push_slots: Arc::default(),
+        cluster: Arc::default(),
     })
+}
+
+/// Where the other servers of the service reach this one: `ksql.advertised.listener` (its
+/// `host:port`), else the address bound (the loopback address when bound to all).
+fn advertised(engine: &Engine, listener: &tokio::net::TcpListener) -> std::io::Result<String> {
+    let session = crate::engine::Session::default();
+    if let Some(url) = engine.property(&session, "ksql.advertised.listener") {
+        let url = url.trim();
+        return Ok(url.split_once("://").map_or(url, |(_, a)| a).to_string());
+    }
+    let mut addr = listener.local_addr()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    Ok(addr.to_string())
 }
 
 /// The HTTP service over `engine` without a listener (the fuzzers send it requests).
@@ -221,25 +238,16 @@ async fn healthcheck() -> Response {
     )
 }
 
-async fn cluster_status(headers: HeaderMap) -> Response {
+async fn cluster_status(State(server): State<Arc<Server>>, headers: HeaderMap) -> Response {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost:8088")
         .to_string();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    json_response(
-        StatusCode::OK,
-        serde_json::json!({"clusterStatus": {host: {
-            "hostAlive": true,
-            "lastStatusUpdateMs": now,
-            "activeStandbyPerQuery": {},
-            "hostStoreLags": {"stateStoreLags": {}, "updateTimeMs": now}
-        }}}),
-        V1_JSON,
-    )
+    let status = tokio::task::spawn_blocking(move || server.cluster.status(&server.engine, &host))
+        .await
+        .unwrap_or_else(|e| serde_json::json!({"error": e.to_string()}));
+    json_response(StatusCode::OK, status, V1_JSON)
 }
 
 /// The content type of a JSON answer: `application/json` when asked for, else ksqlDB's own.

@@ -150,6 +150,15 @@ impl QueryHandle {
         }
     }
 
+    /// The input partitions this server reads for the query: all of them, or those of its
+    /// tasks here (see [`split`]).
+    pub fn local_partitions(&self) -> Vec<(String, u32)> {
+        match &self.split {
+            Some(split) => split.local_partitions(),
+            None => self.inputs.iter().flatten().cloned().collect(),
+        }
+    }
+
     /// After [`stop`](Self::stop), on a thread the query's tasks do not need: waits until
     /// this server has handed the query's partitions back to the others of its service.
     pub fn wait_stopped(&self) {

@@ -311,6 +311,14 @@ impl Split {
         Some(wrote)
     }
 
+    pub(super) fn local_partitions(&self) -> Vec<(String, u32)> {
+        let tasks = lock(&self.tasks);
+        tasks
+            .values()
+            .flat_map(|t| t.handle.local_partitions())
+            .collect()
+    }
+
     /// Every task's key (commits and checkpoints), on whichever server it runs.
     pub(super) fn keys(&self, log: &SharedLog) -> Vec<String> {
         if self.whole {
