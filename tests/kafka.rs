@@ -113,7 +113,8 @@ fn spawn_server_with(
         Some(log) => command
             .env(
                 "BROOKLET_LOG",
-                "warn,brooklet::exec::persistent::split=info",
+                "warn,brooklet::exec::persistent::split=info,brooklet::exec::recovery=info,\
+                 brooklet::state::changelog=info",
             )
             .stderr(std::fs::File::create(log).unwrap()),
         None => command.stderr(Stdio::null()),
@@ -316,8 +317,14 @@ fn takeover(extra: &[&str]) {
     let (ok, out) = client("kafka_proof.py", &["bulk", b, &s, N]);
     assert!(ok, "{out}");
     let (log_a, log_b) = (dir.path().join("a.log"), dir.path().join("b.log"));
-    let mut first = logged_server(&broker, &s, &dir.path().join("a"), extra, &log_a);
-    let second = logged_server(&broker, &s, &dir.path().join("b"), extra, &log_b);
+    // Checkpoints every second, so the aggregation's state is in its changelog at the kill.
+    let extra = [
+        extra,
+        &["--property", "brooklet.checkpoint.interval.ms=1000"],
+    ]
+    .concat();
+    let mut first = logged_server(&broker, &s, &dir.path().join("a"), &extra, &log_a);
+    let second = logged_server(&broker, &s, &dir.path().join("b"), &extra, &log_b);
     let out_topic = format!("BULK_OUT_{s}");
     // From the start of the topic, as ksqlDB's clients ask (its default is the end).
     let req = serde_json::json!({
@@ -334,9 +341,19 @@ fn takeover(extra: &[&str]) {
     // each) and part of the output is there.
     let deadline = Instant::now() + Duration::from_secs(90);
     let id = "CSAS_BULK_OUT_0";
+    // And once the aggregation has a checkpoint of each partition in its changelog.
+    let changelog = format!(
+        "_confluent-ksql-{s}query_CTAS_BULK_COUNTS_1-Aggregate-Aggregate-Materialize-changelog"
+    );
+    let least = |topic: &str| {
+        let (ok, out) = client("kafka_proof.py", &["count", b, topic, "min"]);
+        assert!(ok, "{out}");
+        out.trim().parse::<u64>().unwrap_or(0)
+    };
     while tasks_started(&log_a, id).is_empty()
         || tasks_started(&log_b, id).is_empty()
         || count(&broker, &out_topic) == 0
+        || least(&changelog) == 0
     {
         assert!(
             Instant::now() < deadline,
@@ -411,8 +428,24 @@ fn takeover(extra: &[&str]) {
         ["task=0", "task=1"],
         "the second server runs both tasks: {taken:?}"
     );
+    // The aggregation's task taken over got its state from the changelog topic, not by
+    // replaying its whole input partition.
+    let log = std::fs::read_to_string(&log_b).unwrap();
+    let restored: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("CTAS_BULK_COUNTS_1_task_"))
+        .filter(|l| l.contains("state from the changelog topic") || l.contains("state rebuilt"))
+        .collect();
+    assert!(
+        restored
+            .iter()
+            .any(|l| l.contains("state from the changelog topic")),
+        "{log}\n---- the first server's log:\n{}",
+        std::fs::read_to_string(&log_a).unwrap_or_default()
+    );
     eprintln!(
-        "takeover: all output there {:?} after the kill; tasks on the second server: {taken:?}",
+        "takeover: all output there {:?} after the kill; tasks on the second server: {taken:?}; \
+         restores: {restored:?}",
         killed.elapsed()
     );
 }

@@ -12,6 +12,7 @@ use crate::format::Format;
 use crate::log::{LogError, TopicSpec};
 use crate::plan::QueryPlan;
 use crate::sql::ast::{Parsed, Query, SourceKind, Statement, WindowSpec};
+use crate::state::{changelog, StateStore};
 use std::sync::Arc;
 
 fn kind_word(kind: SourceKind) -> &'static str {
@@ -482,6 +483,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
     if inner.queries.contains_key(&id) {
         return Err(Error::statement(format!("Query ID '{id}' already exists.")));
     }
+    let state = query_state(engine, &id, &plan)?;
     let spec = QuerySpec {
         producer: engine.producer_id(&id),
         task: None,
@@ -494,7 +496,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         fail_on_bad_timestamp: engine
             .property(session, "ksql.timestamp.throw.on.invalid")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
-        state: engine.state.clone(),
+        state,
         checkpoint_every: std::time::Duration::from_millis(
             engine
                 .property(session, CHECKPOINT_INTERVAL)
@@ -518,6 +520,54 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         text: format!("Created query with ID {id}"),
         query_id: Some(id),
     })
+}
+
+/// Where a query's checkpoints go: the engine's store, and on a service sharing its queries
+/// also the query's changelog topic (made here if it is missing; see `state::changelog`).
+fn query_state(engine: &Engine, id: &str, plan: &QueryPlan) -> Result<Arc<dyn StateStore>> {
+    let join = match plan {
+        QueryPlan::Stream(_) => return Ok(engine.state.clone()),
+        QueryPlan::Aggregate(_) => false,
+        QueryPlan::Join(_) => true,
+    };
+    if !engine.shares_queries() {
+        return Ok(engine.state.clone());
+    }
+    let topic = changelog::topic_name(&engine.query_group(id), join);
+    if engine.log.topic(&topic).is_none() {
+        let input = &plan.inputs()[0].0.topic;
+        let partitions = engine.log.topic(input).map_or(1, |t| t.partitions);
+        let spec = TopicSpec {
+            replicas: None,
+            settings: vec![("cleanup.policy".into(), "compact".into())],
+        };
+        match engine.log.create_topic_with(&topic, partitions, &spec) {
+            Ok(()) | Err(LogError::TopicExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let store = changelog::ChangelogStore::new(
+        engine.log.clone(),
+        topic,
+        id.to_string(),
+        engine.state.clone(),
+    );
+    Ok(Arc::new(store))
+}
+
+/// Deletes a terminated query's changelog topic and where its tasks' checkpoints were.
+fn drop_changelog(engine: &Engine, id: &str, keys: &[String]) -> Result<()> {
+    for key in keys {
+        engine.log.delete_group(&changelog::index_group(key))?;
+    }
+    for join in [false, true] {
+        let topic = changelog::topic_name(&engine.query_group(id), join);
+        match engine.log.delete_topic(&topic) {
+            Ok(()) | Err(LogError::UnknownTopic(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 pub fn drop_source(engine: &Engine, parsed: &Parsed) -> Result<Output> {
@@ -606,6 +656,9 @@ pub fn terminate(engine: &Engine, id: Option<&str>) -> Result<Output> {
             for key in q.keys(&engine.log) {
                 engine.log.delete_group(&persistent::consumer_group(&key))?;
                 engine.state.remove(&key)?;
+            }
+            if engine.shares_queries() {
+                drop_changelog(engine, id, &q.keys(&engine.log))?;
             }
             let sink = q.sink.clone();
             if let Some(s) = inner

@@ -217,7 +217,11 @@ impl Engine {
     ) -> Result<Arc<Engine>> {
         for topic in [command_topic.as_str(), processing_log::TOPIC] {
             if log.topic(topic).is_none() {
-                log.create_topic(topic, 1)?;
+                // Another server of the service starting at once may make it first.
+                match log.create_topic(topic, 1) {
+                    Ok(()) | Err(crate::log::LogError::TopicExists(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         let retention = config

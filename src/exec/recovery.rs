@@ -137,6 +137,13 @@ pub(super) fn rebuild(
             tracing::warn!(query = %spec.id, "ignoring a flush marker outside the replayed input");
         }
     }
+    let replayed: u64 = positions.iter().zip(&from).map(|(p, f)| p - f.min(p)).sum();
+    tracing::info!(
+        task = %spec.key(),
+        from_checkpoint = from.iter().any(|f| *f > 0),
+        replayed,
+        "state rebuilt"
+    );
     replay(processor, &muted, &mut from, positions)?;
     Ok(flushes)
 }

@@ -4,6 +4,7 @@
 //! temporary file, fsync, rename): a crash leaves the old checkpoint or the new one, never a
 //! mix. A checkpoint that fails its check is ignored (the query rebuilds from its input).
 
+pub mod changelog;
 pub mod table;
 
 use crate::error::{Error, Result};

@@ -6,6 +6,7 @@
     kafka_proof.py bulkcheck BOOTSTRAP SUFFIX N     checks BULK_OUT_SUFFIX holds each once
     kafka_proof.py countcheck BOOTSTRAP SUFFIX N    checks BULK_COUNTS_SUFFIX's counts per key
     kafka_proof.py count BOOTSTRAP TOPIC 0          prints the records the broker says TOPIC has
+    kafka_proof.py count BOOTSTRAP TOPIC min        ... the fewest any partition of TOPIC has
     kafka_proof.py configs BOOTSTRAP TOPIC 0        prints TOPIC's partitions and settings
 
 Bids are keyed by auction (Java's murmur2 partitioner, as Kafka's Java clients and ksqlDB use),
@@ -177,12 +178,14 @@ def countcheck(bootstrap, suffix, n):
     print(f"ok: {len(want)} keys counted")
 
 
-def count(bootstrap, topic, _):
-    """Prints how many records the broker says a topic holds."""
+def count(bootstrap, topic, how):
+    """Prints how many records the broker says a topic holds (with "min": the fewest any of
+    its partitions holds; 0 for a topic that does not exist)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "proof-count"})
     md = c.list_topics(topic, timeout=10).topics[topic]
-    print(sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-              for p in md.partitions))
+    ends = [c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in md.partitions] if md.error is None else [0]
+    print(min(ends) if how == "min" else sum(ends))
     c.close()
 
 
@@ -199,7 +202,8 @@ def configs(bootstrap, topic, _):
 
 
 if __name__ == "__main__":
-    cmd, bootstrap, suffix, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    cmd, bootstrap, suffix, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+    n = n if n == "min" else int(n)
     {"produce": produce, "check": check, "bulk": bulk, "bulkcheck": bulkcheck,
      "count": count, "configs": configs, "countcheck": countcheck}[cmd](
         bootstrap, suffix, n)

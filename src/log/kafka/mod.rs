@@ -146,7 +146,11 @@ impl KafkaLog {
                 replicas: None,
                 settings: vec![("cleanup.policy".into(), "compact".into())],
             };
-            log.create_topic_with(&topic, 1, &compacted)?;
+            // Another server of the service starting at once may make it first.
+            match log.create_topic_with(&topic, 1, &compacted) {
+                Ok(()) | Err(LogError::TopicExists(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         log.shared.offsets.load(&log)?;
         spawn_watcher(Arc::downgrade(&log.shared));

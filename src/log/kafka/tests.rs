@@ -132,6 +132,11 @@ fn commits_are_kept_per_group_and_read_back_by_a_new_connection() {
         again.committed("q2").unwrap().is_empty(),
         "a deleted group stays deleted"
     );
+    // Commits made through another connection later (another server's tasks) are seen too.
+    log.commit("q1", &[("in".to_string(), 0, 50)]).unwrap();
+    log.commit("q3", &[("in".to_string(), 0, 3)]).unwrap();
+    assert_eq!(again.committed("q1").unwrap(), [("in".to_string(), 0, 50)]);
+    assert_eq!(again.committed("q3").unwrap(), [("in".to_string(), 0, 3)]);
 }
 
 #[test]
