@@ -175,7 +175,7 @@ impl StateStore for ChangelogStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::{EmbeddedLog, Log};
+    use crate::log::EmbeddedLog;
     use crate::state::MemoryStore;
 
     fn store(log: &SharedLog, local: Arc<dyn StateStore>) -> ChangelogStore {
