@@ -30,6 +30,10 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
+# Checkpoints (to the changelog topic) every second, so a task taken over has one to restore.
+CHECKPOINT_MS = 1000
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -111,10 +115,12 @@ class Offsets:
 
 
 def start_server(binary, bootstrap, service, data, log):
-    env = dict(os.environ, BROOKLET_LOG="warn,brooklet::exec::persistent::split=info")
+    env = dict(os.environ, BROOKLET_LOG="warn,brooklet::exec::persistent::split=info,"
+               "brooklet::exec::recovery=info,brooklet::state::changelog=info")
     proc = subprocess.Popen(
         [binary, "--kafka", bootstrap, "--property", f"ksql.service.id={service}",
-         "--property", "brooklet.kafka.session.timeout.ms=6000", "--data-dir", data,
+         "--property", "brooklet.kafka.session.timeout.ms=6000",
+         "--property", f"brooklet.checkpoint.interval.ms={CHECKPOINT_MS}", "--data-dir", data,
          "server", "--listen", "127.0.0.1:0"],
         stdout=subprocess.PIPE, stderr=open(log, "w"), env=env)
     line = proc.stdout.readline().decode().strip()
@@ -141,13 +147,24 @@ def peak_kib(pid):
 
 
 def tasks_logged(log):
-    out = []
+    """Each task a server started: when, how long its start took, and how its state came back
+    (`from`: changelog, local copy or none; `replayed`: input offsets replayed after it)."""
+    out, restore = [], {}
     with open(log) as f:
         for line in f:
-            if "task started on this server" in line:
-                fields = dict(w.split("=", 1) for w in line.split() if "=" in w)
+            fields = dict(w.split("=", 1) for w in line.split() if "=" in w)
+            if "state from the changelog topic" in line:
+                restore["from"] = "changelog"
+            elif "state from the local copy" in line:
+                restore["from"] = "local"
+            elif "state rebuilt" in line:
+                restore["replayed"] = int(fields["replayed"])
+                restore.setdefault("from", "checkpoint" if fields["from_checkpoint"] == "true"
+                                   else "none")
+            elif "task started on this server" in line:
                 out.append({"task": int(fields["task"]), "restore_ms": int(fields["restore_ms"]),
-                            "at": line.split()[0]})
+                            "at": line.split()[0], **restore})
+                restore = {}
     return out
 
 
