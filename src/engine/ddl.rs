@@ -2,11 +2,11 @@
 //! transient push queries.
 
 use super::props::{PropsFor, With};
-use super::{Engine, Output, Session};
+use super::{repartition, Engine, Output, Session};
 use crate::catalog::types::SqlType;
 use crate::catalog::{typed_columns, Column, ColumnKind, Source, WindowInfo, WindowType};
 use crate::error::{Error, Result};
-use crate::exec::persistent::{self, QuerySpec};
+use crate::exec::persistent::{self, QuerySpec, StartAt};
 use crate::exec::push;
 use crate::format::Format;
 use crate::log::{LogError, TopicSpec};
@@ -483,11 +483,14 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
     if inner.queries.contains_key(&id) {
         return Err(Error::statement(format!("Query ID '{id}' already exists.")));
     }
-    let state = query_state(engine, &id, &plan)?;
-    let spec = QuerySpec {
+    drop(inner);
+    let stages = repartition::stages(engine, session, query, &input, &plan, name, &id)?;
+    inner = engine.lock();
+    let mut spec = QuerySpec {
         producer: engine.producer_id(&id),
         task: None,
         shared: engine.shares_queries().then(|| engine.query_group(&id)),
+        partitioned: false,
         id: id.clone(),
         statement: parsed.text.clone(),
         plan,
@@ -496,7 +499,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         fail_on_bad_timestamp: engine
             .property(session, "ksql.timestamp.throw.on.invalid")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
-        state,
+        state: engine.state.clone(),
         checkpoint_every: std::time::Duration::from_millis(
             engine
                 .property(session, CHECKPOINT_INTERVAL)
@@ -504,11 +507,39 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
                 .unwrap_or(10_000),
         ),
     };
-    let (handle, query) = persistent::start(spec, engine.log.clone(), engine.plog.clone())?;
-    if inner.replaying {
-        inner.pending.push((id.clone(), query));
-    } else {
-        query.launch_new()?;
+    let mut feeder = None;
+    if let Some(stages) = stages {
+        // The feeder reads the input as the query's group; the aggregation, from the start
+        // of the repartition topic, as the topic's group.
+        let mut f = spec.clone();
+        f.id = repartition::feeder_id(&id);
+        f.producer = engine.producer_id(&f.id);
+        f.plan = stages.feeder;
+        f.sink = stages.topic.clone();
+        spec.shared = Some(stages.topic.topic.clone());
+        spec.partitioned = true;
+        spec.plan = stages.aggregate;
+        spec.start = StartAt::Earliest;
+        feeder = Some(persistent::start(
+            f,
+            engine.log.clone(),
+            engine.plog.clone(),
+        )?);
+    }
+    spec.state = query_state(engine, &id, &spec.plan)?;
+    let (mut handle, query) = persistent::start(spec, engine.log.clone(), engine.plog.clone())?;
+    let mut queries = Vec::new();
+    if let Some((h, q)) = feeder {
+        handle.fed_by(h);
+        queries.push(q);
+    }
+    queries.push(query);
+    for query in queries {
+        if inner.replaying {
+            inner.pending.push((id.clone(), query));
+        } else {
+            query.launch_new()?;
+        }
     }
     if !insert {
         let mut s = (*sink).clone();
@@ -553,6 +584,19 @@ fn query_state(engine: &Engine, id: &str, plan: &QueryPlan) -> Result<Arc<dyn St
         engine.state.clone(),
     );
     Ok(Arc::new(store))
+}
+
+/// Deletes the internal topics of queries terminated by a statement of this server, once the
+/// statement is recorded (the other servers stop the queries as they apply it) and none of
+/// them runs the queries any more (see [`repartition::wait_unread`]).
+pub(super) fn drop_internal_topics(engine: &Engine) -> Result<()> {
+    let terminated = std::mem::take(&mut engine.lock().unread);
+    for (id, keys) in terminated {
+        repartition::wait_unread(engine, &id);
+        drop_changelog(engine, &id, &keys)?;
+        repartition::drop_topic(engine, &id)?;
+    }
+    Ok(())
 }
 
 /// Deletes a terminated query's changelog topic and where its tasks' checkpoints were.
@@ -649,16 +693,21 @@ pub fn terminate(engine: &Engine, id: Option<&str>) -> Result<Output> {
             vec![found.ok_or_else(|| Error::statement(format!("Unknown queryId: {id}")))?]
         }
     };
+    let mut internal = Vec::new();
     for id in &ids {
         inner.pending.retain(|(p, _)| p != id);
         if let Some(q) = inner.queries.remove(id) {
             q.terminate();
+            q.wait_stopped();
             for key in q.keys(&engine.log) {
                 engine.log.delete_group(&persistent::consumer_group(&key))?;
                 engine.state.remove(&key)?;
             }
+            for key in q.feeder_keys(&engine.log) {
+                engine.log.delete_group(&persistent::consumer_group(&key))?;
+            }
             if engine.shares_queries() {
-                drop_changelog(engine, id, &q.keys(&engine.log))?;
+                internal.push((id.clone(), q.keys(&engine.log)));
             }
             let sink = q.sink.clone();
             if let Some(s) = inner
@@ -673,6 +722,9 @@ pub fn terminate(engine: &Engine, id: Option<&str>) -> Result<Output> {
             }
         }
     }
+    // Its internal topics go once the statement is recorded and no other server of the
+    // service runs it (see `drop_internal_topics`).
+    inner.unread.extend(internal);
     Ok(Output::Message {
         text: "Query terminated.".to_string(),
         query_id: None,
@@ -681,7 +733,7 @@ pub fn terminate(engine: &Engine, id: Option<&str>) -> Result<Output> {
 
 /// Plans a query through `plan::plan`, with its joined sources from the catalog and the
 /// session's function settings.
-fn plan(
+pub(super) fn plan(
     engine: &Engine,
     session: &Session,
     query: &Query,

@@ -8,6 +8,7 @@ pub(crate) mod insert;
 pub mod output;
 mod props;
 mod pull;
+mod repartition;
 mod show;
 
 use crate::catalog::Catalog;
@@ -70,6 +71,9 @@ pub(crate) struct Inner {
     pub pending: Vec<(String, crate::exec::persistent::Pending)>,
     /// Tables' materialized state for pull queries, by table name (built on first use).
     pub tables: hashbrown::HashMap<String, Arc<Mutex<crate::state::table::TableStore>>>,
+    /// Queries TERMINATE stopped on a service sharing its queries, with their tasks' keys:
+    /// their internal topics are deleted by the server that ran the statement, once recorded.
+    pub unread: Vec<(String, Vec<String>)>,
 }
 
 pub struct Engine {
@@ -248,6 +252,7 @@ impl Engine {
                 replaying: false,
                 pending: Vec::new(),
                 tables: hashbrown::HashMap::new(),
+                unread: Vec::new(),
             }),
         });
         engine.lock().replaying = true;
@@ -351,6 +356,8 @@ impl Engine {
                 tracing::warn!("replaying '{}' failed: {e}", parsed.text);
             }
         }
+        // The server that ran a TERMINATE deletes the query's internal topics.
+        self.lock().unread.clear();
         Ok(())
     }
 
@@ -399,6 +406,8 @@ impl Engine {
             // skips this one.
             commands.own.insert(at);
         }
+        drop(commands);
+        ddl::drop_internal_topics(self)?;
         Ok(out)
     }
 

@@ -161,7 +161,7 @@ fn replay(processor: &mut Processor, muted: &Fetcher, from: &mut [u64], to: &[u6
         if want == 0 {
             return Ok(None);
         }
-        muted.fetch_max(g, pos, want)
+        muted.fetch_until(g, pos, want, to[g])
     })? {
         let batches: Vec<(usize, Slice)> = slices
             .into_iter()

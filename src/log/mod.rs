@@ -138,6 +138,9 @@ pub trait Log: Send + Sync {
     }
     /// Deletes a topic and its data.
     fn delete_topic(&self, name: &str) -> LogResult<()>;
+    /// This process will not read `name` for a while: let go of what reads it ahead (the Kafka
+    /// backend's consumers), so nothing of this process fetches it if it is deleted.
+    fn forget_topic(&self, _name: &str) {}
     /// Keeps at most about `bytes` of each partition of `topic` (whole segments of its oldest
     /// records are deleted; Kafka's `retention.bytes`). Not kept across restarts.
     fn set_retention_bytes(&self, _topic: &str, _bytes: u64) -> LogResult<()> {
@@ -206,6 +209,11 @@ pub trait Log: Send + Sync {
     fn committed(&self, group: &str) -> LogResult<GroupOffsets>;
     /// Forgets a consumer group.
     fn delete_group(&self, group: &str) -> LogResult<()>;
+    /// How many processes are members of consumer group `group` (see [`Log::join_group`]);
+    /// `None` where the log cannot tell (or has no groups of processes).
+    fn group_members(&self, _group: &str) -> LogResult<Option<usize>> {
+        Ok(None)
+    }
     /// Joins consumer group `group` over `topic`, whose partitions the group's members (servers
     /// of one service) share: `listener` hears which this process is given and which it gives
     /// up. `None` where the log has no groups of processes (the embedded log: one process owns

@@ -87,7 +87,9 @@ impl Cluster {
             .name("heartbeat".into())
             .spawn(move || {
                 while let Some(engine) = engine.upgrade() {
-                    let beat = json!({"at": now_ms(), "queries": active_per_query(&engine)});
+                    // The time after the queries: a query left out was stopped by then.
+                    let queries = active_per_query(&engine);
+                    let beat = json!({"at": now_ms(), "queries": queries});
                     let record = Record {
                         key: Some(me.clone().into_bytes()),
                         value: Some(beat.to_string().into_bytes()),

@@ -159,7 +159,10 @@ impl StateStore for ChangelogStore {
             );
             return Ok(local.map(|l| l[8..].to_vec()));
         }
-        let loaded = self.read(name, self.partition(name), first, id)?;
+        let loaded = self.read(name, self.partition(name), first, id);
+        // Read once: its consumers need not read on (nor outlive the topic's deletion).
+        self.log.forget_topic(&self.topic);
+        let loaded = loaded?;
         if loaded.is_some() {
             tracing::info!(task = name, topic = %self.topic, "state from the changelog topic");
         }

@@ -5,6 +5,7 @@
     kafka_proof.py bulk BOOTSTRAP SUFFIX N          writes N numbered records to bulk_SUFFIX
     kafka_proof.py bulkcheck BOOTSTRAP SUFFIX N     checks BULK_OUT_SUFFIX holds each once
     kafka_proof.py countcheck BOOTSTRAP SUFFIX N    checks BULK_COUNTS_SUFFIX's counts per key
+    kafka_proof.py groupcheck BOOTSTRAP SUFFIX N    checks BULK_GROUPS_SUFFIX's counts per group
     kafka_proof.py count BOOTSTRAP TOPIC 0          prints the records the broker says TOPIC has
     kafka_proof.py count BOOTSTRAP TOPIC min        ... the fewest any partition of TOPIC has
     kafka_proof.py configs BOOTSTRAP TOPIC 0        prints TOPIC's partitions and settings
@@ -149,7 +150,7 @@ def bulk(bootstrap, suffix, n):
     p = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
                   "linger.ms": 20})
     for i in range(n):
-        p.produce(f"bulk_{suffix}", key=f"k{i % 50}", value=json.dumps({"n": i}),
+        p.produce(f"bulk_{suffix}", key=f"k{i % 50}", value=json.dumps({"n": i, "g": f"g{i % 13}"}),
                   timestamp=BASE + i)
         if i % 10_000 == 0:
             p.poll(0)
@@ -176,6 +177,25 @@ def countcheck(bootstrap, suffix, n):
         got[m.key().decode()] = json.loads(m.value())["C"]
     assert got == dict(want), f"counts differ: got {sorted(got.items())[:5]}..."
     print(f"ok: {len(want)} keys counted")
+
+
+def groupcheck(bootstrap, suffix, n):
+    """BULK_GROUPS_SUFFIX's latest count per group (a value column, so counted through a
+    repartition topic) is the number of bulk records in that group with n % 10 = 0."""
+    want = Counter(f"g{i % 13}" for i in range(n) if i % 10 == 0)
+    deadline = time.monotonic() + 180
+    while True:
+        msgs, _ = consume(bootstrap, f"BULK_GROUPS_{suffix}", len(want))
+        got = {}
+        for m in msgs:
+            got[m.key().decode()] = json.loads(m.value())["C"]
+        # Two stages behind the input: the last counts may still be on their way.
+        if got == dict(want) or time.monotonic() > deadline or any(
+                got.get(g, 0) > c for g, c in want.items()):
+            break
+        time.sleep(2)
+    assert got == dict(want), f"counts differ: got {sorted(got.items())}, want {sorted(want.items())}"
+    print(f"ok: {len(want)} groups counted")
 
 
 def count(bootstrap, topic, how):
@@ -205,5 +225,6 @@ if __name__ == "__main__":
     cmd, bootstrap, suffix, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
     n = n if n == "min" else int(n)
     {"produce": produce, "check": check, "bulk": bulk, "bulkcheck": bulkcheck,
-     "count": count, "configs": configs, "countcheck": countcheck}[cmd](
+     "count": count, "configs": configs, "countcheck": countcheck,
+     "groupcheck": groupcheck}[cmd](
         bootstrap, suffix, n)

@@ -28,7 +28,7 @@ impl Fetcher {
     }
 
     pub(super) fn fetch(&self, g: usize, pos: u64) -> Result<Fetched> {
-        self.fetch_max(g, pos, BATCH)
+        self.fetch_until(g, pos, BATCH, u64::MAX)
     }
 
     /// Reports offsets `from..to` of a partition as unreadable, if there are any.
@@ -51,11 +51,20 @@ impl Fetcher {
         }
     }
 
-    /// Up to `max` records of input partition `g` from `pos`, decoded.
-    pub(in crate::exec) fn fetch_max(&self, g: usize, pos: u64, max: usize) -> Result<Fetched> {
+    /// Up to `max` records of input partition `g` from `pos` and before offset `until`,
+    /// decoded. (A partition with gaps, as transaction markers leave, holds fewer records than
+    /// offsets: `max` alone would read past `until`.)
+    pub(in crate::exec) fn fetch_until(
+        &self,
+        g: usize,
+        pos: u64,
+        max: usize,
+        until: u64,
+    ) -> Result<Fetched> {
         let (input, topic, p) = &self.parts[g];
         let fetch = self.log.fetch(topic, *p, pos, max)?;
-        let recs: Vec<_> = fetch.records().collect();
+        let mut recs: Vec<_> = fetch.records().collect();
+        recs.retain(|r| r.offset < until);
         // Offsets the log skipped were damaged on disk (see `log::damage`). The fetch says
         // where it ended: asking the log for its end afterwards would take records appended
         // in between for damage and skip them.
@@ -64,7 +73,7 @@ impl Fetcher {
             self.damaged(topic, *p, at, r.offset);
             at = r.offset + 1;
         }
-        let next = fetch.next_offset();
+        let next = fetch.next_offset().min(until.max(pos));
         if !fetch.sparse() {
             self.damaged(topic, *p, at, next);
         }
@@ -82,5 +91,39 @@ impl Fetcher {
         )
         .map_err(crate::error::Error::runtime)?;
         Ok(Some((next, batch)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Engine, EngineConfig, Session};
+
+    /// A replay up to a committed position reads nothing at or after it, however many records
+    /// it may take in one fetch (a partition with gaps holds fewer records than offsets).
+    #[test]
+    fn a_fetch_until_an_offset_stops_before_it() {
+        let engine = Engine::in_memory(EngineConfig::default()).unwrap();
+        let sql = "CREATE STREAM s (v INT) WITH (KAFKA_TOPIC='t', PARTITIONS=1, \
+                   VALUE_FORMAT='JSON'); INSERT INTO s (v) VALUES (1); \
+                   INSERT INTO s (v) VALUES (2); INSERT INTO s (v) VALUES (3); \
+                   INSERT INTO s (v) VALUES (4);";
+        engine.execute(sql, &mut Session::default()).unwrap();
+        let source = engine.source("S").unwrap();
+        let fetcher = Fetcher {
+            log: engine.log().clone(),
+            inputs: Arc::new(vec![(source, vec![true])]),
+            parts: Arc::new(vec![(0, "t".to_string(), 0)]),
+            plog: engine.plog.clone(),
+            query_id: "q".into(),
+            fail_on_bad_timestamp: false,
+        };
+        let (next, batch) = fetcher.fetch_until(0, 1, 100, 3).unwrap().unwrap();
+        assert_eq!((next, batch.map(|b| b.num_rows())), (3, Some(2)));
+        // At the bound: nothing more.
+        assert!(fetcher.fetch_until(0, 3, 100, 3).unwrap().is_none());
+        // Without one: the rest.
+        let (next, batch) = fetcher.fetch(0, 3).unwrap().unwrap();
+        assert_eq!((next, batch.map(|b| b.num_rows())), (4, Some(1)));
     }
 }

@@ -50,6 +50,8 @@ pub struct QueryHandle {
     inputs: Vec<Option<(String, u32)>>,
     /// A query shared out among the servers of a service: its tasks here (see [`split`]).
     split: Option<Arc<split::Split>>,
+    /// The stage writing the repartition topic this query reads (see `engine::repartition`).
+    feeder: Option<Box<QueryHandle>>,
     pub state: Arc<Mutex<QueryState>>,
     busy: Arc<AtomicBool>,
     positions: Arc<Mutex<Vec<u64>>>,
@@ -68,6 +70,11 @@ const FLUSH_EMPTY: u8 = 3;
 impl QueryHandle {
     pub fn state(&self) -> QueryState {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(QueryState::Error(e)) = self.feeder.as_ref().map(|f| f.state()) {
+            if state == QueryState::Running {
+                return QueryState::Error(e);
+            }
+        }
         match &self.split {
             Some(split) if state == QueryState::Running => split.state(),
             _ => state,
@@ -78,6 +85,10 @@ impl QueryHandle {
     pub fn caught_up(&self, log: &SharedLog) -> bool {
         if self.state() != QueryState::Running {
             return true;
+        }
+        // The feeder first: what it has written is then there to be read.
+        if self.feeder.as_ref().is_some_and(|f| !f.caught_up(log)) {
+            return false;
         }
         if let Some(split) = &self.split {
             return split.caught_up(log);
@@ -148,15 +159,29 @@ impl QueryHandle {
         if let Some(split) = &self.split {
             split.stop();
         }
+        if let Some(f) = &self.feeder {
+            f.stop();
+        }
+    }
+
+    /// Makes `feeder` the stage writing the repartition topic this query reads: it runs,
+    /// stops and fails with this query.
+    pub fn fed_by(&mut self, feeder: QueryHandle) {
+        self.feeder = Some(Box::new(feeder));
     }
 
     /// The input partitions this server reads for the query: all of them, or those of its
     /// tasks here (see [`split`]).
     pub fn local_partitions(&self) -> Vec<(String, u32)> {
+        let mut parts = match &self.feeder {
+            Some(f) => f.local_partitions(),
+            None => Vec::new(),
+        };
         match &self.split {
-            Some(split) => split.local_partitions(),
-            None => self.inputs.iter().flatten().cloned().collect(),
+            Some(split) => parts.extend(split.local_partitions()),
+            None => parts.extend(self.inputs.iter().flatten().cloned()),
         }
+        parts
     }
 
     /// After [`stop`](Self::stop), on a thread the query's tasks do not need: waits until
@@ -164,6 +189,9 @@ impl QueryHandle {
     pub fn wait_stopped(&self) {
         if let Some(split) = &self.split {
             split.wait_left();
+        }
+        if let Some(f) = &self.feeder {
+            f.wait_stopped();
         }
     }
 
@@ -173,6 +201,11 @@ impl QueryHandle {
             Some(split) => split.keys(log),
             None => vec![self.id.clone()],
         }
+    }
+
+    /// The keys of its feeder's tasks (see [`fed_by`](Self::fed_by)), if it has one.
+    pub fn feeder_keys(&self, log: &SharedLog) -> Vec<String> {
+        self.feeder.as_ref().map_or(Vec::new(), |f| f.keys(log))
     }
 
     pub fn terminate(&self) {
@@ -225,6 +258,9 @@ pub struct QuerySpec {
     /// a service share the query's input partitions, where the log has groups of processes
     /// (see [`split`]).
     pub shared: Option<String>,
+    /// Its first input is a repartition topic, where each group's rows are in one partition,
+    /// so its tasks can run apart however it groups (see `engine::repartition`).
+    pub partitioned: bool,
     /// The producer id its outputs' origins carry (see `Engine::producer_id`).
     pub producer: u64,
     pub statement: String,
@@ -397,6 +433,7 @@ fn start_task(
             .map(|(_, t, p)| spec.owns(*p).then(|| (t.clone(), *p)))
             .collect(),
         split: None,
+        feeder: None,
         state: Arc::new(Mutex::new(QueryState::Running)),
         busy: Arc::new(AtomicBool::new(false)),
         positions: Arc::new(Mutex::new(positions.clone())),

@@ -12,12 +12,12 @@
 //! That is correct only when everything the query keeps per key stays within one input
 //! partition ([`QueryPlan::partition_local`]): stateless queries, and aggregations grouped by
 //! the input's own key. Any other query (a GROUP BY of other columns, a join) runs whole, as
-//! one task over every input partition, on the member given partition 0; ksqlDB would put a
-//! repartition topic in between instead (not built yet).
+//! one task over every input partition, on the member given partition 0, unless it reads a
+//! repartition topic ([`QuerySpec::partitioned`]; see `engine::repartition`).
 //!
-//! A task taken over from another server rebuilds its state from its checkpoint in this
-//! server's data directory, if it has one, and a replay of its input partition up to the
-//! committed position (changelog topics are not built yet).
+//! A task taken over from another server rebuilds its state from its last checkpoint (in the
+//! query's changelog topic, or this server's copy of it; see `state::changelog`) and a replay
+//! of its input partition from there up to the committed position.
 
 use super::{
     consumer_group, input_partitions, producer_id, start_task, Pending, QueryHandle, QuerySpec,
@@ -88,7 +88,7 @@ pub(super) fn start(
         .map_err(|e| crate::error::Error::generic(format!("no runtime for query: {e}")))?;
     let split = Arc::new(Split {
         group: spec.shared.clone().unwrap_or_default(),
-        whole: !spec.plan.partition_local(),
+        whole: !(spec.plan.partition_local() || spec.partitioned),
         topic,
         log,
         plog,
@@ -111,6 +111,7 @@ pub(super) fn start(
         sources: inputs.iter().map(|(s, _)| s.name.clone()).collect(),
         inputs: Vec::new(),
         split: Some(split.clone()),
+        feeder: None,
         state: Arc::new(Mutex::new(QueryState::Running)),
         busy: Default::default(),
         positions: Default::default(),
@@ -253,18 +254,27 @@ impl Split {
     }
 
     /// Stops every task and leaves the group (without waiting: the caller may be a thread the
-    /// tasks need to finish).
+    /// tasks need to finish). Only once the tasks have stopped and this server's consumers
+    /// of the input have gone does it leave: the input may be deleted once the group is empty
+    /// (a repartition topic, on TERMINATE).
     pub(super) fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
-        for task in lock(&self.tasks).values() {
+        let tasks = std::mem::take(&mut *lock(&self.tasks));
+        for task in tasks.values() {
             task.handle.stop();
         }
-        if let Some(member) = lock(&self.member).take() {
-            let leaving = std::thread::Builder::new()
-                .name("leave-group".into())
-                .spawn(move || drop(member));
-            *lock(&self.leaving) = leaving.ok();
-        }
+        let member = lock(&self.member).take();
+        let (runtime, log, topic) = (self.runtime.clone(), self.log.clone(), self.topic.clone());
+        let leaving = std::thread::Builder::new()
+            .name("leave-group".into())
+            .spawn(move || {
+                for task in tasks.into_values() {
+                    let _ = runtime.block_on(task.done);
+                }
+                log.forget_topic(&topic);
+                drop(member);
+            });
+        *lock(&self.leaving) = leaving.ok();
     }
 
     /// After [`Split::stop`]: waits until this server has left the group, so the others take

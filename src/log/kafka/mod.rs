@@ -396,13 +396,13 @@ impl Log for KafkaLog {
 
     fn delete_topic(&self, name: &str) -> LogResult<()> {
         let s = &self.shared;
+        // This process's consumers stop fetching it first: a fetch of a topic being deleted
+        // can crash librdkafka on tansu (its answer names the topic by neither id nor name).
+        self.forget_topic(name);
         let opts = AdminOptions::new().operation_timeout(Some(s.timeout));
         let results = futures::executor::block_on(s.admin.delete_topics(&[name], &opts))
             .map_err(kafka_err)?;
         lock(&s.topics).remove(name);
-        lock(&s.pools).retain(|(t, _), _| t != name);
-        lock(&s.probes).retain(|(t, _), _| t != name);
-        lock(&s.ends).retain(|(t, _), _| t != name);
         for r in results {
             match r {
                 Ok(_) => {}
@@ -541,6 +541,21 @@ impl Log for KafkaLog {
 
     fn delete_group(&self, group: &str) -> LogResult<()> {
         self.shared.offsets.commit(self, group, None)
+    }
+
+    fn forget_topic(&self, name: &str) {
+        let s = &self.shared;
+        lock(&s.pools).retain(|(t, _), _| t != name);
+        lock(&s.probes).retain(|(t, _), _| t != name);
+        lock(&s.ends).retain(|(t, _), _| t != name);
+    }
+
+    fn group_members(&self, group: &str) -> LogResult<Option<usize>> {
+        let consumer = read::consumer(&self.shared.client)?;
+        let list = consumer
+            .fetch_group_list(Some(group), self.shared.timeout)
+            .map_err(kafka_err)?;
+        Ok(Some(list.groups().first().map_or(0, |g| g.members().len())))
     }
 }
 
