@@ -209,11 +209,6 @@ pub trait Log: Send + Sync {
     fn committed(&self, group: &str) -> LogResult<GroupOffsets>;
     /// Forgets a consumer group.
     fn delete_group(&self, group: &str) -> LogResult<()>;
-    /// How many processes are members of consumer group `group` (see [`Log::join_group`]);
-    /// `None` where the log cannot tell (or has no groups of processes).
-    fn group_members(&self, _group: &str) -> LogResult<Option<usize>> {
-        Ok(None)
-    }
     /// Joins consumer group `group` over `topic`, whose partitions the group's members (servers
     /// of one service) share: `listener` hears which this process is given and which it gives
     /// up. `None` where the log has no groups of processes (the embedded log: one process owns

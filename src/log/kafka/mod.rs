@@ -549,14 +549,6 @@ impl Log for KafkaLog {
         lock(&s.probes).retain(|(t, _), _| t != name);
         lock(&s.ends).retain(|(t, _), _| t != name);
     }
-
-    fn group_members(&self, group: &str) -> LogResult<Option<usize>> {
-        let consumer = read::consumer(&self.shared.client)?;
-        let list = consumer
-            .fetch_group_list(Some(group), self.shared.timeout)
-            .map_err(kafka_err)?;
-        Ok(Some(list.groups().first().map_or(0, |g| g.members().len())))
-    }
 }
 
 #[cfg(test)]
