@@ -558,12 +558,12 @@ impl Engine {
         self.lock().catalog.get(name).cloned()
     }
 
-    /// Stops every query task (the catalog and offsets stay on disk).
     /// The rows of state a persistent query holds (see `QueryHandle::state_rows`).
     pub fn state_rows(&self, query_id: &str) -> Option<u64> {
         self.lock().queries.get(query_id).map(|q| q.state_rows())
     }
 
+    /// Stops every query task (the catalog and offsets stay on disk).
     pub fn shutdown(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         let inner = self.lock();
