@@ -14,6 +14,7 @@ pub mod fuzz;
 pub mod log;
 pub mod plan;
 pub mod qtt;
+pub mod registry;
 pub mod server;
 pub mod sql;
 pub mod state;

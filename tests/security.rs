@@ -638,3 +638,45 @@ fn json_nested_without_end_is_refused() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("[[7]]"), "{body}");
 }
+
+/// The schema registry's PUTs (`/config`) pass the same guard as POSTs: a browser's cross-site
+/// request, a body that does not say it is JSON, and a body over the limit are refused before
+/// the registry sees them.
+#[test]
+fn registry_puts_are_guarded_like_posts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::http::start_with(
+        &dir.path().join("data"),
+        &["--property", "brooklet.request.max.bytes=4096"],
+    );
+    let addr = &server.addr;
+    let put = |headers: &str, body: &str| {
+        raw(
+            addr,
+            &format!(
+                "PUT /config HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    let none = r#"{"compatibility": "NONE"}"#;
+    let (status, _, body) = put("Content-Type: text/plain\r\n", none);
+    assert_eq!(status, 415, "{body}");
+    let (status, _, body) = put(&format!("{JSON}Origin: http://evil.example\r\n"), none);
+    assert_eq!(status, 403, "{body}");
+    let big = format!(
+        r#"{{"compatibility": "NONE", "x": "{}"}}"#,
+        "x".repeat(5000)
+    );
+    let (status, _, body) = put(JSON, &big);
+    assert_eq!(status, 413, "{body}");
+    // None of them changed the level; a proper request does.
+    let (_, _, body) = raw(
+        addr,
+        &format!("GET /config HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(body.contains("BACKWARD"), "{body}");
+    let (status, _, body) = put(JSON, none);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""compatibility":"NONE""#), "{body}");
+}

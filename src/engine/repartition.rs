@@ -4,10 +4,10 @@
 //! Such a query cannot be split by input partition (one group's rows are in every partition),
 //! so, as ksqlDB's topology does, it runs as two stages joined by the topic
 //! `<query group>-Aggregate-GroupBy-repartition` (ksqlDB's name, with as many partitions as
-//! the input): the *feeder* re-keys each input record by the grouping (the planned
-//! `SELECT * FROM <input> WHERE ... PARTITION BY <group by>`, keys and values JSON) into the partition
-//! that key hashes to, and the aggregation reads that topic, where each group's rows are in
-//! one partition. Each stage is a shared query with its own consumer group (the feeder the
+//! the input): the *feeder* filters and re-keys each input record by the grouping (the
+//! planned `SELECT * FROM <input> WHERE ... PARTITION BY <group by>`, keys and values JSON)
+//! into the partition that key hashes to, and the aggregation reads that topic, where each
+//! group's rows are in one partition. Each stage is a shared query with its own consumer group (the feeder the
 //! query's, the aggregation the repartition topic's name) and tasks per partition, so both
 //! spread over the servers; each stage's outputs carry origins (or transactions), so a record
 //! reaches the repartition topic and the sink once across a takeover.

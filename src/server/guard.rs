@@ -3,9 +3,9 @@
 //!   operator allowed (`access.control.allow.origin`, none by default) may call the API: any
 //!   other gets 403, so a web page the user opens cannot drive a local server. Allowed origins
 //!   get CORS answers (preflights, `Access-Control-Allow-*`) as ksqlDB's server gives them.
-//! - **Content types.** A POST must say it sends JSON (or ksqlDB's delimited rows): the types a
-//!   browser may send cross-site without asking (`text/plain`, forms, none at all) are refused
-//!   with 415.
+//! - **Content types.** A POST or PUT must say it sends JSON (or ksqlDB's delimited rows): the
+//!   types a browser may send cross-site without asking (`text/plain`, forms, none at all) are
+//!   refused with 415.
 //! - **Bodies.** A body must arrive within `brooklet.server.body.timeout.ms` and be at most
 //!   `brooklet.request.max.bytes` (413); `/inserts-stream`, which streams, is exempt.
 //! - **Panics.** A handler that panics answers 500; the server goes on.
@@ -111,10 +111,10 @@ fn preflight(server: &Server, origin: &str) -> Response {
     response
 }
 
-/// A POST's content type checked and its body read within the limits (all but
-/// `/inserts-stream`'s, which is read as it streams).
+/// A POST's or PUT's content type checked and its body read within the limits (all but
+/// `/inserts-stream`'s, which is read as it streams). Other methods' bodies are never read.
 async fn body(server: &Server, request: Request, path: &str) -> Result<Request, Box<Response>> {
-    if request.method() != Method::POST {
+    if request.method() != Method::POST && request.method() != Method::PUT {
         return Ok(request);
     }
     let content_type = request

@@ -12,6 +12,7 @@ mod limits;
 pub mod lines;
 mod listen;
 mod query;
+mod registry;
 mod terminate;
 pub mod tls;
 
@@ -48,6 +49,9 @@ pub struct Server {
     push_slots: Arc<limits::PushSlots>,
     /// The servers of this one's service (`/clusterStatus`).
     cluster: Arc<cluster::Cluster>,
+    /// The schema registry it serves (`server::registry`); `None` if its topic could not be
+    /// opened (its requests then answer 503).
+    registry: Option<Arc<crate::registry::Registry>>,
 }
 
 /// Serves the API on `addr` until the process ends; over TLS when given an acceptor.
@@ -99,7 +103,6 @@ fn engine_server(
     config: Arc<config::ServerConfig>,
 ) -> Arc<Server> {
     Arc::new(Server {
-        engine,
         queries: Mutex::new(HashMap::new()),
         commands: Mutex::new(std::collections::BTreeMap::new()),
         users: users.map(Arc::new),
@@ -107,7 +110,24 @@ fn engine_server(
         config,
         push_slots: Arc::default(),
         cluster: Arc::default(),
+        registry: open_registry(&engine),
+        engine,
     })
+}
+
+/// The registry kept in the log: `_brooklet_schemas` on the embedded log, the service's
+/// `_confluent-ksql-<service id>_brooklet_schemas` on Kafka.
+fn open_registry(engine: &Engine) -> Option<Arc<crate::registry::Registry>> {
+    let topic = engine
+        .service_topic("brooklet_schemas")
+        .unwrap_or_else(|| "_brooklet_schemas".to_string());
+    match crate::registry::Registry::open(engine.log().clone(), &topic) {
+        Ok(r) => Some(Arc::new(r)),
+        Err(e) => {
+            tracing::warn!("no schema registry: {}", e.message);
+            None
+        }
+    }
 }
 
 /// Where the other servers of the service reach this one: `ksql.advertised.listener` (its
@@ -157,6 +177,7 @@ fn app(server: Arc<Server>) -> Router {
             "/inserts-stream",
             post(inserts::handle).layer(axum::extract::DefaultBodyLimit::disable()),
         )
+        .merge(registry::routes())
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
         // `guard` reads bodies within `brooklet.request.max.bytes`.
         .layer(axum::extract::DefaultBodyLimit::disable())
