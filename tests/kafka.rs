@@ -681,3 +681,32 @@ fn terminate_on_one_server_stops_a_repartitioned_query_on_both_and_deletes_its_t
         );
     }
 }
+
+/// AVRO with clients we did not write: Confluent's AvroSerializer writes bids through the
+/// server's schema registry, Brooklet takes the stream's columns from that registry, a query
+/// writes AVRO, and fastavro decodes it with the schema Brooklet registered.
+#[test]
+fn confluents_avro_serializer_writes_the_input_and_fastavro_reads_the_output() {
+    let broker = Broker::get();
+    let s = unique("avro");
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(&broker, &s, &dir.path().join("server"));
+    let url = format!("http://{}", srv.addr);
+    let (ok, out) = client("kafka_proof.py", &["avro", &broker.bootstrap, &s, &url]);
+    assert!(ok, "{out}");
+    let req = serde_json::json!({
+        "ksql": format!(
+            "CREATE STREAM bids (k VARCHAR KEY) WITH (KAFKA_TOPIC='avro_in_{s}', \
+             VALUE_FORMAT='AVRO'); CREATE STREAM doubled WITH (KAFKA_TOPIC='AVRO_OUT_{s}', \
+             VALUE_FORMAT='AVRO') AS SELECT k, auction, price * 2 AS double_price, bidder \
+             FROM bids;"),
+        "streamsProperties": {"auto.offset.reset": "earliest"}
+    });
+    let (status, body) = common::http::request(&srv.addr, "POST", "/ksql", "", &req.to_string());
+    assert_eq!(status, 200, "{body}");
+    let (ok, out) = client(
+        "kafka_proof.py",
+        &["avrocheck", &broker.bootstrap, &s, &url],
+    );
+    assert!(ok, "{out}");
+}

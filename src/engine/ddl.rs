@@ -2,7 +2,7 @@
 //! transient push queries.
 
 use super::props::{PropsFor, With};
-use super::{repartition, Engine, Output, Session};
+use super::{repartition, schemas, Engine, Output, Session};
 use crate::catalog::types::SqlType;
 use crate::catalog::{typed_columns, Column, ColumnKind, Source, WindowInfo, WindowType};
 use crate::error::{Error, Result};
@@ -141,12 +141,22 @@ pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Res
             )));
         }
     }
-    if columns.is_empty() {
-        return Err(Error::generic("No columns supplied."));
-    }
     let topic = with.text("KAFKA_TOPIC").ok_or_else(|| {
         Error::statement("Missing required property \"KAFKA_TOPIC\" which has no default value.")
     })?;
+    // Without value columns, an AVRO source takes them from the registry.
+    let avro_values = with.formats()?.1 == Some(Format::Avro);
+    let declares_values = columns
+        .iter()
+        .any(|c| ColumnKind::from(&c.role) == ColumnKind::Value);
+    let inferred = if avro_values && !declares_values {
+        Some(schemas::infer_values(engine, &topic)?)
+    } else {
+        None
+    };
+    if columns.is_empty() && inferred.is_none() {
+        return Err(Error::generic("No columns supplied."));
+    }
     let mut cols = Vec::new();
     for c in columns {
         if [
@@ -176,6 +186,10 @@ pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Res
             kind,
         });
     }
+    let inferred = inferred.map(|(columns, id, text)| {
+        cols.extend(columns);
+        (id, text)
+    });
     let key_cols = typed_columns(&cols, &ColumnKind::Key);
     let value_cols = typed_columns(&cols, &ColumnKind::Value);
     if key_cols.is_empty() && with.text("WINDOW_TYPE").is_some() {
@@ -202,7 +216,7 @@ pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Res
         *kind,
         &topic_spec(&with, *kind, None)?,
     )?;
-    let source = Source {
+    let mut source = Source {
         name: name.clone(),
         kind: *kind,
         topic,
@@ -216,6 +230,7 @@ pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Res
         window: window_info(&with)?,
         join_key: None,
     };
+    schemas::attach(engine, &mut source, inferred)?;
     engine.lock().catalog.insert(source);
     Ok(Output::Message {
         text: format!("{} created", capitalized(*kind)),
@@ -456,8 +471,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         let spec = topic_spec(&with, kind, query.window.as_ref())?;
         drop(inner);
         ensure_topic(engine, &topic, partitions, true, kind, &spec)?;
-        inner = engine.lock();
-        Arc::new(Source {
+        let mut sink = Source {
             name: name.clone(),
             kind,
             topic,
@@ -470,7 +484,10 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
             writer: None,
             window: plan.window(),
             join_key: None,
-        })
+        };
+        schemas::attach(engine, &mut sink, None)?;
+        inner = engine.lock();
+        Arc::new(sink)
     };
     let n = inner.next_query;
     inner.next_query += 1;

@@ -9,6 +9,7 @@ pub mod output;
 mod props;
 mod pull;
 mod repartition;
+mod schemas;
 mod show;
 
 use crate::catalog::Catalog;
@@ -86,6 +87,8 @@ pub struct Engine {
     pub(crate) compiler: ExprCompiler,
     pub(crate) config: EngineConfig,
     pub(crate) state: Arc<dyn StateStore>,
+    /// The schema registry AVRO sources use and `brooklet server` serves (kept in the log).
+    registry: Option<Arc<crate::registry::Registry>>,
     /// How far the command topic has been applied; held while a statement of this process is
     /// executed and recorded, so statements are applied in one order.
     commands: Mutex<Commands>,
@@ -146,6 +149,11 @@ impl Engine {
     /// Whether the servers of a service share its queries' partitions (on Kafka).
     pub(crate) fn shares_queries(&self) -> bool {
         self.command_topic != COMMAND_TOPIC
+    }
+
+    /// The schema registry, if its topic could be opened.
+    pub fn registry(&self) -> Option<&Arc<crate::registry::Registry>> {
+        self.registry.as_ref()
     }
 
     /// A topic of the service named `_confluent-ksql-<service id>_<name>`, on Kafka.
@@ -234,7 +242,9 @@ impl Engine {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .unwrap_or(processing_log::DEFAULT_RETENTION_BYTES);
         log.set_retention_bytes(processing_log::TOPIC, retention)?;
+        let registry = open_registry(&log, &command_topic);
         let engine = Arc::new(Engine {
+            registry,
             plog: ProcessingLog::new(log.clone()),
             log,
             command_topic,
@@ -621,4 +631,20 @@ pub fn session_statement(statement: &Statement, session: &mut Session) -> Option
         },
         _ => return None,
     })
+}
+
+/// The schema registry kept in the log: `_brooklet_schemas` on the embedded log, the service's
+/// `_confluent-ksql-<service id>_brooklet_schemas` on Kafka.
+fn open_registry(log: &SharedLog, command_topic: &str) -> Option<Arc<crate::registry::Registry>> {
+    let topic = match command_topic.strip_suffix("_command_topic") {
+        Some(service) if command_topic != COMMAND_TOPIC => format!("{service}_brooklet_schemas"),
+        _ => "_brooklet_schemas".to_string(),
+    };
+    match crate::registry::Registry::open(log.clone(), &topic) {
+        Ok(r) => Some(Arc::new(r)),
+        Err(e) => {
+            tracing::warn!("no schema registry: {}", e.message);
+            None
+        }
+    }
 }

@@ -1,9 +1,11 @@
-//! Serialization formats for keys and values: JSON, DELIMITED, KAFKA and NONE.
+//! Serialization formats for keys and values: JSON, DELIMITED, KAFKA, NONE and AVRO (with a
+//! schema registry, see [`avro`]).
 //!
 //! Decoding turns each record's bytes into one JSON value per column (the common currency of
 //! every format), then [`build`] turns a batch of them into Arrow arrays. Encoding writes one
 //! row of Arrow arrays straight to bytes.
 
+pub mod avro;
 pub mod build;
 mod delimited;
 pub mod json;
@@ -15,6 +17,7 @@ use crate::catalog::types::SqlType;
 use crate::error::{Error, Result};
 use datafusion::arrow::array::ArrayRef;
 use serde_json::Value;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -22,6 +25,7 @@ pub enum Format {
     Delimited,
     Kafka,
     None,
+    Avro,
 }
 
 impl Format {
@@ -31,8 +35,9 @@ impl Format {
             "DELIMITED" => Ok(Format::Delimited),
             "KAFKA" => Ok(Format::Kafka),
             "NONE" => Ok(Format::None),
-            "AVRO" | "PROTOBUF" | "JSON_SR" | "PROTOBUF_NOSR" => Err(Error::generic(format!(
-                "Format {} needs a schema registry, which Brooklet does not support yet",
+            "AVRO" => Ok(Format::Avro),
+            "PROTOBUF" | "JSON_SR" | "PROTOBUF_NOSR" => Err(Error::generic(format!(
+                "Format {} needs a schema registry format Brooklet does not support yet",
                 name.to_ascii_uppercase()
             ))),
             other => Err(Error::generic(format!("Unknown format: {other}"))),
@@ -44,18 +49,31 @@ impl Format {
             Format::Delimited => "DELIMITED",
             Format::Kafka => "KAFKA",
             Format::None => "NONE",
+            Format::Avro => "AVRO",
         }
     }
 }
 
 /// A format with its options, for a key or for a value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct FormatSpec {
     pub format: Format,
     pub delimiter: char,
     /// Whether a single column is wrapped in an object (JSON) — keys default to unwrapped.
     pub wrap_single: bool,
+    /// AVRO: the schema written and the registry read from (attached when the source is made).
+    pub avro: Option<Arc<avro::AvroCodec>>,
 }
+
+/// Specs are equal when they say the same; the AVRO codec follows from that and the columns.
+impl PartialEq for FormatSpec {
+    fn eq(&self, other: &Self) -> bool {
+        (self.format, self.delimiter, self.wrap_single)
+            == (other.format, other.delimiter, other.wrap_single)
+    }
+}
+
+impl Eq for FormatSpec {}
 
 impl FormatSpec {
     pub fn new(format: Format, wrap_single: bool) -> Self {
@@ -63,7 +81,19 @@ impl FormatSpec {
             format,
             delimiter: ',',
             wrap_single,
+            avro: None,
         }
+    }
+
+    /// Whether several columns, or one wrapped, are written as fields of an object or record.
+    pub fn wraps(&self, columns: usize) -> bool {
+        self.wrap_single || columns > 1
+    }
+
+    fn codec(&self) -> std::result::Result<&avro::AvroCodec, String> {
+        self.avro
+            .as_deref()
+            .ok_or_else(|| "AVRO without a schema registry".to_string())
     }
 
     /// Checks that this format can carry these columns.
@@ -129,6 +159,7 @@ impl FormatSpec {
             Format::Delimited => delimited::decode(bytes, cols, self.delimiter),
             Format::Kafka => kafka::decode(bytes, cols[0].1).map(|v| vec![v]),
             Format::None => Ok(Vec::new()),
+            Format::Avro => self.codec()?.decode(bytes, cols),
         }
     }
 
@@ -169,6 +200,10 @@ impl FormatSpec {
                 kafka::encode(a, row, ty, out)?
             }
             Format::None => {}
+            Format::Avro => self
+                .codec()
+                .map_err(Error::generic)?
+                .encode_row(arrays, row, out)?,
         }
         Ok(true)
     }

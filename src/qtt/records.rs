@@ -50,8 +50,12 @@ pub fn key_bytes(v: &Value, source: Option<&Source>) -> Result<Option<Vec<u8>>, 
         Format::Kafka => Some(kafka_bytes(v, &keys[0].ty)?),
         Format::Delimited => Some(json_text(v)),
         Format::None => None,
+        Format::Avro => return Err(AVRO.into()),
     })
 }
+
+/// The runner does not register schemas as ksqlDB's does yet (its AVRO cases are skipped).
+const AVRO: &str = "AVRO records in a QTT case need the runner's schema registry support";
 
 /// The bytes of a value given as JSON (`null` is a tombstone).
 pub fn value_bytes(v: &Value, source: Option<&Source>) -> Result<Option<Vec<u8>>, String> {
@@ -69,6 +73,7 @@ pub fn value_bytes(v: &Value, source: Option<&Source>) -> Result<Option<Vec<u8>>
         },
         Format::Delimited => Some(json_text(v)),
         Format::None => None,
+        Format::Avro => return Err(AVRO.into()),
     })
 }
 
@@ -91,7 +96,7 @@ pub fn to_json(bytes: Option<&[u8]>, format: Format, ty: Option<&SqlType>) -> Va
             }
             _ => Value::String(String::from_utf8_lossy(b).into_owned()),
         },
-        Format::Delimited => Value::String(String::from_utf8_lossy(b).into_owned()),
+        Format::Delimited | Format::Avro => Value::String(String::from_utf8_lossy(b).into_owned()),
         Format::None => Value::Null,
     }
 }

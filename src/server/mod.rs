@@ -110,24 +110,9 @@ fn engine_server(
         config,
         push_slots: Arc::default(),
         cluster: Arc::default(),
-        registry: open_registry(&engine),
+        registry: engine.registry().cloned(),
         engine,
     })
-}
-
-/// The registry kept in the log: `_brooklet_schemas` on the embedded log, the service's
-/// `_confluent-ksql-<service id>_brooklet_schemas` on Kafka.
-fn open_registry(engine: &Engine) -> Option<Arc<crate::registry::Registry>> {
-    let topic = engine
-        .service_topic("brooklet_schemas")
-        .unwrap_or_else(|| "_brooklet_schemas".to_string());
-    match crate::registry::Registry::open(engine.log().clone(), &topic) {
-        Ok(r) => Some(Arc::new(r)),
-        Err(e) => {
-            tracing::warn!("no schema registry: {}", e.message);
-            None
-        }
-    }
 }
 
 /// Where the other servers of the service reach this one: `ksql.advertised.listener` (its

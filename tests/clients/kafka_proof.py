@@ -6,6 +6,9 @@
     kafka_proof.py bulkcheck BOOTSTRAP SUFFIX N     checks BULK_OUT_SUFFIX holds each once
     kafka_proof.py countcheck BOOTSTRAP SUFFIX N    checks BULK_COUNTS_SUFFIX's counts per key
     kafka_proof.py groupcheck BOOTSTRAP SUFFIX N    checks BULK_GROUPS_SUFFIX's counts per group
+    kafka_proof.py avro BOOTSTRAP SUFFIX URL        writes AVRO bids (Confluent's AvroSerializer, the
+                                                    registry at URL) to avro_in_SUFFIX
+    kafka_proof.py avrocheck BOOTSTRAP SUFFIX URL   decodes AVRO_OUT_SUFFIX with fastavro and checks it
     kafka_proof.py count BOOTSTRAP TOPIC 0          prints the records the broker says TOPIC has
     kafka_proof.py count BOOTSTRAP TOPIC min        ... the fewest any partition of TOPIC has
     kafka_proof.py configs BOOTSTRAP TOPIC 0        prints TOPIC's partitions and settings
@@ -198,6 +201,58 @@ def groupcheck(bootstrap, suffix, n):
     print(f"ok: {len(want)} groups counted")
 
 
+AVRO_BIDS = 200
+BID_SCHEMA = json.dumps({"type": "record", "name": "Bid", "namespace": "proof", "fields": [
+    {"name": "auction", "type": "long"}, {"name": "price", "type": "long"},
+    {"name": "bidder", "type": ["null", "string"], "default": None}]})
+
+
+def avro(bootstrap, suffix, url):
+    """Bids in AVRO, framed by Confluent's serializer with the id Brooklet's registry gave."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for f in admin.create_topics([NewTopic(f"avro_in_{suffix}", 1, 1)]).values():
+        f.result(30)
+    serialize = AvroSerializer(SchemaRegistryClient({"url": url}), BID_SCHEMA)
+    ctx = SerializationContext(f"avro_in_{suffix}", MessageField.VALUE)
+    p = Producer({"bootstrap.servers": bootstrap})
+    for i in range(AVRO_BIDS):
+        bid = {"auction": i % 7, "price": 100 + i, "bidder": None if i % 10 == 0 else f"b{i}"}
+        p.produce(f"avro_in_{suffix}", key=f"k{i}", value=serialize(bid, ctx))
+    assert p.flush(30) == 0
+
+
+def avrocheck(bootstrap, suffix, url):
+    """Every output record is Confluent-framed AVRO whose schema Brooklet registered, and
+    fastavro reads the values the query computed from them."""
+    import io
+    import fastavro
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    sr = SchemaRegistryClient({"url": url})
+    msgs, _ = consume(bootstrap, f"AVRO_OUT_{suffix}", AVRO_BIDS)
+    schemas, got = {}, {}
+    for m in msgs:
+        v = m.value()
+        assert v[0] == 0, v
+        sid = int.from_bytes(v[1:5], "big")
+        if sid not in schemas:
+            schemas[sid] = fastavro.parse_schema(json.loads(sr.get_schema(sid).schema_str))
+        row = fastavro.schemaless_reader(io.BytesIO(v[5:]), schemas[sid])
+        got[m.key().decode()] = row
+    latest = sr.get_latest_version(f"AVRO_OUT_{suffix}-value")
+    assert list(schemas) == [latest.schema_id], (list(schemas), latest.schema_id)
+    assert json.loads(latest.schema.schema_str)["name"] == "KsqlDataSourceSchema"
+    assert len(got) == AVRO_BIDS, len(got)
+    for i in range(AVRO_BIDS):
+        row = got[f"k{i}"]
+        want = {"AUCTION": i % 7, "DOUBLE_PRICE": 2 * (100 + i),
+                "BIDDER": None if i % 10 == 0 else f"b{i}"}
+        assert row == want, (i, row, want)
+    print(f"ok: {len(got)} AVRO records decoded by fastavro")
+
+
 def count(bootstrap, topic, how):
     """Prints how many records the broker says a topic holds (with "min": the fewest any of
     its partitions holds; 0 for a topic that does not exist)."""
@@ -223,8 +278,8 @@ def configs(bootstrap, topic, _):
 
 if __name__ == "__main__":
     cmd, bootstrap, suffix, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-    n = n if n == "min" else int(n)
+    n = n if n in ("min",) or n.startswith("http") else int(n)
     {"produce": produce, "check": check, "bulk": bulk, "bulkcheck": bulkcheck,
      "count": count, "configs": configs, "countcheck": countcheck,
-     "groupcheck": groupcheck}[cmd](
+     "groupcheck": groupcheck, "avro": avro, "avrocheck": avrocheck}[cmd](
         bootstrap, suffix, n)

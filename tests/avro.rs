@@ -1,0 +1,95 @@
+//! AVRO values through the whole engine, from a query file: a source declared with columns or
+//! inferred from the registry, a query writing AVRO, a record that is not AVRO skipped into the
+//! processing log, and what the registry holds afterwards.
+
+mod common;
+
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// The rows of the query results among `lines`, in order.
+fn rows(lines: &[Value]) -> Vec<Value> {
+    lines
+        .iter()
+        .filter_map(|l| l["row"]["columns"].as_array().cloned())
+        .map(Value::Array)
+        .collect()
+}
+
+#[test]
+fn a_query_file_reads_writes_and_infers_avro_and_skips_what_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (ok, _, err) = common::run_file(
+        &data,
+        "CREATE STREAM s (id INT KEY, amount DECIMAL(6, 2), tags ARRAY<STRING>,
+           who STRUCT<name STRING>) WITH (KAFKA_TOPIC='s', PARTITIONS=1, VALUE_FORMAT='AVRO');
+         INSERT INTO s (id, amount, tags, who) VALUES (1, 10.50, ARRAY['a'], STRUCT(name:='x'));",
+    );
+    assert!(ok, "{err}");
+    // A record some producer wrote that is not AVRO at all.
+    let mut load = Command::new(common::bin())
+        .args(["--data-dir", data.to_str().unwrap(), "topic-load", "s"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(
+        load.stdin.take().unwrap(),
+        r#"{{"p":0,"o":1,"ts":1,"k":null,"v":"6e6f74206176726f","h":[]}}"#
+    )
+    .unwrap();
+    assert!(load.wait().unwrap().success());
+    let (ok, lines, err) = common::run_file(
+        &data,
+        "SET 'auto.offset.reset'='earliest';
+         INSERT INTO s (id, amount) VALUES (2, 1.25);
+         CREATE STREAM doubled WITH (KAFKA_TOPIC='d', VALUE_FORMAT='AVRO') AS
+           SELECT id, amount * 2 AS twice, tags[1] AS tag, who->name AS name FROM s;
+         CREATE STREAM seen WITH (KAFKA_TOPIC='d', VALUE_FORMAT='AVRO');
+         SELECT * FROM doubled;
+         DESCRIBE seen;
+         SELECT * FROM seen;
+         SELECT MESSAGE FROM KSQL_PROCESSING_LOG;",
+    );
+    assert!(ok, "{err}");
+    let got = rows(&lines);
+    let want: Vec<Value> = serde_json::from_str(
+        r#"[[1, 21.00, "a", "x"], [2, 2.50, null, null],
+            [21.00, "a", "x"], [2.50, null, null]]"#,
+    )
+    .unwrap();
+    assert_eq!(got[..4], want[..], "{lines:?}");
+    // The inferred stream has the sink's value columns, from the registry.
+    let described = lines
+        .iter()
+        .find(|l| l["sourceDescription"].is_object())
+        .map(|l| l["sourceDescription"]["fields"].to_string())
+        .unwrap_or_default();
+    assert!(
+        described.contains("TWICE") && described.contains("DECIMAL"),
+        "{described}"
+    );
+    let plog = got[4..]
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(plog.contains("magic byte"), "{plog}");
+}
+
+#[test]
+fn a_source_without_columns_needs_a_registered_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, lines, err) = common::run_file(
+        &dir.path().join("data"),
+        "CREATE STREAM nothing WITH (KAFKA_TOPIC='n', PARTITIONS=1, VALUE_FORMAT='AVRO');",
+    );
+    assert!(!ok, "{lines:?}");
+    let all = format!("{lines:?}{err}");
+    assert!(
+        all.contains("does not exist in the Schema Registry"),
+        "{all}"
+    );
+    assert!(all.contains("n-value"), "{all}");
+}
