@@ -93,3 +93,44 @@ fn a_source_without_columns_needs_a_registered_schema() {
     );
     assert!(all.contains("n-value"), "{all}");
 }
+
+/// With `ksql.schema.registry.url`, schemas go to that registry (here another Brooklet
+/// server's) and its refusals reach the statement.
+#[test]
+fn an_external_registry_is_used_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = common::http::start(&dir.path().join("registry"));
+    let url = format!("ksql.schema.registry.url=http://{}", registry.addr);
+    let sql = "SET 'auto.offset.reset'='earliest';
+        CREATE STREAM s (id INT KEY, n INT) WITH (KAFKA_TOPIC='s', PARTITIONS=1,
+          VALUE_FORMAT='AVRO');
+        INSERT INTO s (id, n) VALUES (1, 7);
+        SELECT * FROM s;";
+    let file = dir.path().join("q.sql");
+    std::fs::write(&file, sql).unwrap();
+    let run = |sql_file: &std::path::Path| {
+        common::parse_output(
+            Command::new(common::bin())
+                .args(["--data-dir", dir.path().join("run").to_str().unwrap()])
+                .args(["--property", &url, "--output", "json", "run"])
+                .arg(sql_file)
+                .output()
+                .unwrap(),
+        )
+    };
+    let (ok, lines, err) = run(&file);
+    assert!(ok, "{err}");
+    assert_eq!(rows(&lines), vec![serde_json::json!([1, 7])], "{lines:?}");
+    let (status, body) = common::http::request(&registry.addr, "GET", "/subjects", "", "");
+    assert_eq!((status, body.as_str()), (200, r#"["s-value"]"#));
+    // A second source over the topic whose value schema cannot read the first's data.
+    let other = dir.path().join("other.sql");
+    std::fs::write(
+        &other,
+        "CREATE STREAM t (id INT KEY, n BOOLEAN) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='AVRO');",
+    )
+    .unwrap();
+    let (ok, lines, err) = run(&other);
+    let all = format!("{lines:?}{err}");
+    assert!(!ok && all.contains("incompatible"), "{all}");
+}

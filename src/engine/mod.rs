@@ -87,8 +87,10 @@ pub struct Engine {
     pub(crate) compiler: ExprCompiler,
     pub(crate) config: EngineConfig,
     pub(crate) state: Arc<dyn StateStore>,
-    /// The schema registry AVRO sources use and `brooklet server` serves (kept in the log).
+    /// The schema registry `brooklet server` serves (kept in the log).
     registry: Option<Arc<crate::registry::Registry>>,
+    /// The one AVRO sources use: `ksql.schema.registry.url`'s, else `registry`.
+    schemas: Option<Arc<dyn crate::registry::Schemas>>,
     /// How far the command topic has been applied; held while a statement of this process is
     /// executed and recorded, so statements are applied in one order.
     commands: Mutex<Commands>,
@@ -151,9 +153,14 @@ impl Engine {
         self.command_topic != COMMAND_TOPIC
     }
 
-    /// The schema registry, if its topic could be opened.
+    /// This process's schema registry, if its topic could be opened.
     pub fn registry(&self) -> Option<&Arc<crate::registry::Registry>> {
         self.registry.as_ref()
+    }
+
+    /// The schema registry sources use (`ksql.schema.registry.url`, else this process's).
+    pub fn schemas(&self) -> Option<&Arc<dyn crate::registry::Schemas>> {
+        self.schemas.as_ref()
     }
 
     /// A topic of the service named `_confluent-ksql-<service id>_<name>`, on Kafka.
@@ -243,8 +250,16 @@ impl Engine {
             .unwrap_or(processing_log::DEFAULT_RETENTION_BYTES);
         log.set_retention_bytes(processing_log::TOPIC, retention)?;
         let registry = open_registry(&log, &command_topic);
+        let schemas: Option<Arc<dyn crate::registry::Schemas>> =
+            match config.properties.get("ksql.schema.registry.url") {
+                Some(url) => Some(Arc::new(crate::registry::remote::RemoteRegistry::new(url))),
+                None => registry
+                    .clone()
+                    .map(|r| r as Arc<dyn crate::registry::Schemas>),
+            };
         let engine = Arc::new(Engine {
             registry,
+            schemas,
             plog: ProcessingLog::new(log.clone()),
             log,
             command_topic,

@@ -1,7 +1,8 @@
 //! Sources in a schema-registry format (AVRO): their columns from the registry when a CREATE
 //! names none (ksqlDB's schema inference), and their codecs, whose schemas are registered under
 //! the topic's `-key` and `-value` subjects when the source is made (again, to the same id,
-//! when the statement is replayed).
+//! when the statement is replayed). The registry is `ksql.schema.registry.url`'s when that is
+//! set, else the one kept in this process's log.
 
 use super::Engine;
 use crate::catalog::{typed_columns, Column, ColumnKind, Source};
@@ -10,9 +11,9 @@ use crate::format::avro::{columns_of, AvroCodec};
 use crate::format::{Format, FormatSpec};
 use std::sync::Arc;
 
-fn registry(engine: &Engine) -> Result<Arc<crate::registry::Registry>> {
+fn registry(engine: &Engine) -> Result<Arc<dyn crate::registry::Schemas>> {
     engine
-        .registry()
+        .schemas()
         .cloned()
         .ok_or_else(|| Error::statement("AVRO needs the schema registry, which is not available"))
 }
@@ -20,7 +21,7 @@ fn registry(engine: &Engine) -> Result<Arc<crate::registry::Registry>> {
 /// The value columns of `topic`'s latest `-value` schema, with that schema's id and text.
 pub(super) fn infer_values(engine: &Engine, topic: &str) -> Result<(Vec<Column>, u32, String)> {
     let subject = format!("{topic}-value");
-    let latest = registry(engine)?.version(&subject, None).map_err(|e| {
+    let latest = registry(engine)?.latest(&subject).map_err(|e| {
         Error::statement(format!(
             "Schema for message values on topic '{topic}' does not exist in the Schema Registry. Subject: {subject}\n{}",
             e.message

@@ -14,7 +14,7 @@
 use super::build::parse_decimal;
 use crate::catalog::types::SqlType;
 use crate::error::{Error, Result};
-use crate::registry::Registry;
+use crate::registry::Schemas;
 use apache_avro::types::Value as Avro;
 use apache_avro::Schema;
 use base64::Engine;
@@ -34,7 +34,7 @@ pub struct AvroCodec {
     id: u32,
     /// Whether the columns are fields of a record (several columns, or one wrapped).
     wrapped: bool,
-    registry: Arc<Registry>,
+    registry: Arc<dyn Schemas>,
     writers: Mutex<HashMap<u32, Arc<Schema>>>,
 }
 
@@ -179,7 +179,7 @@ fn sql_type(t: &Value) -> Result<SqlType> {
 impl AvroCodec {
     /// The codec of `cols`, its schema registered under `subject` of `registry`.
     pub fn register(
-        registry: Arc<Registry>,
+        registry: Arc<dyn Schemas>,
         subject: &str,
         cols: &[(&str, &SqlType)],
         wrapped: bool,
@@ -205,7 +205,7 @@ impl AvroCodec {
 
     /// The codec of a source whose columns came from schema `id` (`text`) of `registry`: it
     /// writes with that schema.
-    pub fn existing(registry: Arc<Registry>, id: u32, text: &str) -> Result<AvroCodec> {
+    pub fn existing(registry: Arc<dyn Schemas>, id: u32, text: &str) -> Result<AvroCodec> {
         let schema = Schema::parse_str(text).map_err(|e| Error::generic(e.to_string()))?;
         Ok(AvroCodec {
             wrapped: matches!(schema, Schema::Record(_)),

@@ -17,6 +17,7 @@
 //! checked for compatibility yet.
 
 mod avro;
+pub mod remote;
 
 use crate::log::{LogError, Record, SharedLog};
 use serde_json::{json, Value};
@@ -139,6 +140,31 @@ impl Compatibility {
     }
 }
 
+/// What a source in a registry format needs of a schema registry: this process's
+/// ([`Registry`]) or one elsewhere ([`remote::RemoteRegistry`]).
+pub trait Schemas: Send + Sync {
+    /// A schema by id.
+    fn schema(&self, id: u32) -> RegistryResult<Schema>;
+    /// Registers a schema under a subject (its id; the existing one's if it is there).
+    fn register(&self, subject: &str, kind: SchemaType, text: &str) -> RegistryResult<u32>;
+    /// A subject's latest version.
+    fn latest(&self, subject: &str) -> RegistryResult<SubjectVersion>;
+}
+
+impl Schemas for Registry {
+    fn schema(&self, id: u32) -> RegistryResult<Schema> {
+        Registry::schema(self, id)
+    }
+
+    fn register(&self, subject: &str, kind: SchemaType, text: &str) -> RegistryResult<u32> {
+        Registry::register(self, subject, kind, text)
+    }
+
+    fn latest(&self, subject: &str) -> RegistryResult<SubjectVersion> {
+        self.version(subject, None)
+    }
+}
+
 /// A registered schema.
 #[derive(Debug, Clone)]
 pub struct Schema {
@@ -148,6 +174,18 @@ pub struct Schema {
     pub text: String,
     /// What identifies it: an AVRO schema's canonical form, else the text.
     identity: String,
+}
+
+impl Schema {
+    /// A schema as another registry gave it.
+    pub fn new(id: u32, kind: SchemaType, text: String) -> Schema {
+        Schema {
+            id,
+            kind,
+            identity: text.clone(),
+            text,
+        }
+    }
 }
 
 /// One version of a subject.

@@ -174,29 +174,32 @@ def bulkcheck(bootstrap, suffix, n):
 def countcheck(bootstrap, suffix, n):
     """BULK_COUNTS_SUFFIX's latest count per key is the number of bulk records with that key."""
     want = Counter(f"k{i % 50}" for i in range(n))
-    msgs, _ = consume(bootstrap, f"BULK_COUNTS_{suffix}", len(want))
-    got = {}
-    for m in msgs:
-        got[m.key().decode()] = json.loads(m.value())["C"]
+    got = latest_counts(bootstrap, f"BULK_COUNTS_{suffix}", want)
     assert got == dict(want), f"counts differ: got {sorted(got.items())[:5]}..."
     print(f"ok: {len(want)} keys counted")
+
+
+def latest_counts(bootstrap, topic, want):
+    """The latest count per key of `topic`, read again while it is short of `want` (for up to
+    180 s: the aggregation may still be catching up after the takeover). Counts only grow, so
+    one past `want` is a failure at once."""
+    deadline = time.monotonic() + 180
+    while True:
+        msgs, _ = consume(bootstrap, topic, len(want))
+        got = {}
+        for m in msgs:
+            got[m.key().decode()] = json.loads(m.value())["C"]
+        if got == dict(want) or time.monotonic() > deadline or any(
+                got.get(k, 0) > c for k, c in want.items()):
+            return got
+        time.sleep(2)
 
 
 def groupcheck(bootstrap, suffix, n):
     """BULK_GROUPS_SUFFIX's latest count per group (a value column, so counted through a
     repartition topic) is the number of bulk records in that group with n % 10 = 0."""
     want = Counter(f"g{i % 13}" for i in range(n) if i % 10 == 0)
-    deadline = time.monotonic() + 180
-    while True:
-        msgs, _ = consume(bootstrap, f"BULK_GROUPS_{suffix}", len(want))
-        got = {}
-        for m in msgs:
-            got[m.key().decode()] = json.loads(m.value())["C"]
-        # Two stages behind the input: the last counts may still be on their way.
-        if got == dict(want) or time.monotonic() > deadline or any(
-                got.get(g, 0) > c for g, c in want.items()):
-            break
-        time.sleep(2)
+    got = latest_counts(bootstrap, f"BULK_GROUPS_{suffix}", want)
     assert got == dict(want), f"counts differ: got {sorted(got.items())}, want {sorted(want.items())}"
     print(f"ok: {len(want)} groups counted")
 
