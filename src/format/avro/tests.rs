@@ -1,6 +1,6 @@
 use super::*;
 use crate::log::EmbeddedLog;
-use crate::registry::SchemaType;
+use crate::registry::{Registry, SchemaType};
 use datafusion::arrow::array::{
     Decimal128Array, Int32Array, StringArray, TimestampMillisecondArray,
 };
