@@ -44,7 +44,7 @@ CREATE TABLE qw_$source AS
 SQL
   start=$(date +%s.%N)
   /usr/bin/time -f "%M" -o "$work/$source.rss" "$BIN" --fsync never --data-dir "$work/$source" \
-    run "$work/$source.sql" > /dev/null
+    --property "brooklet.connect.file.dirs=$DATA" run "$work/$source.sql" > /dev/null
   end=$(date +%s.%N)
   python3 - "$source" "$start" "$end" "$(cat "$work/$source.rss")" "$BIDS" <<'PY'
 import sys
