@@ -139,6 +139,12 @@ fn server(broker: &Broker, service: &str, data: &Path) -> Server {
     Server { child, addr }
 }
 
+/// Asserts that `topic` holds nothing on the cluster (it was deleted).
+fn assert_gone(broker: &Broker, topic: &str) {
+    let (ok, out) = client("kafka_proof.py", &["count", &broker.bootstrap, topic, "0"]);
+    assert!(ok && out.trim() == "0", "{topic} is still there: {out}");
+}
+
 fn count(broker: &Broker, topic: &str) -> u64 {
     let (ok, out) = client("kafka_proof.py", &["count", &broker.bootstrap, topic, "0"]);
     assert!(ok, "{out}");
@@ -246,14 +252,7 @@ fn the_server_shell_and_topic_tools_work_on_the_cluster() {
     assert_eq!(count(&broker, &repartition), 3);
     let (status, body) = common::http::ksql(&srv.addr, "TERMINATE CTAS_BY_SIZE_2;");
     assert_eq!(status, 200, "{body}");
-    let (ok, out) = client(
-        "kafka_proof.py",
-        &["count", &broker.bootstrap, &repartition, "0"],
-    );
-    assert!(
-        ok && out.trim() == "0",
-        "{repartition} is still there: {out}"
-    );
+    assert_gone(&broker, &repartition);
     // The shell on that server sees the catalog and the topic's data.
     let url = format!("http://{}", srv.addr);
     let (ok, out, err) = common::shell(
@@ -656,14 +655,7 @@ fn terminate_on_one_server_stops_a_repartitioned_query_on_both_and_deletes_its_t
     let (status, body) = common::http::ksql(&first.addr, &format!("TERMINATE {id};"));
     assert_eq!(status, 200, "{body}");
     let repartition = format!("_confluent-ksql-{s}query_{id}-Aggregate-GroupBy-repartition");
-    let (ok, out) = client(
-        "kafka_proof.py",
-        &["count", &broker.bootstrap, &repartition, "0"],
-    );
-    assert!(
-        ok && out.trim() == "0",
-        "{repartition} is still there: {out}"
-    );
+    assert_gone(&broker, &repartition);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (_, queries) = common::http::ksql(&second.addr, "SHOW QUERIES;");

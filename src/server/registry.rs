@@ -251,12 +251,7 @@ fn level_of(body: &[u8]) -> RegistryResult<Compatibility> {
 }
 
 async fn set_global_level(State(s): State<Arc<Server>>, body: Bytes) -> Response {
-    call(s, move |r| {
-        let level = level_of(&body)?;
-        r.set_level(None, level)?;
-        Ok(json!({"compatibility": level.name()}))
-    })
-    .await
+    set_level(s, None, body).await
 }
 
 async fn set_subject_level(
@@ -264,9 +259,14 @@ async fn set_subject_level(
     Path(subject): Path<String>,
     body: Bytes,
 ) -> Response {
+    set_level(s, Some(subject), body).await
+}
+
+/// `PUT /config[/{subject}]`.
+async fn set_level(s: Arc<Server>, subject: Option<String>, body: Bytes) -> Response {
     call(s, move |r| {
         let level = level_of(&body)?;
-        r.set_level(Some(&subject), level)?;
+        r.set_level(subject.as_deref(), level)?;
         Ok(json!({"compatibility": level.name()}))
     })
     .await
