@@ -97,10 +97,10 @@ def consume(bootstrap, topic, expected_at_least):
     parts = sorted(md.partitions)
     c.assign([TopicPartition(topic, p, 0) for p in parts])
     out, idle = [], 0
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 300
     while idle < 8:
         if time.monotonic() > deadline:
-            raise SystemExit(f"{topic}: {len(out)} records after 180 s, expected {expected_at_least}")
+            raise SystemExit(f"{topic}: {len(out)} records after 300 s, expected {expected_at_least}")
         m = c.poll(0.25)
         if m is None:
             idle += 1 if len(out) >= expected_at_least else 0
