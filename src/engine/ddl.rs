@@ -716,15 +716,16 @@ pub fn terminate(engine: &Engine, id: Option<&str>) -> Result<Output> {
         if let Some(q) = inner.queries.remove(id) {
             q.terminate();
             q.wait_stopped();
-            for key in q.keys(&engine.log) {
-                engine.log.delete_group(&persistent::consumer_group(&key))?;
-                engine.state.remove(&key)?;
+            let keys = q.keys(&engine.log);
+            for key in &keys {
+                engine.log.delete_group(&persistent::consumer_group(key))?;
+                engine.state.remove(key)?;
             }
             for key in q.feeder_keys(&engine.log) {
                 engine.log.delete_group(&persistent::consumer_group(&key))?;
             }
             if engine.shares_queries() {
-                internal.push((id.clone(), q.keys(&engine.log)));
+                internal.push((id.clone(), keys));
             }
             let sink = q.sink.clone();
             if let Some(s) = inner

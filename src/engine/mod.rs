@@ -4,6 +4,7 @@
 
 pub mod connectors;
 mod ddl;
+pub mod heartbeats;
 pub(crate) mod insert;
 pub mod output;
 mod props;

@@ -192,13 +192,13 @@ pub fn wait_unread(engine: &Engine, id: &str) {
     let since = now();
     let deadline = std::time::Instant::now() + UNREAD_WAIT;
     while std::time::Instant::now() < deadline {
-        let beats = match heartbeats(engine, &topic) {
-            Ok(b) => b,
-            Err(e) => return tracing::warn!("cannot read {topic}: {e}"),
-        };
+        let mut beats = std::collections::BTreeMap::new();
+        if let Err(e) = super::heartbeats::read_on(&**engine.log(), &topic, 0, &mut beats) {
+            return tracing::warn!("cannot read {topic}: {e}");
+        }
         let runs = |beat: &serde_json::Value| {
             let at = beat["at"].as_u64().unwrap_or(0);
-            let alive = now().saturating_sub(at) <= 3_000;
+            let alive = now().saturating_sub(at) <= super::heartbeats::ALIVE_FOR.as_millis() as u64;
             alive && (at <= since || beat["queries"].get(id).is_some())
         };
         if !beats.values().any(runs) {
@@ -207,30 +207,4 @@ pub fn wait_unread(engine: &Engine, id: &str) {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     tracing::warn!("deleting the topics of query {id} while a server may still run it");
-}
-
-/// The last heartbeat of each server of the service, by address.
-fn heartbeats(
-    engine: &Engine,
-    topic: &str,
-) -> std::result::Result<std::collections::HashMap<String, serde_json::Value>, LogError> {
-    let mut beats = std::collections::HashMap::new();
-    crate::log::read_to_end(&**engine.log(), topic, 0, 0, 4096, |fetch| {
-        for r in fetch.records() {
-            let Some(addr) = r.key.and_then(|k| std::str::from_utf8(k).ok()) else {
-                continue;
-            };
-            match r.value.map(serde_json::from_slice::<serde_json::Value>) {
-                Some(Ok(beat)) => {
-                    beats.insert(addr.to_string(), beat);
-                }
-                None => {
-                    beats.remove(addr);
-                }
-                Some(Err(_)) => {}
-            }
-        }
-        Ok::<_, LogError>(())
-    })?;
-    Ok(beats)
 }

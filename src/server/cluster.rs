@@ -17,8 +17,7 @@ use std::time::Duration;
 
 /// How often a server says it is there.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
-/// How long after its last heartbeat a server counts as alive.
-pub const ALIVE_FOR: Duration = Duration::from_secs(3);
+pub use crate::engine::heartbeats::ALIVE_FOR;
 
 /// What a server knows of its service's servers.
 #[derive(Default)]
@@ -129,27 +128,11 @@ impl Cluster {
     }
 
     fn read_on(&self, engine: &Engine, topic: &str, seen: &mut Seen) {
-        let from = seen.next;
-        let read = crate::log::read_to_end(&**engine.log(), topic, 0, from, 4096, |fetch| {
-            for r in fetch.records() {
-                seen.next = r.offset + 1;
-                let Some(addr) = r.key.and_then(|k| std::str::from_utf8(k).ok()) else {
-                    continue;
-                };
-                match r.value.map(serde_json::from_slice::<Value>) {
-                    Some(Ok(beat)) => {
-                        seen.hosts.insert(addr.to_string(), beat);
-                    }
-                    None => {
-                        seen.hosts.remove(addr);
-                    }
-                    Some(Err(_)) => {}
-                }
-            }
-            Ok::<_, crate::log::LogError>(())
-        });
-        if let Err(e) = read {
-            tracing::warn!("cannot read {topic}: {e}");
+        let read =
+            crate::engine::heartbeats::read_on(&**engine.log(), topic, seen.next, &mut seen.hosts);
+        match read {
+            Ok(next) => seen.next = next,
+            Err(e) => tracing::warn!("cannot read {topic}: {e}"),
         }
     }
 }
