@@ -123,11 +123,13 @@ fn an_external_registry_is_used_when_configured() {
     assert_eq!(rows(&lines), vec![serde_json::json!([1, 7])], "{lines:?}");
     let (status, body) = common::http::request(&registry.addr, "GET", "/subjects", "", "");
     assert_eq!((status, body.as_str()), (200, r#"["s-value"]"#));
-    // A second source over the topic whose value schema cannot read the first's data.
+    // A query whose sink's value schema cannot read what the topic's has: a CREATE over a
+    // topic with a schema registers none (as ksqlDB's), a query's sink always registers.
     let other = dir.path().join("other.sql");
     std::fs::write(
         &other,
-        "CREATE STREAM t (id INT KEY, n BOOLEAN) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='AVRO');",
+        "CREATE STREAM t (id INT KEY, n BOOLEAN) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='AVRO');
+         CREATE STREAM u WITH (KAFKA_TOPIC='s', VALUE_FORMAT='AVRO') AS SELECT id, n > 0 AS n FROM s;",
     )
     .unwrap();
     let (ok, lines, err) = run(&other);

@@ -39,7 +39,8 @@ pub const SEGMENT_BYTES: &str = "brooklet.log.segment.bytes";
 /// Engine-wide settings.
 #[derive(Debug, Clone, Default)]
 pub struct EngineConfig {
-    /// Create a missing topic named by CREATE STREAM/TABLE instead of failing (the QTT harness).
+    /// Create a missing topic named by CREATE STREAM/TABLE instead of failing, and take an
+    /// existing one whatever its partitions (the QTT harness, whose fake Kafka does both).
     pub auto_create_topics: bool,
     /// Defaults every session starts from (`ksql.*` and `auto.offset.reset`).
     pub properties: BTreeMap<String, String>,

@@ -145,14 +145,13 @@ impl<'a> With<'a> {
         Ok(Some(c))
     }
 
-    /// Builds the key and value format specs, with defaults from the session or `inherit`.
-    pub fn format_specs(
+    /// The key and value formats, with defaults from the session or `inherit`.
+    pub fn formats_or_defaults(
         &self,
         engine: &Engine,
         session: &Session,
         inherit: Option<(&FormatSpec, &FormatSpec)>,
-        value_columns: usize,
-    ) -> Result<(FormatSpec, FormatSpec)> {
+    ) -> Result<(Format, Format)> {
         let (key, value) = self.formats()?;
         let key = match (key, inherit) {
             (Some(k), _) => k,
@@ -170,6 +169,18 @@ impl<'a> With<'a> {
                 None => return Err(Error::statement("Statement is missing the 'VALUE_FORMAT' property from the WITH clause. Either provide one or set a default via the 'ksql.persistence.default.format.value' config.")),
             },
         };
+        Ok((key, value))
+    }
+
+    /// Builds the key and value format specs, with defaults from the session or `inherit`.
+    pub fn format_specs(
+        &self,
+        engine: &Engine,
+        session: &Session,
+        inherit: Option<(&FormatSpec, &FormatSpec)>,
+        value_columns: usize,
+    ) -> Result<(FormatSpec, FormatSpec)> {
+        let (key, value) = self.formats_or_defaults(engine, session, inherit)?;
         let wrap = self.bool("WRAP_SINGLE_VALUE")?;
         if wrap.is_some() && value_columns != 1 {
             return Err(Error::statement(

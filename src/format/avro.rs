@@ -44,14 +44,39 @@ impl std::fmt::Debug for AvroCodec {
     }
 }
 
-/// The schema ksqlDB writes `cols` with.
-pub fn schema_for(cols: &[(&str, &SqlType)], wrapped: bool) -> Value {
-    if !wrapped {
-        if let Some((name, ty)) = cols.first() {
-            return optional(ty, &format!("{RECORD}_{name}"));
+/// AVRO maps have string keys: ksqlDB refuses columns with other map keys.
+pub fn check_map_keys(cols: &[(&str, &SqlType)]) -> Result<()> {
+    fn ok(t: &SqlType) -> bool {
+        match t {
+            SqlType::Map(k, v) => **k == SqlType::String && ok(v),
+            SqlType::Array(t) => ok(t),
+            SqlType::Struct(fields) => fields.iter().all(|(_, t)| ok(t)),
+            _ => true,
         }
     }
-    record(RECORD, Some(NAMESPACE), cols.iter().map(|(n, t)| (*n, *t)))
+    match cols.iter().all(|c| ok(c.1)) {
+        true => Ok(()),
+        false => Err(Error::statement("Avro only supports MAPs with STRING keys")),
+    }
+}
+
+/// The schema ksqlDB writes `cols` with, its record named `full_name` (ksqlDB's
+/// `io.confluent.ksql.avro_schemas.KsqlDataSourceSchema` unless `VALUE_AVRO_SCHEMA_FULL_NAME`
+/// names another).
+pub fn schema_for(cols: &[(&str, &SqlType)], wrapped: bool, full_name: Option<&str>) -> Value {
+    let (namespace, name) = match full_name.and_then(|f| f.rsplit_once('.')) {
+        Some((ns, name)) => (Some(ns), name),
+        None => (
+            full_name.is_none().then_some(NAMESPACE),
+            full_name.unwrap_or(RECORD),
+        ),
+    };
+    if !wrapped {
+        if let Some((col, ty)) = cols.first() {
+            return optional(ty, &format!("{name}_{col}"));
+        }
+    }
+    record(name, namespace, cols.iter().map(|(n, t)| (*n, *t)))
 }
 
 fn record<'a>(
@@ -118,6 +143,12 @@ pub fn columns_of(schema: &str) -> Result<Vec<(String, SqlType)>> {
         .collect()
 }
 
+/// The SQL type of a whole AVRO schema (an inferred key, or an unwrapped value).
+pub fn type_of(schema: &str) -> Result<SqlType> {
+    let parsed: Value = serde_json::from_str(schema).map_err(|e| Error::generic(e.to_string()))?;
+    sql_type(&parsed)
+}
+
 /// The SQL type of an Avro type (JSON), after ksqlDB's mapping.
 fn sql_type(t: &Value) -> Result<SqlType> {
     let unsupported = || Error::generic(format!("Unsupported AVRO type: {t}"));
@@ -169,6 +200,7 @@ fn sql_type(t: &Value) -> Result<SqlType> {
                     .unwrap_or_default(),
             ),
             (_, Some("enum")) => SqlType::String,
+            (_, Some("fixed")) => SqlType::Bytes,
             (_, Some(primitive)) => sql_type(&json!(primitive))?,
             _ => return Err(unsupported()),
         },
@@ -183,8 +215,9 @@ impl AvroCodec {
         subject: &str,
         cols: &[(&str, &SqlType)],
         wrapped: bool,
+        full_name: Option<&str>,
     ) -> Result<AvroCodec> {
-        let text = schema_for(cols, wrapped).to_string();
+        let text = schema_for(cols, wrapped, full_name).to_string();
         let schema = Schema::parse_str(&text).map_err(|e| Error::generic(e.to_string()))?;
         let id = registry
             .register(subject, crate::registry::SchemaType::Avro, &text)
@@ -203,12 +236,17 @@ impl AvroCodec {
         })
     }
 
-    /// The codec of a source whose columns came from schema `id` (`text`) of `registry`: it
-    /// writes with that schema.
-    pub fn existing(registry: Arc<dyn Schemas>, id: u32, text: &str) -> Result<AvroCodec> {
+    /// The codec of a source that writes with schema `id` (`text`) of `registry` (its columns
+    /// fields of a record if `wrapped`).
+    pub fn existing(
+        registry: Arc<dyn Schemas>,
+        id: u32,
+        text: &str,
+        wrapped: bool,
+    ) -> Result<AvroCodec> {
         let schema = Schema::parse_str(text).map_err(|e| Error::generic(e.to_string()))?;
         Ok(AvroCodec {
-            wrapped: matches!(schema, Schema::Record(_)),
+            wrapped,
             schema,
             id,
             registry,
@@ -392,7 +430,7 @@ fn float(f: f64) -> Value {
 }
 
 /// A big-endian two's complement integer (an Avro decimal's unscaled value).
-fn unscaled(bytes: &[u8]) -> std::result::Result<i128, String> {
+pub(crate) fn unscaled(bytes: &[u8]) -> std::result::Result<i128, String> {
     if bytes.len() > 16 {
         return Err("AVRO decimal wider than 38 digits".into());
     }
@@ -455,7 +493,7 @@ fn from_json(v: &Value, ty: &SqlType) -> Result<Avro> {
 
 /// The big-endian two's complement bytes of `v`, as many as a value of `precision` digits
 /// may need (`apache-avro` checks that length against the precision; readers take any).
-fn decimal_bytes(v: i128, precision: u8) -> Vec<u8> {
+pub(crate) fn decimal_bytes(v: i128, precision: u8) -> Vec<u8> {
     // n bytes hold floor(log10(2^(8n-1) - 1)) digits.
     let digits = |n: i32| (2f64.powi(8 * n - 1) - 1.0).log10().floor() as u8;
     let needed = (1..=16).find(|n| digits(*n) >= precision).unwrap_or(16) as usize;

@@ -98,6 +98,13 @@ impl FormatSpec {
 
     /// Checks that this format can carry these columns.
     pub fn validate(&self, cols: &[(&str, &SqlType)], what: &str) -> Result<()> {
+        if what == "key" {
+            if let Some((n, t)) = cols.iter().find(|c| crate::plan::contains_map(c.1)) {
+                return Err(Error::statement(format!(
+                    "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{n}`. Column type: {t}. See https://github.com/confluentinc/ksql/issues/6621 for more."
+                )));
+            }
+        }
         match self.format {
             Format::None if !cols.is_empty() => Err(Error::generic(format!(
                 "The '{}' format does not support any {what} columns, but found: {}",
@@ -138,6 +145,7 @@ impl FormatSpec {
                 ))),
                 None => Ok(()),
             },
+            Format::Avro => avro::check_map_keys(cols),
             _ => Ok(()),
         }
     }

@@ -2,12 +2,13 @@
 
 use super::compare::{decimal_matches, matches};
 use super::load::Case;
-use super::records::{key_bytes, to_json, value_bytes};
+use super::records::{key_bytes, to_json, value_bytes, Registry};
 use crate::catalog::types::SqlType;
 use crate::catalog::{ColumnKind, Source};
 use crate::engine::{Engine, EngineConfig, Session};
 use crate::error::ErrorKind;
 use crate::log::Record;
+use crate::registry::SchemaType;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -62,6 +63,12 @@ pub async fn run(case: &Case) -> (Status, MessageMatch) {
             )
         }
     };
+    // ksqlDB's runner registers with a mock registry, which checks no compatibility.
+    if let Some(r) = engine.registry() {
+        if let Err(e) = r.set_level(None, crate::registry::Compatibility::None) {
+            return (Status::Fail(e.message), MessageMatch::NotApplicable);
+        }
+    }
     let result = match &case.rest {
         Some(rest) => super::rest::run(&engine, case, rest).await,
         None => run_on(&engine, case).await,
@@ -70,18 +77,53 @@ pub async fn run(case: &Case) -> (Status, MessageMatch) {
     result
 }
 
-/// Creates the topics a case declares (`topics`), with their partition counts.
-pub(super) fn create_topics(engine: &Engine, case: &Case) {
+/// Creates the topics a case declares (`topics`), with their partition counts, and registers
+/// the key and value schemas they declare.
+pub(super) fn create_topics(engine: &Engine, case: &Case) -> Result<(), String> {
     for t in &case.topics {
         if let Some(name) = t["name"].as_str() {
             let parts = t["partitions"].as_u64().unwrap_or(1) as u32;
             let _ = engine.log().create_topic(name, parts);
+            register_schema(engine, t, name, "key")?;
+            register_schema(engine, t, name, "value")?;
         }
     }
+    Ok(())
+}
+
+/// Registers a topic's `keySchema` or `valueSchema` (`part`) under its subject, with the id
+/// `keySchemaId` / `valueSchemaId` names: AVRO and JSON schemas are JSON, PROTOBUF ones text.
+fn register_schema(engine: &Engine, topic: &Value, name: &str, part: &str) -> Result<(), String> {
+    let schema = &topic[format!("{part}Schema")];
+    if schema.is_null() {
+        return Ok(());
+    }
+    let format = topic[format!("{part}Format")]
+        .as_str()
+        .or(topic["format"].as_str())
+        .unwrap_or("AVRO");
+    let (kind, text) = match format.to_uppercase().as_str() {
+        "PROTOBUF" | "PROTOBUF_NOSR" => (
+            SchemaType::Protobuf,
+            schema.as_str().unwrap_or_default().to_string(),
+        ),
+        "JSON" | "JSON_SR" => (SchemaType::Json, schema.to_string()),
+        _ => (SchemaType::Avro, schema.to_string()),
+    };
+    let id = topic[format!("{part}SchemaId")]
+        .as_u64()
+        .map(|id| id as u32);
+    let registry = engine.registry().ok_or("no schema registry")?;
+    registry
+        .register_as(&format!("{name}-{part}"), kind, &text, id)
+        .map(drop)
+        .map_err(|e| format!("registering {name}'s {part} schema: {}", e.message))
 }
 
 async fn run_on(engine: &Arc<Engine>, case: &Case) -> (Status, MessageMatch) {
-    create_topics(engine, case);
+    if let Err(e) = create_topics(engine, case) {
+        return (Status::Fail(e), MessageMatch::NotApplicable);
+    }
     let expected = case.expected_exception.as_ref();
     let mut session = Session::default();
     let last = case.statements.len().saturating_sub(1);
@@ -211,7 +253,8 @@ pub(super) async fn produce_inputs(engine: &Engine, case: &Case) -> Result<(), S
                 .map_err(|e| e.to_string())?;
         }
         let source = source_on(engine, topic);
-        let mut key = key_bytes(&input["key"], source.as_deref())?;
+        let sr = engine.schemas().map(|s| &**s);
+        let mut key = key_bytes(&input["key"], source.as_deref(), sr)?;
         // A windowed key: the key, then the window start (time windows) or end and start
         // (sessions).
         if let Some(w) = input.get("window") {
@@ -225,7 +268,7 @@ pub(super) async fn produce_inputs(engine: &Engine, case: &Case) -> Result<(), S
             }
             k.extend_from_slice(&bound("start")?.to_be_bytes());
         }
-        let value = value_bytes(&input["value"], source.as_deref())?;
+        let value = value_bytes(&input["value"], source.as_deref(), sr)?;
         let timestamp = input["timestamp"].as_i64().unwrap_or(0);
         let headers = input["headers"]
             .as_array()
@@ -270,6 +313,7 @@ fn in_expected_order(
     parts: Vec<Vec<crate::log::StoredRecord>>,
     expected: &[&Value],
     source: Option<&Source>,
+    sr: Registry,
 ) -> Vec<crate::log::StoredRecord> {
     if parts.len() <= 1 {
         return parts.into_iter().flatten().collect();
@@ -279,7 +323,7 @@ fn in_expected_order(
         parts.into_iter().map(Into::into).collect();
     let mut out = Vec::new();
     for exp in expected {
-        let Ok(key) = key_bytes(&exp["key"], source) else {
+        let Ok(key) = key_bytes(&exp["key"], source, sr) else {
             break;
         };
         let p = crate::exec::partition_for(key.as_deref(), n, 0) as usize;
@@ -319,7 +363,8 @@ pub(super) fn check_outputs(engine: &Engine, case: &Case, outputs: &[Value]) -> 
             );
         }
         let source = source_on(engine, topic);
-        let actual = in_expected_order(parts, &expected, source.as_deref());
+        let sr = engine.schemas().map(|s| &**s);
+        let actual = in_expected_order(parts, &expected, source.as_deref(), sr);
         for (i, exp) in expected.iter().enumerate() {
             let Some(act) = actual.get(i) else {
                 return Err(format!(
@@ -329,7 +374,7 @@ pub(super) fn check_outputs(engine: &Engine, case: &Case, outputs: &[Value]) -> 
                     brief(exp)
                 ));
             };
-            let (key, value, window) = decode_actual(source.as_deref(), &act.record);
+            let (key, value, window) = decode_actual(source.as_deref(), &act.record, sr);
             let window_ok = match (exp.get("window"), &window) {
                 (None, None) => true,
                 (Some(w), Some(a)) => {
@@ -357,7 +402,8 @@ pub(super) fn check_outputs(engine: &Engine, case: &Case, outputs: &[Value]) -> 
             }
         }
         if actual.len() > expected.len() {
-            let (key, value, _) = decode_actual(source.as_deref(), &actual[expected.len()].record);
+            let (key, value, _) =
+                decode_actual(source.as_deref(), &actual[expected.len()].record, sr);
             return Err(format!(
                 "{topic}: expected {} records, got {}; first extra: key={key} value={value}",
                 expected.len(),
@@ -377,11 +423,15 @@ fn brief(v: &Value) -> String {
 }
 
 /// The record's key and value as JSON, and its window for windowed sources.
-fn decode_actual(source: Option<&Source>, r: &Record) -> (Value, Value, Option<Value>) {
+fn decode_actual(
+    source: Option<&Source>,
+    r: &Record,
+    sr: Registry,
+) -> (Value, Value, Option<Value>) {
     let Some(s) = source else {
         return (
-            to_json(r.key.as_deref(), crate::format::Format::Json, None),
-            to_json(r.value.as_deref(), crate::format::Format::Json, None),
+            to_json(r.key.as_deref(), crate::format::Format::Json, None, sr),
+            to_json(r.value.as_deref(), crate::format::Format::Json, None, sr),
             None,
         );
     };
@@ -404,8 +454,8 @@ fn decode_actual(source: Option<&Source>, r: &Record) -> (Value, Value, Option<V
         (_, k) => (k, None),
     };
     (
-        to_json(key, s.key_format.format, key_ty),
-        to_json(r.value.as_deref(), s.value_format.format, value_ty),
+        to_json(key, s.key_format.format, key_ty, sr),
+        to_json(r.value.as_deref(), s.value_format.format, value_ty, sr),
         window,
     )
 }

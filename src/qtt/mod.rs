@@ -4,6 +4,7 @@
 //! their topics, then its outputs and `post` conditions checked (see `docs/` and
 //! `../shared/docs/qtt-format.md` for the rules).
 
+mod avro_spec;
 mod case;
 mod compare;
 pub mod load;

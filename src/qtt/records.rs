@@ -4,7 +4,18 @@
 use crate::catalog::types::SqlType;
 use crate::catalog::Source;
 use crate::format::Format;
+use crate::registry::Schemas;
 use serde_json::Value;
+
+/// The registry a case's AVRO records are written with and read by.
+pub type Registry<'a> = Option<&'a dyn Schemas>;
+
+/// A spec written in a registry format under `topic`'s subject.
+fn registered(sr: Registry, topic: &str, is_key: bool, v: &Value) -> Result<Vec<u8>, String> {
+    let sr = sr.ok_or("AVRO records need the schema registry")?;
+    let subject = format!("{topic}-{}", if is_key { "key" } else { "value" });
+    super::avro_spec::encode(sr, &subject, v)
+}
 
 fn json_text(v: &Value) -> Vec<u8> {
     match v {
@@ -34,7 +45,11 @@ fn kafka_bytes(v: &Value, ty: &SqlType) -> Result<Vec<u8>, String> {
 }
 
 /// The bytes of a key given as JSON, for the topic's first declared source (if any).
-pub fn key_bytes(v: &Value, source: Option<&Source>) -> Result<Option<Vec<u8>>, String> {
+pub fn key_bytes(
+    v: &Value,
+    source: Option<&Source>,
+    sr: Registry,
+) -> Result<Option<Vec<u8>>, String> {
     if v.is_null() {
         return Ok(None);
     }
@@ -50,15 +65,16 @@ pub fn key_bytes(v: &Value, source: Option<&Source>) -> Result<Option<Vec<u8>>, 
         Format::Kafka => Some(kafka_bytes(v, &keys[0].ty)?),
         Format::Delimited => Some(json_text(v)),
         Format::None => None,
-        Format::Avro => return Err(AVRO.into()),
+        Format::Avro => Some(registered(sr, &s.topic, true, v)?),
     })
 }
 
-/// The runner does not register schemas as ksqlDB's does yet (its AVRO cases are skipped).
-const AVRO: &str = "AVRO records in a QTT case need the runner's schema registry support";
-
 /// The bytes of a value given as JSON (`null` is a tombstone).
-pub fn value_bytes(v: &Value, source: Option<&Source>) -> Result<Option<Vec<u8>>, String> {
+pub fn value_bytes(
+    v: &Value,
+    source: Option<&Source>,
+    sr: Registry,
+) -> Result<Option<Vec<u8>>, String> {
     if v.is_null() {
         return Ok(None);
     }
@@ -73,14 +89,19 @@ pub fn value_bytes(v: &Value, source: Option<&Source>) -> Result<Option<Vec<u8>>
         },
         Format::Delimited => Some(json_text(v)),
         Format::None => None,
-        Format::Avro => return Err(AVRO.into()),
+        Format::Avro => Some(registered(sr, &s.topic, false, v)?),
     })
 }
 
 /// Reads record bytes back as JSON for comparison.
-pub fn to_json(bytes: Option<&[u8]>, format: Format, ty: Option<&SqlType>) -> Value {
+pub fn to_json(bytes: Option<&[u8]>, format: Format, ty: Option<&SqlType>, sr: Registry) -> Value {
     let Some(b) = bytes else { return Value::Null };
+    let text = || Value::String(String::from_utf8_lossy(b).into_owned());
     match format {
+        Format::Avro => match sr.map(|sr| super::avro_spec::decode(sr, b)) {
+            Some(Ok(v)) => v,
+            _ => text(),
+        },
         Format::Json => serde_json::from_slice(b)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(b).into_owned())),
         Format::Kafka => match ty {
@@ -96,7 +117,7 @@ pub fn to_json(bytes: Option<&[u8]>, format: Format, ty: Option<&SqlType>) -> Va
             }
             _ => Value::String(String::from_utf8_lossy(b).into_owned()),
         },
-        Format::Delimited | Format::Avro => Value::String(String::from_utf8_lossy(b).into_owned()),
+        Format::Delimited => text(),
         Format::None => Value::Null,
     }
 }

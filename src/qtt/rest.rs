@@ -55,7 +55,9 @@ async fn run_with(
     rest: &RestExpectation,
     addr: SocketAddr,
 ) -> (Status, MessageMatch) {
-    create_topics(engine, case);
+    if let Err(e) = create_topics(engine, case) {
+        return (Status::Fail(e), MessageMatch::NotApplicable);
+    }
     let first_query = case
         .statements
         .iter()

@@ -222,8 +222,8 @@ impl SubjectVersion {
 struct State {
     /// The next offset of the registry's topic to read.
     next: u64,
-    /// By id (ids are 1, 2, ...).
-    schemas: Vec<Schema>,
+    /// By id (given 1, 2, ... unless a registration names its id).
+    schemas: BTreeMap<u32, Schema>,
     subjects: BTreeMap<String, Vec<Version>>,
     global: Option<Compatibility>,
     per_subject: BTreeMap<String, Compatibility>,
@@ -352,10 +352,36 @@ impl Registry {
 
     /// Registers `text` under `subject` (its id; the existing version's if it is there).
     pub fn register(&self, subject: &str, kind: SchemaType, text: &str) -> RegistryResult<u32> {
+        self.register_as(subject, kind, text, None)
+    }
+
+    /// Registers `text` under `subject`, with the id `id` if one is asked for (as Confluent's
+    /// `"id"` in a registration does): an id already taken by another schema is refused.
+    pub fn register_as(
+        &self,
+        subject: &str,
+        kind: SchemaType,
+        text: &str,
+        id: Option<u32>,
+    ) -> RegistryResult<u32> {
         let identity = identity(kind, text)?;
         let mut state = self.state()?;
         if let Some(v) = state.find(subject, kind, &identity) {
-            return Ok(v.id);
+            if id.is_none_or(|id| id == v.id) {
+                return Ok(v.id);
+            }
+        }
+        if let Some(taken) = id.and_then(|id| state.by_id(id)) {
+            if taken.kind != kind || taken.identity != identity {
+                return Err(RegistryError::new(
+                    422,
+                    42205,
+                    format!(
+                        "Overwrite new schema with id {} is not permitted.",
+                        taken.id
+                    ),
+                ));
+            }
         }
         let level = state.level(subject);
         if let Err(why) = state.check(subject, kind, text, level) {
@@ -367,13 +393,14 @@ impl Registry {
                 ),
             ));
         }
-        let id = match state
+        let same = state
             .schemas
-            .iter()
-            .find(|s| s.kind == kind && s.identity == identity)
-        {
-            Some(s) => s.id,
-            None => state.schemas.len() as u32 + 1,
+            .values()
+            .find(|s| s.kind == kind && s.identity == identity);
+        let id = match (id, same) {
+            (Some(id), _) => id,
+            (None, Some(s)) => s.id,
+            (None, None) => state.schemas.keys().next_back().map_or(1, |max| max + 1),
         };
         let version = state
             .subjects
@@ -521,16 +548,16 @@ impl State {
         let (version, id) = (version as u32, id as u32);
         if let (Some(text), None) = (value["schema"].as_str(), self.by_id(id)) {
             let kind = SchemaType::parse(value["schemaType"].as_str()).unwrap_or(SchemaType::Avro);
-            // Ids are given in order: a record of an id past the next one is not ours.
-            if id as usize == self.schemas.len() + 1 {
-                let identity = identity(kind, text).unwrap_or_else(|_| text.to_string());
-                self.schemas.push(Schema {
+            let identity = identity(kind, text).unwrap_or_else(|_| text.to_string());
+            self.schemas.insert(
+                id,
+                Schema {
                     id,
                     kind,
                     text: text.to_string(),
                     identity,
-                });
-            }
+                },
+            );
         }
         let deleted = value["deleted"].as_bool().unwrap_or(false);
         let versions = self.subjects.entry(subject.to_string()).or_default();
@@ -548,7 +575,7 @@ impl State {
     }
 
     fn by_id(&self, id: u32) -> Option<&Schema> {
-        id.checked_sub(1).and_then(|i| self.schemas.get(i as usize))
+        self.schemas.get(&id)
     }
 
     /// A subject's versions not deleted; an error when there are none.

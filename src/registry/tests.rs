@@ -137,3 +137,20 @@ fn schemas_that_differ_only_in_a_default_are_two_schemas() {
     assert_eq!(r.register("s", SchemaType::Avro, V2), Ok(1));
     assert_eq!(r.register("s", SchemaType::Avro, &other_default), Ok(2));
 }
+
+#[test]
+fn a_registration_may_name_its_id_but_not_take_anothers() {
+    let log = memory();
+    let r = registry(&log);
+    assert_eq!(r.register_as("a", SchemaType::Avro, V1, Some(101)), Ok(101));
+    // Ids given after a named one follow the highest.
+    assert_eq!(r.register("b", SchemaType::Avro, r#""int""#), Ok(102));
+    let taken = r.register_as("c", SchemaType::Avro, r#""long""#, Some(101));
+    assert_eq!(taken.unwrap_err().code, 42205);
+    // The same schema under its own id elsewhere is fine.
+    assert_eq!(r.register_as("c", SchemaType::Avro, V1, Some(101)), Ok(101));
+    // A restarted registry reads the ids back.
+    let again = registry(&log);
+    assert_eq!(again.schema(101).unwrap().kind, SchemaType::Avro);
+    assert_eq!(again.version("b", None).unwrap().id, 102);
+}

@@ -134,7 +134,12 @@ async fn register(
 ) -> Response {
     call(s, move |r| {
         let (kind, text) = schema_of(&body)?;
-        Ok(json!({"id": r.register(&subject, kind, &text)?}))
+        // Confluent's `"id"`: the registration keeps the id the schema has elsewhere.
+        let id = object(&body)?
+            .get("id")
+            .and_then(Value::as_u64)
+            .map(|id| id as u32);
+        Ok(json!({"id": r.register_as(&subject, kind, &text, id)?}))
     })
     .await
 }

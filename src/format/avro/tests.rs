@@ -20,7 +20,7 @@ fn the_generated_schema_is_ksqldbs() {
             &SqlType::Struct(vec![("NAME".into(), SqlType::String)]),
         ),
     ];
-    let s = schema_for(&cols, true);
+    let s = schema_for(&cols, true, None);
     assert_eq!(s["name"], "KsqlDataSourceSchema");
     assert_eq!(s["namespace"], "io.confluent.ksql.avro_schemas");
     let f = &s["fields"];
@@ -39,7 +39,7 @@ fn the_generated_schema_is_ksqldbs() {
     assert_eq!(f[3]["type"][1]["name"], "KsqlDataSourceSchema_WHO");
     // One unwrapped column is its bare (optional) type.
     assert_eq!(
-        schema_for(&[("K", &SqlType::Int)], false),
+        schema_for(&[("K", &SqlType::Int)], false, None),
         json!(["null", "int"])
     );
     // And what the schema says comes back as the columns.
@@ -78,7 +78,7 @@ fn values_survive_a_round_trip_through_the_wire_format() {
         ("P", &dec),
         ("T", &SqlType::Timestamp),
     ];
-    let codec = AvroCodec::register(r.clone(), "t-value", &cols, true).unwrap();
+    let codec = AvroCodec::register(r.clone(), "t-value", &cols, true, None).unwrap();
     let arrays: Vec<ArrayRef> = vec![
         Arc::new(Int32Array::from(vec![-7])),
         Arc::new(StringArray::from(vec![Some("é")])),
@@ -97,7 +97,7 @@ fn values_survive_a_round_trip_through_the_wire_format() {
     // The schema went to the registry under the subject.
     assert_eq!(r.version("t-value", None).unwrap().id, codec.id());
     // A bare key: the type itself, no record.
-    let key = AvroCodec::register(r, "t-key", &[("K", &SqlType::Bigint)], false).unwrap();
+    let key = AvroCodec::register(r, "t-key", &[("K", &SqlType::Bigint)], false, None).unwrap();
     let k: Vec<ArrayRef> = vec![Arc::new(datafusion::arrow::array::Int64Array::from(vec![
         42,
     ]))];
@@ -133,7 +133,7 @@ fn records_of_another_writer_schema_are_read_by_field_name() {
         ("TAGS", &tags),
         ("GONE", &SqlType::Int),
     ];
-    let ours = AvroCodec::register(r.clone(), "mine-value", &cols, true).unwrap();
+    let ours = AvroCodec::register(r.clone(), "mine-value", &cols, true, None).unwrap();
     assert_eq!(
         ours.decode(&bytes, &cols).unwrap(),
         vec![json!(5), json!(["a", "b"]), Value::Null]
