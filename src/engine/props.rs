@@ -195,6 +195,13 @@ impl<'a> With<'a> {
                 value.name()
             )));
         }
+        // PROTOBUF values are messages: single columns are always wrapped.
+        if wrap == Some(false) && matches!(value, Format::Protobuf | Format::ProtobufNoSr) {
+            return Err(Error::statement(format!(
+                "Format '{}' does not support 'WRAP_SINGLE_VALUE' set to 'false'.",
+                value.name()
+            )));
+        }
         let default_wrap = !matches!(
             engine
                 .property(session, "ksql.persistence.wrap.single.values")

@@ -1,8 +1,9 @@
-//! Sources in a schema-registry format (AVRO), after ksqlDB's `DefaultSchemaInjector` and
-//! `SchemaRegisterInjector`:
+//! Sources in a schema-registry format (AVRO, PROTOBUF), after ksqlDB's `DefaultSchemaInjector`
+//! and `SchemaRegisterInjector`:
 //! - **inference**: a CREATE without key columns takes one key column `ROWKEY` of the whole
-//!   `<topic>-key` schema; without value columns it takes the fields of the `<topic>-value`
-//!   record (or one column `ROWVAL` of an unwrapped value). `KEY_SCHEMA_ID` / `VALUE_SCHEMA_ID`
+//!   `<topic>-key` AVRO schema (a PROTOBUF key message's fields); without value columns it
+//!   takes the fields of the `<topic>-value` record or message (or one column `ROWVAL` of an
+//!   unwrapped AVRO value). `KEY_SCHEMA_ID` / `VALUE_SCHEMA_ID`
 //!   name the schema instead of the subject's latest, for a CREATE (then no such columns may be
 //!   declared) and for a CREATE ... AS SELECT (whose records are then written with it);
 //! - **registration**: a CREATE over a topic registers the schema generated for its columns
@@ -17,16 +18,16 @@ use super::Engine;
 use crate::catalog::types::SqlType;
 use crate::catalog::{typed_columns, Column, ColumnKind, Source};
 use crate::error::{Error, Result};
-use crate::format::avro::{columns_of, type_of, AvroCodec};
-use crate::format::{Format, FormatSpec};
+use crate::format::avro::{self, AvroCodec};
+use crate::format::protobuf::{self, ProtoCodec};
+use crate::format::{Codec, Format, FormatSpec};
 use crate::registry::{SchemaType, Schemas};
 use std::sync::Arc;
 
 fn registry(engine: &Engine) -> Result<Arc<dyn Schemas>> {
-    engine
-        .schemas()
-        .cloned()
-        .ok_or_else(|| Error::statement("AVRO needs the schema registry, which is not available"))
+    engine.schemas().cloned().ok_or_else(|| {
+        Error::statement("The format needs the schema registry, which is not available")
+    })
 }
 
 fn part(is_key: bool) -> (&'static str, &'static str) {
@@ -67,7 +68,12 @@ pub(super) fn infer(
     let (word, upper) = part(is_key);
     let id_prop = format!("{upper}_SCHEMA_ID");
     let id = with.int(&id_prop)?;
-    let infers = format == Format::Avro;
+    let expected = match format {
+        Format::Avro => Some(SchemaType::Avro),
+        Format::Protobuf => Some(SchemaType::Protobuf),
+        _ => None,
+    };
+    let infers = expected.is_some();
     if let Some(_id) = id {
         if !infers {
             return Err(Error::statement(format!(
@@ -104,19 +110,24 @@ pub(super) fn infer(
             (latest.id, latest.kind, latest.schema)
         }
     };
-    if kind != SchemaType::Avro {
+    if Some(kind) != expected {
         return Err(Error::statement(format!(
-            "{} schema is not in the expected format. You may want to set {upper}_FORMAT to '{}'.\ntopic: {topic}\nexpected format: AVRO\nactual format: {}",
+            "{} schema is not in the expected format. You may want to set {upper}_FORMAT to '{}'.\ntopic: {topic}\nexpected format: {}\nactual format: {}",
             if is_key { "Key" } else { "Value" },
             kind.name(),
+            format.name(),
             kind.name()
         )));
     }
     let unwrapped = !is_key && with.bool("WRAP_SINGLE_VALUE")? == Some(false);
-    let columns = match (is_key, unwrapped) {
-        (true, _) => vec![("ROWKEY".to_string(), type_of(&text)?)],
-        (false, true) => vec![("ROWVAL".to_string(), type_of(&text)?)],
-        (false, false) => columns_of(&text)?,
+    // A schema named by id keeps its fields' names: records are written with it as it is.
+    let exact = with.int(&id_prop)?.is_some();
+    let name = with.text(&format!("{upper}_SCHEMA_FULL_NAME"));
+    let columns = match (format, is_key, unwrapped) {
+        (Format::Protobuf, _, _) => protobuf::columns_of(&text, name.as_deref(), exact)?,
+        (_, true, _) => vec![("ROWKEY".to_string(), avro::type_of(&text)?)],
+        (_, false, true) => vec![("ROWVAL".to_string(), avro::type_of(&text)?)],
+        (_, false, false) => avro::columns_of(&text, exact)?,
     };
     let kind = if is_key {
         ColumnKind::Key
@@ -142,10 +153,11 @@ pub(super) fn full_names(
     value: Format,
 ) -> Result<(Option<String>, Option<String>)> {
     let name = |props: &[&str], format: Format| -> Result<Option<String>> {
-        let Some(given) = props.iter().find_map(|p| with.text(p)) else {
+        let Some((prop, given)) = props.iter().find_map(|p| with.text(p).map(|v| (*p, v))) else {
             return Ok(None);
         };
-        if format != Format::Avro {
+        let avro_only = prop == "VALUE_AVRO_SCHEMA_FULL_NAME";
+        if !(format == Format::Avro || format == Format::Protobuf && !avro_only) {
             return Err(Error::statement(format!(
                 "{} does not support the following configs: [fullSchemaName]",
                 format.name()
@@ -205,22 +217,53 @@ fn attach_one(
     cols: &[(&str, &SqlType)],
     part: Part,
 ) -> Result<()> {
-    if spec.format != Format::Avro || cols.is_empty() {
+    if !spec.format.has_schema() || cols.is_empty() {
+        return Ok(());
+    }
+    if spec.format == Format::ProtobufNoSr {
+        let codec = ProtoCodec::register(None, &part.subject, cols, part.name.as_deref())?;
+        spec.codec = Some(Codec::Protobuf(Arc::new(codec)));
         return Ok(());
     }
     let registry = registry(engine)?;
-    let latest = match part.origin {
-        Origin::Create => registry.latest(&part.subject).ok(),
-        _ => None,
+    let kind = match spec.format {
+        Format::Protobuf => SchemaType::Protobuf,
+        _ => SchemaType::Avro,
+    };
+    let existing = match part.origin {
+        Origin::Schema(id, text) => Some((id, text)),
+        Origin::Create => registry
+            .latest(&part.subject)
+            .ok()
+            .filter(|l| l.kind == kind)
+            .map(|l| (l.id, l.schema)),
+        Origin::Query => None,
     };
     let wrapped = spec.wraps(cols.len());
-    let codec = match (part.origin, latest) {
-        (Origin::Schema(id, text), _) => AvroCodec::existing(registry, id, &text, wrapped)?,
-        (_, Some(latest)) if latest.kind == SchemaType::Avro => {
-            AvroCodec::existing(registry, latest.id, &latest.schema, wrapped)?
+    let name = part.name.as_deref();
+    spec.codec = Some(match (kind, existing) {
+        (SchemaType::Protobuf, Some((id, text))) => Codec::Protobuf(Arc::new(ProtoCodec::new(
+            &text,
+            name,
+            Some(id),
+            Some(registry),
+        )?)),
+        (SchemaType::Protobuf, None) => Codec::Protobuf(Arc::new(ProtoCodec::register(
+            Some(registry),
+            &part.subject,
+            cols,
+            name,
+        )?)),
+        (_, Some((id, text))) => {
+            Codec::Avro(Arc::new(AvroCodec::existing(registry, id, &text, wrapped)?))
         }
-        _ => AvroCodec::register(registry, &part.subject, cols, wrapped, part.name.as_deref())?,
-    };
-    spec.avro = Some(Arc::new(codec));
+        (_, None) => Codec::Avro(Arc::new(AvroCodec::register(
+            registry,
+            &part.subject,
+            cols,
+            wrapped,
+            name,
+        )?)),
+    });
     Ok(())
 }

@@ -123,8 +123,9 @@ fn avro_type(ty: &SqlType, name: &str) -> Value {
 
 /// The columns of an AVRO value schema (schema inference): a record's fields, or one column
 /// named `ROWVAL` for any other type, as ksqlDB names an unwrapped value. Names are upper-cased,
-/// as ksqlDB's are (records are matched to columns ignoring case).
-pub fn columns_of(schema: &str) -> Result<Vec<(String, SqlType)>> {
+/// as ksqlDB's are (records are matched to columns ignoring case), unless `exact` (a schema
+/// named by id keeps its fields' names).
+pub fn columns_of(schema: &str, exact: bool) -> Result<Vec<(String, SqlType)>> {
     let parsed: Value = serde_json::from_str(schema).map_err(|e| Error::generic(e.to_string()))?;
     let fields = match &parsed {
         Value::Object(o) if o.get("type") == Some(&json!("record")) => o
@@ -137,7 +138,12 @@ pub fn columns_of(schema: &str) -> Result<Vec<(String, SqlType)>> {
     fields
         .iter()
         .map(|f| {
-            let name = f["name"].as_str().unwrap_or_default().to_uppercase();
+            let name = f["name"].as_str().unwrap_or_default();
+            let name = if exact {
+                name.to_string()
+            } else {
+                name.to_uppercase()
+            };
             Ok((name, sql_type(&f["type"])?))
         })
         .collect()

@@ -1,5 +1,5 @@
-//! Serialization formats for keys and values: JSON, DELIMITED, KAFKA, NONE and AVRO (with a
-//! schema registry, see [`avro`]).
+//! Serialization formats for keys and values: JSON, DELIMITED, KAFKA, NONE, and with a schema
+//! registry AVRO ([`avro`]) and PROTOBUF ([`protobuf`], also PROTOBUF_NOSR without one).
 //!
 //! Decoding turns each record's bytes into one JSON value per column (the common currency of
 //! every format), then [`build`] turns a batch of them into Arrow arrays. Encoding writes one
@@ -12,6 +12,7 @@ pub mod json;
 pub mod json_fast;
 mod json_scan;
 mod kafka;
+pub mod protobuf;
 
 use crate::catalog::types::SqlType;
 use crate::error::{Error, Result};
@@ -26,6 +27,8 @@ pub enum Format {
     Kafka,
     None,
     Avro,
+    Protobuf,
+    ProtobufNoSr,
 }
 
 impl Format {
@@ -36,7 +39,9 @@ impl Format {
             "KAFKA" => Ok(Format::Kafka),
             "NONE" => Ok(Format::None),
             "AVRO" => Ok(Format::Avro),
-            "PROTOBUF" | "JSON_SR" | "PROTOBUF_NOSR" => Err(Error::generic(format!(
+            "PROTOBUF" => Ok(Format::Protobuf),
+            "PROTOBUF_NOSR" => Ok(Format::ProtobufNoSr),
+            "JSON_SR" => Err(Error::generic(format!(
                 "Format {} needs a schema registry format Brooklet does not support yet",
                 name.to_ascii_uppercase()
             ))),
@@ -50,7 +55,15 @@ impl Format {
             Format::Kafka => "KAFKA",
             Format::None => "NONE",
             Format::Avro => "AVRO",
+            Format::Protobuf => "PROTOBUF",
+            Format::ProtobufNoSr => "PROTOBUF_NOSR",
         }
+    }
+
+    /// Whether keys and values of this format are schemas' records, written with a codec
+    /// attached when the source is made.
+    pub fn has_schema(self) -> bool {
+        matches!(self, Format::Avro | Format::Protobuf | Format::ProtobufNoSr)
     }
 }
 
@@ -61,11 +74,19 @@ pub struct FormatSpec {
     pub delimiter: char,
     /// Whether a single column is wrapped in an object (JSON) — keys default to unwrapped.
     pub wrap_single: bool,
-    /// AVRO: the schema written and the registry read from (attached when the source is made).
-    pub avro: Option<Arc<avro::AvroCodec>>,
+    /// AVRO, PROTOBUF: the schema written and the registry read from (attached when the
+    /// source is made).
+    pub codec: Option<Codec>,
 }
 
-/// Specs are equal when they say the same; the AVRO codec follows from that and the columns.
+/// The codec of a format with schemas.
+#[derive(Debug, Clone)]
+pub enum Codec {
+    Avro(Arc<avro::AvroCodec>),
+    Protobuf(Arc<protobuf::ProtoCodec>),
+}
+
+/// Specs are equal when they say the same; a codec follows from that and the columns.
 impl PartialEq for FormatSpec {
     fn eq(&self, other: &Self) -> bool {
         (self.format, self.delimiter, self.wrap_single)
@@ -81,7 +102,7 @@ impl FormatSpec {
             format,
             delimiter: ',',
             wrap_single,
-            avro: None,
+            codec: None,
         }
     }
 
@@ -90,10 +111,10 @@ impl FormatSpec {
         self.wrap_single || columns > 1
     }
 
-    fn codec(&self) -> std::result::Result<&avro::AvroCodec, String> {
-        self.avro
-            .as_deref()
-            .ok_or_else(|| "AVRO without a schema registry".to_string())
+    fn codec(&self) -> std::result::Result<&Codec, String> {
+        self.codec
+            .as_ref()
+            .ok_or_else(|| format!("{} without its schema", self.format.name()))
     }
 
     /// Checks that this format can carry these columns.
@@ -167,7 +188,10 @@ impl FormatSpec {
             Format::Delimited => delimited::decode(bytes, cols, self.delimiter),
             Format::Kafka => kafka::decode(bytes, cols[0].1).map(|v| vec![v]),
             Format::None => Ok(Vec::new()),
-            Format::Avro => self.codec()?.decode(bytes, cols),
+            Format::Avro | Format::Protobuf | Format::ProtobufNoSr => match self.codec()? {
+                Codec::Avro(c) => c.decode(bytes, cols),
+                Codec::Protobuf(c) => c.decode(bytes, cols),
+            },
         }
     }
 
@@ -208,10 +232,12 @@ impl FormatSpec {
                 kafka::encode(a, row, ty, out)?
             }
             Format::None => {}
-            Format::Avro => self
-                .codec()
-                .map_err(Error::generic)?
-                .encode_row(arrays, row, out)?,
+            Format::Avro | Format::Protobuf | Format::ProtobufNoSr => {
+                match self.codec().map_err(Error::generic)? {
+                    Codec::Avro(c) => c.encode_row(arrays, row, out)?,
+                    Codec::Protobuf(c) => c.encode_row(arrays, row, out)?,
+                }
+            }
         }
         Ok(true)
     }

@@ -429,9 +429,10 @@ fn decode_actual(
     sr: Registry,
 ) -> (Value, Value, Option<Value>) {
     let Some(s) = source else {
+        let json = crate::format::FormatSpec::new(crate::format::Format::Json, false);
         return (
-            to_json(r.key.as_deref(), crate::format::Format::Json, None, sr),
-            to_json(r.value.as_deref(), crate::format::Format::Json, None, sr),
+            to_json(r.key.as_deref(), &json, None, sr),
+            to_json(r.value.as_deref(), &json, None, sr),
             None,
         );
     };
@@ -454,8 +455,8 @@ fn decode_actual(
         (_, k) => (k, None),
     };
     (
-        to_json(key, s.key_format.format, key_ty, sr),
-        to_json(r.value.as_deref(), s.value_format.format, value_ty, sr),
+        to_json(key, &s.key_format, key_ty, sr),
+        to_json(r.value.as_deref(), &s.value_format, value_ty, sr),
         window,
     )
 }

@@ -81,7 +81,7 @@ pub fn strip_comments(text: &str) -> String {
 }
 
 /// The schema-registry formats the runner cannot run yet.
-const SR_FORMATS: &[&str] = &["PROTOBUF", "PROTOBUF_NOSR", "JSON_SR"];
+const SR_FORMATS: &[&str] = &["JSON_SR"];
 
 /// Functions that exist only in ksqlDB's test function registry.
 /// Those not implemented yet (`qtt::udfs` has the scalar and table ones, `qtt::udafs` the

@@ -3,18 +3,57 @@
 
 use crate::catalog::types::SqlType;
 use crate::catalog::Source;
-use crate::format::Format;
+use crate::format::protobuf::ProtoCodec;
+use crate::format::{Codec, Format, FormatSpec};
 use crate::registry::Schemas;
 use serde_json::Value;
 
-/// The registry a case's AVRO records are written with and read by.
+/// The registry a case's AVRO and PROTOBUF records are written with and read by.
 pub type Registry<'a> = Option<&'a dyn Schemas>;
 
-/// A spec written in a registry format under `topic`'s subject.
-fn registered(sr: Registry, topic: &str, is_key: bool, v: &Value) -> Result<Vec<u8>, String> {
-    let sr = sr.ok_or("AVRO records need the schema registry")?;
+/// A spec written in a format with schemas: AVRO and PROTOBUF under the latest schema of
+/// `topic`'s subject (as ksqlDB's runner writes them), PROTOBUF_NOSR with the source's own.
+fn with_schema(
+    spec: &FormatSpec,
+    sr: Registry,
+    topic: &str,
+    is_key: bool,
+    v: &Value,
+) -> Result<Vec<u8>, String> {
     let subject = format!("{topic}-{}", if is_key { "key" } else { "value" });
-    super::avro_spec::encode(sr, &subject, v)
+    let sr = sr.ok_or("records with schemas need the schema registry");
+    match (spec.format, &spec.codec) {
+        (Format::Avro, _) => super::avro_spec::encode(sr?, &subject, v),
+        (Format::Protobuf, _) => {
+            let latest = sr?
+                .latest(&subject)
+                .map_err(|e| format!("{subject}: {}", e.message))?;
+            // The message the source reads (its `*_SCHEMA_FULL_NAME`), else the first.
+            let name = match &spec.codec {
+                Some(Codec::Protobuf(c)) => Some(c.message().full_name().to_string()),
+                _ => None,
+            };
+            let codec = ProtoCodec::new(&latest.schema, name.as_deref(), Some(latest.id), None)
+                .or_else(|_| ProtoCodec::new(&latest.schema, None, Some(latest.id), None))
+                .map_err(|e| e.message)?;
+            proto_spec(&codec, v)
+        }
+        (_, Some(Codec::Protobuf(codec))) => proto_spec(codec, v),
+        _ => Err(format!("no codec for {}", spec.format.name())),
+    }
+}
+
+/// A PROTOBUF spec's bytes; a bare value is the field of a one-field message.
+fn proto_spec(codec: &ProtoCodec, v: &Value) -> Result<Vec<u8>, String> {
+    let fields: Vec<_> = codec.message().fields().collect();
+    let v = match (v, fields.as_slice()) {
+        (Value::Object(_), _) => v.clone(),
+        (_, [one]) => serde_json::json!({ one.name(): v }),
+        _ => v.clone(),
+    };
+    let mut out = Vec::new();
+    codec.encode_json(&v, &mut out)?;
+    Ok(out)
 }
 
 fn json_text(v: &Value) -> Vec<u8> {
@@ -65,7 +104,9 @@ pub fn key_bytes(
         Format::Kafka => Some(kafka_bytes(v, &keys[0].ty)?),
         Format::Delimited => Some(json_text(v)),
         Format::None => None,
-        Format::Avro => Some(registered(sr, &s.topic, true, v)?),
+        Format::Avro | Format::Protobuf | Format::ProtobufNoSr => {
+            Some(with_schema(&s.key_format, sr, &s.topic, true, v)?)
+        }
     })
 }
 
@@ -89,17 +130,29 @@ pub fn value_bytes(
         },
         Format::Delimited => Some(json_text(v)),
         Format::None => None,
-        Format::Avro => Some(registered(sr, &s.topic, false, v)?),
+        Format::Avro | Format::Protobuf | Format::ProtobufNoSr => {
+            Some(with_schema(&s.value_format, sr, &s.topic, false, v)?)
+        }
     })
 }
 
 /// Reads record bytes back as JSON for comparison.
-pub fn to_json(bytes: Option<&[u8]>, format: Format, ty: Option<&SqlType>, sr: Registry) -> Value {
+pub fn to_json(
+    bytes: Option<&[u8]>,
+    spec: &FormatSpec,
+    ty: Option<&SqlType>,
+    sr: Registry,
+) -> Value {
     let Some(b) = bytes else { return Value::Null };
     let text = || Value::String(String::from_utf8_lossy(b).into_owned());
-    match format {
+    match spec.format {
         Format::Avro => match sr.map(|sr| super::avro_spec::decode(sr, b)) {
             Some(Ok(v)) => v,
+            _ => text(),
+        },
+        // The writer's schema (by id) or, without a registry, the source's.
+        Format::Protobuf | Format::ProtobufNoSr => match &spec.codec {
+            Some(Codec::Protobuf(c)) => c.decode_json(b).unwrap_or_else(|_| text()),
             _ => text(),
         },
         Format::Json => serde_json::from_slice(b)

@@ -43,7 +43,7 @@ fn the_generated_schema_is_ksqldbs() {
         json!(["null", "int"])
     );
     // And what the schema says comes back as the columns.
-    let back = columns_of(&s.to_string()).unwrap();
+    let back = columns_of(&s.to_string(), false).unwrap();
     let want: Vec<(String, SqlType)> = cols
         .iter()
         .map(|(n, t)| (n.to_string(), (*t).clone()))
