@@ -19,6 +19,7 @@ use crate::catalog::types::SqlType;
 use crate::catalog::{typed_columns, Column, ColumnKind, Source};
 use crate::error::{Error, Result};
 use crate::format::avro::{self, AvroCodec};
+use crate::format::json_sr::{self, JsonSrCodec};
 use crate::format::protobuf::{self, ProtoCodec};
 use crate::format::{Codec, Format, FormatSpec};
 use crate::registry::{SchemaType, Schemas};
@@ -71,6 +72,7 @@ pub(super) fn infer(
     let expected = match format {
         Format::Avro => Some(SchemaType::Avro),
         Format::Protobuf => Some(SchemaType::Protobuf),
+        Format::JsonSr => Some(SchemaType::Json),
         _ => None,
     };
     let infers = expected.is_some();
@@ -125,6 +127,9 @@ pub(super) fn infer(
     let name = with.text(&format!("{upper}_SCHEMA_FULL_NAME"));
     let columns = match (format, is_key, unwrapped) {
         (Format::Protobuf, _, _) => protobuf::columns_of(&text, name.as_deref(), exact)?,
+        (Format::JsonSr, true, _) => vec![("ROWKEY".to_string(), json_sr::type_of(&text)?)],
+        (Format::JsonSr, false, true) => vec![("ROWVAL".to_string(), json_sr::type_of(&text)?)],
+        (Format::JsonSr, false, false) => json_sr::columns_of(&text, exact)?,
         (_, true, _) => vec![("ROWKEY".to_string(), avro::type_of(&text)?)],
         (_, false, true) => vec![("ROWVAL".to_string(), avro::type_of(&text)?)],
         (_, false, false) => avro::columns_of(&text, exact)?,
@@ -228,6 +233,7 @@ fn attach_one(
     let registry = registry(engine)?;
     let kind = match spec.format {
         Format::Protobuf => SchemaType::Protobuf,
+        Format::JsonSr => SchemaType::Json,
         _ => SchemaType::Avro,
     };
     let existing = match part.origin {
@@ -242,6 +248,19 @@ fn attach_one(
     let wrapped = spec.wraps(cols.len());
     let name = part.name.as_deref();
     spec.codec = Some(match (kind, existing) {
+        (SchemaType::Json, Some((id, _))) => Codec::JsonSr(Arc::new(JsonSrCodec { id })),
+        (SchemaType::Json, None) => {
+            let text = json_sr::schema_for(cols, wrapped).to_string();
+            let id = registry
+                .register(&part.subject, SchemaType::Json, &text)
+                .map_err(|e| {
+                    Error::statement(format!(
+                        "Could not register schema for topic: {} ({})",
+                        e.message, e.code
+                    ))
+                })?;
+            Codec::JsonSr(Arc::new(JsonSrCodec { id }))
+        }
         (SchemaType::Protobuf, Some((id, text))) => Codec::Protobuf(Arc::new(ProtoCodec::new(
             &text,
             name,

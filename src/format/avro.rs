@@ -44,8 +44,9 @@ impl std::fmt::Debug for AvroCodec {
     }
 }
 
-/// AVRO maps have string keys: ksqlDB refuses columns with other map keys.
-pub fn check_map_keys(cols: &[(&str, &SqlType)]) -> Result<()> {
+/// AVRO (and JSON_SR) maps have string keys: ksqlDB refuses columns with other map keys,
+/// saying `refusal`.
+pub fn check_map_keys(cols: &[(&str, &SqlType)], refusal: &str) -> Result<()> {
     fn ok(t: &SqlType) -> bool {
         match t {
             SqlType::Map(k, v) => **k == SqlType::String && ok(v),
@@ -56,7 +57,7 @@ pub fn check_map_keys(cols: &[(&str, &SqlType)]) -> Result<()> {
     }
     match cols.iter().all(|c| ok(c.1)) {
         true => Ok(()),
-        false => Err(Error::statement("Avro only supports MAPs with STRING keys")),
+        false => Err(Error::statement(refusal)),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Serialization formats for keys and values: JSON, DELIMITED, KAFKA, NONE, and with a schema
-//! registry AVRO ([`avro`]) and PROTOBUF ([`protobuf`], also PROTOBUF_NOSR without one).
+//! registry AVRO ([`avro`]), PROTOBUF ([`protobuf`], also PROTOBUF_NOSR without one) and
+//! JSON_SR ([`json_sr`]).
 //!
 //! Decoding turns each record's bytes into one JSON value per column (the common currency of
 //! every format), then [`build`] turns a batch of them into Arrow arrays. Encoding writes one
@@ -11,6 +12,7 @@ mod delimited;
 pub mod json;
 pub mod json_fast;
 mod json_scan;
+pub mod json_sr;
 mod kafka;
 pub mod protobuf;
 
@@ -29,6 +31,7 @@ pub enum Format {
     Avro,
     Protobuf,
     ProtobufNoSr,
+    JsonSr,
 }
 
 impl Format {
@@ -41,10 +44,7 @@ impl Format {
             "AVRO" => Ok(Format::Avro),
             "PROTOBUF" => Ok(Format::Protobuf),
             "PROTOBUF_NOSR" => Ok(Format::ProtobufNoSr),
-            "JSON_SR" => Err(Error::generic(format!(
-                "Format {} needs a schema registry format Brooklet does not support yet",
-                name.to_ascii_uppercase()
-            ))),
+            "JSON_SR" => Ok(Format::JsonSr),
             other => Err(Error::generic(format!("Unknown format: {other}"))),
         }
     }
@@ -57,13 +57,17 @@ impl Format {
             Format::Avro => "AVRO",
             Format::Protobuf => "PROTOBUF",
             Format::ProtobufNoSr => "PROTOBUF_NOSR",
+            Format::JsonSr => "JSON_SR",
         }
     }
 
     /// Whether keys and values of this format are schemas' records, written with a codec
     /// attached when the source is made.
     pub fn has_schema(self) -> bool {
-        matches!(self, Format::Avro | Format::Protobuf | Format::ProtobufNoSr)
+        matches!(
+            self,
+            Format::Avro | Format::Protobuf | Format::ProtobufNoSr | Format::JsonSr
+        )
     }
 }
 
@@ -84,6 +88,7 @@ pub struct FormatSpec {
 pub enum Codec {
     Avro(Arc<avro::AvroCodec>),
     Protobuf(Arc<protobuf::ProtoCodec>),
+    JsonSr(Arc<json_sr::JsonSrCodec>),
 }
 
 /// Specs are equal when they say the same; a codec follows from that and the columns.
@@ -166,7 +171,10 @@ impl FormatSpec {
                 ))),
                 None => Ok(()),
             },
-            Format::Avro => avro::check_map_keys(cols),
+            Format::Avro => avro::check_map_keys(cols, "Avro only supports MAPs with STRING keys"),
+            Format::JsonSr => {
+                avro::check_map_keys(cols, "JSON only supports MAP types with STRING keys")
+            }
             _ => Ok(()),
         }
     }
@@ -188,10 +196,13 @@ impl FormatSpec {
             Format::Delimited => delimited::decode(bytes, cols, self.delimiter),
             Format::Kafka => kafka::decode(bytes, cols[0].1).map(|v| vec![v]),
             Format::None => Ok(Vec::new()),
-            Format::Avro | Format::Protobuf | Format::ProtobufNoSr => match self.codec()? {
-                Codec::Avro(c) => c.decode(bytes, cols),
-                Codec::Protobuf(c) => c.decode(bytes, cols),
-            },
+            Format::Avro | Format::Protobuf | Format::ProtobufNoSr | Format::JsonSr => {
+                match self.codec()? {
+                    Codec::Avro(c) => c.decode(bytes, cols),
+                    Codec::Protobuf(c) => c.decode(bytes, cols),
+                    Codec::JsonSr(c) => c.decode(bytes, cols, self.wraps(cols.len())),
+                }
+            }
         }
     }
 
@@ -232,10 +243,11 @@ impl FormatSpec {
                 kafka::encode(a, row, ty, out)?
             }
             Format::None => {}
-            Format::Avro | Format::Protobuf | Format::ProtobufNoSr => {
+            Format::Avro | Format::Protobuf | Format::ProtobufNoSr | Format::JsonSr => {
                 match self.codec().map_err(Error::generic)? {
                     Codec::Avro(c) => c.encode_row(arrays, row, out)?,
                     Codec::Protobuf(c) => c.encode_row(arrays, row, out)?,
+                    Codec::JsonSr(c) => c.encode_row(arrays, row, self.wraps(arrays.len()), out)?,
                 }
             }
         }

@@ -80,9 +80,6 @@ pub fn strip_comments(text: &str) -> String {
     out
 }
 
-/// The schema-registry formats the runner cannot run yet.
-const SR_FORMATS: &[&str] = &["JSON_SR"];
-
 /// Functions that exist only in ksqlDB's test function registry.
 /// Those not implemented yet (`qtt::udfs` has the scalar and table ones, `qtt::udafs` the
 /// aggregates).
@@ -170,25 +167,14 @@ pub fn load_text(file: &str, raw: &str) -> Result<Vec<Case>, String> {
                             .collect()
                     })
                     .unwrap_or_default();
-                let mut skip = None;
-                if t["enabled"] == Value::Bool(false) {
-                    skip = Some("disabled".to_string());
-                }
-                let uses_sr = |s: &str| {
-                    let up = s.to_uppercase();
-                    SR_FORMATS
+                let skip = if t["enabled"] == Value::Bool(false) {
+                    Some("disabled".to_string())
+                } else {
+                    statements
                         .iter()
-                        .any(|f| up.contains(&format!("'{f}'")) || up.contains(&format!("\"{f}\"")))
+                        .find_map(|s| test_only_function(s))
+                        .map(|f| format!("uses {f}, a function of ksqlDB's test registry"))
                 };
-                if format.as_deref().is_some_and(|f| SR_FORMATS.contains(&f))
-                    || statements.iter().any(|s| uses_sr(s))
-                    || topics.iter().any(|t| uses_sr(&t.to_string()))
-                    || props.iter().any(|(_, v)| SR_FORMATS.contains(&v.as_str()))
-                {
-                    skip = Some("needs a schema registry format (PROTOBUF, JSON_SR)".to_string());
-                } else if let Some(f) = statements.iter().find_map(|s| test_only_function(s)) {
-                    skip = Some(format!("uses {f}, a function of ksqlDB's test registry"));
-                }
                 cases.push(Case {
                     file: file.to_string(),
                     name,

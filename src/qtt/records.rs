@@ -39,6 +39,16 @@ fn with_schema(
             proto_spec(&codec, v)
         }
         (_, Some(Codec::Protobuf(codec))) => proto_spec(codec, v),
+        // JSON under the subject's latest id; a bare key or value as the JSON format takes it.
+        (Format::JsonSr, _) => {
+            let latest = sr?
+                .latest(&subject)
+                .map_err(|e| format!("{subject}: {}", e.message))?;
+            let mut out = vec![0];
+            out.extend_from_slice(&latest.id.to_be_bytes());
+            out.extend_from_slice(v.to_string().as_bytes());
+            Ok(out)
+        }
         _ => Err(format!("no codec for {}", spec.format.name())),
     }
 }
@@ -104,7 +114,7 @@ pub fn key_bytes(
         Format::Kafka => Some(kafka_bytes(v, &keys[0].ty)?),
         Format::Delimited => Some(json_text(v)),
         Format::None => None,
-        Format::Avro | Format::Protobuf | Format::ProtobufNoSr => {
+        Format::Avro | Format::Protobuf | Format::ProtobufNoSr | Format::JsonSr => {
             Some(with_schema(&s.key_format, sr, &s.topic, true, v)?)
         }
     })
@@ -130,7 +140,7 @@ pub fn value_bytes(
         },
         Format::Delimited => Some(json_text(v)),
         Format::None => None,
-        Format::Avro | Format::Protobuf | Format::ProtobufNoSr => {
+        Format::Avro | Format::Protobuf | Format::ProtobufNoSr | Format::JsonSr => {
             Some(with_schema(&s.value_format, sr, &s.topic, false, v)?)
         }
     })
@@ -153,6 +163,10 @@ pub fn to_json(
         // The writer's schema (by id) or, without a registry, the source's.
         Format::Protobuf | Format::ProtobufNoSr => match &spec.codec {
             Some(Codec::Protobuf(c)) => c.decode_json(b).unwrap_or_else(|_| text()),
+            _ => text(),
+        },
+        Format::JsonSr => match b {
+            [0, _, _, _, _, json @ ..] => serde_json::from_slice(json).unwrap_or_else(|_| text()),
             _ => text(),
         },
         Format::Json => serde_json::from_slice(b)
