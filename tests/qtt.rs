@@ -85,6 +85,6 @@ fn listed_rest_qtt_cases_pass() {
         shared_dir("BROOKLET_REST_QTT_DIR", "rest-qtt"),
         include_str!("rest-qtt-passing.txt"),
         "tests/rest-qtt-passing.txt",
-        90,
+        140,
     );
 }
