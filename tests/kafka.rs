@@ -739,3 +739,33 @@ fn confluents_avro_serializer_writes_the_input_and_fastavro_reads_the_output() {
     );
     assert!(ok, "{out}");
 }
+
+/// The same with PROTOBUF: Confluent's ProtobufSerializer registers its message (as a base64
+/// descriptor) with the server's registry and writes the bids, Brooklet infers the columns,
+/// a query writes PROTOBUF under ksqlDB's generated schema, and Confluent's
+/// ProtobufDeserializer reads it with a message class built from that schema's fields.
+#[test]
+fn confluents_protobuf_serializer_writes_the_input_and_its_deserializer_reads_the_output() {
+    let broker = Broker::get();
+    let s = unique("proto");
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(&broker, &s, &dir.path().join("server"));
+    let url = format!("http://{}", srv.addr);
+    let (ok, out) = client("kafka_proof.py", &["protobuf", &broker.bootstrap, &s, &url]);
+    assert!(ok, "{out}");
+    let req = serde_json::json!({
+        "ksql": format!(
+            "CREATE STREAM bids (k VARCHAR KEY) WITH (KAFKA_TOPIC='proto_in_{s}', \
+             VALUE_FORMAT='PROTOBUF'); CREATE STREAM doubled WITH (KAFKA_TOPIC='PROTO_OUT_{s}', \
+             VALUE_FORMAT='PROTOBUF') AS SELECT k, auction, price * 2 AS double_price, bidder \
+             FROM bids;"),
+        "streamsProperties": {"auto.offset.reset": "earliest"}
+    });
+    let (status, body) = common::http::request(&srv.addr, "POST", "/ksql", "", &req.to_string());
+    assert_eq!(status, 200, "{body}");
+    let (ok, out) = client(
+        "kafka_proof.py",
+        &["protocheck", &broker.bootstrap, &s, &url],
+    );
+    assert!(ok, "{out}");
+}

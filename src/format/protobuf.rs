@@ -55,13 +55,34 @@ struct Sources {
 impl FileResolver for Sources {
     fn open_file(&self, name: &str) -> std::result::Result<File, protox::Error> {
         match name {
-            MAIN => File::from_source(name, &self.main),
+            MAIN => match descriptor(&self.main) {
+                Some(file) => Ok(File::from_file_descriptor_proto(file)),
+                None => File::from_source(name, &self.main),
+            },
             "confluent/type/decimal.proto" => File::from_source(name, DECIMAL),
             "google/type/date.proto" => File::from_source(name, DATE),
             "google/type/timeofday.proto" => File::from_source(name, TIME_OF_DAY),
             _ => Err(protox::Error::file_not_found(name)),
         }
     }
+}
+
+/// A schema given as a base64 `FileDescriptorProto` (as Confluent's serializers for Python and
+/// other languages register them) rather than `.proto` text; named as the main file.
+fn descriptor(text: &str) -> Option<prost_reflect::prost_types::FileDescriptorProto> {
+    use prost_reflect::prost::Message as _;
+    let text = text.trim();
+    if text.contains(char::is_whitespace) || text.contains(';') {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    let mut file =
+        prost_reflect::prost_types::FileDescriptorProto::decode(bytes.as_slice()).ok()?;
+    file.message_type.first()?;
+    file.name = Some(MAIN.to_string());
+    Some(file)
 }
 
 /// A compiled schema: its top-level messages, in order.

@@ -9,6 +9,9 @@
     kafka_proof.py avro BOOTSTRAP SUFFIX URL        writes AVRO bids (Confluent's AvroSerializer, the
                                                     registry at URL) to avro_in_SUFFIX
     kafka_proof.py avrocheck BOOTSTRAP SUFFIX URL   decodes AVRO_OUT_SUFFIX with fastavro and checks it
+    kafka_proof.py protobuf BOOTSTRAP SUFFIX URL    writes PROTOBUF bids (Confluent's ProtobufSerializer)
+                                                    to proto_in_SUFFIX
+    kafka_proof.py protocheck BOOTSTRAP SUFFIX URL  decodes PROTO_OUT_SUFFIX with the protobuf package
     kafka_proof.py count BOOTSTRAP TOPIC 0          prints the records the broker says TOPIC has
     kafka_proof.py count BOOTSTRAP TOPIC min        ... the fewest any partition of TOPIC has
     kafka_proof.py configs BOOTSTRAP TOPIC 0        prints TOPIC's partitions and settings
@@ -256,6 +259,77 @@ def avrocheck(bootstrap, suffix, url):
     print(f"ok: {len(got)} AVRO records decoded by fastavro")
 
 
+def message_class(package, name, fields):
+    """A protobuf message class built at run time (no protoc): `fields` are (name, type) with
+    type one of "int64", "string"."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    types = {"int64": descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
+             "string": descriptor_pb2.FieldDescriptorProto.TYPE_STRING}
+    f = descriptor_pb2.FileDescriptorProto(name=f"{package}.proto", package=package,
+                                          syntax="proto3")
+    m = f.message_type.add(name=name)
+    for i, (field, ty) in enumerate(fields, 1):
+        m.field.add(name=field, number=i, type=types[ty],
+                    label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(f)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.{name}"))
+
+
+def protobuf(bootstrap, suffix, url):
+    """Bids in PROTOBUF, framed by Confluent's serializer (which registers the schema as a
+    base64 descriptor) with the id Brooklet's registry gave. Every tenth has no bidder."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for f in admin.create_topics([NewTopic(f"proto_in_{suffix}", 1, 1)]).values():
+        f.result(30)
+    bid = message_class("proof", "Bid", [("auction", "int64"), ("price", "int64"),
+                                         ("bidder", "string")])
+    serialize = ProtobufSerializer(bid, SchemaRegistryClient({"url": url}),
+                                   {"use.deprecated.format": False})
+    ctx = SerializationContext(f"proto_in_{suffix}", MessageField.VALUE)
+    p = Producer({"bootstrap.servers": bootstrap})
+    for i in range(AVRO_BIDS):
+        b = bid(auction=i % 7, price=100 + i)
+        if i % 10:
+            b.bidder = f"b{i}"
+        p.produce(f"proto_in_{suffix}", key=f"k{i}", value=serialize(b, ctx))
+    assert p.flush(30) == 0
+
+
+def protocheck(bootstrap, suffix, url):
+    """Every output record is Confluent-framed PROTOBUF under the schema Brooklet registered
+    (ksqlDB's ConnectDefault1), and Confluent's ProtobufDeserializer reads the values the query
+    computed (an unset bidder reads as proto3's default, as ksqlDB's does)."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+    sr = SchemaRegistryClient({"url": url})
+    latest = sr.get_latest_version(f"PROTO_OUT_{suffix}-value")
+    text = latest.schema.schema_str
+    assert latest.schema.schema_type == "PROTOBUF", latest.schema.schema_type
+    assert "message ConnectDefault1" in text and "int64 DOUBLE_PRICE = 2;" in text, text
+    out = message_class("check", "ConnectDefault1", [("AUCTION", "int64"),
+                                                     ("DOUBLE_PRICE", "int64"),
+                                                     ("BIDDER", "string")])
+    deserialize = ProtobufDeserializer(out, {"use.deprecated.format": False})
+    ctx = SerializationContext(f"PROTO_OUT_{suffix}", MessageField.VALUE)
+    msgs, _ = consume(bootstrap, f"PROTO_OUT_{suffix}", AVRO_BIDS)
+    got = {}
+    for m in msgs:
+        v = m.value()
+        assert v[0] == 0 and int.from_bytes(v[1:5], "big") == latest.schema_id, v[:6]
+        row = deserialize(v, ctx)
+        got[m.key().decode()] = (row.AUCTION, row.DOUBLE_PRICE, row.BIDDER)
+    assert len(got) == AVRO_BIDS, len(got)
+    for i in range(AVRO_BIDS):
+        want = (i % 7, 2 * (100 + i), "" if i % 10 == 0 else f"b{i}")
+        assert got[f"k{i}"] == want, (i, got[f"k{i}"], want)
+    print(f"ok: {len(got)} PROTOBUF records decoded by the protobuf package")
+
+
 def count(bootstrap, topic, how):
     """Prints how many records the broker says a topic holds (with "min": the fewest any of
     its partitions holds; 0 for a topic that does not exist)."""
@@ -284,5 +358,6 @@ if __name__ == "__main__":
     n = n if n in ("min",) or n.startswith("http") else int(n)
     {"produce": produce, "check": check, "bulk": bulk, "bulkcheck": bulkcheck,
      "count": count, "configs": configs, "countcheck": countcheck,
-     "groupcheck": groupcheck, "avro": avro, "avrocheck": avrocheck}[cmd](
+     "groupcheck": groupcheck, "avro": avro, "avrocheck": avrocheck,
+     "protobuf": protobuf, "protocheck": protocheck}[cmd](
         bootstrap, suffix, n)

