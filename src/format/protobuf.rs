@@ -44,6 +44,13 @@ const DECIMAL: &str = "syntax = \"proto3\";\npackage confluent.type;\n\
     message Decimal { bytes value = 1; uint32 precision = 2; int32 scale = 3; }\n";
 const DATE: &str = "syntax = \"proto3\";\npackage google.type;\n\
     message Date { int32 year = 1; int32 month = 2; int32 day = 3; }\n";
+/// Confluent's field metadata: where a DECIMAL field keeps its precision and scale.
+const META: &str = "syntax = \"proto3\";\npackage confluent;\n\
+    import \"google/protobuf/descriptor.proto\";\n\
+    message Meta { string doc = 1; map<string, string> params = 2; repeated string tags = 3; }\n\
+    extend google.protobuf.FieldOptions { Meta field_meta = 1088; }\n\
+    extend google.protobuf.MessageOptions { Meta message_meta = 1088; }\n\
+    extend google.protobuf.FileOptions { Meta file_meta = 1088; }\n";
 const TIME_OF_DAY: &str = "syntax = \"proto3\";\npackage google.type;\n\
     message TimeOfDay { int32 hours = 1; int32 minutes = 2; int32 seconds = 3; int32 nanos = 4; }\n";
 
@@ -60,6 +67,7 @@ impl FileResolver for Sources {
                 None => File::from_source(name, &self.main),
             },
             "confluent/type/decimal.proto" => File::from_source(name, DECIMAL),
+            "confluent/meta.proto" => File::from_source(name, META),
             "google/type/date.proto" => File::from_source(name, DATE),
             "google/type/timeofday.proto" => File::from_source(name, TIME_OF_DAY),
             _ => Err(protox::Error::file_not_found(name)),
@@ -164,7 +172,16 @@ impl Generator {
                 SqlType::Array(inner) => ("repeated ", self.scalar(inner, depth, &mut nested)?),
                 other => ("", self.scalar(other, depth, &mut nested)?),
             };
-            let _ = writeln!(out, "{pad}  {label}{ty_name} {field} = {};", i + 1);
+            let options = match ty {
+                SqlType::Decimal(p, s) => {
+                    self.import("confluent/meta.proto");
+                    format!(
+                        " [(confluent.field_meta) = {{ params: [ {{ key: \"precision\", value: \"{p}\" }}, {{ key: \"scale\", value: \"{s}\" }} ] }}]"
+                    )
+                }
+                _ => String::new(),
+            };
+            let _ = writeln!(out, "{pad}  {label}{ty_name} {field} = {}{options};", i + 1);
         }
         out.push_str(&nested);
         let _ = writeln!(out, "{pad}}}");
@@ -277,11 +294,41 @@ fn field_type(f: &FieldDescriptor) -> Result<SqlType> {
         let value = field_type(&entry.map_entry_value_field())?;
         return Ok(SqlType::Map(Box::new(key), Box::new(value)));
     }
-    let t = kind_type(&f.kind())?;
+    let t = match kind_type(&f.kind())? {
+        SqlType::Decimal(p, s) => decimal_params(f).unwrap_or(SqlType::Decimal(p, s)),
+        t => t,
+    };
     Ok(match f.is_list() {
         true => SqlType::Array(Box::new(t)),
         false => t,
     })
+}
+
+/// A DECIMAL field's precision and scale, from its `confluent.field_meta` params.
+fn decimal_params(f: &FieldDescriptor) -> Option<SqlType> {
+    let ext = f
+        .parent_pool()
+        .get_extension_by_name("confluent.field_meta")?;
+    let options = f.options();
+    if !options.has_extension(&ext) {
+        return None;
+    }
+    let meta = options.get_extension(&ext);
+    let Proto::Message(meta) = meta.as_ref() else {
+        return None;
+    };
+    let params = meta.get_field_by_name("params")?;
+    let Proto::Map(params) = params.as_ref() else {
+        return None;
+    };
+    let param = |k: &str| match params.get(&MapKey::String(k.into())) {
+        Some(Proto::String(v)) => v.parse::<i64>().ok(),
+        _ => None,
+    };
+    Some(SqlType::Decimal(
+        param("precision")? as u8,
+        param("scale").unwrap_or(0) as i8,
+    ))
 }
 
 /// The SQL type of a protobuf type, after ksqlDB's mapping (unsigned integers are BIGINT).

@@ -87,6 +87,10 @@ fn rows_survive_the_wire_format_and_nulls_read_as_proto3_defaults() {
         serde_json::Value::Array(back).to_string(),
         r#"[7,"a",1.50,19000,{"X":3},[1,2]]"#
     );
+    // The DECIMAL's precision and scale are in the schema (Confluent's field metadata).
+    let schema = r.latest("t-value").unwrap().schema;
+    let inferred = columns_of(&schema, None, false).unwrap();
+    assert_eq!(inferred[2].1, SqlType::Decimal(4, 2), "{schema}");
     let mut nulls = Vec::new();
     codec.encode_row(&named, 1, &mut nulls).unwrap();
     let back = codec.decode(&nulls, &cols).unwrap();
