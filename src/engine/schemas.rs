@@ -199,13 +199,18 @@ pub(super) fn attach(
     let key = Part {
         subject: format!("{topic}-key"),
         origin: origins.0,
-        name: names.0,
+        // ksqlDB names an AVRO key's record after the source.
+        name: names.0.or_else(|| {
+            (source.key_format.format == Format::Avro).then(|| avro::key_name(&source.name))
+        }),
+        is_key: true,
     };
     attach_one(engine, &mut source.key_format, &keys, key)?;
     let value = Part {
         subject: format!("{topic}-value"),
         origin: origins.1,
         name: names.1,
+        is_key: false,
     };
     attach_one(engine, &mut source.value_format, &values, value)
 }
@@ -214,6 +219,7 @@ struct Part {
     subject: String,
     origin: Origin,
     name: Option<String>,
+    is_key: bool,
 }
 
 fn attach_one(
@@ -282,6 +288,7 @@ fn attach_one(
             cols,
             wrapped,
             name,
+            part.is_key,
         )?)),
     });
     Ok(())

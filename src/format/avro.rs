@@ -62,64 +62,115 @@ pub fn check_map_keys(cols: &[(&str, &SqlType)], refusal: &str) -> Result<()> {
 }
 
 /// The schema ksqlDB writes `cols` with, its record named `full_name` (ksqlDB's
-/// `io.confluent.ksql.avro_schemas.KsqlDataSourceSchema` unless `VALUE_AVRO_SCHEMA_FULL_NAME`
-/// names another).
-pub fn schema_for(cols: &[(&str, &SqlType)], wrapped: bool, full_name: Option<&str>) -> Value {
-    let (namespace, name) = match full_name.and_then(|f| f.rsplit_once('.')) {
+/// `io.confluent.ksql.avro_schemas.KsqlDataSourceSchema` for values unless
+/// `VALUE_AVRO_SCHEMA_FULL_NAME` names another; `...avro_schemas.<Source>Key` for keys).
+///
+/// Records carry Connect's `connect.name`; an unwrapped key is its bare type (a key is never
+/// NULL inside), an unwrapped value is optional.
+pub fn schema_for(
+    cols: &[(&str, &SqlType)],
+    wrapped: bool,
+    full_name: Option<&str>,
+    is_key: bool,
+) -> Value {
+    let full_name = full_name.map_or_else(|| format!("{NAMESPACE}.{RECORD}"), String::from);
+    let (namespace, name) = match full_name.rsplit_once('.') {
         Some((ns, name)) => (Some(ns), name),
-        None => (
-            full_name.is_none().then_some(NAMESPACE),
-            full_name.unwrap_or(RECORD),
-        ),
+        None => (None, full_name.as_str()),
     };
-    if !wrapped {
-        if let Some((col, ty)) = cols.first() {
-            return optional(ty, &format!("{name}_{col}"));
-        }
+    let naming = Naming { namespace };
+    let top = |v: Value| naming.top(v);
+    match (wrapped, cols.first()) {
+        (false, Some((_, ty))) if is_key => top(naming.avro_type(ty, name)),
+        (false, Some((_, ty))) => match naming.avro_type(ty, name) {
+            inner @ Value::Object(_) if inner["type"] == "record" => {
+                json!(["null", top(inner)])
+            }
+            inner => json!(["null", inner]),
+        },
+        _ => top(naming.record(name, cols.iter().map(|(n, t)| (*n, *t)))),
     }
-    record(name, namespace, cols.iter().map(|(n, t)| (*n, *t)))
 }
 
-fn record<'a>(
-    name: &str,
-    namespace: Option<&str>,
-    fields: impl Iterator<Item = (&'a str, &'a SqlType)>,
-) -> Value {
-    let fields: Vec<Value> = fields
-        .map(|(n, t)| {
-            json!({"name": n, "type": optional(t, &format!("{name}_{n}")), "default": null})
+/// How generated records are named: the top one in `namespace`, every one with its
+/// `connect.name` (its full name), as Connect's AVRO translation writes them.
+struct Naming<'a> {
+    namespace: Option<&'a str>,
+}
+
+impl Naming<'_> {
+    /// The top record gets the namespace (nested ones inherit it).
+    fn top(&self, mut v: Value) -> Value {
+        if let (Some(ns), Value::Object(o)) = (self.namespace, &mut v) {
+            if o.get("type") == Some(&json!("record")) {
+                o.insert("namespace".into(), json!(ns));
+            }
+        }
+        v
+    }
+
+    fn record<'a>(
+        &self,
+        name: &str,
+        fields: impl Iterator<Item = (&'a str, &'a SqlType)>,
+    ) -> Value {
+        let fields: Vec<Value> = fields
+            .map(|(n, t)| {
+                let ty = json!(["null", self.avro_type(t, &format!("{name}_{n}"))]);
+                json!({"name": n, "type": ty, "default": null})
+            })
+            .collect();
+        let mut r = json!({"type": "record", "name": name, "fields": fields});
+        r["connect.name"] = json!(match self.namespace {
+            Some(ns) => format!("{ns}.{name}"),
+            None => name.to_string(),
+        });
+        r
+    }
+
+    fn optional(&self, ty: &SqlType, name: &str) -> Value {
+        json!(["null", self.avro_type(ty, name)])
+    }
+
+    fn avro_type(&self, ty: &SqlType, name: &str) -> Value {
+        match ty {
+            SqlType::Boolean => json!("boolean"),
+            SqlType::Int => json!("int"),
+            SqlType::Bigint => json!("long"),
+            SqlType::Double => json!("double"),
+            SqlType::String => json!("string"),
+            SqlType::Bytes => json!("bytes"),
+            SqlType::Decimal(p, s) => {
+                json!({"type": "bytes", "logicalType": "decimal", "precision": p, "scale": s})
+            }
+            SqlType::Date => json!({"type": "int", "logicalType": "date"}),
+            SqlType::Time => json!({"type": "int", "logicalType": "time-millis"}),
+            SqlType::Timestamp => json!({"type": "long", "logicalType": "timestamp-millis"}),
+            SqlType::Array(t) => json!({"type": "array", "items": self.optional(t, name)}),
+            // AVRO maps have string keys (others are refused when the source is made).
+            SqlType::Map(_, v) => json!({"type": "map", "values": self.optional(v, name)}),
+            SqlType::Struct(fields) => {
+                self.record(name, fields.iter().map(|(n, t)| (n.as_str(), t)))
+            }
+        }
+    }
+}
+
+/// The name ksqlDB gives a source's AVRO key record: `...avro_schemas.<Source>Key`, the
+/// source's name from UPPER_UNDERSCORE to UpperCamel.
+pub fn key_name(source: &str) -> String {
+    let camel: String = source
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map_or_else(String::new, |f| {
+                f.to_uppercase()
+                    .chain(c.flat_map(char::to_lowercase))
+                    .collect()
+            })
         })
         .collect();
-    let mut r = json!({"type": "record", "name": name, "fields": fields});
-    if let Some(ns) = namespace {
-        r["namespace"] = json!(ns);
-    }
-    r
-}
-
-fn optional(ty: &SqlType, name: &str) -> Value {
-    json!(["null", avro_type(ty, name)])
-}
-
-fn avro_type(ty: &SqlType, name: &str) -> Value {
-    match ty {
-        SqlType::Boolean => json!("boolean"),
-        SqlType::Int => json!("int"),
-        SqlType::Bigint => json!("long"),
-        SqlType::Double => json!("double"),
-        SqlType::String => json!("string"),
-        SqlType::Bytes => json!("bytes"),
-        SqlType::Decimal(p, s) => {
-            json!({"type": "bytes", "logicalType": "decimal", "precision": p, "scale": s})
-        }
-        SqlType::Date => json!({"type": "int", "logicalType": "date"}),
-        SqlType::Time => json!({"type": "int", "logicalType": "time-millis"}),
-        SqlType::Timestamp => json!({"type": "long", "logicalType": "timestamp-millis"}),
-        SqlType::Array(t) => json!({"type": "array", "items": optional(t, name)}),
-        // Avro's maps have string keys: other keys are written as their text.
-        SqlType::Map(_, v) => json!({"type": "map", "values": optional(v, name)}),
-        SqlType::Struct(fields) => record(name, None, fields.iter().map(|(n, t)| (n.as_str(), t))),
-    }
+    format!("{NAMESPACE}.{camel}Key")
 }
 
 /// The columns of an AVRO value schema (schema inference): a record's fields, or one column
@@ -223,8 +274,9 @@ impl AvroCodec {
         cols: &[(&str, &SqlType)],
         wrapped: bool,
         full_name: Option<&str>,
+        is_key: bool,
     ) -> Result<AvroCodec> {
-        let text = schema_for(cols, wrapped, full_name).to_string();
+        let text = schema_for(cols, wrapped, full_name, is_key).to_string();
         let schema = Schema::parse_str(&text).map_err(|e| Error::generic(e.to_string()))?;
         let id = registry
             .register(subject, crate::registry::SchemaType::Avro, &text)

@@ -220,7 +220,9 @@ async fn run_on(engine: &Arc<Engine>, case: &Case) -> (Status, MessageMatch) {
         }
     }
     if let Some(post) = &case.post {
-        if let Err(why) = super::post::check(engine, post) {
+        let checked =
+            super::post::check(engine, post).and_then(|_| super::post::check_topics(engine, post));
+        if let Err(why) = checked {
             return (Status::Fail(why), MessageMatch::NotApplicable);
         }
     }

@@ -85,3 +85,48 @@ pub fn check(engine: &Engine, post: &Value) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `post.topics.topics`: each topic exists, and the key and value schemas registered for it
+/// are the ones expected (AVRO and JSON schemas compared as JSON, PROTOBUF ones as text with
+/// whitespace collapsed), as ksqlDB's runner compares them. Not checked: ksqlDB's internal
+/// topics (`_confluent-ksql-...`: the embedded engine keeps repartitions and changelogs inside
+/// its operators), and partition counts (ksqlDB's runner makes every topic the records name
+/// with 4 partitions before the statements run, and its fake Kafka lets a CREATE take a topic
+/// of any count; this runner makes only the declared ones).
+pub fn check_topics(engine: &Engine, post: &Value) -> Result<(), String> {
+    for expected in post["topics"]["topics"].as_array().into_iter().flatten() {
+        let name = expected["name"].as_str().unwrap_or_default();
+        if name.starts_with("_confluent-ksql-") {
+            continue;
+        }
+        if engine.log().topic(name).is_none() {
+            return Err(format!("post: topic {name} does not exist"));
+        }
+        for part in ["key", "value"] {
+            let want = &expected[format!("{part}Schema")];
+            if want.is_null() {
+                continue;
+            }
+            let subject = format!("{name}-{part}");
+            let registry = engine.schemas().ok_or("post: no schema registry")?;
+            let have = registry
+                .latest(&subject)
+                .map_err(|e| format!("post: {subject}: {}", e.message))?
+                .schema;
+            let same = match want {
+                Value::String(text) => words(text) == words(&have),
+                json => serde_json::from_str::<Value>(&have).is_ok_and(|h| &h == json),
+            };
+            if !same {
+                return Err(format!(
+                    "post: {subject} has schema {have}, expected {want}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn words(text: &str) -> Vec<&str> {
+    text.split_whitespace().collect()
+}

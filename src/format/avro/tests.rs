@@ -20,7 +20,7 @@ fn the_generated_schema_is_ksqldbs() {
             &SqlType::Struct(vec![("NAME".into(), SqlType::String)]),
         ),
     ];
-    let s = schema_for(&cols, true, None);
+    let s = schema_for(&cols, true, None, false);
     assert_eq!(s["name"], "KsqlDataSourceSchema");
     assert_eq!(s["namespace"], "io.confluent.ksql.avro_schemas");
     let f = &s["fields"];
@@ -37,10 +37,31 @@ fn the_generated_schema_is_ksqldbs() {
         json!({"type": "long", "logicalType": "timestamp-millis"})
     );
     assert_eq!(f[3]["type"][1]["name"], "KsqlDataSourceSchema_WHO");
-    // One unwrapped column is its bare (optional) type.
     assert_eq!(
-        schema_for(&[("K", &SqlType::Int)], false, None),
+        f[3]["type"][1]["connect.name"],
+        "io.confluent.ksql.avro_schemas.KsqlDataSourceSchema_WHO"
+    );
+    // One unwrapped column is its type: optional for a value, bare for a key.
+    assert_eq!(
+        schema_for(&[("K", &SqlType::Int)], false, None, false),
         json!(["null", "int"])
+    );
+    assert_eq!(
+        schema_for(&[("K", &SqlType::Int)], false, None, true),
+        json!("int")
+    );
+    // A struct key is the record named after its source.
+    let point = SqlType::Struct(vec![("X".into(), SqlType::Int)]);
+    let name = key_name("MY_SINK");
+    assert_eq!(name, "io.confluent.ksql.avro_schemas.MySinkKey");
+    let key = schema_for(&[("ROWKEY", &point)], false, Some(&name), true);
+    assert_eq!(
+        (&key["name"], &key["namespace"], &key["connect.name"]),
+        (
+            &json!("MySinkKey"),
+            &json!("io.confluent.ksql.avro_schemas"),
+            &json!(name)
+        )
     );
     // And what the schema says comes back as the columns.
     let back = columns_of(&s.to_string(), false).unwrap();
@@ -78,7 +99,7 @@ fn values_survive_a_round_trip_through_the_wire_format() {
         ("P", &dec),
         ("T", &SqlType::Timestamp),
     ];
-    let codec = AvroCodec::register(r.clone(), "t-value", &cols, true, None).unwrap();
+    let codec = AvroCodec::register(r.clone(), "t-value", &cols, true, None, false).unwrap();
     let arrays: Vec<ArrayRef> = vec![
         Arc::new(Int32Array::from(vec![-7])),
         Arc::new(StringArray::from(vec![Some("é")])),
@@ -97,7 +118,8 @@ fn values_survive_a_round_trip_through_the_wire_format() {
     // The schema went to the registry under the subject.
     assert_eq!(r.version("t-value", None).unwrap().id, codec.id());
     // A bare key: the type itself, no record.
-    let key = AvroCodec::register(r, "t-key", &[("K", &SqlType::Bigint)], false, None).unwrap();
+    let key =
+        AvroCodec::register(r, "t-key", &[("K", &SqlType::Bigint)], false, None, true).unwrap();
     let k: Vec<ArrayRef> = vec![Arc::new(datafusion::arrow::array::Int64Array::from(vec![
         42,
     ]))];
@@ -133,7 +155,7 @@ fn records_of_another_writer_schema_are_read_by_field_name() {
         ("TAGS", &tags),
         ("GONE", &SqlType::Int),
     ];
-    let ours = AvroCodec::register(r.clone(), "mine-value", &cols, true, None).unwrap();
+    let ours = AvroCodec::register(r.clone(), "mine-value", &cols, true, None, false).unwrap();
     assert_eq!(
         ours.decode(&bytes, &cols).unwrap(),
         vec![json!(5), json!(["a", "b"]), Value::Null]
