@@ -93,6 +93,18 @@ fn descriptor(text: &str) -> Option<prost_reflect::prost_types::FileDescriptorPr
     Some(file)
 }
 
+/// A PROTOBUF schema as Confluent's `?format=serialized` gives it: its `FileDescriptorProto`,
+/// base64 (what Confluent's serializers for Python and other languages read).
+pub fn serialized(text: &str) -> std::result::Result<String, String> {
+    if descriptor(text).is_some() {
+        return Ok(text.trim().to_string());
+    }
+    let compiled = compile(text)?;
+    let file = compiled.messages[0].parent_file();
+    let bytes = file.file_descriptor_proto().encode_to_vec();
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
 /// A compiled schema: its top-level messages, in order.
 #[derive(Clone)]
 pub struct Compiled {

@@ -156,12 +156,29 @@ async fn lookup(
     .await
 }
 
+/// `?format=serialized`: a PROTOBUF schema as its base64 descriptor (as Confluent answers).
+fn in_format(
+    kind: SchemaType,
+    text: String,
+    params: &HashMap<String, String>,
+) -> RegistryResult<String> {
+    match (kind, params.get("format").map(String::as_str)) {
+        (SchemaType::Protobuf, Some("serialized")) => {
+            crate::format::protobuf::serialized(&text).map_err(bad_request)
+        }
+        _ => Ok(text),
+    }
+}
+
 async fn version(
     State(s): State<Arc<Server>>,
     Path((subject, version)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     call(s, move |r| {
-        Ok(r.version(&subject, parse_version(&version)?)?.to_json())
+        let mut v = r.version(&subject, parse_version(&version)?)?;
+        v.schema = in_format(v.kind, v.schema, &params)?;
+        Ok(v.to_json())
     })
     .await
 }
@@ -178,10 +195,14 @@ async fn raw(
     .await
 }
 
-async fn by_id(State(s): State<Arc<Server>>, Path(id): Path<String>) -> Response {
+async fn by_id(
+    State(s): State<Arc<Server>>,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
     call(s, move |r| {
         let schema = r.schema(id_of(&id)?)?;
-        let mut v = json!({"schema": schema.text});
+        let mut v = json!({"schema": in_format(schema.kind, schema.text, &params)?});
         if schema.kind != SchemaType::Avro {
             v["schemaType"] = json!(schema.kind.name());
         }

@@ -314,7 +314,9 @@ def protocheck(bootstrap, suffix, url):
     out = message_class("check", "ConnectDefault1", [("AUCTION", "int64"),
                                                      ("DOUBLE_PRICE", "int64"),
                                                      ("BIDDER", "string")])
-    deserialize = ProtobufDeserializer(out, {"use.deprecated.format": False})
+    # With the registry, the deserializer also fetches the writer's schema as a descriptor
+    # (`?format=serialized`) and checks the message indexes against it.
+    deserialize = ProtobufDeserializer(out, {"use.deprecated.format": False}, sr)
     ctx = SerializationContext(f"PROTO_OUT_{suffix}", MessageField.VALUE)
     msgs, _ = consume(bootstrap, f"PROTO_OUT_{suffix}", AVRO_BIDS)
     got = {}

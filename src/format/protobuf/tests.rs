@@ -182,4 +182,16 @@ fn a_schema_registered_as_a_base64_descriptor_compiles_too() {
         ]
     );
     assert_eq!(compile(&text).unwrap().messages[0].full_name(), "proof.Bid");
+    assert_eq!(
+        serialized(&text).unwrap(),
+        text,
+        "a descriptor is served as it came"
+    );
+    // Text is served as its descriptor, which compiles to the same messages.
+    let generated = schema_for(&[("N", &SqlType::Int)], None).unwrap();
+    let served = serialized(&generated).unwrap();
+    assert_eq!(
+        columns_of(&served, None, false).unwrap(),
+        vec![("N".to_string(), SqlType::Int)]
+    );
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# qw over AVRO values next to qw over JSON values, on the embedded log, in one sitting.
-# Loads the bids once (file -> connector -> topic `bid`, JSON) and writes them again as AVRO
-# (`bid_avro`, through the built-in schema registry); then, from a copy of that data directory
-# each, runs qw over `bid` and over `bid_avro` and prints events/s and peak RSS for both.
-# Not part of the test suite. Usage: bench/avro_qw.sh   Environment: BIDS (default 1000000),
+# qw over JSON values next to qw over AVRO, PROTOBUF and JSON_SR values, on the embedded log,
+# in one sitting. Loads the bids once (file -> connector -> topic `bid`, JSON) and writes them
+# again in each format with a schema (`bid_avro`, `bid_proto`, `bid_jsr`, through the built-in
+# schema registry); then, from a copy of that data directory each, runs qw over each topic and
+# prints events/s and peak RSS.
+# Not part of the test suite. Usage: bench/formats_qw.sh   Environment: BIDS (default 1000000),
 # DATA (input directory), CARGO_TARGET_DIR, BIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,10 +30,14 @@ CREATE STREAM bid ($columns)
   WITH (KAFKA_TOPIC = 'bid', VALUE_FORMAT = 'JSON', TIMESTAMP = 'date_time');
 CREATE STREAM bid_avro WITH (KAFKA_TOPIC = 'bid_avro', VALUE_FORMAT = 'AVRO')
   AS SELECT * FROM bid;
+CREATE STREAM bid_proto WITH (KAFKA_TOPIC = 'bid_proto', VALUE_FORMAT = 'PROTOBUF')
+  AS SELECT * FROM bid;
+CREATE STREAM bid_jsr WITH (KAFKA_TOPIC = 'bid_jsr', VALUE_FORMAT = 'JSON_SR')
+  AS SELECT * FROM bid;
 SQL
 "$BIN" --fsync never --data-dir "$work/loaded" --property "brooklet.connect.file.dirs=$DATA" \
   run "$work/load.sql" > /dev/null
-for source in bid bid_avro; do
+for source in bid bid_avro bid_proto bid_jsr; do
   cp -r "$work/loaded" "$work/$source"
   cat > "$work/$source.sql" <<SQL
 SET 'auto.offset.reset' = 'earliest';
