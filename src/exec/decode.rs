@@ -136,10 +136,18 @@ fn decode_fast(
 ) -> Option<RecordBatch> {
     let spec = &source.value_format;
     let wrapped = spec.wrap_single || values.len() > 1;
-    if spec.format != crate::format::Format::Json
-        || !wrapped
-        || !values.iter().all(|(_, t)| json_fast::supports(t))
-    {
+    // JSON_SR is JSON after the wire format's 5-byte header; a record without it takes the
+    // general path (which reports it).
+    let header = match spec.format {
+        crate::format::Format::Json => 0,
+        crate::format::Format::JsonSr => 5,
+        _ => return None,
+    };
+    if !wrapped || !values.iter().all(|(_, t)| json_fast::supports(t)) {
+        return None;
+    }
+    let framed = |v: &[u8]| v.len() >= header && v.first().is_none_or(|b| header == 0 || *b == 0);
+    if !records.iter().all(|r| r.value.is_none_or(framed)) {
         return None;
     }
     let mut cols = Vec::with_capacity(keys.len() + values.len());
@@ -157,7 +165,7 @@ fn decode_fast(
         }
     }
     cols.extend(json_fast::decode(
-        records.iter().map(|r| r.value),
+        records.iter().map(|r| r.value.map(|v| &v[header..])),
         records.len(),
         values,
         needed,
