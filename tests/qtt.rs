@@ -75,7 +75,7 @@ fn listed_qtt_cases_pass() {
         shared_dir("BROOKLET_QTT_DIR", "qtt"),
         include_str!("qtt-passing.txt"),
         "tests/qtt-passing.txt",
-        1800,
+        1815,
     );
 }
 
@@ -85,6 +85,6 @@ fn listed_rest_qtt_cases_pass() {
         shared_dir("BROOKLET_REST_QTT_DIR", "rest-qtt"),
         include_str!("rest-qtt-passing.txt"),
         "tests/rest-qtt-passing.txt",
-        140,
+        148,
     );
 }

@@ -258,7 +258,15 @@ fn sink_origins(
     let one = |format: Format, is_key: bool| -> Result<schemas::Origin> {
         Ok(
             match schemas::infer(engine, with, &sink.topic, format, None, is_key)? {
-                Some(i) => schemas::Origin::Schema(i.id, i.text),
+                Some(i) => {
+                    let kind = if is_key {
+                        ColumnKind::Key
+                    } else {
+                        ColumnKind::Value
+                    };
+                    schemas::check_columns(&sink.columns, &kind, &i.columns)?;
+                    schemas::Origin::Schema(i.id, i.text)
+                }
                 None => schemas::Origin::Query,
             },
         )

@@ -127,11 +127,13 @@ pub(super) fn infer(
     let name = with.text(&format!("{upper}_SCHEMA_FULL_NAME"));
     let columns = match (format, is_key, unwrapped) {
         (Format::Protobuf, _, _) => protobuf::columns_of(&text, name.as_deref(), exact)?,
-        (Format::JsonSr, true, _) => vec![("ROWKEY".to_string(), json_sr::type_of(&text)?)],
-        (Format::JsonSr, false, true) => vec![("ROWVAL".to_string(), json_sr::type_of(&text)?)],
+        (Format::JsonSr, true, _) => vec![("ROWKEY".into(), json_sr::type_of(&text, exact)?)],
+        (Format::JsonSr, false, true) => {
+            vec![("ROWVAL".into(), json_sr::type_of(&text, exact)?)]
+        }
         (Format::JsonSr, false, false) => json_sr::columns_of(&text, exact)?,
-        (_, true, _) => vec![("ROWKEY".to_string(), avro::type_of(&text)?)],
-        (_, false, true) => vec![("ROWVAL".to_string(), avro::type_of(&text)?)],
+        (_, true, _) => vec![("ROWKEY".to_string(), avro::type_of(&text, exact)?)],
+        (_, false, true) => vec![("ROWVAL".to_string(), avro::type_of(&text, exact)?)],
         (_, false, false) => avro::columns_of(&text, exact)?,
     };
     let kind = if is_key {
@@ -148,6 +150,45 @@ pub(super) fn infer(
         })
         .collect();
     Ok(Some(Inferred { columns, id, text }))
+}
+
+/// A query whose sink names its schema by id writes its columns with it: each must be that
+/// schema's column at the same place, with the same name and type (the schema may have more
+/// after them), as ksqlDB checks.
+pub(super) fn check_columns(
+    columns: &[Column],
+    kind: &ColumnKind,
+    registered: &[Column],
+) -> Result<()> {
+    let show = |cols: &mut dyn Iterator<Item = &Column>| {
+        cols.map(|c| format!("`{}` {}", c.name, c.ty))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let ours: Vec<&Column> = columns.iter().filter(|c| &c.kind == kind).collect();
+    let differ: Vec<&Column> = ours
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| {
+            registered
+                .get(*i)
+                .is_none_or(|r| r.name != c.name || r.ty != c.ty)
+        })
+        .map(|(_, c)| *c)
+        .collect();
+    if differ.is_empty() {
+        return Ok(());
+    }
+    let word = if *kind == ColumnKind::Key {
+        "key"
+    } else {
+        "value"
+    };
+    Err(Error::statement(format!(
+        "The following {word} columns are changed, missing or reordered: [{}]. Schema from schema registry is [{}]",
+        show(&mut differ.into_iter()),
+        show(&mut registered.iter())
+    )))
 }
 
 /// The names of the record schemas generated for the key and the value

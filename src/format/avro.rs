@@ -185,7 +185,7 @@ pub fn columns_of(schema: &str, exact: bool) -> Result<Vec<(String, SqlType)>> {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default(),
-        other => return Ok(vec![("ROWVAL".into(), sql_type(other)?)]),
+        other => return Ok(vec![("ROWVAL".into(), cased(sql_type(other)?, exact))]),
     };
     fields
         .iter()
@@ -196,15 +196,23 @@ pub fn columns_of(schema: &str, exact: bool) -> Result<Vec<(String, SqlType)>> {
             } else {
                 name.to_uppercase()
             };
-            Ok((name, sql_type(&f["type"])?))
+            Ok((name, cased(sql_type(&f["type"])?, exact)))
         })
         .collect()
 }
 
 /// The SQL type of a whole AVRO schema (an inferred key, or an unwrapped value).
-pub fn type_of(schema: &str) -> Result<SqlType> {
+pub fn type_of(schema: &str, exact: bool) -> Result<SqlType> {
     let parsed: Value = serde_json::from_str(schema).map_err(|e| Error::generic(e.to_string()))?;
-    sql_type(&parsed)
+    Ok(cased(sql_type(&parsed)?, exact))
+}
+
+/// A type's struct fields upper-cased unless `exact`.
+pub(super) fn cased(t: SqlType, exact: bool) -> SqlType {
+    match exact {
+        true => t,
+        false => super::upper_case_fields(t),
+    }
 }
 
 /// The SQL type of an Avro type (JSON), after ksqlDB's mapping.
@@ -249,7 +257,7 @@ fn sql_type(t: &Value) -> Result<SqlType> {
                     .map(|fs| {
                         fs.iter()
                             .map(|f| {
-                                let name = f["name"].as_str().unwrap_or("").to_uppercase();
+                                let name = f["name"].as_str().unwrap_or("").to_string();
                                 Ok((name, sql_type(&f["type"])?))
                             })
                             .collect::<Result<Vec<_>>>()
@@ -277,7 +285,7 @@ impl AvroCodec {
         is_key: bool,
     ) -> Result<AvroCodec> {
         let text = schema_for(cols, wrapped, full_name, is_key).to_string();
-        let schema = Schema::parse_str(&text).map_err(|e| Error::generic(e.to_string()))?;
+        let schema = crate::registry::parse_avro(&text).map_err(Error::generic)?;
         let id = registry
             .register(subject, crate::registry::SchemaType::Avro, &text)
             .map_err(|e| {
@@ -303,7 +311,7 @@ impl AvroCodec {
         text: &str,
         wrapped: bool,
     ) -> Result<AvroCodec> {
-        let schema = Schema::parse_str(text).map_err(|e| Error::generic(e.to_string()))?;
+        let schema = crate::registry::parse_avro(text).map_err(Error::generic)?;
         Ok(AvroCodec {
             wrapped,
             schema,
@@ -328,7 +336,7 @@ impl AvroCodec {
             .schema(id)
             .map_err(|e| format!("Schema {id} not found in the registry: {}", e.message))?
             .text;
-        let schema = Arc::new(Schema::parse_str(&text).map_err(|e| e.to_string())?);
+        let schema = Arc::new(crate::registry::parse_avro(&text)?);
         writers.insert(id, schema.clone());
         Ok(schema)
     }

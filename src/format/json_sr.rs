@@ -8,6 +8,7 @@
 //! with `connect.type` for the integer and bytes kinds and `connect.index` for field order;
 //! DECIMAL, DATE, TIME and TIMESTAMP carry Connect's logical names as `title`.
 
+use super::avro::cased;
 use crate::catalog::types::SqlType;
 use crate::error::{Error, Result};
 use datafusion::arrow::array::ArrayRef;
@@ -75,7 +76,7 @@ fn json_type(ty: &SqlType) -> Value {
 pub fn columns_of(text: &str, exact: bool) -> Result<Vec<(String, SqlType)>> {
     let schema = parse(text)?;
     let Some(props) = schema.get("properties").and_then(Value::as_object) else {
-        return Ok(vec![("ROWVAL".into(), sql_type(&schema)?)]);
+        return Ok(vec![("ROWVAL".into(), cased(sql_type(&schema)?, exact))]);
     };
     let mut fields: Vec<(i64, String, SqlType)> = Vec::new();
     for (i, (name, t)) in props.iter().enumerate() {
@@ -85,15 +86,15 @@ pub fn columns_of(text: &str, exact: bool) -> Result<Vec<(String, SqlType)>> {
         } else {
             name.to_uppercase()
         };
-        fields.push((at, name, sql_type(t)?));
+        fields.push((at, name, cased(sql_type(t)?, exact)));
     }
     fields.sort_by_key(|f| f.0);
     Ok(fields.into_iter().map(|(_, n, t)| (n, t)).collect())
 }
 
 /// The SQL type of a whole JSON schema (an inferred key, or an unwrapped value).
-pub fn type_of(text: &str) -> Result<SqlType> {
-    sql_type(&parse(text)?)
+pub fn type_of(text: &str, exact: bool) -> Result<SqlType> {
+    Ok(cased(sql_type(&parse(text)?)?, exact))
 }
 
 fn parse(text: &str) -> Result<Value> {
@@ -156,7 +157,7 @@ fn sql_type(t: &Value) -> Result<SqlType> {
             (Some(Value::Object(props)), _) => SqlType::Struct(
                 props
                     .iter()
-                    .map(|(n, x)| Ok((n.to_uppercase(), sql_type(x)?)))
+                    .map(|(n, x)| Ok((n.clone(), sql_type(x)?)))
                     .collect::<Result<_>>()?,
             ),
             (_, Some(v @ Value::Object(_))) => {
@@ -245,8 +246,11 @@ mod tests {
             ]
         );
         assert_eq!(
-            type_of(r#"{"oneOf":[{"type":"null"},{"type":"integer","connect.type":"int32"}]}"#)
-                .unwrap(),
+            type_of(
+                r#"{"oneOf":[{"type":"null"},{"type":"integer","connect.type":"int32"}]}"#,
+                false
+            )
+            .unwrap(),
             SqlType::Int
         );
         assert!(columns_of("{", false).is_err());

@@ -71,6 +71,22 @@ impl Format {
     }
 }
 
+/// `t` with its struct fields' names upper-cased, at any depth (inferred columns are, as in
+/// ksqlDB, unless a schema named by id gives them).
+pub(crate) fn upper_case_fields(t: SqlType) -> SqlType {
+    match t {
+        SqlType::Struct(fields) => SqlType::Struct(
+            fields
+                .into_iter()
+                .map(|(n, t)| (n.to_uppercase(), upper_case_fields(t)))
+                .collect(),
+        ),
+        SqlType::Array(t) => SqlType::Array(Box::new(upper_case_fields(*t))),
+        SqlType::Map(k, v) => SqlType::Map(k, Box::new(upper_case_fields(*v))),
+        other => other,
+    }
+}
+
 /// A format with its options, for a key or for a value.
 #[derive(Debug, Clone)]
 pub struct FormatSpec {

@@ -292,7 +292,7 @@ pub fn columns_of(text: &str, name: Option<&str>, exact: bool) -> Result<Vec<(St
             } else {
                 n.to_uppercase()
             };
-            Ok((n, field_type(&f)?))
+            Ok((n, super::avro::cased(field_type(&f)?, exact)))
         })
         .collect()
 }
@@ -369,7 +369,7 @@ fn kind_type(kind: &Kind) -> Result<SqlType> {
             "google.protobuf.BytesValue" => SqlType::Bytes,
             _ => SqlType::Struct(
                 m.fields()
-                    .map(|f| Ok((f.name().to_uppercase(), field_type(&f)?)))
+                    .map(|f| Ok((f.name().to_string(), field_type(&f)?)))
                     .collect::<Result<_>>()?,
             ),
         },

@@ -24,7 +24,7 @@ fn names(schema: &Schema) -> Result<Names<'_>, String> {
 
 fn parsed(schemas: &dyn Schemas, id: u32) -> Result<Schema, String> {
     let text = schemas.schema(id).map_err(|e| e.message)?.text;
-    Schema::parse_str(&text).map_err(|e| e.to_string())
+    crate::registry::parse_avro(&text)
 }
 
 /// A spec written under `subject`'s latest schema, in the wire format.

@@ -8,7 +8,6 @@ use crate::catalog::{ColumnKind, Source};
 use crate::engine::{Engine, EngineConfig, Session};
 use crate::error::ErrorKind;
 use crate::log::Record;
-use crate::registry::SchemaType;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -84,40 +83,9 @@ pub(super) fn create_topics(engine: &Engine, case: &Case) -> Result<(), String> 
         if let Some(name) = t["name"].as_str() {
             let parts = t["partitions"].as_u64().unwrap_or(1) as u32;
             let _ = engine.log().create_topic(name, parts);
-            register_schema(engine, t, name, "key")?;
-            register_schema(engine, t, name, "value")?;
         }
     }
-    Ok(())
-}
-
-/// Registers a topic's `keySchema` or `valueSchema` (`part`) under its subject, with the id
-/// `keySchemaId` / `valueSchemaId` names: AVRO and JSON schemas are JSON, PROTOBUF ones text.
-fn register_schema(engine: &Engine, topic: &Value, name: &str, part: &str) -> Result<(), String> {
-    let schema = &topic[format!("{part}Schema")];
-    if schema.is_null() {
-        return Ok(());
-    }
-    let format = topic[format!("{part}Format")]
-        .as_str()
-        .or(topic["format"].as_str())
-        .unwrap_or("AVRO");
-    let (kind, text) = match format.to_uppercase().as_str() {
-        "PROTOBUF" | "PROTOBUF_NOSR" => (
-            SchemaType::Protobuf,
-            schema.as_str().unwrap_or_default().to_string(),
-        ),
-        "JSON" | "JSON_SR" => (SchemaType::Json, schema.to_string()),
-        _ => (SchemaType::Avro, schema.to_string()),
-    };
-    let id = topic[format!("{part}SchemaId")]
-        .as_u64()
-        .map(|id| id as u32);
-    let registry = engine.registry().ok_or("no schema registry")?;
-    registry
-        .register_as(&format!("{name}-{part}"), kind, &text, id)
-        .map(drop)
-        .map_err(|e| format!("registering {name}'s {part} schema: {}", e.message))
+    super::schemas::register(engine, case)
 }
 
 async fn run_on(engine: &Arc<Engine>, case: &Case) -> (Status, MessageMatch) {
@@ -134,12 +102,6 @@ async fn run_on(engine: &Arc<Engine>, case: &Case) -> (Status, MessageMatch) {
                 .try_for_each(|p| engine.execute_parsed(p, &mut session).map(drop))
         });
         if let Err(e) = result {
-            if e.message.contains("schema registry") {
-                return (
-                    Status::Skip("needs a schema registry format".into()),
-                    MessageMatch::NotApplicable,
-                );
-            }
             let Some(exp) = expected else {
                 return (
                     Status::Fail(format!(

@@ -11,6 +11,7 @@ pub mod load;
 mod post;
 mod records;
 mod rest;
+mod schemas;
 mod udafs;
 mod udfs;
 

@@ -17,6 +17,7 @@
 //! checked for compatibility yet.
 
 mod avro;
+pub(crate) use avro::parse as parse_avro;
 pub mod remote;
 
 use crate::log::{LogError, Record, SharedLog};
