@@ -143,3 +143,29 @@ fn protobuf_schemas_are_served_as_descriptors_when_asked() {
         );
     }
 }
+
+/// Schemas `apache-avro` panics on (an invalid record name) are refused with Confluent's
+/// "invalid schema" code, not a server error, and the server keeps answering.
+#[test]
+fn schemas_with_invalid_names_are_refused_not_crashed_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::http::start(&dir.path().join("data"));
+    let addr = &server.addr;
+    for schema in [
+        r#"{"type":"record","name":" ","fields":[]}"#,
+        r#"{"type":"record","name":"ok","fields":[{"name":"f","type":{"type":"enum","name":"9 x","symbols":["A"]}}]}"#,
+    ] {
+        let (status, body) = send(
+            addr,
+            "POST",
+            "/subjects/x-value/versions",
+            json!({ "schema": schema }),
+        );
+        assert_eq!(
+            (status, body["error_code"].as_u64()),
+            (422, Some(42201)),
+            "{schema}: {body}"
+        );
+    }
+    assert_eq!(get(addr, "/subjects"), (200, json!([])));
+}
