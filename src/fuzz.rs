@@ -73,6 +73,8 @@ fn read_and_append(log: &EmbeddedLog) {
 /// Sources of every column type in each format, to decode fuzzed records with.
 pub struct Decoders {
     sources: Vec<Arc<crate::catalog::Source>>,
+    /// A valid value of each format with schemas (AVRO, PROTOBUF, JSON_SR), to start from.
+    pub seeds: Vec<Vec<u8>>,
     plog: ProcessingLog,
     _rt: tokio::runtime::Runtime,
 }
@@ -121,6 +123,24 @@ impl Decoders {
                 .expect("the fuzz sources are valid");
             names.push(format!("S{i}"));
         }
+        // The formats with schemas, each with one valid record written by the engine.
+        let mut seeds = Vec::new();
+        for format in ["AVRO", "PROTOBUF", "JSON_SR"] {
+            let name = format.replace('_', "");
+            let sql = format!(
+                "CREATE STREAM {name} (KK INT KEY, {PRIMITIVE}{NESTED}) WITH (KAFKA_TOPIC='{name}', \
+                 PARTITIONS=1, KEY_FORMAT='{format}', VALUE_FORMAT='{format}');
+                 INSERT INTO {name} (KK, A, B, C, D, E, F, J, K, L, M, G, H, I) VALUES (1, 2, 3, \
+                 1.5, 'x', true, 12.34, 1700000000000, 19000, 3600000, TO_BYTES('AAE=', 'base64'), \
+                 ARRAY['a'], MAP('k' := 1), STRUCT(X := 1, Y := ARRAY[1.0]));"
+            );
+            engine
+                .execute(&sql, &mut Session::default())
+                .expect("the fuzz sources are valid");
+            let written = engine.log().read(&name, 0, 0, 1).unwrap_or_default();
+            seeds.extend(written.into_iter().filter_map(|r| r.record.value));
+            names.push(name);
+        }
         let single = "CREATE STREAM one (V ARRAY<INT>) WITH (KAFKA_TOPIC='one', PARTITIONS=1, \
                       VALUE_FORMAT='JSON', WRAP_SINGLE_VALUE=false);";
         engine
@@ -129,6 +149,7 @@ impl Decoders {
         names.push("ONE".into());
         Decoders {
             sources: names.iter().filter_map(|n| engine.source(n)).collect(),
+            seeds,
             plog: ProcessingLog::new(engine.log().clone()).muted(),
             _rt: rt,
         }

@@ -194,6 +194,15 @@ fn fuzz_decoders() {
         br#"[1, 2, null]"#,
         br#"{"a": 1, "A": null, "G": [null, "\u00e9"], "H": {"": -1}}"#,
     ];
+    assert_eq!(
+        decoders.seeds.len(),
+        3,
+        "a record of each format with schemas"
+    );
+    let values: Vec<&[u8]> = values
+        .into_iter()
+        .chain(decoders.seeds.iter().map(Vec::as_slice))
+        .collect();
     let corpus: Vec<Vec<u8>> = values
         .iter()
         .flat_map(|v| {
