@@ -741,7 +741,8 @@ fn confluents_avro_serializer_writes_the_input_and_fastavro_reads_the_output() {
 }
 
 /// The same with PROTOBUF: Confluent's ProtobufSerializer registers its message (as a base64
-/// descriptor) with the server's registry and writes the bids, Brooklet infers the columns,
+/// descriptor, with a reference to the file it imports) with the server's registry and writes
+/// the bids, Brooklet infers the columns (a struct from the imported file),
 /// a query writes PROTOBUF under ksqlDB's generated schema, and Confluent's
 /// ProtobufDeserializer reads it with a message class built from that schema's fields.
 #[test]
@@ -757,8 +758,8 @@ fn confluents_protobuf_serializer_writes_the_input_and_its_deserializer_reads_th
         "ksql": format!(
             "CREATE STREAM bids (k VARCHAR KEY) WITH (KAFKA_TOPIC='proto_in_{s}', \
              VALUE_FORMAT='PROTOBUF'); CREATE STREAM doubled WITH (KAFKA_TOPIC='PROTO_OUT_{s}', \
-             VALUE_FORMAT='PROTOBUF') AS SELECT k, auction, price * 2 AS double_price, bidder \
-             FROM bids;"),
+             VALUE_FORMAT='PROTOBUF') AS SELECT k, auction, price * 2 AS double_price, bidder, \
+             source->app AS app FROM bids;"),
         "streamsProperties": {"auto.offset.reset": "earliest"}
     });
     let (status, body) = common::http::request(&srv.addr, "POST", "/ksql", "", &req.to_string());

@@ -126,7 +126,10 @@ pub(super) fn infer(
     let exact = with.int(&id_prop)?.is_some();
     let name = with.text(&format!("{upper}_SCHEMA_FULL_NAME"));
     let columns = match (format, is_key, unwrapped) {
-        (Format::Protobuf, _, _) => protobuf::columns_of(&text, name.as_deref(), exact)?,
+        (Format::Protobuf, _, _) => {
+            let imports = protobuf::imports_of(registry.as_ref(), id).map_err(Error::statement)?;
+            protobuf::columns_of(&text, &imports, name.as_deref(), exact)?
+        }
         (Format::JsonSr, true, _) => vec![("ROWKEY".into(), json_sr::type_of(&text, exact)?)],
         (Format::JsonSr, false, true) => {
             vec![("ROWVAL".into(), json_sr::type_of(&text, exact)?)]

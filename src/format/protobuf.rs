@@ -54,13 +54,24 @@ const META: &str = "syntax = \"proto3\";\npackage confluent;\n\
 const TIME_OF_DAY: &str = "syntax = \"proto3\";\npackage google.type;\n\
     message TimeOfDay { int32 hours = 1; int32 minutes = 2; int32 seconds = 3; int32 nanos = 4; }\n";
 
-/// The schema's text and the types it imports.
+/// The schema's text, the schemas it imports through its references, and the types ksqlDB's
+/// schemas import.
 struct Sources {
     main: String,
+    imports: Vec<(String, String)>,
 }
 
 impl FileResolver for Sources {
     fn open_file(&self, name: &str) -> std::result::Result<File, protox::Error> {
+        if let Some((_, text)) = self.imports.iter().find(|(n, _)| n == name) {
+            return match descriptor(text) {
+                Some(mut file) => {
+                    file.name = Some(name.to_string());
+                    Ok(File::from_file_descriptor_proto(file))
+                }
+                None => File::from_source(name, text),
+            };
+        }
         match name {
             MAIN => match descriptor(&self.main) {
                 Some(file) => Ok(File::from_file_descriptor_proto(file)),
@@ -95,11 +106,11 @@ fn descriptor(text: &str) -> Option<prost_reflect::prost_types::FileDescriptorPr
 
 /// A PROTOBUF schema as Confluent's `?format=serialized` gives it: its `FileDescriptorProto`,
 /// base64 (what Confluent's serializers for Python and other languages read).
-pub fn serialized(text: &str) -> std::result::Result<String, String> {
+pub fn serialized(text: &str, imports: &[(String, String)]) -> std::result::Result<String, String> {
     if descriptor(text).is_some() {
         return Ok(text.trim().to_string());
     }
-    let compiled = compile(text)?;
+    let compiled = compile_with(text, imports)?;
     let file = compiled.messages[0].parent_file();
     let bytes = file.file_descriptor_proto().encode_to_vec();
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
@@ -113,9 +124,19 @@ pub struct Compiled {
 
 /// Compiles a `.proto` schema's text.
 pub fn compile(text: &str) -> std::result::Result<Compiled, String> {
+    compile_with(text, &[])
+}
+
+/// Compiles a `.proto` schema's text that imports `imports` (by import name, as its
+/// references give them).
+pub fn compile_with(
+    text: &str,
+    imports: &[(String, String)],
+) -> std::result::Result<Compiled, String> {
     let mut chain = ChainFileResolver::new();
     chain.add(Sources {
         main: text.to_string(),
+        imports: imports.to_vec(),
     });
     chain.add(GoogleFileResolver::new());
     let mut compiler = protox::Compiler::with_file_resolver(chain);
@@ -280,8 +301,13 @@ pub fn select(
 
 /// The columns of a PROTOBUF schema's message (schema inference): upper-cased, unless
 /// `exact` (a schema named by id keeps its fields' names).
-pub fn columns_of(text: &str, name: Option<&str>, exact: bool) -> Result<Vec<(String, SqlType)>> {
-    let compiled = compile(text).map_err(Error::statement)?;
+pub fn columns_of(
+    text: &str,
+    imports: &[(String, String)],
+    name: Option<&str>,
+    exact: bool,
+) -> Result<Vec<(String, SqlType)>> {
+    let compiled = compile_with(text, imports).map_err(Error::statement)?;
     let (message, _) = select(&compiled, name).map_err(Error::statement)?;
     message
         .fields()
@@ -702,6 +728,17 @@ fn pick(compiled: &Compiled, bytes: &mut &[u8]) -> std::result::Result<MessageDe
     current.ok_or_else(|| "no message".to_string())
 }
 
+/// The schemas schema `id` imports through its references, by import name.
+pub fn imports_of(
+    registry: &dyn Schemas,
+    id: u32,
+) -> std::result::Result<Vec<(String, String)>, String> {
+    let schema = registry.schema(id).map_err(|e| e.message)?;
+    registry
+        .imports(&schema.references)
+        .map_err(|e| format!("A schema {id} refers to is missing: {}", e.message))
+}
+
 /// A source's PROTOBUF (or PROTOBUF_NOSR) key or value.
 pub struct ProtoCodec {
     message: MessageDescriptor,
@@ -733,7 +770,22 @@ impl ProtoCodec {
         id: Option<u32>,
         registry: Option<Arc<dyn Schemas>>,
     ) -> Result<Self> {
-        let compiled = compile(text).map_err(Error::statement)?;
+        let imports = match (&registry, id) {
+            (Some(r), Some(id)) => imports_of(r.as_ref(), id).map_err(Error::statement)?,
+            _ => Vec::new(),
+        };
+        Self::importing(text, &imports, name, id, registry)
+    }
+
+    /// [`ProtoCodec::new`] for a schema whose imports are given.
+    pub fn importing(
+        text: &str,
+        imports: &[(String, String)],
+        name: Option<&str>,
+        id: Option<u32>,
+        registry: Option<Arc<dyn Schemas>>,
+    ) -> Result<Self> {
+        let compiled = compile_with(text, imports).map_err(Error::statement)?;
         let (message, index) = select(&compiled, name).map_err(Error::statement)?;
         Ok(ProtoCodec {
             message,
@@ -782,7 +834,7 @@ impl ProtoCodec {
             .schema(id)
             .map_err(|e| format!("Schema {id} not found in the registry: {}", e.message))?
             .text;
-        let compiled = compile(&text)?;
+        let compiled = compile_with(&text, &imports_of(registry.as_ref(), id)?)?;
         writers.insert(id, compiled.clone());
         Ok(compiled)
     }

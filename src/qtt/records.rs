@@ -25,16 +25,21 @@ fn with_schema(
     match (spec.format, &spec.codec) {
         (Format::Avro, _) => super::avro_spec::encode(sr?, &subject, v),
         (Format::Protobuf, _) => {
-            let latest = sr?
+            let sr = sr?;
+            let latest = sr
                 .latest(&subject)
                 .map_err(|e| format!("{subject}: {}", e.message))?;
+            let imports = crate::format::protobuf::imports_of(sr, latest.id)?;
             // The message the source reads (its `*_SCHEMA_FULL_NAME`), else the first.
             let name = match &spec.codec {
                 Some(Codec::Protobuf(c)) => Some(c.message().full_name().to_string()),
                 _ => None,
             };
-            let codec = ProtoCodec::new(&latest.schema, name.as_deref(), Some(latest.id), None)
-                .or_else(|_| ProtoCodec::new(&latest.schema, None, Some(latest.id), None))
+            let codec = |name: Option<&str>| {
+                ProtoCodec::importing(&latest.schema, &imports, name, Some(latest.id), None)
+            };
+            let codec = codec(name.as_deref())
+                .or_else(|_| codec(None))
                 .map_err(|e| e.message)?;
             proto_spec(&codec, v)
         }

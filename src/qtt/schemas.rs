@@ -7,7 +7,7 @@
 use super::load::Case;
 use crate::engine::Engine;
 use crate::format::{avro, json_sr, protobuf};
-use crate::registry::SchemaType;
+use crate::registry::{Reference, SchemaType};
 use crate::sql::ast::{ColumnRole, PropValue, Statement};
 use serde_json::Value;
 
@@ -58,8 +58,36 @@ fn register_declared(engine: &Engine, topic: &Value, name: &str, part: &str) -> 
         .as_u64()
         .map(|id| id as u32);
     let registry = engine.registry().ok_or("no schema registry")?;
+    // Each reference is registered under a subject of its own name first.
+    let mut references = Vec::new();
+    for r in topic[format!("{part}SchemaReferences")]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let (Some(ref_name), Some(text)) = (r["name"].as_str(), r["schema"].as_str()) else {
+            continue;
+        };
+        let kind = match r["format"].as_str().map(str::to_uppercase).as_deref() {
+            Some("AVRO") => SchemaType::Avro,
+            Some("JSON" | "JSON_SR") => SchemaType::Json,
+            _ => SchemaType::Protobuf,
+        };
+        registry
+            .register(ref_name, kind, text)
+            .map_err(|e| format!("registering reference {ref_name}: {}", e.message))?;
+        let version = registry
+            .version(ref_name, None)
+            .map_err(|e| e.message)?
+            .version;
+        references.push(Reference {
+            name: ref_name.to_string(),
+            subject: ref_name.to_string(),
+            version,
+        });
+    }
     registry
-        .register_as(&format!("{name}-{part}"), kind, &text, id)
+        .register_with(&format!("{name}-{part}"), kind, &text, &references, id)
         .map(drop)
         .map_err(|e| format!("registering {name}'s {part} schema: {}", e.message))
 }

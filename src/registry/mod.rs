@@ -149,7 +149,21 @@ pub trait Schemas: Send + Sync {
     /// Registers a schema under a subject (its id; the existing one's if it is there).
     fn register(&self, subject: &str, kind: SchemaType, text: &str) -> RegistryResult<u32>;
     /// A subject's latest version.
-    fn latest(&self, subject: &str) -> RegistryResult<SubjectVersion>;
+    fn latest(&self, subject: &str) -> RegistryResult<SubjectVersion> {
+        self.version_of(subject, None)
+    }
+    /// A subject's version (`None`: the latest).
+    fn version_of(&self, subject: &str, version: Option<u32>) -> RegistryResult<SubjectVersion>;
+    /// The schemas `references` name, as (import name, text), and theirs in turn.
+    fn imports(&self, references: &[Reference]) -> RegistryResult<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for r in references {
+            let v = self.version_of(&r.subject, Some(r.version))?;
+            out.extend(self.imports(&v.references)?);
+            out.push((r.name.clone(), v.schema));
+        }
+        Ok(out)
+    }
 }
 
 impl Schemas for Registry {
@@ -161,8 +175,42 @@ impl Schemas for Registry {
         Registry::register(self, subject, kind, text)
     }
 
-    fn latest(&self, subject: &str) -> RegistryResult<SubjectVersion> {
-        self.version(subject, None)
+    fn version_of(&self, subject: &str, version: Option<u32>) -> RegistryResult<SubjectVersion> {
+        self.version(subject, version)
+    }
+}
+
+/// A schema's reference to another subject's version, imported by `name` (a PROTOBUF file
+/// name), as Confluent's registry keeps them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub name: String,
+    pub subject: String,
+    pub version: u32,
+}
+
+impl Reference {
+    /// The references of a request or record (`[{"name", "subject", "version"}]`).
+    pub fn parse_all(v: &Value) -> Vec<Reference> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                Some(Reference {
+                    name: r["name"].as_str()?.to_string(),
+                    subject: r["subject"].as_str()?.to_string(),
+                    version: r["version"].as_u64()? as u32,
+                })
+            })
+            .collect()
+    }
+
+    pub fn to_json(all: &[Reference]) -> Value {
+        Value::Array(
+            all.iter()
+                .map(|r| json!({"name": r.name, "subject": r.subject, "version": r.version}))
+                .collect(),
+        )
     }
 }
 
@@ -173,18 +221,21 @@ pub struct Schema {
     pub kind: SchemaType,
     /// As first registered.
     pub text: String,
-    /// What identifies it: an AVRO schema's canonical form, else the text.
+    /// The other subjects' schemas it imports.
+    pub references: Vec<Reference>,
+    /// What identifies it: an AVRO schema's canonical form, else the text; then its references.
     identity: String,
 }
 
 impl Schema {
     /// A schema as another registry gave it.
-    pub fn new(id: u32, kind: SchemaType, text: String) -> Schema {
+    pub fn new(id: u32, kind: SchemaType, text: String, references: Vec<Reference>) -> Schema {
         Schema {
             id,
             kind,
             identity: text.clone(),
             text,
+            references,
         }
     }
 }
@@ -205,15 +256,20 @@ pub struct SubjectVersion {
     pub id: u32,
     pub kind: SchemaType,
     pub schema: String,
+    pub references: Vec<Reference>,
 }
 
 impl SubjectVersion {
-    /// Confluent's JSON for it (`schemaType` only when not AVRO, as Confluent answers).
+    /// Confluent's JSON for it (`schemaType` only when not AVRO, `references` only when there
+    /// are some, as Confluent answers).
     pub fn to_json(&self) -> Value {
         let mut v = json!({"subject": self.subject, "version": self.version, "id": self.id,
                            "schema": self.schema});
         if self.kind != SchemaType::Avro {
             v["schemaType"] = json!(self.kind.name());
+        }
+        if !self.references.is_empty() {
+            v["references"] = Reference::to_json(&self.references);
         }
         v
     }
@@ -365,7 +421,31 @@ impl Registry {
         text: &str,
         id: Option<u32>,
     ) -> RegistryResult<u32> {
-        let identity = identity(kind, text)?;
+        self.register_with(subject, kind, text, &[], id)
+    }
+
+    /// Registers `text`, which imports what `references` name (each must be registered).
+    pub fn register_with(
+        &self,
+        subject: &str,
+        kind: SchemaType,
+        text: &str,
+        references: &[Reference],
+        id: Option<u32>,
+    ) -> RegistryResult<u32> {
+        for r in references {
+            self.version(&r.subject, Some(r.version)).map_err(|_| {
+                RegistryError::new(
+                    422,
+                    42201,
+                    format!(
+                        "Invalid schema: reference {} to {} version {} does not exist",
+                        r.name, r.subject, r.version
+                    ),
+                )
+            })?;
+        }
+        let identity = referring(identity_of(kind, text, references)?, references);
         let mut state = self.state()?;
         if let Some(v) = state.find(subject, kind, &identity) {
             if id.is_none_or(|id| id == v.id) {
@@ -414,6 +494,9 @@ impl Registry {
                                "schema": text, "deleted": false});
         if kind != SchemaType::Avro {
             value["schemaType"] = json!(kind.name());
+        }
+        if !references.is_empty() {
+            value["references"] = Reference::to_json(references);
         }
         self.record(&mut state, key, value)?;
         Ok(id)
@@ -549,13 +632,17 @@ impl State {
         let (version, id) = (version as u32, id as u32);
         if let (Some(text), None) = (value["schema"].as_str(), self.by_id(id)) {
             let kind = SchemaType::parse(value["schemaType"].as_str()).unwrap_or(SchemaType::Avro);
-            let identity = identity(kind, text).unwrap_or_else(|_| text.to_string());
+            let references = Reference::parse_all(&value["references"]);
+            let identity =
+                identity_of(kind, text, &references).unwrap_or_else(|_| text.to_string());
+            let identity = referring(identity, &references);
             self.schemas.insert(
                 id,
                 Schema {
                     id,
                     kind,
                     text: text.to_string(),
+                    references,
                     identity,
                 },
             );
@@ -613,6 +700,7 @@ impl State {
             id: v.id,
             kind: schema.map_or(SchemaType::Avro, |s| s.kind),
             schema: schema.map(|s| s.text.clone()).unwrap_or_default(),
+            references: schema.map(|s| s.references.clone()).unwrap_or_default(),
         }
     }
 
@@ -674,6 +762,24 @@ impl State {
             }
         }
         Ok(())
+    }
+}
+
+/// What identifies a schema with references: AVRO's named types live in the schemas it
+/// refers to, which this registry does not resolve yet, so such a schema is taken as text.
+fn identity_of(kind: SchemaType, text: &str, references: &[Reference]) -> RegistryResult<String> {
+    match (kind, references.is_empty()) {
+        (SchemaType::Avro, false) => Ok(text.trim().to_string()),
+        _ => identity(kind, text),
+    }
+}
+
+/// An identity with the references it is registered with: one text with other references is
+/// another schema.
+fn referring(identity: String, references: &[Reference]) -> String {
+    match references.is_empty() {
+        true => identity,
+        false => format!("{identity}\u{0}{}", Reference::to_json(references)),
     }
 }
 

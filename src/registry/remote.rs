@@ -2,7 +2,9 @@
 //! a blocking HTTP client (`ureq`), so a Brooklet process can use Confluent's Schema Registry,
 //! or another `brooklet server`'s, instead of the one in its own log.
 
-use super::{RegistryError, RegistryResult, Schema, SchemaType, Schemas, SubjectVersion};
+use super::{
+    Reference, RegistryError, RegistryResult, Schema, SchemaType, Schemas, SubjectVersion,
+};
 use serde_json::{json, Value};
 
 const SR_JSON: &str = "application/vnd.schemaregistry.v1+json";
@@ -70,7 +72,12 @@ impl Schemas for RemoteRegistry {
         let v = self.call("GET", &format!("/schemas/ids/{id}"), None)?;
         let kind = SchemaType::parse(v["schemaType"].as_str())?;
         let text = v["schema"].as_str().unwrap_or_default().to_string();
-        Ok(Schema::new(id, kind, text))
+        Ok(Schema::new(
+            id,
+            kind,
+            text,
+            Reference::parse_all(&v["references"]),
+        ))
     }
 
     fn register(&self, subject: &str, kind: SchemaType, text: &str) -> RegistryResult<u32> {
@@ -83,8 +90,9 @@ impl Schemas for RemoteRegistry {
         Ok(v["id"].as_u64().unwrap_or(0) as u32)
     }
 
-    fn latest(&self, subject: &str) -> RegistryResult<SubjectVersion> {
-        let path = format!("/subjects/{}/versions/latest", encoded(subject));
+    fn version_of(&self, subject: &str, version: Option<u32>) -> RegistryResult<SubjectVersion> {
+        let which = version.map_or_else(|| "latest".to_string(), |n| n.to_string());
+        let path = format!("/subjects/{}/versions/{which}", encoded(subject));
         let v = self.call("GET", &path, None)?;
         Ok(SubjectVersion {
             subject: subject.to_string(),
@@ -92,6 +100,7 @@ impl Schemas for RemoteRegistry {
             id: v["id"].as_u64().unwrap_or(0) as u32,
             kind: SchemaType::parse(v["schemaType"].as_str())?,
             schema: v["schema"].as_str().unwrap_or_default().to_string(),
+            references: Reference::parse_all(&v["references"]),
         })
     }
 }

@@ -154,3 +154,44 @@ fn a_registration_may_name_its_id_but_not_take_anothers() {
     assert_eq!(again.schema(101).unwrap().kind, SchemaType::Avro);
     assert_eq!(again.version("b", None).unwrap().id, 102);
 }
+
+#[test]
+fn references_must_exist_and_are_part_of_a_schema() {
+    let log = memory();
+    let r = registry(&log);
+    let event = "syntax = \"proto3\";\nmessage Event { int64 at = 1; }\n";
+    let main = "syntax = \"proto3\";\nimport \"event.proto\";\nmessage L { Event e = 1; }\n";
+    let to = |version| Reference {
+        name: "event.proto".into(),
+        subject: "event.proto".into(),
+        version,
+    };
+    let missing = r.register_with("l-value", SchemaType::Protobuf, main, &[to(1)], None);
+    assert_eq!(missing.unwrap_err().code, 42201, "a reference to nothing");
+    let event_id = r
+        .register("event.proto", SchemaType::Protobuf, event)
+        .unwrap();
+    let id = r
+        .register_with("l-value", SchemaType::Protobuf, main, &[to(1)], None)
+        .unwrap();
+    assert_ne!(id, event_id);
+    // The same text without the reference is another schema.
+    r.set_level(None, Compatibility::None).unwrap();
+    let bare = r
+        .register("other-value", SchemaType::Protobuf, main)
+        .unwrap();
+    assert_ne!(bare, id);
+    // A restarted registry knows the reference, and resolves it to the imported text.
+    let again = registry(&log);
+    let schema = again.schema(id).unwrap();
+    assert_eq!(schema.references, vec![to(1)]);
+    let imports = Schemas::imports(&again, &schema.references).unwrap();
+    assert_eq!(
+        imports,
+        vec![("event.proto".to_string(), event.to_string())]
+    );
+    assert_eq!(
+        again.version("l-value", None).unwrap().to_json()["references"][0]["subject"],
+        "event.proto"
+    );
+}

@@ -6,7 +6,7 @@
 
 use super::Server;
 use crate::registry::{
-    parse_version, Compatibility, Registry, RegistryError, RegistryResult, SchemaType,
+    parse_version, Compatibility, Reference, Registry, RegistryError, RegistryResult, SchemaType,
 };
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -104,13 +104,6 @@ fn object(body: &[u8]) -> RegistryResult<serde_json::Map<String, Value>> {
 /// A request's `{"schema": ..., "schemaType": ...}`.
 fn schema_of(body: &[u8]) -> RegistryResult<(SchemaType, String)> {
     let map = object(body)?;
-    if map
-        .get("references")
-        .and_then(Value::as_array)
-        .is_some_and(|r| !r.is_empty())
-    {
-        return Err(bad_request("Schema references are not supported".into()));
-    }
     let kind = SchemaType::parse(map.get("schemaType").and_then(Value::as_str))?;
     let text = map
         .get("schema")
@@ -134,12 +127,14 @@ async fn register(
 ) -> Response {
     call(s, move |r| {
         let (kind, text) = schema_of(&body)?;
+        let map = object(&body)?;
         // Confluent's `"id"`: the registration keeps the id the schema has elsewhere.
-        let id = object(&body)?
-            .get("id")
-            .and_then(Value::as_u64)
-            .map(|id| id as u32);
-        Ok(json!({"id": r.register_as(&subject, kind, &text, id)?}))
+        let id = map.get("id").and_then(Value::as_u64).map(|id| id as u32);
+        let references = map
+            .get("references")
+            .map(Reference::parse_all)
+            .unwrap_or_default();
+        Ok(json!({"id": r.register_with(&subject, kind, &text, &references, id)?}))
     })
     .await
 }
@@ -158,13 +153,16 @@ async fn lookup(
 
 /// `?format=serialized`: a PROTOBUF schema as its base64 descriptor (as Confluent answers).
 fn in_format(
+    r: &Registry,
     kind: SchemaType,
     text: String,
+    references: &[Reference],
     params: &HashMap<String, String>,
 ) -> RegistryResult<String> {
     match (kind, params.get("format").map(String::as_str)) {
         (SchemaType::Protobuf, Some("serialized")) => {
-            crate::format::protobuf::serialized(&text).map_err(bad_request)
+            let imports = crate::registry::Schemas::imports(r, references)?;
+            crate::format::protobuf::serialized(&text, &imports).map_err(bad_request)
         }
         _ => Ok(text),
     }
@@ -177,7 +175,7 @@ async fn version(
 ) -> Response {
     call(s, move |r| {
         let mut v = r.version(&subject, parse_version(&version)?)?;
-        v.schema = in_format(v.kind, v.schema, &params)?;
+        v.schema = in_format(r, v.kind, v.schema, &v.references, &params)?;
         Ok(v.to_json())
     })
     .await
@@ -202,9 +200,13 @@ async fn by_id(
 ) -> Response {
     call(s, move |r| {
         let schema = r.schema(id_of(&id)?)?;
-        let mut v = json!({"schema": in_format(schema.kind, schema.text, &params)?});
+        let text = in_format(r, schema.kind, schema.text, &schema.references, &params)?;
+        let mut v = json!({ "schema": text });
         if schema.kind != SchemaType::Avro {
             v["schemaType"] = json!(schema.kind.name());
+        }
+        if !schema.references.is_empty() {
+            v["references"] = Reference::to_json(&schema.references);
         }
         Ok(v)
     })

@@ -259,20 +259,32 @@ def avrocheck(bootstrap, suffix, url):
     print(f"ok: {len(got)} AVRO records decoded by fastavro")
 
 
-def message_class(package, name, fields):
+def message_class(package, name, fields, imported=None):
     """A protobuf message class built at run time (no protoc): `fields` are (name, type) with
-    type one of "int64", "string"."""
+    type "int64", "string" or ".pkg.Message" (a message of `imported`: (file name, package,
+    message name, fields), a second file the first imports)."""
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-    types = {"int64": descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
-             "string": descriptor_pb2.FieldDescriptorProto.TYPE_STRING}
-    f = descriptor_pb2.FileDescriptorProto(name=f"{package}.proto", package=package,
-                                          syntax="proto3")
-    m = f.message_type.add(name=name)
-    for i, (field, ty) in enumerate(fields, 1):
-        m.field.add(name=field, number=i, type=types[ty],
-                    label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    fdp = descriptor_pb2.FieldDescriptorProto
+    types = {"int64": fdp.TYPE_INT64, "string": fdp.TYPE_STRING}
     pool = descriptor_pool.DescriptorPool()
-    pool.Add(f)
+
+    def file(file_name, pkg, msg, fs, deps=()):
+        f = descriptor_pb2.FileDescriptorProto(name=file_name, package=pkg, syntax="proto3",
+                                              dependency=list(deps))
+        m = f.message_type.add(name=msg)
+        for i, (field, ty) in enumerate(fs, 1):
+            if ty.startswith("."):
+                m.field.add(name=field, number=i, type=fdp.TYPE_MESSAGE, type_name=ty,
+                            label=fdp.LABEL_OPTIONAL)
+            else:
+                m.field.add(name=field, number=i, type=types[ty], label=fdp.LABEL_OPTIONAL)
+        pool.Add(f)
+
+    deps = []
+    if imported:
+        file(*imported)
+        deps = [imported[0]]
+    file(f"{package}.proto", package, name, fields, deps)
     return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.{name}"))
 
 
@@ -285,14 +297,18 @@ def protobuf(bootstrap, suffix, url):
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for f in admin.create_topics([NewTopic(f"proto_in_{suffix}", 1, 1)]).values():
         f.result(30)
+    # `source` is a message of another file: the serializer registers that file as a schema
+    # of its own and the bid's schema with a reference to it.
     bid = message_class("proof", "Bid", [("auction", "int64"), ("price", "int64"),
-                                         ("bidder", "string")])
+                                         ("bidder", "string"), ("source", ".common.Origin")],
+                        ("common/origin.proto", "common", "Origin", [("app", "string")]))
     serialize = ProtobufSerializer(bid, SchemaRegistryClient({"url": url}),
                                    {"use.deprecated.format": False})
     ctx = SerializationContext(f"proto_in_{suffix}", MessageField.VALUE)
     p = Producer({"bootstrap.servers": bootstrap})
     for i in range(AVRO_BIDS):
         b = bid(auction=i % 7, price=100 + i)
+        b.source.app = f"app{i % 3}"
         if i % 10:
             b.bidder = f"b{i}"
         p.produce(f"proto_in_{suffix}", key=f"k{i}", value=serialize(b, ctx))
@@ -310,10 +326,11 @@ def protocheck(bootstrap, suffix, url):
     latest = sr.get_latest_version(f"PROTO_OUT_{suffix}-value")
     text = latest.schema.schema_str
     assert latest.schema.schema_type == "PROTOBUF", latest.schema.schema_type
-    assert "message ConnectDefault1" in text and "int64 DOUBLE_PRICE = 2;" in text, text
+    assert "message ConnectDefault1" in text and "string APP = 4;" in text, text
+    assert sr.get_latest_version("common/origin.proto").version == 1
     out = message_class("check", "ConnectDefault1", [("AUCTION", "int64"),
                                                      ("DOUBLE_PRICE", "int64"),
-                                                     ("BIDDER", "string")])
+                                                     ("BIDDER", "string"), ("APP", "string")])
     # With the registry, the deserializer also fetches the writer's schema as a descriptor
     # (`?format=serialized`) and checks the message indexes against it.
     deserialize = ProtobufDeserializer(out, {"use.deprecated.format": False}, sr)
@@ -324,10 +341,10 @@ def protocheck(bootstrap, suffix, url):
         v = m.value()
         assert v[0] == 0 and int.from_bytes(v[1:5], "big") == latest.schema_id, v[:6]
         row = deserialize(v, ctx)
-        got[m.key().decode()] = (row.AUCTION, row.DOUBLE_PRICE, row.BIDDER)
+        got[m.key().decode()] = (row.AUCTION, row.DOUBLE_PRICE, row.BIDDER, row.APP)
     assert len(got) == AVRO_BIDS, len(got)
     for i in range(AVRO_BIDS):
-        want = (i % 7, 2 * (100 + i), "" if i % 10 == 0 else f"b{i}")
+        want = (i % 7, 2 * (100 + i), "" if i % 10 == 0 else f"b{i}", f"app{i % 3}")
         assert got[f"k{i}"] == want, (i, got[f"k{i}"], want)
     print(f"ok: {len(got)} PROTOBUF records decoded by the protobuf package")
 

@@ -30,7 +30,7 @@ fn the_generated_schema_is_ksqldbs_and_compiles() {
          repeated string TAGS = 3;\n  map<string, int64> M = 4;\n  google.type.Date D = 5;\n  \
          message ConnectDefault2 {\n    int32 X = 1;\n  }\n}\n"
     );
-    let back = columns_of(&text, None, false).unwrap();
+    let back = columns_of(&text, &[], None, false).unwrap();
     let names: Vec<&str> = back.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["ID", "P", "TAGS", "M", "D"]);
     assert_eq!(back[1].1, point);
@@ -89,7 +89,7 @@ fn rows_survive_the_wire_format_and_nulls_read_as_proto3_defaults() {
     );
     // The DECIMAL's precision and scale are in the schema (Confluent's field metadata).
     let schema = r.latest("t-value").unwrap().schema;
-    let inferred = columns_of(&schema, None, false).unwrap();
+    let inferred = columns_of(&schema, &[], None, false).unwrap();
     assert_eq!(inferred[2].1, SqlType::Decimal(4, 2), "{schema}");
     let mut nulls = Vec::new();
     codec.encode_row(&named, 1, &mut nulls).unwrap();
@@ -173,7 +173,7 @@ fn a_schema_registered_as_a_base64_descriptor_compiles_too() {
         ..Default::default()
     };
     let text = base64::engine::general_purpose::STANDARD.encode(file.encode_to_vec());
-    let cols = columns_of(&text, None, false).unwrap();
+    let cols = columns_of(&text, &[], None, false).unwrap();
     assert_eq!(
         cols,
         vec![
@@ -183,15 +183,15 @@ fn a_schema_registered_as_a_base64_descriptor_compiles_too() {
     );
     assert_eq!(compile(&text).unwrap().messages[0].full_name(), "proof.Bid");
     assert_eq!(
-        serialized(&text).unwrap(),
+        serialized(&text, &[]).unwrap(),
         text,
         "a descriptor is served as it came"
     );
     // Text is served as its descriptor, which compiles to the same messages.
     let generated = schema_for(&[("N", &SqlType::Int)], None).unwrap();
-    let served = serialized(&generated).unwrap();
+    let served = serialized(&generated, &[]).unwrap();
     assert_eq!(
-        columns_of(&served, None, false).unwrap(),
+        columns_of(&served, &[], None, false).unwrap(),
         vec![("N".to_string(), SqlType::Int)]
     );
 }
