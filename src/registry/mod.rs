@@ -14,7 +14,9 @@
 //! every request, so servers over one Kafka service share it. AVRO schemas are parsed
 //! (`apache-avro`), compared by their canonical form, and checked for compatibility; JSON
 //! schemas must be JSON and PROTOBUF ones are taken as text, both compared as written and not
-//! checked for compatibility yet.
+//! checked for compatibility yet. A schema may refer to other subjects' versions (Confluent's
+//! references: a PROTOBUF schema's imports); a reference must exist when it is registered, and
+//! [`Schemas::imports`] resolves them.
 
 mod avro;
 pub(crate) use avro::parse as parse_avro;
