@@ -298,7 +298,9 @@ fn attach_one(
     let wrapped = spec.wraps(cols.len());
     let name = part.name.as_deref();
     spec.codec = Some(match (kind, existing) {
-        (SchemaType::Json, Some((id, _))) => Codec::JsonSr(Arc::new(JsonSrCodec { id })),
+        (SchemaType::Json, Some((id, text))) => {
+            Codec::JsonSr(Arc::new(JsonSrCodec::new(id, &text, cols)))
+        }
         (SchemaType::Json, None) => {
             let text = json_sr::schema_for(cols, wrapped).to_string();
             let id = registry
@@ -309,7 +311,10 @@ fn attach_one(
                         e.message, e.code
                     ))
                 })?;
-            Codec::JsonSr(Arc::new(JsonSrCodec { id }))
+            Codec::JsonSr(Arc::new(JsonSrCodec {
+                id,
+                extra: Vec::new(),
+            }))
         }
         (SchemaType::Protobuf, Some((id, text))) => Codec::Protobuf(Arc::new(ProtoCodec::new(
             &text,

@@ -412,6 +412,9 @@ impl AvroCodec {
 impl AvroCodec {
     /// A record's fields under the schema's own names (an inferred schema's may differ in case
     /// from the columns), in its order; a field no column has is NULL.
+    /// A field no column has and whose schema gives a default is left out: resolving the
+    /// record against the schema fills it in (a schema named by `VALUE_SCHEMA_ID` may have
+    /// more fields than the query's columns).
     fn named(&self, mut fields: Vec<(String, Avro)>) -> Vec<(String, Avro)> {
         let Schema::Record(record) = &self.schema else {
             return fields;
@@ -419,14 +422,16 @@ impl AvroCodec {
         record
             .fields
             .iter()
-            .map(|f| {
+            .filter_map(|f| {
                 let i = fields
                     .iter()
                     .position(|(n, _)| n.eq_ignore_ascii_case(&f.name));
-                let v = i.map_or(Avro::Null, |i| {
-                    std::mem::replace(&mut fields[i].1, Avro::Null)
-                });
-                (f.name.clone(), v)
+                let v = match i {
+                    Some(i) => std::mem::replace(&mut fields[i].1, Avro::Null),
+                    None if f.default.is_some() => return None,
+                    None => Avro::Null,
+                };
+                Some((f.name.clone(), v))
             })
             .collect()
     }

@@ -169,10 +169,30 @@ fn sql_type(t: &Value) -> Result<SqlType> {
     })
 }
 
-/// A source's JSON_SR key or value: the id it writes with.
+/// A source's JSON_SR key or value: the id it writes with, and the properties of that schema
+/// no column has (written as null, as ksqlDB writes a record with its schema).
 #[derive(Debug)]
 pub struct JsonSrCodec {
     pub id: u32,
+    pub extra: Vec<String>,
+}
+
+impl JsonSrCodec {
+    /// The codec writing `cols` with schema `id` (`text`).
+    pub fn new(id: u32, text: &str, cols: &[(&str, &SqlType)]) -> JsonSrCodec {
+        let schema: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        let extra = schema["properties"]
+            .as_object()
+            .map(|props| {
+                props
+                    .keys()
+                    .filter(|k| !cols.iter().any(|(c, _)| c.eq_ignore_ascii_case(k)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        JsonSrCodec { id, extra }
+    }
 }
 
 impl JsonSrCodec {
@@ -202,7 +222,20 @@ impl JsonSrCodec {
     ) -> Result<()> {
         out.push(0);
         out.extend_from_slice(&self.id.to_be_bytes());
-        super::json::encode_row(arrays, row, wrapped, out)
+        let start = out.len();
+        super::json::encode_row(arrays, row, wrapped, out)?;
+        if wrapped && !self.extra.is_empty() && out.last() == Some(&b'}') {
+            out.pop();
+            for name in &self.extra {
+                if out.len() > start + 1 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(Value::String(name.clone()).to_string().as_bytes());
+                out.extend_from_slice(b":null");
+            }
+            out.push(b'}');
+        }
+        Ok(())
     }
 }
 
@@ -258,7 +291,10 @@ mod tests {
 
     #[test]
     fn records_carry_the_header_before_the_json() {
-        let codec = JsonSrCodec { id: 7 };
+        let codec = JsonSrCodec {
+            id: 7,
+            extra: Vec::new(),
+        };
         let cols: Vec<(&str, &SqlType)> = vec![("A", &SqlType::Int)];
         let bytes = b"\0\0\0\0\x07{\"a\":5}";
         assert_eq!(codec.decode(bytes, &cols, true).unwrap(), vec![json!(5)]);
@@ -269,5 +305,14 @@ mod tests {
             .encode_row(&[("A", &SqlType::Int, &a)], 0, true, &mut out)
             .unwrap();
         assert_eq!(out, b"\0\0\0\0\x07{\"A\":9}");
+        // A schema with a property no column has: written as null.
+        let schema =
+            r#"{"type":"object","properties":{"A":{"type":"integer"},"b":{"type":"string"}}}"#;
+        let codec = JsonSrCodec::new(7, schema, &cols);
+        out.clear();
+        codec
+            .encode_row(&[("A", &SqlType::Int, &a)], 0, true, &mut out)
+            .unwrap();
+        assert_eq!(out, b"\0\0\0\0\x07{\"A\":9,\"b\":null}");
     }
 }
