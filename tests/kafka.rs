@@ -364,7 +364,14 @@ fn takeover(extra: &[&str], grouped_too: bool) {
         &["--property", "brooklet.checkpoint.interval.ms=1000"],
     ]
     .concat();
-    let mut first = logged_server(&broker, &s, &dir.path().join("a"), &extra, &log_a);
+    // The first server fetches in small pieces (librdkafka's per-partition fetch size), so it
+    // is still in the middle of its partitions when it is killed however fast the machine is.
+    let slow = [
+        &extra[..],
+        &["--property", "brooklet.kafka.fetch.message.max.bytes=4096"],
+    ]
+    .concat();
+    let mut first = logged_server(&broker, &s, &dir.path().join("a"), &slow, &log_a);
     let second = logged_server(&broker, &s, &dir.path().join("b"), &extra, &log_b);
     let out_topic = format!("BULK_OUT_{s}");
     // From the start of the topic, as ksqlDB's clients ask (its default is the end).

@@ -383,15 +383,11 @@ impl AvroCodec {
         row: usize,
         out: &mut Vec<u8>,
     ) -> Result<()> {
-        let mut fields = Vec::with_capacity(arrays.len());
-        let mut text = Vec::new();
-        for (name, ty, a) in arrays {
-            text.clear();
-            super::json::write_value(a, row, ty, &mut text)?;
-            let v: Value =
-                serde_json::from_slice(&text).map_err(|e| Error::generic(e.to_string()))?;
-            fields.push((name.to_string(), from_json(&v, ty)?));
-        }
+        let mut fields = super::json::row_values(arrays, row)?
+            .into_iter()
+            .zip(arrays)
+            .map(|((name, v), (_, ty, _))| Ok((name, from_json(&v, ty)?)))
+            .collect::<Result<Vec<_>>>()?;
         let value = if self.wrapped {
             Avro::Record(self.named(fields))
         } else {

@@ -182,6 +182,24 @@ fn write_scaled(out: &mut Vec<u8>, digits: &[u8], scale: i8) {
     }
 }
 
+/// A row's columns as the JSON values the JSON format writes (the way the formats with
+/// schemas build their records), named.
+pub fn row_values(
+    arrays: &[(&str, &SqlType, &ArrayRef)],
+    row: usize,
+) -> Result<Vec<(String, Value)>> {
+    let mut text = Vec::new();
+    arrays
+        .iter()
+        .map(|(name, ty, a)| {
+            text.clear();
+            write_value(a, row, ty, &mut text)?;
+            let v = serde_json::from_slice(&text).map_err(|e| Error::generic(e.to_string()))?;
+            Ok((name.to_string(), v))
+        })
+        .collect()
+}
+
 pub fn write_value(a: &ArrayRef, row: usize, ty: &SqlType, out: &mut Vec<u8>) -> Result<()> {
     if a.is_null(row) {
         out.extend_from_slice(b"null");

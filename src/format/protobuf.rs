@@ -899,16 +899,8 @@ impl ProtoCodec {
         row: usize,
         out: &mut Vec<u8>,
     ) -> Result<()> {
-        let mut fields = serde_json::Map::new();
-        let mut text = Vec::new();
-        for (name, ty, a) in arrays {
-            text.clear();
-            super::json::write_value(a, row, ty, &mut text)?;
-            let v: Value =
-                serde_json::from_slice(&text).map_err(|e| Error::generic(e.to_string()))?;
-            fields.insert(name.to_string(), v);
-        }
-        self.encode_json(&Value::Object(fields), out)
+        let fields = super::json::row_values(arrays, row)?;
+        self.encode_json(&Value::Object(fields.into_iter().collect()), out)
             .map_err(|e| Error::generic(format!("Failed to serialize PROTOBUF data: {e}")))
     }
 }
