@@ -75,7 +75,7 @@ fn listed_qtt_cases_pass() {
         shared_dir("BROOKLET_QTT_DIR", "qtt"),
         include_str!("qtt-passing.txt"),
         "tests/qtt-passing.txt",
-        1815,
+        1835,
     );
 }
 

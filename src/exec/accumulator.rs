@@ -232,10 +232,14 @@ impl Acc {
                     }
                     let at = items
                         .iter()
-                        .position(|x| v.partial_cmp(x) == Some(Ordering::Greater))
+                        .position(|x| v.partial_cmp(&sort_value(x)) == Some(Ordering::Greater))
                         .unwrap_or(items.len());
                     if at < call.n {
-                        items.insert(at, v.clone());
+                        let item = match args {
+                            [_, _, ..] => carried(call, args)?,
+                            _ => v.clone(),
+                        };
+                        items.insert(at, item);
                         items.truncate(call.n);
                     }
                 }
@@ -447,6 +451,11 @@ impl Acc {
     pub fn scalar_type(call: &AggCall) -> DataType {
         match call.kind {
             AggKind::Sum => call.result.to_arrow(),
+            // TOPK carrying other columns keeps structs (its result's elements).
+            AggKind::TopK if call.arg_types.len() > 1 => match &call.result {
+                SqlType::Array(elem) => elem.to_arrow(),
+                other => other.to_arrow(),
+            },
             AggKind::User => call
                 .user
                 .as_ref()
@@ -602,6 +611,35 @@ fn histogram(counts: &[(ScalarValue, i64)], result: &SqlType) -> Result<ScalarVa
         sorted,
     )?;
     Ok(ScalarValue::Map(Arc::new(map)))
+}
+
+/// A TOPK item's sort value: the item, or the `sort_col` of a struct carrying other columns.
+fn sort_value(item: &ScalarValue) -> ScalarValue {
+    match item {
+        ScalarValue::Struct(s) if s.num_columns() > 0 => {
+            ScalarValue::try_from_array(s.column(0), 0).unwrap_or(ScalarValue::Null)
+        }
+        other => other.clone(),
+    }
+}
+
+/// TOPK's struct of a record's sort value and the columns it carries.
+fn carried(call: &AggCall, args: &[ScalarValue]) -> Result<ScalarValue> {
+    let SqlType::Array(elem) = &call.result else {
+        return Err(Error::generic("internal: TOPK's result is an array"));
+    };
+    let SqlType::Struct(fields) = elem.as_ref() else {
+        return Err(Error::generic("internal: TOPK carries a struct"));
+    };
+    let mut builder = datafusion::common::scalar::ScalarStructBuilder::new();
+    for ((name, ty), v) in fields.iter().zip(args) {
+        let field = datafusion::arrow::datatypes::Field::new(name, ty.to_arrow(), true);
+        let v = v
+            .cast_to(&ty.to_arrow())
+            .map_err(|e| Error::generic(e.to_string()))?;
+        builder = builder.with_scalar(field, v);
+    }
+    builder.build().map_err(|e| Error::generic(e.to_string()))
 }
 
 #[cfg(test)]
@@ -785,5 +823,65 @@ mod tests {
             (f(acc.value(&corr).unwrap()) - 1.0).abs() < 1e-9,
             "pairs with a NULL are skipped"
         );
+    }
+}
+
+#[cfg(test)]
+mod topk_tests {
+    use super::*;
+    use crate::plan::aggregate::COLLECT_LIMIT;
+
+    /// TOPK(v, name, 2): the two greatest values, each with the name of its record, as
+    /// ksqlDB's `sort_col` / `col0` structs; the state survives a checkpoint's round trip.
+    #[test]
+    fn topk_carries_other_columns_beside_the_sort_value() {
+        let elem = SqlType::Struct(vec![
+            ("sort_col".into(), SqlType::Int),
+            ("col0".into(), SqlType::String),
+        ]);
+        let call = AggCall {
+            kind: AggKind::TopK,
+            args: Vec::new(),
+            arg_types: vec![SqlType::Int, SqlType::String],
+            result: SqlType::Array(Box::new(elem)),
+            n: 2,
+            ignore_nulls: true,
+            limit: COLLECT_LIMIT,
+            user: None,
+        };
+        let mut acc = Acc::new(&call).unwrap();
+        let records = [
+            (Some(0), "zero"),
+            (Some(100), "hundred"),
+            (None, "none"),
+            (Some(99), "ninety-nine"),
+        ];
+        for (seq, (v, name)) in records.into_iter().enumerate() {
+            let args = [ScalarValue::Int32(v), ScalarValue::Utf8(Some(name.into()))];
+            acc.update(&call, &args, seq as u64).unwrap();
+        }
+        let shown = |acc: &Acc| {
+            let ScalarValue::List(list) = acc.value(&call).unwrap() else {
+                panic!("a list")
+            };
+            let items = list.value(0);
+            let items = items
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::StructArray>()
+                .map(|s| {
+                    (0..s.len())
+                        .map(|i| {
+                            let v = ScalarValue::try_from_array(s.column(0), i).unwrap();
+                            let n = ScalarValue::try_from_array(s.column(1), i).unwrap();
+                            format!("{v}:{n}")
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            items
+        };
+        assert_eq!(shown(&acc), ["100:hundred", "99:ninety-nine"]);
+        let back = Acc::from_parts(&call, acc.to_parts()).unwrap();
+        assert_eq!(shown(&back), ["100:hundred", "99:ninety-nine"]);
     }
 }

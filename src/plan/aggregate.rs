@@ -173,7 +173,16 @@ impl AggKind {
                 (1, &[Param::Int]),
                 (1, &[Param::Int, Param::Bool]),
             ],
-            AggKind::TopK | AggKind::TopKDistinct => &[(1, &[Param::Int])],
+            AggKind::TopKDistinct => &[(1, &[Param::Int])],
+            // TOPK(sort_col, other_col..., k) carries other columns beside the one it sorts by.
+            AggKind::TopK => &[
+                (1, &[Param::Int]),
+                (2, &[Param::Int]),
+                (3, &[Param::Int]),
+                (4, &[Param::Int]),
+                (5, &[Param::Int]),
+                (6, &[Param::Int]),
+            ],
             AggKind::Correlation => &[(2, &[])],
             AggKind::User => &[],
             _ => &[(1, &[])],
@@ -198,6 +207,16 @@ impl AggKind {
             (AggKind::EarliestByOffset | AggKind::LatestByOffset, [t]) if n > 0 => array(t),
             (AggKind::EarliestByOffset | AggKind::LatestByOffset | AggKind::Attr, [t]) => t.clone(),
             (AggKind::TopK | AggKind::TopKDistinct, [t]) if t.is_primitive() => array(t),
+            // ksqlDB's struct of the sort column and the carried ones: `sort_col`, `col0`, ...
+            (AggKind::TopK, [t, rest @ ..]) if t.is_primitive() => {
+                let mut fields = vec![("sort_col".to_string(), t.clone())];
+                fields.extend(
+                    rest.iter()
+                        .enumerate()
+                        .map(|(i, t)| (format!("col{i}"), t.clone())),
+                );
+                array(&SqlType::Struct(fields))
+            }
             (AggKind::Histogram, [SqlType::String]) => {
                 SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::Bigint))
             }
