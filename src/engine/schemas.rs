@@ -69,14 +69,11 @@ pub(super) fn infer(
     let (word, upper) = part(is_key);
     let id_prop = format!("{upper}_SCHEMA_ID");
     let id = with.int(&id_prop)?;
-    let expected = match format {
-        Format::Avro => Some(SchemaType::Avro),
-        Format::Protobuf => Some(SchemaType::Protobuf),
-        Format::JsonSr => Some(SchemaType::Json),
-        _ => None,
-    };
+    // A schema named by id keeps its fields' names: records are written with it as it is.
+    let exact = id.is_some();
+    let expected = format.schema_type();
     let infers = expected.is_some();
-    if let Some(_id) = id {
+    if id.is_some() {
         if !infers {
             return Err(Error::statement(format!(
                 "{upper}_FORMAT should support schema inference when {id_prop} is provided. Current format is {}.",
@@ -122,8 +119,6 @@ pub(super) fn infer(
         )));
     }
     let unwrapped = !is_key && with.bool("WRAP_SINGLE_VALUE")? == Some(false);
-    // A schema named by id keeps its fields' names: records are written with it as it is.
-    let exact = with.int(&id_prop)?.is_some();
     let name = with.text(&format!("{upper}_SCHEMA_FULL_NAME"));
     let columns = match (format, is_key, unwrapped) {
         (Format::Protobuf, _, _) => {
@@ -281,11 +276,7 @@ fn attach_one(
         return Ok(());
     }
     let registry = registry(engine)?;
-    let kind = match spec.format {
-        Format::Protobuf => SchemaType::Protobuf,
-        Format::JsonSr => SchemaType::Json,
-        _ => SchemaType::Avro,
-    };
+    let kind = spec.format.schema_type().unwrap_or(SchemaType::Avro);
     let existing = match part.origin {
         Origin::Schema(id, text) => Some((id, text)),
         Origin::Create => registry

@@ -44,23 +44,6 @@ impl std::fmt::Debug for AvroCodec {
     }
 }
 
-/// AVRO (and JSON_SR) maps have string keys: ksqlDB refuses columns with other map keys,
-/// saying `refusal`.
-pub fn check_map_keys(cols: &[(&str, &SqlType)], refusal: &str) -> Result<()> {
-    fn ok(t: &SqlType) -> bool {
-        match t {
-            SqlType::Map(k, v) => **k == SqlType::String && ok(v),
-            SqlType::Array(t) => ok(t),
-            SqlType::Struct(fields) => fields.iter().all(|(_, t)| ok(t)),
-            _ => true,
-        }
-    }
-    match cols.iter().all(|c| ok(c.1)) {
-        true => Ok(()),
-        false => Err(Error::statement(refusal)),
-    }
-}
-
 /// The schema ksqlDB writes `cols` with, its record named `full_name` (ksqlDB's
 /// `io.confluent.ksql.avro_schemas.KsqlDataSourceSchema` for values unless
 /// `VALUE_AVRO_SCHEMA_FULL_NAME` names another; `...avro_schemas.<Source>Key` for keys).
@@ -185,7 +168,12 @@ pub fn columns_of(schema: &str, exact: bool) -> Result<Vec<(String, SqlType)>> {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default(),
-        other => return Ok(vec![("ROWVAL".into(), cased(sql_type(other)?, exact))]),
+        other => {
+            return Ok(vec![(
+                "ROWVAL".into(),
+                super::cased(sql_type(other)?, exact),
+            )])
+        }
     };
     fields
         .iter()
@@ -196,7 +184,7 @@ pub fn columns_of(schema: &str, exact: bool) -> Result<Vec<(String, SqlType)>> {
             } else {
                 name.to_uppercase()
             };
-            Ok((name, cased(sql_type(&f["type"])?, exact)))
+            Ok((name, super::cased(sql_type(&f["type"])?, exact)))
         })
         .collect()
 }
@@ -204,15 +192,7 @@ pub fn columns_of(schema: &str, exact: bool) -> Result<Vec<(String, SqlType)>> {
 /// The SQL type of a whole AVRO schema (an inferred key, or an unwrapped value).
 pub fn type_of(schema: &str, exact: bool) -> Result<SqlType> {
     let parsed: Value = serde_json::from_str(schema).map_err(|e| Error::generic(e.to_string()))?;
-    Ok(cased(sql_type(&parsed)?, exact))
-}
-
-/// A type's struct fields upper-cased unless `exact`.
-pub(super) fn cased(t: SqlType, exact: bool) -> SqlType {
-    match exact {
-        true => t,
-        false => super::upper_case_fields(t),
-    }
+    Ok(super::cased(sql_type(&parsed)?, exact))
 }
 
 /// The SQL type of an Avro type (JSON), after ksqlDB's mapping.

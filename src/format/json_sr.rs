@@ -8,7 +8,7 @@
 //! with `connect.type` for the integer and bytes kinds and `connect.index` for field order;
 //! DECIMAL, DATE, TIME and TIMESTAMP carry Connect's logical names as `title`.
 
-use super::avro::cased;
+use super::cased;
 use crate::catalog::types::SqlType;
 use crate::error::{Error, Result};
 use datafusion::arrow::array::ArrayRef;

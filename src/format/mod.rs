@@ -61,6 +61,18 @@ impl Format {
         }
     }
 
+    /// The kind of registry schema this format's records are written with (PROTOBUF_NOSR's
+    /// schema is never registered).
+    pub fn schema_type(self) -> Option<crate::registry::SchemaType> {
+        use crate::registry::SchemaType;
+        match self {
+            Format::Avro => Some(SchemaType::Avro),
+            Format::Protobuf => Some(SchemaType::Protobuf),
+            Format::JsonSr => Some(SchemaType::Json),
+            _ => None,
+        }
+    }
+
     /// Whether keys and values of this format are schemas' records, written with a codec
     /// attached when the source is made.
     pub fn has_schema(self) -> bool {
@@ -71,19 +83,37 @@ impl Format {
     }
 }
 
-/// `t` with its struct fields' names upper-cased, at any depth (inferred columns are, as in
-/// ksqlDB, unless a schema named by id gives them).
-pub(crate) fn upper_case_fields(t: SqlType) -> SqlType {
-    match t {
-        SqlType::Struct(fields) => SqlType::Struct(
+/// `t` with its struct fields' names upper-cased at any depth, unless `exact` (inferred
+/// columns are, as in ksqlDB, unless a schema named by id gives them).
+pub(crate) fn cased(t: SqlType, exact: bool) -> SqlType {
+    match (t, exact) {
+        (t, true) => t,
+        (SqlType::Struct(fields), false) => SqlType::Struct(
             fields
                 .into_iter()
-                .map(|(n, t)| (n.to_uppercase(), upper_case_fields(t)))
+                .map(|(n, t)| (n.to_uppercase(), cased(t, false)))
                 .collect(),
         ),
-        SqlType::Array(t) => SqlType::Array(Box::new(upper_case_fields(*t))),
-        SqlType::Map(k, v) => SqlType::Map(k, Box::new(upper_case_fields(*v))),
-        other => other,
+        (SqlType::Array(t), false) => SqlType::Array(Box::new(cased(*t, false))),
+        (SqlType::Map(k, v), false) => SqlType::Map(k, Box::new(cased(*v, false))),
+        (other, false) => other,
+    }
+}
+
+/// Refuses columns whose maps have other than string keys (AVRO's and JSON_SR's maps have
+/// string keys), saying `refusal` as ksqlDB does.
+fn check_map_keys(cols: &[(&str, &SqlType)], refusal: &str) -> Result<()> {
+    fn ok(t: &SqlType) -> bool {
+        match t {
+            SqlType::Map(k, v) => **k == SqlType::String && ok(v),
+            SqlType::Array(t) => ok(t),
+            SqlType::Struct(fields) => fields.iter().all(|(_, t)| ok(t)),
+            _ => true,
+        }
+    }
+    match cols.iter().all(|c| ok(c.1)) {
+        true => Ok(()),
+        false => Err(Error::statement(refusal)),
     }
 }
 
@@ -187,10 +217,8 @@ impl FormatSpec {
                 ))),
                 None => Ok(()),
             },
-            Format::Avro => avro::check_map_keys(cols, "Avro only supports MAPs with STRING keys"),
-            Format::JsonSr => {
-                avro::check_map_keys(cols, "JSON only supports MAP types with STRING keys")
-            }
+            Format::Avro => check_map_keys(cols, "Avro only supports MAPs with STRING keys"),
+            Format::JsonSr => check_map_keys(cols, "JSON only supports MAP types with STRING keys"),
             _ => Ok(()),
         }
     }

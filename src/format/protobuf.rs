@@ -318,7 +318,7 @@ pub fn columns_of(
             } else {
                 n.to_uppercase()
             };
-            Ok((n, super::avro::cased(field_type(&f)?, exact)))
+            Ok((n, super::cased(field_type(&f)?, exact)))
         })
         .collect()
 }

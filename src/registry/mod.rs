@@ -267,13 +267,19 @@ impl SubjectVersion {
     pub fn to_json(&self) -> Value {
         let mut v = json!({"subject": self.subject, "version": self.version, "id": self.id,
                            "schema": self.schema});
-        if self.kind != SchemaType::Avro {
-            v["schemaType"] = json!(self.kind.name());
-        }
-        if !self.references.is_empty() {
-            v["references"] = Reference::to_json(&self.references);
-        }
+        describe(&mut v, self.kind, &self.references);
         v
+    }
+}
+
+/// Adds a schema's `schemaType` (only when not AVRO) and `references` (only when there are
+/// some) to its JSON, as Confluent answers.
+pub fn describe(v: &mut Value, kind: SchemaType, references: &[Reference]) {
+    if kind != SchemaType::Avro {
+        v["schemaType"] = json!(kind.name());
+    }
+    if !references.is_empty() {
+        v["references"] = Reference::to_json(references);
     }
 }
 
@@ -447,7 +453,7 @@ impl Registry {
                 )
             })?;
         }
-        let identity = referring(identity_of(kind, text, references)?, references);
+        let identity = identity_of(kind, text, references)?;
         let mut state = self.state()?;
         if let Some(v) = state.find(subject, kind, &identity) {
             if id.is_none_or(|id| id == v.id) {
@@ -637,7 +643,6 @@ impl State {
             let references = Reference::parse_all(&value["references"]);
             let identity =
                 identity_of(kind, text, &references).unwrap_or_else(|_| text.to_string());
-            let identity = referring(identity, &references);
             self.schemas.insert(
                 id,
                 Schema {
@@ -767,22 +772,18 @@ impl State {
     }
 }
 
-/// What identifies a schema with references: AVRO's named types live in the schemas it
-/// refers to, which this registry does not resolve yet, so such a schema is taken as text.
+/// What identifies a schema with the references it is registered with: one text with other
+/// references is another schema. AVRO's named types live in the schemas it refers to, which
+/// this registry does not resolve yet, so such a schema is taken as text.
 fn identity_of(kind: SchemaType, text: &str, references: &[Reference]) -> RegistryResult<String> {
-    match (kind, references.is_empty()) {
-        (SchemaType::Avro, false) => Ok(text.trim().to_string()),
-        _ => identity(kind, text),
+    if references.is_empty() {
+        return identity(kind, text);
     }
-}
-
-/// An identity with the references it is registered with: one text with other references is
-/// another schema.
-fn referring(identity: String, references: &[Reference]) -> String {
-    match references.is_empty() {
-        true => identity,
-        false => format!("{identity}\u{0}{}", Reference::to_json(references)),
-    }
+    let own = match kind {
+        SchemaType::Avro => text.trim().to_string(),
+        _ => identity(kind, text)?,
+    };
+    Ok(format!("{own}\u{0}{}", Reference::to_json(references)))
 }
 
 /// What identifies a schema of `kind` (checking it is one): an AVRO schema's canonical form,

@@ -202,12 +202,7 @@ async fn by_id(
         let schema = r.schema(id_of(&id)?)?;
         let text = in_format(r, schema.kind, schema.text, &schema.references, &params)?;
         let mut v = json!({ "schema": text });
-        if schema.kind != SchemaType::Avro {
-            v["schemaType"] = json!(schema.kind.name());
-        }
-        if !schema.references.is_empty() {
-            v["references"] = Reference::to_json(&schema.references);
-        }
+        crate::registry::describe(&mut v, schema.kind, &schema.references);
         Ok(v)
     })
     .await
