@@ -53,8 +53,20 @@ DESCRIBE STREAMS;
 -- ok DescribeFunction
 DESCRIBE FUNCTION SUBSTRING;
 
--- todo ok Explain
+-- ok Explain
 EXPLAIN CSAS_OUTPUT_0;
+
+-- ok Explain
+EXPLAIN SELECT id, COUNT(*) FROM pageviews WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY id EMIT CHANGES;
+
+-- ok Explain
+EXPLAIN CREATE STREAM big AS SELECT * FROM pageviews WHERE viewtime > 10 PARTITION BY userid;
+
+-- ok Explain
+EXPLAIN INSERT INTO big SELECT * FROM pageviews;
+
+-- error parse 1:9 "Expecting a query id or a query"
+EXPLAIN ;
 
 -- ok DefineVariable
 DEFINE topicName = 'pageviews';

@@ -54,3 +54,12 @@ CREATE STREAM ARRS (K STRING KEY, B ARRAY<INT>, C ARRAY<INT>) WITH (kafka_topic=
 
 -- error statement "Cannot compare"
 CREATE STREAM O2 AS SELECT K, B < C AS LT FROM ARRS;
+
+-- error statement "Query with id:CSAS_NOPE_0 does not exist"
+EXPLAIN CSAS_NOPE_0;
+
+-- error statement "NOPE does not exist."
+EXPLAIN SELECT * FROM nope EMIT CHANGES;
+
+-- error statement "Invalid result type. Your SELECT query produces a TABLE."
+EXPLAIN CREATE STREAM counts AS SELECT k, COUNT(*) FROM input GROUP BY k;

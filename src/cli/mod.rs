@@ -88,10 +88,12 @@ impl Frontend {
             }
         };
         for p in parsed {
-            // A file's pull queries (and DELETEs) see what the statements before them wrote.
+            // A file's pull queries (DELETEs, EXPLAINs) see what the statements before them wrote.
             let reads_state = match &p.statement {
                 crate::sql::ast::Statement::Select(q) => q.emit.is_none(),
                 crate::sql::ast::Statement::Delete { .. } => true,
+                // EXPLAIN shows a query's figures once it has read what is there.
+                crate::sql::ast::Statement::Explain(crate::sql::ast::Explain::Query(_)) => true,
                 _ => false,
             };
             let result = match &self.backend {

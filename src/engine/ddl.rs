@@ -383,26 +383,7 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         .get(&query.from.name)
         .cloned()
         .ok_or_else(|| Error::statement(format!("{} does not exist.", query.from.name)))?;
-    if query.emit == Some(crate::sql::ast::Emit::Final) && query.window.is_none() {
-        return Err(Error::statement(
-            "EMIT FINAL is only supported for windowed aggregations.",
-        ));
-    }
-    // A join of two tables is a table, as is an aggregation.
-    let mut table_join = !query.joins.is_empty() && input.kind == SourceKind::Table;
-    for j in &query.joins {
-        let right = engine.lock().catalog.get(&j.source.name).cloned();
-        table_join &= right.is_some_and(|r| r.kind == SourceKind::Table);
-    }
-    // So is a query over one table.
-    let over_table = query.joins.is_empty() && input.kind == SourceKind::Table;
-    let makes_table = !query.group_by.is_empty() || table_join || over_table;
-    match (makes_table, kind, insert) {
-        (true, _, true) => return Err(Error::statement(format!("INSERT INTO can only be used to insert into a stream. {name} would be a table."))),
-        (true, SourceKind::Stream, _) => return Err(Error::statement("Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.")),
-        (false, SourceKind::Table, _) => return Err(Error::statement("Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.")),
-        _ => {}
-    }
+    check_result(engine, query, &input, kind, insert, name)?;
     let plan = plan(engine, session, query, input.clone(), true, name)?;
     let mut inner = engine.lock();
     let existing = inner.catalog.get(name).cloned();
@@ -791,6 +772,38 @@ pub fn terminate(engine: &Engine, id: Option<&str>) -> Result<Output> {
 
 /// Plans a query through `plan::plan`, with its joined sources from the catalog and the
 /// session's function settings.
+/// ksqlDB's checks of what a CREATE ... AS SELECT (or INSERT INTO, `insert`) would make:
+/// EMIT FINAL only when windowed; a table where the query makes one, a stream otherwise.
+pub(super) fn check_result(
+    engine: &Engine,
+    query: &Query,
+    input: &Source,
+    kind: SourceKind,
+    insert: bool,
+    name: &str,
+) -> Result<()> {
+    if query.emit == Some(crate::sql::ast::Emit::Final) && query.window.is_none() {
+        return Err(Error::statement(
+            "EMIT FINAL is only supported for windowed aggregations.",
+        ));
+    }
+    // A join of two tables is a table, as is an aggregation.
+    let mut table_join = !query.joins.is_empty() && input.kind == SourceKind::Table;
+    for j in &query.joins {
+        let right = engine.lock().catalog.get(&j.source.name).cloned();
+        table_join &= right.is_some_and(|r| r.kind == SourceKind::Table);
+    }
+    // So is a query over one table.
+    let over_table = query.joins.is_empty() && input.kind == SourceKind::Table;
+    let makes_table = !query.group_by.is_empty() || table_join || over_table;
+    match (makes_table, kind, insert) {
+        (true, _, true) => Err(Error::statement(format!("INSERT INTO can only be used to insert into a stream. {name} would be a table."))),
+        (true, SourceKind::Stream, _) => Err(Error::statement("Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.")),
+        (false, SourceKind::Table, _) => Err(Error::statement("Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.")),
+        _ => Ok(()),
+    }
+}
+
 pub(super) fn plan(
     engine: &Engine,
     session: &Session,

@@ -4,6 +4,7 @@
 
 pub mod connectors;
 mod ddl;
+pub mod explain;
 pub mod heartbeats;
 pub(crate) mod insert;
 pub mod output;
@@ -19,7 +20,7 @@ use crate::exec::persistent::{QueryHandle, StartAt};
 use crate::exec::processing_log::{self, ProcessingLog};
 use crate::log::{EmbeddedLog, FsyncPolicy, Record, SharedLog};
 use crate::plan::expr::ExprCompiler;
-use crate::sql::ast::Statement;
+use crate::sql::ast::{Explain, Statement};
 use crate::sql::{self, ast::Parsed};
 use crate::state::{DiskStore, MemoryStore, StateStore};
 pub use output::{Listing, Output};
@@ -475,6 +476,12 @@ impl Engine {
             }
             Statement::Describe { name, extended } => {
                 Output::Listing(show::describe(self, name, *extended)?)
+            }
+            Statement::Explain(Explain::Query(id)) => Output::Listing(explain::query(self, id)?),
+            Statement::Explain(Explain::Statement(inner)) => {
+                let text = parsed.text.trim_start();
+                let text = text.get(7..).unwrap_or_default().trim_start();
+                Output::Listing(explain::statement(self, inner, text, session)?)
             }
             Statement::Print {
                 topic,

@@ -147,6 +147,10 @@ pub struct Aggregator {
     /// Arrival order of records, for EARLIEST/LATEST_BY_OFFSET across merged sessions.
     seq: u64,
     last_origin: (i32, i64),
+    /// Rows in, kept by WHERE and out, outside a replay (see [`Counters`]).
+    rows_in: u64,
+    rows_kept: u64,
+    rows_out: u64,
 }
 
 fn eval(e: &PhysExpr, batch: &RecordBatch, ty: &SqlType, failures: &Failures) -> Result<ArrayRef> {
@@ -216,6 +220,9 @@ impl Aggregator {
             late_records: 0,
             seq: 0,
             last_origin: (0, -1),
+            rows_in: 0,
+            rows_kept: 0,
+            rows_out: 0,
         })
     }
 
@@ -239,6 +246,10 @@ impl Aggregator {
         let mut keep = not(batch.column(3).as_boolean())?;
         if let Some(f) = &self.plan.filter {
             keep = datafusion::arrow::compute::and(&keep, &mask(f, batch, failures)?)?;
+        }
+        if emit {
+            self.rows_in += batch.num_rows() as u64;
+            self.rows_kept += keep.true_count() as u64;
         }
         let filtered;
         let (batch, keep) = if self.table.is_some() {
@@ -330,7 +341,9 @@ impl Aggregator {
         }
         self.slots.end()?;
         let out = self.finish(out, failures)?;
-        Ok(out.filter(|b| emit && b.num_rows() > 0))
+        let out = out.filter(|b| emit && b.num_rows() > 0);
+        self.rows_out += out.as_ref().map_or(0, |b| b.num_rows() as u64);
+        Ok(out)
     }
 
     /// How many rows of state the operator holds: groups, windows, sessions and the table
@@ -731,7 +744,9 @@ impl Operator for Aggregator {
     }
 
     fn flush(&mut self, failures: &Failures) -> Result<Option<RecordBatch>> {
-        Aggregator::flush(self, failures)
+        let out = Aggregator::flush(self, failures)?;
+        self.rows_out += out.as_ref().map_or(0, |b| b.num_rows() as u64);
+        Ok(out)
     }
 
     fn stateful(&self) -> bool {
@@ -750,6 +765,10 @@ impl Operator for Aggregator {
         Counters {
             state_rows: self.state_rows(),
             late_records: self.late_records(),
+            rows_in: self.rows_in,
+            rows_kept: self.rows_kept,
+            rows_out: self.rows_out,
+            ..Counters::default()
         }
     }
 }

@@ -728,6 +728,9 @@ fn push(
 pub(crate) struct JoinThen {
     join: Joiner,
     then: Box<dyn Operator>,
+    /// Rows in (both sides) and rows joined, outside a replay (see [`Counters`]).
+    join_in: u64,
+    joined: u64,
 }
 
 impl JoinThen {
@@ -735,6 +738,8 @@ impl JoinThen {
         Ok(JoinThen {
             join: Joiner::new(q.join.clone())?,
             then: super::operator::build(&q.then)?,
+            join_in: 0,
+            joined: 0,
         })
     }
 }
@@ -748,6 +753,10 @@ impl Operator for JoinThen {
         failures: &Failures,
     ) -> Result<Option<RecordBatch>> {
         let joined = self.join.process(batches, failures)?;
+        if emit {
+            self.join_in += batches.iter().map(|(_, s)| s.len as u64).sum::<u64>();
+            self.joined += joined.num_rows() as u64;
+        }
         if joined.num_rows() == 0 {
             return Ok(None);
         }
@@ -797,6 +806,10 @@ impl Operator for JoinThen {
         let join = Counters {
             state_rows: self.join.state_rows(),
             late_records: self.join.late_records(),
+            join_in: self.join_in,
+            joined: self.joined,
+            join_state: self.join.state_rows(),
+            ..Counters::default()
         };
         join + self.then.counters()
     }

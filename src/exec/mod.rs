@@ -81,9 +81,9 @@ impl Processor {
             .map(|_| ())
     }
 
-    /// How many rows of state the query holds (see [`operator::Counters`]).
-    pub fn state_rows(&self) -> usize {
-        self.0.counters().state_rows
+    /// The operator's [`operator::Counters`].
+    pub fn counters(&self) -> operator::Counters {
+        self.0.counters()
     }
 
     /// Records dropped because their windows had closed.
@@ -106,11 +106,18 @@ impl Processor {
 /// Filtering, re-keying and projecting (a query without aggregation or join): stateless.
 pub(crate) struct Project {
     plan: StreamPlan,
+    /// Rows in and out (see [`operator::Counters`]).
+    rows_in: u64,
+    rows_out: u64,
 }
 
 impl Project {
     pub fn new(plan: StreamPlan) -> Self {
-        Project { plan }
+        Project {
+            plan,
+            rows_in: 0,
+            rows_out: 0,
+        }
     }
 }
 
@@ -128,7 +135,10 @@ impl operator::Operator for Project {
             .iter()
             .filter_map(|(_, s)| evaluate_with(&self.plan, &s.rows(), failures))
             .collect();
-        operator::concat(outs)
+        let out = operator::concat(outs)?;
+        self.rows_in += batches.iter().map(|(_, s)| s.len as u64).sum::<u64>();
+        self.rows_out += out.as_ref().map_or(0, |b| b.num_rows() as u64);
+        Ok(out)
     }
 
     fn flush(&mut self, _: &eval::Failures) -> Result<Option<RecordBatch>> {
@@ -147,8 +157,18 @@ impl operator::Operator for Project {
         Ok(())
     }
 
+    /// Rows kept by the filter are the rows out, but for EXPLODE (which makes more).
     fn counters(&self) -> operator::Counters {
-        operator::Counters::default()
+        operator::Counters {
+            rows_in: self.rows_in,
+            rows_kept: if self.plan.explode.is_empty() {
+                self.rows_out
+            } else {
+                0
+            },
+            rows_out: self.rows_out,
+            ..operator::Counters::default()
+        }
     }
 }
 
@@ -537,7 +557,7 @@ mod tests {
         );
         assert!(!op.stateful());
         assert!(op.checkpoint().unwrap().is_none());
-        assert_eq!(op.counters(), super::operator::Counters::default());
+        assert_eq!(op.counters().state_rows, 0);
     }
 
     #[test]

@@ -28,6 +28,16 @@ pub struct Counters {
     pub state_rows: usize,
     /// Records dropped because their window (or join window) had closed.
     pub late_records: u64,
+    /// Rows that reached the query (after a join: the joined rows), not counting a replay.
+    pub rows_in: u64,
+    /// Of those, the rows its WHERE clause kept.
+    pub rows_kept: u64,
+    /// Rows it emitted.
+    pub rows_out: u64,
+    /// A join's rows in (both sides) and rows joined, and the part of `state_rows` it holds.
+    pub join_in: u64,
+    pub joined: u64,
+    pub join_state: usize,
 }
 
 impl std::ops::Add for Counters {
@@ -36,6 +46,12 @@ impl std::ops::Add for Counters {
         Counters {
             state_rows: self.state_rows + o.state_rows,
             late_records: self.late_records + o.late_records,
+            rows_in: self.rows_in + o.rows_in,
+            rows_kept: self.rows_kept + o.rows_kept,
+            rows_out: self.rows_out + o.rows_out,
+            join_in: self.join_in + o.join_in,
+            joined: self.joined + o.joined,
+            join_state: self.join_state + o.join_state,
         }
     }
 }
@@ -233,13 +249,59 @@ pub(crate) mod tests {
         let a = Counters {
             state_rows: 2,
             late_records: 1,
+            rows_in: 3,
+            rows_kept: 4,
+            rows_out: 5,
+            join_in: 6,
+            joined: 7,
+            join_state: 8,
         };
         assert_eq!(
             a + a,
             Counters {
                 state_rows: 4,
-                late_records: 2
+                late_records: 2,
+                rows_in: 6,
+                rows_kept: 8,
+                rows_out: 10,
+                join_in: 12,
+                joined: 14,
+                join_state: 16,
             }
         );
+    }
+
+    /// What an operator counts: rows in (not in a replay), kept by WHERE, out.
+    #[test]
+    fn operators_count_rows_in_kept_and_out() {
+        let ddl = "CREATE STREAM s (id BIGINT KEY, price BIGINT) \
+                   WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', PARTITIONS=1);";
+        let failures = Failures::silent();
+        for (query, out) in [
+            ("CREATE STREAM o AS SELECT * FROM s WHERE price > 10;", 2),
+            (
+                "CREATE TABLE o AS SELECT id, COUNT(*) FROM s WHERE price > 10 GROUP BY id;",
+                2,
+            ),
+        ] {
+            let p = plan(ddl, query);
+            let mut op = build(&p).unwrap();
+            let b = input(
+                &p,
+                0,
+                &[1, 2, 3],
+                &[
+                    ("ID", ints(&[Some(1), Some(1), Some(2)])),
+                    ("PRICE", ints(&[Some(5), Some(50), Some(60)])),
+                ],
+            );
+            op.process(&[(0, Slice::whole(0, b.clone()))], false, &failures)
+                .unwrap();
+            assert_eq!(op.counters().rows_in, 0, "{query}: a replay is not counted");
+            op.process(&[(0, Slice::whole(0, b))], true, &failures)
+                .unwrap();
+            let c = op.counters();
+            assert_eq!((c.rows_in, c.rows_kept, c.rows_out), (3, 2, out), "{query}");
+        }
     }
 }

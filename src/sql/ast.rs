@@ -198,6 +198,18 @@ pub enum Statement {
         table: String,
         selection: Option<Box<Expr>>,
     },
+    /// `EXPLAIN <query id>` or `EXPLAIN <statement>`: the query's operator tree.
+    Explain(Explain),
+}
+
+/// What EXPLAIN describes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Explain {
+    /// A running persistent query, by id.
+    Query(String),
+    /// A query statement (SELECT, CREATE ... AS SELECT, INSERT INTO ... SELECT), planned and
+    /// not run.
+    Statement(Box<Statement>),
 }
 
 impl Statement {

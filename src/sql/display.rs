@@ -299,6 +299,11 @@ impl Display for Statement {
             )?,
             Statement::DescribeConnector(name) => write!(s, "DESCRIBE CONNECTOR {}", Quoted(name))?,
             Statement::DescribeFunction(name) => write!(s, "DESCRIBE FUNCTION {}", Quoted(name))?,
+            Statement::Explain(Explain::Query(id)) => write!(s, "EXPLAIN {}", Quoted(id))?,
+            Statement::Explain(Explain::Statement(inner)) => {
+                let text = inner.to_string();
+                write!(s, "EXPLAIN {}", text.trim_end_matches(';'))?
+            }
             Statement::Delete { table, selection } => {
                 write!(s, "DELETE FROM {}", Quoted(table))?;
                 if let Some(w) = selection {
@@ -355,6 +360,7 @@ impl Statement {
             Statement::DescribeConnector(_) => "DescribeConnector",
             Statement::DescribeFunction(_) => "DescribeFunction",
             Statement::Delete { .. } => "Delete",
+            Statement::Explain(_) => "Explain",
         }
     }
 }

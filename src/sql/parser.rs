@@ -258,43 +258,73 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement> {
             format!("Syntax Error\nUnknown statement '{}'", first.token),
         ));
     };
-    let stmt = match head.as_str() {
-        "CREATE" => create(&mut p)?,
-        "INSERT" => insert(&mut p)?,
-        "SELECT" => Statement::Select(Box::new(query(&mut p)?)),
-        "DROP" => drop_stmt(&mut p)?,
-        "SHOW" | "LIST" => show(&mut p)?,
-        "DESCRIBE" if is_word(&p, 1, "CONNECTOR") => {
+    let stmt = statement(&mut p, &first, &head)?;
+    let _ = p.consume_token(&Token::SemiColon);
+    let t = p.peek_token();
+    if t.token != Token::EOF {
+        return Err(err_at(&t, format!("Syntax error at or near '{}'", t.token)));
+    }
+    Ok(stmt)
+}
+
+/// The statement starting at `first`, whose word is `head` (upper-cased).
+fn statement(p: &mut P, first: &TokenWithSpan, head: &str) -> Result<Statement> {
+    Ok(match head {
+        "EXPLAIN" => {
             p.next_token();
-            p.next_token();
-            Statement::DescribeConnector(name(&mut p)?)
+            let next = p.peek_token();
+            match word_upper(&next.token).as_deref() {
+                Some(h @ ("SELECT" | "CREATE" | "INSERT")) => {
+                    let inner = statement(p, &next, h)?;
+                    Statement::Explain(Explain::Statement(Box::new(inner)))
+                }
+                _ if matches!(next.token, Token::Word(_)) => {
+                    Statement::Explain(Explain::Query(name(p)?))
+                }
+                _ => {
+                    return Err(err_at(
+                        &next,
+                        "Syntax Error\nExpecting a query id or a query",
+                    ))
+                }
+            }
         }
-        "DESCRIBE" if is_word(&p, 1, "FUNCTION") => {
+        "CREATE" => create(p)?,
+        "INSERT" => insert(p)?,
+        "SELECT" => Statement::Select(Box::new(query(p)?)),
+        "DROP" => drop_stmt(p)?,
+        "SHOW" | "LIST" => show(p)?,
+        "DESCRIBE" if is_word(p, 1, "CONNECTOR") => {
             p.next_token();
             p.next_token();
-            Statement::DescribeFunction(name(&mut p)?)
+            Statement::DescribeConnector(name(p)?)
+        }
+        "DESCRIBE" if is_word(p, 1, "FUNCTION") => {
+            p.next_token();
+            p.next_token();
+            Statement::DescribeFunction(name(p)?)
         }
         "DEFINE" => {
             p.next_token();
-            let var = name(&mut p)?;
-            expect_tok(&mut p, Token::Eq)?;
-            Statement::Define(var, string(&mut p)?)
+            let var = name(p)?;
+            expect_tok(p, Token::Eq)?;
+            Statement::Define(var, string(p)?)
         }
         "UNDEFINE" => {
             p.next_token();
-            Statement::Undefine(name(&mut p)?)
+            Statement::Undefine(name(p)?)
         }
         "DESCRIBE" => {
             p.next_token();
-            let name = name(&mut p)?;
+            let name = name(p)?;
             Statement::Describe {
                 name,
-                extended: eat(&mut p, "EXTENDED"),
+                extended: eat(p, "EXTENDED"),
             }
         }
         "TERMINATE" => {
             p.next_token();
-            if eat(&mut p, "ALL") {
+            if eat(p, "ALL") {
                 Statement::Terminate(None)
             } else {
                 let t = p.next_token();
@@ -306,21 +336,21 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement> {
         }
         "SET" => {
             p.next_token();
-            let k = string(&mut p)?;
-            expect_tok(&mut p, Token::Eq)?;
-            Statement::Set(k, string(&mut p)?)
+            let k = string(p)?;
+            expect_tok(p, Token::Eq)?;
+            Statement::Set(k, string(p)?)
         }
         "UNSET" => {
             p.next_token();
-            Statement::Unset(string(&mut p)?)
+            Statement::Unset(string(p)?)
         }
-        "PRINT" => print(&mut p)?,
+        "PRINT" => print(p)?,
         "DELETE" => {
             p.next_token();
-            expect_word(&mut p, "FROM")?;
-            let table = name(&mut p)?;
-            let selection = if eat(&mut p, "WHERE") {
-                Some(Box::new(p.parse_expr().map_err(|e| from_sqlparser(&p, e))?))
+            expect_word(p, "FROM")?;
+            let table = name(p)?;
+            let selection = if eat(p, "WHERE") {
+                Some(Box::new(p.parse_expr().map_err(|e| from_sqlparser(p, e))?))
             } else {
                 None
             };
@@ -347,26 +377,21 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement> {
                 "INSERT",
                 "DROP",
                 "DESCRIBE",
+                "EXPLAIN",
                 "TERMINATE",
                 "PRINT",
                 "LIST",
             ]
             .iter()
-            .find(|k| edit_distance(k, &head) <= 1)
+            .find(|k| edit_distance(k, head) <= 1)
             .map(|k| format!("\nDid you mean '{k}'?"))
             .unwrap_or_default();
             return Err(err_at(
-                &first,
+                first,
                 format!("Syntax Error\nUnknown statement '{}'{hint}", first.token),
             ));
         }
-    };
-    let _ = p.consume_token(&Token::SemiColon);
-    let t = p.peek_token();
-    if t.token != Token::EOF {
-        return Err(err_at(&t, format!("Syntax error at or near '{}'", t.token)));
-    }
-    Ok(stmt)
+    })
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

@@ -9,6 +9,7 @@ use super::recovery;
 mod ahead;
 mod durable;
 mod fetch;
+pub mod profile;
 pub(crate) mod split;
 use super::{decode, encode, Processor, BATCH};
 use crate::catalog::Source;
@@ -58,6 +59,8 @@ pub struct QueryHandle {
     flush: Arc<AtomicU8>,
     late: Arc<AtomicU64>,
     state_rows: Arc<AtomicU64>,
+    /// What it has done, for EXPLAIN.
+    meter: Arc<profile::Meter>,
     stop: watch::Sender<bool>,
 }
 
@@ -145,11 +148,19 @@ impl QueryHandle {
     }
 
     /// Rows of state the query held when last measured: when it was last idle, or at most a
-    /// second before (see `Processor::state_rows`).
+    /// second before (see `Processor::counters`).
     pub fn state_rows(&self) -> u64 {
         match &self.split {
             Some(split) => split.sum(QueryHandle::state_rows),
             None => self.state_rows.load(Ordering::Relaxed),
+        }
+    }
+
+    /// What the query has done since it started here, and its rates now (see [`profile`]).
+    pub fn profile(&self) -> (profile::Profile, profile::Rates) {
+        match &self.split {
+            Some(split) => split.profile(),
+            None => self.meter.snapshot(),
         }
     }
 
@@ -440,6 +451,7 @@ fn start_task(
         flush: Arc::new(AtomicU8::new(FLUSH_IDLE)),
         late: Arc::new(AtomicU64::new(0)),
         state_rows: Arc::new(AtomicU64::new(0)),
+        meter: Arc::new(profile::Meter::new(inputs.len())),
         stop,
     };
     let mut processor = Processor::new(&spec.plan)?;
@@ -471,6 +483,7 @@ fn start_task(
         flush: handle.flush.clone(),
         late: handle.late.clone(),
         state_rows: handle.state_rows.clone(),
+        meter: handle.meter.clone(),
         measured: std::time::Instant::now(),
         last_checkpoint: std::time::Instant::now(),
         flushes: 0,
@@ -584,6 +597,7 @@ struct Runner {
     flush: Arc<AtomicU8>,
     late: Arc<AtomicU64>,
     state_rows: Arc<AtomicU64>,
+    meter: Arc<profile::Meter>,
     /// When `state_rows` was last measured.
     measured: std::time::Instant,
     last_checkpoint: std::time::Instant,
@@ -683,8 +697,10 @@ impl Runner {
             }
             if !progressed || self.measured.elapsed() >= std::time::Duration::from_secs(1) {
                 self.measured = std::time::Instant::now();
-                let rows = self.processor.state_rows() as u64;
-                self.state_rows.store(rows, Ordering::Relaxed);
+                let counters = self.processor.counters();
+                self.state_rows
+                    .store(counters.state_rows as u64, Ordering::Relaxed);
+                self.meter.measure(counters);
             }
             self.busy.store(false, Ordering::SeqCst);
             if progressed {
@@ -743,9 +759,16 @@ impl Runner {
             return Ok(false);
         };
         let fetcher = &self.fetcher;
+        let before = positions.to_vec();
         let Some(slices) = aligner.round(positions, |g, pos| fetcher.fetch(g, pos))? else {
             return Ok(false);
         };
+        for (g, (was, now)) in before.iter().zip(positions.iter()).enumerate() {
+            let rows: usize = slices.iter().filter(|s| s.g == g).map(|s| s.len).sum();
+            let input = self.fetcher.parts[g].0;
+            self.meter
+                .read(input, now.saturating_sub(*was), rows as u64);
+        }
         let batches: Vec<(usize, Slice)> = slices
             .into_iter()
             .map(|s| (self.fetcher.parts[s.g].0, s))
@@ -796,6 +819,8 @@ impl Runner {
         }
         let (input, topic, p) = &self.fetcher.parts[g];
         let input = *input;
+        let rows = batch.as_ref().map_or(0, |b| b.num_rows() as u64);
+        self.meter.read(input, next.saturating_sub(pos), rows);
         let commit = vec![(topic.clone(), *p, next)];
         let out = match batch {
             Some(batch) => {
@@ -840,6 +865,7 @@ impl Runner {
         )?;
         let mut batches = std::mem::take(&mut self.sink_batches);
         batches.resize_with(self.sink_parts as usize, BatchBuilder::new);
+        let mut pushed = 0;
         for row in enc.rows() {
             let mut origin = row.origin.expect("persistent outputs carry an origin");
             if let Some(n) = flush {
@@ -849,7 +875,9 @@ impl Runner {
                 continue;
             }
             enc.push_to(row, &mut batches[row.partition as usize], Some(origin));
+            pushed += 1;
         }
+        self.meter.wrote(pushed);
         let written = self.append_all(&mut batches, &mut commit).await;
         batches.iter_mut().for_each(BatchBuilder::clear);
         self.sink_batches = batches;

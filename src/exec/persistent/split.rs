@@ -118,6 +118,7 @@ pub(super) fn start(
         flush: Default::default(),
         late: Default::default(),
         state_rows: Default::default(),
+        meter: Arc::new(super::profile::Meter::new(0)),
         stop,
     };
     Ok((handle, Pending::Split(Starter(split))))
@@ -305,6 +306,17 @@ impl Split {
 
     pub(super) fn each(&self, f: impl Fn(&QueryHandle)) {
         lock(&self.tasks).values().for_each(|t| f(&t.handle));
+    }
+
+    /// The tasks' profiles and rates, added up.
+    pub(super) fn profile(&self) -> (super::profile::Profile, super::profile::Rates) {
+        let mut total = <(super::profile::Profile, super::profile::Rates)>::default();
+        for t in lock(&self.tasks).values() {
+            let (p, r) = t.handle.profile();
+            total.0.add(&p);
+            total.1.add(&r);
+        }
+        total
     }
 
     pub(super) fn sum(&self, f: impl Fn(&QueryHandle) -> u64) -> u64 {
