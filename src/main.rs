@@ -119,12 +119,35 @@ enum Command {
 struct Shell {
     rt: Arc<tokio::runtime::Runtime>,
     frontend: Frontend,
+    /// Completion, over the catalog as it was after the last statement.
+    assist: brooklet::cli::complete::SqlAssist,
+}
+
+impl Shell {
+    fn new(rt: Arc<tokio::runtime::Runtime>, frontend: Frontend) -> Shell {
+        let shell = Shell {
+            rt,
+            frontend,
+            assist: Default::default(),
+        };
+        shell.refresh();
+        shell
+    }
+
+    fn refresh(&self) {
+        self.assist.set(self.rt.block_on(self.frontend.catalog()));
+    }
 }
 
 impl brooklet_repl::Handler for Shell {
     fn execute(&mut self, statements: &str) {
         let frontend = &mut self.frontend;
         self.rt.block_on(frontend.run_script(statements));
+        self.refresh();
+    }
+
+    fn assist(&self) -> Option<Arc<dyn brooklet_repl::Assist>> {
+        Some(Arc::new(self.assist.clone()))
     }
 }
 
@@ -328,10 +351,7 @@ fn real_main() -> std::process::ExitCode {
                 env!("CARGO_PKG_VERSION"),
                 cli.data_dir.display()
             );
-            let mut shell = Shell {
-                rt: rt.clone(),
-                frontend: Frontend::new(engine.clone(), mode, false),
-            };
+            let mut shell = Shell::new(rt.clone(), Frontend::new(engine.clone(), mode, false));
             shell
                 .frontend
                 .session
@@ -428,10 +448,8 @@ fn remote_shell(
         "Brooklet {} — ksqlDB-compatible streaming SQL. Server: {url} (ksqlDB API {version})\nType 'help' for help, Ctrl-D to exit.",
         env!("CARGO_PKG_VERSION"),
     );
-    let mut shell = Shell {
-        rt: rt.clone(),
-        frontend: Frontend::with_backend(Backend::Remote(remote), mode, false),
-    };
+    let frontend = Frontend::with_backend(Backend::Remote(remote), mode, false);
+    let mut shell = Shell::new(rt.clone(), frontend);
     shell
         .frontend
         .session

@@ -1,15 +1,106 @@
 //! Brooklet's interactive shell: line editing, history, and multi-line statements that end in
-//! `;`. It knows nothing about SQL semantics: complete statements go to a [`Handler`].
+//! `;`. It knows nothing about SQL semantics: complete statements go to a [`Handler`], and
+//! Tab completion and hints come from the handler's [`Assist`], which sees the statement
+//! typed so far (the lines before this one, and this line).
 
+use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
-use rustyline::DefaultEditor;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::{Hint, Hinter};
+use rustyline::history::DefaultHistory;
+use rustyline::validate::Validator;
+use rustyline::{CompletionType, Context, Editor, Helper};
+use std::borrow::Cow;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// Runs complete statements typed at the prompt.
 pub trait Handler {
     /// Executes one or more complete statements (the text ends with `;`).
     fn execute(&mut self, statements: &str);
+
+    /// What completes words and hints as the user types, if anything.
+    fn assist(&self) -> Option<Arc<dyn Assist>> {
+        None
+    }
 }
+
+/// Completion and hints for the statement being typed. `before` is the statement's earlier
+/// lines (empty on its first line), `line` the line being edited and `pos` the cursor's byte
+/// offset in it.
+pub trait Assist: Send + Sync {
+    /// Where the word being completed starts in `line`, and what may replace it.
+    fn complete(&self, before: &str, line: &str, pos: usize) -> (usize, Vec<String>);
+
+    /// A hint shown after the cursor (never inserted): e.g. the signature of the function
+    /// whose arguments are being typed.
+    fn hint(&self, before: &str, line: &str, pos: usize) -> Option<String>;
+}
+
+/// rustyline's helper over an [`Assist`].
+struct Assisted {
+    assist: Arc<dyn Assist>,
+    /// The statement's lines before the one being edited.
+    before: Arc<Mutex<String>>,
+}
+
+impl Assisted {
+    fn before(&self) -> String {
+        self.before.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+}
+
+/// A hint to look at, not to accept with the right arrow.
+struct Shown(String);
+
+impl Hint for Shown {
+    fn display(&self) -> &str {
+        &self.0
+    }
+    fn completion(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Completer for Assisted {
+    type Candidate = Pair;
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let (start, words) = self.assist.complete(&self.before(), line, pos);
+        let pairs = words
+            .into_iter()
+            .map(|w| Pair {
+                display: w.trim_end().to_string(),
+                replacement: w,
+            })
+            .collect();
+        Ok((start, pairs))
+    }
+}
+
+impl Hinter for Assisted {
+    type Hint = Shown;
+    fn hint(&self, line: &str, pos: usize, _: &Context<'_>) -> Option<Shown> {
+        // Only at the end of the line: a hint drawn mid-line would hide the text after it.
+        if pos < line.len() {
+            return None;
+        }
+        self.assist.hint(&self.before(), line, pos).map(Shown)
+    }
+}
+
+impl Highlighter for Assisted {
+    fn highlight_hint<'h>(&self, hint: &'h str) -> Cow<'h, str> {
+        Cow::Owned(format!("\x1b[2m{hint}\x1b[0m"))
+    }
+}
+
+impl Validator for Assisted {}
+impl Helper for Assisted {}
 
 /// Whether `buffer` holds complete statements: its last meaningful character is a `;` outside
 /// quotes and comments.
@@ -102,8 +193,14 @@ pub fn run(
     let config = rustyline::Config::builder()
         .history_ignore_dups(true)?
         .auto_add_history(false)
+        .completion_type(CompletionType::List)
         .build();
-    let mut editor = DefaultEditor::with_config(config)?;
+    let mut editor: Editor<Assisted, DefaultHistory> = Editor::with_config(config)?;
+    let before = Arc::new(Mutex::new(String::new()));
+    if let Some(assist) = handler.assist() {
+        let before = before.clone();
+        editor.set_helper(Some(Assisted { assist, before }));
+    }
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
@@ -111,6 +208,12 @@ pub fn run(
     let mut buffer = String::new();
     loop {
         let prompt = if buffer.is_empty() { "ksql> " } else { ">" };
+        if let Ok(mut b) = before.lock() {
+            b.clone_from(&buffer);
+            if !buffer.is_empty() {
+                b.push('\n');
+            }
+        }
         match editor.readline(prompt) {
             Ok(line) => {
                 if buffer.is_empty() {

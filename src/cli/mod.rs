@@ -1,6 +1,7 @@
 //! Front-ends over one engine: batch files (`brooklet run`) and the interactive shell, on the
 //! embedded engine or (the shell) on a server.
 
+pub mod complete;
 pub mod properties;
 pub mod remote;
 pub mod render;
@@ -52,6 +53,14 @@ impl Frontend {
             mode,
             batch,
             width: 120,
+        }
+    }
+
+    /// What the shell completes from (see [`complete`]); empty if the server cannot say.
+    pub async fn catalog(&self) -> complete::Catalog {
+        match &self.backend {
+            Backend::Embedded(engine) => complete::Catalog::of_engine(engine),
+            Backend::Remote(server) => server.catalog().await.unwrap_or_default(),
         }
     }
 

@@ -162,6 +162,54 @@ impl Remote {
         }
     }
 
+    /// The server's streams and tables with their columns, and its queries, for completion:
+    /// one request lists them, one more describes the sources.
+    pub async fn catalog(&self) -> Result<crate::cli::complete::Catalog> {
+        let listed = self
+            .entities("SHOW STREAMS; SHOW TABLES; SHOW QUERIES;")
+            .await?;
+        let field = |e: &Value, list: &str, key: &str| -> Vec<String> {
+            e[list]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x[key].as_str().map(str::to_string))
+                .collect()
+        };
+        let mut names = Vec::new();
+        let mut queries = Vec::new();
+        for e in &listed {
+            names.extend(field(e, "streams", "name"));
+            names.extend(field(e, "tables", "name"));
+            queries.extend(field(e, "queries", "id"));
+        }
+        let mut sources = Vec::new();
+        if !names.is_empty() {
+            let describe: String = names.iter().map(|n| format!("DESCRIBE `{n}`; ")).collect();
+            for e in self.entities(&describe).await? {
+                let d = &e["sourceDescription"];
+                if let Some(name) = d["name"].as_str() {
+                    sources.push((name.to_string(), field(d, "fields", "name")));
+                }
+            }
+        }
+        Ok(crate::cli::complete::Catalog { sources, queries })
+    }
+
+    /// The entities `/ksql` answers for `sql`.
+    async fn entities(&self, sql: &str) -> Result<Vec<Value>> {
+        let request = json!({"ksql": sql, "streamsProperties": {}});
+        let response = self
+            .send("/ksql", "application/vnd.ksql.v1+json", Some(request))
+            .await?;
+        let status = response.status();
+        let answer: Value = serde_json::from_slice(&whole(response).await?).map_err(generic)?;
+        if status != StatusCode::OK {
+            return Err(failure(&answer));
+        }
+        Ok(answer.as_array().cloned().unwrap_or_default())
+    }
+
     async fn statement(&self, mut request: Value) -> Result<Output> {
         request["requestProperties"] = json!({"brooklet.shell": true});
         let response = self
