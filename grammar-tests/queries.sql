@@ -69,3 +69,15 @@ SELECT * FROM AGG WHERE ID = '10' AND WINDOWSTART >= 1000 AND WINDOWEND < 5000;
 
 -- ok PullQuery
 SELECT * FROM AGG LIMIT 3;
+
+-- ok CreateStreamAsSelect
+CREATE STREAM unique_payments AS SELECT * FROM payments DEDUPLICATE BY event_id WITHIN 1 HOUR EMIT CHANGES;
+
+-- ok Query
+SELECT producer, seq FROM payments p WHERE amount > 0 DEDUPLICATE BY producer, seq WITHIN 10 MINUTES PARTITION BY producer EMIT CHANGES;
+
+-- ok Query
+SELECT * FROM deduplicate EMIT CHANGES;
+
+-- error parse 1:55 "Expecting a number"
+SELECT * FROM payments DEDUPLICATE BY event_id WITHIN EMIT CHANGES;

@@ -63,3 +63,18 @@ EXPLAIN SELECT * FROM nope EMIT CHANGES;
 
 -- error statement "Invalid result type. Your SELECT query produces a TABLE."
 EXPLAIN CREATE STREAM counts AS SELECT k, COUNT(*) FROM input GROUP BY k;
+
+-- error statement "DEDUPLICATE BY applies to a query over one stream without JOIN, WINDOW or GROUP BY"
+CREATE TABLE counts AS SELECT k, COUNT(*) FROM input DEDUPLICATE BY id WITHIN 1 HOUR GROUP BY k;
+
+-- setup
+CREATE TABLE INPUT_TABLE (K STRING PRIMARY KEY, ID INT) WITH (kafka_topic='input_table', partitions=1, value_format='JSON');
+
+-- error statement "DEDUPLICATE BY applies to streams: INPUT_TABLE is a table"
+CREATE TABLE t2 AS SELECT * FROM input_table DEDUPLICATE BY id WITHIN 1 HOUR;
+
+-- error statement "Pull queries don't support DEDUPLICATE BY clauses."
+SELECT * FROM input DEDUPLICATE BY id WITHIN 1 HOUR;
+
+-- error statement "DEDUPLICATE BY needs a positive WITHIN bound."
+SELECT * FROM input DEDUPLICATE BY id WITHIN 0 SECONDS EMIT CHANGES;

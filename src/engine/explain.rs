@@ -184,7 +184,8 @@ pub fn tree(s: &Subject) -> Node {
             .select
             .iter()
             .any(|i| i.to_string().to_uppercase().contains("EXPLODE("));
-        let kept = c.map(|c| c.rows_kept).filter(|_| aggregate || !explode);
+        let exact = aggregate || !explode || q.dedup.is_some();
+        let kept = c.map(|c| c.rows_kept).filter(|_| exact);
         node = Node {
             rows_in: c.map(|c| c.rows_in),
             rows_out: kept,
@@ -192,16 +193,27 @@ pub fn tree(s: &Subject) -> Node {
         }
         .over(node);
     }
+    if let Some(d) = &q.dedup {
+        let keys: Vec<String> = d.by.iter().map(|e| e.to_string()).collect();
+        let detail = format!("BY {} WITHIN {} ms", keys.join(", "), d.within_ms);
+        let filtered = q.selection.is_some();
+        node = Node {
+            rows_in: c.map(|c| if filtered { c.rows_kept } else { c.rows_in }),
+            rows_out: c.map(|c| c.unique),
+            state_rows: c.map(|c| c.state_rows as u64),
+            late: c.map(|c| c.late_records),
+            ..Node::new("DEDUPLICATE", detail)
+        }
+        .over(node);
+    }
     if !q.partition_by.is_empty() {
         let keys: Vec<String> = q.partition_by.iter().map(|e| e.to_string()).collect();
         node = Node::new("RE-KEY", format!("PARTITION BY {}", keys.join(", "))).over(node);
     }
-    let kept = c.map(|c| {
-        if q.selection.is_some() {
-            c.rows_kept
-        } else {
-            c.rows_in
-        }
+    let kept = c.map(|c| match (&q.dedup, &q.selection) {
+        (Some(_), _) => c.unique,
+        (None, Some(_)) => c.rows_kept,
+        (None, None) => c.rows_in,
     });
     if aggregate {
         let keys: Vec<String> = q.group_by.iter().map(|e| e.to_string()).collect();

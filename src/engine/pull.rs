@@ -65,6 +65,9 @@ pub fn pull_query(engine: &Engine, query: &Query, source: Arc<Source>) -> Result
     if query.window.is_some() {
         return refuse("WINDOW");
     }
+    if query.dedup.is_some() {
+        return refuse("DEDUPLICATE BY");
+    }
     if !query.group_by.is_empty() {
         return refuse("GROUP BY");
     }

@@ -74,6 +74,7 @@ pub fn stages(
         joins: Vec::new(),
         window: None,
         selection: query.selection.clone(),
+        dedup: None,
         group_by: Vec::new(),
         partition_by: query.group_by.clone(),
         having: None,

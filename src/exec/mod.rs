@@ -5,6 +5,7 @@ pub mod accumulator;
 pub mod aggregate;
 pub mod align;
 pub mod decode;
+mod dedup;
 pub(crate) mod eval;
 pub mod join;
 pub mod operator;

@@ -32,6 +32,8 @@ pub struct Counters {
     pub rows_in: u64,
     /// Of those, the rows its WHERE clause kept.
     pub rows_kept: u64,
+    /// Of those, the rows DEDUPLICATE BY let through.
+    pub unique: u64,
     /// Rows it emitted.
     pub rows_out: u64,
     /// A join's rows in (both sides) and rows joined, and the part of `state_rows` it holds.
@@ -48,6 +50,7 @@ impl std::ops::Add for Counters {
             late_records: self.late_records + o.late_records,
             rows_in: self.rows_in + o.rows_in,
             rows_kept: self.rows_kept + o.rows_kept,
+            unique: self.unique + o.unique,
             rows_out: self.rows_out + o.rows_out,
             join_in: self.join_in + o.join_in,
             joined: self.joined + o.joined,
@@ -105,6 +108,7 @@ pub trait Operator: Send + Sync {
 /// The operator that runs a query's plan.
 pub fn build(plan: &QueryPlan) -> Result<Box<dyn Operator>> {
     Ok(match plan {
+        QueryPlan::Stream(p) if p.dedup.is_some() => Box::new(super::dedup::Dedup::new(p)?),
         QueryPlan::Stream(p) => Box::new(super::Project::new(p.clone())),
         QueryPlan::Aggregate(p) => Box::new(super::aggregate::Aggregator::new(p.clone())?),
         QueryPlan::Join(j) => Box::new(super::join::JoinThen::new(j)?),
@@ -251,6 +255,7 @@ pub(crate) mod tests {
             late_records: 1,
             rows_in: 3,
             rows_kept: 4,
+            unique: 9,
             rows_out: 5,
             join_in: 6,
             joined: 7,
@@ -263,6 +268,7 @@ pub(crate) mod tests {
                 late_records: 2,
                 rows_in: 6,
                 rows_kept: 8,
+                unique: 18,
                 rows_out: 10,
                 join_in: 12,
                 joined: 14,

@@ -1037,6 +1037,7 @@ fn rewrite_query(
         joins: Vec::new(),
         window: query.window.clone(),
         selection: opt(&query.selection)?,
+        dedup: None,
         group_by: list(&query.group_by)?,
         partition_by: list(&query.partition_by)?,
         having: opt(&query.having)?,

@@ -55,6 +55,15 @@ pub struct StreamPlan {
     /// Over a table source: a row the filter rejects deletes its key downstream (a
     /// tombstone), as ksqlDB's table filter forwards it.
     pub retract_filtered: bool,
+    /// `DEDUPLICATE BY` (after the filter, before re-keying): see `exec::dedup`.
+    pub dedup: Option<DedupPlan>,
+}
+
+/// `DEDUPLICATE BY keys WITHIN within_ms`, its keys compiled over the input's row schema.
+#[derive(Debug, Clone)]
+pub struct DedupPlan {
+    pub keys: Vec<PhysExpr>,
+    pub within_ms: i64,
 }
 
 /// What a persistent query runs.
@@ -82,7 +91,8 @@ impl QueryPlan {
     pub fn partition_local(&self) -> bool {
         use datafusion::physical_expr::expressions::Column as Col;
         match self {
-            QueryPlan::Stream(p) => p.limit.is_none(),
+            // DEDUPLICATE BY remembers keys across the input's partitions.
+            QueryPlan::Stream(p) => p.limit.is_none() && p.dedup.is_none(),
             QueryPlan::Join(_) => false,
             QueryPlan::Aggregate(p) => {
                 let keys = p.source.keys().count();
@@ -288,6 +298,9 @@ pub fn plan(
     options: &PlanOptions,
 ) -> Result<QueryPlan> {
     let (persistent, sink) = (options.persistent, options.sink);
+    if query.dedup.is_some() {
+        check_dedup(query, &sources[0])?;
+    }
     let mut plan = if query.joins.is_empty() && sources.len() == 1 {
         let input = sources.remove(0);
         let table = input.kind == crate::sql::ast::SourceKind::Table;
@@ -321,6 +334,24 @@ pub fn plan(
         }
     }
     Ok(plan)
+}
+
+/// Where `DEDUPLICATE BY` applies: a query over one stream, without GROUP BY or a join.
+fn check_dedup(query: &Query, source: &Source) -> Result<()> {
+    let refuse = |why: &str| Err(Error::statement(format!("DEDUPLICATE BY {why}")));
+    if !query.joins.is_empty() || !query.group_by.is_empty() || query.window.is_some() {
+        return refuse("applies to a query over one stream without JOIN, WINDOW or GROUP BY: deduplicate into a stream first, then join or aggregate that stream.");
+    }
+    if source.kind == crate::sql::ast::SourceKind::Table {
+        return refuse(&format!(
+            "applies to streams: {} is a table, which holds one row per key already.",
+            source.name
+        ));
+    }
+    match query.dedup.as_ref().map(|d| d.within_ms) {
+        Some(ms) if ms <= 0 => refuse("needs a positive WITHIN bound."),
+        _ => Ok(()),
+    }
 }
 
 /// Plans a SELECT: an aggregation when it groups, else a stream query.
@@ -414,6 +445,20 @@ pub fn plan_query(
         }
     }
     let explode = table_functions(&mut output, &proj_schema)?;
+    let dedup = match &query.dedup {
+        Some(d) => {
+            let mut keys = Vec::new();
+            for e in &d.by {
+                let e = ExprCompiler::normalize(e, &qualifiers);
+                keys.push(compiler.compile(&e, &schema)?);
+            }
+            Some(DedupPlan {
+                keys,
+                within_ms: d.within_ms,
+            })
+        }
+        None => None,
+    };
     if !explode.is_empty() && source.kind == crate::sql::ast::SourceKind::Table {
         return Err(Error::statement(
             "Table source is not supported with table functions",
@@ -428,6 +473,7 @@ pub fn plan_query(
         explode,
         limit: query.limit,
         retract_filtered: false,
+        dedup,
     })
 }
 

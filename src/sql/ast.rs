@@ -93,6 +93,14 @@ pub struct Join {
     pub on: Expr,
 }
 
+/// `DEDUPLICATE BY by WITHIN within_ms`: a row whose `by` values were seen within
+/// `within_ms` of its event time is dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dedup {
+    pub by: Vec<Expr>,
+    pub within_ms: i64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Relation {
     pub name: String,
@@ -106,6 +114,9 @@ pub struct Query {
     pub joins: Vec<Join>,
     pub window: Option<WindowSpec>,
     pub selection: Option<Expr>,
+    /// `DEDUPLICATE BY ... WITHIN ...` (beyond ksqlDB): the first row per key within a
+    /// bound of event time.
+    pub dedup: Option<Dedup>,
     pub group_by: Vec<Expr>,
     pub partition_by: Vec<Expr>,
     pub having: Option<Expr>,

@@ -126,6 +126,10 @@ impl Display for Query {
         if let Some(w) = &self.selection {
             write!(f, " WHERE {w}")?;
         }
+        if let Some(d) = &self.dedup {
+            let by = list(&d.by, |e| e.to_string());
+            write!(f, " DEDUPLICATE BY {by} WITHIN {}", ms(d.within_ms))?;
+        }
         if !self.group_by.is_empty() {
             write!(f, " GROUP BY {}", list(&self.group_by, |e| e.to_string()))?;
         }

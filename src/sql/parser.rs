@@ -729,6 +729,8 @@ fn relation(p: &mut P) -> Result<Relation> {
         Some(name_of_alias(p)?)
     } else {
         match word_upper(&p.peek_token_ref().token) {
+            // Brooklet's own clause; `deduplicate` stays a name elsewhere.
+            Some(w) if w == "DEDUPLICATE" && is_word(p, 1, "BY") => None,
             Some(w) if !CLAUSE_WORDS.contains(&w.as_str()) && !RESERVED.contains(&w.as_str()) => {
                 Some(name_of_alias(p)?)
             }
@@ -854,6 +856,15 @@ fn query(p: &mut P) -> Result<Query> {
         }
         Ok(list)
     };
+    let dedup = if eat(p, "DEDUPLICATE") {
+        expect_word(p, "BY")?;
+        let by = exprs(p)?;
+        expect_word(p, "WITHIN")?;
+        let within_ms = duration(p)?;
+        Some(Dedup { by, within_ms })
+    } else {
+        None
+    };
     let group_by = if eat(p, "GROUP") {
         expect_word(p, "BY")?;
         exprs(p)?
@@ -899,6 +910,7 @@ fn query(p: &mut P) -> Result<Query> {
         joins,
         window,
         selection,
+        dedup,
         group_by,
         partition_by,
         having,
