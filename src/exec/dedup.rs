@@ -249,7 +249,7 @@ impl<'a> Reader<'a> {
 mod tests {
     use crate::exec::eval::Failures;
     use crate::exec::operator::tests::{input, ints, one_by_one, plan, run};
-    use crate::exec::operator::{build, Operator};
+    use crate::exec::operator::build;
     use crate::plan::QueryPlan;
     use datafusion::arrow::array::RecordBatch;
 
