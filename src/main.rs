@@ -78,7 +78,8 @@ enum Command {
     /// Writes a topic's records as JSON lines (partition, offset, timestamp, key and value in hex,
     /// headers) to standard output.
     TopicDump { topic: String },
-    /// Appends the records of a `topic-dump` (standard input) to a topic, creating it if needed.
+    /// Appends the records of a `topic-dump`, or JSON lines with text `key`, `value` and
+    /// `headers` (standard input), to a topic, creating it if needed.
     TopicLoad { topic: String },
     /// Serves ksqlDB's REST API (HTTP/1.1 and cleartext HTTP/2 on one port) until stopped.
     Server {

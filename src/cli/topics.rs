@@ -5,6 +5,10 @@
 //! A line: `{"p": partition, "o": offset, "ts": timestamp, "k": hex or null, "v": hex or null,
 //! "h": [[key, hex or null], ...]}`. Keys and values are hex because they are bytes (a windowed
 //! key ends with its window's bounds).
+//!
+//! `topic-load` also takes text, for input written by hand (the recipes in `queries/patterns`):
+//! `"key"` and `"value"` as UTF-8 text instead of `"k"` and `"v"`, `"headers"` as an object of
+//! text values instead of `"h"`, and partition 0 when `"p"` is absent.
 
 use crate::error::{Error, Result};
 use crate::log::{Header, Record, SharedLog, StoredRecord};
@@ -88,7 +92,10 @@ pub fn load(log: &SharedLog, topic: &str, input: &mut dyn BufRead) -> Result<u64
         }
         let bad = |what: &str| Error::generic(format!("line {}: {what}", n + 1));
         let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| bad(&e.to_string()))?;
-        let p = v["p"].as_u64().ok_or_else(|| bad("no partition"))? as usize;
+        let p = match &v["p"] {
+            serde_json::Value::Null => 0,
+            p => p.as_u64().ok_or_else(|| bad("no partition"))? as usize,
+        };
         if p >= 10_000 {
             return Err(bad("partition out of range"));
         }
@@ -105,13 +112,25 @@ pub fn load(log: &SharedLog, topic: &str, input: &mut dyn BufRead) -> Result<u64
                     .collect::<Result<Vec<Header>>>()
             })
             .transpose()?
+            .or_else(|| {
+                let text = v["headers"].as_object()?;
+                let header = |(k, h): (&String, &serde_json::Value)| Header {
+                    key: k.clone(),
+                    value: h.as_str().map(|t| t.as_bytes().to_vec()),
+                };
+                Some(text.iter().map(header).collect())
+            })
             .unwrap_or_default();
+        let bytes = |hexed: &str, text: &str| match v[text].as_str() {
+            Some(t) => Ok(Some(t.as_bytes().to_vec())),
+            None => unhex(&v[hexed]),
+        };
         if parts.len() <= p {
             parts.resize_with(p + 1, Vec::new);
         }
         parts[p].push(Record {
-            key: unhex(&v["k"])?,
-            value: unhex(&v["v"])?,
+            key: bytes("k", "key")?,
+            value: bytes("v", "value")?,
             timestamp: v["ts"].as_i64().ok_or_else(|| bad("no timestamp"))?,
             headers,
             origin: None,

@@ -248,8 +248,8 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use crate::exec::eval::Failures;
-    use crate::exec::operator::tests::{input, ints, one_by_one, plan, run};
     use crate::exec::operator::build;
+    use crate::exec::operator::tests::{input, ints, one_by_one, plan, run};
     use crate::plan::QueryPlan;
     use datafusion::arrow::array::RecordBatch;
 
