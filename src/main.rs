@@ -294,7 +294,7 @@ fn real_main() -> std::process::ExitCode {
                     let _ = tokio::signal::ctrl_c().await;
                 } else {
                     // A bounded run: the input ends here, so open windows close.
-                    engine.finish().await;
+                    frontend.wait(&engine, engine.finish()).await;
                 }
                 if ok {
                     std::process::ExitCode::SUCCESS

@@ -110,3 +110,48 @@ fn the_shell_on_a_server_completes_from_the_servers_catalog() {
     let mut p = shell(&["--server", &url]);
     complete_and_explain(&mut p);
 }
+
+/// A bounded `brooklet run` on a terminal shows a line per loading connector and catching-up
+/// query, with records/s and the time left; piped, it shows none.
+#[test]
+fn a_run_on_a_terminal_shows_progress_and_a_piped_one_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("load.sql");
+    // 20,000 bids at 5,000 a second: a four-second load.
+    std::fs::write(
+        &file,
+        "SET 'auto.offset.reset' = 'earliest';
+CREATE SOURCE CONNECTOR gen WITH ('connector.class' = 'Nexmark', 'bids' = '20000', 'throttle' = '5000');
+CREATE STREAM bid (auction BIGINT, price BIGINT) WITH (KAFKA_TOPIC = 'bid', VALUE_FORMAT = 'JSON');
+CREATE STREAM pricey AS SELECT auction, price FROM bid WHERE price > 100;
+",
+    )
+    .unwrap();
+    let data = dir.path().join("d");
+    let args = [
+        "--data-dir",
+        data.to_str().unwrap(),
+        "run",
+        file.to_str().unwrap(),
+    ];
+    let mut cmd = Command::new(common::bin());
+    cmd.args(args).env("TERM", "xterm");
+    let mut p = spawn_command(cmd, Some(60_000)).unwrap();
+    p.exp_regex(r"connector GEN loading: [0-9.]+%").unwrap();
+    p.exp_regex(r"loading: [0-9.]+%, about [0-9]+ s left")
+        .unwrap();
+    p.exp_eof().unwrap();
+
+    let piped = dir.path().join("d2");
+    let (ok, _, err) = common::shell(
+        &[
+            "--data-dir",
+            piped.to_str().unwrap(),
+            "run",
+            file.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    assert!(!err.contains("loading:"), "{err}");
+}

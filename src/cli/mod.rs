@@ -2,6 +2,7 @@
 //! embedded engine or (the shell) on a server.
 
 pub mod complete;
+pub mod progress;
 pub mod properties;
 pub mod remote;
 pub mod render;
@@ -108,7 +109,7 @@ impl Frontend {
             let result = match &self.backend {
                 Backend::Embedded(engine) => {
                     if self.batch && reads_state {
-                        engine.quiesce().await;
+                        self.wait(engine, engine.quiesce()).await;
                     }
                     engine.execute_parsed(&p, &mut self.session)
                 }
@@ -131,6 +132,15 @@ impl Frontend {
             }
         }
         true
+    }
+
+    /// Waits for `wait`, with progress lines on a terminal (see [`progress`]).
+    pub async fn wait(&self, engine: &Arc<Engine>, wait: impl std::future::Future<Output = ()>) {
+        if progress::wanted(self.mode == OutputMode::Tabular) {
+            progress::while_waiting(engine, wait).await;
+        } else {
+            wait.await;
+        }
     }
 
     /// In batch mode, fires once every persistent query has caught up and closed its open

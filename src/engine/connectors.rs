@@ -81,22 +81,24 @@ fn state_text(s: &ConnectorState) -> String {
     }
 }
 
-/// One line per source connector still loading: name, progress and records so far.
-pub fn loading(engine: &Engine) -> Vec<String> {
+/// Source connectors still loading: name, records so far, progress (0 to 1) when known.
+pub fn loads(engine: &Engine) -> Vec<(String, u64, Option<f64>)> {
     let inner = engine.lock();
     inner
         .connectors
         .values()
         .filter(|c| c.kind.is_source() && c.state() == ConnectorState::Running)
-        .map(|c| {
-            let pct = c
-                .progress()
-                .map_or(String::new(), |p| format!("{:.0}%, ", p * 100.0));
-            format!(
-                "Connector {} is loading: {pct}{} records so far.",
-                c.name,
-                c.records()
-            )
+        .map(|c| (c.name.clone(), c.records(), c.progress()))
+        .collect()
+}
+
+/// One line per source connector still loading: name, progress and records so far.
+pub fn loading(engine: &Engine) -> Vec<String> {
+    loads(engine)
+        .into_iter()
+        .map(|(name, records, progress)| {
+            let pct = progress.map_or(String::new(), |p| format!("{:.0}%, ", p * 100.0));
+            format!("Connector {name} is loading: {pct}{records} records so far.")
         })
         .collect()
 }

@@ -584,6 +584,17 @@ impl Engine {
             .collect()
     }
 
+    /// Per persistent query run whole here: its id, the records of its input it has read,
+    /// and the records its input holds now (see `QueryHandle::backlog`).
+    pub fn backlogs(&self) -> Vec<(String, u64, u64)> {
+        let inner = self.lock();
+        let backlog = |q: &crate::exec::persistent::QueryHandle| {
+            let (done, total) = q.backlog(&self.log)?;
+            Some((q.id.clone(), done, total))
+        };
+        inner.queries.values().filter_map(backlog).collect()
+    }
+
     pub fn sources(&self) -> Vec<Arc<crate::catalog::Source>> {
         self.lock().catalog.iter().cloned().collect()
     }

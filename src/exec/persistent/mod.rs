@@ -114,6 +114,27 @@ impl QueryHandle {
             })
     }
 
+    /// How far the query has read its input partitions and where they end now (records),
+    /// for a query run whole on this server (none for one shared among servers).
+    pub fn backlog(&self, log: &SharedLog) -> Option<(u64, u64)> {
+        if self.split.is_some() {
+            return None;
+        }
+        let positions = self
+            .positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let (mut done, mut total) = (0, 0);
+        for (pos, input) in positions.iter().zip(&self.inputs) {
+            if let Some((topic, p)) = input {
+                done += pos;
+                total += log.end_offset(topic, *p).unwrap_or(*pos).max(*pos);
+            }
+        }
+        Some((done, total))
+    }
+
     /// Asks the query to close its open windows, as at the end of a bounded input.
     pub fn request_flush(&self) {
         self.flush.store(FLUSH_ASKED, Ordering::SeqCst);
