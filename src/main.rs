@@ -135,8 +135,12 @@ impl Shell {
         shell
     }
 
+    /// Takes the catalog completion works from; only on a terminal, where completion is
+    /// offered (statements piped in cost no extra requests to a server).
     fn refresh(&self) {
-        self.assist.set(self.rt.block_on(self.frontend.catalog()));
+        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            self.assist.set(self.rt.block_on(self.frontend.catalog()));
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 use super::{ddl, Engine, Listing, Session};
 use crate::catalog::{Column, ColumnKind, Source};
 use crate::error::{Error, Result};
+use crate::exec::operator::Counters;
 use crate::exec::persistent::profile::{Profile, Rates};
 use crate::exec::persistent::QueryState;
 use crate::sql::ast::{Emit, JoinKind, Query, SourceKind, Statement};
@@ -100,6 +101,45 @@ impl Node {
     }
 }
 
+/// Milliseconds in the largest unit that divides them (`1 HOUR`, `90 SECONDS`).
+fn duration(ms: i64) -> String {
+    let units = [
+        (86_400_000, "DAY"),
+        (3_600_000, "HOUR"),
+        (60_000, "MINUTE"),
+        (1000, "SECOND"),
+    ];
+    let (n, unit) = units
+        .iter()
+        .find(|(u, _)| ms != 0 && ms % u == 0)
+        .map_or((ms, "MILLISECOND"), |(u, name)| (ms / u, *name));
+    format!("{n} {unit}{}", if n == 1 { "" } else { "S" })
+}
+
+/// A window as written, its durations in their largest units.
+fn window(w: &crate::sql::ast::WindowSpec) -> String {
+    use crate::sql::ast::WindowKind;
+    let mut parts = match w.kind {
+        WindowKind::Tumbling { size_ms } => vec![format!("TUMBLING (SIZE {}", duration(size_ms))],
+        WindowKind::Hopping {
+            size_ms,
+            advance_ms,
+        } => vec![format!(
+            "HOPPING (SIZE {}, ADVANCE BY {}",
+            duration(size_ms),
+            duration(advance_ms)
+        )],
+        WindowKind::Session { gap_ms } => vec![format!("SESSION ({}", duration(gap_ms))],
+    };
+    if let Some(r) = w.retention_ms {
+        parts.push(format!("RETENTION {}", duration(r)));
+    }
+    if let Some(g) = w.grace_ms {
+        parts.push(format!("GRACE PERIOD {}", duration(g)));
+    }
+    format!("{})", parts.join(", "))
+}
+
 fn rate(r: f64) -> String {
     if r >= 10.0 {
         format!("{r:.0}")
@@ -118,84 +158,102 @@ pub struct Subject<'a> {
     pub figures: Option<(Profile, Rates)>,
 }
 
-/// The operator tree of `s`.
-pub fn tree(s: &Subject) -> Node {
-    let q = s.query;
-    let p = s.figures.as_ref().map(|(p, _)| p);
-    let r = s.figures.as_ref().map(|(_, r)| r);
-    let c = p.map(|p| p.counters);
-    let input = |i: usize| -> Node {
-        let src = &s.sources[i];
-        let read = p.and_then(|p| p.read.get(i).copied());
-        let decoded = p.and_then(|p| p.decoded.get(i).copied());
-        let source = Node {
-            rows_out: read,
-            per_second: r.and_then(|r| r.read.get(i).copied()),
-            ..Node::new(
-                "SOURCE",
-                format!("{} {} (topic {})", src.kind.name(), src.name, src.topic),
-            )
-        };
-        let decode = Node {
-            rows_in: read,
-            rows_out: decoded,
-            ..Node::new(
-                "DECODE",
-                format!(
-                    "key {}, value {}; what does not decode goes to the processing log",
-                    src.key_format.format.name(),
-                    src.value_format.format.name()
-                ),
-            )
-        };
-        decode.over(source)
-    };
-    let mut node = input(0);
-    for (i, j) in q.joins.iter().enumerate() {
-        let kind = match j.kind {
-            JoinKind::Inner => "INNER",
-            JoinKind::Left => "LEFT OUTER",
-            JoinKind::Right => "RIGHT OUTER",
-            JoinKind::Full => "FULL OUTER",
-        };
-        let alias = j.source.alias.as_ref().map(|a| format!(" AS {a}"));
-        let (name, alias) = (&j.source.name, alias.unwrap_or_default());
-        let mut detail = format!("{kind} {name}{alias} ON {}", j.on);
-        if let Some((before, after)) = j.within {
-            detail.push_str(&format!(" WITHIN ({before} ms before, {after} ms after)"));
-        }
-        if let Some(g) = j.grace_ms {
-            detail.push_str(&format!(" GRACE PERIOD {g} ms"));
-        }
-        let last = i + 1 == q.joins.len();
-        let join = Node {
-            rows_in: c.filter(|_| last).map(|c| c.join_in),
-            rows_out: c.filter(|_| last).map(|c| c.joined),
-            state_rows: c.filter(|_| last).map(|c| c.join_state as u64),
-            ..Node::new("JOIN", detail)
-        };
-        node = join.over(node).over(input(i + 1));
+impl Subject<'_> {
+    fn profile(&self) -> Option<&Profile> {
+        self.figures.as_ref().map(|(p, _)| p)
     }
-    let aggregate = !q.group_by.is_empty();
+    fn rates(&self) -> Option<&Rates> {
+        self.figures.as_ref().map(|(_, r)| r)
+    }
+    fn counters(&self) -> Option<Counters> {
+        self.profile().map(|p| p.counters)
+    }
+}
+
+/// The operator tree of `s`: its inputs, joined, through its row stages, then its result
+/// stages up to the sink.
+pub fn tree(s: &Subject) -> Node {
+    let mut node = input(s, 0);
+    for (i, j) in s.query.joins.iter().enumerate() {
+        node = join(s, j, i + 1 == s.query.joins.len())
+            .over(node)
+            .over(input(s, i + 1));
+    }
+    results(s, row_stages(s, node))
+}
+
+/// Input `i`: its source, and the decoding of its records.
+fn input(s: &Subject, i: usize) -> Node {
+    let src = &s.sources[i];
+    let read = s.profile().and_then(|p| p.read.get(i).copied());
+    let decoded = s.profile().and_then(|p| p.decoded.get(i).copied());
+    let source = Node {
+        rows_out: read,
+        per_second: s.rates().and_then(|r| r.read.get(i).copied()),
+        ..Node::new(
+            "SOURCE",
+            format!("{} {} (topic {})", src.kind.name(), src.name, src.topic),
+        )
+    };
+    let (key, value) = (src.key_format.format.name(), src.value_format.format.name());
+    let detail =
+        format!("key {key}, value {value}; what does not decode goes to the processing log");
+    Node {
+        rows_in: read,
+        rows_out: decoded,
+        ..Node::new("DECODE", detail)
+    }
+    .over(source)
+}
+
+/// A join step; the figures are the whole join's, shown on its `last` step.
+fn join(s: &Subject, j: &crate::sql::ast::Join, last: bool) -> Node {
+    let kind = match j.kind {
+        JoinKind::Inner => "INNER",
+        JoinKind::Left => "LEFT OUTER",
+        JoinKind::Right => "RIGHT OUTER",
+        JoinKind::Full => "FULL OUTER",
+    };
+    let alias = j.source.alias.as_ref().map(|a| format!(" AS {a}"));
+    let (name, alias) = (&j.source.name, alias.unwrap_or_default());
+    let mut detail = format!("{kind} {name}{alias} ON {}", j.on);
+    if let Some((before, after)) = j.within {
+        let (before, after) = (duration(before), duration(after));
+        detail.push_str(&format!(" WITHIN ({before} before, {after} after)"));
+    }
+    if let Some(g) = j.grace_ms {
+        detail.push_str(&format!(" GRACE PERIOD {}", duration(g)));
+    }
+    let c = s.counters().filter(|_| last);
+    Node {
+        rows_in: c.map(|c| c.join_in),
+        rows_out: c.map(|c| c.joined),
+        state_rows: c.map(|c| c.join_state as u64),
+        ..Node::new("JOIN", detail)
+    }
+}
+
+/// What happens to each row: WHERE, DEDUPLICATE BY, PARTITION BY.
+fn row_stages(s: &Subject, mut node: Node) -> Node {
+    let (q, c) = (s.query, s.counters());
     if let Some(w) = &q.selection {
-        // Without an aggregation the filter's rows out are the projection's (but for
-        // EXPLODE, which makes more rows: then unknown).
+        // Without an aggregation or dedup stage, the filter's rows out are counted as the
+        // projection's: unknown when EXPLODE makes more rows than it takes.
         let explode = q
             .select
             .iter()
             .any(|i| i.to_string().to_uppercase().contains("EXPLODE("));
-        let exact = aggregate || !explode || q.dedup.is_some();
-        let kept = c.map(|c| c.rows_kept).filter(|_| exact);
+        let exact = !q.group_by.is_empty() || !explode || q.dedup.is_some();
         node = Node {
             rows_in: c.map(|c| c.rows_in),
-            rows_out: kept,
+            rows_out: c.map(|c| c.rows_kept).filter(|_| exact),
             ..Node::new("FILTER", format!("WHERE {w}"))
         }
         .over(node);
     }
     if let Some(d) = &q.dedup {
         let keys: Vec<String> = d.by.iter().map(|e| e.to_string()).collect();
-        let detail = format!("BY {} WITHIN {} ms", keys.join(", "), d.within_ms);
+        let detail = format!("BY {} WITHIN {}", keys.join(", "), duration(d.within_ms));
         let filtered = q.selection.is_some();
         node = Node {
             rows_in: c.map(|c| if filtered { c.rows_kept } else { c.rows_in }),
@@ -210,16 +268,24 @@ pub fn tree(s: &Subject) -> Node {
         let keys: Vec<String> = q.partition_by.iter().map(|e| e.to_string()).collect();
         node = Node::new("RE-KEY", format!("PARTITION BY {}", keys.join(", "))).over(node);
     }
-    let kept = c.map(|c| match (&q.dedup, &q.selection) {
+    node
+}
+
+/// What makes the results: GROUP BY, the projection, LIMIT, and where they go.
+fn results(s: &Subject, mut node: Node) -> Node {
+    let (q, c, r) = (s.query, s.counters(), s.rates());
+    // The rows that reach GROUP BY or the projection.
+    let rows = c.map(|c| match (&q.dedup, &q.selection) {
         (Some(_), _) => c.unique,
         (None, Some(_)) => c.rows_kept,
         (None, None) => c.rows_in,
     });
+    let aggregate = !q.group_by.is_empty();
     if aggregate {
         let keys: Vec<String> = q.group_by.iter().map(|e| e.to_string()).collect();
         let mut detail = format!("GROUP BY {}", keys.join(", "));
         if let Some(w) = &q.window {
-            detail.push_str(&format!(" WINDOW {w}"));
+            detail.push_str(&format!(" WINDOW {}", window(w)));
         }
         if let Some(h) = &q.having {
             detail.push_str(&format!(" HAVING {h}"));
@@ -228,7 +294,7 @@ pub fn tree(s: &Subject) -> Node {
             detail.push_str(" EMIT FINAL");
         }
         node = Node {
-            rows_in: kept,
+            rows_in: rows,
             rows_out: c.map(|c| c.rows_out),
             per_second: r.map(|r| r.rows_out),
             state_rows: c.map(|c| (c.state_rows - c.join_state) as u64),
@@ -242,7 +308,7 @@ pub fn tree(s: &Subject) -> Node {
         rows_in: if aggregate {
             c.map(|c| c.rows_out)
         } else {
-            kept
+            rows
         },
         rows_out: c.map(|c| c.rows_out),
         per_second: r.map(|r| r.rows_out).filter(|_| !aggregate),
@@ -253,7 +319,7 @@ pub fn tree(s: &Subject) -> Node {
         node = Node::new("LIMIT", l.to_string()).over(node);
     }
     Node {
-        rows_in: p.map(|p| p.written),
+        rows_in: s.profile().map(|p| p.written),
         per_second: r.map(|r| r.written),
         ..s.sink.clone()
     }
@@ -422,5 +488,28 @@ fn window_type(w: &crate::sql::ast::WindowSpec) -> &'static str {
         crate::sql::ast::WindowKind::Tumbling { .. } => "TUMBLING",
         crate::sql::ast::WindowKind::Hopping { .. } => "HOPPING",
         crate::sql::ast::WindowKind::Session { .. } => "SESSION",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_read_in_their_largest_unit() {
+        assert_eq!(super::duration(3_600_000), "1 HOUR");
+        assert_eq!(super::duration(90_000), "90 SECONDS");
+        assert_eq!(super::duration(1_500), "1500 MILLISECONDS");
+        assert_eq!(super::duration(0), "0 MILLISECONDS");
+        let w = crate::sql::ast::WindowSpec {
+            kind: crate::sql::ast::WindowKind::Hopping {
+                size_ms: 300_000,
+                advance_ms: 60_000,
+            },
+            retention_ms: None,
+            grace_ms: Some(10_000),
+        };
+        assert_eq!(
+            super::window(&w),
+            "HOPPING (SIZE 5 MINUTES, ADVANCE BY 1 MINUTE, GRACE PERIOD 10 SECONDS)"
+        );
     }
 }
