@@ -70,6 +70,11 @@ fn complete_and_explain(p: &mut PtySession) {
     p.exp_string(" AGGREGATE GROUP BY user_id  [in 0, out 0")
         .unwrap();
     p.exp_string("ksql> ").unwrap();
+    // Functions are listed with their signatures.
+    tab(p, "SELECT SUBSTRI", "SELECT SUBSTRING");
+    tab(p, "", "SUBSTRING(VARCHAR, INT) ");
+    p.exp_string("(+3)").unwrap();
+    clear(p);
     // The signature of the function being typed, as a hint.
     p.send("SELECT SUBSTRING(").unwrap();
     p.flush().unwrap();

@@ -20,12 +20,13 @@ INSERT INTO payments (ROWTIME, event_id, producer, seq, amount) VALUES (17672616
 INSERT INTO payments (ROWTIME, event_id, producer, seq, amount) VALUES (1767261800000, 'f2', 'p2', 2, 2.00);
 INSERT INTO payments (ROWTIME, event_id, producer, seq, amount) VALUES (1767263400000, 'f3', 'p2', 3, 3.00);
 
--- Duplicates: ids seen more than once in an hour.
-CREATE TABLE duplicate_ids AS
-  SELECT event_id, COUNT(*) AS copies
+-- Duplicates: per producer and hour, the ids seen more than once (a key of two columns needs
+-- a key format that holds two: JSON).
+CREATE TABLE duplicate_ids WITH (KEY_FORMAT = 'JSON') AS
+  SELECT producer, event_id, COUNT(*) AS copies
   FROM payments
   WINDOW TUMBLING (SIZE 1 HOUR)
-  GROUP BY event_id
+  GROUP BY producer, event_id
   HAVING COUNT(*) > 1;
 
 -- Gaps: per producer and hour, how many sequence numbers are missing between the first and
@@ -44,6 +45,6 @@ CREATE STREAM unique_payments AS
   SELECT * FROM payments
   DEDUPLICATE BY event_id WITHIN 1 HOUR;
 
-SELECT event_id, copies FROM duplicate_ids;
+SELECT producer, event_id, copies FROM duplicate_ids;
 SELECT producer, first_seq, last_seq, missing FROM sequence_gaps ORDER BY producer;
 SELECT event_id, producer, seq, amount FROM unique_payments EMIT CHANGES LIMIT 7;

@@ -29,8 +29,10 @@ pub trait Handler {
 /// lines (empty on its first line), `line` the line being edited and `pos` the cursor's byte
 /// offset in it.
 pub trait Assist: Send + Sync {
-    /// Where the word being completed starts in `line`, and what may replace it.
-    fn complete(&self, before: &str, line: &str, pos: usize) -> (usize, Vec<String>);
+    /// Where the word being completed starts in `line`, and what may replace it: pairs of
+    /// what the list of choices shows (a function with its signature, say) and the text put
+    /// in the line.
+    fn complete(&self, before: &str, line: &str, pos: usize) -> (usize, Vec<(String, String)>);
 
     /// A hint shown after the cursor (never inserted): e.g. the signature of the function
     /// whose arguments are being typed.
@@ -73,9 +75,9 @@ impl Completer for Assisted {
         let (start, words) = self.assist.complete(&self.before(), line, pos);
         let pairs = words
             .into_iter()
-            .map(|w| Pair {
-                display: w.trim_end().to_string(),
-                replacement: w,
+            .map(|(display, replacement)| Pair {
+                display,
+                replacement,
             })
             .collect();
         Ok((start, pairs))

@@ -367,6 +367,22 @@ impl SqlAssist {
     }
 }
 
+/// How a candidate shows in the list of choices: a function with its first signature (and
+/// how many more it has), anything else as it is.
+fn shown(candidate: &str) -> String {
+    let Some(name) = candidate.strip_suffix('(') else {
+        return candidate.trim_end().to_string();
+    };
+    let Some(d) = crate::functions::describe(name) else {
+        return candidate.to_string();
+    };
+    match d.variations.split_first() {
+        Some(((v, r), [])) => format!("{v} → {r}"),
+        Some(((v, r), more)) => format!("{v} → {r} (+{})", more.len()),
+        None => format!("{}(...) {}", d.name, d.kind.to_string().to_lowercase()),
+    }
+}
+
 /// Whether `typed` ends inside the quoted name of `SET '<name>`.
 fn in_set_quote(typed: &str) -> bool {
     let trimmed = typed.trim_start();
@@ -402,8 +418,9 @@ fn open_call(text: &str) -> Option<String> {
 }
 
 impl Assist for SqlAssist {
-    fn complete(&self, before: &str, line: &str, pos: usize) -> (usize, Vec<String>) {
-        self.completions(before, line, pos)
+    fn complete(&self, before: &str, line: &str, pos: usize) -> (usize, Vec<(String, String)>) {
+        let (start, words) = self.completions(before, line, pos);
+        (start, words.into_iter().map(|w| (shown(&w), w)).collect())
     }
 
     fn hint(&self, before: &str, line: &str, pos: usize) -> Option<String> {
@@ -477,6 +494,19 @@ mod tests {
         let f = complete("", "SELECT SUBS");
         assert!(f.contains(&"SUBSTRING(".to_string()), "{f:?}");
         assert!(complete("", "SELECT * FROM clicks WH").contains(&"WHERE".to_string()));
+    }
+
+    #[test]
+    fn functions_show_their_signature_in_the_list() {
+        assert_eq!(shown("SUBSTRING("), "SUBSTRING(VARCHAR, INT) → STRING (+3)");
+        assert_eq!(shown("COUNT("), "COUNT(...) aggregate");
+        assert_eq!(shown("FROM "), "FROM");
+        let (_, pairs) = Assist::complete(&assist(), "", "SELECT SUBSTRI", 14);
+        let substring = (
+            "SUBSTRING(VARCHAR, INT) → STRING (+3)".into(),
+            "SUBSTRING(".into(),
+        );
+        assert!(pairs.contains(&substring), "{pairs:?}");
     }
 
     #[test]
