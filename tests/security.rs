@@ -235,12 +235,23 @@ fn cross_site_requests_are_refused() {
     );
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("access.control.allow.origin"), "{body}");
-    // Even the server's own address is an origin to allow (a page served by another program
-    // on that port, or DNS rebinding, must not pass).
+    // DNS rebinding: a page of a name that now resolves to the server sends its own name as
+    // both Origin and Host; the console's own origin is trusted by address only.
+    let port = addr.rsplit(':').next().unwrap();
+    let rebound = format!("evil.example:{port}");
+    let (status, _, body) = raw(
+        addr,
+        &format!(
+            "POST /ksql HTTP/1.1\r\nHost: {rebound}\r\n{JSON}Origin: http://{rebound}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{create}",
+            create.len()
+        ),
+    );
+    assert_eq!(status, 403, "{body}");
+    // Another port of the same address is another origin.
     let (status, ..) = post(
         addr,
         "/ksql",
-        &format!("{JSON}Origin: http://{addr}\r\n"),
+        &format!("{JSON}Origin: http://127.0.0.1:1\r\n"),
         &create,
     );
     assert_eq!(status, 403);
@@ -269,6 +280,14 @@ fn cross_site_requests_are_refused() {
     // None of them ran.
     let (_, v) = ksql(addr, "SHOW STREAMS;");
     assert!(!v.to_string().contains("\"X\""), "{v}");
+    // The server's own console (its origin is the address the request went to) may.
+    let (status, _, body) = post(
+        addr,
+        "/ksql",
+        &format!("{JSON}Origin: http://{addr}\r\n"),
+        &create,
+    );
+    assert_eq!(status, 200, "{body}");
     // A preflight from a foreign origin gets no CORS answer.
     let (status, head, _) = raw(addr, &format!(
         "OPTIONS /ksql HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://evil.example\r\nAccess-Control-Request-Method: POST\r\nConnection: close\r\n\r\n"));

@@ -63,6 +63,18 @@ const STATEMENTS: &[&str] = &[
     "DELETE FROM",
 ];
 
+/// What SHOW (and LIST) lists.
+const SHOWN: &[&str] = &[
+    "STREAMS",
+    "TABLES",
+    "QUERIES",
+    "TOPICS",
+    "PROPERTIES",
+    "FUNCTIONS",
+    "VARIABLES",
+    "CONNECTORS",
+];
+
 /// Words that may follow another, where the grammar narrows them down.
 const NEXT: &[(&str, &[&str])] = &[
     (
@@ -76,32 +88,8 @@ const NEXT: &[(&str, &[&str])] = &[
             "SOURCE CONNECTOR",
         ],
     ),
-    (
-        "SHOW",
-        &[
-            "STREAMS",
-            "TABLES",
-            "QUERIES",
-            "TOPICS",
-            "PROPERTIES",
-            "FUNCTIONS",
-            "VARIABLES",
-            "CONNECTORS",
-        ],
-    ),
-    (
-        "LIST",
-        &[
-            "STREAMS",
-            "TABLES",
-            "QUERIES",
-            "TOPICS",
-            "PROPERTIES",
-            "FUNCTIONS",
-            "VARIABLES",
-            "CONNECTORS",
-        ],
-    ),
+    ("SHOW", SHOWN),
+    ("LIST", SHOWN),
     ("DROP", &["STREAM", "TABLE", "CONNECTOR"]),
     ("EMIT", &["CHANGES", "FINAL"]),
     ("WINDOW", &["TUMBLING", "HOPPING", "SESSION"]),

@@ -1,7 +1,8 @@
 //! What every request passes through before it reaches a handler:
 //! - **Origins.** A browser names the page that sent a request in `Origin`. Only origins the
-//!   operator allowed (`access.control.allow.origin`, none by default) may call the API: any
-//!   other gets 403, so a web page the user opens cannot drive a local server. Allowed origins
+//!   operator allowed (`access.control.allow.origin`, none by default) and the server's own
+//!   console (`same_origin`) may call the API: any other gets 403, so a web page the user opens
+//!   cannot drive a local server. Allowed origins
 //!   get CORS answers (preflights, `Access-Control-Allow-*`) as ksqlDB's server gives them.
 //! - **Content types.** A POST or PUT must say it sends JSON (or ksqlDB's delimited rows): the
 //!   types a browser may send cross-site without asking (`text/plain`, forms, none at all) are
@@ -45,8 +46,12 @@ pub async fn check(State(server): State<Arc<Server>>, request: Request, next: Ne
         .headers()
         .get(header::ORIGIN)
         .map(|o| o.to_str().unwrap_or("?").to_string());
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
     if let Some(origin) = &origin {
-        if !server.config.origin_allowed(origin) {
+        if !server.config.origin_allowed(origin) && !same_origin(origin, host) {
             return error(
                 StatusCode::FORBIDDEN,
                 0,
@@ -84,6 +89,34 @@ pub async fn check(State(server): State<Arc<Server>>, request: Request, next: Ne
         headers.append(header::VARY, HeaderValue::from_static("Origin"));
     }
     response
+}
+
+/// Whether a request comes from a page this server served (the console at `/`): its `Origin`
+/// names the host and port the request was sent to, and that host is an IP address or
+/// `localhost`. A name such as `evil.example` is not trusted even when it matches `Host`: a
+/// page of that name whose DNS record was switched to this server's address (DNS rebinding)
+/// sends exactly that. To open the console by a DNS name, allow its origin
+/// (`access.control.allow.origin`).
+fn same_origin(origin: &str, host: Option<&str>) -> bool {
+    let Some(host) = host else {
+        return false;
+    };
+    let Some(authority) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    if !authority.eq_ignore_ascii_case(host) {
+        return false;
+    }
+    let name = match host.rsplit_once(':') {
+        // `[::1]:8088`, `127.0.0.1:8088`, `localhost:8088`
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// A CORS preflight from an allowed origin.
@@ -221,5 +254,29 @@ mod tests {
         ] {
             assert!(!accepted(simple), "{simple}");
         }
+    }
+
+    #[test]
+    fn only_the_servers_own_pages_by_address_are_same_origin() {
+        use super::same_origin;
+        assert!(same_origin("http://127.0.0.1:8088", Some("127.0.0.1:8088")));
+        assert!(same_origin("http://localhost:8088", Some("localhost:8088")));
+        assert!(same_origin("https://[::1]:8088", Some("[::1]:8088")));
+        // Another port or host is another origin.
+        assert!(!same_origin(
+            "http://127.0.0.1:3000",
+            Some("127.0.0.1:8088")
+        ));
+        assert!(!same_origin(
+            "http://localhost:8088",
+            Some("127.0.0.1:8088")
+        ));
+        // DNS rebinding: a name that now resolves here.
+        assert!(!same_origin(
+            "http://evil.example:8088",
+            Some("evil.example:8088")
+        ));
+        assert!(!same_origin("null", Some("127.0.0.1:8088")));
+        assert!(!same_origin("http://127.0.0.1:8088", None));
     }
 }

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod cluster;
 pub mod config;
+mod console;
 mod guard;
 mod inserts;
 mod ksql;
@@ -137,10 +138,9 @@ pub fn service(engine: Arc<Engine>, config: config::ServerConfig) -> Router {
 
 fn app(server: Arc<Server>) -> Router {
     Router::new()
-        .route(
-            "/",
-            get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/info")]) }),
-        )
+        .route("/", get(console::index))
+        .route("/console.js", get(console::script))
+        .route("/console.css", get(console::style))
         .route("/info", get(info))
         .route("/healthcheck", get(healthcheck))
         .route("/chc/live", get(|| async { StatusCode::OK }))

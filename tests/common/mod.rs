@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod kafka;
+pub mod webdriver;
 
 use std::io::Write;
 use std::path::Path;
