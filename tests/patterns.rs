@@ -277,3 +277,52 @@ fn event_carried_state_transfer() {
     let b = server(http.path(), "service-b");
     run_over_http("ecst-consumer.sql", &b.addr, &rows, false);
 }
+
+/// A recipe's data directory goes on after its run: events added later (here by a second
+/// file) reach its windowed tables, though the run closed every window it had open.
+#[test]
+fn a_recipes_tables_take_events_added_after_its_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let file = recipe("audit.sql");
+    let (ok, _, err) = brooklet(
+        cwd,
+        &["--data-dir", "d", "run", file.to_str().unwrap()],
+        None,
+    );
+    assert!(ok, "{err}");
+    let more = cwd.join("more.sql");
+    std::fs::write(
+        &more,
+        "INSERT INTO payments (event_id, producer, seq, amount) VALUES ('e9', 'p3', 1, 4.00);
+INSERT INTO payments (event_id, producer, seq, amount) VALUES ('e9', 'p3', 1, 4.00);
+SELECT producer, event_id, copies FROM duplicate_ids;
+SELECT event_id FROM unique_payments WHERE event_id = 'e9';
+",
+    )
+    .unwrap();
+    let args = [
+        "--data-dir",
+        "d",
+        "--output",
+        "json",
+        "run",
+        more.to_str().unwrap(),
+    ];
+    let (ok, out, err) = brooklet(cwd, &args, None);
+    assert!(ok, "{err}");
+    let rows: Vec<Value> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok()?.get("row").cloned())
+        .map(|r| r["columns"].clone())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            json!(["p1", "e2", 2]),
+            json!(["p3", "e9", 2]),
+            json!(["e9"])
+        ],
+        "{out}"
+    );
+}

@@ -357,11 +357,29 @@ impl Aggregator {
 
     /// Closes every open window (the end of a bounded input): with EMIT FINAL, their final
     /// values.
+    ///
+    /// Afterwards stream time stands at the latest close time of the windows it closed: a
+    /// record of one of them is late (its result is out), a later window opens as usual (a
+    /// file run, then a shell on the same data adding records).
     pub fn flush(&mut self, failures: &Failures) -> Result<Option<RecordBatch>> {
+        let closed = self.last_close_time().unwrap_or(i64::MIN);
+        let before = self.stream_time;
         self.stream_time = i64::MAX;
         let mut out = Emitted::default();
         self.close_windows(self.last_origin, &mut out)?;
+        self.stream_time = before.max(closed);
         self.finish(out, failures)
+    }
+
+    /// When the last open window closes (none without windows, or none open).
+    fn last_close_time(&self) -> Option<i64> {
+        match self.windows? {
+            w @ Windows::Time { size, .. } => {
+                let start = *self.time_windows.last_key_value()?.0;
+                Some(w.close_time(start.saturating_add(size)))
+            }
+            Windows::Session { .. } => self.closing.last_key_value().map(|(at, _)| *at),
+        }
     }
 
     /// Adds the batch's row `row` to its group `key` (no window).
@@ -841,6 +859,36 @@ mod tests {
 
     /// Every kind of window and emit: one batch, one batch per record, and a checkpoint
     /// restored into a new operator after each record give the same rows.
+    /// After the end of a bounded input, records of the windows it closed are late, and a
+    /// later window opens and closes as usual (a shell adding records after `brooklet run`).
+    #[test]
+    fn windows_open_again_after_a_flush() {
+        let plan = plan(
+            DDL,
+            &query(
+                "WINDOW TUMBLING (SIZE 10 SECONDS, GRACE PERIOD 1 SECOND)",
+                "FINAL",
+            ),
+        );
+        let mut op = build(&plan).unwrap();
+        let at = |times: &[i64]| {
+            let ids = ints(&vec![Some(1); times.len()]);
+            let prices = ints(&vec![Some(3); times.len()]);
+            input(&plan, 0, times, &[("ID", ids), ("PRICE", prices)])
+        };
+        let first = run(op.as_mut(), &[(0, at(&[1_000, 2_000]))], true);
+        assert_eq!(first.len(), 1, "{first:?}");
+        assert!(first[0].contains("C=2") && first[0].contains("WINDOWSTART=0"));
+        // 5 s belongs to the window the flush closed: late. 25 s opens [20 s, 30 s).
+        let later = run(op.as_mut(), &[(0, at(&[5_000, 25_000]))], false);
+        assert!(later.is_empty(), "{later:?}");
+        assert_eq!(op.counters().late_records, 1);
+        assert_eq!(op.counters().state_rows, 1);
+        let closed = run(op.as_mut(), &[], true);
+        assert_eq!(closed.len(), 1, "{closed:?}");
+        assert!(closed[0].contains("C=1") && closed[0].contains("WINDOWSTART=20000"));
+    }
+
     #[test]
     fn results_depend_neither_on_batching_nor_on_checkpoints() {
         let windows = [
