@@ -296,7 +296,7 @@ fn a_recipes_tables_take_events_added_after_its_run() {
         &more,
         "INSERT INTO payments (event_id, producer, seq, amount) VALUES ('e9', 'p3', 1, 4.00);
 INSERT INTO payments (event_id, producer, seq, amount) VALUES ('e9', 'p3', 1, 4.00);
-SELECT producer, event_id, copies FROM duplicate_ids;
+SELECT producer, event_id, copies FROM duplicate_ids ORDER BY producer;
 SELECT event_id FROM unique_payments WHERE event_id = 'e9';
 ",
     )
