@@ -53,6 +53,11 @@ fn the_console_runs_statements_streams_rows_and_marks_errors() {
     // The catalog shows the new stream.
     b.wait_for(".catalog .source", |t| t.contains("CLICKS"));
     b.screenshot(&shots().join("2-stream-created.png"));
+    // The editor completes stream names from the catalog.
+    let editor = b.find(".cm-content");
+    b.click(&editor);
+    b.type_into(&editor, &format!("{CONTROL}a{RELEASE}SELECT * FROM CLI"));
+    b.wait_for(".cm-tooltip-autocomplete", |t| t.contains("CLICKS"));
 
     run(&b, "SELECT user_id, page, ms FROM clicks EMIT CHANGES;");
     b.wait_for(".result.query .status", |t| t == "running");
@@ -66,6 +71,8 @@ fn the_console_runs_statements_streams_rows_and_marks_errors() {
     b.wait_for(".result.query .count", |t| t == "3 rows");
     let cells = b.wait_for(".result.query tr.row[data-row='2']", |t| t.contains("/pay"));
     assert!(b.text(&cells).contains("alice"));
+    // A chart of the numeric column, which can be picked.
+    b.wait_for(".result.query .chart .chart-column", |t| t.contains("MS"));
     b.screenshot(&shots().join("3-push-query.png"));
     // A burst: the table keeps up and draws only the rows in view.
     let burst = 5_000;

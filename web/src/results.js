@@ -35,14 +35,19 @@ export function ResultTable({ columns, rows, count }) {
 
 const NUMERIC = /^(INTEGER|INT|BIGINT|DOUBLE|DECIMAL)/;
 
-/// A line of the first numeric column (not a time column) over ROWTIME or WINDOWSTART when
-/// the query has one, else over the row number; the last 500 points.
+/// A line of a numeric column (the first that is not a time column, or the one picked) over
+/// ROWTIME or WINDOWSTART when the query has one, else over the row number; the last 500
+/// points.
 export function Chart({ columns, types, rows, count }) {
+  const [picked, setPicked] = useState(null);
   if (!types || count < 2) return null;
   const time = columns.findIndex((c) => c === 'ROWTIME' || c === 'WINDOWSTART');
-  const value = columns.findIndex((c, i) => i !== time && NUMERIC.test(types[i] || '')
-    && !['ROWTIME', 'WINDOWSTART', 'WINDOWEND', 'ROWOFFSET', 'ROWPARTITION'].includes(c));
-  if (value < 0) return null;
+  const numeric = columns
+    .map((c, i) => i)
+    .filter((i) => i !== time && NUMERIC.test(types[i] || '')
+      && !['ROWTIME', 'WINDOWSTART', 'WINDOWEND', 'ROWOFFSET', 'ROWPARTITION'].includes(columns[i]));
+  if (numeric.length === 0) return null;
+  const value = numeric.includes(picked) ? picked : numeric[0];
   const from = Math.max(0, count - 500);
   const points = [];
   for (let i = from; i < count; i++) {
@@ -61,6 +66,11 @@ export function Chart({ columns, types, rows, count }) {
     <svg viewBox=${`0 0 ${W} ${H}`} width="100%" height=${H} preserveAspectRatio="none">
       <polyline points=${line} fill="none" stroke="currentColor" stroke-width="1.5" />
     </svg>
-    <figcaption>${columns[value]} over ${time >= 0 ? columns[time] : 'row'} (min ${y0}, max ${y1})</figcaption>
+    <figcaption>
+      <select class="chart-column" onChange=${(e) => setPicked(Number(e.currentTarget.value))}>
+        ${numeric.map((i) => html`<option value=${i} selected=${i === value}>${columns[i]}</option>`)}
+      </select>
+      ${' '}over ${time >= 0 ? columns[time] : 'row'} (min ${y0}, max ${y1})
+    </figcaption>
   </figure>`;
 }
