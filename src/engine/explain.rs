@@ -357,7 +357,16 @@ pub fn query(engine: &Engine, id: &str) -> Result<Listing> {
         figures: Some(q.profile()),
     };
     let (columns, name) = (sink.columns.clone(), Some(sink.name.clone()));
-    Ok(listing(id, &q.statement, &state, &subject, &columns, name))
+    let window = sink.window;
+    Ok(listing(
+        id,
+        &q.statement,
+        &state,
+        &subject,
+        &columns,
+        window,
+        name,
+    ))
 }
 
 /// `EXPLAIN <statement>`: planned (so refused as the statement would be), not run.
@@ -383,12 +392,13 @@ pub fn statement(
         let kind = kind.unwrap_or(SourceKind::Stream);
         ddl::check_result(engine, query, &sources[0], kind, insert, name)?;
     }
-    let mut columns = Vec::new();
+    let (mut columns, mut window) = (Vec::new(), None);
     if query.emit.is_some() || sink.is_some() {
         let persistent = sink.is_some();
         let name = sink.map_or("", |s| s);
         let plan = ddl::plan(engine, session, query, sources[0].clone(), persistent, name)?;
         columns = plan.output().iter().map(|o| o.column.clone()).collect();
+        window = plan.window();
     }
     let existing = sink.and_then(|s| engine.source(s));
     let sink_node = match (sink, &existing) {
@@ -412,6 +422,7 @@ pub fn statement(
         "NOT RUNNING",
         &subject,
         &columns,
+        window,
         sink_name,
     ))
 }
@@ -436,6 +447,7 @@ fn listing(
     state: &str,
     s: &Subject,
     columns: &[Column],
+    window: Option<crate::catalog::WindowInfo>,
     sink: Option<String>,
 ) -> Listing {
     let tree = tree(s);
@@ -472,22 +484,13 @@ fn listing(
             sink.clone().unwrap_or_default(),
         )),
         json: json!({"queryDescription": {
-            "id": id, "statementText": text, "windowType": s.query.window.as_ref().map(|w| window_type(w)),
-            "fields": columns.iter().map(|c| json!({"name": c.name, "schema": {"type": c.ty.to_string()},
-                "type": if c.kind == ColumnKind::Key { Some("KEY") } else { None }})).collect::<Vec<_>>(),
+            "id": id, "statementText": text, "windowType": window.map(|w| w.kind.name()),
+            "fields": columns.iter().map(super::show::field_json).collect::<Vec<_>>(),
             "sources": names(&s.sources), "sinks": sink.into_iter().collect::<Vec<_>>(),
             "topology": plan, "executionPlan": plan, "overriddenProperties": {},
             "ksqlHostQueryStatus": {}, "queryType": query_type, "queryErrors": [], "tasksMetadata": [],
             "state": state, "operators": tree.json(),
         }}),
-    }
-}
-
-fn window_type(w: &crate::sql::ast::WindowSpec) -> &'static str {
-    match w.kind {
-        crate::sql::ast::WindowKind::Tumbling { .. } => "TUMBLING",
-        crate::sql::ast::WindowKind::Hopping { .. } => "HOPPING",
-        crate::sql::ast::WindowKind::Session { .. } => "SESSION",
     }
 }
 

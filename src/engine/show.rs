@@ -205,6 +205,12 @@ pub fn describe_function(name: &str) -> Result<Listing> {
     })
 }
 
+/// A column as ksqlDB's entities list it (`sourceDescription`, `queryDescription`).
+pub(super) fn field_json(c: &crate::catalog::Column) -> serde_json::Value {
+    let key = (c.kind == ColumnKind::Key).then_some("KEY");
+    json!({"name": c.name, "schema": {"type": c.ty.to_string()}, "type": key})
+}
+
 pub fn describe(engine: &Engine, name: &str, extended: bool) -> Result<Listing> {
     let inner = engine.lock();
     let s = inner.catalog.get(name).ok_or_else(|| {
@@ -293,8 +299,7 @@ pub fn describe(engine: &Engine, name: &str, extended: bool) -> Result<Listing> 
         json: json!({"sourceDescription": {
             "name": s.name, "type": s.kind.name(), "topic": s.topic,
             "keyFormat": s.key_format.format.name(), "valueFormat": s.value_format.format.name(),
-            "fields": s.columns.iter().map(|c| json!({"name": c.name, "schema": {"type": c.ty.to_string()},
-                "type": if c.kind == ColumnKind::Key { Some("KEY") } else { None }})).collect::<Vec<_>>(),
+            "fields": s.columns.iter().map(field_json).collect::<Vec<_>>(),
             "readQueries": readers, "writeQueries": writers, "statement": s.statement,
             "errorStats": engine.plog.error_count(), "lateRecords": late,
         }}),

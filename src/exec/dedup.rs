@@ -73,17 +73,12 @@ impl Dedup {
         })
     }
 
-    /// The rows of `batch` the WHERE clause keeps (a stream record with no value matches
-    /// nothing, as in `exec::evaluate`).
+    /// The rows of `batch` the WHERE clause keeps (as a stream query's filter keeps them).
     fn filtered(&self, batch: &RecordBatch, failures: &Failures) -> Result<RecordBatch> {
-        let Some(f) = &self.filter else {
-            return Ok(batch.clone());
-        };
-        let keep = datafusion::arrow::compute::and(
-            &eval::mask(f, batch, failures)?,
-            &datafusion::arrow::compute::not(batch.column(3).as_boolean())?,
-        )?;
-        Ok(filter_record_batch(batch, &keep)?)
+        match &self.filter {
+            Some(f) => super::stream_rows_matching(f, batch, failures),
+            None => Ok(batch.clone()),
+        }
     }
 
     /// Which rows of `batch` are kept (see the module's rule); updates the state.

@@ -212,6 +212,20 @@ fn evaluate_with(
     }
 }
 
+/// The rows of a stream batch that `filter` keeps: a record with no value has nothing to
+/// match, and ksqlDB's filter drops it.
+pub(crate) fn stream_rows_matching(
+    filter: &crate::plan::expr::PhysExpr,
+    batch: &RecordBatch,
+    failures: &eval::Failures,
+) -> Result<RecordBatch> {
+    let keep = datafusion::arrow::compute::and(
+        &eval::mask(filter, batch, failures)?,
+        &datafusion::arrow::compute::not(batch.column(3).as_boolean())?,
+    )?;
+    Ok(filter_record_batch(batch, &keep)?)
+}
+
 fn evaluate_batch(
     plan: &StreamPlan,
     batch: &RecordBatch,
@@ -236,14 +250,7 @@ fn evaluate_batch(
             )?;
             filter_record_batch(batch, &keep)?
         }
-        // A stream record with no value has nothing to match: ksqlDB's filter drops it.
-        Some(f) => {
-            let keep = datafusion::arrow::compute::and(
-                &eval::mask(f, batch, failures)?,
-                &datafusion::arrow::compute::not(batch.column(3).as_boolean())?,
-            )?;
-            filter_record_batch(batch, &keep)?
-        }
+        Some(f) => stream_rows_matching(f, batch, failures)?,
         None => batch.clone(),
     };
     let input = match &plan.rekey {
