@@ -48,12 +48,10 @@ fn python() -> PathBuf {
     python
 }
 
-#[test]
-fn the_python_client_probe_passes_over_http1_and_http2() {
-    let python = python();
-    let dir = tempfile::tempdir().unwrap();
+/// A server on a free port of a fresh data directory, and its URL.
+fn server(dir: &Path) -> (std::process::Child, String) {
     let mut server = Command::new(common::bin())
-        .args(["--data-dir", dir.path().to_str().unwrap()])
+        .args(["--data-dir", dir.to_str().unwrap()])
         .args(["server", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -65,6 +63,14 @@ fn the_python_client_probe_passes_over_http1_and_http2() {
         .unwrap();
     let url = line.trim().rsplit(' ').next().unwrap().to_string();
     assert!(url.starts_with("http://"), "{line}");
+    (server, url)
+}
+
+#[test]
+fn the_python_client_probe_passes_over_http1_and_http2() {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, url) = server(dir.path());
     let mut failures = Vec::new();
     for extra in [None, Some("--http2")] {
         let out = Command::new(&python)
@@ -86,4 +92,41 @@ fn the_python_client_probe_passes_over_http1_and_http2() {
     let _ = server.kill();
     let _ = server.wait();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The client's helpers read the source descriptions: `ksql.utils.drop_all_streams` finds the
+/// queries that read and write each stream (`readQueries[].id`, `writeQueries[].id`),
+/// terminates them and drops the streams.
+#[test]
+fn the_python_clients_utils_drop_streams_with_their_queries() {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, url) = server(dir.path());
+    let script = r#"
+import sys
+from ksql import KSQLAPI, utils
+client = KSQLAPI(sys.argv[1])
+client.ksql("CREATE STREAM p_orders (id INT KEY, amount DOUBLE) WITH (KAFKA_TOPIC='p_orders', PARTITIONS=1, VALUE_FORMAT='JSON');")
+client.ksql("CREATE STREAM p_big AS SELECT * FROM p_orders WHERE amount > 10;")
+reads, writes = utils.get_dependent_queries(client, "P_BIG")
+assert reads == [] and writes == ["CSAS_P_BIG_0"], (reads, writes)
+reads, writes = utils.get_dependent_queries(client, "P_ORDERS")
+assert reads == ["CSAS_P_BIG_0"] and writes == [], (reads, writes)
+utils.drop_all_streams(client, prefix="p_")
+assert utils.get_all_streams(client, prefix="p_") == [], utils.get_all_streams(client)
+assert client.ksql("SHOW QUERIES;")[0]["queries"] == []
+print("dropped")
+"#;
+    let out = Command::new(&python)
+        .args(["-c", script, &url])
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("dropped"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

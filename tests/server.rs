@@ -460,3 +460,120 @@ fn cluster_status_lists_the_server_with_the_partitions_it_runs() {
         "{body}"
     );
 }
+
+/// The admin entities have ksqlDB's shapes, which clients parse: a source description's
+/// `readQueries` and `writeQueries` are `RunningQuery` objects (ksql-python's `ksql.utils`
+/// reads their `id`), `SHOW STREAMS|TABLES EXTENDED` answers `source_descriptions`,
+/// `SHOW QUERIES EXTENDED` `query_descriptions`, `SHOW TOPICS EXTENDED`
+/// `kafka_topics_extended`, and `SHOW PROPERTIES` a list of `{name, scope, value}`.
+#[test]
+fn admin_entities_have_ksqldb_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("data"));
+    let addr = server.addr.as_str();
+    let (status, e) = ksql(
+        addr,
+        "CREATE STREAM pv (id INT KEY, page VARCHAR) WITH (kafka_topic='pv', value_format='JSON', partitions=3);
+         CREATE TABLE per_page AS SELECT page, COUNT(*) AS n FROM pv
+           WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY page;",
+    );
+    assert_eq!(status, 200, "{e}");
+
+    let (status, e) = ksql(addr, "DESCRIBE pv; DESCRIBE per_page EXTENDED;");
+    assert_eq!(status, 200, "{e}");
+    let pv = &e[0]["sourceDescription"];
+    assert_eq!(pv["extended"], false);
+    assert_eq!(pv["partitions"], 0, "partitions only when extended: {pv}");
+    assert_eq!(pv["windowType"], serde_json::Value::Null);
+    assert_eq!(pv["writeQueries"], serde_json::json!([]));
+    let reader = &pv["readQueries"][0];
+    assert_eq!(reader["id"], "CTAS_PER_PAGE_0", "{pv}");
+    assert_eq!(reader["sinks"], serde_json::json!(["PER_PAGE"]));
+    assert_eq!(reader["sinkKafkaTopics"], serde_json::json!(["PER_PAGE"]));
+    assert_eq!(reader["statusCount"], serde_json::json!({"RUNNING": 1}));
+    assert_eq!(reader["queryType"], "PERSISTENT");
+    assert_eq!(reader["state"], "RUNNING");
+    let per = &e[1]["sourceDescription"];
+    assert_eq!(per["extended"], true);
+    assert_eq!(per["partitions"], 3, "{per}");
+    assert_eq!(per["replication"], 1);
+    assert_eq!(per["windowType"], "TUMBLING");
+    assert_eq!(per["writeQueries"][0]["id"], "CTAS_PER_PAGE_0");
+    for f in [
+        "timestamp",
+        "statistics",
+        "errorStats",
+        "statement",
+        "topic",
+    ] {
+        assert!(per[f].is_string(), "{f}: {per}");
+    }
+    for f in ["queryOffsetSummaries", "sourceConstraints", "fields"] {
+        assert!(per[f].is_array(), "{f}: {per}");
+    }
+
+    let (status, e) = ksql(
+        addr,
+        "SHOW STREAMS EXTENDED; SHOW TABLES EXTENDED; SHOW QUERIES EXTENDED; SHOW TOPICS EXTENDED; SHOW TABLES;",
+    );
+    assert_eq!(status, 200, "{e}");
+    assert_eq!(e[0]["@type"], "source_descriptions");
+    let streams: Vec<&str> = e[0]["sourceDescriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(streams, ["KSQL_PROCESSING_LOG", "PV"]);
+    assert!(e[0]["sourceDescriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["extended"] == true && d["type"] == "STREAM"));
+    assert_eq!(e[1]["@type"], "source_descriptions");
+    assert_eq!(e[1]["sourceDescriptions"][0]["name"], "PER_PAGE");
+    assert_eq!(e[1]["sourceDescriptions"][0]["fields"][0]["name"], "PAGE");
+    assert_eq!(e[2]["@type"], "query_descriptions");
+    assert_eq!(e[2]["queryDescriptions"][0]["id"], "CTAS_PER_PAGE_0");
+    assert_eq!(
+        e[2]["queryDescriptions"][0]["sources"],
+        serde_json::json!(["PV"])
+    );
+    assert_eq!(e[3]["@type"], "kafka_topics_extended");
+    let pv_topic = e[3]["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "pv")
+        .unwrap();
+    assert_eq!(pv_topic["replicaInfo"], serde_json::json!([1, 1, 1]));
+    assert_eq!(pv_topic["consumerGroupCount"], 1, "one query reads pv");
+    assert_eq!(e[4]["@type"], "tables", "without EXTENDED, the list");
+    assert_eq!(e[4]["tables"][0]["isWindowed"], true);
+
+    let (status, e) = common::http::ksql_with(
+        addr,
+        "SHOW PROPERTIES;",
+        serde_json::json!({"auto.offset.reset": "earliest"}),
+    );
+    assert_eq!(status, 200, "{e}");
+    let props = e[0]["properties"]
+        .as_array()
+        .expect("a list, as ksqlDB 0.29");
+    let reset = props
+        .iter()
+        .find(|p| p["name"] == "auto.offset.reset")
+        .expect("the session's property");
+    assert_eq!(reset["value"], "earliest");
+    assert!(reset["scope"].is_string());
+    assert_eq!(
+        e[0]["overwrittenProperties"],
+        serde_json::json!(["auto.offset.reset"])
+    );
+    assert_eq!(e[0]["defaultProperties"], serde_json::json!([]));
+    let (_, e) = ksql(addr, "SHOW PROPERTIES;");
+    assert_eq!(
+        e[0]["defaultProperties"],
+        serde_json::json!(["auto.offset.reset"])
+    );
+}

@@ -163,10 +163,10 @@ impl Remote {
     }
 
     /// The server's streams and tables with their columns, and its queries, for completion:
-    /// one request lists them, one more describes the sources.
+    /// one request (`SHOW ... EXTENDED` describes every source, as ksqlDB's does).
     pub async fn catalog(&self) -> Result<crate::cli::complete::Catalog> {
         let listed = self
-            .entities("SHOW STREAMS; SHOW TABLES; SHOW QUERIES;")
+            .entities("SHOW STREAMS EXTENDED; SHOW TABLES EXTENDED; SHOW QUERIES;")
             .await?;
         let field = |e: &Value, list: &str, key: &str| -> Vec<String> {
             e[list]
@@ -176,22 +176,15 @@ impl Remote {
                 .filter_map(|x| x[key].as_str().map(str::to_string))
                 .collect()
         };
-        let mut names = Vec::new();
+        let mut sources = Vec::new();
         let mut queries = Vec::new();
         for e in &listed {
-            names.extend(field(e, "streams", "name"));
-            names.extend(field(e, "tables", "name"));
-            queries.extend(field(e, "queries", "id"));
-        }
-        let mut sources = Vec::new();
-        if !names.is_empty() {
-            let describe: String = names.iter().map(|n| format!("DESCRIBE `{n}`; ")).collect();
-            for e in self.entities(&describe).await? {
-                let d = &e["sourceDescription"];
+            for d in e["sourceDescriptions"].as_array().into_iter().flatten() {
                 if let Some(name) = d["name"].as_str() {
                     sources.push((name.to_string(), field(d, "fields", "name")));
                 }
             }
+            queries.extend(field(e, "queries", "id"));
         }
         Ok(crate::cli::complete::Catalog { sources, queries })
     }

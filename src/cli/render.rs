@@ -14,43 +14,7 @@ pub enum OutputMode {
 
 /// A listing as ksqlDB's tabular output: padded columns, dashed rules.
 pub fn listing(l: &Listing) -> String {
-    let mut out = String::from("\n");
-    if let Some(t) = &l.title {
-        out.push_str(t);
-        out.push('\n');
-    }
-    let widths: Vec<usize> = (0..l.headers.len())
-        .map(|i| {
-            l.rows
-                .iter()
-                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
-                .chain([l.headers[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: &[String]| -> String {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!(" {c:<w$} "))
-            .collect::<Vec<_>>()
-            .join("|")
-    };
-    let header = line(&l.headers);
-    let rule = "-".repeat(header.chars().count());
-    out.push_str(&format!("{header}\n{rule}\n"));
-    for r in &l.rows {
-        out.push_str(&line(r));
-        out.push('\n');
-    }
-    out.push_str(&rule);
-    if let Some(f) = &l.footer {
-        out.push('\n');
-        out.push_str(f);
-    }
-    out.push('\n');
-    out
+    l.text()
 }
 
 /// A cell's text: strings bare, everything else as JSON.

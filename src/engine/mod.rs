@@ -456,7 +456,9 @@ impl Engine {
             Statement::Delete { table, selection } => {
                 pull::delete(self, table, selection.as_deref())?
             }
-            Statement::Show(kind, _) => Output::Listing(show::show(self, kind, session)),
+            Statement::Show(kind, extended) => {
+                Output::Listing(show::show(self, kind, *extended, session)?)
+            }
             Statement::Define(..)
             | Statement::Undefine(_)
             | Statement::Set(..)

@@ -14,6 +14,73 @@ pub struct Listing {
     pub json: serde_json::Value,
 }
 
+impl Listing {
+    /// The listing as ksqlDB's CLI draws it: the title, the table (padded columns, dashed
+    /// rules; none when there are no headers), the footer.
+    pub fn text(&self) -> String {
+        let mut out = String::from("\n");
+        if let Some(t) = &self.title {
+            out.push_str(t);
+            out.push('\n');
+        }
+        if !self.headers.is_empty() {
+            self.table_into(&mut out);
+        }
+        if let Some(f) = &self.footer {
+            out.push('\n');
+            out.push_str(f);
+        }
+        out.push('\n');
+        out
+    }
+
+    fn table_into(&self, out: &mut String) {
+        let widths: Vec<usize> = (0..self.headers.len())
+            .map(|i| {
+                self.rows
+                    .iter()
+                    .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                    .chain([self.headers[i].len()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: &[String]| -> String {
+            cells
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!(" {c:<w$} "))
+                .collect::<Vec<_>>()
+                .join("|")
+        };
+        let header = line(&self.headers);
+        let rule = "-".repeat(header.chars().count());
+        out.push_str(&format!("{header}\n{rule}\n"));
+        for r in &self.rows {
+            out.push_str(&line(r));
+            out.push('\n');
+        }
+        out.push_str(&rule);
+    }
+
+    /// Several listings as one entity, as ksqlDB answers `SHOW STREAMS EXTENDED` (a
+    /// `source_descriptions` entity whose `sourceDescriptions` are the `sourceDescription`s):
+    /// `kind`, with `list` holding each part's `item`; drawn one part after the other.
+    pub fn many(kind: &str, list: &str, item: &str, parts: Vec<Listing>) -> Listing {
+        let text: String = parts.iter().map(Listing::text).collect();
+        let items: Vec<serde_json::Value> =
+            parts.into_iter().map(|p| p.json[item].clone()).collect();
+        Listing {
+            kind: kind.into(),
+            title: Some(text.trim_matches('\n').to_string()),
+            headers: Vec::new(),
+            rows: Vec::new(),
+            footer: None,
+            json: serde_json::json!({ list: items }),
+        }
+    }
+}
+
 pub enum Output {
     /// A status message (`Stream created`), with the query it started, if any.
     Message {

@@ -1,6 +1,6 @@
 //! SHOW and DESCRIBE listings, shaped like ksqlDB's entities.
 
-use super::{Engine, Listing, Session};
+use super::{Engine, Listing, QueryHandle, Session};
 use crate::catalog::{ColumnKind, Source};
 use crate::error::{Error, Result};
 use crate::sql::ast::{ShowKind, SourceKind};
@@ -16,7 +16,122 @@ fn source_row(s: &Source) -> Vec<String> {
     ]
 }
 
-pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
+/// SHOW: a list of the kind; with EXTENDED, as ksqlDB, the streams and tables are described
+/// (`source_descriptions`), the queries explained (`query_descriptions`) and the topics
+/// counted with their readers (`kafka_topics_extended`).
+pub fn show(
+    engine: &Engine,
+    kind: &ShowKind,
+    extended: bool,
+    session: &Session,
+) -> Result<Listing> {
+    if extended {
+        if let Some(l) = show_extended(engine, kind)? {
+            return Ok(l);
+        }
+    }
+    Ok(show_list(engine, kind, session))
+}
+
+fn show_extended(engine: &Engine, kind: &ShowKind) -> Result<Option<Listing>> {
+    let want = match kind {
+        ShowKind::Streams => SourceKind::Stream,
+        ShowKind::Tables => SourceKind::Table,
+        ShowKind::Queries => {
+            let ids: Vec<String> = engine.lock().queries.keys().cloned().collect();
+            // A query whose source was dropped under it has no description; it is left out.
+            let parts = ids
+                .iter()
+                .filter_map(|id| super::explain::query(engine, id).ok())
+                .collect();
+            let l = Listing::many(
+                "query_descriptions",
+                "queryDescriptions",
+                "queryDescription",
+                parts,
+            );
+            return Ok(Some(l));
+        }
+        ShowKind::Topics => return Ok(Some(topics(engine, true))),
+        _ => return Ok(None),
+    };
+    let names: Vec<String> = {
+        let inner = engine.lock();
+        let sources = inner.catalog.iter().filter(|s| s.kind == want);
+        sources.map(|s| s.name.clone()).collect()
+    };
+    let parts = names
+        .iter()
+        .map(|n| describe(engine, n, true))
+        .collect::<Result<Vec<_>>>()?;
+    let l = Listing::many(
+        "source_descriptions",
+        "sourceDescriptions",
+        "sourceDescription",
+        parts,
+    );
+    Ok(Some(l))
+}
+
+/// SHOW TOPICS: the topics and their partitions; EXTENDED adds how many queries read each
+/// (every persistent query is one consumer group of one consumer here).
+fn topics(engine: &Engine, extended: bool) -> Listing {
+    let topics: Vec<_> = engine
+        .log
+        .topics()
+        .into_iter()
+        .filter(|t| !t.name.starts_with('_'))
+        .collect();
+    let readers = |topic: &str| -> usize {
+        let inner = engine.lock();
+        inner
+            .queries
+            .values()
+            .filter(|q| {
+                q.sources
+                    .iter()
+                    .any(|n| inner.catalog.get(n).is_some_and(|s| s.topic == topic))
+            })
+            .count()
+    };
+    let mut headers = vec![
+        "Kafka Topic".to_string(),
+        "Partitions".into(),
+        "Partition Replicas".into(),
+    ];
+    let mut rows = Vec::new();
+    let mut items = Vec::new();
+    for t in &topics {
+        let mut row = vec![t.name.clone(), t.partitions.to_string(), "1".into()];
+        let mut item = json!({"name": t.name, "replicaInfo": vec![1; t.partitions as usize]});
+        if extended {
+            let n = readers(&t.name);
+            row.extend([n.to_string(), n.to_string()]);
+            item["consumerCount"] = json!(n);
+            item["consumerGroupCount"] = json!(n);
+        }
+        rows.push(row);
+        items.push(item);
+    }
+    if extended {
+        headers.extend(["Consumers".into(), "ConsumerGroups".into()]);
+    }
+    Listing {
+        kind: if extended {
+            "kafka_topics_extended"
+        } else {
+            "kafka_topics"
+        }
+        .into(),
+        title: None,
+        headers,
+        rows,
+        footer: None,
+        json: json!({ "topics": items }),
+    }
+}
+
+fn show_list(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
     let inner = engine.lock();
     match kind {
         ShowKind::Connectors => super::connectors::show(&inner),
@@ -73,24 +188,18 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
                 .queries
                 .values()
                 .map(|q| {
-                    let status = match q.state() {
-                        crate::exec::persistent::QueryState::Running => "RUNNING:1".to_string(),
-                        crate::exec::persistent::QueryState::Error(_) => "ERROR:1".to_string(),
-                        crate::exec::persistent::QueryState::Terminated => {
-                            "TERMINATED:1".to_string()
-                        }
-                    };
                     let text = q.statement.split_whitespace().collect::<Vec<_>>().join(" ");
                     vec![
                         q.id.clone(),
                         "PERSISTENT".into(),
-                        status,
+                        format!("{}:1", state_name(q)),
                         q.sink.clone(),
                         q.sink_topic.clone(),
                         text,
                     ]
                 })
                 .collect();
+            let json: Vec<_> = inner.queries.values().map(running_query).collect();
             Listing {
                 kind: "queries".into(),
                 title: None,
@@ -104,40 +213,29 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
                 ]
                 .map(String::from)
                 .to_vec(),
-                json: json!({"queries": rows.iter().map(|r| json!({"id": r[0], "queryType": r[1], "state": r[2].trim_end_matches(":1"),
-                    "sinks": [r[3]], "sinkKafkaTopics": [r[4]], "queryString": r[5]})).collect::<Vec<_>>()}),
+                json: json!({ "queries": json }),
                 rows,
                 footer: Some("For detailed information on a Query run: EXPLAIN <Query ID>;".into()),
             }
         }
         ShowKind::Topics => {
-            let topics: Vec<_> = engine
-                .log
-                .topics()
-                .into_iter()
-                .filter(|t| !t.name.starts_with('_'))
-                .collect();
-            Listing {
-                kind: "kafka_topics".into(),
-                title: None,
-                headers: vec![
-                    "Kafka Topic".into(),
-                    "Partitions".into(),
-                    "Partition Replicas".into(),
-                ],
-                rows: topics
-                    .iter()
-                    .map(|t| vec![t.name.clone(), t.partitions.to_string(), "1".into()])
-                    .collect(),
-                footer: None,
-                json: json!({"topics": topics.iter().map(|t| json!({"name": t.name, "replicaInfo": vec![1; t.partitions as usize]})).collect::<Vec<_>>()}),
-            }
+            drop(inner);
+            topics(engine, false)
         }
         ShowKind::Properties => {
             let mut all = engine.config.properties.clone();
             all.extend(session.properties.clone());
-            all.entry("auto.offset.reset".into())
-                .or_insert_with(|| "latest".into());
+            let mut defaults = Vec::new();
+            if !all.contains_key("auto.offset.reset") {
+                all.insert("auto.offset.reset".into(), "latest".into());
+                defaults.push("auto.offset.reset");
+            }
+            let overwritten: Vec<&String> = session.properties.keys().collect();
+            let json = json!({
+                "properties": all.iter().map(|(k, v)| json!({"name": k, "scope": "KSQL", "value": v})).collect::<Vec<_>>(),
+                "overwrittenProperties": overwritten,
+                "defaultProperties": defaults,
+            });
             Listing {
                 kind: "properties".into(),
                 title: None,
@@ -159,7 +257,7 @@ pub fn show(engine: &Engine, kind: &ShowKind, session: &Session) -> Listing {
                     })
                     .collect(),
                 footer: None,
-                json: json!({"properties": all}),
+                json,
             }
         }
         ShowKind::Functions => {
@@ -205,6 +303,25 @@ pub fn describe_function(name: &str) -> Result<Listing> {
     })
 }
 
+fn state_name(q: &QueryHandle) -> &'static str {
+    match q.state() {
+        crate::exec::persistent::QueryState::Running => "RUNNING",
+        crate::exec::persistent::QueryState::Error(_) => "ERROR",
+        crate::exec::persistent::QueryState::Terminated => "TERMINATED",
+    }
+}
+
+/// A persistent query as ksqlDB's entities list it (`RunningQuery`: SHOW QUERIES, and a
+/// source description's `readQueries` and `writeQueries`).
+fn running_query(q: &QueryHandle) -> serde_json::Value {
+    let text = q.statement.split_whitespace().collect::<Vec<_>>().join(" ");
+    let state = state_name(q);
+    json!({
+        "queryString": text, "sinks": [q.sink], "sinkKafkaTopics": [q.sink_topic], "id": q.id,
+        "statusCount": { state: 1 }, "queryType": "PERSISTENT", "state": state,
+    })
+}
+
 /// A column as ksqlDB's entities list it (`sourceDescription`, `queryDescription`).
 pub(super) fn field_json(c: &crate::catalog::Column) -> serde_json::Value {
     let key = (c.kind == ColumnKind::Key).then_some("KEY");
@@ -244,10 +361,10 @@ pub fn describe(engine: &Engine, name: &str, extended: bool) -> Result<Listing> 
         })
         .collect();
     let mut title = format!("Name                 : {}", s.name);
+    let partitions = engine.log.topic(&s.topic).map_or(0, |t| t.partitions);
     if extended {
-        let parts = engine.log.topic(&s.topic).map_or(0, |t| t.partitions);
         title.push_str(&format!(
-            "\nType                 : {}\nTimestamp field      : {}\nKey format           : {}\nValue format         : {}\nKafka topic          : {} (partitions: {parts}, replication: 1)\nStatement            : {}",
+            "\nType                 : {}\nTimestamp field      : {}\nKey format           : {}\nValue format         : {}\nKafka topic          : {} (partitions: {partitions}, replication: 1)\nStatement            : {}",
             s.kind.name(),
             s.timestamp.as_ref().map_or("Not set - using <ROWTIME>".to_string(), |t| t.0.clone()),
             s.key_format.format.name(),
@@ -256,18 +373,19 @@ pub fn describe(engine: &Engine, name: &str, extended: bool) -> Result<Listing> 
             s.statement
         ));
     }
-    let readers: Vec<String> = inner
+    let reads: Vec<&QueryHandle> = inner
         .queries
         .values()
         .filter(|q| q.sources.contains(&s.name))
-        .map(|q| format!("{} (RUNNING) : {}", q.id, q.statement))
         .collect();
-    let writers: Vec<String> = inner
+    let writes: Vec<&QueryHandle> = inner
         .queries
         .values()
         .filter(|q| q.sink == s.name)
-        .map(|q| format!("{} (RUNNING) : {}", q.id, q.statement))
         .collect();
+    let line = |q: &&QueryHandle| format!("{} ({}) : {}", q.id, state_name(q), q.statement);
+    let readers: Vec<String> = reads.iter().map(line).collect();
+    let writers: Vec<String> = writes.iter().map(line).collect();
     let late: u64 = inner
         .queries
         .values()
@@ -297,11 +415,19 @@ pub fn describe(engine: &Engine, name: &str, extended: bool) -> Result<Listing> 
         title: Some(title),
         headers: vec!["Field".into(), "Type".into()],
         json: json!({"sourceDescription": {
-            "name": s.name, "type": s.kind.name(), "topic": s.topic,
-            "keyFormat": s.key_format.format.name(), "valueFormat": s.value_format.format.name(),
+            "name": s.name, "windowType": s.window.map(|w| w.kind.name()),
+            "readQueries": reads.iter().map(|q| running_query(q)).collect::<Vec<_>>(),
+            "writeQueries": writes.iter().map(|q| running_query(q)).collect::<Vec<_>>(),
             "fields": s.columns.iter().map(field_json).collect::<Vec<_>>(),
-            "readQueries": readers, "writeQueries": writers, "statement": s.statement,
-            "errorStats": engine.plog.error_count(), "lateRecords": late,
+            "type": s.kind.name(),
+            "timestamp": s.timestamp.as_ref().map_or(String::new(), |t| t.0.clone()),
+            "statistics": "", "errorStats": "", "extended": extended,
+            "keyFormat": s.key_format.format.name(), "valueFormat": s.value_format.format.name(),
+            "topic": s.topic, "partitions": if extended { partitions } else { 0 },
+            "replication": if extended { 1 } else { 0 },
+            "statement": s.statement, "queryOffsetSummaries": [], "sourceConstraints": [],
+            "processingErrors": engine.plog.error_count(), "lateRecords": late,
+            "stateRows": state,
         }}),
         rows,
         footer: Some(footer),

@@ -91,7 +91,12 @@ pub fn dechunk(mut rest: &str) -> String {
 }
 
 pub fn ksql(addr: &str, sql: &str) -> (u16, serde_json::Value) {
-    let body = serde_json::json!({"ksql": sql, "streamsProperties": {}}).to_string();
+    ksql_with(addr, sql, serde_json::json!({}))
+}
+
+/// `ksql` with session properties (`streamsProperties`).
+pub fn ksql_with(addr: &str, sql: &str, properties: serde_json::Value) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({"ksql": sql, "streamsProperties": properties}).to_string();
     let (status, text) = request(addr, "POST", "/ksql", "", &body);
     (status, serde_json::from_str(&text).unwrap_or_default())
 }
