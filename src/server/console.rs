@@ -1,26 +1,77 @@
-//! The web console at `/`: the page and its script and style, built from `web/` (`npm run
+//! The web console at `/`: the page and its scripts and style, built from `web/` (`npm run
 //! build`, output committed in `web/dist`) and compiled into the binary, so the server needs
 //! no other files and the page no network. It calls the same REST API as any client, through
 //! the same authentication and origin rules (its own origin is allowed: see `server::guard`).
+//!
+//! Two scripts: `console.js` draws the page and `editor.js` (CodeMirror, most of the bytes)
+//! is loaded after it, so the page shows before the editor arrives. Scripts are sent gzipped
+//! to browsers that take it; every asset has an ETag, so a reload costs a 304.
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-const INDEX: &[u8] = include_bytes!("../../web/dist/index.html");
-const SCRIPT: &[u8] = include_bytes!("../../web/dist/console.js");
-const SCRIPT_GZ: &[u8] = include_bytes!("../../web/dist/console.js.gz");
-const STYLE: &[u8] = include_bytes!("../../web/dist/console.css");
+/// A file of the console: its type, its bytes and, for scripts, the same gzipped.
+struct Asset {
+    content_type: &'static str,
+    body: &'static [u8],
+    gzipped: Option<&'static [u8]>,
+}
 
-/// The page may load only its own script and style and talk only to this server; CodeMirror
-/// sets styles inline. No frame may embed it (clickjacking).
+const INDEX: Asset = Asset {
+    content_type: "text/html; charset=utf-8",
+    body: include_bytes!("../../web/dist/index.html"),
+    gzipped: None,
+};
+const SCRIPT: Asset = Asset {
+    content_type: "text/javascript; charset=utf-8",
+    body: include_bytes!("../../web/dist/console.js"),
+    gzipped: Some(include_bytes!("../../web/dist/console.js.gz")),
+};
+const EDITOR: Asset = Asset {
+    content_type: "text/javascript; charset=utf-8",
+    body: include_bytes!("../../web/dist/editor.js"),
+    gzipped: Some(include_bytes!("../../web/dist/editor.js.gz")),
+};
+const STYLE: Asset = Asset {
+    content_type: "text/css; charset=utf-8",
+    body: include_bytes!("../../web/dist/console.css"),
+    gzipped: None,
+};
+
+/// The page may load only its own scripts and style and talk only to this server;
+/// CodeMirror sets styles inline. No frame may embed it (clickjacking).
 const POLICY: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
                       frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-fn asset(content_type: &'static str, body: &'static [u8], gzip: bool) -> Response {
-    let mut response = (StatusCode::OK, body).into_response();
+/// An ETag for `body`: its FNV-1a hash, quoted.
+fn etag(body: &[u8]) -> String {
+    let hash = body.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("\"{hash:016x}\"")
+}
+
+fn serve(asset: &Asset, request: &HeaderMap) -> Response {
+    let gzip = asset.gzipped.filter(|_| accepts_gzip(request));
+    let body = gzip.unwrap_or(asset.body);
+    let tag = etag(body);
+    let fresh = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag));
+    let mut response = match fresh {
+        true => StatusCode::NOT_MODIFIED.into_response(),
+        false => (StatusCode::OK, body).into_response(),
+    };
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        h.insert(header::ETAG, v);
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -30,29 +81,34 @@ fn asset(content_type: &'static str, body: &'static [u8], gzip: bool) -> Respons
         HeaderValue::from_static(POLICY),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if gzip {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    if asset.gzipped.is_some() {
         h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    if gzip.is_some() {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     response
 }
 
-pub async fn index() -> Response {
-    asset("text/html; charset=utf-8", INDEX, false)
-}
-
-/// The script, gzipped for clients that take it.
-pub async fn script(headers: HeaderMap) -> Response {
-    let gzip = headers
+fn accepts_gzip(request: &HeaderMap) -> bool {
+    request
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
-    match gzip {
-        true => asset("text/javascript; charset=utf-8", SCRIPT_GZ, true),
-        false => asset("text/javascript; charset=utf-8", SCRIPT, false),
-    }
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")))
 }
 
-pub async fn style() -> Response {
-    asset("text/css; charset=utf-8", STYLE, false)
+pub async fn index(request: HeaderMap) -> Response {
+    serve(&INDEX, &request)
+}
+
+pub async fn script(request: HeaderMap) -> Response {
+    serve(&SCRIPT, &request)
+}
+
+pub async fn editor(request: HeaderMap) -> Response {
+    serve(&EDITOR, &request)
+}
+
+pub async fn style(request: HeaderMap) -> Response {
+    serve(&STYLE, &request)
 }

@@ -140,6 +140,7 @@ fn app(server: Arc<Server>) -> Router {
     Router::new()
         .route("/", get(console::index))
         .route("/console.js", get(console::script))
+        .route("/editor.js", get(console::editor))
         .route("/console.css", get(console::style))
         .route("/info", get(info))
         .route("/healthcheck", get(healthcheck))

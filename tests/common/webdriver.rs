@@ -159,6 +159,17 @@ impl Browser {
             .to_string()
     }
 
+    /// Makes the browser's network as slow as a link of `latency_ms` round trips and
+    /// `bytes_per_second` each way (ChromeDriver's network conditions).
+    pub fn throttle(&self, latency_ms: u64, bytes_per_second: u64) {
+        self.session(
+            "POST",
+            "/chromium/network_conditions",
+            json!({"network_conditions": {"offline": false, "latency": latency_ms,
+                "download_throughput": bytes_per_second, "upload_throughput": bytes_per_second}}),
+        );
+    }
+
     /// The page as a PNG, written to `path`.
     pub fn screenshot(&self, path: &std::path::Path) {
         use base64::Engine as _;

@@ -99,25 +99,43 @@ export async function query(sql, { onHeader, onRows, signal }) {
   }
 }
 
-/// Streams and tables with their columns, queries, and function names: what completion and
-/// the catalog panel show.
+/// Streams and tables with their columns, queries and topics: what completion and the
+/// catalog panel show, in one request (`SHOW ... EXTENDED` describes every source).
 export async function catalog() {
-  const listed = await ksql('SHOW STREAMS; SHOW TABLES; SHOW QUERIES;');
-  const sources = [];
-  for (const e of listed) {
-    for (const s of e.streams || []) sources.push({ ...s, kind: 'STREAM' });
-    for (const t of e.tables || []) sources.push({ ...t, kind: 'TABLE' });
-  }
+  const listed = await ksql(
+    'SHOW STREAMS EXTENDED; SHOW TABLES EXTENDED; SHOW QUERIES; SHOW TOPICS EXTENDED;');
+  const sources = listed.flatMap((e) => e.sourceDescriptions || []).map((d) => ({
+    name: d.name, kind: d.type, topic: d.topic, fields: d.fields,
+  }));
   const queries = listed.flatMap((e) => e.queries || []);
-  if (sources.length) {
-    const described = await ksql(sources.map((s) => `DESCRIBE \`${s.name}\`;`).join(' '));
-    for (const d of described) {
-      const desc = d.sourceDescription;
-      const s = desc && sources.find((x) => x.name === desc.name);
-      if (s) s.fields = desc.fields;
-    }
+  const topics = listed.flatMap((e) => e.topics || []).map((t) => ({
+    name: t.name, partitions: t.replicaInfo.length, readers: t.consumerGroupCount || 0,
+  }));
+  return { sources, queries, topics };
+}
+
+/// Runs PRINT on `/query-stream`, calling `onLines` with each arrival of the records' text
+/// lines; resolves when it ends. `signal` stops it.
+export async function print(sql, { onLines, signal }) {
+  const res = await fetch('/query-stream', {
+    method: 'POST',
+    headers: { 'Content-Type': JSON_TYPE, Accept: 'application/vnd.ksqlapi.delimited.v1' },
+    body: JSON.stringify({ sql, properties: session.properties }),
+    signal,
+  });
+  if (!res.ok) throw serverError(await res.json().catch(() => ({ message: `HTTP ${res.status}` })));
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    const lines = buffer.split('\n');
+    buffer = lines.pop();
+    const shown = lines.filter((l) => l.trim());
+    if (shown.length) onLines(shown);
   }
-  return { sources, queries };
 }
 
 let functionNames = null;

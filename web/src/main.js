@@ -5,7 +5,6 @@ import { h, render } from 'preact';
 import { useState, useEffect, useRef, useCallback } from 'preact/hooks';
 import htm from 'htm';
 import * as api from './api.js';
-import { createEditor } from './editor.js';
 import { ResultTable, Chart } from './results.js';
 import { Topology } from './topology.js';
 
@@ -55,30 +54,32 @@ function QueryResult({ result }) {
   if (paused && !pausedRows.current) pausedRows.current = q.rows.length;
   if (!paused) pausedRows.current = null;
   const shownCount = paused ? pausedRows.current : q.rows.length;
-  return html`<div class="result query" data-kind=${q.pull ? 'pull' : 'push'}>
+  return html`<div class="result query" data-kind=${q.kind}>
     <div class="stmt">${result.statement}</div>
     <div class="toolbar">
       <span class="status" data-state=${q.state}>${q.state}</span>
-      <span class="count">${q.rows.length} rows</span>
+      <span class="count">${q.rows.length} ${q.kind === 'print' ? 'records' : 'rows'}</span>
       <span class="rate">${q.rate.toFixed(0)} rows/s</span>
-      ${q.state === 'running' && !q.pull && html`
+      ${q.state === 'running' && q.kind !== 'pull' && html`
         <button class="pause" onClick=${() => setPaused(!paused)}>${paused ? 'Resume' : 'Pause'}</button>
         <button class="stop" onClick=${() => q.stop()}>Stop</button>`}
     </div>
     ${q.error && html`<pre class="error">${q.error}</pre>`}
+    ${q.kind === 'print' && html`<${PrintLines} lines=${q.rows} count=${shownCount} />`}
     ${q.columns && html`<${ResultTable} columns=${q.columns} rows=${q.rows} count=${shownCount} />`}
     ${q.columns && html`<${Chart} columns=${q.columns} types=${q.types} rows=${q.rows} count=${shownCount} />`}
   </div>`;
 }
 
 /// A running query's state, outside Preact's state so that thousands of rows a second do not
-/// each cause a render: views subscribe and redraw at most once per frame.
-function runningQuery(statement, pull) {
+/// each cause a render: views subscribe and redraw at most once per frame. `kind` is `push`,
+/// `pull` or `print` (PRINT's records arrive as text lines, kept in `rows`).
+function runningQuery(statement, kind) {
   const controller = new AbortController();
   const listeners = new Set();
   let frame = 0;
   const q = {
-    pull, rows: [], columns: null, types: null, state: 'running', error: null, rate: 0,
+    kind, rows: [], columns: null, types: null, state: 'running', error: null, rate: 0,
     stop: () => { controller.abort(); q.state = 'stopped'; notify(); },
     subscribe: (f) => { listeners.add(f); return () => listeners.delete(f); },
   };
@@ -87,15 +88,19 @@ function runningQuery(statement, pull) {
     frame = requestAnimationFrame(() => { frame = 0; listeners.forEach((f) => f()); });
   };
   const started = performance.now();
-  api.query(statement, {
-    signal: controller.signal,
-    onHeader: (hd) => { q.columns = hd.columnNames; q.types = hd.columnTypes; notify(); },
-    onRows: (rows) => {
-      for (const r of rows) q.rows.push(r);
-      q.rate = q.rows.length / Math.max((performance.now() - started) / 1000, 0.001);
-      notify();
-    },
-  }).then(
+  const onRows = (rows) => {
+    for (const r of rows) q.rows.push(r);
+    q.rate = q.rows.length / Math.max((performance.now() - started) / 1000, 0.001);
+    notify();
+  };
+  const done = kind === 'print'
+    ? api.print(statement, { signal: controller.signal, onLines: onRows })
+    : api.query(statement, {
+      signal: controller.signal,
+      onHeader: (hd) => { q.columns = hd.columnNames; q.types = hd.columnTypes; notify(); },
+      onRows,
+    });
+  done.then(
     () => { if (q.state === 'running') q.state = 'done'; notify(); },
     (e) => {
       if (q.state === 'running') { q.state = 'error'; q.error = e.message; }
@@ -105,7 +110,13 @@ function runningQuery(statement, pull) {
   return q;
 }
 
-function Catalog({ catalog, onTopology, onChanged, errors }) {
+/// PRINT's records as the server formats them, the last 500 shown.
+function PrintLines({ lines, count }) {
+  const from = Math.max(0, count - 500);
+  return html`<pre class="print">${lines.slice(from, count).join('\n')}</pre>`;
+}
+
+function Catalog({ catalog, onTopology, onPrint, onChanged, errors }) {
   const act = async (statement, question) => {
     if (!confirm(question)) return;
     try { await api.ksql(statement); } catch (e) { alert(e.message); }
@@ -135,6 +146,15 @@ function Catalog({ catalog, onTopology, onChanged, errors }) {
       </div>`)}
     </section>
     <section>
+      <h3>Topics</h3>
+      ${(catalog.topics || []).map((t) => html`<div class="topic-item" data-name=${t.name}>
+        <span title=${t.name}>${t.name}</span>
+        <button class="print" title="Print its records from the beginning"
+          onClick=${() => onPrint(t.name)}>▶</button>
+        <small>${t.partitions} ${t.partitions === 1 ? 'partition' : 'partitions'}, ${t.readers} ${t.readers === 1 ? 'query reads' : 'queries read'}</small>
+      </div>`)}
+    </section>
+    <section>
       <h3>Processing log</h3>
       ${errors.length === 0 ? html`<small>No errors.</small>` : errors.map((e) => html`<div class="plog">${e}</div>`)}
     </section>
@@ -144,16 +164,20 @@ function Catalog({ catalog, onTopology, onChanged, errors }) {
 function App() {
   const editorHost = useRef(null);
   const editor = useRef(null);
+  const catalogRef = useRef(null);
+  const shown = useRef([]);
   const [results, setResults] = useState([]);
-  const [catalog, setCatalog] = useState({ sources: [], queries: [] });
+  const [catalog, setCatalog] = useState({ sources: [], queries: [], topics: [] });
   const [errors, setErrors] = useState([]);
   const [topology, setTopology] = useState(null);
+  const [editorReady, setEditorReady] = useState(false);
 
   const refresh = useCallback(async () => {
     try {
       const c = await api.catalog();
       setCatalog(c);
-      editor.current.setCatalog(c, await api.functions());
+      catalogRef.current = [c, await api.functions()];
+      if (editor.current) editor.current.setCatalog(...catalogRef.current);
       setErrors(await recentErrors());
     } catch (e) { /* the next statement refreshes again */ }
   }, []);
@@ -163,14 +187,13 @@ function App() {
     const out = [];
     for (const st of statements) {
       const upper = st.text.trimStart().toUpperCase();
-      const isQuery = upper.startsWith('SELECT') || upper.startsWith('PRINT');
       if (upper.startsWith('SET ')) {
         const m = /^SET\s+'([^']+)'\s*=\s*'([^']*)'/i.exec(st.text.trim());
         if (m) api.session.properties[m[1]] = m[2];
       }
-      if (isQuery) {
-        const pull = upper.startsWith('SELECT') && !/\bEMIT\s+(CHANGES|FINAL)\b/i.test(st.text);
-        out.push({ statement: st.text, query: runningQuery(st.text, pull) });
+      const kind = queryKind(upper);
+      if (kind) {
+        out.push({ statement: st.text, query: runningQuery(st.text, kind) });
         continue;
       }
       try {
@@ -179,7 +202,7 @@ function App() {
       } catch (e) {
         out.push({ statement: st.text, error: e.message });
         const at = api.errorPosition(e.message);
-        if (at) {
+        if (at && editor.current) {
           const line = st.line + at.line - 1;
           const column = at.line === 1 ? st.column + at.column - 1 : at.column;
           editor.current.markError(line, column, e.message);
@@ -187,26 +210,47 @@ function App() {
         break;
       }
     }
-    setResults(out.reverse());
+    // The results shown before are replaced: their queries stop, not to stream unseen.
+    for (const r of shown.current) if (r.query && r.query.state === 'running') r.query.stop();
+    shown.current = out.reverse();
+    setResults(shown.current);
     refresh();
   }, [refresh]);
 
+  // The page is drawn and the catalog asked for first; the editor (CodeMirror, most of the
+  // script) is a second file, loaded at once but not waited for.
   useEffect(() => {
-    editor.current = createEditor(editorHost.current, SAMPLE, run);
+    performance.mark('brooklet:page');
     refresh();
+    import('./editor.js').then(({ createEditor }) => {
+      editor.current = createEditor(editorHost.current, SAMPLE, run);
+      if (catalogRef.current) editor.current.setCatalog(...catalogRef.current);
+      performance.mark('brooklet:editor');
+      setEditorReady(true);
+    });
   }, []);
 
   return html`<div class="app">
     <header><strong>Brooklet</strong> console
-      <button class="run" onClick=${() => run(editor.current.text())}>Run <small>Ctrl-Enter</small></button>
+      <button class="run" disabled=${!editorReady}
+        onClick=${() => run(editor.current.text())}>Run <small>Ctrl-Enter</small></button>
     </header>
-    <${Catalog} catalog=${catalog} errors=${errors} onTopology=${setTopology} onChanged=${refresh} />
+    <${Catalog} catalog=${catalog} errors=${errors} onTopology=${setTopology} onChanged=${refresh}
+      onPrint=${(topic) => run(`PRINT '${topic.replaceAll("'", "''")}' FROM BEGINNING LIMIT 1000;`)} />
     <main>
       <div class="editor" ref=${editorHost}></div>
       ${topology && html`<${Topology} id=${topology} onClose=${() => setTopology(null)} />`}
       <div class="results">${results.map((r) => html`<${Result} result=${r} />`)}</div>
     </main>
   </div>`;
+}
+
+/// How a statement's answer arrives: `print` (text lines), `push` (rows until stopped; a
+/// SELECT with EMIT), `pull` (rows, then the end), or null (entities from `/ksql`).
+function queryKind(upper) {
+  if (upper.startsWith('PRINT')) return 'print';
+  if (!upper.startsWith('SELECT')) return null;
+  return /\bEMIT\s+(CHANGES|FINAL)\b/.test(upper) ? 'push' : 'pull';
 }
 
 /// DESCRIBE EXTENDED's figures (type, formats, topic, the queries that read and write it,
