@@ -132,6 +132,12 @@ fn the_console_runs_statements_streams_rows_and_marks_errors() {
         |t| t.contains(&figures),
     );
     assert_eq!(b.count(".topology .op[data-operator='SOURCE']"), 1);
+    // The query's schema: what it reads, what it writes, its columns.
+    b.wait_for(".topology .query-schema", |t| {
+        t.contains("CLICKS → PER_USER")
+            && t.contains("USER_ID STRING key")
+            && t.contains("MS INTEGER")
+    });
     b.screenshot(&shots().join("4-topology.png"));
     // `BROOKLET_BLESS=1` makes this the README's picture.
     if std::env::var_os("BROOKLET_BLESS").is_some() {
@@ -161,6 +167,25 @@ fn the_console_runs_statements_streams_rows_and_marks_errors() {
     let mark = b.find(".cm-lintRange-error");
     assert_eq!(b.text(&mark), "SELEC");
     b.screenshot(&shots().join("6-syntax-error.png"));
+
+    // TERMINATE and DROP from the catalog, each after a confirmation.
+    b.click(&b.find(".catalog .query-item[data-id='CTAS_PER_USER_0'] .terminate"));
+    assert_eq!(b.accept_dialog(), "Terminate CTAS_PER_USER_0?");
+    wait_gone(&b, ".catalog .query-item[data-id='CTAS_PER_USER_0']");
+    b.click(&b.find(".catalog .source[data-name='PER_USER'] .drop"));
+    assert_eq!(b.accept_dialog(), "Drop table PER_USER?");
+    wait_gone(&b, ".catalog .source[data-name='PER_USER']");
+    let (_, tables) = common::http::ksql(&server.addr, "SHOW TABLES;");
+    assert_eq!(tables[0]["tables"], serde_json::json!([]), "{tables}");
+}
+
+/// Waits until `css` selects nothing (30 s at most).
+fn wait_gone(b: &Browser, css: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while b.count(css) > 0 {
+        assert!(std::time::Instant::now() < deadline, "{css} is still there");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// The page, its script and style are served from the binary with their security headers,

@@ -143,6 +143,22 @@ impl Browser {
         );
     }
 
+    /// Accepts the dialog the page opened (`confirm`), once it is open (10 s at most).
+    pub fn accept_dialog(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let path = format!("/session/{}/alert/text", self.session);
+        loop {
+            let (status, text) = request(&self.addr, "GET", &path, "");
+            if status == 200 {
+                let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                self.session("POST", "/alert/accept", json!({}));
+                return v["value"].as_str().unwrap_or_default().to_string();
+            }
+            assert!(Instant::now() < deadline, "no dialog opened: {text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Runs `script` in the page and returns its value.
     pub fn script(&self, script: &str) -> Value {
         self.session(

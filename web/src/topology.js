@@ -48,6 +48,10 @@ export function Topology({ id, onClose }) {
   return html`<section class="topology" data-id=${id}>
     <h3>${id} <small>${d && d.state}</small> <button onClick=${onClose}>Close</button></h3>
     ${error && html`<pre class="error">${error}</pre>`}
+    ${d && html`<div class="query-schema">
+      ${d.sources.join(', ')} → ${d.sinks.join(', ')}:
+      ${d.fields.map((f) => html` <span class="field">${f.name} <small>${f.schema.type}${f.type === 'KEY' ? ' key' : ''}</small></span>`)}
+    </div>`}
     ${d && html`<${Operator} node=${d.operators} />`}
   </section>`;
 }
