@@ -688,3 +688,42 @@ CREATE STREAM o AS SELECT k, v + 1 AS w FROM s;",
     assert_eq!(out.len(), 1);
     assert_eq!(value_json(&out[0]), json!({"W": 2}));
 }
+
+/// INSERT INTO casts into the sink's DECIMAL columns as ksqlDB does: a number literal that
+/// fits without rounding, and a DECIMAL with no more digits before or after the point; any
+/// other difference is refused.
+#[test]
+fn insert_into_casts_numbers_into_the_sinks_decimals() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let setup = "SET 'auto.offset.reset'='earliest';
+CREATE STREAM src (id INT KEY, d DECIMAL(3,1)) WITH (KAFKA_TOPIC='src', PARTITIONS=1, VALUE_FORMAT='JSON');
+CREATE STREAM wide (id INT KEY, d DECIMAL(6,3)) WITH (KAFKA_TOPIC='wide', PARTITIONS=1, VALUE_FORMAT='JSON');
+CREATE STREAM dst (id INT KEY, d DECIMAL(5,2), n DECIMAL(5,2)) WITH (KAFKA_TOPIC='dst', PARTITIONS=1, VALUE_FORMAT='JSON');
+INSERT INTO src (id, d) VALUES (1, 12.5);
+INSERT INTO dst SELECT id, d, 7 AS n FROM src;";
+    let (ok, _, err) = run_file(&data, setup);
+    assert!(ok, "{err}");
+    let out = read_topic(&data, "dst");
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        String::from_utf8_lossy(out[0].value.as_deref().unwrap()),
+        r#"{"D":12.50,"N":7.00}"#
+    );
+    for refused in [
+        // Three digits after the point do not fit two.
+        "INSERT INTO dst SELECT id, d, 1.125 AS n FROM src;",
+        // Neither does a DECIMAL(6,3).
+        "INSERT INTO dst SELECT id, d, d AS n FROM wide;",
+        // Nor a DOUBLE column.
+        "INSERT INTO dst SELECT id, d, CAST(d AS DOUBLE) AS n FROM src;",
+    ] {
+        let (ok, lines, err) = run_file(&data, refused);
+        assert!(!ok, "{refused} was accepted");
+        let said = format!("{err}{lines:?}");
+        assert!(
+            said.contains("Incompatible schema between results and sink"),
+            "{refused}: {said}"
+        );
+    }
+}

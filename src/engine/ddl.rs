@@ -11,7 +11,7 @@ use crate::exec::push;
 use crate::format::Format;
 use crate::log::{LogError, TopicSpec};
 use crate::plan::QueryPlan;
-use crate::sql::ast::{Parsed, Query, SourceKind, Statement, WindowSpec};
+use crate::sql::ast::{Expr, Parsed, Query, SourceKind, Statement, WindowSpec};
 use crate::state::{changelog, StateStore};
 use std::sync::Arc;
 
@@ -106,6 +106,28 @@ fn ensure_topic(
     }
 }
 
+/// A HEADERS column is `ARRAY<STRUCT<KEY STRING, VALUE BYTES>>` and a HEADER('k') column
+/// BYTES, as ksqlDB requires.
+fn check_header_type(kind: &ColumnKind, ty: &SqlType) -> Result<()> {
+    let (what, expected) = match kind {
+        ColumnKind::Headers => (
+            "HEADERS".to_string(),
+            SqlType::Array(Box::new(SqlType::Struct(vec![
+                ("KEY".into(), SqlType::String),
+                ("VALUE".into(), SqlType::Bytes),
+            ]))),
+        ),
+        ColumnKind::Header(k) => (format!("HEADER('{k}')"), SqlType::Bytes),
+        _ => return Ok(()),
+    };
+    if *ty == expected {
+        return Ok(());
+    }
+    Err(Error::generic(format!(
+        "Invalid type for {what} column: expected {expected}, got {ty}"
+    )))
+}
+
 pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<Output> {
     let Statement::CreateSource {
         kind,
@@ -180,6 +202,7 @@ pub fn create_source(engine: &Engine, parsed: &Parsed, session: &Session) -> Res
             )));
         }
         let kind = ColumnKind::from(&c.role);
+        check_header_type(&kind, &c.ty)?;
         cols.push(Column {
             name: c.name.clone(),
             ty: c.ty.clone(),
@@ -384,7 +407,19 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         .cloned()
         .ok_or_else(|| Error::statement(format!("{} does not exist.", query.from.name)))?;
     check_result(engine, query, &input, kind, insert, name)?;
-    let plan = plan(engine, session, query, input.clone(), true, name)?;
+    let mut plan = plan(engine, session, query, input.clone(), true, name)?;
+    // INSERT INTO: a number or a narrower DECIMAL fits the sink's DECIMAL column (cast to it).
+    let fitted = match engine.source(name).filter(|_| insert) {
+        Some(target) => fit_to_sink(query, plan.output(), &target),
+        None => None,
+    };
+    let query = match &fitted {
+        Some(q) => {
+            plan = self::plan(engine, session, q, input.clone(), true, name)?;
+            q
+        }
+        None => query.as_ref(),
+    };
     let mut inner = engine.lock();
     let existing = inner.catalog.get(name).cloned();
     let sink = if insert {
@@ -774,6 +809,93 @@ pub fn terminate(engine: &Engine, id: Option<&str>) -> Result<Output> {
 /// session's function settings.
 /// ksqlDB's checks of what a CREATE ... AS SELECT (or INSERT INTO, `insert`) would make:
 /// EMIT FINAL only when windowed; a table where the query makes one, a stream otherwise.
+/// ksqlDB's implicit casts into an existing sink (`ImplicitlyCastResolver`, and
+/// `Column.canImplicitlyCast`): the query with each select item whose sink column, at the
+/// same place, is a DECIMAL cast to it, when the item is a number literal that fits the
+/// DECIMAL without rounding, or a DECIMAL with no more digits before or after the point.
+/// None when nothing changes.
+fn fit_to_sink(
+    query: &Query,
+    produced: &[crate::plan::OutputColumn],
+    target: &Source,
+) -> Option<Query> {
+    use datafusion::sql::sqlparser::ast::{
+        CastKind, DataType as SqlDataType, ExactNumberInfo, Ident, SelectItem, Value,
+    };
+    let sink: Vec<&Column> = target.keys().chain(target.values()).collect();
+    let mut fitted = query.clone();
+    let mut changed = false;
+    for (i, item) in fitted.select.iter_mut().enumerate() {
+        // A cast item keeps the name it had (`d` stays D, not KSQL_COL_0).
+        if let (SelectItem::UnnamedExpr(e), Some(out)) = (&*item, produced.get(i)) {
+            *item = SelectItem::ExprWithAlias {
+                expr: e.clone(),
+                alias: Ident::with_quote('`', out.column.name.clone()),
+            };
+        }
+        let expr = match item {
+            SelectItem::ExprWithAlias { expr: e, .. } => e,
+            // After a `*`, items no longer line up with columns.
+            _ => break,
+        };
+        let (Some(out), Some(col)) = (produced.get(i), sink.get(i)) else {
+            break;
+        };
+        let SqlType::Decimal(p, s) = col.ty else {
+            continue;
+        };
+        if out.column.name != col.name || out.column.ty == col.ty {
+            continue;
+        }
+        let fits = match (&*expr, &out.column.ty) {
+            (Expr::Value(v), _) => match &v.value {
+                Value::Number(n, _) => literal_fits(n, p, s),
+                _ => false,
+            },
+            (_, SqlType::Decimal(p1, s1)) => {
+                *s1 <= s && i16::from(*p1) - i16::from(*s1) <= i16::from(p) - i16::from(s)
+            }
+            _ => false,
+        };
+        if fits {
+            let data_type = SqlDataType::Decimal(ExactNumberInfo::PrecisionAndScale(
+                u64::from(p),
+                i64::from(s),
+            ));
+            *expr = Expr::Cast {
+                kind: CastKind::Cast,
+                expr: Box::new(expr.clone()),
+                data_type,
+                array: false,
+                format: None,
+            };
+            changed = true;
+        }
+    }
+    changed.then_some(fitted)
+}
+
+/// Whether the number `text` is a DECIMAL(p, s) without rounding: at most `s` digits after
+/// the point (trailing zeros aside) and `p - s` before it.
+fn literal_fits(text: &str, p: u8, s: i8) -> bool {
+    let Ok(s) = u8::try_from(s) else {
+        return false;
+    };
+    let Ok(v) = text.parse::<f64>() else {
+        return false;
+    };
+    let plain = if text.contains(['e', 'E']) {
+        format!("{v}")
+    } else {
+        text.to_string()
+    };
+    let plain = plain.trim_start_matches(['-', '+']);
+    let (whole, fraction) = plain.split_once('.').unwrap_or((plain, ""));
+    let whole = whole.trim_start_matches('0');
+    let fraction = fraction.trim_end_matches('0');
+    whole.len() <= usize::from(p.saturating_sub(s)) && fraction.len() <= usize::from(s)
+}
+
 pub(super) fn check_result(
     engine: &Engine,
     query: &Query,

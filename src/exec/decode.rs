@@ -229,7 +229,7 @@ type BuildError = (usize, usize, String);
 
 /// The event time a timestamp column gives a row: BIGINT or TIMESTAMP milliseconds, or a STRING
 /// in the source's TIMESTAMP_FORMAT. `None` for null, negative or unparsable values.
-fn event_time(col: &ArrayRef, row: usize, pattern: Option<&JavaPattern>) -> Option<i64> {
+pub(crate) fn event_time(col: &ArrayRef, row: usize, pattern: Option<&JavaPattern>) -> Option<i64> {
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::{DataType, Int64Type, TimestampMillisecondType};
     if col.is_null(row) {
@@ -239,7 +239,10 @@ fn event_time(col: &ArrayRef, row: usize, pattern: Option<&JavaPattern>) -> Opti
         DataType::Int64 => col.as_primitive::<Int64Type>().value(row),
         DataType::Timestamp(_, _) => col.as_primitive::<TimestampMillisecondType>().value(row),
         DataType::Utf8 => pattern?
-            .parse_millis(col.as_string::<i32>().value(row), chrono_tz::Tz::UTC)
+            .parse_millis(
+                col.as_string::<i32>().value(row),
+                crate::functions::datetime::Zone::UTC,
+            )
             .ok()?,
         _ => return None,
     };

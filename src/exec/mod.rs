@@ -460,11 +460,18 @@ pub fn encode(
         }
         _ => None,
     };
+    // The sink's timestamp column: BIGINT or TIMESTAMP, or a STRING in its TIMESTAMP_FORMAT.
     let ts_col = sink
         .timestamp
         .as_ref()
-        .and_then(|(c, _)| out.column_by_name(c))
-        .and_then(|a| cast(a, &datafusion::arrow::datatypes::DataType::Int64).ok());
+        .and_then(|(c, _)| out.column_by_name(c));
+    let ts_pattern = match sink.timestamp.as_ref().and_then(|(_, f)| f.as_deref()) {
+        Some(f) => Some(
+            crate::functions::datetime::JavaPattern::new(f)
+                .map_err(crate::error::Error::generic)?,
+        ),
+        None => None,
+    };
     let mut enc = Encoded {
         bytes: Vec::with_capacity(out.num_rows() * 64),
         rows: Vec::with_capacity(out.num_rows()),
@@ -472,11 +479,7 @@ pub fn encode(
     for row in 0..out.num_rows() {
         let timestamp = match &ts_col {
             // ksqlDB drops a record whose timestamp column is null or negative.
-            Some(a) => match Some(row)
-                .filter(|r| !a.is_null(*r))
-                .map(|r| a.as_primitive::<Int64Type>().value(r))
-                .filter(|t| *t >= 0)
-            {
+            Some(a) => match decode::event_time(a, row, ts_pattern.as_ref()) {
                 Some(t) => t,
                 None => {
                     tracing::warn!(sink = %sink.name, "dropped a record with an invalid timestamp");

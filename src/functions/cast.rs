@@ -263,6 +263,9 @@ pub fn cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
             }
             Arc::new(out.finish())
         }
+        // As ksqlDB's `SqlTimeTypes`: partial texts are the start of their period (`2020-05`
+        // is May 1st, `10:00` ten o'clock, `2020-05-26T10` with an optional offset).
+        (Utf8, Date32 | Time32(_) | Time64(_) | Timestamp(..)) => time_from_text(a, to)?,
         (Utf8, Int32 | Int64 | Float64) => {
             let s = a.as_string::<i32>();
             let trimmed: StringArray = s.iter().map(|v| v.map(str::trim)).collect();
@@ -270,6 +273,50 @@ pub fn cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
         }
         _ => arrow_cast(a, to)?,
     })
+}
+
+/// Texts as a DATE, TIME or TIMESTAMP of type `to`, read as ksqlDB's `SqlTimeTypes` reads
+/// them; a text that does not read is an error naming the format, as ksqlDB's.
+fn time_from_text(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+    use crate::plan::magic;
+    let (read, format): (fn(&str) -> Option<i64>, &str) = match to {
+        DataType::Date32 => (|t| magic::parse_date(t).map(i64::from), "yyyy-MM-dd"),
+        DataType::Time32(_) | DataType::Time64(_) => {
+            (|t| magic::parse_time(t).map(i64::from), "HH:mm:ss.SSS")
+        }
+        _ => (magic::parse, "yyyy-MM-dd'T'HH:mm:ss.SSS"),
+    };
+    let texts = a.as_string::<i32>();
+    let mut values: Vec<Option<i64>> = Vec::with_capacity(texts.len());
+    for t in texts.iter() {
+        values.push(match t {
+            None => None,
+            Some(t) => match read(t) {
+                Some(v) => Some(v),
+                None => {
+                    let ty = SqlType::from_arrow(to).map_or(to.to_string(), |t| t.to_string());
+                    return exec_err!("Can't cast '{t}' to {ty}. Required format is: \"{format}\"");
+                }
+            },
+        });
+    }
+    // Days for a DATE, milliseconds otherwise; then the target's own unit.
+    let base: ArrayRef = match to {
+        DataType::Date32 => Arc::new(
+            values
+                .iter()
+                .map(|v| v.and_then(|d| i32::try_from(d).ok()))
+                .collect::<Date32Array>(),
+        ),
+        DataType::Time32(_) | DataType::Time64(_) => Arc::new(
+            values
+                .iter()
+                .map(|v| v.and_then(|d| i32::try_from(d).ok()))
+                .collect::<Time32MillisecondArray>(),
+        ),
+        _ => Arc::new(values.into_iter().collect::<TimestampMillisecondArray>()),
+    };
+    arrow_cast(&base, to)
 }
 
 /// `v`'s exact decimal value rounded half up to `digits` significant digits, as text.

@@ -94,17 +94,10 @@ pub fn udfs() -> Vec<ScalarUDF> {
                 };
                 // As ksqlDB: the instant moved by the difference of the two zones' offsets
                 // at that instant.
-                use chrono::{Offset, TimeZone};
-                let offset_ms = |z: &chrono_tz::Tz| {
-                    z.offset_from_utc_datetime(
-                        &chrono::DateTime::from_timestamp_millis(ts)
-                            .unwrap_or_default()
-                            .naive_utc(),
-                    )
-                    .fix()
-                    .local_minus_utc() as i64
-                        * 1000
-                };
+                let at = chrono::DateTime::from_timestamp_millis(ts)
+                    .unwrap_or_default()
+                    .naive_utc();
+                let offset_ms = |z: &super::datetime::Zone| i64::from(z.offset_seconds(&at)) * 1000;
                 let shifted = Some(ts + offset_ms(&to) - offset_ms(&from));
                 Ok(ScalarValue::TimestampMillisecond(shifted, None))
             },
@@ -255,7 +248,9 @@ fn format(ms: Option<i64>, pattern: &ScalarValue) -> Result<ScalarValue> {
         Ok(p) => p,
         Err(e) => return exec_err!("{e}"),
     };
-    Ok(string(pattern.format_millis(ms, chrono_tz::UTC)))
+    Ok(string(
+        pattern.format_millis(ms, super::datetime::Zone::UTC),
+    ))
 }
 
 /// `(text, pattern)` read as milliseconds since the epoch (UTC); NULL when it does not parse.
@@ -267,7 +262,7 @@ fn parse(a: &[ScalarValue]) -> Result<Option<i64>> {
         Ok(p) => p,
         Err(e) => return exec_err!("{e}"),
     };
-    Ok(pattern.parse_millis(s, chrono_tz::UTC).ok())
+    Ok(pattern.parse_millis(s, super::datetime::Zone::UTC).ok())
 }
 
 #[cfg(test)]

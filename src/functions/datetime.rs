@@ -3,7 +3,7 @@
 //! the TIMESTAMP_FORMAT of a source's timestamp column.
 
 use chrono::format::{parse, Item, Parsed, StrftimeItems};
-use chrono::{DateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
@@ -122,11 +122,15 @@ impl JavaPattern {
                 .parse_to_owned()
                 .map_err(|e| format!("Invalid pattern '{pattern}': {e}"))
         };
-        let read = if zulu {
-            items(&out.replace("%:z", "%#z").replace("%z", "%#z"))?
-        } else {
-            items(&out)?
-        };
+        // A fraction after a dot reads with as many digits as it has (`ss.S` takes `09.2`).
+        let mut read_fmt = out.clone();
+        for digits in ["%3f", "%6f", "%9f"] {
+            read_fmt = read_fmt.replace(&format!(".{digits}"), "%.f");
+        }
+        if zulu {
+            read_fmt = read_fmt.replace("%:z", "%#z").replace("%z", "%#z");
+        }
+        let read = items(&read_fmt)?;
         let write_utc = if zulu {
             items(&out.replace("%:z", "Z").replace("%z", "Z"))?
         } else {
@@ -143,7 +147,7 @@ impl JavaPattern {
     }
 
     /// Parses text to epoch milliseconds; a pattern without an offset reads the time in `zone`.
-    pub fn parse_millis(&self, text: &str, zone: Tz) -> Result<i64, String> {
+    pub fn parse_millis(&self, text: &str, zone: Zone) -> Result<i64, String> {
         let text = if self.zulu && text.ends_with('Z') {
             format!("{}+0000", &text[..text.len() - 1])
         } else {
@@ -171,33 +175,38 @@ impl JavaPattern {
             .to_naive_datetime_with_offset(0)
             .map_err(|e| format!("Failed to parse '{text}': {e}"))?;
         // A zone name in the text (`zzz`: `PST`, `Europe/Paris`) is the zone, with its rules.
-        let zone = if self.named_zone {
-            named_zone(&text).unwrap_or(zone)
-        } else {
-            zone
+        let zone = match self.named_zone.then(|| named_zone(&text)).flatten() {
+            Some(named) => Zone::Region(named),
+            None => zone,
         };
         let utc = match parsed.offset() {
             Some(off) => local - chrono::Duration::seconds(off as i64),
             None => zone
-                .from_local_datetime(&local)
-                .earliest()
-                .map(|t| t.naive_utc())
+                .instant_of(&local)
                 .ok_or_else(|| format!("'{text}' does not exist in time zone {zone}"))?,
         };
         Ok(utc.and_utc().timestamp_millis())
     }
 
-    pub fn format_millis(&self, millis: i64, zone: Tz) -> Option<String> {
+    pub fn format_millis(&self, millis: i64, zone: Zone) -> Option<String> {
         let t: DateTime<Utc> = DateTime::from_timestamp_millis(millis)?;
-        let local = t.with_timezone(&zone);
-        let items = if local.offset().fix().local_minus_utc() == 0 {
+        let items = if zone.offset_seconds(&t.naive_utc()) == 0 {
             &self.write_utc
         } else {
             &self.write
         };
         use std::fmt::Write;
         let mut s = String::new();
-        write!(s, "{}", local.format_with_items(items.iter())).ok()?;
+        match zone {
+            Zone::Region(tz) => {
+                let local = t.with_timezone(&tz);
+                write!(s, "{}", local.format_with_items(items.iter())).ok()?;
+            }
+            Zone::Fixed(f) => {
+                let local = t.with_timezone(&f);
+                write!(s, "{}", local.format_with_items(items.iter())).ok()?;
+            }
+        }
         Some(s)
     }
 }
@@ -233,12 +242,93 @@ fn named_zone(text: &str) -> Option<Tz> {
     region.parse::<Tz>().ok()
 }
 
-pub fn zone(name: &str) -> Result<Tz, String> {
-    if name.eq_ignore_ascii_case("UTC") || name == "Z" {
-        return Ok(Tz::UTC);
+/// A time zone as Java's `ZoneId.of` reads one: a region with its rules, or a fixed offset.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Zone {
+    Region(Tz),
+    Fixed(FixedOffset),
+}
+
+impl Zone {
+    pub const UTC: Zone = Zone::Region(Tz::UTC);
+
+    /// The zone's offset from UTC at the instant `utc`, in seconds.
+    pub fn offset_seconds(&self, utc: &NaiveDateTime) -> i32 {
+        match self {
+            Zone::Region(tz) => tz.offset_from_utc_datetime(utc).fix().local_minus_utc(),
+            Zone::Fixed(f) => f.local_minus_utc(),
+        }
     }
-    name.parse::<Tz>()
-        .map_err(|_| format!("Unknown time zone: {name}"))
+
+    /// The instant of the local time `local` (the earlier one when it is ambiguous).
+    fn instant_of(&self, local: &NaiveDateTime) -> Option<NaiveDateTime> {
+        match self {
+            Zone::Region(tz) => tz
+                .from_local_datetime(local)
+                .earliest()
+                .map(|t| t.naive_utc()),
+            Zone::Fixed(f) => f
+                .from_local_datetime(local)
+                .earliest()
+                .map(|t| t.naive_utc()),
+        }
+    }
+}
+
+impl std::fmt::Display for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Zone::Region(tz) => write!(f, "{tz}"),
+            Zone::Fixed(o) => write!(f, "{o}"),
+        }
+    }
+}
+
+/// `ZoneId.of(name)`: `Z`; an offset (`+h`, `+hh`, `+hh:mm`, `+hhmm`, `+hh:mm:ss`, `+hhmmss`,
+/// or `-`), also after `UTC`, `GMT` or `UT`; or a region (`UTC`, `America/Los_Angeles`).
+pub fn zone(name: &str) -> Result<Zone, String> {
+    let unknown = || format!("Unknown time zone: {name}");
+    if name == "Z" || ["UTC", "GMT", "UT"].contains(&name) {
+        return Ok(Zone::UTC);
+    }
+    let offset = ["UTC", "GMT", "UT", ""]
+        .iter()
+        .find_map(|p| name.strip_prefix(p).filter(|r| r.starts_with(['+', '-'])));
+    if let Some(offset) = offset {
+        return fixed_offset(offset).map(Zone::Fixed).ok_or_else(unknown);
+    }
+    name.parse::<Tz>().map(Zone::Region).map_err(|_| unknown())
+}
+
+/// `ZoneOffset.of`: a sign, then `h`, `hh`, `hh:mm`, `hhmm`, `hh:mm:ss` or `hhmmss`, within
+/// 18 hours.
+fn fixed_offset(text: &str) -> Option<FixedOffset> {
+    let sign = if text.starts_with('-') { -1 } else { 1 };
+    let digits = &text[1..];
+    let number = |t: &str| -> Option<i32> {
+        (t.len() == 2 && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.parse().ok())?
+    };
+    let (h, m, s) = match digits.len() {
+        1 if digits.bytes().all(|b| b.is_ascii_digit()) => (digits.parse().ok()?, 0, 0),
+        2 => (number(digits)?, 0, 0),
+        4 => (number(&digits[..2])?, number(&digits[2..])?, 0),
+        5 if &digits[2..3] == ":" => (number(&digits[..2])?, number(&digits[3..])?, 0),
+        6 => (
+            number(&digits[..2])?,
+            number(&digits[2..4])?,
+            number(&digits[4..])?,
+        ),
+        8 if &digits[2..3] == ":" && &digits[5..6] == ":" => (
+            number(&digits[..2])?,
+            number(&digits[3..5])?,
+            number(&digits[6..])?,
+        ),
+        _ => return None,
+    };
+    if h > 18 || m > 59 || s > 59 || (h == 18 && (m > 0 || s > 0)) {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60 + s))
 }
 
 pub fn udfs() -> Vec<ScalarUDF> {
@@ -363,7 +453,7 @@ impl ScalarUDFImpl for TimeText {
 #[derive(Default)]
 struct Lookup {
     pattern: Option<(String, JavaPattern)>,
-    zone: Option<(String, Tz)>,
+    zone: Option<(String, Zone)>,
 }
 
 impl Lookup {
@@ -373,12 +463,12 @@ impl Lookup {
         patterns: &TextArg,
         zones: Option<&TextArg>,
         i: usize,
-    ) -> Result<Option<(&JavaPattern, Tz)>> {
+    ) -> Result<Option<(&JavaPattern, Zone)>> {
         let Some(p) = patterns.get(i) else {
             return Ok(None);
         };
         let tz = match zones {
-            None => Tz::UTC,
+            None => Zone::UTC,
             Some(z) => match z.get(i) {
                 None => return Ok(None),
                 Some(name) => match &self.zone {
@@ -438,39 +528,77 @@ mod tests {
     #[test]
     fn java_patterns_parse_and_format() {
         let p = JavaPattern::new("yyyy-MM-dd'T'HH:mm:ss.SSSX").unwrap();
-        let ms = p.parse_millis("2020-05-01T10:00:00.123Z", Tz::UTC).unwrap();
+        let ms = p
+            .parse_millis("2020-05-01T10:00:00.123Z", Zone::UTC)
+            .unwrap();
         assert_eq!(ms, 1_588_327_200_123);
         assert_eq!(
-            p.format_millis(ms, Tz::UTC).unwrap(),
+            p.format_millis(ms, Zone::UTC).unwrap(),
             "2020-05-01T10:00:00.123Z"
         );
         let p = JavaPattern::new("yy-MM-dd HH:mm:ssX").unwrap();
         assert_eq!(
-            p.parse_millis("10-04-19 12:00:17Z", Tz::UTC).unwrap(),
+            p.parse_millis("10-04-19 12:00:17Z", Zone::UTC).unwrap(),
             1_271_678_417_000
         );
         let p = JavaPattern::new("yyyy-MM-dd").unwrap();
-        assert_eq!(p.parse_millis("1970-01-02", Tz::UTC).unwrap(), 86_400_000);
+        assert_eq!(p.parse_millis("1970-01-02", Zone::UTC).unwrap(), 86_400_000);
         // A zone abbreviation stands for its region, daylight saving included.
         let z = JavaPattern::new("yyyy-MM-dd'T'HH:mm:ss zzz").unwrap();
         assert_eq!(
-            z.parse_millis("2018-05-11T21:58:33 PST", Tz::UTC).unwrap(),
+            z.parse_millis("2018-05-11T21:58:33 PST", Zone::UTC)
+                .unwrap(),
             1_526_101_113_000
         );
         assert_eq!(
-            z.parse_millis("2018-01-11T21:58:33 PST", Tz::UTC).unwrap(),
+            z.parse_millis("2018-01-11T21:58:33 PST", Zone::UTC)
+                .unwrap(),
             1_515_736_713_000
         );
         let la: Tz = "America/Los_Angeles".parse().unwrap();
         let p = JavaPattern::new("yyyy-MM-dd HH:mm:ss zzz").unwrap();
-        assert_eq!(p.format_millis(0, la).unwrap(), "1969-12-31 16:00:00 PST");
+        assert_eq!(
+            p.format_millis(0, Zone::Region(la)).unwrap(),
+            "1969-12-31 16:00:00 PST"
+        );
         // One letter: no padding when writing, one or two digits when reading.
         let short = JavaPattern::new("d/M/yyyy H:m:s").unwrap();
-        assert_eq!(short.format_millis(0, Tz::UTC).unwrap(), "1/1/1970 0:0:0");
+        assert_eq!(short.format_millis(0, Zone::UTC).unwrap(), "1/1/1970 0:0:0");
         assert_eq!(
-            short.parse_millis("2/1/1970 10:5:7", Tz::UTC).unwrap(),
+            short.parse_millis("2/1/1970 10:5:7", Zone::UTC).unwrap(),
             86_400_000 + 36_307_000
         );
         assert!(JavaPattern::new("yyyy-qq").is_err());
+        // A fraction after a dot reads with its own number of digits.
+        let tenths = JavaPattern::new("yyyy-MM-dd'T'HH:mm:ss.SX").unwrap();
+        assert_eq!(
+            tenths.parse_millis("2019-08-27T13:31:09.2+0000", Zone::UTC),
+            Ok(1_566_912_669_200)
+        );
+        let millis = JavaPattern::new("HH:mm:ss.SSS").unwrap();
+        assert_eq!(millis.parse_millis("00:00:01.250", Zone::UTC), Ok(1250));
+    }
+
+    #[test]
+    fn zones_read_as_java_zone_ids() {
+        let fixed = |secs| Ok(Zone::Fixed(FixedOffset::east_opt(secs).unwrap()));
+        assert_eq!(zone("+0200"), fixed(7200));
+        assert_eq!(zone("-05:30"), fixed(-19800));
+        assert_eq!(zone("+5"), fixed(18000));
+        assert_eq!(zone("UTC+01:00"), fixed(3600));
+        assert_eq!(zone("GMT-2"), fixed(-7200));
+        assert_eq!(zone("+010203"), fixed(3723));
+        assert_eq!(zone("Z"), Ok(Zone::UTC));
+        assert_eq!(zone("GMT"), Ok(Zone::UTC));
+        assert!(matches!(zone("Europe/Paris"), Ok(Zone::Region(_))));
+        assert!(zone("+19").is_err());
+        assert!(zone("+2:00").is_err());
+        assert!(zone("Mars/Olympus").is_err());
+        // A fixed zone formats with its offset.
+        let p = JavaPattern::new("yyyy-MM-dd HH:mm").unwrap();
+        assert_eq!(
+            p.format_millis(0, zone("+0530").unwrap()).unwrap(),
+            "1970-01-01 05:30"
+        );
     }
 }

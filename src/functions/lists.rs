@@ -2,8 +2,8 @@
 //! GENERATE_SERIES, ELT and FIELD.
 
 use super::row::{
-    int, list_items, list_scalar, map_scalar, map_type, row_function, string, string_list, strings,
-    text, Arg,
+    bytes, int, list_items, list_scalar, map_scalar, map_type, row_function, string, string_list,
+    strings, text, Arg,
 };
 use datafusion::arrow::array::{Array, ArrayRef, Int32Array, Int64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
@@ -60,17 +60,66 @@ fn series(start: i64, end: i64, step: i64) -> Result<impl Iterator<Item = i64>> 
     Ok((0..size as i64).map(move |i| start + i * step))
 }
 
+/// `ARRAY<BYTES>`.
+fn bytes_list_type() -> DataType {
+    DataType::List(std::sync::Arc::new(
+        datafusion::arrow::datatypes::Field::new("item", DataType::Binary, true),
+    ))
+}
+
+/// SPLIT of BYTES, as of strings: the parts between delimiters, empty ones kept; an empty
+/// delimiter splits every byte (and the empty value into one empty part); NULL when either
+/// is NULL.
+fn split_bytes(b: Option<&[u8]>, d: Option<&[u8]>) -> Result<ScalarValue> {
+    let (Some(b), Some(d)) = (b, d) else {
+        return ScalarValue::try_from(&bytes_list_type());
+    };
+    let parts: Vec<&[u8]> = if d.is_empty() && b.is_empty() {
+        vec![b]
+    } else if d.is_empty() {
+        b.chunks(1).collect()
+    } else {
+        let mut parts = Vec::new();
+        let mut rest = b;
+        while let Some(at) = rest.windows(d.len()).position(|w| w == d) {
+            parts.push(&rest[..at]);
+            rest = &rest[at + d.len()..];
+        }
+        parts.push(rest);
+        parts
+    };
+    let values: Vec<ScalarValue> = parts
+        .into_iter()
+        .map(|p| ScalarValue::Binary(Some(p.to_vec())))
+        .collect();
+    Ok(ScalarValue::List(ScalarValue::new_list_nullable(
+        &values,
+        &DataType::Binary,
+    )))
+}
+
 pub fn udfs() -> Vec<ScalarUDF> {
     vec![
         row_function(
             "split",
-            &[&[Str, Str]],
-            |_| string_list(),
-            |a, _| {
+            &[&[Str, Str], &[Bytes, Bytes]],
+            |a| match a.first() {
+                Some(DataType::Binary | DataType::LargeBinary | DataType::BinaryView) => {
+                    bytes_list_type()
+                }
+                _ => string_list(),
+            },
+            |a, ret| {
+                if *ret == bytes_list_type() {
+                    return split_bytes(bytes(&a[0]), bytes(&a[1]));
+                }
                 let (Some(s), Some(d)) = (text(&a[0]), text(&a[1])) else {
                     return Ok(strings(None));
                 };
-                Ok(strings(Some(if d.is_empty() {
+                // As Java's `split("")`: every character, and `""` of the empty string.
+                Ok(strings(Some(if d.is_empty() && s.is_empty() {
+                    vec![Some(String::new())]
+                } else if d.is_empty() {
                     s.chars().map(|c| Some(c.to_string())).collect()
                 } else {
                     s.split(d).map(|p| Some(p.to_string())).collect()
@@ -289,7 +338,17 @@ mod tests {
     fn splits_strings_into_arrays_and_maps() {
         assert_eq!(eval("SPLIT('a,b,,c', ',')").unwrap(), r#"["a","b","","c"]"#);
         assert_eq!(eval("SPLIT('abc', '')").unwrap(), r#"["a","b","c"]"#);
+        assert_eq!(eval("SPLIT('', '')").unwrap(), r#"[""]"#);
         assert_eq!(eval("SPLIT(NULL, ',')").unwrap(), "null");
+        // BYTES split as strings do (base64 in JSON: `a.b.` is YS5iLg==).
+        assert_eq!(
+            eval("SPLIT(TO_BYTES('a..b.', 'utf8'), TO_BYTES('.', 'utf8'))").unwrap(),
+            r#"["YQ==","","Yg==",""]"#
+        );
+        assert_eq!(
+            eval("SPLIT(TO_BYTES('ab', 'utf8'), TO_BYTES('', 'utf8'))").unwrap(),
+            r#"["YQ==","Yg=="]"#
+        );
         assert_eq!(
             eval("SPLIT_TO_MAP('a=1;b=2;a=3', ';', '=')").unwrap(),
             r#"{"b":"2","a":"3"}"#

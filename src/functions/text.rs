@@ -92,10 +92,8 @@ pub fn udfs() -> Vec<ScalarUDF> {
             |a, _| {
                 let code = match (int(&a[0]), text(&a[0])) {
                     (Some(c), _) => Some(c),
-                    // `'\u0041'`
-                    (_, Some(s)) => s
-                        .strip_prefix("\\u")
-                        .and_then(|h| i64::from_str_radix(h, 16).ok()),
+                    // `'\u0041'`, or a surrogate pair `'\ud820\udeb8'`
+                    (_, Some(s)) => return Ok(string(unescape_utf16(s))),
                     _ => None,
                 };
                 Ok(string(
@@ -307,9 +305,45 @@ fn masked(a: &[ScalarValue], side: Side) -> Result<ScalarValue> {
     Ok(string(Some(out)))
 }
 
+/// CHR of a text code, as ksqlDB's (`StringEscapeUtils.unescapeJava` of a text starting
+/// `\u` and at least 6 long): each `\uXXXX` is a UTF-16 unit, so a surrogate pair makes one
+/// supplementary character; NULL when the units do not make characters.
+fn unescape_utf16(s: &str) -> Option<String> {
+    if s.len() < 6 || !s.starts_with("\\u") {
+        return None;
+    }
+    let mut units: Vec<u16> = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        if let Some(hex) = rest.strip_prefix("\\u") {
+            let digits = hex.get(..4)?;
+            units.push(u16::from_str_radix(digits, 16).ok()?);
+            rest = &hex[4..];
+        } else {
+            let c = rest.chars().next()?;
+            let mut buf = [0u16; 2];
+            units.extend_from_slice(c.encode_utf16(&mut buf));
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    String::from_utf16(&units).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use crate::functions::row::testing::eval;
+
+    #[test]
+    fn chr_of_text_codes_reads_utf16_units() {
+        use super::unescape_utf16 as u;
+        assert_eq!(u("\\u004b").as_deref(), Some("K"));
+        assert_eq!(u("\\u597d").as_deref(), Some("\u{597d}"));
+        assert_eq!(u("\\ud820\\udeb8").as_deref(), Some("\u{182b8}"));
+        assert_eq!(u("\\ud820"), None, "a lone surrogate is no character");
+        assert_eq!(u("004b"), None);
+        assert_eq!(u("\\u00"), None);
+        assert_eq!(u("\\u00zz"), None);
+    }
 
     #[test]
     fn lengths_of_strings_and_bytes() {

@@ -3,7 +3,7 @@
 //! time, rewritten to its epoch milliseconds before typing. The text may be partial
 //! (`PartialStringToTimestampParser`): `2020`, `2020-05`, `2020-05-26`,
 //! `2020-05-26T23`, `2020-05-26T23:59:58.001`, each with an optional `+HHMM` / `-HHMM`
-//! offset after the time; missing parts are the start of their period, UTC by default.
+//! offset or `Z` after the time; missing parts are the start of their period, UTC by default.
 
 use crate::sql::ast::Expr;
 use crate::sql::column_name;
@@ -65,7 +65,9 @@ fn to_millis(e: &mut Expr) {
 pub fn parse(text: &str) -> Option<i64> {
     let (date, time, zone) = match text.split_once('T') {
         Some((date, rest)) => {
-            let rest = complete_time(rest);
+            // The offset first: the time before it may be partial (`03:00-0700`); `Z` is
+            // UTC.
+            let rest = rest.strip_suffix('Z').unwrap_or(rest);
             let zone_at = rest.find(['+', '-']).unwrap_or(rest.len());
             let (time, zone) = rest.split_at(zone_at);
             (date.to_string(), complete_time(time), zone.to_string())
@@ -85,6 +87,23 @@ pub fn parse(text: &str) -> Option<i64> {
             .single()?
             .timestamp_millis(),
     )
+}
+
+/// Days since the epoch of a partial date (`2020`, `2020-05`, `2020-05-26`), as ksqlDB's
+/// `SqlTimeTypes.parseDate` reads it for CAST(... AS DATE).
+pub fn parse_date(text: &str) -> Option<i32> {
+    let date = chrono::NaiveDate::parse_from_str(&complete_date(text), "%Y-%m-%d").ok()?;
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    i32::try_from((date - epoch).num_days()).ok()
+}
+
+/// Milliseconds of the day of a partial time (`10`, `10:00`, `10:00:00`, `10:00:00.001`), as
+/// `SqlTimeTypes.parseTime` reads it for CAST(... AS TIME).
+pub fn parse_time(text: &str) -> Option<i32> {
+    use chrono::Timelike;
+    let t = chrono::NaiveTime::parse_from_str(&complete_time(text), "%H:%M:%S%.3f").ok()?;
+    let ms = t.num_seconds_from_midnight() * 1000 + t.nanosecond() / 1_000_000;
+    i32::try_from(ms).ok()
 }
 
 /// `+HHMM`, `+HH:MM` or `+HH` (and `-`), as Java's `ZoneId.of` takes them.
@@ -140,6 +159,22 @@ mod tests {
     }
 
     #[test]
+    fn partial_dates_and_times_are_the_start_of_their_period() {
+        use super::{parse_date, parse_time};
+        assert_eq!(parse_date("1970-01-10"), Some(9));
+        assert_eq!(parse_date("1970-01"), Some(0));
+        assert_eq!(parse_date("1990"), Some(7305));
+        assert_eq!(parse_date("1969-12-31"), Some(-1));
+        assert_eq!(parse_date("foo"), None);
+        assert_eq!(parse_date("1970-13"), None);
+        assert_eq!(parse_time("10:00"), Some(36_000_000));
+        assert_eq!(parse_time("10:00:00.001"), Some(36_000_001));
+        assert_eq!(parse_time("10"), Some(36_000_000));
+        assert_eq!(parse_time("25:00"), None);
+        assert_eq!(parse_time("woof"), None);
+    }
+
+    #[test]
     fn offsets_shift_the_instant() {
         assert_eq!(parse("1970-01-01T01:00:00+0100"), Some(0));
         assert_eq!(parse("1970-01-01T00:00:00-0130"), Some(5_400_000));
@@ -148,6 +183,11 @@ mod tests {
             Some(1_546_300_800_000 - (4 * 3600 + 45 * 60) * 1000)
         );
         assert_eq!(parse("1970-01-01T00:00:00+99"), None);
+        // A partial time with an offset (ksqlDB's `SqlTimeTypes` example).
+        assert_eq!(parse("2019-03-17T03:00-0700"), Some(1_552_816_800_000));
+        assert_eq!(parse("2019-03-17T10:00:00"), Some(1_552_816_800_000));
+        assert_eq!(parse("2019-03-17 03:00"), None);
+        assert_eq!(parse("2022-04-28T21:44:47.943Z"), Some(1_651_182_287_943));
         assert_eq!(parse("not a time"), None);
     }
 }

@@ -6,7 +6,7 @@ pub mod aggregate;
 mod coerce;
 pub mod expr;
 pub mod join;
-mod magic;
+pub(crate) mod magic;
 mod projection;
 pub mod pull;
 
