@@ -508,6 +508,14 @@ pub fn create_as(engine: &Engine, parsed: &Parsed, session: &Session) -> Result<
         }
         if keys.is_empty() {
             key_format.format = Format::None;
+        } else if with.formats()?.0 == Some(Format::None) {
+            return Err(Error::statement(format!(
+                "The 'NONE' format can only be used when no columns are defined. Got: [{}]",
+                keys.iter()
+                    .map(|(n, t)| format!("`{n}` {t} KEY"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
         } else if key_format.format == Format::None {
             // A keyless source's query that makes a key (a join, GROUP BY): the default.
             key_format.format =
@@ -907,6 +915,17 @@ pub(super) fn check_result(
     if query.emit == Some(crate::sql::ast::Emit::Final) && query.window.is_none() {
         return Err(Error::statement(
             "EMIT FINAL is only supported for windowed aggregations.",
+        ));
+    }
+    // A windowed table (its key holds the window) feeds no persistent query, as in ksqlDB.
+    let windowed_table = |s: &Source| s.kind == SourceKind::Table && s.window.is_some();
+    let joined = query
+        .joins
+        .iter()
+        .filter_map(|j| engine.lock().catalog.get(&j.source.name).cloned());
+    if windowed_table(input) || joined.into_iter().any(|s| windowed_table(&s)) {
+        return Err(Error::generic(
+            "KSQL does not support persistent queries on windowed tables.",
         ));
     }
     // A join of two tables is a table, as is an aggregation.

@@ -103,6 +103,17 @@ pub fn udfs() -> Vec<ScalarUDF> {
                 ))
             },
         ),
+        // What `TRIM(s)` becomes: Java's `String.trim`, which strips every character up to
+        // U+0020 (tabs and line breaks too) from both ends.
+        row_function(
+            "ksql_trim",
+            &[&[Str]],
+            |_| DataType::Utf8,
+            |a, _| {
+                let trimmed = text(&a[0]).map(|s| s.trim_matches(|c: char| c <= ' ').to_string());
+                Ok(string(trimmed))
+            },
+        ),
         // `x LIKE p ESCAPE '!'` with `p` a column: the pattern rewritten to backslash escapes.
         row_function(
             "like_escape",

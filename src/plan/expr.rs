@@ -157,6 +157,15 @@ impl ExprCompiler {
                     args.extend(substring_for.as_deref().cloned());
                     *e = call("substring", args);
                 }
+                // ksqlDB's TRIM is Java's: tabs and line breaks go too.
+                Expr::Trim {
+                    expr,
+                    trim_where: None,
+                    trim_what: None,
+                    trim_characters: None,
+                } => {
+                    *e = call("ksql_trim", vec![(**expr).clone()]);
+                }
                 // ksqlDB reads a string among numbers in an ARRAY[...] as a number.
                 Expr::Array(a) => {
                     numbers_in_arrays(&mut a.elem);

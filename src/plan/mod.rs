@@ -11,7 +11,7 @@ mod projection;
 pub mod pull;
 
 use crate::catalog::types::SqlType;
-use crate::catalog::{Column, Source, PSEUDO_COLUMNS};
+use crate::catalog::{Column, ColumnKind, Source, PSEUDO_COLUMNS};
 use crate::error::{Error, Result};
 use crate::sql::ast::{Expr, Query};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -588,9 +588,10 @@ fn plan_rekey(
             exprs.push((name, normalized));
         }
     }
-    // Value columns stay, then the old key columns move into the value.
+    // Value and header columns stay, then the old key columns move into the value.
     let mut carry = Vec::new();
-    for c in source.values().chain(source.keys()) {
+    let stay = source.columns.iter().filter(|c| c.kind != ColumnKind::Key);
+    for c in stay.chain(source.keys()) {
         // Hidden columns (a join's key) stay behind.
         if moved.contains(&c.name) || c.name.starts_with('\u{1}') {
             continue;
