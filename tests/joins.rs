@@ -242,6 +242,51 @@ SELECT * FROM shipped EMIT CHANGES LIMIT 1;",
     );
 }
 
+/// A step joining on an expression the steps before joined on keeps their key's names, as
+/// ksqlDB's viable key columns: `o.id = s.order_id - 100` then `s.order_id - 100 = r.order_id`
+/// is keyed by `o.id` (or `r.order_id`), which the projection may select; without either the
+/// key is missing.
+#[test]
+fn a_key_carries_through_a_join_on_the_same_expression() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = "SET 'auto.offset.reset'='earliest';
+CREATE STREAM orders (id INT KEY, qty INT) WITH (KAFKA_TOPIC='orders', PARTITIONS=1, VALUE_FORMAT='JSON');
+CREATE STREAM shipments (order_id INT KEY, carrier STRING) WITH (KAFKA_TOPIC='shipments', PARTITIONS=1, VALUE_FORMAT='JSON');
+CREATE STREAM returns (order_id INT KEY, reason STRING) WITH (KAFKA_TOPIC='returns', PARTITIONS=1, VALUE_FORMAT='JSON');
+INSERT INTO orders (ROWTIME, id, qty) VALUES (1, 1, 3);
+INSERT INTO shipments (ROWTIME, order_id, carrier) VALUES (2, 101, 'dhl');
+INSERT INTO returns (ROWTIME, order_id, reason) VALUES (3, 1, 'broken');
+";
+    let (ok, lines, err) = run_file(
+        &dir.path().join("data"),
+        &format!(
+            "{setup}CREATE STREAM returned AS
+  SELECT o.id, o.qty, s.carrier, r.reason
+  FROM orders o JOIN shipments s WITHIN 1 HOUR ON o.id = s.order_id - 100
+  JOIN returns r WITHIN 1 HOUR ON s.order_id - 100 = r.order_id;
+SELECT * FROM returned EMIT CHANGES LIMIT 1;"
+        ),
+    );
+    assert!(ok, "{err}");
+    let shown: Vec<String> = rows(&lines).iter().map(|r| r.to_string()).collect();
+    assert_eq!(shown, vec![r#"[1,3,"dhl","broken"]"#]);
+    let (ok, lines, err) = run_file(
+        &dir.path().join("data2"),
+        &format!(
+            "{setup}CREATE STREAM returned AS
+  SELECT o.qty, s.carrier, r.reason
+  FROM orders o JOIN shipments s WITHIN 1 HOUR ON o.id = s.order_id - 100
+  JOIN returns r WITHIN 1 HOUR ON s.order_id - 100 = r.order_id;"
+        ),
+    );
+    assert!(!ok, "a projection without the key was accepted");
+    let said = format!("{err}{lines:?}");
+    assert!(
+        said.contains("must include the join expressions O.ID"),
+        "{said}"
+    );
+}
+
 /// Beyond ksqlDB: streams joined on several columns at once.
 #[test]
 fn streams_join_on_several_columns() {

@@ -87,6 +87,9 @@ pub struct JoinKeyNames {
     pub candidates: Vec<String>,
     /// The same, as the query wrote them (`L.A`), or `ROWKEY`'s name.
     pub display: Vec<String>,
+    /// Every expression the key equals, as the query wrote it (`L.A`, `ABS(R.B)`), so that a
+    /// later step joining on one of them keeps the key's names.
+    pub expressions: Vec<String>,
     pub synthetic: bool,
 }
 

@@ -628,6 +628,7 @@ fn plan_step(
     let KeyCandidates {
         mut candidates,
         mut display,
+        expressions,
         key_type,
         left_key,
     } = key_candidates(shape, [left, right], [&lnorm, &rnorm], [lexpr, rexpr], &lty)?;
@@ -701,6 +702,7 @@ fn plan_step(
         join_key: Some(Arc::new(JoinKeyNames {
             candidates,
             display,
+            expressions,
             synthetic,
         })),
     });
@@ -781,6 +783,7 @@ fn step_shape(join: &crate::sql::ast::Join, left: &Input, right: &Input) -> Resu
 struct KeyCandidates {
     candidates: Vec<String>,
     display: Vec<String>,
+    expressions: Vec<String>,
     key_type: SqlType,
     left_key: Option<PhysExpr>,
 }
@@ -800,6 +803,7 @@ fn key_candidates(
     let mut out = KeyCandidates {
         candidates: Vec::new(),
         display: Vec::new(),
+        expressions: Vec::new(),
         key_type: lty.clone(),
         left_key: None,
     };
@@ -814,6 +818,7 @@ fn key_candidates(
             Some(names) => {
                 out.candidates = names.candidates.clone();
                 out.display = names.display.clone();
+                out.expressions = names.expressions.clone();
             }
             None => {
                 out.candidates
@@ -832,31 +837,38 @@ fn key_candidates(
         return Ok(out);
     }
     for ((s, norm), e) in sides.into_iter().zip(norms).zip(exprs) {
+        let written = e.to_string().to_uppercase();
+        out.expressions.push(written.clone());
+        // A step joining on an expression the steps before's key equals keeps that key's
+        // names (`... ON a.id = ABS(b.id) JOIN c ON ABS(b.id) = c.id` is keyed by A_ID).
+        let before = lsrc.join_key.as_ref().filter(|k| {
+            let named = match norm {
+                Expr::Identifier(id) => k.candidates.contains(&id.value),
+                _ => k.expressions.contains(&written),
+            };
+            s.composite && !k.synthetic && named
+        });
+        if let Some(k) = before {
+            out.candidates.extend(k.candidates.iter().cloned());
+            out.display.extend(k.display.iter().cloned());
+            out.expressions.extend(k.expressions.iter().cloned());
+            continue;
+        }
         let Expr::Identifier(id) = norm else {
             continue;
         };
-        if !s.composite {
+        if s.composite {
+            out.candidates.push(id.value.clone());
+            out.display.push(written);
+        } else {
             out.candidates
                 .push(format!("{}_{}", s.members[0].prefix, id.value));
             out.display
                 .push(format!("{}.{}", s.members[0].prefix, id.value));
-            continue;
-        }
-        let before = lsrc
-            .join_key
-            .as_ref()
-            .filter(|k| !k.synthetic && k.candidates.contains(&id.value));
-        match before {
-            Some(k) => {
-                out.candidates.extend(k.candidates.iter().cloned());
-                out.display.extend(k.display.iter().cloned());
-            }
-            None => {
-                out.candidates.push(id.value.clone());
-                out.display.push(e.to_string().to_uppercase());
-            }
         }
     }
+    out.candidates.dedup();
+    out.display.dedup();
     Ok(out)
 }
 

@@ -67,9 +67,9 @@ function serverError(body) {
   return e;
 }
 
-/// Runs a query on `/query-stream`, calling `onHeader` with its header and `onRows` with each
-/// arrival of rows; resolves when the query ends. `signal` stops it.
-export async function query(sql, { onHeader, onRows, signal }) {
+/// Posts `sql` to `/query-stream` and calls `onLines` with each arrival of complete,
+/// non-empty lines; resolves when the answer ends. `signal` stops it.
+async function streamLines(sql, signal, onLines) {
   const res = await fetch('/query-stream', {
     method: 'POST',
     headers: { 'Content-Type': JSON_TYPE, Accept: 'application/vnd.ksqlapi.delimited.v1' },
@@ -80,23 +80,37 @@ export async function query(sql, { onHeader, onRows, signal }) {
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
-  let header = null;
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
     buffer += decoder.decode(value, { stream: true });
     const lines = buffer.split('\n');
     buffer = lines.pop();
+    const complete = lines.filter((l) => l.trim());
+    if (complete.length) onLines(complete);
+  }
+}
+
+/// Runs a query on `/query-stream`, calling `onHeader` with its header and `onRows` with each
+/// arrival of rows; resolves when the query ends. `signal` stops it.
+export async function query(sql, { onHeader, onRows, signal }) {
+  let header = null;
+  await streamLines(sql, signal, (lines) => {
     const rows = [];
     for (const line of lines) {
-      if (!line.trim()) continue;
       const v = JSON.parse(line);
       if (!header) { header = v; onHeader(v); continue; }
       if (Array.isArray(v)) rows.push(v);
       else if (v.errorMessage || v.message) throw serverError(v);
     }
     if (rows.length) onRows(rows);
-  }
+  });
+}
+
+/// Runs PRINT on `/query-stream`, calling `onLines` with each arrival of the records' text
+/// lines; resolves when it ends. `signal` stops it.
+export function print(sql, { onLines, signal }) {
+  return streamLines(sql, signal, onLines);
 }
 
 /// Streams and tables with their columns, queries and topics: what completion and the
@@ -112,30 +126,6 @@ export async function catalog() {
     name: t.name, partitions: t.replicaInfo.length, readers: t.consumerGroupCount || 0,
   }));
   return { sources, queries, topics };
-}
-
-/// Runs PRINT on `/query-stream`, calling `onLines` with each arrival of the records' text
-/// lines; resolves when it ends. `signal` stops it.
-export async function print(sql, { onLines, signal }) {
-  const res = await fetch('/query-stream', {
-    method: 'POST',
-    headers: { 'Content-Type': JSON_TYPE, Accept: 'application/vnd.ksqlapi.delimited.v1' },
-    body: JSON.stringify({ sql, properties: session.properties }),
-    signal,
-  });
-  if (!res.ok) throw serverError(await res.json().catch(() => ({ message: `HTTP ${res.status}` })));
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    const lines = buffer.split('\n');
-    buffer = lines.pop();
-    const shown = lines.filter((l) => l.trim());
-    if (shown.length) onLines(shown);
-  }
 }
 
 let functionNames = null;
