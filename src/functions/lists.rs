@@ -98,6 +98,28 @@ fn split_bytes(b: Option<&[u8]>, d: Option<&[u8]>) -> Result<ScalarValue> {
     )))
 }
 
+/// A map of a list of keys and a list of values, pairwise; a NULL key is left out and a
+/// repeated one keeps its last value.
+fn map_of_lists(a: &[ScalarValue], ret: &DataType) -> Result<ScalarValue> {
+    let (ScalarValue::List(keys), ScalarValue::List(values)) = (&a[0], &a[1]) else {
+        return ScalarValue::try_from(ret);
+    };
+    if keys.is_null(0) || values.is_null(0) {
+        return ScalarValue::try_from(ret);
+    }
+    let (keys, values) = (keys.value(0), values.value(0));
+    let mut entries: Vec<(ScalarValue, ScalarValue)> = Vec::new();
+    for i in 0..keys.len().min(values.len()) {
+        let k = ScalarValue::try_from_array(&keys, i)?;
+        if k.is_null() {
+            continue;
+        }
+        entries.retain(|(old, _)| old != &k);
+        entries.push((k, ScalarValue::try_from_array(&values, i)?));
+    }
+    map_scalar(entries, ret)
+}
+
 pub fn udfs() -> Vec<ScalarUDF> {
     vec![
         row_function(
@@ -159,25 +181,20 @@ pub fn udfs() -> Vec<ScalarUDF> {
                 DataType::List(f) => map_type(DataType::Utf8, f.data_type().clone()),
                 _ => map_type(DataType::Utf8, DataType::Null),
             },
-            |a, ret| {
-                let (ScalarValue::List(keys), ScalarValue::List(values)) = (&a[0], &a[1]) else {
-                    return ScalarValue::try_from(ret);
+            map_of_lists,
+        ),
+        // What `MAP(k := v, ...)` becomes: the keys' list and the values' list, of any types.
+        row_function(
+            "ksql_map",
+            &[&[Any, Any]],
+            |a| {
+                let item = |t: &DataType| match t {
+                    DataType::List(f) => f.data_type().clone(),
+                    _ => DataType::Null,
                 };
-                if keys.is_null(0) || values.is_null(0) {
-                    return ScalarValue::try_from(ret);
-                }
-                let (keys, values) = (keys.value(0), values.value(0));
-                let mut entries: Vec<(ScalarValue, ScalarValue)> = Vec::new();
-                for i in 0..keys.len().min(values.len()) {
-                    let k = ScalarValue::try_from_array(&keys, i)?;
-                    if k.is_null() {
-                        continue;
-                    }
-                    entries.retain(|(old, _)| old != &k);
-                    entries.push((k, ScalarValue::try_from_array(&values, i)?));
-                }
-                map_scalar(entries, ret)
+                map_type(item(&a[0]), item(&a[1]))
             },
+            map_of_lists,
         ),
         row_function("entries", &[&[Any, Any]], entries_type, |a, ret| {
             let (ScalarValue::Map(map), Some(sorted)) = (&a[0], boolean(&a[1])) else {

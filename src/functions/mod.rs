@@ -54,7 +54,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
 }
 
 /// Functions Brooklet calls on the user's behalf, not listed as the user's.
-const INTERNAL: &[&str] = &["KSQL_CAST_AS", "KSQL_TRIM"];
+const INTERNAL: &[&str] = &["KSQL_CAST_AS", "KSQL_MAP", "KSQL_TRIM"];
 
 /// Installs ksqlDB's functions into a session.
 pub fn register(state: &mut SessionState) -> datafusion::error::Result<()> {

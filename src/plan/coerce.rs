@@ -1,5 +1,6 @@
 //! ksqlDB's implicit typing that DataFusion's own coercion lacks, applied before it: integers
-//! widened to decimals, and NULL literals standing for arrays. ksqlDB reads an INT as
+//! widened to decimals, NULL literals standing for arrays, and the lists of ARRAY, MAP and
+//! IN made one type (`user_lists`). ksqlDB reads an INT as
 //! DECIMAL(10, 0) and a BIGINT as DECIMAL(19, 0) when it meets a decimal; DataFusion would pick
 //! DECIMAL(20, 0) for a BIGINT, and every precision computed from it would be one digit wider
 //! than ksqlDB's.
@@ -154,18 +155,28 @@ pub fn ksql_typing(expr: Expr, schema: &DFSchema) -> Result<Expr> {
                 Transformed::no(e)
             })
         }
-        Expr::ScalarFunction(f) if f.name() == "make_array" => {
+        Expr::ScalarFunction(mut f) if f.name() == "make_array" => {
+            let listed = super::user_lists::coerce(&f.args, schema)?;
+            let coerced = listed.is_some();
+            if let Some(args) = listed {
+                f.args = args;
+            }
             let types = f
                 .args
                 .iter()
                 .map(|a| a.get_type(schema))
                 .collect::<Result<Vec<_>>>()?;
             if !types.iter().any(is_decimal) {
-                return Ok(Transformed::no(Expr::ScalarFunction(f)));
+                let e = Expr::ScalarFunction(f);
+                return Ok(if coerced {
+                    Transformed::yes(e)
+                } else {
+                    Transformed::no(e)
+                });
             }
             let wide = types.iter().any(is_wide);
             let ScalarFunction { func, args } = f;
-            let mut changed = false;
+            let mut changed = coerced;
             let mut out = Vec::with_capacity(args.len());
             for a in args {
                 let w = widened(a, schema, wide)?;
@@ -180,7 +191,20 @@ pub fn ksql_typing(expr: Expr, schema: &DFSchema) -> Result<Expr> {
             })
         }
         Expr::ScalarFunction(f) if PAIRS_OF_ARRAYS.contains(&f.name()) => typed_nulls(f, schema),
-        Expr::ScalarFunction(f) if f.name() == "map" => {
+        // `x IN (a, b)`: the value and the list take one type, as an ARRAY's elements do.
+        Expr::InList(mut in_list) => {
+            let mut all = vec![(*in_list.expr).clone()];
+            all.extend(in_list.list.iter().cloned());
+            match super::user_lists::coerce(&all, schema)? {
+                Some(mut coerced) => {
+                    in_list.list = coerced.split_off(1);
+                    in_list.expr = Box::new(coerced.remove(0));
+                    Ok(Transformed::yes(Expr::InList(in_list)))
+                }
+                None => Ok(Transformed::no(Expr::InList(in_list))),
+            }
+        }
+        Expr::ScalarFunction(f) if f.name() == "ksql_map" => {
             map_constructor(&f, schema)?;
             Ok(Transformed::no(Expr::ScalarFunction(f)))
         }

@@ -166,9 +166,9 @@ impl ExprCompiler {
                 } => {
                     *e = call("ksql_trim", vec![(**expr).clone()]);
                 }
-                // ksqlDB reads a string among numbers in an ARRAY[...] as a number.
+                // Structs of different fields in an ARRAY[...] unite theirs (the elements'
+                // other types are made one in `coerce`, where they are known).
                 Expr::Array(a) => {
-                    numbers_in_arrays(&mut a.elem);
                     struct_fields_in_arrays(&mut a.elem);
                 }
                 Expr::Struct { values, .. } => {
@@ -591,33 +591,6 @@ fn struct_fields_in_arrays(items: &mut [Expr]) {
     }
 }
 
-/// In an array constructor holding number literals, string literals that read as numbers
-/// become numbers (`ARRAY[10, '2e1']` is `[10, 20]`).
-fn numbers_in_arrays(items: &mut [Expr]) {
-    let number = |e: &Expr| match e {
-        Expr::Value(v) => matches!(v.value, Value::Number(..)),
-        Expr::Cast { expr, .. } => {
-            matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, Value::Number(..)))
-        }
-        _ => false,
-    };
-    if !items.iter().any(number) {
-        return;
-    }
-    for item in items.iter_mut() {
-        let Expr::Value(v) = item else { continue };
-        let Value::SingleQuotedString(s) = &v.value else {
-            continue;
-        };
-        if s.trim().parse::<f64>().is_err() {
-            continue;
-        }
-        // A decimal, as ksqlDB reads it (`'2e1'` is DECIMAL 20).
-        let text = s.trim().to_string();
-        *item = Expr::Value(ValueWithSpan::from(Value::Number(text, false)));
-    }
-}
-
 /// DATEADD(DAYS, 1, d) and the like name their unit as a bare word: it becomes a string.
 fn time_unit_argument(f: &mut Function) {
     const TAKES_UNIT: &[&str] = &[
@@ -711,7 +684,7 @@ fn constructor(f: &Function) -> Option<Expr> {
     } else {
         let (keys, values): (Vec<Expr>, Vec<Expr>) = pairs.into_iter().unzip();
         Some(call(
-            "map",
+            "ksql_map",
             vec![call("make_array", keys), call("make_array", values)],
         ))
     }

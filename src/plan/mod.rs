@@ -9,6 +9,7 @@ pub mod join;
 pub(crate) mod magic;
 mod projection;
 pub mod pull;
+mod user_lists;
 
 use crate::catalog::types::SqlType;
 use crate::catalog::{Column, ColumnKind, Source, PSEUDO_COLUMNS};
