@@ -70,3 +70,10 @@ CREATE STREAM wide (id INT KEY, d DECIMAL(77, 0)) WITH (kafka_topic='wide', valu
 
 -- error parse 1:35 "Invalid DECIMAL(2, 3)"
 CREATE STREAM wide (id INT KEY, d DECIMAL(2, 3)) WITH (kafka_topic='wide', value_format='JSON');
+
+-- error parse 1:19 "Syntax error at or near 'NULL'"
+SELECT CAST(f0 AS NULL) FROM test;
+
+-- error parse 2:6 "Syntax error at or near 'NULL'"
+SELECT ARRAY[CAST(1 AS INT), CAST(f0
+  AS NULL)] FROM test;

@@ -18,6 +18,33 @@ fn word(t: &Token, name: &str) -> bool {
     matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(name))
 }
 
+/// The first `NULL` written as a CAST's target type (`CAST(x AS NULL)`), which ksqlDB's
+/// grammar refuses: no type is named NULL.
+pub fn null_type(tokens: &[TokenWithSpan]) -> Option<&TokenWithSpan> {
+    // Per open parenthesis: whether it is a CAST's; and the token after the CAST's AS.
+    let mut frames: Vec<bool> = Vec::new();
+    let mut last_word_cast = false;
+    let mut after_as = false;
+    for t in tokens {
+        if matches!(t.token, Token::Whitespace(_)) {
+            continue;
+        }
+        if after_as && word(&t.token, "NULL") {
+            return Some(t);
+        }
+        after_as = word(&t.token, "AS") && frames.last() == Some(&true);
+        match &t.token {
+            Token::LParen => frames.push(std::mem::take(&mut last_word_cast)),
+            Token::RParen => {
+                frames.pop();
+            }
+            _ => {}
+        }
+        last_word_cast = word(&t.token, "CAST");
+    }
+    None
+}
+
 /// Rewrites every CAST whose target type mentions MAP.
 pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     if !tokens.iter().any(|t| word(&t.token, "MAP")) {

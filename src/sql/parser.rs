@@ -250,6 +250,16 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement> {
         })
         .collect();
     super::limits::check_depth(&tokens)?;
+    if let Some(t) = super::casts::null_type(&tokens) {
+        let at = t.span.start;
+        return Err(err_at(
+            t,
+            format!(
+                "Syntax error at or near 'NULL' at line {}:{}",
+                at.line, at.column
+            ),
+        ));
+    }
     let mut p = super::limits::parser(super::casts::rewrite(super::lambda::rewrite(tokens)));
     let first = p.peek_token();
     let Some(head) = word_upper(&first.token) else {
