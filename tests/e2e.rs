@@ -727,3 +727,38 @@ INSERT INTO dst SELECT id, d, 7 AS n FROM src;";
         );
     }
 }
+
+/// A push query may aggregate without GROUP BY: every row is one group, and each row updates
+/// it (ksqlDB's `SELECT COUNT(*) FROM s EMIT CHANGES`). A persistent query may not.
+#[test]
+fn push_queries_aggregate_without_group_by() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let sql = format!(
+        "{PAGEVIEWS}SELECT COUNT(*) AS views, SUM(ms) AS total FROM pageviews EMIT CHANGES LIMIT 4;
+SELECT COUNT(*) AS views FROM pageviews WHERE ms > 100 HAVING COUNT(*) > 1 EMIT CHANGES LIMIT 2;"
+    );
+    let (ok, lines, err) = run_file(&data, &sql);
+    assert!(ok, "{err}");
+    assert_eq!(
+        rows(&lines),
+        vec![
+            json!([1, 1200]),
+            json!([2, 1500]),
+            json!([3, 6000]),
+            json!([4, 6050]),
+            json!([2]),
+            json!([3])
+        ]
+    );
+    let (ok, lines, err) = run_file(
+        &data,
+        "CREATE STREAM counted AS SELECT COUNT(*) AS views FROM pageviews;",
+    );
+    assert!(!ok);
+    let said = format!("{err}{lines:?}");
+    assert!(
+        said.contains("Aggregate query needs GROUP BY clause"),
+        "{said}"
+    );
+}

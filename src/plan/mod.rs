@@ -299,6 +299,25 @@ pub fn plan(
     options: &PlanOptions,
 ) -> Result<QueryPlan> {
     let (persistent, sink) = (options.persistent, options.sink);
+    // A push query aggregating without GROUP BY aggregates every row as one group, as
+    // ksqlDB's do (`SELECT COUNT(*) FROM s EMIT CHANGES`).
+    let one_group;
+    let query = if query.group_by.is_empty() && aggregates_ungrouped(compiler, query) {
+        if persistent {
+            return Err(Error::statement(
+                "Aggregate query needs GROUP BY clause. (A push query may aggregate without one: every row is then one group.)",
+            ));
+        }
+        one_group = Query {
+            group_by: vec![Expr::Value(
+                datafusion::sql::sqlparser::ast::Value::Number("1".into(), false).into(),
+            )],
+            ..query.clone()
+        };
+        &one_group
+    } else {
+        query
+    };
     if query.dedup.is_some() {
         check_dedup(query, &sources[0])?;
     }
@@ -335,6 +354,33 @@ pub fn plan(
         }
     }
     Ok(plan)
+}
+
+/// Whether the query's SELECT or HAVING calls an aggregate function (ksqlDB's or a
+/// user-defined one).
+fn aggregates_ungrouped(compiler: &ExprCompiler, query: &Query) -> bool {
+    use datafusion::sql::sqlparser::ast::{visit_expressions, SelectItem};
+    use std::ops::ControlFlow;
+    let is_aggregate = |name: &str| {
+        let upper = name.to_uppercase();
+        aggregate::AGGREGATES.contains(&upper.as_str())
+            || compiler
+                .aggregates()
+                .iter()
+                .any(|a| a.name().eq_ignore_ascii_case(name))
+    };
+    let calls = |e: &Expr| {
+        visit_expressions(e, |e: &Expr| match e {
+            Expr::Function(f) if is_aggregate(&f.name.to_string()) => ControlFlow::Break(()),
+            _ => ControlFlow::Continue(()),
+        })
+        .is_break()
+    };
+    let selected = query.select.iter().any(|item| match item {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => calls(e),
+        _ => false,
+    });
+    selected || query.having.as_ref().is_some_and(calls)
 }
 
 /// Where `DEDUPLICATE BY` applies: a query over one stream, without GROUP BY or a join.
