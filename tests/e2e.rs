@@ -762,3 +762,24 @@ SELECT COUNT(*) AS views FROM pageviews WHERE ms > 100 HAVING COUNT(*) > 1 EMIT 
         "{said}"
     );
 }
+
+/// INSERT VALUES fits a struct to its column by field name, as ksqlDB's coercer: a field
+/// the value lacks is NULL, one the column lacks is left out.
+#[test]
+fn insert_values_fits_structs_to_their_column_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let sql = "CREATE STREAM s (id INT KEY, st STRUCT<a INT, b STRING>) WITH (KAFKA_TOPIC='s', PARTITIONS=1, VALUE_FORMAT='JSON');
+INSERT INTO s (id, st) VALUES (1, STRUCT(b := 'x'));
+INSERT INTO s (id, st) VALUES (2, STRUCT(b := 'y', extra := 3, a := 7));";
+    let (ok, _, err) = run_file(&data, sql);
+    assert!(ok, "{err}");
+    let out: Vec<serde_json::Value> = read_topic(&data, "s").iter().map(value_json).collect();
+    assert_eq!(
+        out,
+        vec![
+            json!({"ST": {"A": null, "B": "x"}}),
+            json!({"ST": {"A": 7, "B": "y"}})
+        ]
+    );
+}

@@ -81,6 +81,16 @@ pub fn insert_values(
             } else {
                 value
             }
+        } else if let (DataType::Struct(_), DataType::Struct(_)) = (value.data_type(), &target_type)
+        {
+            // A struct takes the column's fields by name, as ksqlDB's coercer: a field the
+            // value lacks is NULL, one the column lacks is left out.
+            crate::functions::cast::cast(&value, &target_type).map_err(|_| {
+                Error::statement(format!(
+                    "Expected type {ty} for field {name} but got {expr}({})",
+                    value.data_type()
+                ))
+            })?
         } else {
             let opts = CastOptions {
                 safe: false,

@@ -373,6 +373,7 @@ impl AvroCodec {
         } else {
             fields.pop().map_or(Avro::Null, |f| f.1)
         };
+        let value = defaults_for_nulls(value, &self.schema);
         // Resolving against the schema picks each union's branch and logical type.
         let failed =
             |e: apache_avro::Error| Error::generic(format!("Failed to serialize AVRO data: {e}"));
@@ -410,6 +411,43 @@ impl AvroCodec {
                 Some((f.name.clone(), v))
             })
             .collect()
+    }
+}
+
+/// `v` with every NULL field of a record left out where its schema cannot hold NULL but
+/// gives a default, in nested records too: resolving then writes the default, as Connect's
+/// `AvroData` does for a null field with a default (a struct inserted without that field).
+fn defaults_for_nulls(v: Avro, schema: &Schema) -> Avro {
+    match (v, schema) {
+        (Avro::Record(fields), Schema::Record(record)) => Avro::Record(
+            fields
+                .into_iter()
+                .filter_map(|(name, value)| {
+                    let Some(f) = record.fields.iter().find(|f| f.name == name) else {
+                        return Some((name, value));
+                    };
+                    let nullable = matches!(&f.schema, Schema::Null)
+                        || matches!(&f.schema, Schema::Union(u) if u.variants().iter().any(|s| matches!(s, Schema::Null)));
+                    if value == Avro::Null && !nullable && f.default.is_some() {
+                        return None;
+                    }
+                    Some((name, defaults_for_nulls(value, &f.schema)))
+                })
+                .collect(),
+        ),
+        (Avro::Record(fields), Schema::Union(u)) => {
+            match u.variants().iter().find(|s| matches!(s, Schema::Record(_))) {
+                Some(record) => defaults_for_nulls(Avro::Record(fields), record),
+                None => Avro::Record(fields),
+            }
+        }
+        (Avro::Array(items), Schema::Array(a)) => Avro::Array(
+            items
+                .into_iter()
+                .map(|i| defaults_for_nulls(i, &a.items))
+                .collect(),
+        ),
+        (other, _) => other,
     }
 }
 
