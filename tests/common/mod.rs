@@ -31,6 +31,13 @@ pub fn run_file(data_dir: &Path, sql: &str) -> (bool, Vec<serde_json::Value>, St
     parse_output(out)
 }
 
+/// Runs `sql` as a file that must fail; what it said (standard error and output lines).
+pub fn run_file_refused(data_dir: &Path, sql: &str) -> String {
+    let (ok, lines, err) = run_file(data_dir, sql);
+    assert!(!ok, "accepted: {sql}");
+    format!("{err}{lines:?}")
+}
+
 pub fn parse_output(out: Output) -> (bool, Vec<serde_json::Value>, String) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines = stdout
