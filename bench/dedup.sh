@@ -9,19 +9,9 @@
 # DATA (input directory), CARGO_TARGET_DIR, BIN, QUERIES (a subset of the names below, to run
 # a binary from before DEDUPLICATE BY: QUERIES="project qw").
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BIDS="${BIDS:-1000000}"
-DATA="${DATA:-${TMPDIR:-/tmp}/brooklet-nexmark-$BIDS}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${TMPDIR:-/tmp}/brooklet-target}"
-if [ -z "${BIN:-}" ]; then
-  cargo build --release --quiet
-  BIN="$CARGO_TARGET_DIR/release/brooklet"
-fi
-if [ ! -f "$DATA/manifest.json" ]; then
-  python3 ../shared/bench/gen_nexmark.py --bids "$BIDS" --out "$DATA" >&2
-fi
-work=$(mktemp -d "${TMPDIR:-/tmp}/brooklet-dedup-XXXX")
-trap 'rm -rf "$work"' EXIT
+WORK_NAME=brooklet-dedup
+# shellcheck source=bench/setup.sh
+source "$(dirname "$0")/setup.sh"
 cat > "$work/load.sql" <<SQL
 SET 'auto.offset.reset' = 'earliest';
 CREATE SOURCE CONNECTOR bid_file WITH (

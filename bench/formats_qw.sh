@@ -7,19 +7,9 @@
 # Not part of the test suite. Usage: bench/formats_qw.sh   Environment: BIDS (default 1000000),
 # DATA (input directory), CARGO_TARGET_DIR, BIN.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BIDS="${BIDS:-1000000}"
-DATA="${DATA:-${TMPDIR:-/tmp}/brooklet-nexmark-$BIDS}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${TMPDIR:-/tmp}/brooklet-target}"
-if [ -z "${BIN:-}" ]; then
-  cargo build --release --quiet
-  BIN="$CARGO_TARGET_DIR/release/brooklet"
-fi
-if [ ! -f "$DATA/manifest.json" ]; then
-  python3 ../shared/bench/gen_nexmark.py --bids "$BIDS" --out "$DATA" >&2
-fi
-work=$(mktemp -d "${TMPDIR:-/tmp}/brooklet-avro-qw-XXXX")
-trap 'rm -rf "$work"' EXIT
+WORK_NAME=brooklet-avro-qw
+# shellcheck source=bench/setup.sh
+source "$(dirname "$0")/setup.sh"
 columns="auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR,
          date_time BIGINT, extra VARCHAR"
 cat > "$work/load.sql" <<SQL

@@ -857,8 +857,6 @@ mod tests {
         assert_eq!(op.counters().state_rows, 0);
     }
 
-    /// Every kind of window and emit: one batch, one batch per record, and a checkpoint
-    /// restored into a new operator after each record give the same rows.
     /// After the end of a bounded input, records of the windows it closed are late, and a
     /// later window opens and closes as usual (a shell adding records after `brooklet run`).
     #[test]
@@ -889,6 +887,8 @@ mod tests {
         assert!(closed[0].contains("C=1") && closed[0].contains("WINDOWSTART=20000"));
     }
 
+    /// Every kind of window and emit: one batch, one batch per record, and a checkpoint
+    /// restored into a new operator after each record give the same rows.
     #[test]
     fn results_depend_neither_on_batching_nor_on_checkpoints() {
         let windows = [
