@@ -5,38 +5,68 @@
 //!
 //! Two scripts: `console.js` draws the page and `editor.js` (CodeMirror, most of the bytes)
 //! is loaded after it, so the page shows before the editor arrives. Scripts are sent gzipped
-//! to browsers that take it; every asset has an ETag, so a reload costs a 304.
+//! to browsers that take it; every asset has an ETag (hashed once), so a reload costs a 304.
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::sync::OnceLock;
 
-/// A file of the console: its type, its bytes and, for scripts, the same gzipped.
+/// A file of the console: its type, its bytes and, for scripts, the same gzipped; the ETags
+/// of both, computed on first use.
 struct Asset {
     content_type: &'static str,
     body: &'static [u8],
     gzipped: Option<&'static [u8]>,
+    tags: OnceLock<(String, String)>,
 }
 
-const INDEX: Asset = Asset {
-    content_type: "text/html; charset=utf-8",
-    body: include_bytes!("../../web/dist/index.html"),
-    gzipped: None,
-};
-const SCRIPT: Asset = Asset {
-    content_type: "text/javascript; charset=utf-8",
-    body: include_bytes!("../../web/dist/console.js"),
-    gzipped: Some(include_bytes!("../../web/dist/console.js.gz")),
-};
-const EDITOR: Asset = Asset {
-    content_type: "text/javascript; charset=utf-8",
-    body: include_bytes!("../../web/dist/editor.js"),
-    gzipped: Some(include_bytes!("../../web/dist/editor.js.gz")),
-};
-const STYLE: Asset = Asset {
-    content_type: "text/css; charset=utf-8",
-    body: include_bytes!("../../web/dist/console.css"),
-    gzipped: None,
-};
+impl Asset {
+    const fn new(
+        content_type: &'static str,
+        body: &'static [u8],
+        gzipped: Option<&'static [u8]>,
+    ) -> Asset {
+        Asset {
+            content_type,
+            body,
+            gzipped,
+            tags: OnceLock::new(),
+        }
+    }
+
+    /// The ETag of the plain or the gzipped bytes.
+    fn tag(&self, gzipped: bool) -> &str {
+        let (plain, gz) = self
+            .tags
+            .get_or_init(|| (etag(self.body), self.gzipped.map_or(String::new(), etag)));
+        if gzipped {
+            gz
+        } else {
+            plain
+        }
+    }
+}
+
+static INDEX: Asset = Asset::new(
+    "text/html; charset=utf-8",
+    include_bytes!("../../web/dist/index.html"),
+    None,
+);
+static SCRIPT: Asset = Asset::new(
+    "text/javascript; charset=utf-8",
+    include_bytes!("../../web/dist/console.js"),
+    Some(include_bytes!("../../web/dist/console.js.gz")),
+);
+static EDITOR: Asset = Asset::new(
+    "text/javascript; charset=utf-8",
+    include_bytes!("../../web/dist/editor.js"),
+    Some(include_bytes!("../../web/dist/editor.js.gz")),
+);
+static STYLE: Asset = Asset::new(
+    "text/css; charset=utf-8",
+    include_bytes!("../../web/dist/console.css"),
+    None,
+);
 
 /// The page may load only its own scripts and style and talk only to this server;
 /// CodeMirror sets styles inline. No frame may embed it (clickjacking).
@@ -54,7 +84,7 @@ fn etag(body: &[u8]) -> String {
 fn serve(asset: &Asset, request: &HeaderMap) -> Response {
     let gzip = asset.gzipped.filter(|_| accepts_gzip(request));
     let body = gzip.unwrap_or(asset.body);
-    let tag = etag(body);
+    let tag = asset.tag(gzip.is_some());
     let fresh = request
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -69,7 +99,7 @@ fn serve(asset: &Asset, request: &HeaderMap) -> Response {
         HeaderValue::from_static(asset.content_type),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Ok(v) = HeaderValue::from_str(&tag) {
+    if let Ok(v) = HeaderValue::from_str(tag) {
         h.insert(header::ETAG, v);
     }
     h.insert(
