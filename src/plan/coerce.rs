@@ -155,40 +155,15 @@ pub fn ksql_typing(expr: Expr, schema: &DFSchema) -> Result<Expr> {
                 Transformed::no(e)
             })
         }
+        // An ARRAY's elements take one type (integers meeting decimals widened among them).
         Expr::ScalarFunction(mut f) if f.name() == "make_array" => {
-            let listed = super::user_lists::coerce(&f.args, schema)?;
-            let coerced = listed.is_some();
-            if let Some(args) = listed {
-                f.args = args;
+            match super::user_lists::coerce(&f.args, schema)? {
+                Some(args) => {
+                    f.args = args;
+                    Ok(Transformed::yes(Expr::ScalarFunction(f)))
+                }
+                None => Ok(Transformed::no(Expr::ScalarFunction(f))),
             }
-            let types = f
-                .args
-                .iter()
-                .map(|a| a.get_type(schema))
-                .collect::<Result<Vec<_>>>()?;
-            if !types.iter().any(is_decimal) {
-                let e = Expr::ScalarFunction(f);
-                return Ok(if coerced {
-                    Transformed::yes(e)
-                } else {
-                    Transformed::no(e)
-                });
-            }
-            let wide = types.iter().any(is_wide);
-            let ScalarFunction { func, args } = f;
-            let mut changed = coerced;
-            let mut out = Vec::with_capacity(args.len());
-            for a in args {
-                let w = widened(a, schema, wide)?;
-                changed |= w.transformed;
-                out.push(w.data);
-            }
-            let e = Expr::ScalarFunction(ScalarFunction::new_udf(func, out));
-            Ok(if changed {
-                Transformed::yes(e)
-            } else {
-                Transformed::no(e)
-            })
         }
         Expr::ScalarFunction(f) if PAIRS_OF_ARRAYS.contains(&f.name()) => typed_nulls(f, schema),
         // `x IN (a, b)`: the value and the list take one type, as an ARRAY's elements do.
